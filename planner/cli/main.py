@@ -1,0 +1,105 @@
+"""`planner` entry point: a click group whose subcommands are imported only when called.
+
+Lazy loading keeps `planner estimate` fast (no pandas, PuLP or matplotlib at start-up). Expected
+errors (PlannerError) are printed as one `Error: ...` line with their exit code; `--debug` shows
+the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from planner import __version__
+
+# command name -> "module:attribute" (a click.Command)
+COMMANDS: dict[str, str] = {
+    "estimate": "planner.cli.estimate_cmd:estimate",
+    "catalog": "planner.cli.catalog_cmd:catalog",
+    "solve": "planner.cli.solve_cmd:solve",
+    "validate": "planner.cli.solve_cmd:validate",
+    "schema": "planner.cli.solve_cmd:schema",
+    "report": "planner.cli.report_cmd:report",
+    "diff": "planner.cli.gitops_cmd:diff",
+    "check": "planner.cli.gitops_cmd:check",
+    "calibrate": "planner.cli.calibrate_cmd:calibrate",
+    "accuracy": "planner.cli.calibrate_cmd:accuracy",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None  # command not built yet
+            raise
+        return getattr(module, attr)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean `planner {close[0]}`?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="planner")
+@click.option("--debug", is_flag=True, help="Show tracebacks of expected errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Capacity planning for LLM inference: GPUs, parallelism, power and cost under latency SLOs.
+
+    Exit codes: 0 ok / no change, 1 input error, 2 plan changed (diff) or stale (check),
+    3 infeasible scenario, 4 policy deny.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> int:
+    from planner.errors import PlannerError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        rv = cli.main(args=args, prog_name="planner", standalone_mode=False)
+    except PlannerError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc.render()}", err=True)
+        explanation = getattr(exc, "explanation", None)
+        if explanation:
+            for line in explanation:
+                click.echo(f"  - {line}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 1 if exc.exit_code == 2 else exc.exit_code  # usage errors are input errors
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Strict pydantic schemas: the boundary where YAML becomes typed, SI-unit data."""

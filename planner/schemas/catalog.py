@@ -1,0 +1,214 @@
+"""Schemas of the GPU and model catalogs (``catalogs/*.yaml``).
+
+Keys carry their unit (``memory_gib``, ``memory_bandwidth_tb_per_s``); properties convert to SI
+(bytes, bytes/s, FLOP/s, W) so the numeric core never sees a scale factor.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from planner.schemas.base import StrictModel
+
+Precision = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
+
+GIB = 1024**3
+
+
+class PeakTflops(StrictModel):
+    """Dense (no structured sparsity) tensor-core peak, in TFLOP/s (TOP/s for int8/int4).
+
+    A precision is absent where the GPU has no tensor path for it.
+    """
+
+    bf16: float | None = Field(None, gt=0)
+    fp16: float | None = Field(None, gt=0)
+    fp8: float | None = Field(None, gt=0)
+    int8: float | None = Field(None, gt=0)
+    int4: float | None = Field(None, gt=0)
+    fp4: float | None = Field(None, gt=0)
+
+
+class Interconnect(StrictModel):
+    kind: str
+    """e.g. nvlink4, nvlink5, pcie4, pcie5, infinity-fabric"""
+    bandwidth_gb_per_s: float = Field(gt=0)
+    """Per-GPU, per-direction bandwidth to its peers inside the server, in GB/s (decimal)."""
+    latency_us: float = Field(gt=0, le=100)
+    """Per-message latency of one collective step, in microseconds."""
+
+
+class Psu(StrictModel):
+    count: int = Field(ge=1)
+    rating_w: float = Field(gt=0)
+    redundancy: str
+    """e.g. "4+2", "5+1", "N+1", "2N"."""
+    efficiency_tier: Literal["titanium", "platinum", "gold", "silver", "bronze"] = "titanium"
+
+
+class Server(StrictModel):
+    model: str
+    """Reference server, e.g. "NVIDIA DGX H100"."""
+    gpus_per_server: int = Field(ge=1, le=72)
+    max_power_w: float = Field(gt=0)
+    """Nameplate maximum input power of the whole server (for circuits and PSUs)."""
+    rack_units: int = Field(ge=1, le=48)
+    psu: Psu | None = None
+    price_usd: float | None = Field(None, ge=0)
+    """Price of the server without its GPUs (chassis, CPUs, memory, NICs), USD."""
+    source: str
+
+
+class Price(StrictModel):
+    usd: float = Field(gt=0)
+    date: str
+    """When the price was observed, YYYY-MM."""
+    source: str
+
+
+class GpuSpec(StrictModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    name: str
+    vendor: Literal["nvidia", "amd", "intel", "other"]
+    architecture: str
+    aliases: list[str] = []
+    form_factor: Literal["sxm", "pcie", "oam", "superchip", "other"]
+    memory_gib: float = Field(gt=0, le=1024)
+    memory_bandwidth_tb_per_s: float = Field(gt=0, le=50)
+    peak_tflops: PeakTflops
+    tdp_w: float = Field(gt=0, le=3000)
+    idle_w: float = Field(gt=0)
+    interconnect: Interconnect
+    server: Server
+    price: Price | None = None
+    source: str
+    notes: str = ""
+
+    @field_validator("peak_tflops")
+    @classmethod
+    def _has_a_path(cls, v: PeakTflops) -> PeakTflops:
+        if v.fp16 is None and v.bf16 is None:
+            raise ValueError("every GPU needs an fp16 or bf16 tensor peak (used for dequantized math)")
+        return v
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self) -> GpuSpec:
+        if self.idle_w >= self.tdp_w:
+            raise ValueError(f"idle_w ({self.idle_w}) must be below tdp_w ({self.tdp_w})")
+        return self
+
+    # ---- SI views -------------------------------------------------------------------------
+    @property
+    def memory_bytes(self) -> float:
+        return self.memory_gib * GIB
+
+    @property
+    def memory_bandwidth_bytes_per_s(self) -> float:
+        return self.memory_bandwidth_tb_per_s * 1e12
+
+    @property
+    def interconnect_bytes_per_s(self) -> float:
+        return self.interconnect.bandwidth_gb_per_s * 1e9
+
+    @property
+    def interconnect_latency_s(self) -> float:
+        return self.interconnect.latency_us * 1e-6
+
+    def native_flops(self, precision: str) -> float | None:
+        """Dense peak FLOP/s of the tensor path for ``precision``, or None when it has none."""
+        v = getattr(self.peak_tflops, precision)
+        return None if v is None else v * 1e12
+
+    @property
+    def half_flops(self) -> float:
+        """Peak of the 16-bit path used for weight-only (dequantized) math."""
+        return (self.peak_tflops.bf16 or self.peak_tflops.fp16 or 0.0) * 1e12
+
+
+class Attention(StrictModel):
+    kind: Literal["mha", "gqa", "mla"]
+    sliding_window_tokens: int | None = Field(None, ge=1)
+    """Window of the sliding-window layers; None when every layer attends to the full context."""
+    sliding_window_layer_fraction: float = Field(0.0, ge=0, le=1)
+    """Share of layers that use the sliding window (gemma-2, gpt-oss: 0.5)."""
+    kv_lora_rank: int | None = Field(None, ge=1)
+    """MLA only: rank of the latent KV cache (DeepSeek-V3: 512)."""
+    qk_rope_head_dim: int | None = Field(None, ge=1)
+    """MLA only: decoupled RoPE key dim cached beside the latent (DeepSeek-V3: 64)."""
+
+    @model_validator(mode="after")
+    def _mla_fields(self) -> Attention:
+        if self.kind == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None):
+            raise ValueError("attention.kind mla needs kv_lora_rank and qk_rope_head_dim")
+        if self.sliding_window_layer_fraction > 0 and self.sliding_window_tokens is None:
+            raise ValueError("sliding_window_layer_fraction > 0 needs sliding_window_tokens")
+        return self
+
+
+class Moe(StrictModel):
+    experts_total: int = Field(ge=2)
+    experts_active: int = Field(ge=1)
+    experts_shared: int = Field(0, ge=0)
+    expert_ffn_size: int = Field(ge=1)
+    moe_layers: int = Field(ge=1)
+    """Layers whose FFN is a mixture of experts (the rest are dense FFN layers)."""
+
+    @model_validator(mode="after")
+    def _active_le_total(self) -> Moe:
+        if self.experts_active > self.experts_total:
+            raise ValueError("experts_active must not exceed experts_total")
+        return self
+
+
+class ModelSpec(StrictModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    name: str
+    aliases: list[str] = []
+    params_total_b: float = Field(gt=0, le=10000)
+    params_active_b: float = Field(gt=0, le=10000)
+    layers: int = Field(ge=1, le=1000)
+    hidden_size: int = Field(ge=1)
+    attention_heads: int = Field(ge=1)
+    kv_heads: int = Field(ge=1)
+    head_dim: int = Field(ge=1)
+    ffn_size: int = Field(ge=1)
+    """Dense FFN intermediate size (of the dense layers for MoE models)."""
+    vocab_size: int = Field(ge=1)
+    attention: Attention
+    moe: Moe | None = None
+    max_context_tokens: int = Field(ge=1)
+    native_precision: Precision = "bf16"
+    """Precision of the published checkpoint (deepseek-v3: fp8; gpt-oss: fp4 experts)."""
+    source: str
+    notes: str = ""
+    generic: bool = False
+    """True for an architecture inferred from a bare parameter count (``--params``)."""
+
+    @model_validator(mode="after")
+    def _consistency(self) -> ModelSpec:
+        if self.params_active_b > self.params_total_b * 1.0001:
+            raise ValueError("params_active_b must not exceed params_total_b")
+        if self.kv_heads > self.attention_heads:
+            raise ValueError("kv_heads must not exceed attention_heads")
+        if self.moe is None and abs(self.params_active_b - self.params_total_b) > 0.02 * self.params_total_b:
+            raise ValueError("a dense model (no moe block) has params_active_b == params_total_b")
+        if self.moe is not None and self.moe.moe_layers > self.layers:
+            raise ValueError("moe.moe_layers must not exceed layers")
+        return self
+
+    @property
+    def is_moe(self) -> bool:
+        return self.moe is not None
+
+
+class GpuCatalogFile(StrictModel):
+    schema_version: Literal[1] = 1
+    gpus: list[GpuSpec]
+
+
+class ModelCatalogFile(StrictModel):
+    schema_version: Literal[1] = 1
+    models: list[ModelSpec]

@@ -1,0 +1,177 @@
+"""Scenario schema: traffic, SLOs, hardware choices, site limits, finance, objective.
+
+These key names are the public contract of ``scenarios/*.yaml``; ``planner schema scenario``
+prints the JSON Schema generated from these models (field docstrings become descriptions).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from planner.schemas.base import StrictModel
+from planner.schemas.catalog import Precision
+
+Objective = Literal["min_tco", "min_power", "min_energy", "min_gpus", "min_carbon"]
+OBJECTIVES: tuple[str, ...] = ("min_tco", "min_power", "min_energy", "min_gpus", "min_carbon")
+
+
+class TokenLength(StrictModel):
+    mean: float = Field(gt=0, le=2_000_000)
+    """Mean tokens per request."""
+    p95: float | None = Field(None, gt=0, le=2_000_000)
+    """95th percentile tokens per request (sizes KV memory and TTFT tails); default: the mean."""
+
+    @model_validator(mode="after")
+    def _p95_ge_mean(self) -> TokenLength:
+        if self.p95 is not None and self.p95 < self.mean:
+            raise ValueError(f"p95 ({self.p95}) must be >= mean ({self.mean})")
+        return self
+
+    @property
+    def p95_or_mean(self) -> float:
+        return self.p95 if self.p95 is not None else self.mean
+
+
+def _as_length(v: object) -> object:
+    return {"mean": v} if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+class Traffic(StrictModel):
+    peak_requests_per_s: float = Field(gt=0, le=1e6)
+    """Peak arrival rate the fleet must serve (requests per second)."""
+    average_requests_per_s: float | None = Field(None, gt=0, le=1e6)
+    """Average arrival rate over the year (sizes energy, cost and carbon). Default: half the peak."""
+    input_tokens: TokenLength
+    """Prompt length: a number (mean) or {mean, p95}."""
+    output_tokens: TokenLength
+    """Generated length: a number (mean) or {mean, p95}."""
+
+    _in = field_validator("input_tokens", mode="before")(_as_length)
+    _out = field_validator("output_tokens", mode="before")(_as_length)
+
+    @model_validator(mode="after")
+    def _avg_le_peak(self) -> Traffic:
+        if self.average_requests_per_s is not None and self.average_requests_per_s > self.peak_requests_per_s:
+            raise ValueError("average_requests_per_s must not exceed peak_requests_per_s")
+        return self
+
+
+class Slo(StrictModel):
+    """Latency promises. Omit TTFT for offline jobs; at least one of ITL/TTFT or neither (throughput only)."""
+
+    ttft_p95_ms: float | None = Field(None, gt=0)
+    """Time to first token, 95th percentile, including queueing (ms)."""
+    itl_p95_ms: float | None = Field(None, gt=0)
+    """Inter-token latency, 95th percentile (ms)."""
+    ttft_p50_ms: float | None = Field(None, gt=0)
+    ttft_p99_ms: float | None = Field(None, gt=0)
+    itl_p50_ms: float | None = Field(None, gt=0)
+    itl_p99_ms: float | None = Field(None, gt=0)
+
+
+class Workload(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    model: str
+    """Model id or alias from the catalog (e.g. llama-3.1-70b, meta-llama/Llama-3.1-70B-Instruct)."""
+    traffic: Traffic
+    slo: Slo = Slo()
+    precisions: list[Precision] = ["bf16", "fp8"]
+    """Precisions the team accepts for this model; each GPU uses those it can run."""
+    redundancy: int = Field(0, ge=0, le=100)
+    """N+k: extra replicas beyond what peak demand needs (k)."""
+    headroom: float = Field(0.0, ge=0, le=10)
+    """Growth headroom: capacity >= peak x (1 + headroom)."""
+    max_tp: int | None = Field(None, ge=1, le=72)
+    max_pp: int | None = Field(None, ge=1, le=16)
+
+    @field_validator("precisions")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one precision")
+        return sorted(set(v), key=v.index)
+
+
+class ServerOverride(StrictModel):
+    model: str | None = None
+    gpus_per_server: int | None = Field(None, ge=1, le=72)
+    max_power_w: float | None = Field(None, gt=0)
+    rack_units: int | None = Field(None, ge=1, le=48)
+    price_usd: float | None = Field(None, ge=0)
+
+
+class Hardware(StrictModel):
+    gpus: list[str] | None = None
+    """Candidate GPU ids or aliases; default: every GPU in the catalog."""
+    inventory: dict[str, int] = {}
+    """Maximum number of GPUs available per GPU type (GPUs, not servers)."""
+    servers: dict[str, ServerOverride] = {}
+    """Per GPU type, a server model that replaces the catalog's reference server."""
+
+    @field_validator("inventory")
+    @classmethod
+    def _nonneg(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, n in v.items():
+            if n < 0:
+                raise ValueError(f"inventory of {k} must be >= 0, got {n}")
+        return v
+
+
+class Site(StrictModel):
+    power_cap_kw: float | None = Field(None, gt=0)
+    """Datacenter IT power available to this fleet (kW, nameplate basis, after derating)."""
+    racks: int | None = Field(None, ge=1)
+    """Number of racks available."""
+    rack_power_cap_kw: float = Field(40.0, gt=0, le=1000)
+    """Breaker rating of one rack's circuit (kW); usable = cap x breaker_derating."""
+    breaker_derating: float = Field(0.8, gt=0, le=1)
+    """Continuous-load rule: plan at most this share of the breaker (NEC 210.19/210.20: 80 %)."""
+    rack_units: int = Field(42, ge=1, le=60)
+    """Usable rack units per rack."""
+    cooling: Literal["air", "liquid"] = "air"
+    air_cooling_limit_kw: float = Field(40.0, gt=0)
+    """Highest rack load air cooling can remove (kW); with cooling: air it caps every rack."""
+    pue: float = Field(1.3, ge=1.0, le=3.0)
+    """Power usage effectiveness: annual facility energy / IT energy."""
+    electricity_usd_per_kwh: float = Field(0.10, ge=0, le=5)
+    carbon_g_per_kwh: float = Field(390.0, ge=0, le=2000)
+    """Location-based grid emission factor (gCO2e/kWh)."""
+    carbon_source: str = "US average, EPA eGRID2022 (about 390 g/kWh); replace with your grid's factor"
+    feeds: Literal["N", "2N"] = "2N"
+    """Power feeds per rack: 2N means each of the A/B feeds carries the full load."""
+
+
+class Finance(StrictModel):
+    gpu_prices_usd: dict[str, float] = {}
+    """Per-GPU price overrides (USD per GPU); default: the catalog's price."""
+    server_prices_usd: dict[str, float] = {}
+    """Per-server price (without GPUs) overrides, keyed by GPU type."""
+    amortization_years: float = Field(4.0, gt=0, le=15)
+    colocation_usd_per_kw_month: float | None = Field(None, ge=0)
+    """Colocation charge per kW of contracted (nameplate) IT capacity per month."""
+    budget_usd: float | None = Field(None, gt=0)
+    """Capex budget (GPUs + servers)."""
+
+
+class Scenario(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str = ""
+    workloads: list[Workload] = Field(min_length=1)
+    hardware: Hardware = Hardware()
+    site: Site = Site()
+    finance: Finance = Finance()
+    objective: Objective = "min_tco"
+    calibration: str | None = None
+    """Path (relative to the scenario file) of a calibration YAML from `planner calibrate`."""
+    overrides: dict[str, dict] = {}  # type: ignore[type-arg]
+    """Named patches merged into this document with `--override NAME` (workloads matched by name)."""
+
+    @model_validator(mode="after")
+    def _unique_workloads(self) -> Scenario:
+        names = [w.name for w in self.workloads]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"workload names must be unique, repeated: {', '.join(dup)}")
+        return self
