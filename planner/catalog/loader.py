@@ -27,6 +27,22 @@ def _norm(name: str) -> str:
     return name.strip().lower()
 
 
+# Checkpoint-variant words that do not change the architecture (a fallback when the exact
+# name or alias is unknown): "nvidia/Llama-3.1-405B-Instruct-FP8" -> "llama-3.1-405b".
+_VARIANT_WORDS = ("instruct", "chat", "hf", "fp8", "fp4", "nvfp4", "mxfp4", "awq", "gptq", "int4", "int8",
+                  "w4a16", "w8a8", "it", "base", "dynamic", "2507", "thinking", "turbo")
+
+
+def _canonical(name: str) -> str:
+    tail = _norm(name).split("/")[-1].replace("_", "-").replace(" ", "-")
+    if tail.startswith("meta-llama-"):
+        tail = tail[len("meta-"):]
+    parts = tail.split("-")
+    while len(parts) > 1 and parts[-1] in _VARIANT_WORDS:
+        parts.pop()
+    return "-".join(parts)
+
+
 @dataclass(frozen=True)
 class Catalog:
     gpus: dict[str, GpuSpec]
@@ -34,31 +50,40 @@ class Catalog:
     files: tuple[Path, ...] = ()
     _gpu_index: dict[str, str] = field(default_factory=dict, repr=False)
     _model_index: dict[str, str] = field(default_factory=dict, repr=False)
+    _gpu_canon: dict[str, str] = field(default_factory=dict, repr=False)
+    _model_canon: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        for entries, index in ((self.gpus, self._gpu_index), (self.models, self._model_index)):
+        for entries, index, canon in ((self.gpus, self._gpu_index, self._gpu_canon),
+                                      (self.models, self._model_index, self._model_canon)):
             for ident, spec in entries.items():
                 index[_norm(ident)] = ident
+                canon.setdefault(_canonical(ident), ident)
+            for ident, spec in entries.items():
                 for alias in spec.aliases:
                     index.setdefault(_norm(alias), ident)
+                    canon.setdefault(_canonical(alias), ident)
 
     def gpu(self, name: str) -> GpuSpec:
-        return self.gpus[self._resolve(name, self._gpu_index, "GPU", "planner catalog gpus")]
+        return self.gpus[self._resolve(name, self._gpu_index, self._gpu_canon, "GPU", "planner catalog gpus")]
 
     def model(self, name: str) -> ModelSpec:
-        return self.models[self._resolve(name, self._model_index, "model", "planner catalog models")]
+        return self.models[self._resolve(name, self._model_index, self._model_canon, "model",
+                                         "planner catalog models")]
 
     def has_gpu(self, name: str) -> bool:
-        return _norm(name) in self._gpu_index
+        return _norm(name) in self._gpu_index or _canonical(name) in self._gpu_canon
 
     def has_model(self, name: str) -> bool:
-        return _norm(name) in self._model_index
+        return _norm(name) in self._model_index or _canonical(name) in self._model_canon
 
     @staticmethod
-    def _resolve(name: str, index: dict[str, str], kind: str, listing: str) -> str:
+    def _resolve(name: str, index: dict[str, str], canon: dict[str, str], kind: str, listing: str) -> str:
         key = _norm(name)
         if key in index:
             return index[key]
+        if _canonical(name) in canon:
+            return canon[_canonical(name)]
         close = difflib.get_close_matches(key, list(index), n=3, cutoff=0.5)
         ids = list(dict.fromkeys(index[c] for c in close))
         hint = f"did you mean {', '.join(ids)}?" if ids else f"see `{listing}`"

@@ -1,0 +1,1 @@
+"""Calibration of the estimation core on measured data: files, fitting, accuracy."""

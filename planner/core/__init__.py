@@ -1,0 +1,1 @@
+"""Estimation core: catalog specs -> feature arrays -> pure vectorized model -> estimates."""

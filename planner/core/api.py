@@ -1,0 +1,284 @@
+"""Public estimation API: ``estimate`` for one configuration, ``estimate_table`` for many.
+
+Both resolve names through the catalog, build feature arrays (one gather per column, no
+per-configuration loop) and call the pure core in planner.core.model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.calibration.coefficients import load_calibration
+from planner.catalog.loader import Catalog, load_catalog
+from planner.core.constants import COEFFICIENTS, W_TO_BTU_PER_HR
+from planner.core.features import GPU_FEATURES, MODEL_FEATURES, gpu_features, model_features, precision_path
+from planner.core.model import evaluate
+from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
+from planner.schemas.catalog import PRECISIONS
+
+CONFIG_COLUMNS = ("model", "gpu", "precision", "tp", "pp", "batch_size", "input_tokens", "output_tokens")
+
+_catalog_cache: dict[tuple[str, ...], Catalog] = {}
+
+
+def _catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is not None:
+        return catalog
+    key: tuple[str, ...] = ()
+    if key not in _catalog_cache:
+        _catalog_cache[key] = load_catalog()
+    return _catalog_cache[key]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One configuration's estimate. SI units; ``*_s`` seconds, ``*_w`` watts, ``*_j`` joules."""
+
+    model: str
+    gpu: str
+    precision: str
+    tp: int
+    pp: int
+    num_gpus: int
+    input_tokens: float
+    output_tokens: float
+    fits_memory: bool
+    memory_per_gpu_bytes: float
+    weights_per_gpu_bytes: float
+    max_batch_size: int
+    batch_size: int
+    batch_fits_memory: bool
+    ttft_s: float
+    itl_s: float
+    itl_p95_s: float
+    output_tokens_per_s: float
+    requests_per_s: float
+    power_per_gpu_w: float
+    power_total_w: float
+    peak_power_total_w: float
+    energy_per_output_token_j: float
+    heat_btu_per_hr: float
+    weight_only: bool
+    tdp_w: float
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["warnings"] = list(self.warnings)
+        return d
+
+
+def _columns(configs: Any) -> dict[str, np.ndarray]:
+    """Accept a pandas DataFrame, a mapping of columns, or an iterable of row mappings."""
+    if hasattr(configs, "to_dict") and hasattr(configs, "columns"):
+        cols = {c: configs[c].to_numpy() for c in configs.columns}
+    elif isinstance(configs, Mapping):
+        cols = {k: np.asarray(v) for k, v in configs.items()}
+    else:
+        rows = list(configs)
+        cols = {k: np.asarray([r.get(k) for r in rows]) for k in CONFIG_COLUMNS}
+    missing = [k for k in ("model", "gpu", "input_tokens", "output_tokens") if k not in cols]
+    if missing:
+        raise InputError(f"configuration table lacks column(s) {', '.join(missing)}")
+    n = len(cols["model"])
+    defaults = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan}
+    for k, v in defaults.items():
+        if k not in cols:
+            cols[k] = np.full(n, v, dtype=object if isinstance(v, str) else float)
+    return cols
+
+
+def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
+                 calibration: str | Path | None = None,
+                 power_limit_w: np.ndarray | float | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Feature arrays for the core, and a per-row problem string ('' when the row is valid)."""
+    n = len(cols["model"])
+    cal, _ = load_calibration(calibration)
+    model_ids, model_codes = np.unique(np.asarray(cols["model"], dtype=str), return_inverse=True)
+    models = [catalog.model(m) for m in model_ids]
+    gp = np.char.add(np.char.add(np.asarray(cols["gpu"], dtype=str), "|"),
+                     np.asarray(cols["precision"], dtype=str))
+    gp_ids, gp_codes = np.unique(gp, return_inverse=True)
+    g_rows, p_rows, c_rows, problems = [], [], [], []
+    for key in gp_ids:
+        gname, prec = key.split("|")
+        g = catalog.gpu(gname)
+        wb, flops, weight_only, problem = precision_path(g, prec)
+        g_rows.append(gpu_features(g))
+        p_rows.append({"weight_bytes": wb or 1.0, "compute_flops": flops or 1.0,
+                       "weight_only": float(weight_only)})
+        c_rows.append(cal.for_gpu(g.id))
+        problems.append(problem)
+    x: dict[str, Any] = {}
+    m_rows = [model_features(m) for m in models]
+    for k in MODEL_FEATURES:
+        x[k] = np.array([r[k] for r in m_rows])[model_codes]
+    for k in GPU_FEATURES:
+        x[k] = np.array([r[k] for r in g_rows])[gp_codes]
+    for k in ("weight_bytes", "compute_flops", "weight_only"):
+        x[k] = np.array([r[k] for r in p_rows])[gp_codes]
+    coeffs = {k: np.array([r[k] for r in c_rows])[gp_codes] for k in COEFFICIENTS}
+    x["coefficients"] = coeffs
+    for k in ("tp", "pp", "input_tokens", "output_tokens"):
+        x[k] = np.asarray(cols[k], dtype=float)
+    bs = np.asarray(cols["batch_size"], dtype=object)
+    x["batch_size"] = np.array([np.nan if v is None else float(v) for v in bs]) if bs.dtype == object \
+        else np.asarray(bs, dtype=float)
+    if power_limit_w is not None:
+        x["power_limit_w"] = np.broadcast_to(np.asarray(power_limit_w, dtype=float), (n,))
+    problem = np.array(problems, dtype=object)[gp_codes]
+    problem = np.where(problem == "", _value_problems(x), problem)
+    return x, problem
+
+
+def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
+    checks = [
+        (~(x["input_tokens"] > 0), "input_tokens must be > 0"),
+        (~(x["output_tokens"] > 0), "output_tokens must be > 0"),
+        (~(x["tp"] >= 1) | (x["tp"] != np.floor(x["tp"])), "tp must be a whole number >= 1"),
+        (~(x["pp"] >= 1) | (x["pp"] != np.floor(x["pp"])), "pp must be a whole number >= 1"),
+        (~np.isnan(x["batch_size"]) & ~(x["batch_size"] >= 1), "batch_size must be >= 1"),
+    ]
+    out = np.full(len(x["tp"]), "", dtype=object)
+    for bad, msg in reversed(checks):
+        out = np.where(bad, msg, out)
+    return out
+
+
+def estimate_arrays(x: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The vectorized path on prepared inputs (see build_inputs)."""
+    return evaluate(x, x["coefficients"])
+
+
+def estimate_table(configs: Any, *, catalog: Catalog | None = None,
+                   calibration: str | Path | None = None) -> Any:
+    """Estimate many configurations at once; returns a pandas DataFrame (input columns + estimates).
+
+    Rows that cannot be evaluated (unsupported precision, impossible values) have ``problem`` set
+    and NaN estimates; rows whose model does not fit have ``fits_memory`` False.
+    """
+    import pandas as pd
+
+    cols = _columns(configs)
+    x, problem = build_inputs(cols, _catalog(catalog), calibration)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = estimate_arrays(x)
+    frame = pd.DataFrame({k: cols[k] for k in CONFIG_COLUMNS if k in cols})
+    bad = problem != ""
+    for k, v in out.items():
+        arr = np.asarray(v, dtype=float) if v.dtype != bool else v
+        if arr.dtype == bool:
+            frame[k] = arr & ~bad
+        else:
+            frame[k] = np.where(bad, np.nan, arr)
+    frame["heat_btu_per_hr"] = frame["power_total_w"] * W_TO_BTU_PER_HR
+    frame["problem"] = problem
+    return frame
+
+
+def _check_scalar(name: str, value: float, *, minimum: float, whole: bool = False) -> None:
+    if value is None or not math.isfinite(value) or value < minimum or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        raise InputError(f"{name} must be {kind} >= {minimum:g}, got {value!r}")
+
+
+def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: int = 1,
+             batch_size: int | None = None, input_tokens: float, output_tokens: float,
+             catalog: Catalog | None = None, calibration: str | Path | None = None,
+             power_limit_w: float | None = None) -> Estimate:
+    """Estimate one deployment (one replica of ``tp x pp`` GPUs) serving ``batch_size`` sequences.
+
+    ``batch_size=None`` is the offline, maximum-throughput operating point: the largest batch that
+    fits memory (capped at the engine's maximum). Raises InputError subclasses for bad input,
+    UnsupportedPrecisionError for a 16-bit format the GPU lacks, DoesNotFitError when the model
+    does not fit even one sequence.
+    """
+    cat = _catalog(catalog)
+    m, g = cat.model(model), cat.gpu(gpu)
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}", fix=f"use one of {', '.join(PRECISIONS)}")
+    _check_scalar("input_tokens", input_tokens, minimum=1)
+    _check_scalar("output_tokens", output_tokens, minimum=1)
+    _check_scalar("tp", tp, minimum=1, whole=True)
+    _check_scalar("pp", pp, minimum=1, whole=True)
+    if batch_size is not None:
+        _check_scalar("batch_size", batch_size, minimum=1, whole=True)
+    _, _, weight_only, problem = precision_path(g, precision)
+    if problem:
+        raise UnsupportedPrecisionError(problem)
+    cols = {"model": np.array([m.id]), "gpu": np.array([g.id]), "precision": np.array([precision]),
+            "tp": np.array([float(tp)]), "pp": np.array([float(pp)]),
+            "batch_size": np.array([np.nan if batch_size is None else float(batch_size)]),
+            "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)])}
+    x, _ = build_inputs(cols, cat, calibration, power_limit_w)
+    r = {k: v[0] for k, v in estimate_arrays(x).items()}
+    if not r["fits_memory"]:
+        raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
+                                                     output_tokens, cat, calibration))
+    warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision)
+    return Estimate(
+        model=m.id, gpu=g.id, precision=precision, tp=int(tp), pp=int(pp), num_gpus=int(tp * pp),
+        input_tokens=float(input_tokens), output_tokens=float(output_tokens),
+        fits_memory=bool(r["fits_memory"]), memory_per_gpu_bytes=float(r["memory_per_gpu_bytes"]),
+        weights_per_gpu_bytes=float(r["weights_per_gpu_bytes"]), max_batch_size=int(r["max_batch_size"]),
+        batch_size=int(r["batch_size"]), batch_fits_memory=bool(r["batch_fits_memory"]),
+        ttft_s=float(r["ttft_s"]), itl_s=float(r["itl_s"]), itl_p95_s=float(r["itl_p95_s"]),
+        output_tokens_per_s=float(r["output_tokens_per_s"]), requests_per_s=float(r["requests_per_s"]),
+        power_per_gpu_w=float(r["power_per_gpu_w"]), power_total_w=float(r["power_total_w"]),
+        peak_power_total_w=float(r["peak_power_total_w"]),
+        energy_per_output_token_j=float(r["energy_per_output_token_j"]),
+        heat_btu_per_hr=float(r["power_total_w"]) * W_TO_BTU_PER_HR, weight_only=weight_only,
+        tdp_w=g.tdp_w, warnings=tuple(warnings))
+
+
+def _warnings(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, batch_size: int | None,
+              weight_only: bool, precision: str) -> list[str]:
+    out = []
+    if r["power_per_gpu_w"] > 0.9 * tdp_w:
+        out.append(f"power per GPU {r['power_per_gpu_w']:.0f} W is over 90 % of TDP ({tdp_w:.0f} W): "
+                   "expect clock throttling; provision for TDP")
+    if batch_size is not None and not r["batch_fits_memory"]:
+        out.append(f"batch {batch_size} exceeds the memory limit of {int(r['max_batch_size'])} sequences: "
+                   "the engine would queue or preempt; latency and throughput assume it fits")
+    elif r["batch_size"] >= r["max_batch_size"]:
+        out.append(f"batch {int(r['batch_size'])} is at the KV-cache memory limit")
+    if weight_only:
+        out.append(f"{precision} runs weight-only on this GPU (dequantized to 16-bit for the math)")
+    return out
+
+
+def smallest_fitting_tp(model: str, gpu: str, precision: str, input_tokens: float, output_tokens: float,
+                        catalog: Catalog | None = None, calibration: str | Path | None = None,
+                        pp: int = 1) -> int | None:
+    cat = _catalog(catalog)
+    tps = np.array([1, 2, 4, 8, 16, 32, 64], dtype=float)
+    n = len(tps)
+    cols = {"model": np.full(n, cat.model(model).id), "gpu": np.full(n, cat.gpu(gpu).id),
+            "precision": np.full(n, precision), "tp": tps, "pp": np.full(n, float(pp)),
+            "batch_size": np.full(n, np.nan), "input_tokens": np.full(n, float(input_tokens)),
+            "output_tokens": np.full(n, float(output_tokens))}
+    x, _ = build_inputs(cols, cat, calibration)
+    fits = estimate_arrays(x)["fits_memory"]
+    per_server = cat.gpu(gpu).server.gpus_per_server
+    ok = [int(t) for t, f in zip(tps, fits, strict=True) if f and t <= max(per_server, 8)]
+    return ok[0] if ok else None
+
+
+def _does_not_fit_message(model: str, gpu: str, precision: str, tp: int, pp: int, n_in: float,
+                          n_out: float, cat: Catalog, calibration: str | Path | None) -> str:
+    best = smallest_fitting_tp(model, gpu, precision, n_in, n_out, cat, calibration, pp)
+    base = (f"{model} at {precision} does not fit {tp * pp} x {gpu} (tp={tp}, pp={pp}) with one "
+            f"{int(n_in + n_out)}-token sequence")
+    if best is not None and best > tp:
+        return f"{base}; the smallest tensor parallelism that fits is --tp {best}"
+    return f"{base}; use more GPUs (--tp/--pp), a lower precision, or a larger GPU"
+
+
+def iter_configs(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(r) for r in rows]

@@ -1,0 +1,108 @@
+"""Every constant of the estimation model, in one place, with its source and plausible range.
+
+``COEFFICIENTS`` are the few numbers `planner calibrate` refits on measured data (bounded to their
+plausible range); the shipped defaults come from ``planner/data/calibration.yaml``, produced by the
+same command on the project's own measurements. ``FIXED`` constants are taken from the literature
+and not refitted. Units are SI and appear in the names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Constant:
+    name: str
+    value: float
+    low: float
+    high: float
+    unit: str
+    source: str
+
+    def __post_init__(self) -> None:
+        if not (self.low <= self.value <= self.high):
+            raise ValueError(f"{self.name}={self.value} outside its plausible range [{self.low}, {self.high}]")
+
+
+# ---- Coefficients refitted by `planner calibrate` ---------------------------------------------
+# The values here are the literature priors; the calibrated values live in the calibration file.
+COEFFICIENTS: dict[str, Constant] = {c.name: c for c in [
+    Constant("eta_weight_bw", 0.80, 0.50, 0.95, "1",
+             "share of HBM peak bandwidth achieved streaming weights in decode GEMMs; "
+             "aiconfigurator mem_bw_empirical_scaling_factor 0.8, GenZ default 0.80, llm-analysis <= 0.9"),
+    Constant("eta_kv_bw", 0.60, 0.20, 0.95, "1",
+             "share of HBM peak bandwidth achieved by paged decode attention reading the KV cache; "
+             "paged-attention kernels run below GEMM streaming efficiency (vLLM PagedAttention paper, 2023)"),
+    Constant("eta_compute", 0.55, 0.20, 0.85, "1",
+             "share of dense tensor peak achieved by serving GEMMs at large token counts; "
+             "llm-analysis: inference <= 0.7; notes/estimation.md 0.5-0.7"),
+    Constant("step_overhead_s", 1.5e-3, 0.2e-3, 6e-3, "s",
+             "fixed per-step time outside GPU kernels (scheduler, launch, sampling) in vLLM-class engines; "
+             "vLLM v1 blog (2025) reports CPU overhead of a few ms per step before CUDA graphs/async scheduling"),
+    Constant("seq_overhead_s", 20e-6, 0.0, 100e-6, "s",
+             "per-sequence per-step time (scheduling, sampling, detokenization, block tables); "
+             "order of tens of microseconds per sequence in vLLM profiles"),
+    Constant("power_active_share", 0.25, 0.0, 0.6, "1",
+             "share of (TDP - idle) drawn whenever kernels run, before any byte or FLOP (clocks, SM "
+             "activity); GenZ default static share 30 %"),
+    Constant("power_memory_share", 0.55, 0.10, 1.20, "1",
+             "share of (TDP - idle) drawn at 100 % of peak HBM bandwidth; HBM reads ~20 pJ/bit make "
+             "memory traffic the largest decode energy term (Horowitz ISSCC 2014; notes/estimation.md)"),
+    Constant("power_compute_share", 1.00, 0.20, 3.00, "1",
+             "share of (TDP - idle) drawn at 100 % of dense tensor peak; above 1 means the power limit "
+             "binds before the tensor peak, as on H100 SXM (saturated prefill runs at TDP, WattGPU)"),
+]}
+
+# ---- Fixed constants (literature; not refitted) ------------------------------------------------
+FIXED: dict[str, Constant] = {c.name: c for c in [
+    Constant("eta_prefill_compute", 0.60, 0.30, 0.85, "1",
+             "share of dense tensor peak in long prefill GEMMs; notes/estimation.md 0.6-0.8; not "
+             "calibrated (the calibration data has no TTFT)"),
+    Constant("gpu_memory_utilization", 0.90, 0.70, 0.98, "1",
+             "share of GPU memory the engine may use; vLLM default gpu_memory_utilization 0.9"),
+    Constant("runtime_reserve_bytes", 3.0e9, 0.5e9, 8.0e9, "B",
+             "activations, CUDA graphs, NCCL buffers per GPU; NCCL ~0.4 GB + other 0.5-3.5 GB (aiconfigurator)"),
+    Constant("max_batch_size", 1024, 256, 4096, "sequences",
+             "cap on concurrent sequences of the offline operating point; vLLM max_num_seqs is 256-1024 "
+             "by default, TRT-LLM max_batch_size 2048"),
+    Constant("prefill_chunk_tokens", 2048, 512, 16384, "tokens",
+             "chunked-prefill token budget per step; vLLM max_num_batched_tokens 2048 (v0 chunked "
+             "prefill default), 8192 in v1 on large GPUs"),
+    Constant("gemm_roofline_sharpness", 4.0, 1.0, 20.0, "1",
+             "p of the p-norm that joins the memory and compute rooflines (large p = hard max); "
+             "engineering choice: kernels near the ridge point reach neither bound"),
+    Constant("weight_only_compute_factor", 0.70, 0.30, 1.00, "1",
+             "compute throughput of weight-only quantized GEMMs relative to the 16-bit path "
+             "(dequantization in the inner loop); Marlin/AWQ kernels lose 20-50 % at large batch "
+             "(notes/estimation.md, aiconfigurator w4a16 util)"),
+    Constant("p95_itl_prefill_threshold", 0.05, 0.01, 0.20, "1",
+             "when more than this share of steps carry a prefill chunk, the ITL p95 is a mixed step"),
+    Constant("default_input_tokens", 256, 64, 2048, "tokens",
+             "prompt length assumed for ML.ENERGY v3 chat rows whose inputs were not published "
+             "(../shared/data/README.md)"),
+]}
+
+# ---- Precision formats -------------------------------------------------------------------------
+# bytes per weight, including quantization scales; source: notes/estimation.md (int4 + group scales
+# 0.53-0.56 B), OCP MX spec (MXFP4: 4 bits + 8-bit scale per 32 = 4.25 bits), NVFP4 (4 bits + fp8
+# scale per 16 = 4.5 bits).
+WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5625,
+                                  "fp4": 0.5625}
+# KV cache kept in 16-bit (vLLM kv_cache_dtype="auto"); activations exchanged in 16-bit.
+KV_BYTES = 2.0
+ACTIVATION_BYTES = 2.0
+
+# ---- Unit conversions ----------------------------------------------------------------------------
+W_TO_BTU_PER_HR = 3.412142  # NIST SP 811 App. B: 1 Btu_IT/h = 0.2930711 W
+BTU_PER_HR_PER_COOLING_TON = 12_000.0
+HOURS_PER_YEAR = 8760.0
+HOURS_PER_MONTH = 730.0
+
+
+def coefficient_defaults() -> dict[str, float]:
+    return {k: c.value for k, c in COEFFICIENTS.items()}
+
+
+def fixed(name: str) -> float:
+    return FIXED[name].value

@@ -1,0 +1,94 @@
+"""Turn catalog entries into the numbers the numeric core needs (one small dict per model/GPU).
+
+This is the only place that reads specs; the core (planner.core.model) sees arrays only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.core.constants import KV_BYTES, WEIGHT_BYTES, fixed
+from planner.schemas.catalog import GpuSpec, ModelSpec
+
+MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_active", "experts_total",
+                  "experts_active", "layers", "hidden", "q_width", "kv_bytes_per_token",
+                  "kv_split_heads", "sliding_fraction", "sliding_window")
+GPU_FEATURES = ("memory_bytes", "bandwidth_bytes_per_s", "half_flops", "tdp_w", "idle_w",
+                "interconnect_bytes_per_s", "interconnect_latency_s")
+
+
+def model_features(m: ModelSpec) -> dict[str, float]:
+    """Parameter split and KV geometry of one model (SI units: parameters, bytes per token)."""
+    total = m.params_total_b * 1e9
+    active = m.params_active_b * 1e9
+    routed = 0.0
+    experts_total, experts_active = 1.0, 1.0
+    if m.moe is not None:
+        # gated FFN experts: gate, up and down projections of hidden x expert_ffn each
+        per_expert = 3.0 * m.hidden_size * m.moe.expert_ffn_size
+        routed = min(m.moe.moe_layers * m.moe.experts_total * per_expert, 0.98 * total)
+        experts_total, experts_active = float(m.moe.experts_total), float(m.moe.experts_active)
+    if m.attention.kind == "mla":
+        assert m.attention.kv_lora_rank is not None and m.attention.qk_rope_head_dim is not None
+        kv_per_token = m.layers * (m.attention.kv_lora_rank + m.attention.qk_rope_head_dim) * KV_BYTES
+        split_heads = 0.0  # latent cache is replicated across tensor-parallel ranks
+    else:
+        kv_per_token = 2.0 * m.layers * m.kv_heads * m.head_dim * KV_BYTES
+        split_heads = float(m.kv_heads)
+    return {
+        "params_total": total,
+        "params_dense": total - routed,
+        "params_routed": routed,
+        "params_active": active,
+        "experts_total": experts_total,
+        "experts_active": experts_active,
+        "layers": float(m.layers),
+        "hidden": float(m.hidden_size),
+        "q_width": float(m.attention_heads * m.head_dim),
+        "kv_bytes_per_token": kv_per_token,
+        "kv_split_heads": split_heads,
+        "sliding_fraction": m.attention.sliding_window_layer_fraction,
+        "sliding_window": float(m.attention.sliding_window_tokens or 0),
+    }
+
+
+def gpu_features(g: GpuSpec) -> dict[str, float]:
+    return {
+        "memory_bytes": g.memory_bytes,
+        "bandwidth_bytes_per_s": g.memory_bandwidth_bytes_per_s,
+        "half_flops": g.half_flops,
+        "tdp_w": g.tdp_w,
+        "idle_w": g.idle_w,
+        "interconnect_bytes_per_s": g.interconnect_bytes_per_s,
+        "interconnect_latency_s": g.interconnect_latency_s,
+    }
+
+
+# Precisions that must run natively (there is nothing to dequantize to).
+_NATIVE_ONLY = ("bf16", "fp16")
+
+
+def precision_path(g: GpuSpec, precision: str) -> tuple[float, float, bool, str]:
+    """(weight bytes, compute FLOP/s used, weight_only, problem) for running ``precision`` on ``g``.
+
+    A precision with a tensor path on the GPU runs natively. fp8/int8/int4/fp4 without one run
+    weight-only (weights stored quantized, dequantized to 16-bit for the math, at the cost of
+    ``weight_only_compute_factor``); int4 always runs weight-only (W4A16), as serving engines do.
+    16-bit formats the GPU lacks are refused (problem is non-empty).
+    """
+    if precision not in WEIGHT_BYTES:
+        return 0.0, 0.0, False, f"unknown precision {precision!r}"
+    native = g.native_flops(precision)
+    if precision in _NATIVE_ONLY:
+        if native is None:
+            other = "fp16" if precision == "bf16" else "bf16"
+            alt = f"; use {other}" if g.native_flops(other) else ""
+            return 0.0, 0.0, False, f"{g.id} has no {precision} tensor path{alt}"
+        return WEIGHT_BYTES[precision], native, False, ""
+    if native is not None and precision != "int4":
+        return WEIGHT_BYTES[precision], native, False, ""
+    return WEIGHT_BYTES[precision], g.half_flops * fixed("weight_only_compute_factor"), True, ""
+
+
+def stack(rows: list[dict[str, float]], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    return {k: np.array([r[k] for r in rows], dtype=float) for k in keys}

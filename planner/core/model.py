@@ -1,0 +1,195 @@
+"""The numeric core: memory, step time, latency, throughput and power of LLM serving, vectorized.
+
+Pure functions of numpy arrays (one element per configuration; all inputs broadcast together):
+no I/O, no pydantic, no per-configuration Python loop. Infeasible configurations are marked by
+masks (``fits_memory``), never by exceptions.
+
+Serving model (continuous batching with chunked prefill, vLLM/TRT-LLM style):
+* B sequences are in flight. Each step every sequence emits one token, and the prompts of newly
+  admitted sequences are prefilled in the same step: in steady state B * n_in / n_out prompt
+  tokens ride along with the B decode tokens.
+* A step on one GPU reads its share of the weights (for MoE only the experts the step's tokens
+  touch), reads the KV cache of its sequences, does 2 FLOP per active parameter per token plus
+  attention FLOPs, and exchanges activations with its tensor-parallel peers twice per layer.
+  Each kernel family takes the p-norm of its memory and compute rooflines at calibrated
+  efficiencies; a fixed per-step and a per-sequence overhead are added.
+* Pipeline parallelism splits layers into ``pp`` stages fed by ``pp`` micro-batches.
+* Power per GPU = idle + (TDP - idle) * activity, activity = active share while kernels run +
+  memory share x HBM utilization + compute share x tensor utilization, bounded by [idle, limit].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from planner.core.constants import ACTIVATION_BYTES, fixed
+
+Arrays = dict[str, Any]
+
+
+def _pnorm(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
+    big = np.maximum(np.maximum(a, b), 1e-30)
+    return big * ((a / big) ** p + (b / big) ** p) ** (1.0 / p)
+
+
+def effective_context(ctx: np.ndarray, x: Arrays) -> np.ndarray:
+    """Tokens of KV cache a sequence of ``ctx`` tokens keeps, averaged over layers (sliding windows)."""
+    f = x["sliding_fraction"]
+    window = np.where(x["sliding_window"] > 0, x["sliding_window"], np.inf)
+    return (1.0 - f) * ctx + f * np.minimum(ctx, window)
+
+
+def kv_bytes_per_token_per_gpu(x: Arrays) -> np.ndarray:
+    """KV bytes one token costs on one GPU: layers split by PP; heads split by TP, floored at one
+    head per GPU (heads are replicated when TP exceeds the KV heads); MLA latents replicated."""
+    heads = x["kv_split_heads"]
+    share = np.where(heads > 0, np.maximum(1.0 / x["tp"], 1.0 / np.maximum(heads, 1.0)), 1.0)
+    return x["kv_bytes_per_token"] * share / x["pp"]
+
+
+def memory(x: Arrays) -> Arrays:
+    """Weights per GPU, KV capacity and the largest batch that fits."""
+    weights = x["params_total"] * x["weight_bytes"] / (x["tp"] * x["pp"])
+    usable = x["memory_bytes"] * fixed("gpu_memory_utilization")
+    free = usable - weights - fixed("runtime_reserve_bytes")
+    kv_tok = kv_bytes_per_token_per_gpu(x)
+    seq_ctx = effective_context(x["input_tokens"] + x["output_tokens"], x)
+    per_seq = kv_tok * seq_ctx
+    max_batch = np.floor(np.maximum(free, 0.0) / per_seq)
+    return {
+        "weights_per_gpu_bytes": weights,
+        "kv_bytes_per_token_per_gpu": kv_tok,
+        "kv_capacity_tokens": np.maximum(free, 0.0) / kv_tok,
+        "max_batch_size": max_batch,
+        "fits_memory": max_batch >= 1,
+        "kv_bytes_per_sequence": per_seq,
+    }
+
+
+def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: np.ndarray,
+               context: np.ndarray, eta_compute: np.ndarray | float) -> Arrays:
+    """Time, bytes and FLOPs of one pipeline stage processing one micro-batch step on one GPU."""
+    tp, pp = x["tp"], x["pp"]
+    p = fixed("gemm_roofline_sharpness")
+    bw = x["bandwidth_bytes_per_s"]
+    tokens = decode_tokens + prefill_tokens
+    # GEMMs: weights touched (MoE: expected distinct experts under uniform routing) vs FLOPs.
+    coverage = 1.0 - (1.0 - x["experts_active"] / x["experts_total"]) ** np.maximum(tokens, 1.0)
+    coverage = np.where(x["params_routed"] > 0, coverage, 0.0)
+    weight_bytes = (x["params_dense"] + x["params_routed"] * coverage) * x["weight_bytes"] / (tp * pp)
+    gemm_flops = 2.0 * x["params_active"] * tokens / (tp * pp)
+    t_w = weight_bytes / (c["eta_weight_bw"] * bw)
+    t_c = gemm_flops / (eta_compute * x["compute_flops"])
+    t_gemm = _pnorm(t_w, t_c, p)
+    # Attention: decode reads each sequence's KV cache; prefill is quadratic in the prompt.
+    kv_tok = kv_bytes_per_token_per_gpu(x)
+    kv_bytes = decode_tokens * kv_tok * effective_context(context, x) + prefill_tokens * kv_tok
+    q_width = x["q_width"] / tp
+    attn_flops = 4.0 * (x["layers"] / pp) * q_width * (
+        decode_tokens * effective_context(context, x)
+        + prefill_tokens * effective_context(x["input_tokens"], x) / 2.0)
+    t_kv = kv_bytes / (c["eta_kv_bw"] * bw)
+    t_af = attn_flops / (eta_compute * x["half_flops"])
+    t_attn = _pnorm(t_kv, t_af, p)
+    # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency.
+    msg = tokens * x["hidden"] * ACTIVATION_BYTES
+    ring = 2.0 * (tp - 1.0) / tp * msg / x["interconnect_bytes_per_s"]
+    t_comm = np.where(tp > 1, 2.0 * (x["layers"] / pp) * (x["interconnect_latency_s"] + ring), 0.0)
+    return {
+        "time_s": t_gemm + t_attn + t_comm,
+        "kernel_time_s": t_gemm + t_attn,
+        "comm_time_s": t_comm,
+        "bytes": weight_bytes + kv_bytes,
+        "flops": gemm_flops,
+        "attn_flops": attn_flops,
+    }
+
+
+def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarray,
+               context: np.ndarray, eta_compute: np.ndarray | float) -> Arrays:
+    """One step of the whole replica: every sequence advances one token (pp stages in a pipeline)."""
+    pp = x["pp"]
+    micro = batch / pp
+    s = stage_work(x, c, micro, prefill_tokens / pp, context, eta_compute)
+    p2p = (pp - 1.0) * x["interconnect_latency_s"]
+    overhead = c["step_overhead_s"] + c["seq_overhead_s"] * batch
+    step = pp * s["time_s"] + p2p + overhead
+    return {**s, "step_s": step, "busy_s": pp * s["time_s"],
+            "bytes_per_gpu": pp * s["bytes"], "flops_per_gpu": pp * s["flops"],
+            "attn_flops_per_gpu": pp * s["attn_flops"]}
+
+
+def gpu_power(x: Arrays, c: Arrays, step: Arrays) -> np.ndarray:
+    """Average power of one GPU over a step, bounded by [idle, min(TDP, power limit)]."""
+    dt = step["step_s"]
+    u_mem = step["bytes_per_gpu"] / (x["bandwidth_bytes_per_s"] * dt)
+    u_gemm = step["flops_per_gpu"] / (x["compute_flops"] * dt)
+    u_attn = step["attn_flops_per_gpu"] / (x["half_flops"] * dt)
+    busy = np.clip(step["busy_s"] / dt, 0.0, 1.0)
+    activity = (c["power_active_share"] * busy + c["power_memory_share"] * u_mem
+                + c["power_compute_share"] * (u_gemm + u_attn))
+    limit = np.minimum(x["tdp_w"], x.get("power_limit_w", x["tdp_w"]))
+    power = x["idle_w"] + (x["tdp_w"] - x["idle_w"]) * np.clip(activity, 0.0, 1.0)
+    return np.clip(power, x["idle_w"], limit)
+
+
+def evaluate(x: Arrays, c: Arrays) -> Arrays:
+    """Estimate every configuration in ``x`` with coefficients ``c``.
+
+    ``x`` holds model/GPU features (planner.core.features), ``tp``, ``pp``, ``weight_bytes``,
+    ``compute_flops``, ``input_tokens``, ``output_tokens`` and ``batch_size`` (NaN = offline:
+    the largest batch that fits memory, capped at the engine maximum).
+    """
+    mem = memory(x)
+    n_in, n_out = x["input_tokens"], x["output_tokens"]
+    offline = np.isnan(x["batch_size"])
+    cap = fixed("max_batch_size")
+    batch = np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"])
+    batch = np.maximum(batch, 1.0)
+    context = n_in + n_out / 2.0
+    prefill_per_step = batch * n_in / n_out
+    mean = token_step(x, c, batch, prefill_per_step, context, c["eta_compute"])
+    step_s = mean["step_s"]
+    tokens_per_s = batch / step_s
+
+    # ITL p95: a step that also carries a prefill chunk, once enough steps carry one.
+    chunk = fixed("prefill_chunk_tokens")
+    decode_only = token_step(x, c, batch, np.zeros_like(batch), context, c["eta_compute"])
+    mixed = token_step(x, c, batch, np.full_like(batch, chunk), context, c["eta_compute"])
+    share = np.clip(prefill_per_step / chunk / fixed("p95_itl_prefill_threshold"), 0.0, 1.0)
+    itl_p95 = np.maximum(step_s, decode_only["step_s"] + share * (mixed["step_s"] - decode_only["step_s"]))
+
+    # TTFT without queueing: the prompt goes through in chunks, each a step beside the decodes.
+    eta_pf = fixed("eta_prefill_compute")
+    first = np.minimum(n_in, chunk)
+    chunks = np.ceil(n_in / chunk)
+    pf = token_step(x, c, np.maximum(batch - 1.0, 0.0), first, context, eta_pf)
+    ttft = chunks * pf["step_s"]
+
+    power = gpu_power(x, c, mean)
+    burst = gpu_power(x, c, token_step(x, c, batch, np.full_like(batch, chunk), context, eta_pf))
+    n_gpu = x["tp"] * x["pp"]
+    fits = mem["fits_memory"]
+    return {
+        "fits_memory": fits,
+        "weights_per_gpu_bytes": mem["weights_per_gpu_bytes"],
+        "memory_per_gpu_bytes": (mem["weights_per_gpu_bytes"] + fixed("runtime_reserve_bytes")
+                                 + batch * mem["kv_bytes_per_sequence"]),
+        "kv_bytes_per_token_per_gpu": mem["kv_bytes_per_token_per_gpu"],
+        "max_batch_size": mem["max_batch_size"],
+        "batch_size": batch,
+        "batch_fits_memory": fits & (batch <= mem["max_batch_size"]),
+        "ttft_s": ttft,
+        "itl_s": step_s,
+        "itl_p95_s": itl_p95,
+        "output_tokens_per_s": tokens_per_s,
+        "requests_per_s": tokens_per_s / n_out,
+        "power_per_gpu_w": power,
+        "power_total_w": power * n_gpu,
+        "peak_power_per_gpu_w": np.maximum(power, burst),
+        "peak_power_total_w": np.maximum(power, burst) * n_gpu,
+        "energy_per_output_token_j": power * n_gpu / tokens_per_s,
+        "num_gpus": n_gpu,
+    }

@@ -1,0 +1,146 @@
+"""Read and write ``plan.json``: byte-reproducible on write, clear errors on read.
+
+Writing is deterministic so that a committed plan changes only when the plan does: keys sorted,
+every float rounded to ``FLOAT_SIGNIFICANT_DIGITS`` significant digits (which also hides
+last-bit differences between machines), no timestamps, the solver's wall time written as 0,
+two-space indentation, UTF-8 and a trailing newline.
+
+Reading follows semantic versioning: a plan of a newer *minor* schema version loads (unknown keys
+are ignored); a newer or older *major* version is refused with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from planner.errors import PlanFileError
+from planner.io.files import describe_validation_error, write_atomic
+from planner.schemas.plan import PLAN_SCHEMA_VERSION, Plan
+
+FLOAT_SIGNIFICANT_DIGITS = 6
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_RESOLVE_FIX = "re-create it with `planner solve SCENARIO`"
+
+
+def round_float(x: float, digits: int = FLOAT_SIGNIFICANT_DIGITS) -> float:
+    """``x`` rounded to ``digits`` significant digits; -0.0 becomes 0.0. Idempotent."""
+    if not math.isfinite(x):
+        raise ValueError(f"a plan cannot hold a non-finite number: {x!r}")
+    rounded = float(f"{x:.{digits}g}")
+    return rounded + 0.0  # -0.0 + 0.0 == 0.0
+
+
+def round_floats(data: Any) -> Any:
+    """A copy of JSON-like ``data`` with every float rounded (bools and ints left alone)."""
+    if isinstance(data, float):
+        return round_float(data)
+    if isinstance(data, dict):
+        return {k: round_floats(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [round_floats(v) for v in data]
+    return data
+
+
+def dump_json(data: Any) -> str:
+    """Deterministic JSON text: sorted keys, rounded floats, UTF-8 as is, trailing newline."""
+    return json.dumps(round_floats(data), sort_keys=True, indent=2, ensure_ascii=False,
+                      allow_nan=False) + "\n"
+
+
+def dump_plan(plan: Plan, *, keep_solve_time: bool = False) -> str:
+    """``plan`` as the text of ``plan.json``; the same plan always gives the same bytes.
+
+    The solver's wall time varies from run to run, so it is written as 0 unless
+    ``keep_solve_time`` is asked for.
+    """
+    data = plan.model_dump(mode="json")
+    if not keep_solve_time:
+        data["solver"]["time_s"] = 0.0
+    return dump_json(data)
+
+
+def write_plan(plan: Plan, path: str | Path) -> None:
+    """Write ``plan.json`` atomically (a reader never sees half a file)."""
+    write_atomic(path, dump_plan(plan))
+
+
+def normalize_plan(plan: Plan) -> Plan:
+    """The plan as it reads back from its file (rounded floats), for comparing with loaded plans."""
+    return parse_plan(dump_plan(plan), "<plan>")
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file; every problem is a PlanFileError naming the file and the fix."""
+    return parse_plan(_read_text(Path(path)), str(path))
+
+
+def parse_plan(text: str, file: str) -> Plan:
+    """Validate the text of a plan file (``file`` names it in messages)."""
+    data = _parse_json(text, file)
+    _check_is_plan(data, file)
+    _check_version(data["schema_version"], file)
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        details = describe_validation_error(exc, None).replace("\n", "; ")
+        raise PlanFileError(f"not a valid plan (schema {data['schema_version']}): {details}",
+                            file=file, fix=_RESOLVE_FIX) from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanFileError("plan file not found", file=str(path),
+                            fix=f"check the path, or {_RESOLVE_FIX}") from None
+    except IsADirectoryError:
+        raise PlanFileError("is a directory, expected a plan.json file", file=str(path),
+                            fix="pass the plan.json inside it") from None
+    except UnicodeDecodeError:
+        raise PlanFileError("is not UTF-8 text, so it is not a plan file", file=str(path),
+                            fix=_RESOLVE_FIX) from None
+
+
+def _parse_json(text: str, file: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                            file=file, fix=f"the file is corrupt; {_RESOLVE_FIX}") from None
+
+
+def _check_is_plan(data: Any, file: str) -> None:
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise PlanFileError(f"not a planner plan: the JSON top level is a {kind}, expected an object "
+                            "with `schema_version`", file=file, fix="pass a plan.json written by planner")
+    if "schema_version" not in data:
+        keys = ", ".join(sorted(str(k) for k in data)[:6]) or "none"
+        raise PlanFileError(f"not a planner plan: no `schema_version` key (top-level keys: {keys})",
+                            file=file, fix="pass a plan.json written by planner")
+
+
+def schema_major(version: str) -> int | None:
+    """The MAJOR number of a ``MAJOR.MINOR.PATCH`` version, or None when it is not one."""
+    match = _VERSION_RE.match(version) if isinstance(version, str) else None
+    return int(match.group(1)) if match else None
+
+
+def _check_version(version: Any, file: str) -> None:
+    major = schema_major(version)
+    supported = schema_major(PLAN_SCHEMA_VERSION)
+    if major is None:
+        raise PlanFileError(f"schema_version {version!r} is not MAJOR.MINOR.PATCH", file=file,
+                            fix=_RESOLVE_FIX)
+    if major > supported:  # type: ignore[operator]
+        raise PlanFileError(f"plan schema {version} is newer than this planner reads ({supported}.x)",
+                            file=file, fix="upgrade planner (pip install -U planner) to read it")
+    if major < supported:  # type: ignore[operator]
+        raise PlanFileError(f"plan schema {version} is older than this planner reads ({supported}.x)",
+                            file=file, fix=_RESOLVE_FIX)
