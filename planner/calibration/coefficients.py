@@ -42,6 +42,7 @@ class Calibration(StrictModel):
     schema_version: int = 1
     coefficients: dict[str, float] = {}
     per_gpu: dict[str, dict[str, float]] = {}
+    per_engine: dict[str, dict[str, float]] = {}
     provenance: dict[str, str | int | float] = Field(default_factory=dict)
 
     @field_validator("coefficients")
@@ -49,16 +50,18 @@ class Calibration(StrictModel):
     def _global_ranges(cls, v: dict[str, float]) -> dict[str, float]:
         return _check_ranges(v, "coefficients")
 
-    @field_validator("per_gpu")
+    @field_validator("per_gpu", "per_engine")
     @classmethod
-    def _gpu_ranges(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        for gpu, coeffs in v.items():
-            _check_ranges(coeffs, f"per_gpu.{gpu}")
+    def _group_ranges(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for key, coeffs in v.items():
+            _check_ranges(coeffs, key)
         return v
 
-    def for_gpu(self, gpu_id: str) -> dict[str, float]:
+    def for_config(self, gpu_id: str, engine: str) -> dict[str, float]:
+        """Coefficients for one GPU and engine: priors < global fit < engine < GPU."""
         merged = coefficient_defaults()
         merged.update(self.coefficients)
+        merged.update(self.per_engine.get(engine, {}))
         merged.update(self.per_gpu.get(gpu_id, {}))
         return merged
 

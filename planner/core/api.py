@@ -16,13 +16,29 @@ import numpy as np
 
 from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import Catalog, load_catalog
-from planner.core.constants import COEFFICIENTS, W_TO_BTU_PER_HR
+from planner.core.constants import (
+    COEFFICIENTS,
+    DEFAULT_ENGINE,
+    ENGINE_ALIASES,
+    ENGINES,
+    W_TO_BTU_PER_HR,
+)
 from planner.core.features import GPU_FEATURES, MODEL_FEATURES, gpu_features, model_features, precision_path
 from planner.core.model import evaluate
 from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
 from planner.schemas.catalog import PRECISIONS
 
-CONFIG_COLUMNS = ("model", "gpu", "precision", "tp", "pp", "batch_size", "input_tokens", "output_tokens")
+CONFIG_COLUMNS = ("model", "gpu", "precision", "tp", "pp", "batch_size", "input_tokens", "output_tokens",
+                  "engine")
+
+
+def canonical_engine(name: str | None) -> str:
+    key = (name or DEFAULT_ENGINE).strip().lower()
+    if key not in ENGINE_ALIASES:  # "TensorRT-LLM (PyTorch backend)", "vLLM 0.11" -> first word
+        key = key.replace("(", " ").split()[0] if key.split() else key
+    if key not in ENGINE_ALIASES:
+        raise InputError(f"unknown engine {name!r}", fix=f"use one of {', '.join(ENGINES)}")
+    return ENGINE_ALIASES[key]
 
 _catalog_cache: dict[tuple[str, ...], Catalog] = {}
 
@@ -87,7 +103,7 @@ def _columns(configs: Any) -> dict[str, np.ndarray]:
     if missing:
         raise InputError(f"configuration table lacks column(s) {', '.join(missing)}")
     n = len(cols["model"])
-    defaults = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan}
+    defaults = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan, "engine": DEFAULT_ENGINE}
     for k, v in defaults.items():
         if k not in cols:
             cols[k] = np.full(n, v, dtype=object if isinstance(v, str) else float)
@@ -102,18 +118,20 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
     cal, _ = load_calibration(calibration)
     model_ids, model_codes = np.unique(np.asarray(cols["model"], dtype=str), return_inverse=True)
     models = [catalog.model(m) for m in model_ids]
-    gp = np.char.add(np.char.add(np.asarray(cols["gpu"], dtype=str), "|"),
-                     np.asarray(cols["precision"], dtype=str))
+    engines = np.array([canonical_engine(e) for e in np.asarray(cols["engine"], dtype=str)])
+    gp = np.char.add(np.char.add(np.char.add(np.char.add(np.asarray(cols["gpu"], dtype=str), "|"),
+                                             np.asarray(cols["precision"], dtype=str)), "|"), engines)
     gp_ids, gp_codes = np.unique(gp, return_inverse=True)
     g_rows, p_rows, c_rows, problems = [], [], [], []
     for key in gp_ids:
-        gname, prec = key.split("|")
+        gname, prec, engine = key.split("|")
         g = catalog.gpu(gname)
         wb, flops, weight_only, problem = precision_path(g, prec)
+        fp8_kv = ENGINES[engine]["kv_fp8_with_fp8_weights"] and prec in ("fp8", "fp4")
         g_rows.append(gpu_features(g))
         p_rows.append({"weight_bytes": wb or 1.0, "compute_flops": flops or 1.0,
-                       "weight_only": float(weight_only)})
-        c_rows.append(cal.for_gpu(g.id))
+                       "weight_only": float(weight_only), "kv_scale": 0.5 if fp8_kv else 1.0})
+        c_rows.append(cal.for_config(g.id, engine))
         problems.append(problem)
     x: dict[str, Any] = {}
     m_rows = [model_features(m) for m in models]
@@ -121,7 +139,7 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
         x[k] = np.array([r[k] for r in m_rows])[model_codes]
     for k in GPU_FEATURES:
         x[k] = np.array([r[k] for r in g_rows])[gp_codes]
-    for k in ("weight_bytes", "compute_flops", "weight_only"):
+    for k in ("weight_bytes", "compute_flops", "weight_only", "kv_scale"):
         x[k] = np.array([r[k] for r in p_rows])[gp_codes]
     coeffs = {k: np.array([r[k] for r in c_rows])[gp_codes] for k in COEFFICIENTS}
     x["coefficients"] = coeffs
@@ -190,8 +208,8 @@ def _check_scalar(name: str, value: float, *, minimum: float, whole: bool = Fals
 
 def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: int = 1,
              batch_size: int | None = None, input_tokens: float, output_tokens: float,
-             catalog: Catalog | None = None, calibration: str | Path | None = None,
-             power_limit_w: float | None = None) -> Estimate:
+             engine: str = DEFAULT_ENGINE, catalog: Catalog | None = None,
+             calibration: str | Path | None = None, power_limit_w: float | None = None) -> Estimate:
     """Estimate one deployment (one replica of ``tp x pp`` GPUs) serving ``batch_size`` sequences.
 
     ``batch_size=None`` is the offline, maximum-throughput operating point: the largest batch that
@@ -209,13 +227,15 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     _check_scalar("pp", pp, minimum=1, whole=True)
     if batch_size is not None:
         _check_scalar("batch_size", batch_size, minimum=1, whole=True)
+    engine = canonical_engine(engine)
     _, _, weight_only, problem = precision_path(g, precision)
     if problem:
         raise UnsupportedPrecisionError(problem)
     cols = {"model": np.array([m.id]), "gpu": np.array([g.id]), "precision": np.array([precision]),
             "tp": np.array([float(tp)]), "pp": np.array([float(pp)]),
             "batch_size": np.array([np.nan if batch_size is None else float(batch_size)]),
-            "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)])}
+            "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)]),
+            "engine": np.array([engine])}
     x, _ = build_inputs(cols, cat, calibration, power_limit_w)
     r = {k: v[0] for k, v in estimate_arrays(x).items()}
     if not r["fits_memory"]:
@@ -262,7 +282,7 @@ def smallest_fitting_tp(model: str, gpu: str, precision: str, input_tokens: floa
     cols = {"model": np.full(n, cat.model(model).id), "gpu": np.full(n, cat.gpu(gpu).id),
             "precision": np.full(n, precision), "tp": tps, "pp": np.full(n, float(pp)),
             "batch_size": np.full(n, np.nan), "input_tokens": np.full(n, float(input_tokens)),
-            "output_tokens": np.full(n, float(output_tokens))}
+            "output_tokens": np.full(n, float(output_tokens)), "engine": np.full(n, DEFAULT_ENGINE)}
     x, _ = build_inputs(cols, cat, calibration)
     fits = estimate_arrays(x)["fits_memory"]
     per_server = cat.gpu(gpu).server.gpus_per_server

@@ -41,8 +41,21 @@ COEFFICIENTS: dict[str, Constant] = {c.name: c for c in [
              "fixed per-step time outside GPU kernels (scheduler, launch, sampling) in vLLM-class engines; "
              "vLLM v1 blog (2025) reports CPU overhead of a few ms per step before CUDA graphs/async scheduling"),
     Constant("seq_overhead_s", 20e-6, 0.0, 100e-6, "s",
-             "per-sequence per-step time (scheduling, sampling, detokenization, block tables); "
-             "order of tens of microseconds per sequence in vLLM profiles"),
+             "per-sequence per-step GPU time not covered by the rooflines (sampling, per-sequence "
+             "attention setup and block tables, MoE token permutation); tens of microseconds per "
+             "sequence in vLLM profiles"),
+    Constant("quantized_bw_factor", 0.80, 0.35, 1.00, "1",
+             "bandwidth efficiency of sub-16-bit (fp8/int8/int4/fp4) weight streaming relative to "
+             "16-bit: small-M quantized GEMMs also (de)quantize activations or weights per layer; "
+             "vLLM fp8 decode runs below the 16-bit roofline (ML.ENERGY v3 H100 405B-FP8 rows)"),
+    Constant("comm_latency_factor", 1.0, 0.5, 4.0, "1",
+             "multiplier on the catalog's per-message interconnect latency for tensor-parallel "
+             "all-reduce in serving (rank skew and synchronization add to the link latency; "
+             "llm-analysis 8 us, aiconfigurator 10 us, custom all-reduce 5-20 us)"),
+    Constant("moe_dispatch_latency_s", 10e-6, 0.0, 150e-6, "s",
+             "per MoE layer and step, latency of routing plus the expert-parallel dispatch/combine "
+             "exchange when experts are sharded over GPUs; all-to-all is latency-bound at decode sizes "
+             "(DeepEP/pplx-kernels report tens of microseconds per dispatch)"),
     Constant("power_active_share", 0.25, 0.0, 0.6, "1",
              "share of (TDP - idle) drawn whenever kernels run, before any byte or FLOP (clocks, SM "
              "activity); GenZ default static share 30 %"),
@@ -91,6 +104,19 @@ WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 
                                   "fp4": 0.5625}
 # KV cache kept in 16-bit (vLLM kv_cache_dtype="auto"); activations exchanged in 16-bit.
 KV_BYTES = 2.0
+
+# Serving engines. Coefficients are calibrated per engine where measurements cover it
+# (calibration file `per_engine`); kv_fp8_with_fp8_weights: the engine's FP8 checkpoints also
+# quantize the KV cache (NVIDIA ModelOpt FP8 checkpoints for TRT-LLM carry FP8 KV scales;
+# vLLM keeps kv_cache_dtype="auto", i.e. 16-bit, unless told otherwise).
+ENGINES: dict[str, dict[str, bool]] = {
+    "vllm": {"kv_fp8_with_fp8_weights": False},
+    "sglang": {"kv_fp8_with_fp8_weights": False},
+    "trt-llm": {"kv_fp8_with_fp8_weights": True},
+}
+ENGINE_ALIASES = {"vllm": "vllm", "sglang": "sglang", "trt-llm": "trt-llm", "trtllm": "trt-llm",
+                  "tensorrt-llm": "trt-llm", "trt_llm": "trt-llm"}
+DEFAULT_ENGINE = "vllm"
 ACTIVATION_BYTES = 2.0
 
 # ---- Unit conversions ----------------------------------------------------------------------------

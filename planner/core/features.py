@@ -11,7 +11,7 @@ from planner.core.constants import KV_BYTES, WEIGHT_BYTES, fixed
 from planner.schemas.catalog import GpuSpec, ModelSpec
 
 MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_active", "experts_total",
-                  "experts_active", "layers", "hidden", "q_width", "kv_bytes_per_token",
+                  "experts_active", "moe_layers", "layers", "hidden", "q_width", "kv_bytes_per_token",
                   "kv_split_heads", "sliding_fraction", "sliding_window")
 GPU_FEATURES = ("memory_bytes", "bandwidth_bytes_per_s", "half_flops", "tdp_w", "idle_w",
                 "interconnect_bytes_per_s", "interconnect_latency_s")
@@ -22,8 +22,9 @@ def model_features(m: ModelSpec) -> dict[str, float]:
     total = m.params_total_b * 1e9
     active = m.params_active_b * 1e9
     routed = 0.0
-    experts_total, experts_active = 1.0, 1.0
+    experts_total, experts_active, moe_layers = 1.0, 1.0, 0.0
     if m.moe is not None:
+        moe_layers = float(m.moe.moe_layers)
         # gated FFN experts: gate, up and down projections of hidden x expert_ffn each
         per_expert = 3.0 * m.hidden_size * m.moe.expert_ffn_size
         routed = min(m.moe.moe_layers * m.moe.experts_total * per_expert, 0.98 * total)
@@ -42,6 +43,7 @@ def model_features(m: ModelSpec) -> dict[str, float]:
         "params_active": active,
         "experts_total": experts_total,
         "experts_active": experts_active,
+        "moe_layers": moe_layers,
         "layers": float(m.layers),
         "hidden": float(m.hidden_size),
         "q_width": float(m.attention_heads * m.head_dim),

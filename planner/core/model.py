@@ -46,7 +46,7 @@ def kv_bytes_per_token_per_gpu(x: Arrays) -> np.ndarray:
     head per GPU (heads are replicated when TP exceeds the KV heads); MLA latents replicated."""
     heads = x["kv_split_heads"]
     share = np.where(heads > 0, np.maximum(1.0 / x["tp"], 1.0 / np.maximum(heads, 1.0)), 1.0)
-    return x["kv_bytes_per_token"] * share / x["pp"]
+    return x["kv_bytes_per_token"] * x["kv_scale"] * share / x["pp"]
 
 
 def memory(x: Arrays) -> Arrays:
@@ -80,7 +80,8 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     coverage = np.where(x["params_routed"] > 0, coverage, 0.0)
     weight_bytes = (x["params_dense"] + x["params_routed"] * coverage) * x["weight_bytes"] / (tp * pp)
     gemm_flops = 2.0 * x["params_active"] * tokens / (tp * pp)
-    t_w = weight_bytes / (c["eta_weight_bw"] * bw)
+    eta_w = c["eta_weight_bw"] * np.where(x["weight_bytes"] < 2.0, c["quantized_bw_factor"], 1.0)
+    t_w = weight_bytes / (eta_w * bw)
     t_c = gemm_flops / (eta_compute * x["compute_flops"])
     t_gemm = _pnorm(t_w, t_c, p)
     # Attention: decode reads each sequence's KV cache; prefill is quadratic in the prompt.
@@ -96,7 +97,11 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency.
     msg = tokens * x["hidden"] * ACTIVATION_BYTES
     ring = 2.0 * (tp - 1.0) / tp * msg / x["interconnect_bytes_per_s"]
-    t_comm = np.where(tp > 1, 2.0 * (x["layers"] / pp) * (x["interconnect_latency_s"] + ring), 0.0)
+    alpha = x["interconnect_latency_s"] * c["comm_latency_factor"]
+    t_comm = np.where(tp > 1, 2.0 * (x["layers"] / pp) * (alpha + ring), 0.0)
+    # MoE routing and, when experts are sharded, the dispatch/combine exchange per MoE layer.
+    moe_layers = np.where(x["params_routed"] > 0, x["moe_layers"] / pp, 0.0)
+    t_comm = t_comm + moe_layers * c["moe_dispatch_latency_s"] * np.where(tp > 1, 2.0, 1.0)
     return {
         "time_s": t_gemm + t_attn + t_comm,
         "kernel_time_s": t_gemm + t_attn,
@@ -114,9 +119,9 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
     micro = batch / pp
     s = stage_work(x, c, micro, prefill_tokens / pp, context, eta_compute)
     p2p = (pp - 1.0) * x["interconnect_latency_s"]
-    overhead = c["step_overhead_s"] + c["seq_overhead_s"] * batch
-    step = pp * s["time_s"] + p2p + overhead
-    return {**s, "step_s": step, "busy_s": pp * s["time_s"],
+    per_seq = c["seq_overhead_s"] * batch  # GPU work per sequence: counts as busy for power
+    step = pp * s["time_s"] + p2p + c["step_overhead_s"] + per_seq
+    return {**s, "step_s": step, "busy_s": pp * s["kernel_time_s"] + per_seq,
             "bytes_per_gpu": pp * s["bytes"], "flops_per_gpu": pp * s["flops"],
             "attn_flops_per_gpu": pp * s["attn_flops"]}
 

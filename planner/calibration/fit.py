@@ -1,0 +1,161 @@
+"""Refit the core's coefficients on measured points with bounded least squares (scipy).
+
+Residuals are log(predicted / measured) for throughput, ITL and power, so every metric counts in
+relative terms; each coefficient is bounded to its plausible range, so a fit can never leave it.
+Rows whose source is marked lower-trust (ML.ENERGY v2) get half weight. Power measured at the
+wall is not used (the core predicts GPU power).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from planner.calibration.coefficients import Calibration
+from planner.calibration.measurements import Measurements, measured_targets, to_configs
+from planner.catalog.loader import Catalog
+from planner.core.api import build_inputs, estimate_arrays
+from planner.core.constants import COEFFICIENTS, DEFAULT_ENGINE
+from planner.errors import CalibrationError
+
+FIT_METRICS = ("output_tokens_per_s", "itl_s", "power_total_w")
+METRIC_WEIGHT = {"output_tokens_per_s": 1.0, "itl_s": 1.0, "power_total_w": 1.0}
+LOW_TRUST_SOURCES = ("MLE2",)
+MIN_ROWS_PER_GPU = 8
+
+
+@dataclass(frozen=True)
+class FitResult:
+    calibration: Calibration
+    cost: float
+    rows: int
+
+
+def _row_weights(m: Measurements) -> np.ndarray:
+    src = m.frame["source_id"].astype(str).to_numpy()
+    return np.where(np.isin(src, LOW_TRUST_SOURCES), 0.5, 1.0)
+
+
+def predict(x: dict[str, Any], coefficients: dict[str, float] | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    n = len(x["tp"])
+    x = dict(x)
+    x["coefficients"] = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in coefficients.items()}
+    with np.errstate(all="ignore"):
+        return estimate_arrays(x)
+
+
+ENGINE_COEFFICIENTS = ("eta_compute", "step_overhead_s", "seq_overhead_s", "quantized_bw_factor")
+MIN_ROWS_PER_ENGINE = 6
+
+Param = tuple[str, str | None]  # (coefficient, engine it is specific to, or None for global)
+
+
+def _coefficient_arrays(theta: np.ndarray, params: list[Param], engines: np.ndarray,
+                        base: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    coeffs = {k: v.copy() for k, v in base.items()}
+    for value, (name, engine) in zip(theta, params, strict=True):
+        if engine is None:
+            coeffs[name][:] = value
+    for value, (name, engine) in zip(theta, params, strict=True):
+        if engine is not None:
+            coeffs[name][engines == engine] = value
+    return coeffs
+
+
+def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray, wall: np.ndarray,
+         params: list[Param], engines: np.ndarray, base: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+    from scipy.optimize import least_squares
+
+    masks = {k: np.isfinite(targets[k]) & (targets[k] > 0) for k in FIT_METRICS}
+    masks["power_total_w"] &= ~wall
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        pred = predict(x, _coefficient_arrays(theta, params, engines, base))
+        parts = []
+        for k in FIT_METRICS:
+            mk = masks[k]
+            r = np.log(np.maximum(pred[k][mk], 1e-12) / targets[k][mk])
+            parts.append(np.nan_to_num(r, nan=5.0) * weights[mk] * METRIC_WEIGHT[k])
+        return np.concatenate(parts)
+
+    lo = np.array([COEFFICIENTS[k].low for k, _ in params])
+    hi = np.array([COEFFICIENTS[k].high for k, _ in params])
+    prior = np.array([COEFFICIENTS[k].value for k, _ in params])
+    best = None
+    # A few deterministic starts guard against local minima of the p-norm rooflines.
+    for s in (prior, lo + 0.3 * (hi - lo), lo + 0.7 * (hi - lo)):
+        res = least_squares(residuals, s, bounds=(lo, hi), loss="soft_l1", f_scale=0.2, x_scale="jac",
+                            max_nfev=300)
+        if best is None or res.cost < best.cost:
+            best = res
+    assert best is not None
+    return np.round(best.x, 6), float(best.cost)
+
+
+def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
+                    command: str = "planner calibrate") -> FitResult:
+    """Fit global coefficients, engine-specific ones for non-default engines with enough rows, and
+    (with ``per_gpu``) per-GPU ones where a GPU has enough rows."""
+    cols = to_configs(m)
+    targets = measured_targets(m)
+    x, problem = build_inputs(cols, catalog, calibration=None)
+    bad = problem != ""
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CalibrationError(f"row {i + 1}: {problem[i]}", file=m.path)
+    n = len(m)
+    base = {k: np.full(n, c.value) for k, c in COEFFICIENTS.items()}
+    pred0 = predict(x, base)
+    if not pred0["fits_memory"].all():
+        i = int(np.flatnonzero(~pred0["fits_memory"])[0])
+        raise CalibrationError(f"row {i + 1}: the model does not fit this configuration's memory "
+                               "(check num_gpus/tp/precision)", file=m.path)
+    weights = _row_weights(m)
+    wall = m.frame["power_scope"].str.contains("wall").to_numpy()
+    engines = np.asarray(cols["engine"], dtype=str)
+    counts = {e: int((engines == e).sum()) for e in sorted(set(engines))}
+    main_engine = max(counts, key=lambda e: (counts[e], e == DEFAULT_ENGINE))
+    params: list[Param] = [(k, None) for k in COEFFICIENTS]
+    params += [(k, e) for e in counts if e != main_engine and counts[e] >= MIN_ROWS_PER_ENGINE
+               for k in ENGINE_COEFFICIENTS]
+    theta, cost = _fit(x, targets, weights, wall, params, engines, base)
+    glob = {k: float(v) for v, (k, e) in zip(theta, params, strict=True) if e is None}
+    per_engine: dict[str, dict[str, float]] = {}
+    for v, (k, e) in zip(theta, params, strict=True):
+        if e is not None:
+            per_engine.setdefault(e, {})[k] = float(v)
+    if main_engine != DEFAULT_ENGINE:
+        per_engine.setdefault(main_engine, {})
+    per: dict[str, dict[str, float]] = {}
+    if per_gpu:
+        gpus = m.frame["gpu"].to_numpy(dtype=str)
+        for g in sorted(set(gpus)):
+            sel = gpus == g
+            if sel.sum() < MIN_ROWS_PER_GPU:
+                continue
+            xs = {k: (v[sel] if isinstance(v, np.ndarray) and v.shape == (n,) else v) for k, v in x.items()}
+            ts = {k: v[sel] for k, v in targets.items()}
+            b = _coefficient_arrays(theta, params, engines, base)
+            b = {k: v[sel] for k, v in b.items()}
+            gparams: list[Param] = [(k, None) for k in ("eta_weight_bw", "eta_kv_bw", "eta_compute",
+                                                        "power_memory_share", "power_compute_share")]
+            gtheta, _ = _fit(xs, ts, weights[sel], wall[sel], gparams, engines[sel], b)
+            per[g] = {k: float(v) for v, (k, _) in zip(gtheta, gparams, strict=True)}
+    provenance = {"data_file": m.path.split("/")[-1], "data_sha256": m.sha256, "rows": n,
+                  "date": _fixed_date() or _dt.date.today().isoformat(),
+                  "command": command, "method": "scipy.optimize.least_squares, soft_l1 on log ratios, bounded"}
+    cal = Calibration(coefficients=glob, per_gpu=per, per_engine=per_engine, provenance=provenance)
+    return FitResult(cal, cost, n)
+
+
+def _fixed_date() -> str:
+    """SOURCE_DATE_EPOCH (reproducible builds convention) pins the provenance date."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return ""
+    return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC).date().isoformat()

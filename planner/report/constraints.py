@@ -1,0 +1,44 @@
+"""Constraint rows of the plan, shown in the unit each constraint states."""
+
+from __future__ import annotations
+
+from planner.report import format as f
+from planner.report.tables import Cell, Table, table
+from planner.schemas.plan import Constraint, Plan
+
+# Constraint unit (as the plan writes it) -> how its values are shown.
+_UNITS: dict[str, f.Unit] = {
+    "w": f.KW_FROM_W, "kw": f.KW, "s": f.MS_FROM_S, "ms": f.MS, "usd": f.USD,
+    "usd_per_year": f.USD_PER_YEAR, "requests_per_s": f.REQ_PER_S,
+}
+
+
+def unit_of(constraint: Constraint) -> f.Unit:
+    known = _UNITS.get(constraint.unit.lower())
+    return known if known is not None else f.Unit(1.0, 2, constraint.unit)
+
+
+def share_of_limit(constraint: Constraint) -> float | None:
+    return constraint.value / constraint.limit if constraint.limit else None
+
+
+def constraint_row(index: int, c: Constraint) -> list[Cell]:
+    unit = unit_of(c)
+    src = f"constraints[{index}]"
+    return [Cell(c.name, flag=c.binding), Cell(c.kind), f.fig(c.value, unit, f"{src}.value"),
+            f.fig(c.limit, unit, f"{src}.limit"),
+            f.fig(share_of_limit(c), f.PERCENT, "derived:constraint_share_of_limit"),
+            f.fig(c.slack, unit, f"{src}.slack"), Cell(f.yes_no(c.binding), flag=c.binding)]
+
+
+_COLUMNS = ["Constraint", "Kind", "Planned", "Limit", "Share of limit", "Slack", "Binding"]
+
+
+def binding_constraints_table(plan: Plan) -> Table:
+    rows = [constraint_row(i, c) for i, c in enumerate(plan.constraints) if c.binding]
+    return table(_COLUMNS, rows, empty_text="No constraint is binding.")
+
+
+def all_constraints_table(plan: Plan) -> Table:
+    rows = [constraint_row(i, c) for i, c in enumerate(plan.constraints)]
+    return table(_COLUMNS, rows, empty_text="The plan lists no constraints.")

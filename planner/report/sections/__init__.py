@@ -1,0 +1,1 @@
+"""One module per report section; each builds format-neutral tables and notes from the plan."""

@@ -1,0 +1,90 @@
+"""Header and section 1: what is served, what to buy, what it costs, headline power, binding limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.report import format as f
+from planner.report.constraints import binding_constraints_table
+from planner.report.site import SiteFacts
+from planner.report.tables import Cell, Table, key_value_table, table, text
+from planner.schemas.plan import Plan
+
+_STATUS_TEXT = {
+    "optimal": "Optimal: the solver proved that no better plan meets every constraint.",
+    "feasible": "Feasible, not proven optimal: the solver stopped before closing the MIP gap.",
+    "infeasible": "INFEASIBLE: no plan meets every constraint; see the binding constraints.",
+}
+
+
+def provenance_table(plan: Plan) -> Table:
+    s = plan.solver
+    return key_value_table([
+        ("Scenario file", text(plan.scenario.file or "n/a")),
+        ("Override", text(plan.scenario.override or "none")),
+        ("Objective", text(plan.scenario.objective)),
+        ("Status", text(plan.status)),
+        ("Solver", text(f"{s.name} {s.version} ({s.status})")),
+        ("MIP gap", f.fig(s.mip_gap, f.PERCENT, "solver.mip_gap")),
+        ("Input hash (combined SHA-256)", text(plan.input_sha256.combined[:16])),
+        ("Planner / plan schema", text(f"{plan.tool_version} / {plan.schema_version}")),
+    ])
+
+
+def objective_table(plan: Plan) -> Table:
+    rows = [(key, f.value_cell(key, value, f"objective.{key}")) for key, value in plan.objective.items()]
+    return key_value_table(rows, header=("Objective", "Value"), empty_text="The plan states no objective.")
+
+
+def served_table(plan: Plan) -> Table:
+    rows = [[Cell(d.workload), Cell(d.model), Cell(d.gpu),
+             f.fig(d.demand_requests_per_s, f.REQ_PER_S, f"deployments[{i}].demand_requests_per_s"),
+             f.fig(d.slo_ttft_p95_s, f.MS_FROM_S, f"deployments[{i}].slo_ttft_p95_s"),
+             f.fig(d.slo_itl_p95_s, f.MS_FROM_S, f"deployments[{i}].slo_itl_p95_s")]
+            for i, d in enumerate(plan.deployments)]
+    return table(["Workload", "Model", "GPU", "Peak demand (incl. headroom)", "TTFT p95 SLO",
+                  "ITL p95 SLO"], rows, empty_text="No deployments: nothing is served.")
+
+
+def buy_table(plan: Plan) -> Table:
+    rows = [[Cell(g.gpu), f.fig(g.gpus, f.COUNT, f"servers[{i}].gpus"), Cell(g.server_model),
+             f.fig(g.servers, f.COUNT, f"servers[{i}].servers")] for i, g in enumerate(plan.servers)]
+    rows.append([Cell("Total"), f.fig(plan.totals.gpus, f.COUNT, "totals.gpus"), Cell(""),
+                 f.fig(plan.totals.servers, f.COUNT, "totals.servers")])
+    return table(["GPU", "GPUs", "Server model", "Servers"], rows)
+
+
+def key_figures_table(plan: Plan, facts: SiteFacts) -> Table:
+    t = plan.totals
+    return key_value_table([
+        ("Racks", f.fig(t.racks, f.COUNT, "totals.racks")),
+        ("Capex (GPUs and servers)", f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
+        ("TCO per year (capex amortized)", f.fig(t.tco_per_year_usd, f.USD_PER_YEAR,
+                                                 "totals.tco_per_year_usd")),
+        ("Amortization horizon", f.fig(facts.amortization_years, f.YEARS, "finance.amortization_years")),
+        ("Cost per million output tokens", f.fig(t.usd_per_million_tokens, f.USD_CENTS,
+                                                 "totals.usd_per_million_tokens")),
+        ("IT power, nameplate maximum (circuits, PSUs)", f.fig(t.it_power_nameplate_w, f.KW_FROM_W,
+                                                               "totals.it_power_nameplate_w")),
+        ("IT power, expected peak (at peak traffic)", f.fig(t.it_power_max_w, f.KW_FROM_W,
+                                                            "totals.it_power_max_w")),
+        ("IT power, expected average (energy, cost, carbon)", f.fig(t.it_power_avg_w, f.KW_FROM_W,
+                                                                    "totals.it_power_avg_w")),
+        ("Facility power, expected peak (IT x PUE)", f.fig(t.facility_power_max_w, f.KW_FROM_W,
+                                                           "totals.facility_power_max_w")),
+        ("Heat at expected peak", f.fig(t.heat_btu_per_hr, f.BTU_PER_HR, "totals.heat_btu_per_hr")),
+        ("Cooling", f.fig(t.cooling_tons, f.COOLING_TONS, "totals.cooling_tons")),
+        ("Carbon, location-based", f.fig(t.co2e_t_per_year, f.TCO2E_PER_YEAR, "totals.co2e_t_per_year")),
+    ], header=("Figure", "Value"))
+
+
+def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
+    return {
+        "status_text": _STATUS_TEXT[plan.status],
+        "provenance": provenance_table(plan),
+        "objective": objective_table(plan),
+        "served": served_table(plan),
+        "buy": buy_table(plan),
+        "key_figures": key_figures_table(plan, facts),
+        "binding": binding_constraints_table(plan),
+    }
