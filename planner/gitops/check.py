@@ -63,14 +63,15 @@ def _deployment_violations(plan: Plan) -> list[str]:
         for label, value_s, slo_s in (("TTFT", d.ttft_p95_s, d.slo_ttft_p95_s),
                                       ("ITL", d.itl_p95_s, d.slo_itl_p95_s)):
             if slo_s is not None and not within(value_s, slo_s):
-                out.append(f"deployment {key}: {label} p95 {quantity('_s', value_s)} misses its SLO "
-                           f"{quantity('_s', slo_s)}")
+                out.append(f"deployment {key}: {label} p95 {quantity('latency_s', value_s)} misses its SLO "
+                           f"{quantity('latency_s', slo_s)}")
     return out
 
 
 def _rack_violations(plan: Plan) -> list[str]:
-    return [f"rack {r.id}: max power {quantity('_w', r.power_max_w)} exceeds its usable cap "
-            f"{quantity('_w', r.usable_cap_w)}" for r in plan.racks if not within(r.power_max_w, r.usable_cap_w)]
+    return [f"rack {r.id}: max power {quantity('power_w', r.power_max_w)} exceeds its usable cap "
+            f"{quantity('power_w', r.usable_cap_w)}"
+            for r in plan.racks if not within(r.power_max_w, r.usable_cap_w)]
 
 
 def violations(plan: Plan) -> list[str]:
@@ -106,6 +107,6 @@ class CheckReport:
     def verdict(self) -> str:
         counts = [(len(self.stale), "stale"), (len(self.violated), "violated"),
                   (sum(r.outcome == "deny" for r in self.policy), "denied"),
-                  (sum(r.outcome == "warn" for r in self.policy), "warning")]
+                  (sum(r.outcome == "warn" for r in self.policy), "warned")]
         found = ", ".join(f"{n} {label}" for n, label in counts if n)
         return f"check {'failed' if self.exit_code else 'passed'}" + (f": {found}" if found else "")

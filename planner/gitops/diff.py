@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from planner.plan.hashing import INPUT_PARTS
 from planner.schemas.plan import Deployment, Plan, Totals
 
 Action = Literal["add", "remove", "change"]
@@ -20,7 +21,6 @@ Value = float | int | str | None
 _KEY_FIELDS = ("workload", "gpu", "precision", "tp", "pp")
 DEPLOYMENT_FIELDS: tuple[str, ...] = tuple(f for f in Deployment.model_fields if f not in _KEY_FIELDS)
 TOTAL_FIELDS: tuple[str, ...] = tuple(Totals.model_fields)
-INPUT_PARTS = ("scenario", "catalog", "calibration")
 
 
 def same(a: Value, b: Value) -> bool:

@@ -86,7 +86,7 @@ class RuleResult:
             why = "needs a base plan (--base)" if needs_base(r.metric) else "nothing to measure"
             return f"{self.outcome:<5} {r.name}: {r.metric}: {why}"
         where = f" at {self.where}" if self.where else ""
-        test = f"{r.operator} {r.threshold:g}" if self.outcome != "pass" else f"not {r.operator} {r.threshold:g}"
+        test = f"{'' if self.outcome != 'pass' else 'not '}{r.operator} {r.threshold:g}"
         text = f"{self.outcome:<5} {r.name}: {r.metric} = {self.value:.4g}{where} ({test})"
         return text + (f": {r.message}" if r.message and self.outcome in ("warn", "deny") else "")
 

@@ -18,6 +18,8 @@ from planner.io.files import read_yaml
 from planner.schemas.plan import InputHashes
 
 NO_CALIBRATION = "none"
+INPUT_PARTS = ("scenario", "catalog", "calibration")
+"""The per-file parts of InputHashes (``combined`` also covers the override and tool version)."""
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -1,0 +1,119 @@
+"""Section 5, per workload: inputs, chosen configuration, SLO margins, power, runner-ups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.report import format as f
+from planner.report.tables import Cell, Table, key_value_table, table
+from planner.schemas.plan import Alternative, Deployment, Plan
+
+
+def workload_names(plan: Plan) -> list[str]:
+    """Workloads in the order the plan deploys them, then any the plan lists but does not deploy."""
+    names = list(dict.fromkeys(d.workload for d in plan.deployments))
+    for w in plan.workloads:
+        name = w.get("name")
+        if isinstance(name, str) and name not in names:
+            names.append(name)
+    return names
+
+
+def inputs_table(plan: Plan, name: str) -> Table:
+    for i, w in enumerate(plan.workloads):
+        if w.get("name") == name:
+            rows = [(k, f.value_cell(k, v, f"workloads[{i}].{k}")) for k, v in w.items() if k != "name"]
+            return key_value_table(rows, header=("Input", "Value"))
+    return key_value_table([], empty_text="The plan lists no inputs for this workload.")
+
+
+def config_table(plan: Plan, indices: list[int]) -> Table:
+    rows = []
+    for i in indices:
+        d = plan.deployments[i]
+        src = f"deployments[{i}]"
+        rows.append([Cell(d.model), Cell(d.gpu), Cell(d.precision), f.fig(d.tp, f.COUNT, f"{src}.tp"),
+                     f.fig(d.pp, f.COUNT, f"{src}.pp"), f.fig(d.batch_size, f.COUNT, f"{src}.batch_size"),
+                     f.fig(d.replicas, f.COUNT, f"{src}.replicas"), f.fig(d.gpus, f.COUNT, f"{src}.gpus")])
+    return table(["Model", "GPU", "Precision", "TP", "PP", "Batch", "Replicas", "GPUs"], rows,
+                 empty_text="Not deployed.")
+
+
+def slo_margin(planned_s: float, slo_s: float | None) -> float | None:
+    """Share of the SLO left unused: (SLO - planned) / SLO; negative means the SLO is missed."""
+    return None if slo_s is None or slo_s == 0 else (slo_s - planned_s) / slo_s
+
+
+def _latency_row(label: str, d: Deployment, src: str, key: str) -> list[Cell]:
+    planned = getattr(d, key)
+    slo = getattr(d, f"slo_{key}")
+    margin = slo_margin(planned, slo)
+    return [Cell(label), f.fig(planned, f.MS_FROM_S, f"{src}.{key}"),
+            f.fig(slo, f.MS_FROM_S, f"{src}.slo_{key}"),
+            f.fig(margin, f.PERCENT, "derived:slo_margin", flag=margin is not None and margin < 0)]
+
+
+def performance_table(d: Deployment, i: int) -> Table:
+    src = f"deployments[{i}]"
+    na = Cell("")
+    rows = [
+        [Cell("Capacity vs peak demand"), f.fig(d.capacity_requests_per_s, f.REQ_PER_S,
+                                                f"{src}.capacity_requests_per_s"),
+         f.fig(d.demand_requests_per_s, f.REQ_PER_S, f"{src}.demand_requests_per_s"),
+         f.fig(1 - d.utilization, f.PERCENT, "derived:capacity_margin")],
+        [Cell("Utilization at peak"), f.fig(d.utilization, f.PERCENT, f"{src}.utilization"), na, na],
+        _latency_row("TTFT p95", d, src, "ttft_p95_s"),
+        _latency_row("ITL p95", d, src, "itl_p95_s"),
+        [Cell("Output tokens/s at peak"), f.fig(d.output_tokens_per_s, f.TOKENS_PER_S,
+                                                f"{src}.output_tokens_per_s"), na, na],
+        [Cell("IT power, nameplate share"), f.fig(d.power_nameplate_w, f.KW_FROM_W,
+                                                  f"{src}.power_nameplate_w"), na, na],
+        [Cell("IT power, expected peak"), f.fig(d.power_max_w, f.KW_FROM_W, f"{src}.power_max_w"), na, na],
+        [Cell("IT power, expected average"), f.fig(d.power_avg_w, f.KW_FROM_W, f"{src}.power_avg_w"), na, na],
+        [Cell("Expected average power per GPU"), f.fig(d.power_per_gpu_avg_w, f.W,
+                                                       f"{src}.power_per_gpu_avg_w"), na, na],
+        [Cell("IT energy per output token at peak"), f.fig(d.energy_per_output_token_j, f.J_PER_TOKEN,
+                                                           f"{src}.energy_per_output_token_j"), na, na],
+    ]
+    return table(["Metric", "Planned", "Target", "Margin"], rows)
+
+
+def objective_unit(plan: Plan) -> f.Unit:
+    unit = plan.objective.get("unit")
+    known = f.unit_for_key(f"_{unit}") if isinstance(unit, str) else None
+    return known if known is not None else f.Unit(1.0, 2, unit if isinstance(unit, str) else "")
+
+
+def alternatives_table(plan: Plan, name: str) -> Table:
+    unit = objective_unit(plan)
+    rows = []
+    for i, a in enumerate(plan.alternatives):
+        if a.workload == name:
+            rows.append(_alternative_row(i, a, unit))
+    return table(["GPU", "Precision", "TP", "PP", "Batch", "Replicas needed", "Objective worse by",
+                  "Why it lost"], rows, empty_text="The plan records no runner-up for this workload.")
+
+
+def _alternative_row(i: int, a: Alternative, unit: f.Unit) -> list[Cell]:
+    src = f"alternatives[{i}]"
+    return [Cell(a.gpu), Cell(a.precision), f.fig(a.tp, f.COUNT, f"{src}.tp"), f.fig(a.pp, f.COUNT, f"{src}.pp"),
+            f.fig(a.batch_size, f.COUNT, f"{src}.batch_size"),
+            f.fig(a.replicas_needed, f.COUNT, f"{src}.replicas_needed"),
+            f.fig(a.objective_delta, unit, f"{src}.objective_delta"), Cell(a.reason)]
+
+
+def workload_view(plan: Plan, name: str) -> dict[str, Any]:
+    indices = [i for i, d in enumerate(plan.deployments) if d.workload == name]
+    return {
+        "name": name,
+        "inputs": inputs_table(plan, name),
+        "config": config_table(plan, indices),
+        "deployments": [{"title": f"{plan.deployments[i].model} on {plan.deployments[i].gpu} "
+                                  f"({plan.deployments[i].precision})",
+                         "performance": performance_table(plan.deployments[i], i)} for i in indices],
+        "alternatives": alternatives_table(plan, name),
+    }
+
+
+def build(plan: Plan) -> list[dict[str, Any]]:
+    return [workload_view(plan, name) for name in workload_names(plan)]
