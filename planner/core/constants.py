@@ -91,6 +91,15 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
              "(notes/estimation.md, aiconfigurator w4a16 util)"),
     Constant("p95_itl_prefill_threshold", 0.05, 0.01, 0.20, "1",
              "when more than this share of steps carry a prefill chunk, the ITL p95 is a mixed step"),
+    Constant("planning_utilization_max", 0.85, 0.5, 0.95, "1",
+             "highest share of a replica's saturated request rate the plan loads it to; queueing "
+             "delay grows without bound as utilization nears 1 (capacity-planning practice: 70-90 %)"),
+    Constant("server_overhead_w_per_gpu", 150.0, 75.0, 300.0, "W",
+             "average non-GPU server power (CPUs, memory, NICs, fans, PSU loss) per GPU; ~1.2 kW per "
+             "8-GPU node (EcoLogits/Boavizta, notes/estimation.md)"),
+    Constant("wait_tail_factor", 3.0, 2.0, 4.6, "1",
+             "p95 / mean of the prefill queue wait; ln(20) = 3.0 for an exponential tail (M/D/1 waits "
+             "are lighter-tailed, M/M/1 exactly exponential)"),
     Constant("default_input_tokens", 256, 64, 2048, "tokens",
              "prompt length assumed for ML.ENERGY v3 chat rows whose inputs were not published "
              "(../shared/data/README.md)"),

@@ -1,0 +1,117 @@
+"""`planner solve`, `planner validate`, `planner schema`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _summary(plan) -> str:  # type: ignore[no-untyped-def]
+    t = plan.totals
+    lines = [f"Plan for {plan.scenario.name}: {plan.status} ({plan.solver.name}, gap {plan.solver.mip_gap:.2%}, "
+             f"{plan.objective['name']} = {plan.objective['value']:,.0f} {plan.objective['unit']})", ""]
+    head = f"{'workload':<14}{'gpu':<15}{'prec':<6}{'tp':>3}{'pp':>3}{'batch':>6}{'repl':>5}{'gpus':>5}" \
+           f"{'cap rps':>9}{'dem rps':>9}{'TTFT95 ms':>10}{'ITL95 ms':>9}{'kW avg':>8}"
+    lines.append(head)
+    for d in plan.deployments:
+        lines.append(f"{d.workload:<14}{d.gpu:<15}{d.precision:<6}{d.tp:>3}{d.pp:>3}{d.batch_size:>6}{d.replicas:>5}"
+                     f"{d.gpus:>5}{d.capacity_requests_per_s:>9.2f}{d.demand_requests_per_s:>9.2f}"
+                     f"{d.ttft_p95_s * 1e3:>10.0f}{d.itl_p95_s * 1e3:>9.1f}{d.power_avg_w / 1e3:>8.1f}")
+    lines += ["", f"GPUs {t.gpus}, servers {t.servers}, racks {t.racks}; IT power avg {t.it_power_avg_w / 1e3:.1f} kW, "
+              f"expected peak {t.it_power_max_w / 1e3:.1f} kW, nameplate {t.it_power_nameplate_w / 1e3:.1f} kW; "
+              f"heat {t.heat_btu_per_hr:,.0f} BTU/hr",
+              f"capex ${t.capex_usd:,.0f}; energy ${t.annual_energy_cost_usd:,.0f}/yr; TCO ${t.tco_usd:,.0f}; "
+              f"{t.co2e_t_per_year:,.1f} tCO2e/yr; ${t.usd_per_million_tokens:.3f} per M tokens"]
+    binding = [c.name for c in plan.constraints if c.binding]
+    if binding:
+        lines.append("binding: " + ", ".join(binding))
+    return "\n".join(lines)
+
+
+def _render(plan, fmt: str) -> str:  # type: ignore[no-untyped-def]
+    from planner.report import render_report
+
+    return render_report(plan, fmt)
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for plan.json, report.md, report.html (default plans/<scenario name>/).")
+@click.option("--override", default=None, help="Apply a named override from the scenario's `overrides`.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text",
+              help="What to print: a summary (text), plan.json, or a report.")
+@click.option("--solver", type=click.Choice(["highs", "cbc"]), default="highs", show_default=True)
+@click.option("--time-limit", "time_limit", type=float, default=60.0, show_default=True, help="Seconds.")
+@click.option("--catalog", "catalogs", multiple=True, type=click.Path(file_okay=False),
+              help="Extra catalog folder (repeatable).")
+@click.option("--calibration", default=None, type=click.Path(dir_okay=False), help="Calibration YAML.")
+@click.option("--no-write", is_flag=True, help="Print only; write no files.")
+def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, solver: str, time_limit: float,
+          catalogs: tuple[str, ...], calibration: str | None, no_write: bool) -> int:
+    """Solve SCENARIO: the cheapest fleet (or per the objective) meeting traffic, SLOs and power caps.
+
+    Exit 0 with a plan, 1 on bad input, 3 when infeasible (the reasons are printed).
+    """
+    from planner.optimize.solve import solve_scenario
+    from planner.plan.io import dump_plan
+    from planner.io.files import write_atomic
+
+    plan = solve_scenario(scenario, override=override, catalog_dirs=list(catalogs), calibration=calibration,
+                          solver=solver, time_limit_s=time_limit)
+    text = dump_plan(plan)
+    if not no_write:
+        folder = Path(out_dir) if out_dir else Path("plans") / (plan.scenario.name + (f"-{override}" if override else ""))
+        write_atomic(folder / "plan.json", text)
+        try:
+            write_atomic(folder / "report.md", _render(plan, "md"))
+            write_atomic(folder / "report.html", _render(plan, "html"))
+        except ImportError:  # reports not installed in this build
+            pass
+    if fmt == "json":
+        click.echo(text, nl=False)
+    elif fmt in ("md", "html"):
+        click.echo(_render(plan, fmt), nl=False)
+    else:
+        click.echo(_summary(plan))
+        if not no_write:
+            click.echo(f"wrote {folder}/plan.json, report.md, report.html")
+    return 0
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--override", default=None)
+def validate(files: tuple[str, ...], override: str | None) -> int:
+    """Check scenario FILES against the schema and the catalogs without solving."""
+    from planner.catalog.loader import load_catalog
+    from planner.errors import InputError
+    from planner.optimize.solve import select_gpus
+    from planner.scenario.load import load_scenario
+
+    catalog = load_catalog()
+    for f in files:
+        ls = load_scenario(f, override)
+        for i, w in enumerate(ls.scenario.workloads):
+            try:
+                catalog.model(w.model)
+            except InputError as exc:
+                raise InputError(exc.message, file=f, key_path=f"workloads[{i}].model", fix=exc.fix) from None
+        select_gpus(ls.scenario, catalog, f)
+        click.echo(f"{f}: ok ({len(ls.scenario.workloads)} workloads)")
+    return 0
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(["scenario", "plan", "gpu-catalog", "model-catalog"]))
+def schema(kind: str) -> int:
+    """Print the JSON Schema of a file kind (for editor completion)."""
+    from planner.schemas.catalog import GpuCatalogFile, ModelCatalogFile
+    from planner.schemas.plan import Plan
+    from planner.schemas.scenario import Scenario
+
+    model = {"scenario": Scenario, "plan": Plan, "gpu-catalog": GpuCatalogFile, "model-catalog": ModelCatalogFile}[kind]
+    click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
+    return 0
