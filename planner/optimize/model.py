@@ -56,6 +56,14 @@ class FleetModel:
     """name -> (slack variable, scale, what relaxing it means)."""
 
 
+def new_var(prob: pulp.LpProblem, name: str, low: float | None = 0, up: float | None = None,
+            cat: str = "Continuous") -> pulp.LpVariable:
+    """A variable attached to ``prob`` (PuLP 3.3+ / 4 API), or a plain LpVariable on older PuLP."""
+    if hasattr(prob, "add_variable"):
+        return prob.add_variable(name, lowBound=low, upBound=up, cat=cat)
+    return pulp.LpVariable(name, lowBound=low, upBound=up, cat=cat)
+
+
 def usable_rack_w(site: Any) -> float:
     usable = site.rack_power_cap_kw * 1e3 * site.breaker_derating
     if site.cooling == "air":
@@ -77,7 +85,7 @@ def _demand(scenario: Scenario) -> dict[str, tuple[float, float, float, int]]:
 def _slack(m: FleetModel, name: str, scale: float, meaning: str, elastic: bool) -> Any:
     if not elastic:
         return 0
-    v = pulp.LpVariable(f"slack_{name}", lowBound=0)
+    v = new_var(m.prob, f"slack_{name}")
     m.slacks[name] = (v, scale, meaning)
     return v
 
@@ -88,13 +96,13 @@ def add_variables(m: FleetModel, demand: dict[str, tuple[float, float, float, in
         cap = float(c["capacity_rps"][i])
         _, need, _, k = demand[str(c["workload"][i])]
         upper = math.ceil(need / cap) + k + 1
-        m.replicas[i] = pulp.LpVariable(f"replicas_{i:05d}", lowBound=0, upBound=upper, cat="Integer")
-        m.routed[i] = pulp.LpVariable(f"routed_{i:05d}", lowBound=0)
+        m.replicas[i] = new_var(m.prob, f"replicas_{i:05d}", 0, upper, "Integer")
+        m.routed[i] = new_var(m.prob, f"routed_{i:05d}")
         if k > 0:
-            m.used[i] = pulp.LpVariable(f"used_{i:05d}", cat="Binary")
+            m.used[i] = new_var(m.prob, f"used_{i:05d}", 0, 1, "Binary")
     for g in sorted(m.gpu_types):
-        m.servers[g] = pulp.LpVariable(f"servers_{g}", lowBound=0, cat="Integer")
-        m.racks[g] = pulp.LpVariable(f"racks_{g}", lowBound=0, cat="Integer")
+        m.servers[g] = new_var(m.prob, f"servers_{g}", 0, None, "Integer")
+        m.racks[g] = new_var(m.prob, f"racks_{g}", 0, None, "Integer")
 
 
 def add_demand_constraints(m: FleetModel, demand: dict[str, tuple[float, float, float, int]],
@@ -103,7 +111,7 @@ def add_demand_constraints(m: FleetModel, demand: dict[str, tuple[float, float, 
     c = m.cand.columns
     for w, (peak, need, _, k) in sorted(demand.items()):
         idx = [i for i in range(len(m.cand)) if c["workload"][i] == w]
-        short = _slack(m, f"capacity_{w}", need, f"serve {w}", elastic)
+        short = _slack(m, f"capacity_{w}", 1.0, f"serve {w}", elastic)
         m.prob += (pulp.lpSum(m.routed[i] for i in idx) + short * peak / need == peak, f"route_{w}")
         spare = pulp.lpSum(float(c["capacity_rps"][i]) * k * m.used[i] for i in idx) if k > 0 else 0
         m.prob += (pulp.lpSum(float(c["capacity_rps"][i]) * m.replicas[i] for i in idx) - spare + short
@@ -209,7 +217,9 @@ def set_objective(m: FleetModel, objective: str) -> None:
     primary = e[OBJECTIVE_EXPR[objective]]
     tie = 1e-6 * e["gpus"] + 1e-9 * e["it_power_max_w"] + 1e-9 * e["capex_usd"]
     tie += pulp.lpSum(1e-10 * (i + 1) * m.replicas[i] for i in range(len(m.cand)))
-    penalty = pulp.lpSum(ELASTIC_PENALTY * v for v, _, _ in m.slacks.values()) if m.slacks else 0
+    # dropping demand is the last resort: relaxing a limit is always preferred in the answer
+    penalty = pulp.lpSum(ELASTIC_PENALTY * (100.0 if name.startswith("capacity_") else 1.0) * v
+                         for name, (v, _, _) in sorted(m.slacks.items())) if m.slacks else 0
     m.prob += primary + tie + penalty
 
 
