@@ -6,16 +6,9 @@ from planner.report import format as f
 from planner.report.tables import Cell, Table, table
 from planner.schemas.plan import Constraint, Plan
 
-# Constraint unit (as the plan writes it) -> how its values are shown.
-_UNITS: dict[str, f.Unit] = {
-    "w": f.KW_FROM_W, "kw": f.KW, "s": f.MS_FROM_S, "ms": f.MS, "usd": f.USD,
-    "usd_per_year": f.USD_PER_YEAR, "requests_per_s": f.REQ_PER_S,
-}
-
 
 def unit_of(constraint: Constraint) -> f.Unit:
-    known = _UNITS.get(constraint.unit.lower())
-    return known if known is not None else f.Unit(1.0, 2, constraint.unit)
+    return f.unit_named(constraint.unit)
 
 
 def share_of_limit(constraint: Constraint) -> float | None:

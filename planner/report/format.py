@@ -89,8 +89,8 @@ def plain_number_text(value: float) -> str:
 def fig(value: float | None, unit: Unit, src: str, *, flag: bool = False) -> Cell:
     """A numeric cell traced to ``src`` (a plan key path or ``derived:<what>``); None shows n/a."""
     if value is None:
-        return Cell("n/a", src, flag)
-    return Cell(number_text(value, unit), src, flag)
+        return Cell("n/a", src, flag, number=True)
+    return Cell(number_text(value, unit), src, flag, number=True)
 
 
 def unit_for_key(key: str) -> Unit | None:
@@ -104,12 +104,29 @@ def value_cell(key: str, value: float | int | str | None, src: str) -> Cell:
     """A cell for one value of a plan mapping, shown in the unit its key name carries."""
     if value is None:
         return Cell("n/a")
-    if isinstance(value, bool) or isinstance(value, str):
-        return Cell(str(value))
+    if isinstance(value, bool | str):
+        return Cell(str(value), src)
     unit = unit_for_key(key)
     if unit is None:
-        return Cell(plain_number_text(value), src)
+        return Cell(plain_number_text(value), src, number=True)
     return fig(value, unit, src)
+
+
+# Unit names the plan writes beside a value (objective.unit, constraints[].unit), lower-cased.
+NAMED_UNITS: dict[str, Unit] = {
+    "w": KW_FROM_W, "kw": KW, "s": MS_FROM_S, "ms": MS, "usd": USD, "usd_per_year": USD_PER_YEAR,
+    "usd/year": USD_PER_YEAR, "kwh/year": Unit(1.0, 0, "kWh/yr"), "tco2e/year": TCO2E_PER_YEAR,
+    "requests/s": REQ_PER_S, "requests_per_s": REQ_PER_S, "gpus": Unit(1.0, 0, "GPUs"),
+    "servers": Unit(1.0, 0, "servers"), "racks": Unit(1.0, 0, "racks"),
+}
+
+
+def unit_named(name: object) -> Unit:
+    """The unit of a plan unit name (``W``, ``USD``, ``requests/s``, ``usd_per_year``); else shown as is."""
+    if not isinstance(name, str):
+        return Unit(1.0, 2, "")
+    known = NAMED_UNITS.get(name.lower()) or unit_for_key(f"_{name.lower()}")
+    return known if known is not None else Unit(1.0, 2, name)
 
 
 def yes_no(value: bool | None) -> str:

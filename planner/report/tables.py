@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 class Cell:
     text: str
     src: str | None = None
-    """Where a number comes from; None for text cells."""
+    """Plan key path (or ``derived:``/``constant:`` name) of the value shown; None for labels."""
     flag: bool = False
     """Draws attention (a rack above the air-cooling limit, a binding constraint)."""
+    number: bool = False
+    """A figure (aligned right), as opposed to text copied from the plan."""
 
     @property
     def numeric(self) -> bool:
-        return self.src is not None
+        return self.number
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def server_table(plan: Plan) -> Table:
              f.fig(g.servers * g.server_price_usd, f.USD, "derived:server_extended_price")]
             for i, g in enumerate(plan.servers)]
     return table(["Server model", "GPU", "Quantity", "GPUs per server", "Rack units", "Nameplate max",
-                  "Unit price (without GPUs)", "Extended price"], rows)
+                  "Unit price (no GPUs)", "Extended price"], rows)
 
 
 def capex_table(plan: Plan) -> Table:
@@ -56,7 +56,7 @@ def _load_cells(load: PsuLoad | None) -> list[Cell]:
     efficiency = f.number_text(load.efficiency, f.PERCENT) + (" (below test points)"
                                                                 if load.below_test_points else "")
     return [f.fig(load.load_share, f.PERCENT, "derived:psu_load_share"),
-            Cell(efficiency, "derived:psu_efficiency")]
+            Cell(efficiency, "derived:psu_efficiency", number=True)]
 
 
 def _psu_row(index: int, p: PsuPlan) -> list[Cell]:
@@ -74,9 +74,8 @@ def _psu_row(index: int, p: PsuPlan) -> list[Cell]:
 def psu_table(plan: Plan) -> Table:
     rows = [_psu_row(i, psu_plan(plan, g)) for i, g in enumerate(plan.servers)]
     return table(["Server model", "PSUs per server", "Rating", "Redundancy", "80 PLUS tier",
-                  "PSUs in total", "Load per PSU, expected peak", "Efficiency, expected peak",
-                  "Load per PSU, expected average", "Efficiency, expected average",
-                  "Carries nameplate max with all spares failed"], rows)
+                  "PSUs in total", "Load per PSU at peak", "Efficiency at peak", "Load per PSU at average",
+                  "Efficiency at average", "Carries nameplate with spares failed"], rows)
 
 
 def _site_src(facts: SiteFacts, key: str) -> str:
@@ -93,7 +92,8 @@ def circuit_table(plan: Plan, facts: SiteFacts) -> Table:
         ("Rack circuit breaker rating", f.fig(c.rating_w, f.KW_FROM_W, "site.rack_power_cap_kw")),
         ("Continuous-load derating", f.fig(c.derating, f.PERCENT, "site.breaker_derating")),
         ("Usable per circuit", f.fig(c.usable_w, f.KW_FROM_W, "derived:circuit_usable_w")),
-        ("Circuit voltage (line to line)", f.fig(c.voltage_v, f.VOLTS, _site_src(facts, "circuit_voltage_v"))),
+        ("Circuit voltage (line to line)",
+         f.fig(c.voltage_v, f.VOLTS, _site_src(facts, "circuit_voltage_v"))),
         ("Phases", f.fig(c.phases, f.COUNT, _site_src(facts, "circuit_phases"))),
         ("Power factor", f.fig(c.power_factor, f.RATIO, _site_src(facts, "power_factor"))),
         ("Circuits (one rack PDU each) in total", f.fig(circuits, f.COUNT, "derived:circuits_total")),

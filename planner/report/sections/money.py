@@ -63,8 +63,9 @@ def carbon_table(plan: Plan, facts: SiteFacts) -> Table:
         ("Emissions, location-based (facility energy x grid factor)",
          f.fig(plan.totals.co2e_t_per_year, f.TCO2E_PER_YEAR, "totals.co2e_t_per_year")),
         ("Grid emission factor", f.fig(facts.carbon_g_per_kwh, f.G_PER_KWH, "site.carbon_g_per_kwh")),
-        ("Factor year", Cell(facts.carbon_year or "not stated in the plan (see source)")),
-        ("Factor source", Cell(facts.carbon_source)),
+        ("Factor year", Cell(facts.carbon_year, "site.carbon_year") if facts.carbon_year
+         else Cell("not stated in the plan (see source)")),
+        ("Factor source", Cell(facts.carbon_source, "site.carbon_source")),
         ("Emissions, market-based (GHG Protocol Scope 2 dual reporting)",
          Cell("not in the plan: add PPA/REC factors to report it")),
     ], header=("Carbon", "Value"))

@@ -11,10 +11,6 @@ from planner.report.site import SiteFacts
 from planner.report.tables import Cell, Table, key_value_table, table
 from planner.schemas.plan import Plan, Rack
 
-PUE_NOTE = ("PUE is an annualized energy ratio (total facility energy / IT energy over a year, "
-            "The Green Grid WP#49, ISO/IEC 30134-2), so facility power = IT power x PUE is an "
-            "estimate of the yearly mean overhead, not an instantaneous reading.")
-
 
 def three_figures_table(plan: Plan) -> Table:
     t = plan.totals
@@ -69,13 +65,13 @@ def _rack_row(i: int, r: Rack) -> list[Cell]:
                   "derived:rack_nameplate_share_of_cap"),
             f.fig(r.heat_btu_per_hr, f.BTU_PER_HR, f"{src}.heat_btu_per_hr"),
             f.fig(cooling_tons(r), f.COOLING_TONS, "derived:rack_cooling_tons"),
-            Cell("LIQUID required (above air limit)" if r.liquid_cooling_required else "air",
+            Cell("liquid (above air limit)" if r.liquid_cooling_required else "air",
                  flag=r.liquid_cooling_required)]
 
 
 def rack_table(plan: Plan) -> Table:
     return table(["Rack", "GPU", "Servers", "Nameplate max", "Expected peak", "Expected average",
-                  "Usable cap", "Nameplate / cap", "Heat at expected peak", "Cooling", "Cooling type"],
+                  "Usable cap", "Nameplate / cap", "Heat at expected peak", "Cooling", "Cooling by"],
                  [_rack_row(i, r) for i, r in enumerate(plan.racks)], empty_text="No racks.")
 
 
@@ -102,7 +98,6 @@ def liquid_racks(plan: Plan) -> list[str]:
 def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
     return {
         "three_figures": three_figures_table(plan),
-        "pue_note": PUE_NOTE,
         "site": site_table(plan, facts),
         "heat": heat_table(plan),
         "racks": rack_table(plan),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.report import format as f
+from planner.report.labels import label
 from planner.report.tables import Cell, Table, key_value_table, table
 from planner.schemas.plan import Alternative, Deployment, Plan
 
@@ -22,7 +23,8 @@ def workload_names(plan: Plan) -> list[str]:
 def inputs_table(plan: Plan, name: str) -> Table:
     for i, w in enumerate(plan.workloads):
         if w.get("name") == name:
-            rows = [(k, f.value_cell(k, v, f"workloads[{i}].{k}")) for k, v in w.items() if k != "name"]
+            rows = [(label(k), f.value_cell(k, v, f"workloads[{i}].{k}")) for k, v in w.items()
+                    if k != "name"]
             return key_value_table(rows, header=("Input", "Value"))
     return key_value_table([], empty_text="The plan lists no inputs for this workload.")
 
@@ -78,14 +80,8 @@ def performance_table(d: Deployment, i: int) -> Table:
     return table(["Metric", "Planned", "Target", "Margin"], rows)
 
 
-def objective_unit(plan: Plan) -> f.Unit:
-    unit = plan.objective.get("unit")
-    known = f.unit_for_key(f"_{unit}") if isinstance(unit, str) else None
-    return known if known is not None else f.Unit(1.0, 2, unit if isinstance(unit, str) else "")
-
-
 def alternatives_table(plan: Plan, name: str) -> Table:
-    unit = objective_unit(plan)
+    unit = f.unit_named(plan.objective.get("unit"))
     rows = []
     for i, a in enumerate(plan.alternatives):
         if a.workload == name:
@@ -96,7 +92,8 @@ def alternatives_table(plan: Plan, name: str) -> Table:
 
 def _alternative_row(i: int, a: Alternative, unit: f.Unit) -> list[Cell]:
     src = f"alternatives[{i}]"
-    return [Cell(a.gpu), Cell(a.precision), f.fig(a.tp, f.COUNT, f"{src}.tp"), f.fig(a.pp, f.COUNT, f"{src}.pp"),
+    return [Cell(a.gpu), Cell(a.precision), f.fig(a.tp, f.COUNT, f"{src}.tp"),
+            f.fig(a.pp, f.COUNT, f"{src}.pp"),
             f.fig(a.batch_size, f.COUNT, f"{src}.batch_size"),
             f.fig(a.replicas_needed, f.COUNT, f"{src}.replicas_needed"),
             f.fig(a.objective_delta, unit, f"{src}.objective_delta"), Cell(a.reason)]

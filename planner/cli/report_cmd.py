@@ -1,0 +1,31 @@
+"""`planner report PLAN.json --format md|html|json [--out FILE]`: re-render a committed plan.
+
+The plan is read and validated (schema version checked); the report is rendered from it alone,
+without solving. Without ``--out`` the report goes to stdout.
+"""
+
+from __future__ import annotations
+
+import click
+
+from planner.report.render import FORMATS
+
+
+@click.command("report")
+@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True,
+              help="md: GitHub PR comment; html: self-contained page; json: deployment specs.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file (atomically) instead of stdout.")
+def report(plan_file: str, fmt: str, out_file: str | None) -> None:
+    """Render the report of a plan file (Markdown, HTML or JSON deployment specs)."""
+    from planner.io.files import write_atomic
+    from planner.plan import load_plan
+    from planner.report import render_report
+
+    text = render_report(load_plan(plan_file), fmt)
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(out_file, text)
+        click.echo(f"wrote {out_file} ({fmt})", err=True)
