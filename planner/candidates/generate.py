@@ -133,22 +133,23 @@ def _prune(cols: dict[str, np.ndarray]) -> np.ndarray:
     """Keep, per (workload, GPU), operating points not dominated in capacity per GPU, watts per
     request/s at capacity, and replica size (smaller replicas pack more finely)."""
     n = len(cols["workload"])
-    keep = np.ones(n, dtype=bool)
+    keep = np.zeros(n, dtype=bool)
     per_gpu = cols["capacity_rps"] / cols["num_gpus"]
     w_per_rps = cols["power_at_capacity_w"] / cols["capacity_rps"]
-    size = cols["num_gpus"]
+    size = cols["num_gpus"].astype(float)
     key = np.char.add(np.char.add(cols["workload"].astype(str), "|"), cols["gpu"].astype(str))
-    for k in np.unique(key):
-        g = np.flatnonzero(key == k)
-        a, b, c = per_gpu[g], w_per_rps[g], size[g]
-        for j, i in enumerate(g):
-            better_eq = (a >= a[j]) & (b <= b[j]) & (c <= c[j])
-            strictly = (a > a[j]) | (b < b[j]) | (c < c[j])
-            dominated = better_eq & strictly
-            # exact ties: keep the first in the deterministic grid order
-            tie = (a == a[j]) & (b == b[j]) & (c == c[j]) & (np.arange(len(g)) < j)
-            if dominated.any() or tie.any():
-                keep[i] = False
+    _, group = np.unique(key, return_inverse=True)
+    for gi in range(group.max() + 1 if n else 0):
+        g = np.flatnonzero(group == gi)
+        a, b, c = per_gpu[g][:, None], w_per_rps[g][:, None], size[g][:, None]
+        # dominated[j]: some i is at least as good on all three and better on one
+        ge = (a.T >= a) & (b.T <= b) & (c.T <= c)
+        gt = (a.T > a) | (b.T < b) | (c.T < c)
+        dominated = (ge & gt).any(axis=1)
+        # exact ties: keep the first in the deterministic grid order
+        same = (a.T == a) & (b.T == b) & (c.T == c)
+        earlier_twin = (np.tril(same, k=-1)).any(axis=1)
+        keep[g] = ~dominated & ~earlier_twin
     return keep
 
 

@@ -14,16 +14,22 @@ from planner.core.constants import fixed
 
 
 def erlang_c(slots: np.ndarray, offered_load: np.ndarray) -> np.ndarray:
-    """Probability an arrival waits (Erlang C), by the stable Erlang B recursion, vectorized."""
-    c_max = int(np.max(slots)) if slots.size else 0
-    b = np.ones_like(offered_load)
-    out = np.ones_like(offered_load)
-    for k in range(1, c_max + 1):
-        b = offered_load * b / (k + offered_load * b)
-        out = np.where(slots == k, b, out)
-    rho = offered_load / slots
-    c = out / (1.0 - rho * (1.0 - out))
-    return np.where(rho >= 1.0, 1.0, np.clip(c, 0.0, 1.0))
+    """Probability an arrival waits (Erlang C), vectorized and O(1) per element.
+
+    Erlang B is the Poisson pmf over the cdf at ``slots`` (B = p(c; a) / P(X <= c; a)), computed in
+    log space with the regularized incomplete gamma function; C = B / (1 - rho (1 - B)).
+    """
+    from scipy.special import gammaincc, gammaln
+
+    a = np.maximum(offered_load, 1e-300)
+    log_pmf = slots * np.log(a) - a - gammaln(slots + 1.0)
+    cdf = gammaincc(slots + 1.0, a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        b = np.exp(log_pmf - np.log(np.maximum(cdf, 1e-300)))
+        b = np.clip(b, 0.0, 1.0)
+        rho = offered_load / slots
+        c = b / (1.0 - rho * (1.0 - b))
+    return np.where(rho >= 1.0, 1.0, np.clip(np.nan_to_num(c, nan=1.0), 0.0, 1.0))
 
 
 def slot_wait_quantile(rate: np.ndarray, slots: np.ndarray, hold_s: np.ndarray, q: float,

@@ -49,8 +49,10 @@ def _render(plan, fmt: str) -> str:  # type: ignore[no-untyped-def]
               help="Extra catalog folder (repeatable).")
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False), help="Calibration YAML.")
 @click.option("--no-write", is_flag=True, help="Print only; write no files.")
+@click.option("--analysis/--no-analysis", default=True, show_default=True,
+              help="Re-solve for what-if values and other objectives (skipped above 400 candidates).")
 def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, solver: str, time_limit: float,
-          catalogs: tuple[str, ...], calibration: str | None, no_write: bool) -> int:
+          catalogs: tuple[str, ...], calibration: str | None, no_write: bool, analysis: bool) -> int:
     """Solve SCENARIO: the cheapest fleet (or per the objective) meeting traffic, SLOs and power caps.
 
     Exit 0 with a plan, 1 on bad input, 3 when infeasible (the reasons are printed).
@@ -60,7 +62,7 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     from planner.io.files import write_atomic
 
     plan = solve_scenario(scenario, override=override, catalog_dirs=list(catalogs), calibration=calibration,
-                          solver=solver, time_limit_s=time_limit)
+                          solver=solver, time_limit_s=time_limit, analysis=analysis)
     text = dump_plan(plan)
     if not no_write:
         folder = Path(out_dir) if out_dir else Path("plans") / (plan.scenario.name + (f"-{override}" if override else ""))

@@ -25,7 +25,7 @@ from planner.schemas.plan import Plan
 from planner.schemas.scenario import Scenario
 
 DEFAULT_TIME_LIMIT_S = 60.0
-MIP_REL_GAP = 1e-6
+MIP_REL_GAP = 1e-4  # HiGHS default; the plan reports the gap it reached
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float) -> SolveRes
     else:
         status = "infeasible"
     name = "highs" if isinstance(solver, pulp.HiGHS) else "cbc"
-    return SolveResult(m, status, name, version, raw, max(gap, 0.0) if status == "feasible" else 0.0,
+    return SolveResult(m, status, name, version, raw, max(gap, 0.0) if status != "infeasible" else 0.0,
                        elapsed, time_limit_s)
 
 
@@ -203,7 +203,8 @@ def _no_candidate_lines(scenario: Scenario, cand: Candidates) -> list[str]:
 
 
 def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
-                 time_limit_s: float = DEFAULT_TIME_LIMIT_S, calibration: str | None = None) -> Plan:
+                 time_limit_s: float = DEFAULT_TIME_LIMIT_S, calibration: str | None = None,
+                 analysis: bool = True) -> Plan:
     from planner.optimize.plan_builder import build_plan
 
     sc = ls.scenario
@@ -226,13 +227,35 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
     if r.status == "infeasible":
         raise explain_infeasible(sc, cand, types, solver, time_limit_s, notes)
     cal_path = Path(cal) if cal else default_calibration_path()
-    return build_plan(ls, r, catalog, notes, cal_path if cal_path.exists() else None)
+    plan = build_plan(ls, r, catalog, notes, cal_path if cal_path.exists() else None)
+    return _with_analysis(plan, sc, cand, types, gpus, catalog, cal, solver, time_limit_s, analysis)
+
+
+def _with_analysis(plan: Plan, sc: Scenario, cand: Candidates, types: dict[str, GpuType], gpus: list[GpuSpec],
+                   catalog: Catalog, cal: str | None, solver: str, time_limit_s: float, analysis: bool) -> Plan:
+    from planner.optimize import analysis as an
+
+    chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
+    update: dict[str, object] = {"alternatives": an.runner_ups(sc, cand, types, chosen)}
+    if analysis and len(cand) <= an.MAX_CANDIDATES_FOR_RESOLVES:
+        solve = an.solve_with(solver, time_limit_s)
+        base = float(plan.objective["value"])
+        if sc.objective == "min_tco":
+            base /= sc.finance.amortization_years
+        binding = [c.name for c in plan.constraints if c.binding]
+        update["what_if"] = an.what_if(sc, cand, lambda s: gpu_types(s, gpus)[0], solve, base, binding, catalog, cal)
+        update["objective_alternatives"] = an.objective_alternatives(sc, cand, types, solve)
+    return plan.model_copy(update=update)
 
 
 def solve_scenario(scenario_path: str | Path, *, override: str | None = None,
                    catalog_dirs: list[str] | None = None, calibration: str | None = None,
-                   solver: str = "highs", time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> Plan:
-    """Load, solve and return the plan of a scenario file (raises InfeasibleError with reasons)."""
+                   solver: str = "highs", time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+                   analysis: bool = True) -> Plan:
+    """Load, solve and return the plan of a scenario file (raises InfeasibleError with reasons).
+
+    ``analysis`` adds what-if re-solves and objective alternatives (skipped for large fleets).
+    """
     catalog = load_catalog(catalog_dirs)
     return solve_loaded(load_scenario(scenario_path, override), catalog, solver=solver,
-                        time_limit_s=time_limit_s, calibration=calibration)
+                        time_limit_s=time_limit_s, calibration=calibration, analysis=analysis)

@@ -178,3 +178,6 @@ class Plan(PlanModel):
     assumptions: list[dict[str, str]]
     """Every constant used, with its value, unit and source."""
     what_if: list[dict[str, float | str]] = []
+    """Marginal value of relaxing each binding limit one step, from re-solves."""
+    objective_alternatives: list[dict[str, float | str]] = []
+    """The plan re-solved under each objective (for the cost-versus-power Pareto view)."""
