@@ -27,14 +27,18 @@ from planner.schemas.base import StrictModel
 DEFAULT_CALIBRATION = "calibration.yaml"
 
 
-def _check_ranges(v: dict[str, float], where: str) -> dict[str, float]:
+def _check_ranges(v: dict[str, float], where: str = "") -> dict[str, float]:
+    """Refuse unknown coefficients and values outside their plausible range, saying which and why."""
+    prefix = f"{where}: " if where else ""
     for name, value in v.items():
         if name not in COEFFICIENTS:
-            raise ValueError(f"{where}: unknown coefficient {name!r}; known: {', '.join(COEFFICIENTS)}")
+            raise ValueError(f"{prefix}unknown coefficient {name!r}; known: {', '.join(COEFFICIENTS)}")
         c = COEFFICIENTS[name]
         if not (c.low <= value <= c.high):
-            raise ValueError(f"{where}: {name}={value} is outside its plausible range [{c.low}, {c.high}] "
-                             f"({c.unit}; {c.source.split(';')[0]})")
+            unit = "" if c.unit == "1" else f" {c.unit}"
+            raise ValueError(f"{prefix}{name} = {value:g}{unit} is outside its plausible range "
+                             f"[{c.low:g}, {c.high:g}]{unit} ({c.source.split(';')[0]}); a calibration "
+                             "may not leave it: refit with `planner calibrate` or bring the value into range")
     return v
 
 
@@ -48,7 +52,7 @@ class Calibration(StrictModel):
     @field_validator("coefficients")
     @classmethod
     def _global_ranges(cls, v: dict[str, float]) -> dict[str, float]:
-        return _check_ranges(v, "coefficients")
+        return _check_ranges(v)
 
     @field_validator("per_gpu", "per_engine")
     @classmethod
@@ -71,7 +75,9 @@ def default_calibration_path() -> Path:
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> tuple[Calibration, str]:
+def _load(path: str, mtime_ns: int = 0, size: int = 0) -> tuple[Calibration, str]:
+    """Parse and validate a calibration file; the cache key includes its mtime and size, so a file
+    rewritten by `planner calibrate` in the same process is read again."""
     p = Path(path)
     if not p.exists():
         raise CalibrationError("calibration file not found", file=path,
@@ -88,4 +94,54 @@ def load_calibration(path: str | Path | None = None) -> tuple[Calibration, str]:
         if not default.exists():
             return Calibration(), hashlib.sha256(b"priors").hexdigest()
         path = default
-    return _load(str(Path(path).resolve()))
+    p = Path(path).resolve()
+    st = p.stat() if p.is_file() else None
+    return _load(str(p), st.st_mtime_ns if st else 0, st.st_size if st else 0)
+
+
+YAML_HEADER = """\
+# Calibration of planner's estimation core: coefficients refitted on measured points.
+# Written by `planner calibrate` (see provenance); regenerate it rather than edit it. Every value
+# lies inside its plausible range (planner/core/constants.py); a file with one outside is refused.
+"""
+
+
+def calibration_yaml(cal: Calibration) -> str:
+    """The calibration as YAML text: fixed key order (coefficients in the core's order), so the same
+    fit gives the same bytes."""
+    import yaml
+
+    order = list(COEFFICIENTS)
+
+    def ordered(d: dict[str, float]) -> dict[str, float]:
+        return {k: float(d[k]) for k in order if k in d}
+
+    doc = {
+        "schema_version": cal.schema_version,
+        "coefficients": ordered(cal.coefficients),
+        "per_gpu": {g: ordered(c) for g, c in sorted(cal.per_gpu.items())},
+        "per_engine": {e: ordered(c) for e, c in sorted(cal.per_engine.items())},
+        "provenance": dict(cal.provenance),
+    }
+    return YAML_HEADER + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100)
+
+
+def calibration_info(path: str | Path | None, data_sha256: str | None = None) -> tuple[Calibration, dict]:
+    """(calibration, a description for reports) of a file, the shipped default (None) or the priors.
+
+    The description names the file by its base name only, so reports do not depend on where the
+    repository lives; it says whether the calibration was fitted on the data with ``data_sha256``.
+    """
+    cal, sha = load_calibration(path)
+    if path is None and not default_calibration_path().exists():
+        return cal, {"file": None, "sha256": sha, "provenance": {}, "label": "priors (no calibration file)"}
+    name = Path(path).name if path is not None else f"{DEFAULT_CALIBRATION} (shipped default)"
+    prov = dict(cal.provenance)
+    label = name
+    if prov:
+        label += (f", fitted {prov.get('date', '?')} on {prov.get('data_file', '?')} "
+                  f"({prov.get('fitted_rows', '?')} of {prov.get('rows', '?')} rows fitted)")
+        if data_sha256 is not None:
+            same = prov.get("data_sha256") == data_sha256
+            label += "; these measurements (in sample)" if same else "; other data (out of sample)"
+    return cal, {"file": name, "sha256": sha, "provenance": prov, "label": label}

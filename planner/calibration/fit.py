@@ -2,8 +2,9 @@
 
 Residuals are log(predicted / measured) for throughput, ITL and power, so every metric counts in
 relative terms; each coefficient is bounded to its plausible range, so a fit can never leave it.
-Rows whose source is marked lower-trust (ML.ENERGY v2) are scored but not fitted. Power measured at the
-wall is not used (the core predicts GPU power).
+Rows whose source is marked lower-trust (ML.ENERGY v2) or whose ``fit_weight`` is 0 are scored but not
+fitted. Power measured at the wall is not used (the core predicts GPU power). Data with no fittable row
+gives the priors (planner.core.constants), said so in the provenance.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from planner.calibration.coefficients import Calibration
-from planner.calibration.measurements import Measurements, measured_targets, to_configs
+from planner.calibration.measurements import Measurements, measured_targets, to_configs, wall_power
 from planner.catalog.loader import Catalog
 from planner.core.api import build_inputs, estimate_arrays
-from planner.core.constants import COEFFICIENTS, DEFAULT_ENGINE
+from planner.core.constants import COEFFICIENTS, DEFAULT_ENGINE, coefficient_defaults
 from planner.errors import CalibrationError
 
 FIT_METRICS = ("output_tokens_per_s", "itl_s", "power_total_w")
@@ -35,17 +36,28 @@ class FitResult:
     calibration: Calibration
     cost: float
     rows: int
+    fitted_rows: int = 0
 
 
-def _row_weights(m: Measurements) -> np.ndarray:
+def fit_weights(m: Measurements) -> np.ndarray:
+    """Weight of each row in the fit: its ``fit_weight`` when given, else 0 for lower-trust sources, 1."""
     src = m.frame["source_id"].astype(str).to_numpy()
-    return np.where(np.isin(src, LOW_TRUST_SOURCES), LOW_TRUST_WEIGHT, 1.0)
+    default = np.where(np.isin(src, LOW_TRUST_SOURCES), LOW_TRUST_WEIGHT, 1.0)
+    given = (m.frame["fit_weight"].to_numpy(dtype=float) if "fit_weight" in m.frame
+             else np.full(len(m), np.nan))
+    return np.where(np.isnan(given), default, given)
 
 
-def predict(x: dict[str, Any], coefficients: dict[str, float] | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+_row_weights = fit_weights  # the name the first version used
+
+
+def predict(x: dict[str, Any],
+            coefficients: dict[str, float] | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The core on prepared inputs with the given coefficients (scalars or one value per row)."""
     n = len(x["tp"])
     x = dict(x)
-    x["coefficients"] = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in coefficients.items()}
+    x["coefficients"] = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,))
+                         for k, v in coefficients.items()}
     with np.errstate(all="ignore"):
         return estimate_arrays(x)
 
@@ -69,7 +81,8 @@ def _coefficient_arrays(theta: np.ndarray, params: list[Param], engines: np.ndar
 
 
 def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray, wall: np.ndarray,
-         params: list[Param], engines: np.ndarray, base: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+         params: list[Param], engines: np.ndarray, base: dict[str, np.ndarray],
+         start: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     from scipy.optimize import least_squares
 
     masks = {k: np.isfinite(targets[k]) & (targets[k] > 0) for k in FIT_METRICS}
@@ -86,7 +99,7 @@ def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
 
     lo = np.array([COEFFICIENTS[k].low for k, _ in params])
     hi = np.array([COEFFICIENTS[k].high for k, _ in params])
-    prior = np.array([COEFFICIENTS[k].value for k, _ in params])
+    prior = np.array([COEFFICIENTS[k].value for k, _ in params]) if start is None else start
     best = None
     # A few deterministic starts guard against local minima of the p-norm rooflines.
     for s in (prior, lo + 0.3 * (hi - lo), lo + 0.7 * (hi - lo)):
@@ -100,8 +113,8 @@ def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
 
 def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
                     command: str = "planner calibrate") -> FitResult:
-    """Fit global coefficients, engine-specific ones for non-default engines with enough rows, and
-    (with ``per_gpu``) per-GPU ones where a GPU has enough rows."""
+    """Fit global coefficients, engine-specific ones for non-default engines with enough fitted rows,
+    and (with ``per_gpu``) per-GPU ones where a GPU has enough fitted rows."""
     cols = to_configs(m)
     targets = measured_targets(m)
     x, problem = build_inputs(cols, catalog, calibration=None)
@@ -116,10 +129,19 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
         i = int(np.flatnonzero(~pred0["fits_memory"])[0])
         raise CalibrationError(f"row {i + 1}: the model does not fit this configuration's memory "
                                "(check num_gpus/tp/precision)", file=m.path)
-    weights = _row_weights(m)
-    wall = m.frame["power_scope"].str.contains("wall").to_numpy()
+    weights = fit_weights(m)
+    fitted = weights > 0
+    provenance: dict[str, str | int | float] = {
+        "data_file": m.path.split("/")[-1], "data_sha256": m.sha256, "rows": n,
+        "fitted_rows": int(fitted.sum()),
+        "date": _fixed_date() or _dt.date.today().isoformat(), "command": command,
+        "method": "scipy.optimize.least_squares, soft_l1 on log ratios, bounded"}
+    if not fitted.any():
+        provenance["method"] = "priors: no row with a fit weight above 0"
+        return FitResult(Calibration(coefficients=coefficient_defaults(), provenance=provenance), 0.0, n, 0)
+    wall = wall_power(m)
     engines = np.asarray(cols["engine"], dtype=str)
-    counts = {e: int((engines == e).sum()) for e in sorted(set(engines))}
+    counts = {e: int((engines[fitted] == e).sum()) for e in sorted(set(engines[fitted]))}
     main_engine = max(counts, key=lambda e: (counts[e], e == DEFAULT_ENGINE))
     params: list[Param] = [(k, None) for k in COEFFICIENTS]
     params += [(k, e) for e in counts if e != main_engine and counts[e] >= MIN_ROWS_PER_ENGINE
@@ -134,31 +156,50 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
         per_engine.setdefault(main_engine, {})
     per: dict[str, dict[str, float]] = {}
     if per_gpu:
-        gpus = m.frame["gpu"].to_numpy(dtype=str)
-        for g in sorted(set(gpus)):
-            sel = gpus == g
-            if sel.sum() < MIN_ROWS_PER_GPU:
-                continue
-            xs = {k: (v[sel] if isinstance(v, np.ndarray) and v.shape == (n,) else v) for k, v in x.items()}
-            ts = {k: v[sel] for k, v in targets.items()}
-            b = _coefficient_arrays(theta, params, engines, base)
-            b = {k: v[sel] for k, v in b.items()}
-            gparams: list[Param] = [(k, None) for k in ("eta_weight_bw", "eta_kv_bw", "eta_compute",
-                                                        "power_memory_share", "power_compute_share")]
-            gtheta, _ = _fit(xs, ts, weights[sel], wall[sel], gparams, engines[sel], b)
-            per[g] = {k: float(v) for v, (k, _) in zip(gtheta, gparams, strict=True)}
-    provenance = {"data_file": m.path.split("/")[-1], "data_sha256": m.sha256, "rows": n,
-                  "date": _fixed_date() or _dt.date.today().isoformat(),
-                  "command": command, "method": "scipy.optimize.least_squares, soft_l1 on log ratios, bounded"}
+        engine_specific = {k for k, e in params if e is not None}
+        per = _fit_per_gpu(m, x, targets, weights, wall, engines,
+                           _coefficient_arrays(theta, params, engines, base), engine_specific)
     cal = Calibration(coefficients=glob, per_gpu=per, per_engine=per_engine, provenance=provenance)
-    return FitResult(cal, cost, n)
+    return FitResult(cal, cost, n, int(fitted.sum()))
+
+
+PER_GPU_COEFFICIENTS = ("eta_weight_bw", "eta_kv_bw", "eta_compute", "power_memory_share",
+                        "power_compute_share")
+
+
+def _fit_per_gpu(m: Measurements, x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
+                 wall: np.ndarray, engines: np.ndarray, fitted: dict[str, np.ndarray],
+                 engine_specific: set[str]) -> dict[str, dict[str, float]]:
+    """Bandwidth, compute and power coefficients refitted per GPU that has enough fitted rows,
+    starting from (and keeping everything else at) the global fit. A coefficient fitted per engine
+    is left alone: a per-GPU value would override it for every engine (per_gpu wins in for_config)."""
+    n = len(m)
+    gpus = m.frame["gpu"].to_numpy(dtype=str)
+    per: dict[str, dict[str, float]] = {}
+    for g in sorted(set(gpus)):
+        sel = gpus == g
+        if int((sel & (weights > 0)).sum()) < MIN_ROWS_PER_GPU:
+            continue
+        xs = {k: (v[sel] if isinstance(v, np.ndarray) and v.shape == (n,) else v) for k, v in x.items()}
+        ts = {k: v[sel] for k, v in targets.items()}
+        b = {k: v[sel] for k, v in fitted.items()}
+        names = [k for k in PER_GPU_COEFFICIENTS if k not in engine_specific]
+        gparams: list[Param] = [(k, None) for k in names]
+        start = np.array([float(np.median(b[k])) for k in names])
+        gtheta, _ = _fit(xs, ts, weights[sel], wall[sel], gparams, engines[sel], b, start)
+        per[g] = {k: float(v) for v, (k, _) in zip(gtheta, gparams, strict=True)}
+    return per
 
 
 def _fixed_date() -> str:
     """SOURCE_DATE_EPOCH (reproducible builds convention) pins the provenance date."""
     import os
 
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not epoch:
         return ""
-    return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC).date().isoformat()
+    try:
+        return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC).date().isoformat()
+    except (ValueError, OverflowError, OSError):
+        raise CalibrationError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds",
+                               fix="unset it, or set it to e.g. $(date -d 2026-11-21 +%s)") from None

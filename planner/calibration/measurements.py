@@ -1,21 +1,27 @@
 """Measured serving points: the documented CSV format, its validation, and the mapping to configs.
 
-Columns (one row per measured point; blank = not measured):
+Columns (one row per measured point; blank = not measured; extra columns such as ``notes`` are kept
+but not read):
 
 | column | meaning |
 | --- | --- |
-| source_id | where the point comes from (free text; e.g. MLE3, TRTLLM_PERF, mine-2026-11) |
+| source_id | where the point comes from (free text; e.g. MLE3, TRTLLM_PERF, lab-2026-11) |
 | model, gpu | names or aliases from the catalogs (Hugging Face repo ids work) |
 | num_gpus, tp, pp | GPUs of the run and its tensor/pipeline parallelism (num_gpus > tp*pp: expert parallel) |
 | precision | bf16, fp16, fp8, int8, int4, fp4 (mxfp4/nvfp4 accepted as fp4) |
-| engine | vLLM, TRT-LLM, SGLang, ... |
+| engine | vLLM, TRT-LLM, SGLang, ... (blank = vLLM) |
 | batch_or_concurrency | sequences in flight (max_num_seqs or client concurrency); blank = engine's max |
 | achieved_batch | optional: the measured average batch, preferred over batch_or_concurrency |
 | input_tokens, output_tokens | mean lengths (blank input = 256, the chat default) |
 | throughput_tok_s | output tokens per second of the whole run (all GPUs) |
 | ttft_ms, itl_ms | measured TTFT and inter-token latency (median or mean as measured) |
-| avg_power_w, power_scope | average power and its scope: "GPU-only, summed over all GPUs" (default), "per GPU", or "wall" |
+| avg_power_w | average power over the measured window (W) |
+| power_scope | "GPU-only, summed over all GPUs" (default when blank), "per GPU", or "wall" (not scored) |
 | energy_j_per_token | energy per output token (J); derived from power and throughput when blank |
+| fit_weight | optional: weight of the row in `planner calibrate` (0 = score only; blank = 1, or 0 for MLE2) |
+
+Required columns: model, gpu, num_gpus, tp, precision, output_tokens, throughput_tok_s. Rows are
+numbered from 1 (the first data row) in every message.
 """
 
 from __future__ import annotations
@@ -35,11 +41,21 @@ from planner.schemas.catalog import PRECISIONS
 
 REQUIRED = ("model", "gpu", "num_gpus", "tp", "precision", "output_tokens", "throughput_tok_s")
 NUMERIC = ("num_gpus", "tp", "pp", "batch_or_concurrency", "achieved_batch", "input_tokens", "output_tokens",
-           "throughput_tok_s", "ttft_ms", "itl_ms", "avg_power_w", "energy_j_per_token")
+           "throughput_tok_s", "ttft_ms", "itl_ms", "avg_power_w", "energy_j_per_token", "fit_weight")
+COLUMNS = ("source_id", "model", "gpu", "num_gpus", "tp", "pp", "precision", "engine", "batch_or_concurrency",
+           "achieved_batch", "input_tokens", "output_tokens", "throughput_tok_s", "ttft_ms", "itl_ms",
+           "avg_power_w", "power_scope", "energy_j_per_token", "fit_weight", "notes")
+"""Every column the format defines, in the order importers write them."""
 _PRECISION_ALIASES = {"mxfp4": "fp4", "nvfp4": "fp4", "float16": "fp16", "bfloat16": "bf16", "w4a16": "int4",
                       "awq": "int4", "gptq": "int4", "w8a8": "int8"}
 # Highest plausible average power per GPU of any accelerator in the catalog era (GB300 ~1.4 kW).
 MAX_POWER_PER_GPU_W = 2000.0
+# An average over a benchmark window cannot sit far above the power limit (TDP by default) nor far
+# below idle: beyond these factors the value is almost always a unit or scope mistake.
+MAX_GPU_POWER_TDP_FACTOR = 1.5
+MAX_WALL_POWER_TDP_FACTOR = 3.0  # wall power adds CPUs, fans and PSU losses to every GPU's share
+MIN_POWER_IDLE_FACTOR = 0.5
+MAX_PROBLEMS_PER_COLUMN = 3
 
 
 @dataclass(frozen=True)
@@ -53,12 +69,57 @@ class Measurements:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def subset(self, mask: np.ndarray) -> Measurements:
+        """The rows where ``mask`` is True (same file and hash: a view for cross-validation)."""
+        return Measurements(frame=self.frame[np.asarray(mask, dtype=bool)].reset_index(drop=True),
+                            path=self.path, sha256=self.sha256)
 
-def _fail(path: str, row: int | None, column: str | None, message: str, fix: str | None = None) -> None:
-    where = f"row {row}" if row is not None else ""
-    if column:
-        where = f"{where}, column {column!r}" if where else f"column {column!r}"
-    raise CalibrationError(f"{where}: {message}" if where else message, file=path, fix=fix)
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None
+    column: str | None
+    message: str
+    fix: str | None = None
+
+    def render(self) -> str:
+        where = f"row {self.row}" if self.row is not None else ""
+        if self.column:
+            where = f"{where}, column {self.column!r}" if where else f"column {self.column!r}"
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} ({self.fix})" if self.fix else text
+
+
+class _Problems:
+    """Collects every problem of a file so the user fixes them in one pass (at most a few per column)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.items: list[Problem] = []
+        self._per_column: dict[str | None, int] = {}
+
+    def add(self, row: int | None, column: str | None, message: str, fix: str | None = None) -> None:
+        count = self._per_column.get(column, 0)
+        self._per_column[column] = count + 1
+        if count < MAX_PROBLEMS_PER_COLUMN:
+            self.items.append(Problem(row, column, message, fix))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        hidden = sum(max(0, n - MAX_PROBLEMS_PER_COLUMN) for n in self._per_column.values())
+        if len(self.items) == 1 and not hidden:
+            p = self.items[0]
+            raise CalibrationError(Problem(p.row, p.column, p.message).render(), file=self.path, fix=p.fix)
+        lines = [f"  - {p.render()}" for p in self.items]
+        if hidden:
+            lines.append(f"  - ... and {hidden} more of the same kind")
+        total = len(self.items) + hidden
+        raise CalibrationError(f"{total} problems in the measurements:\n" + "\n".join(lines), file=self.path)
+
+
+def _fatal(path: str, message: str, fix: str | None = None) -> CalibrationError:
+    return CalibrationError(message, file=path, fix=fix)
 
 
 def _achieved_batch(notes: str) -> float:
@@ -66,90 +127,151 @@ def _achieved_batch(notes: str) -> float:
     return float(m.group(1)) if m else np.nan
 
 
+def _read_table(p: Path) -> Any:
+    import pandas as pd
+
+    if not p.exists():
+        raise _fatal(str(p), "measurement file not found", "check the path")
+    if p.is_dir():
+        raise _fatal(str(p), "is a directory, expected a measurement CSV")
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except UnicodeDecodeError:
+        raise _fatal(str(p), "is not UTF-8 text", "save the file as UTF-8 CSV") from None
+    except Exception as exc:  # pandas raises several parser error types
+        raise _fatal(str(p), f"not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+                     "check the quoting and the number of fields per line") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise _fatal(str(p), f"missing column(s): {', '.join(missing)}",
+                     "see `planner calibrate --help` for the format")
+    if df.empty:
+        raise _fatal(str(p), "no data rows", "add one row per measured point")
+    return df
+
+
+def _column(df: Any, name: str, default: str = "") -> Any:
+    import pandas as pd
+
+    if name in df.columns:
+        return df[name].astype(str).str.strip()
+    return pd.Series([default] * len(df), index=df.index)
+
+
 def load_measurements(path: str | Path, catalog: Catalog) -> Measurements:
-    """Read and validate a measurement CSV; every problem names its row (1 = first data row) and column."""
+    """Read and validate a measurement CSV.
+
+    Every problem names its row (1 = first data row) and column; all problems of the file are
+    reported together in one CalibrationError.
+    """
     import pandas as pd
 
     p = Path(path)
-    if not p.exists():
-        _fail(str(p), None, None, "measurement file not found", "check the path")
+    df = _read_table(p)
     raw = p.read_bytes()
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except Exception as exc:  # pandas raises several parser error types
-        _fail(str(p), None, None, f"not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})")
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        _fail(str(p), None, None, f"missing column(s): {', '.join(missing)}",
-              "see `planner calibrate --help` for the format")
-    if df.empty:
-        _fail(str(p), None, None, "no data rows")
+    problems = _Problems(str(p))
     out = pd.DataFrame(index=df.index)
     for col in NUMERIC:
-        vals = df[col].str.strip() if col in df.columns else pd.Series([""] * len(df), index=df.index)
+        vals = _column(df, col)
         parsed = pd.to_numeric(vals.where(vals != "", None), errors="coerce")
-        bad = vals.ne("") & parsed.isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            _fail(str(p), i + 1, col, f"{vals.iloc[i]!r} is not a number")
-        out[col] = parsed.astype(float)
-    notes = df["notes"] if "notes" in df.columns else pd.Series([""] * len(df), index=df.index)
-    out["achieved_batch"] = out["achieved_batch"].fillna(notes.map(_achieved_batch))
-    out["source_id"] = df.get("source_id", pd.Series(["user"] * len(df), index=df.index))
-    from planner.core.api import canonical_engine
-
-    engines = df.get("engine", pd.Series([""] * len(df), index=df.index)).str.strip()
-    canon = []
-    for i, e in enumerate(engines):
-        try:
-            canon.append(canonical_engine(e or None))
-        except PlannerError as exc:
-            _fail(str(p), i + 1, "engine", exc.message, exc.fix)
-    out["engine"] = canon
-    out["power_scope"] = df.get("power_scope", pd.Series([""] * len(df), index=df.index)).str.lower()
+        bad = vals.ne("") & (parsed.isna() | ~np.isfinite(parsed.astype(float)))
+        for i in np.flatnonzero(bad.to_numpy()):
+            problems.add(int(i) + 1, col, f"{vals.iloc[i]!r} is not a number",
+                         "write a plain number in the column's unit, without a unit suffix")
+        out[col] = parsed.where(~bad).astype(float)
+    out["achieved_batch"] = out["achieved_batch"].fillna(_column(df, "notes").map(_achieved_batch))
+    out["source_id"] = _column(df, "source_id", "user").replace("", "user")
+    out["power_scope"] = _column(df, "power_scope").str.lower()
     out["pp"] = out["pp"].fillna(1.0)
     out["input_tokens"] = out["input_tokens"].fillna(fixed("default_input_tokens"))
-    models, gpus, precisions = [], [], []
-    for i, r in df.iterrows():
-        row = int(i) + 1
-        try:
-            models.append(catalog.model(r["model"]).id)
-        except PlannerError as exc:
-            _fail(str(p), row, "model", exc.message, exc.fix)
-        try:
-            gpus.append(catalog.gpu(r["gpu"]).id)
-        except PlannerError as exc:
-            _fail(str(p), row, "gpu", exc.message, exc.fix)
-        prec = _PRECISION_ALIASES.get(r["precision"].strip().lower(), r["precision"].strip().lower())
-        if prec not in PRECISIONS:
-            _fail(str(p), row, "precision", f"unknown precision {r['precision']!r}",
-                  f"use one of {', '.join(PRECISIONS)}")
-        precisions.append(prec)
-    out["model"], out["gpu"], out["precision"] = models, gpus, precisions
-    _check_values(out, str(p))
+    _resolve_names(df, out, catalog, problems)
+    _check_values(out, catalog, problems)
+    problems.raise_if_any()
     return Measurements(frame=out.reset_index(drop=True), path=str(p), sha256=hashlib.sha256(raw).hexdigest())
 
 
-def _check_values(out: Any, path: str) -> None:
+def _resolve_names(df: Any, out: Any, catalog: Catalog, problems: _Problems) -> None:
+    """Catalog ids for model and GPU, canonical engine and precision names (problems collected)."""
+    from planner.core.api import canonical_engine
+
+    models: list[str] = []
+    gpus: list[str] = []
+    precisions: list[str] = []
+    engines: list[str] = []
+    for i, (model, gpu, prec, engine) in enumerate(zip(_column(df, "model"), _column(df, "gpu"),
+                                                       _column(df, "precision"), _column(df, "engine"),
+                                                       strict=True)):
+        row = i + 1
+        for name, lookup, column, into in ((model, catalog.model, "model", models),
+                                           (gpu, catalog.gpu, "gpu", gpus)):
+            try:
+                into.append(lookup(name).id)
+            except PlannerError as exc:
+                problems.add(row, column, exc.message, exc.fix)
+                into.append("")
+        try:
+            engines.append(canonical_engine(engine or None))
+        except PlannerError as exc:
+            problems.add(row, "engine", exc.message, exc.fix)
+            engines.append("")
+        key = _PRECISION_ALIASES.get(prec.lower(), prec.lower())
+        if key not in PRECISIONS:
+            problems.add(row, "precision", f"unknown precision {prec!r}",
+                         f"use one of {', '.join(PRECISIONS)}")
+        precisions.append(key)
+    out["model"], out["gpu"], out["precision"], out["engine"] = models, gpus, precisions, engines
+
+
+def _check_values(out: Any, catalog: Catalog, problems: _Problems) -> None:
     positive = ("num_gpus", "tp", "pp", "output_tokens", "throughput_tok_s", "input_tokens")
     for col in positive:
-        bad = ~(out[col] > 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            _fail(path, i + 1, col, f"must be > 0, got {out[col].iloc[i]!r}",
-                  "remove the row or fill in the measured value")
-    for col in ("ttft_ms", "itl_ms", "avg_power_w", "energy_j_per_token", "batch_or_concurrency"):
+        for i in np.flatnonzero(~(out[col] > 0).to_numpy()):
+            value = out[col].iloc[i]
+            got = "blank" if np.isnan(value) else f"{value:g}"
+            problems.add(int(i) + 1, col, f"must be > 0, got {got}",
+                         "fill in the measured value, or remove the row")
+    for col in ("ttft_ms", "itl_ms", "avg_power_w", "energy_j_per_token", "batch_or_concurrency",
+                "achieved_batch"):
         bad = out[col].notna() & ~(out[col] > 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            _fail(path, i + 1, col, f"must be > 0 when given, got {out[col].iloc[i]!r}")
-    per_gpu = np.where(out["power_scope"].str.contains("per gpu"), out["avg_power_w"],
-                       out["avg_power_w"] / out["num_gpus"])
-    bad = np.nan_to_num(per_gpu, nan=0.0) > MAX_POWER_PER_GPU_W
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        _fail(path, i + 1, "avg_power_w", f"{out['avg_power_w'].iloc[i]:g} W is {per_gpu[i]:.0f} W per GPU, "
-              f"above any plausible GPU ({MAX_POWER_PER_GPU_W:.0f} W)", "check the unit (W, not mW) and power_scope")
+        for i in np.flatnonzero(bad.to_numpy()):
+            problems.add(int(i) + 1, col, f"must be > 0 when given, got {out[col].iloc[i]:g}",
+                         "leave the cell blank when not measured")
+    bad = out["fit_weight"].notna() & ~(out["fit_weight"] >= 0)
+    for i in np.flatnonzero(bad.to_numpy()):
+        problems.add(int(i) + 1, "fit_weight", f"must be >= 0, got {out['fit_weight'].iloc[i]:g}")
+    short = out["num_gpus"] < out["tp"] * out["pp"]
+    for i in np.flatnonzero(short.to_numpy()):
+        problems.add(int(i) + 1, "num_gpus", f"{out['num_gpus'].iloc[i]:g} GPUs cannot run "
+                     f"tp={out['tp'].iloc[i]:g} x pp={out['pp'].iloc[i]:g}", "num_gpus must be >= tp x pp")
+    _check_power(out, catalog, problems)
+
+
+def _check_power(out: Any, catalog: Catalog, problems: _Problems) -> None:
+    """Average power per GPU must lie between half the GPU's idle power and a multiple of its TDP."""
+    scope = out["power_scope"]
+    power = out["avg_power_w"]
+    per_gpu = np.where(scope.str.contains("per gpu"), power, power / out["num_gpus"])
+    wall = scope.str.contains("wall").to_numpy()
+    for i in np.flatnonzero(np.isfinite(per_gpu)):
+        gpu = out["gpu"].iloc[i]
+        if not gpu:
+            continue  # unknown GPU: already reported
+        spec = catalog.gpu(gpu)
+        factor = MAX_WALL_POWER_TDP_FACTOR if wall[i] else MAX_GPU_POWER_TDP_FACTOR
+        high = min(factor * spec.tdp_w, MAX_POWER_PER_GPU_W * (2.0 if wall[i] else 1.0))
+        low = MIN_POWER_IDLE_FACTOR * spec.idle_w
+        kind = "wall power" if wall[i] else "GPU power"
+        value = out["avg_power_w"].iloc[i]
+        if per_gpu[i] > high:
+            problems.add(int(i) + 1, "avg_power_w",
+                         f"{value:g} W is {per_gpu[i]:.0f} W per GPU, above any plausible {kind} of a "
+                         f"{spec.id} (TDP {spec.tdp_w:.0f} W, limit {high:.0f} W)",
+                         "check the unit (W, not mW) and power_scope (summed over all GPUs, or per GPU)")
+        elif per_gpu[i] < low:
+            problems.add(int(i) + 1, "avg_power_w",
+                         f"{value:g} W is {per_gpu[i]:.1f} W per GPU, below half the idle power of a "
+                         f"{spec.id} ({spec.idle_w:.0f} W)", "check the unit (W, not kW) and power_scope")
 
 
 def to_configs(m: Measurements) -> dict[str, np.ndarray]:
@@ -169,6 +291,11 @@ def to_configs(m: Measurements) -> dict[str, np.ndarray]:
         "output_tokens": f["output_tokens"].to_numpy(dtype=float),
         "engine": f["engine"].to_numpy(dtype=str),
     }
+
+
+def wall_power(m: Measurements) -> np.ndarray:
+    """True where the row's power (and so its energy) was measured at the wall, not on the GPUs."""
+    return m.frame["power_scope"].str.contains("wall").to_numpy(dtype=bool)
 
 
 def measured_targets(m: Measurements) -> dict[str, np.ndarray]:

@@ -1,0 +1,52 @@
+"""The shipped data: measurements copied with provenance, and a calibration `planner calibrate` reproduces."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planner.calibration.coefficients import default_calibration_path, load_calibration
+from planner.cli.main import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "planner" / "data"
+SHIPPED = DATA / "measurements" / "calibration-h100-a100.csv"
+# ../shared/data/measurements-calibration.csv, copied unchanged (planner/data/README.md)
+SHIPPED_SHA256 = "199750dc9ce593b6ebaf6b518e4d26a9b20ec77b47785982ed52b8d3d24cf756"
+
+
+def test_measurements_are_the_documented_copy():
+    assert hashlib.sha256(SHIPPED.read_bytes()).hexdigest() == SHIPPED_SHA256
+    assert SHIPPED_SHA256 in (DATA / "README.md").read_text(encoding="utf-8")
+
+
+def test_shipped_calibration_is_the_default_and_names_its_data():
+    assert default_calibration_path() == DATA / "calibration.yaml"
+    cal, _ = load_calibration(None)
+    assert cal.provenance["data_sha256"] == SHIPPED_SHA256
+    assert cal.provenance["command"] == f"planner calibrate {SHIPPED.name}"
+
+
+def test_refitting_reproduces_the_shipped_calibration(tmp_path, monkeypatch, capsys):
+    shipped = yaml.safe_load((DATA / "calibration.yaml").read_text(encoding="utf-8"))
+    day = dt.date.fromisoformat(shipped["provenance"]["date"])
+    epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
+    out = tmp_path / "calibration.yaml"
+    assert main(["calibrate", str(SHIPPED), "--out", str(out)]) == 0
+    capsys.readouterr()
+    fresh = yaml.safe_load(out.read_text(encoding="utf-8"))
+    hint = "the shipped calibration is stale: run `python3 scripts/accuracy_table.py --refit`"
+    assert fresh["provenance"] == shipped["provenance"], hint
+    for key in ("coefficients", "per_gpu", "per_engine"):
+        assert fresh[key].keys() == shipped[key].keys(), hint
+    flat = [(fresh["coefficients"], shipped["coefficients"])]
+    flat += [(fresh[k][g], shipped[k][g]) for k in ("per_gpu", "per_engine") for g in shipped[k]]
+    for new, old in flat:
+        assert new.keys() == old.keys(), hint
+        for name in old:  # tolerance: a different BLAS may move the last fitted digit
+            assert new[name] == pytest.approx(old[name], rel=1e-3, abs=1e-7), f"{name}: {hint}"
