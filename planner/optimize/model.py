@@ -116,6 +116,9 @@ def add_demand_constraints(m: FleetModel, demand: dict[str, tuple[float, float, 
         spare = pulp.lpSum(float(c["capacity_rps"][i]) * k * m.used[i] for i in idx) if k > 0 else 0
         m.prob += (pulp.lpSum(float(c["capacity_rps"][i]) * m.replicas[i] for i in idx) - spare + short
                    >= need, f"capacity_{w}")
+        if k > 0:
+            # N+k is well defined for a homogeneous pool: a redundant workload runs one configuration
+            m.prob += (pulp.lpSum(m.used[i] for i in idx) <= 1, f"one_pool_{w}")
         for i in idx:
             cap = float(c["capacity_rps"][i])
             m.prob += (m.routed[i] <= cap * m.replicas[i], f"load_{i:05d}")

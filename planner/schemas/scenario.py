@@ -80,7 +80,9 @@ class Workload(StrictModel):
     precisions: list[Precision] = ["bf16", "fp8"]
     """Precisions the team accepts for this model; each GPU uses those it can run."""
     redundancy: int = Field(0, ge=0, le=100)
-    """N+k: extra replicas beyond what peak demand needs (k)."""
+    """N+k: extra replicas beyond what peak demand needs (k). A workload with k > 0 runs one
+    homogeneous pool (one configuration), so that losing any k replicas still leaves enough
+    capacity; workloads with k = 0 may mix configurations and GPU types."""
     headroom: float = Field(0.0, ge=0, le=10)
     """Growth headroom: capacity >= peak x (1 + headroom)."""
     max_tp: int | None = Field(None, ge=1, le=72)
