@@ -19,10 +19,12 @@ from planner.gitops.diff import deployment_key
 from planner.gitops.fmt import quantity
 from planner.gitops.policy import RuleResult
 from planner.plan.hashing import INPUT_PARTS
-from planner.schemas.plan import InputHashes, Plan
+from planner.schemas.plan import Constraint, InputHashes, Plan
 
 REL_TOL = 1e-5
 """Plans are written with 6 significant digits, so figures may differ by up to 5e-6 relative."""
+LOWER_BOUND_KINDS = frozenset({"demand"})
+"""Constraint kinds that hold when value >= limit (capacity >= demand); all others are value <= limit."""
 
 
 def within(value: float, limit: float, rel_tol: float = REL_TOL) -> bool:
@@ -30,11 +32,12 @@ def within(value: float, limit: float, rel_tol: float = REL_TOL) -> bool:
     return value <= limit + rel_tol * max(abs(limit), abs(value)) + 1e-12
 
 
-def stale_reasons(plan: Plan, current: InputHashes, *, override: str | None,
+def stale_reasons(plan: Plan, current: InputHashes, *, override: str | None, scenario_file: str = "",
                   tool_version: str = __version__) -> list[str]:
     """Why the plan no longer matches its inputs (empty when it does)."""
     recorded = plan.input_sha256
-    reasons = [f"the {part} changed since the plan was solved "
+    names = {"scenario": f"scenario {scenario_file}".strip()}
+    reasons = [f"the {names.get(part, part)} changed since the plan was solved "
                f"(sha256 {getattr(recorded, part)[:12]} -> {getattr(current, part)[:12]})"
                for part in INPUT_PARTS if getattr(recorded, part) != getattr(current, part)]
     if plan.tool_version != tool_version:
@@ -46,9 +49,18 @@ def stale_reasons(plan: Plan, current: InputHashes, *, override: str | None,
     return reasons
 
 
+def _constraint_violation(c: Constraint) -> str | None:
+    if c.kind in LOWER_BOUND_KINDS:
+        if within(c.limit, c.value):
+            return None
+        return f"constraint {c.name}: {c.value:g} {c.unit} is below its requirement {c.limit:g} {c.unit}"
+    if within(c.value, c.limit):
+        return None
+    return f"constraint {c.name}: {c.value:g} {c.unit} exceeds its limit {c.limit:g} {c.unit}"
+
+
 def _constraint_violations(plan: Plan) -> list[str]:
-    return [f"constraint {c.name}: {c.value:g} {c.unit} exceeds its limit {c.limit:g} {c.unit}"
-            for c in plan.constraints if not within(c.value, c.limit)]
+    return [v for c in plan.constraints if (v := _constraint_violation(c))]
 
 
 def _deployment_violations(plan: Plan) -> list[str]:
@@ -80,11 +92,19 @@ def violations(plan: Plan) -> list[str]:
     return status + _constraint_violations(plan) + _deployment_violations(plan) + _rack_violations(plan)
 
 
+def verified_summary(plan: Plan) -> str:
+    """What `violations` re-verified, for the "ok" line."""
+    return (f"{len(plan.constraints)} constraints, {len(plan.deployments)} deployments "
+            f"(capacity, SLOs, GPU counts) and {len(plan.racks)} racks")
+
+
 @dataclass(frozen=True)
 class CheckReport:
     stale: list[str] = field(default_factory=list)
     violated: list[str] = field(default_factory=list)
     policy: list[RuleResult] = field(default_factory=list)
+    verified: str = ""
+    """What was re-verified (see verified_summary), printed as an "ok" line when nothing failed."""
 
     @property
     def denied(self) -> bool:
@@ -99,9 +119,12 @@ class CheckReport:
         return EXIT_STALE if self.stale else EXIT_OK
 
     def lines(self) -> list[str]:
-        """One line per finding: ``stale ...``, ``fail ...``, then each policy rule."""
+        """One line per finding: ``stale ...`` or ``ok``, ``fail ...`` or ``ok``, then each rule."""
         out = [f"stale {reason}" for reason in self.stale]
+        out = out or ["ok    inputs unchanged since the plan was solved"]
         out += [f"fail  {reason}" for reason in self.violated]
+        if not self.violated and self.verified:
+            out.append(f"ok    {self.verified} hold")
         return out + [r.line() for r in self.policy]
 
     def verdict(self) -> str:

@@ -95,7 +95,7 @@ def _display_totals(diff: PlanDiff) -> list[tuple[str, TotalDelta]]:
 
 def _context(diff: PlanDiff) -> list[tuple[str, tuple[str, ...]]]:
     """(label, items) pairs shown under the totals; empty ones are left out."""
-    status = ()
+    status: tuple[str, ...] = ()
     if diff.status_before != diff.status_after:
         status = (f"{diff.status_before or 'none'} -> {diff.status_after or 'none'}",)
     pairs = [("Status", status), ("Now binding", diff.binding_appeared),

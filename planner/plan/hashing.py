@@ -35,10 +35,10 @@ def sha256_file(path: str | Path) -> str:
 
 
 def combined_hash(scenario: str, catalog: str, calibration: str, override: str | None,
-                  tool_version: str = __version__) -> str:
-    """One hash over every input part, the override name and the tool version."""
+                  tool_version: str | None = None) -> str:
+    """One hash over every input part, the override name and the tool version (default: this one)."""
     lines = [f"scenario={scenario}", f"catalog={catalog}", f"calibration={calibration}",
-             f"override={override or ''}", f"tool={tool_version}"]
+             f"override={override or ''}", f"tool={tool_version or __version__}"]
     return sha256_bytes(("\n".join(lines) + "\n").encode("utf-8"))
 
 
@@ -54,19 +54,33 @@ def input_hashes(scenario_bytes: bytes, catalog: Catalog, calibration_bytes: byt
 
 def scenario_input_hashes(scenario_path: str | Path, catalog: Catalog, *, override: str | None = None,
                           calibration_path: str | Path | None = None) -> InputHashes:
-    """Hashes of a scenario file and what it refers to, read from disk.
+    """Hashes of a scenario file and the calibration it is solved with (see resolve_calibration).
 
-    The calibration file is ``calibration_path`` when given, else the scenario's (or the
-    override's) ``calibration:`` key, relative to the scenario file. `planner solve` and
-    `planner check` both call this, so they always agree.
+    `planner solve` and `planner check` both call this, so they always agree.
     """
     path = Path(scenario_path)
     try:
         scenario_bytes = path.read_bytes()
     except FileNotFoundError:
         raise InputError("scenario file not found", file=str(path), fix="check the path") from None
-    calibration = calibration_path or calibration_of(path, override)
+    calibration = resolve_calibration(path, override, calibration_path)
     return input_hashes(scenario_bytes, catalog, _read_calibration(calibration), override)
+
+
+def resolve_calibration(scenario_path: Path, override: str | None,
+                        explicit: str | Path | None = None) -> Path | None:
+    """The calibration file a solve uses: ``explicit`` (``--calibration``), else the scenario's
+    (or the override's) ``calibration:`` key relative to the scenario file, else the shipped
+    default calibration when it exists, else None (the priors)."""
+    if explicit:
+        return Path(explicit)
+    named = calibration_of(scenario_path, override)
+    if named is not None:
+        return named
+    from planner.calibration.coefficients import default_calibration_path
+
+    default = default_calibration_path()
+    return default if default.is_file() else None
 
 
 def calibration_of(scenario_path: Path, override: str | None) -> Path | None:

@@ -1,0 +1,117 @@
+"""`planner diff` and `planner check`: review capacity plans the way `terraform plan` is reviewed.
+
+Exit codes (terraform's -detailed-exitcode for diff): diff 0 no change, 2 changed, 1 error;
+check 0 ok, 2 stale plan, 1 constraint violated or input error, 4 policy deny.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from planner.errors import EXIT_CHANGED, EXIT_OK, InputError
+from planner.gitops.render import FORMATS
+from planner.schemas.plan import Plan
+
+NO_PLAN = "/dev/null"
+"""As BASE (or NEW), stands for "no plan": a new scenario diffs as all additions."""
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+def _solve(path: str, override: str | None, catalog_dirs: tuple[str, ...]) -> Plan:
+    from planner.optimize import solve_scenario
+    from planner.plan.io import normalize_plan
+
+    plan = solve_scenario(path, override=override, catalog_dirs=list(catalog_dirs) or None)
+    return normalize_plan(plan)  # compare as the plan file would read back
+
+
+def load_side(path: str, *, override: str | None = None, catalog_dirs: tuple[str, ...] = ()) -> Plan | None:
+    """A plan from a plan file, a scenario file (solved now) or /dev/null (None)."""
+    from planner.plan.io import load_plan
+
+    if path == NO_PLAN:
+        return None
+    if Path(path).suffix.lower() in SCENARIO_SUFFIXES:
+        return _solve(path, override, catalog_dirs)
+    if override:
+        raise InputError("--override applies to scenario files, not to plan files", file=path,
+                         fix="pass the scenario YAML, or drop the override")
+    return load_plan(path)
+
+
+_CATALOG = click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR",
+                        help="Extra catalog folder (repeatable); also PLANNER_CATALOG_PATH.")
+
+
+@click.command()
+@click.argument("base")
+@click.argument("new")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="github-comment: Markdown with a hidden marker for a sticky PR comment.")
+@click.option("--override", metavar="NAME", help="Named override applied to NEW when it is a scenario.")
+@click.option("--base-override", metavar="NAME", help="Named override applied to BASE when it is a scenario.")
+@_CATALOG
+def diff(base: str, new: str, fmt: str, override: str | None, base_override: str | None,
+         catalog_dirs: tuple[str, ...]) -> int:
+    """Show what changes from BASE to NEW: deployments added (+), removed (-), changed (~), and
+    the deltas of GPUs, servers, racks, kW, BTU/hr, cost and carbon.
+
+    BASE and NEW are plan.json files, or scenario YAML files which are solved first; /dev/null
+    stands for no plan. Exit code: 0 no change, 2 changed, 1 error.
+    """
+    from planner.gitops.diff import diff_plans
+    from planner.gitops.render import render
+
+    old = load_side(base, override=base_override, catalog_dirs=catalog_dirs)
+    cur = load_side(new, override=override, catalog_dirs=catalog_dirs)
+    if old is None and cur is None:
+        raise InputError("both sides are /dev/null: nothing to compare", fix="pass a plan or scenario file")
+    result = diff_plans(old, cur, base_label=base, new_label=new)
+    click.echo(render(result, fmt), nl=False)
+    return EXIT_CHANGED if result.changed else EXIT_OK
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--plan", "plan_path", required=True, metavar="PLAN", help="The committed plan.json.")
+@click.option("--policy", "policy_path", metavar="FILE", help="Policy YAML (see policies/default.yaml).")
+@click.option("--base", "base_path", metavar="PLAN",
+              help="Base plan for rules over changes (capex_delta_pct, delta.totals.*).")
+@click.option("--override", metavar="NAME",
+              help="Override the plan must be solved with (default: the one it records).")
+@click.option("--calibration", metavar="FILE", help="The --calibration the plan was solved with, if any.")
+@_CATALOG
+def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str | None,
+          override: str | None, calibration: str | None, catalog_dirs: tuple[str, ...]) -> int:
+    """Check that PLAN is current for SCENARIO, satisfies its own constraints, and passes the policy.
+
+    Exit code: 0 ok (warnings print), 2 stale plan, 1 constraint violated or input error,
+    4 policy deny. Each failure prints one line saying why.
+    """
+    from planner.catalog import load_catalog
+    from planner.gitops.check import CheckReport, stale_reasons, verified_summary, violations
+    from planner.gitops.policy import evaluate_policy, load_policy
+    from planner.plan.hashing import scenario_input_hashes
+    from planner.plan.io import load_plan
+
+    plan = load_plan(plan_path)
+    policy = load_policy(policy_path) if policy_path else None
+    base = load_side(base_path) if base_path else None
+    wanted = override if override is not None else plan.scenario.override
+    current = scenario_input_hashes(scenario, load_catalog(catalog_dirs), override=wanted,
+                                    calibration_path=calibration)
+    report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),
+                         violated=violations(plan), verified=verified_summary(plan),
+                         policy=evaluate_policy(policy, plan, base) if policy else [])
+    for line in report.lines():
+        click.echo(line)
+    click.echo(report.verdict() + (_re_solve_hint(scenario, plan_path, wanted) if report.stale else ""))
+    return report.exit_code
+
+
+def _re_solve_hint(scenario: str, plan_path: str, override: str | None) -> str:
+    option = f" --override {override}" if override else ""
+    command = f"planner solve {scenario}{option} --out {Path(plan_path).parent}"
+    return f" (re-run `{command}` and commit {plan_path})"

@@ -1,0 +1,242 @@
+"""plan.json: deterministic bytes, versioned reading with clear errors, input hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import planner.plan
+from planner import __version__
+from planner.catalog import Catalog
+from planner.errors import CalibrationError, PlanFileError
+from planner.plan.hashing import input_hashes, scenario_input_hashes, sha256_file
+from planner.plan.io import dump_plan, load_plan, normalize_plan, parse_plan, round_float, write_plan
+from planner.schemas.plan import PLAN_SCHEMA_VERSION
+
+FIXTURES = Path(__file__).parent / "fixtures" / "gitops"
+BASE = FIXTURES / "chatbot-base.json"
+
+
+@pytest.fixture
+def plan():
+    return load_plan(BASE)
+
+
+def _raw() -> dict:
+    return json.loads(BASE.read_text(encoding="utf-8"))
+
+
+def _write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+def test_dump_of_a_loaded_plan_gives_the_file_back_byte_for_byte(plan):
+    assert dump_plan(plan) == BASE.read_text(encoding="utf-8")
+
+
+def test_dump_is_stable_across_round_trips(plan):
+    once = dump_plan(plan)
+    assert dump_plan(parse_plan(once, "x")) == once
+    assert dump_plan(normalize_plan(plan)) == once
+
+
+def test_keys_are_sorted_at_every_level(plan):
+    def check(obj: object) -> None:
+        if isinstance(obj, dict):
+            assert list(obj) == sorted(obj)
+            for v in obj.values():
+                check(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                check(v)
+
+    check(json.loads(dump_plan(plan)))
+
+
+def test_floats_are_rounded_to_six_significant_digits(plan):
+    noisy = plan.model_copy(update={"totals": plan.totals.model_copy(
+        update={"capex_usd": 1_240_000.0000001, "it_power_avg_w": 1 / 3, "annual_colocation_usd": -0.0})})
+    data = json.loads(dump_plan(noisy))
+    assert data["totals"]["capex_usd"] == 1_240_000.0
+    assert data["totals"]["it_power_avg_w"] == 0.333333
+    assert '"annual_colocation_usd": 0.0' in dump_plan(noisy)
+
+
+def test_solver_wall_time_is_not_written_unless_asked(plan):
+    timed = plan.model_copy(update={"solver": plan.solver.model_copy(update={"time_s": 1.2345})})
+    assert json.loads(dump_plan(timed))["solver"]["time_s"] == 0.0
+    assert json.loads(dump_plan(timed, keep_solve_time=True))["solver"]["time_s"] == 1.2345
+
+
+def test_text_is_utf8_with_a_trailing_newline_and_no_timestamp(plan):
+    scenario = plan.scenario.model_copy(update={"description": "Café – 70B"})
+    named = plan.model_copy(update={"scenario": scenario})
+    text = dump_plan(named)
+    assert "Café – 70B" in text and text.endswith("}\n") and "\r" not in text
+    assert not any(k in text for k in ("generated_at", "timestamp", "time_generated"))
+
+
+def test_non_finite_numbers_are_a_bug_not_a_plan(plan):
+    broken = plan.model_copy(update={"totals": plan.totals.model_copy(update={"tco_usd": float("nan")})})
+    with pytest.raises(ValueError, match="non-finite"):
+        dump_plan(broken)
+
+
+def test_write_plan_is_atomic_and_leaves_no_temp_file(plan, tmp_path):
+    target = tmp_path / "plans" / "chatbot" / "plan.json"
+    write_plan(plan, target)
+    write_plan(plan, target)
+    assert target.read_bytes() == BASE.read_bytes()
+    assert [p.name for p in target.parent.iterdir()] == ["plan.json"]
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15))
+def test_round_float_is_idempotent_and_close(x):
+    r = round_float(x)
+    assert round_float(r) == r
+    assert abs(r - x) <= 5e-6 * abs(x) + 1e-300
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PlanFileError, match="plan file not found") as err:
+        load_plan(tmp_path / "plan.json")
+    assert "planner solve" in str(err.value) and str(tmp_path / "plan.json") in str(err.value)
+
+
+def test_directory_instead_of_file(tmp_path):
+    with pytest.raises(PlanFileError, match="is a directory"):
+        load_plan(tmp_path)
+
+
+def test_corrupt_json_names_line_and_column(tmp_path):
+    path = tmp_path / "plan.json"
+    path.write_text(BASE.read_text(encoding="utf-8")[:200], encoding="utf-8")
+    with pytest.raises(PlanFileError, match=r"not valid JSON: line \d+, column \d+") as err:
+        load_plan(path)
+    assert err.value.file == str(path) and "corrupt" in err.value.fix
+
+
+def test_binary_file(tmp_path):
+    path = tmp_path / "plan.json"
+    path.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(PlanFileError, match="not UTF-8"):
+        load_plan(path)
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"name": "web", "version": "1.0.0", "dependencies": {}}, "no `schema_version` key (top-level keys: "),
+    ([1, 2, 3], "top level is a list"),
+    ("plan", "top level is a str"),
+])
+def test_foreign_json_is_not_a_plan(tmp_path, data, words):
+    with pytest.raises(PlanFileError, match="not a planner plan") as err:
+        load_plan(_write_json(tmp_path / "x.json", data))
+    assert words in str(err.value)
+
+
+def test_newer_major_version_is_refused(tmp_path):
+    data = _raw() | {"schema_version": "2.0.0"}
+    newer = r"plan schema 2\.0\.0 is newer than this planner reads \(1\.x\)"
+    with pytest.raises(PlanFileError, match=newer) as e:
+        load_plan(_write_json(tmp_path / "plan.json", data))
+    assert "upgrade planner" in e.value.fix
+
+
+def test_older_major_version_is_refused(tmp_path):
+    with pytest.raises(PlanFileError, match="older than this planner reads"):
+        load_plan(_write_json(tmp_path / "plan.json", _raw() | {"schema_version": "0.9.0"}))
+
+
+def test_malformed_version_is_refused(tmp_path):
+    with pytest.raises(PlanFileError, match="is not MAJOR.MINOR.PATCH"):
+        load_plan(_write_json(tmp_path / "plan.json", _raw() | {"schema_version": "v1"}))
+
+
+def test_newer_minor_version_loads_and_ignores_unknown_keys(tmp_path):
+    major = PLAN_SCHEMA_VERSION.split(".")[0]
+    data = _raw() | {"schema_version": f"{major}.7.0", "new_section": {"x": 1}}
+    data["totals"] = data["totals"] | {"water_l_per_year": 12.0}
+    plan = load_plan(_write_json(tmp_path / "plan.json", data))
+    assert plan.schema_version == f"{major}.7.0" and plan.totals.gpus == 28
+    assert "new_section" not in dump_plan(plan) and "water_l_per_year" not in dump_plan(plan)
+
+
+def test_plan_missing_a_section_names_the_key(tmp_path):
+    data = _raw()
+    del data["totals"]
+    data["deployments"][0]["replicas"] = "six"
+    with pytest.raises(PlanFileError, match="not a valid plan") as err:
+        load_plan(_write_json(tmp_path / "plan.json", data))
+    assert "totals: Field required" in str(err.value)
+    assert "deployments[0].replicas" in str(err.value)
+
+
+# -- hashing ------------------------------------------------------------------------------------
+
+def _catalog(tmp_path: Path, text: str = "gpus: []\n") -> Catalog:
+    path = tmp_path / "catalog" / "gpus.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return Catalog(gpus={}, models={}, files=(path,))
+
+
+def test_sha256_file(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_bytes(b"name: x\n")
+    assert sha256_file(path) == hashlib.sha256(b"name: x\n").hexdigest()
+
+
+def test_input_hashes_change_with_every_part(tmp_path):
+    catalog = _catalog(tmp_path)
+    ref = input_hashes(b"name: a\n", catalog, None, None)
+    assert ref.calibration == "none" and ref.scenario == hashlib.sha256(b"name: a\n").hexdigest()
+    assert ref.catalog == catalog.sha256()
+    others = [input_hashes(b"name: b\n", catalog, None, None),
+              input_hashes(b"name: a\n", _catalog(tmp_path, "gpus: [] # edited\n"), None, None),
+              input_hashes(b"name: a\n", _catalog(tmp_path), b"fit: 1\n", None),
+              input_hashes(b"name: a\n", _catalog(tmp_path), None, "growth")]
+    assert len({ref.combined, *(o.combined for o in others)}) == 5
+
+
+def test_combined_hash_covers_the_tool_version(tmp_path, monkeypatch):
+    catalog = _catalog(tmp_path)
+    before = input_hashes(b"x", catalog, None, None).combined
+    monkeypatch.setattr("planner.plan.hashing.__version__", __version__ + ".post1")
+    assert input_hashes(b"x", catalog, None, None).combined != before
+
+
+def test_scenario_hashes_follow_the_calibration_named_by_the_scenario(tmp_path):
+    (tmp_path / "cal.yaml").write_text("fit: 1\n", encoding="utf-8")
+    (tmp_path / "cal-growth.yaml").write_text("fit: 2\n", encoding="utf-8")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\ncalibration: cal.yaml\n"
+                        "overrides:\n  growth: {calibration: cal-growth.yaml}\n", encoding="utf-8")
+    catalog = _catalog(tmp_path)
+    plain = scenario_input_hashes(scenario, catalog)
+    assert plain.calibration == sha256_file(tmp_path / "cal.yaml")
+    assert scenario_input_hashes(scenario, catalog, override="growth").calibration == sha256_file(
+        tmp_path / "cal-growth.yaml")
+    assert plain == input_hashes(scenario.read_bytes(), catalog, b"fit: 1\n", None)
+
+
+def test_missing_calibration_file_is_a_calibration_error(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\ncalibration: gone.yaml\n", encoding="utf-8")
+    with pytest.raises(CalibrationError, match="calibration file not found"):
+        scenario_input_hashes(scenario, _catalog(tmp_path))
+
+
+def test_public_api_is_only_what_all_lists():
+    public = {n for n, v in vars(planner.plan).items() if not n.startswith("_") and not inspect.ismodule(v)}
+    assert public == set(planner.plan.__all__)
