@@ -56,7 +56,7 @@ class Catalog:
     def __post_init__(self) -> None:
         for entries, index, canon in ((self.gpus, self._gpu_index, self._gpu_canon),
                                       (self.models, self._model_index, self._model_canon)):
-            for ident, spec in entries.items():
+            for ident in entries:
                 index[_norm(ident)] = ident
                 canon.setdefault(_canonical(ident), ident)
             for ident, spec in entries.items():

@@ -57,15 +57,16 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
 
     Exit 0 with a plan, 1 on bad input, 3 when infeasible (the reasons are printed).
     """
+    from planner.io.files import write_atomic
     from planner.optimize.solve import solve_scenario
     from planner.plan.io import dump_plan
-    from planner.io.files import write_atomic
 
     plan = solve_scenario(scenario, override=override, catalog_dirs=list(catalogs), calibration=calibration,
                           solver=solver, time_limit_s=time_limit, analysis=analysis)
     text = dump_plan(plan)
     if not no_write:
-        folder = Path(out_dir) if out_dir else Path("plans") / (plan.scenario.name + (f"-{override}" if override else ""))
+        default = Path("plans") / (plan.scenario.name + (f"-{override}" if override else ""))
+        folder = Path(out_dir) if out_dir else default
         write_atomic(folder / "plan.json", text)
         try:
             write_atomic(folder / "report.md", _render(plan, "md"))

@@ -108,8 +108,8 @@ def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario],
     site, fin, hw = scenario.site, scenario.finance, scenario.hardware
     changes: list[tuple[str, str, Scenario]] = []
     if "site_power" in binding and site.power_cap_kw is not None:
-        changes.append(("site_power", "+10 % datacenter IT power",
-                        scenario.model_copy(update={"site": site.model_copy(update={"power_cap_kw": site.power_cap_kw * 1.1})})))
+        bigger = site.model_copy(update={"power_cap_kw": site.power_cap_kw * 1.1})
+        changes.append(("site_power", "+10 % datacenter IT power", scenario.model_copy(update={"site": bigger})))
     if "racks_total" in binding and site.racks is not None:
         changes.append(("racks_total", "+1 rack",
                         scenario.model_copy(update={"site": site.model_copy(update={"racks": site.racks + 1})})))
@@ -119,8 +119,8 @@ def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario],
                             "rack_power_cap_kw": site.rack_power_cap_kw + 10.0,
                             "air_cooling_limit_kw": site.air_cooling_limit_kw + 10.0})})))
     if "budget" in binding and fin.budget_usd is not None:
-        changes.append(("budget", "+10 % capex budget",
-                        scenario.model_copy(update={"finance": fin.model_copy(update={"budget_usd": fin.budget_usd * 1.1})})))
+        richer = fin.model_copy(update={"budget_usd": fin.budget_usd * 1.1})
+        changes.append(("budget", "+10 % capex budget", scenario.model_copy(update={"finance": richer})))
     for b in binding:
         if b.startswith("inventory_"):
             gpu = b[len("inventory_"):]

@@ -2,8 +2,9 @@
 
 Decision variables: integer replicas per candidate, the peak request rate routed to each, whole
 servers and racks per GPU type. Constraint names are reused by reports and infeasibility answers.
-With ``elastic=True`` every hard limit gets a penalized slack, so an infeasible scenario still
-solves and the slacks say what must be relaxed and by how much.
+With ``elastic`` naming limit families (capacity, site_power, racks, inventory, budget), those
+limits get penalized slacks, so an infeasible scenario still solves and the slacks say what
+must be relaxed and by how much.
 """
 
 from __future__ import annotations
@@ -82,8 +83,14 @@ def _demand(scenario: Scenario) -> dict[str, tuple[float, float, float, int]]:
     return out
 
 
-def _slack(m: FleetModel, name: str, scale: float, meaning: str, elastic: bool) -> Any:
-    if not elastic:
+Elastic = frozenset[str]
+ALL_FAMILIES: Elastic = frozenset({"capacity", "site_power", "racks", "inventory", "budget"})
+NOT_ELASTIC: Elastic = frozenset()
+
+
+def _slack(m: FleetModel, name: str, scale: float, meaning: str, elastic: Elastic) -> Any:
+    family = name.split("_")[0] if name.startswith(("capacity_", "inventory_")) else name
+    if family not in elastic:
         return 0
     v = new_var(m.prob, f"slack_{name}")
     m.slacks[name] = (v, scale, meaning)
@@ -106,7 +113,7 @@ def add_variables(m: FleetModel, demand: dict[str, tuple[float, float, float, in
 
 
 def add_demand_constraints(m: FleetModel, demand: dict[str, tuple[float, float, float, int]],
-                           elastic: bool) -> None:
+                           elastic: Elastic) -> None:
     """Route all peak traffic; capacity >= peak x (1 + headroom) with k spare replicas (N+k)."""
     c = m.cand.columns
     for w, (peak, need, _, k) in sorted(demand.items()):
@@ -138,7 +145,7 @@ def add_server_constraints(m: FleetModel) -> None:
         m.prob += (t.gpus_per_server * m.servers[g] >= gpus_in_use(m, g), f"servers_{g}")
 
 
-def add_rack_power_constraints(m: FleetModel, elastic: bool) -> None:
+def add_rack_power_constraints(m: FleetModel, elastic: Elastic) -> None:
     """Racks per GPU type: servers per rack bounded by the derated breaker (and air limit) at the
     servers' nameplate maximum, and by rack units; the site's rack count bounds the total."""
     for g, t in sorted(m.gpu_types.items()):
@@ -151,7 +158,7 @@ def add_rack_power_constraints(m: FleetModel, elastic: bool) -> None:
         m.limits["racks_total"] = (total, float(site.racks), "racks", "racks")
 
 
-def add_site_power_constraint(m: FleetModel, elastic: bool) -> None:
+def add_site_power_constraint(m: FleetModel, elastic: Elastic) -> None:
     """Datacenter IT power: servers at nameplate maximum within the site's cap."""
     site = m.scenario.site
     nameplate = m.expr["it_power_nameplate_w"]
@@ -162,7 +169,7 @@ def add_site_power_constraint(m: FleetModel, elastic: bool) -> None:
         m.limits["site_power"] = (nameplate, cap_w, "W", "power")
 
 
-def add_inventory_constraints(m: FleetModel, elastic: bool) -> None:
+def add_inventory_constraints(m: FleetModel, elastic: Elastic) -> None:
     for g, t in sorted(m.gpu_types.items()):
         if t.inventory_gpus is None:
             continue
@@ -172,7 +179,7 @@ def add_inventory_constraints(m: FleetModel, elastic: bool) -> None:
         m.limits[f"inventory_{g}"] = (bought, float(t.inventory_gpus), "GPUs", "inventory")
 
 
-def add_budget_constraint(m: FleetModel, elastic: bool) -> None:
+def add_budget_constraint(m: FleetModel, elastic: Elastic) -> None:
     budget = m.scenario.finance.budget_usd
     if budget is not None:
         short = _slack(m, "budget", 1e3, "more capex budget (k$)", elastic)
@@ -227,7 +234,7 @@ def set_objective(m: FleetModel, objective: str) -> None:
 
 
 def build_model(scenario: Scenario, cand: Candidates, gpu_types: dict[str, GpuType], *,
-                elastic: bool = False) -> FleetModel:
+                elastic: Elastic = NOT_ELASTIC) -> FleetModel:
     m = FleetModel(prob=pulp.LpProblem(f"fleet_{scenario.name}".replace("-", "_"), pulp.LpMinimize),
                    cand=cand, gpu_types=gpu_types, scenario=scenario, replicas={}, routed={}, used={},
                    servers={}, racks={})

@@ -166,7 +166,8 @@ def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list
     constraints = _constraints(r, deployments, racks)
     verify(constraints, deployments)
     e = {k: value(v) for k, v in m.expr.items()}
-    tokens_per_year = sum(d.output_tokens_per_s * _avg_ratio(sc, d.workload) for d in deployments) * HOURS_PER_YEAR * 3600
+    tokens_per_s_avg = sum(d.output_tokens_per_s * _avg_ratio(sc, d.workload) for d in deployments)
+    tokens_per_year = tokens_per_s_avg * HOURS_PER_YEAR * 3600
     annual_cost = e["annual_energy_cost_usd"] + e["annual_colocation_usd"]
     tco_per_year = e["capex_usd"] / fin.amortization_years + annual_cost
     tokens_per_s_peak = sum(d.output_tokens_per_s for d in deployments)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pulp
 
-from planner.calibration.coefficients import default_calibration_path
 from planner.candidates.generate import Candidates, generate_candidates
 from planner.catalog.loader import Catalog, load_catalog
 from planner.errors import InfeasibleError, InputError
-from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w, value
+from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w
+from planner.plan.hashing import resolve_calibration
 from planner.scenario.load import LoadedScenario, load_scenario
 from planner.schemas.catalog import GpuSpec
 from planner.schemas.plan import Plan
@@ -106,7 +106,8 @@ def gpu_types(scenario: Scenario, gpus: list[GpuSpec]) -> tuple[dict[str, GpuTyp
             continue
         inv = _lookup({k: float(v) for k, v in scenario.hardware.inventory.items()}, g)
         out[g.id] = GpuType(id=g.id, gpus_per_server=per_server, server_model=(o.model if o and o.model else srv.model),
-                            server_max_power_w=max_w, server_rack_units=ru, gpu_price_usd=float(_gpu_price(scenario, g)),
+                            server_max_power_w=max_w, server_rack_units=ru,
+                            gpu_price_usd=float(_gpu_price(scenario, g) or 0.0),
                             server_price_usd=float(server_price), idle_w=g.idle_w, servers_per_rack=per_rack,
                             inventory_gpus=None if inv is None else int(inv))
     return out, notes
@@ -154,32 +155,6 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float) -> SolveRes
                        elapsed, time_limit_s)
 
 
-def explain_infeasible(scenario: Scenario, cand: Candidates, types: dict[str, GpuType], solver_name: str,
-                       time_limit_s: float, notes: list[str]) -> InfeasibleError:
-    """Re-solve with penalized slacks on every hard limit and say which must move, by how much."""
-    lines = list(notes)
-    m = build_model(scenario, cand, types, elastic=True)
-    r = run_solver(m, solver_name, time_limit_s)
-    if r.status != "infeasible":
-        for name, (var, scale, meaning) in sorted(m.slacks.items()):
-            amount = value(var) * scale
-            if amount <= 1e-6:
-                continue
-            if name.startswith("capacity_"):
-                lines.append(f"workload {name[len('capacity_'):]}: {amount:.3g} requests/s cannot be served "
-                             "within the limits")
-            elif name == "site_power":
-                lines.append(f"needs +{amount / 1e3:.1f} kW datacenter IT power (site.power_cap_kw)")
-            elif name == "racks":
-                lines.append(f"needs +{math.ceil(amount - 1e-6)} racks (site.racks)")
-            elif name.startswith("inventory_"):
-                lines.append(f"needs +{math.ceil(amount - 1e-6)} {name[len('inventory_'):]} GPUs beyond inventory "
-                             "(hardware.inventory)")
-            elif name == "budget":
-                lines.append(f"needs +${amount:,.0f} capex budget (finance.budget_usd)")
-    return InfeasibleError(f"scenario {scenario.name!r} is infeasible", explanation=lines)
-
-
 def _no_candidate_lines(scenario: Scenario, cand: Candidates) -> list[str]:
     lines = []
     present = set(cand.columns["workload"].tolist())
@@ -214,7 +189,8 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
             catalog.model(w.model)
         except InputError as exc:
             raise InputError(exc.message, file=file, key_path=f"workloads[{i}].model", fix=exc.fix) from None
-    cal = calibration or (str(ls.calibration_path) if ls.calibration_path else None)
+    cal_path = resolve_calibration(ls.path, ls.override, calibration)
+    cal = str(cal_path) if cal_path else None
     gpus, notes = select_gpus(sc, catalog, file)
     types, more = gpu_types(sc, gpus)
     notes += more
@@ -225,9 +201,14 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
     m = build_model(sc, cand, types)
     r = run_solver(m, solver, time_limit_s)
     if r.status == "infeasible":
-        raise explain_infeasible(sc, cand, types, solver, time_limit_s, notes)
-    cal_path = Path(cal) if cal else default_calibration_path()
-    plan = build_plan(ls, r, catalog, notes, cal_path if cal_path.exists() else None)
+        from planner.optimize.explain import explain_infeasible
+
+        def run(model: FleetModel) -> str:
+            return run_solver(model, solver, time_limit_s).status
+
+        usable = [g for g in gpus if g.id in types]
+        raise explain_infeasible(sc, cand, types, usable, catalog, cal, run, notes)
+    plan = build_plan(ls, r, catalog, notes, cal_path)
     return _with_analysis(plan, sc, cand, types, gpus, catalog, cal, solver, time_limit_s, analysis)
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-PLAN_SCHEMA_VERSION = "1.0.0"
+PLAN_SCHEMA_VERSION = "1.1.0"  # 1.1: what_if, objective_alternatives
 
 Status = Literal["optimal", "feasible", "infeasible"]
 
