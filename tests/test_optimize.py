@@ -123,7 +123,7 @@ def test_more_demand_never_lowers_objective(tmp_path: Path) -> None:
         doc["workloads"] = [{**SMALL["workloads"][0], "traffic": {**SMALL["workloads"][0]["traffic"],
                                                                   "peak_requests_per_s": rps}}]
         values.append(solve_scenario(write(tmp_path, doc, f"d{rps}.yaml")).objective["value"])
-    assert values == sorted(values)
+    assert all(b >= a * (1 - 1e-9) for a, b in zip(values, values[1:], strict=False))
 
 
 def test_looser_cap_never_raises_objective(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_looser_cap_never_raises_objective(tmp_path: Path) -> None:
             values.append(solve_scenario(write(tmp_path, doc, f"c{cap_kw}.yaml")).objective["value"])
         except InfeasibleError:
             values.append(math.inf)
-    assert values == sorted(values, reverse=True)
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(values, values[1:], strict=False))
     assert math.isfinite(values[-1])
 
 

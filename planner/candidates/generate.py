@@ -97,9 +97,10 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog,
     batch = m["batch_size"][idx]
     hold = batch / mu
     chunk = fixed("prefill_chunk_tokens")
-    # service time of one p95 prompt in the prefill budget: its chunks at the mixed-step pace
-    prefill_service = np.ceil(t.input_tokens.p95_or_mean / chunk) * m["itl_p99_s"][idx]
-    rate_max = fixed("planning_utilization_max") * mu
+    # The prefill budget is a server of `chunk` tokens per mixed step; a mean prompt occupies it
+    # for n_in / chunk of a step. Its utilization must stay below 1 for the replica to keep up.
+    prefill_service = t.input_tokens.mean / chunk * m["itl_p99_s"][idx]
+    rate_max = np.minimum(fixed("planning_utilization_max") * mu, 0.95 / prefill_service)
     kw = {"ttft_solo_s": tail["ttft_s"][idx], "slots": batch, "hold_s": hold, "prefill_service_s": prefill_service}
     cap = rate_max.copy()
     for q, limit in ((0.5, slo.ttft_p50_ms), (0.95, slo.ttft_p95_ms), (0.99, slo.ttft_p99_ms)):
@@ -143,11 +144,11 @@ def _prune(cols: dict[str, np.ndarray]) -> np.ndarray:
         g = np.flatnonzero(group == gi)
         a, b, c = per_gpu[g][:, None], w_per_rps[g][:, None], size[g][:, None]
         # dominated[j]: some i is at least as good on all three and better on one
-        ge = (a.T >= a) & (b.T <= b) & (c.T <= c)
-        gt = (a.T > a) | (b.T < b) | (c.T < c)
+        ge = (a <= a.T) & (b >= b.T) & (c >= c.T)
+        gt = (a < a.T) | (b > b.T) | (c > c.T)
         dominated = (ge & gt).any(axis=1)
         # exact ties: keep the first in the deterministic grid order
-        same = (a.T == a) & (b.T == b) & (c.T == c)
+        same = (a == a.T) & (b == b.T) & (c == c.T)
         earlier_twin = (np.tril(same, k=-1)).any(axis=1)
         keep[g] = ~dominated & ~earlier_twin
     return keep

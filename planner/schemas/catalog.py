@@ -59,6 +59,8 @@ class Server(StrictModel):
     psu: Psu | None = None
     price_usd: float | None = Field(None, ge=0)
     """Price of the server without its GPUs (chassis, CPUs, memory, NICs), USD."""
+    price_source: str | None = None
+    """Where price_usd comes from (or that it is an estimate)."""
     source: str
 
 

@@ -1,0 +1,33 @@
+"""The plans committed under plans/ are current: `planner check` passes for every shipped scenario.
+
+A change to a scenario, a catalog, the calibration or the model makes them stale; re-solve with
+scripts/update_plans.sh and commit the new plans with the change, as a team would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from planner.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def _meant_infeasible(path: Path) -> bool:
+    return yaml.safe_load(path.read_text())["name"].startswith("infeasible")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_committed_plan_is_current(scenario: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = ROOT / "plans" / scenario.stem / "plan.json"
+    if _meant_infeasible(scenario):
+        assert not plan.exists()
+        return
+    assert plan.exists(), f"no committed plan for {scenario.name}: run scripts/update_plans.sh"
+    rc = main(["check", str(scenario), "--plan", str(plan)])
+    out = capsys.readouterr()
+    assert rc == 0, f"{plan} is stale or violated; run scripts/update_plans.sh\n{out.out}{out.err}"
