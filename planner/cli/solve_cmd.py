@@ -8,17 +8,26 @@ from pathlib import Path
 import click
 
 
+def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                                   strict=True)))
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
 def _summary(plan) -> str:  # type: ignore[no-untyped-def]
     t = plan.totals
     lines = [f"Plan for {plan.scenario.name}: {plan.status} ({plan.solver.name}, gap {plan.solver.mip_gap:.2%}, "
              f"{plan.objective['name']} = {plan.objective['value']:,.0f} {plan.objective['unit']})", ""]
-    head = f"{'workload':<14}{'gpu':<15}{'prec':<6}{'tp':>3}{'pp':>3}{'batch':>6}{'repl':>5}{'gpus':>5}" \
-           f"{'cap rps':>9}{'dem rps':>9}{'TTFT95 ms':>10}{'ITL95 ms':>9}{'kW avg':>8}"
-    lines.append(head)
-    for d in plan.deployments:
-        lines.append(f"{d.workload:<14}{d.gpu:<15}{d.precision:<6}{d.tp:>3}{d.pp:>3}{d.batch_size:>6}{d.replicas:>5}"
-                     f"{d.gpus:>5}{d.capacity_requests_per_s:>9.2f}{d.demand_requests_per_s:>9.2f}"
-                     f"{d.ttft_p95_s * 1e3:>10.0f}{d.itl_p95_s * 1e3:>9.1f}{d.power_avg_w / 1e3:>8.1f}")
+    headers = ["workload", "gpu", "prec", "tp", "pp", "batch", "replicas", "gpus", "capacity rps", "demand rps",
+               "TTFT p95 ms", "ITL p95 ms", "avg kW"]
+    rows = [[d.workload, d.gpu, d.precision, str(d.tp), str(d.pp), str(d.batch_size), str(d.replicas), str(d.gpus),
+             f"{d.capacity_requests_per_s:.2f}", f"{d.demand_requests_per_s:.2f}", f"{d.ttft_p95_s * 1e3:.0f}",
+             f"{d.itl_p95_s * 1e3:.1f}", f"{d.power_avg_w / 1e3:.1f}"] for d in plan.deployments]
+    lines += _table(headers, rows, right=set(range(3, 13)))
     lines += ["", f"GPUs {t.gpus}, servers {t.servers}, racks {t.racks}; IT power avg {t.it_power_avg_w / 1e3:.1f} kW, "
               f"expected peak {t.it_power_max_w / 1e3:.1f} kW, nameplate {t.it_power_nameplate_w / 1e3:.1f} kW; "
               f"heat {t.heat_btu_per_hr:,.0f} BTU/hr",
