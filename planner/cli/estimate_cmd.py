@@ -1,0 +1,209 @@
+"""`planner estimate`: one deployment's memory, latency, throughput, power, energy and cost.
+
+Imports of numpy, pydantic and the catalog happen inside the command (never pandas, SciPy, PuLP
+or matplotlib), so the command answers in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from planner.cli.catalog_cmd import catalog_option
+
+if TYPE_CHECKING:
+    from planner.catalog.loader import Catalog
+    from planner.core.api import Estimate
+
+HOURS_PER_YEAR = 8760.0
+GIB = 1024**3
+
+
+def annual_energy(power_total_w: float, *, duty_cycle: float, pue: float,
+                  electricity_usd_per_kwh: float) -> dict[str, float]:
+    """Energy over a year at the operating point for ``duty_cycle`` of the hours.
+
+    IT energy = power x duty x 8760 h; facility energy = IT x PUE; the cost is the facility's.
+    Hours outside the duty cycle (idle draw) are not counted.
+    """
+    it_kwh = power_total_w * duty_cycle * HOURS_PER_YEAR / 1000.0
+    facility_kwh = it_kwh * pue
+    return {"annual_energy_it_kwh": it_kwh, "annual_energy_facility_kwh": facility_kwh,
+            "annual_electricity_cost_usd": facility_kwh * electricity_usd_per_kwh}
+
+
+def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
+                           power_limit_w: float | None) -> None:
+    from planner.errors import InputError
+
+    if not (0.0 < duty_cycle <= 1.0):
+        raise InputError(f"--duty-cycle must be in (0, 1], got {duty_cycle:g}", fix="e.g. --duty-cycle 0.5")
+    if not (1.0 <= pue <= 5.0):
+        raise InputError(f"--pue must be between 1 and 5, got {pue:g}", fix="typical data centres: 1.1-1.6")
+    if not (electricity_usd_per_kwh >= 0.0 and math.isfinite(electricity_usd_per_kwh)):
+        raise InputError(f"--electricity-usd-per-kwh must be >= 0, got {electricity_usd_per_kwh:g}")
+    if power_limit_w is not None and not (power_limit_w > 0.0 and math.isfinite(power_limit_w)):
+        raise InputError(f"--power-limit-w must be > 0, got {power_limit_w:g}")
+
+
+def resolve_model(catalog_dirs: tuple[str, ...], model: str | None,
+                  params: str | None) -> tuple[Catalog, str, list[str]]:
+    """The catalog to use, the model id, and warnings (a generic architecture for --params)."""
+    from planner.catalog.loader import load_catalog
+    from planner.errors import InputError
+
+    if (model is None) == (params is None):
+        raise InputError("give exactly one of --model NAME or --params COUNT",
+                         fix="e.g. --model llama-3.1-70b, or --params 70e9 for a generic architecture")
+    cat = load_catalog(catalog_dirs)
+    if model is not None:
+        return cat, model, []
+    from planner.catalog.generic import generic_model, generic_warning, parse_param_count, with_model
+
+    spec = generic_model(parse_param_count(params or ""))
+    return with_model(cat, spec), spec.id, [generic_warning(spec)]
+
+
+def extra_warnings(est: Estimate, cat: Catalog, power_limit_w: float | None) -> list[str]:
+    """Warnings the API does not give: context beyond the model's, a binding power limit."""
+    out = []
+    spec = cat.model(est.model)
+    context = est.input_tokens + est.output_tokens
+    if context > spec.max_context_tokens:
+        out.append(f"{context:.0f} tokens per sequence exceed {est.model}'s context of "
+                   f"{spec.max_context_tokens} tokens: the engine would refuse these requests")
+    if (power_limit_w is not None and power_limit_w < est.tdp_w
+            and est.power_per_gpu_w >= 0.999 * power_limit_w):
+        out.append(f"power per GPU is held at the {power_limit_w:.0f} W limit: clocks would drop; "
+                   "latency and throughput here do not include that slowdown")
+    return out
+
+
+def _check_power_limit(cat: Catalog, gpu: str, power_limit_w: float | None) -> None:
+    from planner.errors import InputError
+
+    if power_limit_w is None:
+        return
+    g = cat.gpu(gpu)
+    if power_limit_w <= g.idle_w:
+        raise InputError(f"--power-limit-w {power_limit_w:g} is not above {g.id}'s idle power "
+                         f"({g.idle_w:g} W)", fix=f"use a limit between {g.idle_w:g} and {g.tdp_w:g} W")
+
+
+# ---- output -------------------------------------------------------------------------------------
+
+def _num(value: float, digits: int = 3) -> str:
+    """Readable number: thousands separators for large values, ``digits`` significant digits else."""
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 10 ** digits:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}g}"
+
+
+def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float,
+                usd_per_kwh: float) -> list[tuple[str, str]]:
+    """(label, value) rows of the readable table; a row without a value is a section heading."""
+    pct_tdp = 100.0 * est.power_per_gpu_w / est.tdp_w
+    return [
+        ("Memory", ""),
+        ("fits memory", "yes" if est.fits_memory else "no"),
+        ("weights per GPU (GiB)", _num(est.weights_per_gpu_bytes / GIB)),
+        ("memory per GPU at this batch (GiB)", _num(est.memory_per_gpu_bytes / GIB)),
+        ("max batch that fits (sequences)", f"{est.max_batch_size}"),
+        ("Latency", ""),
+        ("TTFT, no queueing (ms)", _num(est.ttft_s * 1e3)),
+        ("ITL mean (ms)", _num(est.itl_s * 1e3)),
+        ("ITL p95 (ms)", _num(est.itl_p95_s * 1e3)),
+        ("Throughput", ""),
+        ("output tokens/s (replica)", _num(est.output_tokens_per_s)),
+        ("requests/s (replica)", _num(est.requests_per_s)),
+        ("Power and heat", ""),
+        ("power per GPU (W)", f"{_num(est.power_per_gpu_w)} ({pct_tdp:.0f} % of {est.tdp_w:.0f} W TDP)"),
+        (f"power total, {est.num_gpus} GPU(s) (W)", _num(est.power_total_w)),
+        ("peak power total (W)", _num(est.peak_power_total_w)),
+        ("energy per output token (J)", _num(est.energy_per_output_token_j)),
+        ("heat (BTU/hr)", _num(est.heat_btu_per_hr)),
+        (f"Annual energy at this operating point (duty cycle {duty:g}, PUE {pue:g}, {usd_per_kwh:g} USD/kWh)",
+         ""),
+        ("IT energy (kWh/yr)", _num(annual["annual_energy_it_kwh"])),
+        ("facility energy (kWh/yr)", _num(annual["annual_energy_facility_kwh"])),
+        ("electricity cost, facility (USD/yr)", _num(annual["annual_electricity_cost_usd"])),
+    ]
+
+
+def render_table(est: Estimate, engine: str, annual: dict[str, float], duty: float, pue: float,
+                 usd_per_kwh: float) -> str:
+    head = (f"{est.model} on {est.num_gpus} x {est.gpu} (tp {est.tp}, pp {est.pp}), {est.precision}"
+            f"{' weight-only' if est.weight_only else ''}, {engine}\n"
+            f"{est.input_tokens:.0f} input + {est.output_tokens:.0f} output tokens, batch {est.batch_size}")
+    rows = table_lines(est, annual, duty, pue, usd_per_kwh)
+    width = max(len(label) for label, value in rows if value)
+    body = [f"{label}" if not value else f"  {label.ljust(width)}  {value}" for label, value in rows]
+    return "\n".join([head, "", *body])
+
+
+def json_document(est: Estimate, engine: str, annual: dict[str, float], warnings: list[str], *, duty: float,
+                  pue: float, usd_per_kwh: float, generic: bool) -> dict[str, Any]:
+    doc = est.to_dict()
+    doc.update(engine=engine, generic_model=generic, duty_cycle=duty, pue=pue,
+               electricity_usd_per_kwh=usd_per_kwh, **annual)
+    doc["warnings"] = warnings
+    return doc
+
+
+# ---- the command --------------------------------------------------------------------------------
+
+@click.command()
+@click.option("--model", "-m", help="Model id or Hugging Face alias (`planner catalog models`).")
+@click.option("--params", help="Instead of --model: a parameter count (70e9, 70B); generic architecture.")
+@click.option("--gpu", "-g", required=True, help="GPU id or alias (`planner catalog gpus`).")
+@click.option("--precision", default="bf16", show_default=True, help="bf16, fp16, fp8, int8, int4 or fp4.")
+@click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel GPUs.")
+@click.option("--pp", type=int, default=1, show_default=True, help="Pipeline-parallel stages.")
+@click.option("--batch-size", type=int, help="Concurrent sequences (default: the largest that fits memory).")
+@click.option("--input-tokens", type=float, required=True, help="Prompt tokens per request.")
+@click.option("--output-tokens", type=float, required=True, help="Generated tokens per request.")
+@click.option("--engine", default="vllm", show_default=True, help="vllm, trt-llm or sglang.")
+@click.option("--calibration", type=click.Path(dir_okay=False), help="Calibration file (planner calibrate).")
+@catalog_option
+@click.option("--power-limit-w", type=float, help="GPU power cap in watts (nvidia-smi -pl).")
+@click.option("--duty-cycle", type=float, default=1.0, show_default=True,
+              help="Share of the year at this operating point (for annual energy).")
+@click.option("--electricity-usd-per-kwh", type=float, default=0.10, show_default=True,
+              help="Electricity price, applied to facility energy.")
+@click.option("--pue", type=float, default=1.3, show_default=True, help="Facility power / IT power.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
+def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp: int, pp: int,
+             batch_size: int | None, input_tokens: float, output_tokens: float, engine: str,
+             calibration: str | None, catalog_dirs: tuple[str, ...], power_limit_w: float | None,
+             duty_cycle: float, electricity_usd_per_kwh: float, pue: float, fmt: str) -> None:
+    """Estimate one deployment (a replica of TP x PP GPUs): memory, TTFT, ITL, tokens/s, power,
+    energy per token, heat, and annual energy and cost.
+
+    Warnings go to stderr; with --format json they are also in the `warnings` field.
+    """
+    from planner.core.api import canonical_engine
+    from planner.core.api import estimate as run_estimate
+
+    check_operating_inputs(duty_cycle, pue, electricity_usd_per_kwh, power_limit_w)
+    cat, model_id, warnings = resolve_model(catalog_dirs, model, params)
+    _check_power_limit(cat, gpu, power_limit_w)
+    engine = canonical_engine(engine)
+    est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp,
+                       batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
+                       engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w)
+    warnings += [*est.warnings, *extra_warnings(est, cat, power_limit_w)]
+    annual = annual_energy(est.power_total_w, duty_cycle=duty_cycle, pue=pue,
+                           electricity_usd_per_kwh=electricity_usd_per_kwh)
+    if fmt == "json":
+        doc = json_document(est, engine, annual, warnings, duty=duty_cycle, pue=pue,
+                            usd_per_kwh=electricity_usd_per_kwh, generic=params is not None)
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(render_table(est, engine, annual, duty_cycle, pue, electricity_usd_per_kwh))
+    for w in warnings:
+        click.echo(f"Warning: {w}", err=True)
