@@ -53,9 +53,6 @@ def test_decode_at_batch_1_draws_well_below_tdp():
     assert e.power_per_gpu_w < 0.75 * 700
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: estimate() accepts a power limit at or below idle power "
-                   "(or <= 0) and returns power below idle (gpu_power clips with lo > hi); it should raise "
-                   "InputError. Remove this marker when fixed.")
 @pytest.mark.parametrize("limit_w", [-5.0, 0.0, 30.0])
 def test_power_limit_below_idle_is_refused(limit_w):
     with pytest.raises(InputError):

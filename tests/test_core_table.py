@@ -70,10 +70,6 @@ def test_rows_with_bad_values_are_marked_not_raised():
     assert np.isnan(t["itl_s"][1]) and not t["fits_memory"][1]
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: estimate_table(list of row dicts) fills missing optional "
-                   "keys with None (np.asarray([r.get(k) ...]) for every CONFIG_COLUMN), so the defaults in "
-                   "_columns never apply and engine None -> 'unknown engine None'. Fix: only build columns "
-                   "for keys present in some row. Remove this marker when fixed.")
 def test_table_rows_may_omit_optional_keys():
     t = estimate_table([{"model": "llama-3.1-8b", "gpu": "h100-sxm", "input_tokens": 1000, "output_tokens": 200}])
     assert t["fits_memory"][0]

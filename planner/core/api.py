@@ -7,6 +7,7 @@ per-configuration loop) and call the pure core in planner.core.model.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,6 +91,9 @@ class Estimate:
         return d
 
 
+_DEFAULTS: dict[str, Any] = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan, "engine": DEFAULT_ENGINE}
+
+
 def _columns(configs: Any) -> dict[str, np.ndarray]:
     """Accept a pandas DataFrame, a mapping of columns, or an iterable of row mappings."""
     if hasattr(configs, "to_dict") and hasattr(configs, "columns"):
@@ -98,16 +102,28 @@ def _columns(configs: Any) -> dict[str, np.ndarray]:
         cols = {k: np.asarray(v) for k, v in configs.items()}
     else:
         rows = list(configs)
-        cols = {k: np.asarray([r.get(k) for r in rows]) for k in CONFIG_COLUMNS}
+        present = [k for k in CONFIG_COLUMNS if any(k in r for r in rows)]
+        cols = {k: np.asarray([r.get(k, _DEFAULTS.get(k)) for r in rows]) for k in present}
     missing = [k for k in ("model", "gpu", "input_tokens", "output_tokens") if k not in cols]
     if missing:
         raise InputError(f"configuration table lacks column(s) {', '.join(missing)}")
     n = len(cols["model"])
-    defaults = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan, "engine": DEFAULT_ENGINE}
-    for k, v in defaults.items():
+    for k, v in _DEFAULTS.items():
         if k not in cols:
             cols[k] = np.full(n, v, dtype=object if isinstance(v, str) else float)
     return cols
+
+
+def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(unique values, integer code per row). pandas.factorize (hash-based) for long columns when
+    pandas is already loaded (estimate_table); np.unique (a sort of strings) otherwise."""
+    arr = np.asarray(values)
+    pd = sys.modules.get("pandas")
+    if pd is not None and arr.size > 10_000:
+        codes, uniques = pd.factorize(arr)
+        return np.asarray(uniques).astype(str), np.asarray(codes)
+    uniques, codes = np.unique(arr.astype(str), return_inverse=True)
+    return uniques, codes.reshape(-1)
 
 
 def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
@@ -116,16 +132,19 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
     """Feature arrays for the core, and a per-row problem string ('' when the row is valid)."""
     n = len(cols["model"])
     cal, _ = load_calibration(calibration)
-    model_ids, model_codes = np.unique(np.asarray(cols["model"], dtype=str), return_inverse=True)
+    model_ids, model_codes = _factorize(cols["model"])
     models = [catalog.model(m) for m in model_ids]
-    engines = np.array([canonical_engine(e) for e in np.asarray(cols["engine"], dtype=str)])
-    gp = np.char.add(np.char.add(np.char.add(np.char.add(np.asarray(cols["gpu"], dtype=str), "|"),
-                                             np.asarray(cols["precision"], dtype=str)), "|"), engines)
-    gp_ids, gp_codes = np.unique(gp, return_inverse=True)
+    g_ids, g_codes = _factorize(cols["gpu"])
+    p_ids, p_codes = _factorize(cols["precision"])
+    e_ids, e_codes = _factorize(cols["engine"])
+    e_canon = [canonical_engine(e) for e in e_ids]  # a few unique names, not one call per row
+    key = (g_codes.astype(np.int64) * len(p_ids) + p_codes) * len(e_ids) + e_codes
+    gp_keys, gp_codes = np.unique(key, return_inverse=True)
     g_rows, p_rows, c_rows, problems = [], [], [], []
-    for key in gp_ids:
-        gname, prec, engine = key.split("|")
-        g = catalog.gpu(gname)
+    for k in gp_keys:
+        gi, rest = divmod(int(k), len(p_ids) * len(e_ids))
+        pi, ei = divmod(rest, len(e_ids))
+        g, prec, engine = catalog.gpu(g_ids[gi]), str(p_ids[pi]), e_canon[ei]
         wb, flops, weight_only, problem = precision_path(g, prec)
         fp8_kv = ENGINES[engine]["kv_fp8_with_fp8_weights"] and prec in ("fp8", "fp4")
         g_rows.append(gpu_features(g))
@@ -145,9 +164,9 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
     x["coefficients"] = coeffs
     for k in ("tp", "pp", "input_tokens", "output_tokens"):
         x[k] = np.asarray(cols[k], dtype=float)
-    bs = np.asarray(cols["batch_size"], dtype=object)
-    x["batch_size"] = np.array([np.nan if v is None else float(v) for v in bs]) if bs.dtype == object \
-        else np.asarray(bs, dtype=float)
+    raw = np.asarray(cols["batch_size"])  # object only when rows mix numbers and None
+    x["batch_size"] = (np.array([np.nan if v is None else float(v) for v in raw]) if raw.dtype == object
+                       else raw.astype(float))
     if power_limit_w is not None:
         x["power_limit_w"] = np.broadcast_to(np.asarray(power_limit_w, dtype=float), (n,))
     problem = np.array(problems, dtype=object)[gp_codes]
@@ -163,6 +182,8 @@ def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
         (~(x["pp"] >= 1) | (x["pp"] != np.floor(x["pp"])), "pp must be a whole number >= 1"),
         (~np.isnan(x["batch_size"]) & ~(x["batch_size"] >= 1), "batch_size must be >= 1"),
     ]
+    if "power_limit_w" in x:
+        checks.append((~(x["power_limit_w"] > x["idle_w"]), "power_limit_w must be above the GPU's idle power"))
     out = np.full(len(x["tp"]), "", dtype=object)
     for bad, msg in reversed(checks):
         out = np.where(bad, msg, out)
@@ -231,6 +252,9 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     _, _, weight_only, problem = precision_path(g, precision)
     if problem:
         raise UnsupportedPrecisionError(problem)
+    if power_limit_w is not None and not (power_limit_w > g.idle_w):
+        raise InputError(f"power_limit_w {power_limit_w:g} W is not above {g.id}'s idle power ({g.idle_w:g} W)",
+                         fix=f"use a limit between {g.idle_w:g} and {g.tdp_w:g} W")
     cols = {"model": np.array([m.id]), "gpu": np.array([g.id]), "precision": np.array([precision]),
             "tp": np.array([float(tp)]), "pp": np.array([float(pp)]),
             "batch_size": np.array([np.nan if batch_size is None else float(batch_size)]),

@@ -30,6 +30,9 @@ Arrays = dict[str, Any]
 
 
 def _pnorm(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
+    if p == 4.0:  # the shipped sharpness: two squarings and two square roots, no np.power
+        a2, b2 = a * a, b * b
+        return np.sqrt(np.sqrt(a2 * a2 + b2 * b2))
     big = np.maximum(np.maximum(a, b), 1e-30)
     return big * ((a / big) ** p + (b / big) ** p) ** (1.0 / p)
 
@@ -68,40 +71,61 @@ def memory(x: Arrays) -> Arrays:
     }
 
 
-def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: np.ndarray,
-               context: np.ndarray, eta_compute: np.ndarray | float) -> Arrays:
-    """Time, bytes and FLOPs of one pipeline stage processing one micro-batch step on one GPU."""
+def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
+    """Per-configuration terms of stage_work that do not depend on the step's token counts
+    (computed once per evaluate instead of once per token_step)."""
     tp, pp = x["tp"], x["pp"]
-    p = fixed("gemm_roofline_sharpness")
     bw = x["bandwidth_bytes_per_s"]
+    gpus = tp * pp
+    eta_w = c["eta_weight_bw"] * np.where(x["weight_bytes"] < 2.0, c["quantized_bw_factor"], 1.0)
+    kv_tok = kv_bytes_per_token_per_gpu(x)
+    layers_stage = x["layers"] / pp
+    alpha = x["interconnect_latency_s"] * c["comm_latency_factor"]
+    moe_layers = np.where(x["params_routed"] > 0, x["moe_layers"] / pp, 0.0)
+    return {
+        # ln(1 - k/E) for MoE rows (floored so k = E gives full coverage without a warning); 0 for dense
+        "log_miss": np.where(x["params_routed"] > 0,
+                             np.log(np.maximum(1.0 - x["experts_active"] / x["experts_total"], 1e-300)), 0.0),
+        "dense_bytes": x["params_dense"] * x["weight_bytes"] / gpus,
+        "routed_bytes": x["params_routed"] * x["weight_bytes"] / gpus,
+        "w_time_per_byte": 1.0 / (eta_w * bw),
+        "flops_per_token": 2.0 * x["params_active"] / gpus,
+        "kv_tok": kv_tok,
+        "kv_time_per_byte": 1.0 / (c["eta_kv_bw"] * bw),
+        "decode_kv_bytes": kv_tok * effective_context(context, x),
+        "attn_decode": 4.0 * layers_stage * (x["q_width"] / tp) * effective_context(context, x),
+        "attn_prefill": (4.0 * layers_stage * (x["q_width"] / tp)
+                         * effective_context(x["input_tokens"], x) / 2.0),
+        "ring_per_token": (2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
+                           / x["interconnect_bytes_per_s"]),
+        "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
+        "alpha": alpha,
+        "moe_comm": moe_layers * c["moe_dispatch_latency_s"] * np.where(tp > 1, 2.0, 1.0),
+    }
+
+
+def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: np.ndarray,
+               context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None) -> Arrays:
+    """Time, bytes and FLOPs of one pipeline stage processing one micro-batch step on one GPU."""
+    inv = step_invariants(x, c, context) if inv is None else inv
+    p = fixed("gemm_roofline_sharpness")
     tokens = decode_tokens + prefill_tokens
     # GEMMs: weights touched (MoE: expected distinct experts under uniform routing) vs FLOPs.
-    coverage = 1.0 - (1.0 - x["experts_active"] / x["experts_total"]) ** np.maximum(tokens, 1.0)
-    coverage = np.where(x["params_routed"] > 0, coverage, 0.0)
-    weight_bytes = (x["params_dense"] + x["params_routed"] * coverage) * x["weight_bytes"] / (tp * pp)
-    gemm_flops = 2.0 * x["params_active"] * tokens / (tp * pp)
-    eta_w = c["eta_weight_bw"] * np.where(x["weight_bytes"] < 2.0, c["quantized_bw_factor"], 1.0)
-    t_w = weight_bytes / (eta_w * bw)
+    coverage = 1.0 - np.exp(inv["log_miss"] * np.maximum(tokens, 1.0))  # 1 - (1 - k/E)^T
+    weight_bytes = inv["dense_bytes"] + inv["routed_bytes"] * coverage
+    gemm_flops = inv["flops_per_token"] * tokens
+    t_w = weight_bytes * inv["w_time_per_byte"]
     t_c = gemm_flops / (eta_compute * x["compute_flops"])
     t_gemm = _pnorm(t_w, t_c, p)
     # Attention: decode reads each sequence's KV cache; prefill is quadratic in the prompt.
-    kv_tok = kv_bytes_per_token_per_gpu(x)
-    kv_bytes = decode_tokens * kv_tok * effective_context(context, x) + prefill_tokens * kv_tok
-    q_width = x["q_width"] / tp
-    attn_flops = 4.0 * (x["layers"] / pp) * q_width * (
-        decode_tokens * effective_context(context, x)
-        + prefill_tokens * effective_context(x["input_tokens"], x) / 2.0)
-    t_kv = kv_bytes / (c["eta_kv_bw"] * bw)
+    kv_bytes = decode_tokens * inv["decode_kv_bytes"] + prefill_tokens * inv["kv_tok"]
+    attn_flops = decode_tokens * inv["attn_decode"] + prefill_tokens * inv["attn_prefill"]
+    t_kv = kv_bytes * inv["kv_time_per_byte"]
     t_af = attn_flops / (eta_compute * x["half_flops"])
     t_attn = _pnorm(t_kv, t_af, p)
-    # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency.
-    msg = tokens * x["hidden"] * ACTIVATION_BYTES
-    ring = 2.0 * (tp - 1.0) / tp * msg / x["interconnect_bytes_per_s"]
-    alpha = x["interconnect_latency_s"] * c["comm_latency_factor"]
-    t_comm = np.where(tp > 1, 2.0 * (x["layers"] / pp) * (alpha + ring), 0.0)
-    # MoE routing and, when experts are sharded, the dispatch/combine exchange per MoE layer.
-    moe_layers = np.where(x["params_routed"] > 0, x["moe_layers"] / pp, 0.0)
-    t_comm = t_comm + moe_layers * c["moe_dispatch_latency_s"] * np.where(tp > 1, 2.0, 1.0)
+    # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency;
+    # MoE routing and dispatch/combine per MoE layer.
+    t_comm = inv["comm_layers"] * (inv["alpha"] + tokens * inv["ring_per_token"]) + inv["moe_comm"]
     return {
         "time_s": t_gemm + t_attn + t_comm,
         "kernel_time_s": t_gemm + t_attn,
@@ -113,11 +137,11 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
 
 
 def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarray,
-               context: np.ndarray, eta_compute: np.ndarray | float) -> Arrays:
+               context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None) -> Arrays:
     """One step of the whole replica: every sequence advances one token (pp stages in a pipeline)."""
     pp = x["pp"]
     micro = batch / pp
-    s = stage_work(x, c, micro, prefill_tokens / pp, context, eta_compute)
+    s = stage_work(x, c, micro, prefill_tokens / pp, context, eta_compute, inv)
     p2p = (pp - 1.0) * x["interconnect_latency_s"]
     per_seq = c["seq_overhead_s"] * batch  # GPU work per sequence: counts as busy for power
     step = pp * s["time_s"] + p2p + c["step_overhead_s"] + per_seq
@@ -155,14 +179,15 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     batch = np.maximum(batch, 1.0)
     context = n_in + n_out / 2.0
     prefill_per_step = batch * n_in / n_out
-    mean = token_step(x, c, batch, prefill_per_step, context, c["eta_compute"])
+    inv = step_invariants(x, c, context)
+    mean = token_step(x, c, batch, prefill_per_step, context, c["eta_compute"], inv)
     step_s = mean["step_s"]
     tokens_per_s = batch / step_s
 
     # ITL p95: a step that also carries a prefill chunk, once enough steps carry one.
     chunk = fixed("prefill_chunk_tokens")
-    decode_only = token_step(x, c, batch, np.zeros_like(batch), context, c["eta_compute"])
-    mixed = token_step(x, c, batch, np.full_like(batch, chunk), context, c["eta_compute"])
+    decode_only = token_step(x, c, batch, np.zeros_like(batch), context, c["eta_compute"], inv)
+    mixed = token_step(x, c, batch, np.full_like(batch, chunk), context, c["eta_compute"], inv)
     share = np.clip(prefill_per_step / chunk / fixed("p95_itl_prefill_threshold"), 0.0, 1.0)
     itl_p95 = np.maximum(step_s, decode_only["step_s"] + share * (mixed["step_s"] - decode_only["step_s"]))
 
@@ -170,11 +195,11 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     eta_pf = fixed("eta_prefill_compute")
     first = np.minimum(n_in, chunk)
     chunks = np.ceil(n_in / chunk)
-    pf = token_step(x, c, np.maximum(batch - 1.0, 0.0), first, context, eta_pf)
+    pf = token_step(x, c, np.maximum(batch - 1.0, 0.0), first, context, eta_pf, inv)
     ttft = chunks * pf["step_s"]
 
     power = gpu_power(x, c, mean)
-    burst = gpu_power(x, c, token_step(x, c, batch, np.full_like(batch, chunk), context, eta_pf))
+    burst = gpu_power(x, c, token_step(x, c, batch, np.full_like(batch, chunk), context, eta_pf, inv))
     n_gpu = x["tp"] * x["pp"]
     fits = mem["fits_memory"]
     return {

@@ -28,7 +28,8 @@ def read_yaml(path: str | Path) -> Any:
     except UnicodeDecodeError:
         raise InputError("is not UTF-8 text", file=str(p), fix="save the file as UTF-8") from None
     try:
-        return yaml.safe_load(text)
+        # CSafeLoader is libyaml's safe loader (10x faster); same semantics as yaml.safe_load
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
