@@ -179,6 +179,8 @@ class ModelSpec(StrictModel):
     ffn_size: int = Field(ge=1)
     """Dense FFN intermediate size (of the dense layers for MoE models)."""
     vocab_size: int = Field(ge=1)
+    tied_embeddings: bool = False
+    """True when the output projection (lm_head) shares the input embedding matrix."""
     attention: Attention
     moe: Moe | None = None
     max_context_tokens: int = Field(ge=1)
