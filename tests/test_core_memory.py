@@ -37,15 +37,28 @@ def core_row(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
                                                               ("int8", 1.0)])
 @pytest.mark.parametrize(("tp", "pp"), [(1, 1), (2, 1), (4, 1), (8, 1), (4, 2), (2, 4)])
 def test_weights_per_gpu_is_params_times_bytes_over_gpus(precision, bytes_per_weight, tp, pp):
+    # body at the precision, the two untied 16-bit vocabulary matrices (128256 x 8192 each) at 2 B;
+    # 80 layers split evenly over pp in {1, 2, 4}
     _, mem = core_row("llama-3.1-70b", "h200", precision=precision, tp=tp, pp=pp)
-    assert mem["weights_per_gpu_bytes"] == pytest.approx(70.6e9 * bytes_per_weight / (tp * pp), rel=1e-12)
+    vocab = 2 * 128256 * 8192
+    expected = ((70.6e9 - vocab) * bytes_per_weight + vocab * 2.0) / (tp * pp)
+    assert mem["weights_per_gpu_bytes"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_uneven_pipeline_stages_size_the_largest_stage():
+    # 80 layers over pp=3: the largest stage holds ceil(80/3) = 27 layers, not 26.67
+    _, even = core_row("llama-3.1-70b", "h200", precision="bf16", tp=1, pp=1)
+    _, three = core_row("llama-3.1-70b", "h200", precision="bf16", tp=1, pp=3)
+    assert three["weights_per_gpu_bytes"] == pytest.approx(even["weights_per_gpu_bytes"] * 27 / 80, rel=1e-12)
 
 
 def test_int4_and_fp4_weights_carry_their_group_scales():
     # 4 bits + scales: 0.5625 bytes per weight (notes/estimation.md, OCP MX / NVFP4)
     for precision in ("int4", "fp4"):
         _, mem = core_row("llama-3.1-8b", "b200", precision=precision)
-        assert mem["weights_per_gpu_bytes"] == pytest.approx(8.03e9 * 0.5625)
+        # the two untied vocabulary matrices (128256 x 4096) stay 16-bit
+        vocab = 2 * 128256 * 4096
+        assert mem["weights_per_gpu_bytes"] == pytest.approx((8.03e9 - vocab) * 0.5625 + vocab * 2.0)
 
 
 def test_estimate_reports_the_same_weights_and_gpu_count():

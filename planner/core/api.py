@@ -30,7 +30,7 @@ from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionErro
 from planner.schemas.catalog import PRECISIONS
 
 CONFIG_COLUMNS = ("model", "gpu", "precision", "tp", "pp", "batch_size", "input_tokens", "output_tokens",
-                  "engine")
+                  "engine", "prefill_chunk_tokens")
 
 
 def canonical_engine(name: str | None) -> str:
@@ -91,7 +91,8 @@ class Estimate:
         return d
 
 
-_DEFAULTS: dict[str, Any] = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan, "engine": DEFAULT_ENGINE}
+_DEFAULTS: dict[str, Any] = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan, "engine": DEFAULT_ENGINE,
+                             "prefill_chunk_tokens": np.nan}
 
 
 def _columns(configs: Any) -> dict[str, np.ndarray]:
@@ -164,9 +165,10 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
     x["coefficients"] = coeffs
     for k in ("tp", "pp", "input_tokens", "output_tokens"):
         x[k] = np.asarray(cols[k], dtype=float)
-    raw = np.asarray(cols["batch_size"])  # object only when rows mix numbers and None
-    x["batch_size"] = (np.array([np.nan if v is None else float(v) for v in raw]) if raw.dtype == object
-                       else raw.astype(float))
+    for k in ("batch_size", "prefill_chunk_tokens"):
+        raw = np.asarray(cols[k]) if k in cols else np.full(n, np.nan)  # object: numbers mixed with None
+        x[k] = (np.array([np.nan if v is None else float(v) for v in raw]) if raw.dtype == object
+                else raw.astype(float))
     if power_limit_w is not None:
         x["power_limit_w"] = np.broadcast_to(np.asarray(power_limit_w, dtype=float), (n,))
     problem = np.array(problems, dtype=object)[gp_codes]
@@ -181,6 +183,8 @@ def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
         (~(x["tp"] >= 1) | (x["tp"] != np.floor(x["tp"])), "tp must be a whole number >= 1"),
         (~(x["pp"] >= 1) | (x["pp"] != np.floor(x["pp"])), "pp must be a whole number >= 1"),
         (~np.isnan(x["batch_size"]) & ~(x["batch_size"] >= 1), "batch_size must be >= 1"),
+        (~np.isnan(x["prefill_chunk_tokens"]) & ~(x["prefill_chunk_tokens"] > np.nan_to_num(x["batch_size"], nan=0.0)),
+         "prefill_chunk_tokens (the step token budget) must exceed batch_size"),
     ]
     if "power_limit_w" in x:
         checks.append((~(x["power_limit_w"] > x["idle_w"]), "power_limit_w must be above the GPU's idle power"))
@@ -230,7 +234,8 @@ def _check_scalar(name: str, value: float, *, minimum: float, whole: bool = Fals
 def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: int = 1,
              batch_size: int | None = None, input_tokens: float, output_tokens: float,
              engine: str = DEFAULT_ENGINE, catalog: Catalog | None = None,
-             calibration: str | Path | None = None, power_limit_w: float | None = None) -> Estimate:
+             calibration: str | Path | None = None, power_limit_w: float | None = None,
+             prefill_chunk_tokens: int | None = None) -> Estimate:
     """Estimate one deployment (one replica of ``tp x pp`` GPUs) serving ``batch_size`` sequences.
 
     ``batch_size=None`` is the offline, maximum-throughput operating point: the largest batch that
@@ -248,6 +253,8 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     _check_scalar("pp", pp, minimum=1, whole=True)
     if batch_size is not None:
         _check_scalar("batch_size", batch_size, minimum=1, whole=True)
+    if prefill_chunk_tokens is not None:
+        _check_scalar("prefill_chunk_tokens", prefill_chunk_tokens, minimum=(batch_size or 0) + 1, whole=True)
     engine = canonical_engine(engine)
     _, _, weight_only, problem = precision_path(g, precision)
     if problem:
@@ -259,7 +266,8 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
             "tp": np.array([float(tp)]), "pp": np.array([float(pp)]),
             "batch_size": np.array([np.nan if batch_size is None else float(batch_size)]),
             "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)]),
-            "engine": np.array([engine])}
+            "engine": np.array([engine]),
+            "prefill_chunk_tokens": np.array([np.nan if prefill_chunk_tokens is None else float(prefill_chunk_tokens)])}
     x, _ = build_inputs(cols, cat, calibration, power_limit_w)
     r = {k: v[0] for k, v in estimate_arrays(x).items()}
     if not r["fits_memory"]:

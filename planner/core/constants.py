@@ -69,9 +69,6 @@ COEFFICIENTS: dict[str, Constant] = {c.name: c for c in [
 
 # ---- Fixed constants (literature; not refitted) ------------------------------------------------
 FIXED: dict[str, Constant] = {c.name: c for c in [
-    Constant("eta_prefill_compute", 0.60, 0.30, 0.85, "1",
-             "share of dense tensor peak in long prefill GEMMs; notes/estimation.md 0.6-0.8; not "
-             "calibrated (the calibration data has no TTFT)"),
     Constant("gpu_memory_utilization", 0.90, 0.70, 0.98, "1",
              "share of GPU memory the engine may use; vLLM default gpu_memory_utilization 0.9"),
     Constant("runtime_reserve_bytes", 3.0e9, 0.5e9, 8.0e9, "B",
@@ -79,9 +76,13 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
     Constant("max_batch_size", 1024, 256, 4096, "sequences",
              "cap on concurrent sequences of the offline operating point; vLLM max_num_seqs is 256-1024 "
              "by default, TRT-LLM max_batch_size 2048"),
-    Constant("prefill_chunk_tokens", 2048, 512, 16384, "tokens",
-             "chunked-prefill token budget per step; vLLM max_num_batched_tokens 2048 (v0 chunked "
-             "prefill default), 8192 in v1 on large GPUs"),
+    Constant("prefill_chunk_tokens", 8192, 512, 16384, "tokens",
+             "engine default token budget per step, decode tokens included (vLLM V1 "
+             "max_num_batched_tokens 8192 for serving on large GPUs; TRT-LLM max_num_tokens 8192); "
+             "planner solve also tries smaller budgets, the knob that trades TTFT for ITL tails"),
+    Constant("min_prefill_room_tokens", 256, 64, 2048, "tokens",
+             "with the default budget, room kept for prompt tokens beside a large batch (engines "
+             "raise the budget with max_num_seqs)"),
     Constant("gemm_roofline_sharpness", 4.0, 1.0, 20.0, "1",
              "p of the p-norm that joins the memory and compute rooflines (large p = hard max); "
              "engineering choice: kernels near the ridge point reach neither bound"),
@@ -89,8 +90,6 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
              "compute throughput of weight-only quantized GEMMs relative to the 16-bit path "
              "(dequantization in the inner loop); Marlin/AWQ kernels lose 20-50 % at large batch "
              "(notes/estimation.md, aiconfigurator w4a16 util)"),
-    Constant("p95_itl_prefill_threshold", 0.05, 0.01, 0.20, "1",
-             "when more than this share of steps carry a prefill chunk, the ITL p95 is a mixed step"),
     Constant("planning_utilization_max", 0.85, 0.5, 0.95, "1",
              "highest share of a replica's saturated request rate the plan loads it to; queueing "
              "delay grows without bound as utilization nears 1 (capacity-planning practice: 70-90 %)"),
@@ -111,6 +110,12 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
 # scale per 16 = 4.5 bits).
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5625,
                                   "fp4": 0.5625}
+# Embedding and lm_head matrices stay 16-bit under weight quantization (GPTQ/AWQ/FP8 recipes
+# leave them unquantized).
+VOCAB_BYTES = 2.0
+# Under DVFS dynamic power ~ f^2.5, so clocks scale as (power ratio)^0.4 (Horowitz et al., and
+# the cube-law approximation P ~ f^3 in power-capping literature, bracket 0.33-0.5).
+DVFS_EXPONENT = 0.4
 # KV cache kept in 16-bit (vLLM kv_cache_dtype="auto"); activations exchanged in 16-bit.
 KV_BYTES = 2.0
 

@@ -10,9 +10,10 @@ import numpy as np
 from planner.core.constants import KV_BYTES, WEIGHT_BYTES, fixed
 from planner.schemas.catalog import GpuSpec, ModelSpec
 
-MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_active", "experts_total",
-                  "experts_active", "moe_layers", "layers", "hidden", "q_width", "kv_bytes_per_token",
-                  "kv_split_heads", "sliding_fraction", "sliding_window")
+MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_active", "params_vocab",
+                  "params_embedding", "experts_total", "experts_active", "moe_layers", "layers", "hidden",
+                  "attn_flops_per_context_token", "kv_bytes_per_token", "kv_split_heads", "sliding_fraction",
+                  "sliding_window", "max_context_tokens")
 GPU_FEATURES = ("memory_bytes", "bandwidth_bytes_per_s", "half_flops", "tdp_w", "idle_w",
                 "interconnect_bytes_per_s", "interconnect_latency_s")
 
@@ -31,26 +32,37 @@ def model_features(m: ModelSpec) -> dict[str, float]:
         experts_total, experts_active = float(m.moe.experts_total), float(m.moe.experts_active)
     if m.attention.kind == "mla":
         assert m.attention.kv_lora_rank is not None and m.attention.qk_rope_head_dim is not None
-        kv_per_token = m.layers * (m.attention.kv_lora_rank + m.attention.qk_rope_head_dim) * KV_BYTES
+        rank, rope = m.attention.kv_lora_rank, m.attention.qk_rope_head_dim
+        kv_per_token = m.layers * (rank + rope) * KV_BYTES
         split_heads = 0.0  # latent cache is replicated across tensor-parallel ranks
+        # absorbed MLA: scores over the (rank + rope) latent and values over the rank, per head
+        attn_flops = 2.0 * m.attention_heads * ((rank + rope) + rank)
     else:
         kv_per_token = 2.0 * m.layers * m.kv_heads * m.head_dim * KV_BYTES
         split_heads = float(m.kv_heads)
+        attn_flops = 4.0 * m.attention_heads * m.head_dim  # QK^T and PV, 2 FLOP per multiply-add
+    # Vocabulary matrices stay 16-bit under weight quantization (embedding and lm_head are not
+    # quantized by GPTQ/AWQ/FP8 recipes); with tied embeddings there is one matrix.
+    embedding = float(m.vocab_size * m.hidden_size)
+    vocab = embedding * (1.0 if m.tied_embeddings else 2.0)
     return {
         "params_total": total,
         "params_dense": total - routed,
         "params_routed": routed,
         "params_active": active,
+        "params_vocab": min(vocab, 0.5 * total),
+        "params_embedding": min(embedding, 0.25 * total),
         "experts_total": experts_total,
         "experts_active": experts_active,
         "moe_layers": moe_layers,
         "layers": float(m.layers),
         "hidden": float(m.hidden_size),
-        "q_width": float(m.attention_heads * m.head_dim),
+        "attn_flops_per_context_token": attn_flops,
         "kv_bytes_per_token": kv_per_token,
         "kv_split_heads": split_heads,
         "sliding_fraction": m.attention.sliding_window_layer_fraction,
         "sliding_window": float(m.attention.sliding_window_tokens or 0),
+        "max_context_tokens": float(m.max_context_tokens),
     }
 
 
@@ -88,7 +100,10 @@ def precision_path(g: GpuSpec, precision: str) -> tuple[float, float, bool, str]
             return 0.0, 0.0, False, f"{g.id} has no {precision} tensor path{alt}"
         return WEIGHT_BYTES[precision], native, False, ""
     if native is not None and precision != "int4":
-        return WEIGHT_BYTES[precision], native, False, ""
+        # a cut-down native path (B300 int8) is not used when dequantizing to 16-bit is faster
+        emulated = g.half_flops * fixed("weight_only_compute_factor")
+        if native >= emulated:
+            return WEIGHT_BYTES[precision], native, False, ""
     return WEIGHT_BYTES[precision], g.half_flops * fixed("weight_only_compute_factor"), True, ""
 
 

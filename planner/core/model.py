@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.core.constants import ACTIVATION_BYTES, fixed
+from planner.core.constants import ACTIVATION_BYTES, DVFS_EXPONENT, VOCAB_BYTES, fixed
 
 Arrays = dict[str, Any]
 
@@ -49,12 +49,22 @@ def kv_bytes_per_token_per_gpu(x: Arrays) -> np.ndarray:
     head per GPU (heads are replicated when TP exceeds the KV heads); MLA latents replicated."""
     heads = x["kv_split_heads"]
     share = np.where(heads > 0, np.maximum(1.0 / x["tp"], 1.0 / np.maximum(heads, 1.0)), 1.0)
-    return x["kv_bytes_per_token"] * x["kv_scale"] * share / x["pp"]
+    return x["kv_bytes_per_token"] * x["kv_scale"] * share / x["pp"] * stage_factor(x)
+
+
+def stage_factor(x: Arrays) -> np.ndarray:
+    """Layers of the largest pipeline stage over the average: ceil(L / pp) / (L / pp)."""
+    return np.ceil(x["layers"] / x["pp"]) * x["pp"] / x["layers"]
+
+
+def weight_bytes_total(x: Arrays) -> np.ndarray:
+    """Stored weights: quantized body plus 16-bit vocabulary matrices."""
+    return (x["params_total"] - x["params_vocab"]) * x["weight_bytes"] + x["params_vocab"] * VOCAB_BYTES
 
 
 def memory(x: Arrays) -> Arrays:
-    """Weights per GPU, KV capacity and the largest batch that fits."""
-    weights = x["params_total"] * x["weight_bytes"] / (x["tp"] * x["pp"])
+    """Weights per GPU (largest pipeline stage), KV capacity and the largest batch that fits."""
+    weights = weight_bytes_total(x) * stage_factor(x) / (x["tp"] * x["pp"])
     usable = x["memory_bytes"] * fixed("gpu_memory_utilization")
     free = usable - weights - fixed("runtime_reserve_bytes")
     kv_tok = kv_bytes_per_token_per_gpu(x)
@@ -76,25 +86,31 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
     (computed once per evaluate instead of once per token_step)."""
     tp, pp = x["tp"], x["pp"]
     bw = x["bandwidth_bytes_per_s"]
-    gpus = tp * pp
+    gpus = tp * pp / stage_factor(x)  # the slowest stage sets the pace
     eta_w = c["eta_weight_bw"] * np.where(x["weight_bytes"] < 2.0, c["quantized_bw_factor"], 1.0)
     kv_tok = kv_bytes_per_token_per_gpu(x)
-    layers_stage = x["layers"] / pp
+    layers_stage = np.ceil(x["layers"] / pp)
+    # Each step streams the quantized body and the 16-bit lm_head, not the input embedding table
+    # (only the step's rows of it); dense models publish totals that include both matrices.
+    body = x["params_dense"] - x["params_vocab"]
+    lm_head = x["params_embedding"]
+    flops_params = np.where(x["params_routed"] > 0, x["params_active"],
+                            x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
     alpha = x["interconnect_latency_s"] * c["comm_latency_factor"]
-    moe_layers = np.where(x["params_routed"] > 0, x["moe_layers"] / pp, 0.0)
+    moe_layers = np.where(x["params_routed"] > 0, np.ceil(x["moe_layers"] / pp), 0.0)
     return {
         # ln(1 - k/E) for MoE rows (floored so k = E gives full coverage without a warning); 0 for dense
         "log_miss": np.where(x["params_routed"] > 0,
                              np.log(np.maximum(1.0 - x["experts_active"] / x["experts_total"], 1e-300)), 0.0),
-        "dense_bytes": x["params_dense"] * x["weight_bytes"] / gpus,
+        "dense_bytes": (body * x["weight_bytes"] + lm_head * VOCAB_BYTES) / gpus,
         "routed_bytes": x["params_routed"] * x["weight_bytes"] / gpus,
         "w_time_per_byte": 1.0 / (eta_w * bw),
-        "flops_per_token": 2.0 * x["params_active"] / gpus,
+        "flops_per_token": 2.0 * flops_params / gpus,
         "kv_tok": kv_tok,
         "kv_time_per_byte": 1.0 / (c["eta_kv_bw"] * bw),
         "decode_kv_bytes": kv_tok * effective_context(context, x),
-        "attn_decode": 4.0 * layers_stage * (x["q_width"] / tp) * effective_context(context, x),
-        "attn_prefill": (4.0 * layers_stage * (x["q_width"] / tp)
+        "attn_decode": layers_stage * (x["attn_flops_per_context_token"] / tp) * effective_context(context, x),
+        "attn_prefill": (layers_stage * (x["attn_flops_per_context_token"] / tp)
                          * effective_context(x["input_tokens"], x) / 2.0),
         "ring_per_token": (2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
                            / x["interconnect_bytes_per_s"]),
@@ -164,12 +180,39 @@ def gpu_power(x: Arrays, c: Arrays, step: Arrays) -> np.ndarray:
     return np.clip(power, x["idle_w"], limit)
 
 
+def power_limit_slowdown(x: Arrays, uncapped_w: np.ndarray) -> np.ndarray:
+    """Kernel-time multiplier when a power limit holds the GPU below its uncapped draw.
+
+    Dynamic power scales roughly as f^2.5 under DVFS (P ~ f V^2 with V ~ f^0.75), so clocks, and
+    kernel throughput, scale as (P_limit_dyn / P_uncapped_dyn)^0.4.
+    """
+    if "power_limit_w" not in x:
+        return np.ones_like(uncapped_w)
+    limit = np.minimum(x["power_limit_w"], x["tdp_w"])
+    dyn_cap = np.maximum(limit - x["idle_w"], 1e-9)
+    dyn = np.maximum(uncapped_w - x["idle_w"], 1e-9)
+    return np.maximum(1.0, (dyn / dyn_cap) ** DVFS_EXPONENT)
+
+
+def _capped(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]:
+    """A step re-timed under the power limit, and its power."""
+    uncapped = gpu_power({**x, "power_limit_w": x["tdp_w"]}, c, step)
+    slow = power_limit_slowdown(x, uncapped)
+    if not np.any(slow > 1.0):
+        return step, gpu_power(x, c, step)
+    kernel = step["busy_s"] * (slow - 1.0)
+    timed = {**step, "step_s": step["step_s"] + kernel, "busy_s": step["busy_s"] * slow}
+    return timed, gpu_power(x, c, timed)
+
+
 def evaluate(x: Arrays, c: Arrays) -> Arrays:
     """Estimate every configuration in ``x`` with coefficients ``c``.
 
     ``x`` holds model/GPU features (planner.core.features), ``tp``, ``pp``, ``weight_bytes``,
-    ``compute_flops``, ``input_tokens``, ``output_tokens`` and ``batch_size`` (NaN = offline:
-    the largest batch that fits memory, capped at the engine maximum).
+    ``compute_flops``, ``input_tokens``, ``output_tokens``, ``batch_size`` (NaN = offline: the
+    largest batch that fits memory, capped at the engine maximum) and optionally
+    ``prefill_chunk_tokens`` (the engine's token budget per step, decode tokens included; NaN or
+    absent = the engine default) and ``power_limit_w``.
     """
     mem = memory(x)
     n_in, n_out = x["input_tokens"], x["output_tokens"]
@@ -177,50 +220,66 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     cap = fixed("max_batch_size")
     batch = np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"])
     batch = np.maximum(batch, 1.0)
-    context = n_in + n_out / 2.0
+    # Steady state: B n_in / n_out prompt tokens per step; more than the room stalls decodes.
     prefill_per_step = batch * n_in / n_out
+    budget = x.get("prefill_chunk_tokens")
+    # the engine default grows with the batch (engines raise the budget with max_num_seqs)
+    default_budget = np.maximum(fixed("prefill_chunk_tokens"),
+                                batch + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_step))
+    budget = default_budget if budget is None else np.where(np.isnan(budget), default_budget, budget)
+    room = np.maximum(budget - batch, 1.0)  # prefill tokens a step can carry beside its decodes
+    context = n_in + n_out / 2.0
     inv = step_invariants(x, c, context)
-    mean = token_step(x, c, batch, prefill_per_step, context, c["eta_compute"], inv)
-    step_s = mean["step_s"]
+    eta = c["eta_compute"]
+
+    carried = np.minimum(prefill_per_step, room)
+    mean, power = _capped(x, c, token_step(x, c, batch, carried, context, eta, inv))
+    stall = np.maximum(prefill_per_step / room, 1.0)
+    step_s = mean["step_s"] * stall
     tokens_per_s = batch / step_s
 
-    # ITL p95: a step that also carries a prefill chunk, once enough steps carry one.
-    chunk = fixed("prefill_chunk_tokens")
-    decode_only = token_step(x, c, batch, np.zeros_like(batch), context, c["eta_compute"], inv)
-    mixed = token_step(x, c, batch, np.full_like(batch, chunk), context, c["eta_compute"], inv)
-    share = np.clip(prefill_per_step / chunk / fixed("p95_itl_prefill_threshold"), 0.0, 1.0)
-    itl_p95 = np.maximum(step_s, decode_only["step_s"] + share * (mixed["step_s"] - decode_only["step_s"]))
+    # A step that carries prompt tokens holds a whole prompt (or the room, if smaller): ITL
+    # quantiles are such mixed steps once enough steps carry one.
+    mixed_tokens = np.minimum(room, np.maximum(n_in, prefill_per_step))
+    decode_only, _ = _capped(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
+    mixed, burst = _capped(x, c, token_step(x, c, batch, mixed_tokens, context, eta, inv))
+    share = np.clip(prefill_per_step / mixed_tokens, 0.0, 1.0)
+    extra = mixed["step_s"] - decode_only["step_s"]
+    itl_p95 = np.maximum(step_s, decode_only["step_s"] + extra * np.clip(share / 0.05, 0.0, 1.0))
+    itl_p99 = np.maximum(itl_p95, decode_only["step_s"] + extra * np.clip(share / 0.01, 0.0, 1.0))
 
-    # TTFT without queueing: the prompt goes through in chunks, each a step beside the decodes.
-    eta_pf = fixed("eta_prefill_compute")
-    first = np.minimum(n_in, chunk)
-    chunks = np.ceil(n_in / chunk)
-    pf = token_step(x, c, np.maximum(batch - 1.0, 0.0), first, context, eta_pf, inv)
+    # TTFT without queueing: the prompt goes through in room-sized chunks beside the decodes.
+    first = np.minimum(n_in, room)
+    chunks = np.ceil(n_in / room)
+    pf, _ = _capped(x, c, token_step(x, c, np.maximum(batch - 1.0, 0.0), first, context, eta, inv))
     ttft = chunks * pf["step_s"]
 
-    power = gpu_power(x, c, mean)
-    burst = gpu_power(x, c, token_step(x, c, batch, np.full_like(batch, chunk), context, eta_pf, inv))
     n_gpu = x["tp"] * x["pp"]
     fits = mem["fits_memory"]
+    peak = np.maximum(power, burst)
     return {
         "fits_memory": fits,
         "weights_per_gpu_bytes": mem["weights_per_gpu_bytes"],
         "memory_per_gpu_bytes": (mem["weights_per_gpu_bytes"] + fixed("runtime_reserve_bytes")
                                  + batch * mem["kv_bytes_per_sequence"]),
         "kv_bytes_per_token_per_gpu": mem["kv_bytes_per_token_per_gpu"],
+        "kv_capacity_tokens": mem["kv_capacity_tokens"],
         "max_batch_size": mem["max_batch_size"],
         "batch_size": batch,
         "batch_fits_memory": fits & (batch <= mem["max_batch_size"]),
+        "prefill_chunk_tokens": budget,
         "ttft_s": ttft,
         "itl_s": step_s,
         "itl_p95_s": itl_p95,
-        "itl_p99_s": np.maximum(itl_p95, mixed["step_s"]),
+        "itl_p99_s": itl_p99,
+        "mixed_step_s": mixed["step_s"],
+        "prefill_tokens_per_mixed_step": mixed_tokens,
         "output_tokens_per_s": tokens_per_s,
         "requests_per_s": tokens_per_s / n_out,
         "power_per_gpu_w": power,
         "power_total_w": power * n_gpu,
-        "peak_power_per_gpu_w": np.maximum(power, burst),
-        "peak_power_total_w": np.maximum(power, burst) * n_gpu,
+        "peak_power_per_gpu_w": peak,
+        "peak_power_total_w": peak * n_gpu,
         "energy_per_output_token_j": power * n_gpu / tokens_per_s,
         "num_gpus": n_gpu,
     }
