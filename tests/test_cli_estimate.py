@@ -7,7 +7,8 @@ from dataclasses import fields
 
 import pytest
 
-from planner.cli.estimate_cmd import annual_energy
+from planner.catalog.loader import load_catalog
+from planner.cli.estimate_cmd import annual_energy, idle_energy_kwh
 from planner.cli.main import main
 from planner.core.api import Estimate
 from planner.errors import UnknownNameError
@@ -42,7 +43,8 @@ def test_json_has_the_api_field_names_and_annual_energy(capsys):
     assert {f.name for f in fields(Estimate)} <= set(doc)
     assert doc["model"] == "llama-3.1-70b" and doc["tp"] == 4 and doc["batch_size"] == 8
     assert doc["engine"] == "vllm" and doc["generic_model"] is False
-    it_kwh = doc["power_total_w"] * 0.5 * 8760 / 1000
+    idle_total_w = load_catalog().gpu("h100-sxm").idle_w * 4
+    it_kwh = (doc["power_total_w"] * 0.5 + idle_total_w * 0.5) * 8760 / 1000
     assert doc["annual_energy_it_kwh"] == pytest.approx(it_kwh)
     assert doc["annual_energy_facility_kwh"] == pytest.approx(it_kwh * 1.3)
     assert doc["annual_electricity_cost_usd"] == pytest.approx(it_kwh * 1.3 * 0.10)
@@ -54,6 +56,42 @@ def test_annual_energy_by_hand():
     a = annual_energy(2000.0, duty_cycle=0.5, pue=1.3, electricity_usd_per_kwh=0.10)
     assert a == pytest.approx({"annual_energy_it_kwh": 8760.0, "annual_energy_facility_kwh": 11388.0,
                                "annual_electricity_cost_usd": 1138.8})
+
+
+def test_annual_energy_counts_idle_hours_by_hand():
+    # (2,000 W x 0.5 + 4 x 70 W x 0.5) x 8,760 h = (1,000 + 140) W x 8,760 h = 9,986.4 kWh;
+    # x 1.3 = 12,982.32 kWh; x 0.10 USD = 1,298.232 USD
+    a = annual_energy(2000.0, duty_cycle=0.5, pue=1.3, electricity_usd_per_kwh=0.10, idle_total_w=280.0)
+    assert a == pytest.approx({"annual_energy_it_kwh": 9986.4, "annual_energy_facility_kwh": 12982.32,
+                               "annual_electricity_cost_usd": 1298.232})
+    assert idle_energy_kwh(280.0, 0.5) == pytest.approx(1226.4)
+
+
+def test_json_idle_fields_come_from_the_gpu_catalog(capsys):
+    code, out, _ = run(capsys, *BASE, "--format", "json", "--duty-cycle", "0.25")
+    assert code == 0
+    doc = json.loads(out)
+    idle_w = load_catalog().gpu("h100-sxm").idle_w
+    assert doc["idle_power_per_gpu_w"] == idle_w and doc["idle_power_total_w"] == pytest.approx(4 * idle_w)
+    assert doc["annual_energy_it_idle_kwh"] == pytest.approx(4 * idle_w * 0.75 * 8.76)
+    assert doc["annual_energy_it_kwh"] == pytest.approx(
+        doc["power_total_w"] * 0.25 * 8.76 + doc["annual_energy_it_idle_kwh"])
+
+
+def test_full_duty_cycle_has_no_idle_energy(capsys):
+    code, out, _ = run(capsys, *BASE, "--format", "json", "--duty-cycle", "1")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["annual_energy_it_idle_kwh"] == 0.0
+    assert doc["annual_energy_it_kwh"] == pytest.approx(doc["power_total_w"] * 8.76)
+
+
+def test_table_says_the_gpus_idle_outside_the_duty_cycle(capsys):
+    code, out, _ = run(capsys, *BASE, "--duty-cycle", "0.5")
+    assert code == 0
+    assert "duty cycle 0.5, GPUs idle the rest" in out
+    assert "idle power total, 4 GPU(s) (W)" in out and "of which idle (kWh/yr)" in out
+    assert "not counted" not in out
 
 
 def test_json_and_table_agree(capsys):

@@ -107,3 +107,145 @@ def test_generated_documents_never_crash(tmp_path: Path, path: tuple, value: obj
         load_scenario(p)
     except PlannerError as exc:
         assert str(p) in exc.render()
+
+
+# ---- overrides: `planner validate` checks each one; problems name the override ------------------
+
+def _write(tmp_path: Path, doc: dict, name: str = "s.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return p
+
+
+def _catalog():  # type: ignore[no-untyped-def]
+    from planner.catalog.loader import load_catalog
+
+    return load_catalog()
+
+
+TYPO = {"traffic_x2": {"workloads": {"chat": {"trafic": {"peak_requests_per_s": 10}}}}}
+
+
+def test_validate_checks_every_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = _write(tmp_path, {**GOOD, "overrides": {"min_power": {"objective": "min_power"}, **TYPO}})
+    assert main(["validate", str(p)]) == 1
+    out, err = capsys.readouterr()
+    assert "ok" not in out and "Traceback" not in err
+    assert f"{p}: overrides.traffic_x2 -> workloads[0].trafic: Extra inputs are not permitted" in err
+    assert "remove this key" in err and "min_power" not in err
+
+
+def test_validate_override_option_checks_only_that_override(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    p = _write(tmp_path, {**GOOD, "overrides": {"min_power": {"objective": "min_power"}, **TYPO}})
+    assert main(["validate", "--override", "min_power", str(p)]) == 0
+    assert "overrides min_power ok" in capsys.readouterr().out
+
+
+def test_load_with_override_names_it_in_the_key_path(tmp_path: Path) -> None:
+    p = _write(tmp_path, {**GOOD, "overrides": TYPO})
+    with pytest.raises(PlannerError) as exc:
+        load_scenario(p, "traffic_x2")
+    assert exc.value.render().startswith(f"{p}: overrides.traffic_x2 -> workloads[0].trafic: ")
+    assert load_scenario(p).override is None  # the base alone is valid
+
+
+def test_solve_with_override_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = _write(tmp_path, {**GOOD, "overrides": TYPO})
+    assert main(["solve", "--no-write", "--override", "traffic_x2", str(p)]) == 1
+    assert "overrides.traffic_x2 -> workloads[0].trafic" in capsys.readouterr().err
+
+
+def test_a_base_problem_is_not_blamed_on_the_override(tmp_path: Path) -> None:
+    doc = yaml.safe_load(yaml.safe_dump(GOOD))
+    doc["workloads"][0]["slo"]["itl_p95_msec"] = 3
+    p = _write(tmp_path, {**doc, "overrides": {"min_power": {"objective": "min_power"}}})
+    with pytest.raises(PlannerError) as exc:
+        load_scenario(p, "min_power")
+    assert exc.value.render() == (f"{p}: workloads[0].slo.itl_p95_msec: Extra inputs are not permitted "
+                                  "(remove this key or check its spelling against `planner schema`)")
+
+
+def test_override_of_an_unknown_workload_names_it(tmp_path: Path) -> None:
+    p = _write(tmp_path, {**GOOD, "overrides": {"x": {"workloads": {"chatt": {"model": "llama-3.1-8b"}}}}})
+    with pytest.raises(PlannerError, match=r"overrides\.x\.workloads\.chatt: override patches unknown workload"):
+        load_scenario(p, "x")
+
+
+def test_validate_lists_the_problems_of_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = _write(tmp_path, GOOD, "good.yaml")
+    bad1 = _write(tmp_path, {**GOOD, "overrides": TYPO}, "bad1.yaml")
+    bad2 = _write(tmp_path, {**GOOD, "objective": "min_cost"}, "bad2.yaml")
+    assert main(["validate", str(bad1), str(good), str(bad2)]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"{good}: ok (1 workloads)\n"
+    assert f"{bad1}: overrides.traffic_x2 -> workloads[0].trafic" in err and f"{bad2}: objective" in err
+
+
+def test_shipped_scenarios_and_their_overrides_validate(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(str(p) for p in (Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+    assert files and main(["validate", *files]) == 0
+    assert "overrides traffic_x2, min_power ok" in capsys.readouterr().out
+
+
+# ---- names against the catalog: check_names ------------------------------------------------------
+
+def _names_error(tmp_path: Path, doc: dict, override: str | None = None) -> list[str]:
+    from planner.scenario.load import check_names
+
+    p = _write(tmp_path, doc)
+    with pytest.raises(PlannerError) as exc:
+        check_names(load_scenario(p, override), _catalog())
+    return [line.removeprefix(f"{p}: ") for line in exc.value.render().splitlines()]
+
+
+def test_check_names_lists_every_unknown_name_with_its_key_path(tmp_path: Path) -> None:
+    doc = yaml.safe_load(yaml.safe_dump(GOOD))
+    doc["workloads"][0]["model"] = "llama-3.1-8c"
+    doc["hardware"] = {"inventory": {"h100-sxn": 8}, "servers": {"h200x": {"gpus_per_server": 8}}}
+    doc["finance"] = {"gpu_prices_usd": {"b201": 30000}, "server_prices_usd": {"h100-sxn": 50000}}
+    lines = _names_error(tmp_path, doc)
+    assert [line.split(": ")[0] for line in lines] == [
+        "workloads[0].model", "hardware.inventory.h100-sxn", "hardware.servers.h200x", "finance.gpu_prices_usd.b201",
+        "finance.server_prices_usd.h100-sxn"]
+    assert lines[-1] == "finance.server_prices_usd.h100-sxn: unknown GPU 'h100-sxn' (did you mean h100-sxm, v100-sxm?)"
+    assert all("did you mean" in line for line in lines)
+
+
+def test_check_names_flags_an_id_and_its_alias_in_one_mapping(tmp_path: Path) -> None:
+    doc = {**GOOD, "finance": {"gpu_prices_usd": {"h100-sxm": 25000, "H100 SXM": 30000}}}
+    assert _names_error(tmp_path, doc) == [
+        "finance.gpu_prices_usd.H100 SXM: names GPU h100-sxm, as does key 'h100-sxm' (keep one of the two keys)"]
+
+
+def test_check_names_flags_an_empty_gpu_list(tmp_path: Path) -> None:
+    doc = {**GOOD, "hardware": {"gpus": []}}
+    (line,) = _names_error(tmp_path, doc)
+    assert line.startswith("hardware.gpus: an empty list allows no GPU") and "remove the key" in line
+
+
+def test_check_names_accepts_ids_and_aliases(tmp_path: Path) -> None:
+    from planner.scenario.load import check_names
+
+    doc = {**GOOD, "hardware": {"gpus": ["H100 SXM", "a100-sxm-80gb"], "inventory": {"h100": 16}},
+           "finance": {"gpu_prices_usd": {"h100-sxm": 25000}, "server_prices_usd": {"H100 SXM": 1}}}
+    check_names(load_scenario(_write(tmp_path, doc)), _catalog())
+
+
+def test_check_names_labels_only_the_override_problems(tmp_path: Path) -> None:
+    doc = {**GOOD, "hardware": {"gpus": ["h100-sxn"]},
+           "overrides": {"more": {"hardware": {"inventory": {"b201": 8}}}}}
+    assert _names_error(tmp_path, doc, "more") == [
+        "hardware.gpus[0]: unknown GPU 'h100-sxn' (did you mean h100-sxm, v100-sxm?)",
+        "overrides.more -> hardware.inventory.b201: unknown GPU 'b201' (did you mean b200, gb200, h20?)"]
+
+
+def test_validate_reports_name_problems_of_base_and_overrides_once(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    doc = {**GOOD, "hardware": {"gpus": ["h100-sxn"]},
+           "overrides": {"a": {"objective": "min_power"}, "b": {"finance": {"server_prices_usd": {"h100-sxn": 1}}}}}
+    p = _write(tmp_path, doc)
+    assert main(["validate", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("hardware.gpus[0]: unknown GPU 'h100-sxn'") == 1
+    assert f"{p}: overrides.b -> finance.server_prices_usd.h100-sxn: unknown GPU 'h100-sxn'" in err

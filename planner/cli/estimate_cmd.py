@@ -22,17 +22,34 @@ HOURS_PER_YEAR = 8760.0
 GIB = 1024**3
 
 
-def annual_energy(power_total_w: float, *, duty_cycle: float, pue: float,
-                  electricity_usd_per_kwh: float) -> dict[str, float]:
-    """Energy over a year at the operating point for ``duty_cycle`` of the hours.
+def idle_energy_kwh(idle_total_w: float, duty_cycle: float) -> float:
+    """IT energy of the hours outside the duty cycle, spent at idle draw (kWh per year)."""
+    return idle_total_w * (1.0 - duty_cycle) * HOURS_PER_YEAR / 1000.0
 
-    IT energy = power x duty x 8760 h; facility energy = IT x PUE; the cost is the facility's.
-    Hours outside the duty cycle (idle draw) are not counted.
+
+def annual_energy(power_total_w: float, *, duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
+                  idle_total_w: float = 0.0) -> dict[str, float]:
+    """Energy over a year: the operating point for ``duty_cycle`` of the hours, idle the rest.
+
+    IT energy = (power x duty + idle x (1 - duty)) x 8760 h, with ``idle_total_w`` the idle draw of
+    all the replica's GPUs; facility energy = IT x PUE; the cost is the facility's.
     """
-    it_kwh = power_total_w * duty_cycle * HOURS_PER_YEAR / 1000.0
+    it_kwh = power_total_w * duty_cycle * HOURS_PER_YEAR / 1000.0 + idle_energy_kwh(idle_total_w, duty_cycle)
     facility_kwh = it_kwh * pue
     return {"annual_energy_it_kwh": it_kwh, "annual_energy_facility_kwh": facility_kwh,
             "annual_electricity_cost_usd": facility_kwh * electricity_usd_per_kwh}
+
+
+def annual_with_idle(est: Estimate, cat: Catalog, *, duty_cycle: float, pue: float,
+                     electricity_usd_per_kwh: float) -> dict[str, float]:
+    """``annual_energy`` with the GPU's idle draw from the catalog (``Estimate`` carries none),
+    plus the idle powers and the idle share of the IT energy (JSON fields and table rows)."""
+    idle_per_gpu_w = cat.gpu(est.gpu).idle_w
+    idle_total_w = idle_per_gpu_w * est.num_gpus
+    annual = annual_energy(est.power_total_w, duty_cycle=duty_cycle, pue=pue,
+                           electricity_usd_per_kwh=electricity_usd_per_kwh, idle_total_w=idle_total_w)
+    return {"idle_power_per_gpu_w": idle_per_gpu_w, "idle_power_total_w": idle_total_w,
+            "annual_energy_it_idle_kwh": idle_energy_kwh(idle_total_w, duty_cycle), **annual}
 
 
 def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
@@ -127,9 +144,11 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
         ("peak power total (W)", _num(est.peak_power_total_w)),
         ("energy per output token (J)", _num(est.energy_per_output_token_j)),
         ("heat (BTU/hr)", _num(est.heat_btu_per_hr)),
-        (f"Annual energy at this operating point (duty cycle {duty:g}, PUE {pue:g}, {usd_per_kwh:g} USD/kWh)",
-         ""),
+        (f"Annual energy: this operating point for duty cycle {duty:g}, GPUs idle the rest (PUE {pue:g}, "
+         f"{usd_per_kwh:g} USD/kWh)", ""),
+        (f"idle power total, {est.num_gpus} GPU(s) (W)", _num(annual["idle_power_total_w"])),
         ("IT energy (kWh/yr)", _num(annual["annual_energy_it_kwh"])),
+        ("  of which idle (kWh/yr)", _num(annual["annual_energy_it_idle_kwh"])),
         ("facility energy (kWh/yr)", _num(annual["annual_energy_facility_kwh"])),
         ("electricity cost, facility (USD/yr)", _num(annual["annual_electricity_cost_usd"])),
     ]
@@ -172,7 +191,7 @@ def json_document(est: Estimate, engine: str, annual: dict[str, float], warnings
 @catalog_option
 @click.option("--power-limit-w", type=float, help="GPU power cap in watts (nvidia-smi -pl).")
 @click.option("--duty-cycle", type=float, default=1.0, show_default=True,
-              help="Share of the year at this operating point (for annual energy).")
+              help="Share of the year at this operating point; the GPUs idle the rest (for annual energy).")
 @click.option("--electricity-usd-per-kwh", type=float, default=0.10, show_default=True,
               help="Electricity price, applied to facility energy.")
 @click.option("--pue", type=float, default=1.3, show_default=True, help="Facility power / IT power.")
@@ -197,8 +216,7 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
                        batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
                        engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w)
     warnings += [*est.warnings, *extra_warnings(est, cat, power_limit_w)]
-    annual = annual_energy(est.power_total_w, duty_cycle=duty_cycle, pue=pue,
-                           electricity_usd_per_kwh=electricity_usd_per_kwh)
+    annual = annual_with_idle(est, cat, duty_cycle=duty_cycle, pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh)
     if fmt == "json":
         doc = json_document(est, engine, annual, warnings, duty=duty_cycle, pue=pue,
                             usd_per_kwh=electricity_usd_per_kwh, generic=params is not None)

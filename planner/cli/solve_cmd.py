@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from planner.catalog.loader import Catalog
+    from planner.scenario.load import LoadedScenario
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -93,26 +98,61 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     return 0
 
 
-@click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--override", default=None)
-def validate(files: tuple[str, ...], override: str | None) -> int:
-    """Check scenario FILES against the schema and the catalogs without solving."""
-    from planner.catalog.loader import load_catalog
+def _problems(file: str, override: str | None, catalog: Catalog,
+              base_lines: list[str]) -> tuple[LoadedScenario | None, list[str]]:
+    """The loaded scenario (with one override applied) and its problem lines ([] when it is valid).
+
+    A solver check's problem that the base scenario does not have is labelled with the override.
+    """
     from planner.errors import InputError
     from planner.optimize.solve import select_gpus
-    from planner.scenario.load import load_scenario
+    from planner.scenario.load import check_names, load_scenario, override_label
+
+    try:
+        ls = load_scenario(file, override)
+        check_names(ls, catalog)
+    except InputError as exc:
+        return None, exc.render().splitlines()
+    try:
+        select_gpus(ls.scenario, catalog, file)
+    except InputError as exc:
+        if override is not None and exc.render() not in base_lines:
+            exc = InputError(exc.message, file=exc.file, key_path=override_label(override) + (exc.key_path or ""),
+                             fix=exc.fix)
+        return ls, exc.render().splitlines()
+    return ls, []
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--override", default=None, help="Check only this override (default: every override of each file).")
+def validate(files: tuple[str, ...], override: str | None) -> int:
+    """Check scenario FILES and each of their overrides against the schema and the catalogs without solving.
+
+    Every problem of every file is listed (file: key path: problem (fix)); exit 1 if there is any.
+    """
+    from planner.catalog.loader import load_catalog
+    from planner.errors import InputError
+    from planner.scenario.load import override_names
 
     catalog = load_catalog()
+    problems: list[str] = []
     for f in files:
-        ls = load_scenario(f, override)
-        for i, w in enumerate(ls.scenario.workloads):
-            try:
-                catalog.model(w.model)
-            except InputError as exc:
-                raise InputError(exc.message, file=f, key_path=f"workloads[{i}].model", fix=exc.fix) from None
-        select_gpus(ls.scenario, catalog, f)
-        click.echo(f"{f}: ok ({len(ls.scenario.workloads)} workloads)")
+        loaded, base_lines = _problems(f, None, catalog, [])
+        try:
+            names = [override] if override is not None else override_names(f)
+        except InputError:
+            names = []  # the file could not be read: base_lines says why
+        lines = list(base_lines)
+        for name in names:
+            lines += [line for line in _problems(f, name, catalog, base_lines)[1] if line not in lines]
+        if lines or loaded is None:
+            problems += lines
+            continue
+        checked = f"; overrides {', '.join(names)} ok" if names else ""
+        click.echo(f"{f}: ok ({len(loaded.scenario.workloads)} workloads{checked})")
+    if problems:
+        raise InputError("\n".join(problems))
     return 0
 
 
