@@ -83,6 +83,10 @@ class InfeasibleError(PlannerError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
+class SolverLimitError(PlannerError):
+    """The solver stopped (time or iteration limit) before finding any plan: not an infeasibility."""
+
+
 class PolicyDenyError(PlannerError):
     exit_code = EXIT_POLICY_DENY
 

@@ -19,12 +19,15 @@ from planner.candidates.queueing import max_rate_meeting, ttft_quantile
 from planner.catalog.loader import Catalog
 from planner.core.api import build_inputs, estimate_arrays
 from planner.core.constants import fixed
-from planner.schemas.catalog import GpuSpec
+from planner.schemas.catalog import GpuSpec, ModelSpec
 from planner.schemas.scenario import Workload
 
 BATCH_GRID = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TP_GRID = (1, 2, 4, 8, 16, 32, 64, 72)
 PP_GRID = (1, 2, 4)
+# step token budgets tried (decode tokens included): small budgets protect ITL tails, large ones
+# shorten TTFT (Sarathi-Serve, OSDI'24; vLLM max_num_batched_tokens)
+BUDGET_GRID = (512, 2048, 8192)
 
 
 @dataclass
@@ -44,86 +47,120 @@ class Candidates:
         return [{k: v[i].item() if hasattr(v[i], "item") else v[i] for k, v in self.columns.items()} for i in idx]
 
 
-def _grid(w: Workload, gpus: list[GpuSpec]) -> dict[str, np.ndarray]:
-    rows: dict[str, list[Any]] = {k: [] for k in ("gpu", "precision", "tp", "pp", "batch_size")}
+def valid_tp(tp: int, model: ModelSpec, gpus_per_server: int) -> bool:
+    """Tensor parallelism an engine accepts: it divides the attention heads and the server, and
+    KV heads split evenly or are replicated evenly (vLLM's rules)."""
+    heads, kv = model.attention_heads, model.kv_heads
+    return heads % tp == 0 and gpus_per_server % tp == 0 and (kv % tp == 0 or tp % kv == 0)
+
+
+def _grid(w: Workload, model: ModelSpec, gpus: list[GpuSpec], per_server: dict[str, int]) -> dict[str, np.ndarray]:
+    rows: dict[str, list[Any]] = {k: [] for k in ("gpu", "precision", "tp", "pp", "batch_size",
+                                                  "prefill_chunk_tokens")}
     for g in gpus:
-        per_server = g.server.gpus_per_server
-        tps = [t for t in TP_GRID if t <= per_server and (w.max_tp is None or t <= w.max_tp)]
+        n = per_server.get(g.id, g.server.gpus_per_server)
+        tps = [t for t in TP_GRID if t <= n and valid_tp(t, model, n) and (w.max_tp is None or t <= w.max_tp)]
         for prec in w.precisions:
             for tp in tps:
                 # pipeline stages span servers: only once tensor parallelism fills a server
-                pps = [p for p in PP_GRID if (p == 1 or tp == per_server) and (w.max_pp is None or p <= w.max_pp)]
+                pps = [p for p in PP_GRID if (p == 1 or tp == n) and (w.max_pp is None or p <= w.max_pp)]
                 for pp in pps:
                     for b in BATCH_GRID:
-                        rows["gpu"].append(g.id)
-                        rows["precision"].append(prec)
-                        rows["tp"].append(float(tp))
-                        rows["pp"].append(float(pp))
-                        rows["batch_size"].append(float(b))
+                        for budget in BUDGET_GRID:
+                            if budget <= b:
+                                continue
+                            rows["gpu"].append(g.id)
+                            rows["precision"].append(prec)
+                            rows["tp"].append(float(tp))
+                            rows["pp"].append(float(pp))
+                            rows["batch_size"].append(float(b))
+                            rows["prefill_chunk_tokens"].append(float(budget))
     return {k: np.asarray(v) for k, v in rows.items()}
 
 
-def _slo_s(v: float | None) -> float:
-    return np.nan if v is None else v / 1e3
-
-
-def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog,
-                        calibration: str | None) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
-    grid = _grid(w, gpus)
+def _evaluate(grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float, catalog: Catalog,
+              calibration: str | None, batch: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, Any], Any]:
     n = len(grid["gpu"])
-    model_id = catalog.model(w.model).id
-    t = w.traffic
-    base = {**grid, "model": np.full(n, model_id), "engine": np.full(n, "vllm")}
-    mean_cols = {**base, "input_tokens": np.full(n, t.input_tokens.mean),
-                 "output_tokens": np.full(n, t.output_tokens.mean)}
-    tail_cols = {**base, "input_tokens": np.full(n, t.input_tokens.p95_or_mean),
-                 "output_tokens": np.full(n, t.output_tokens.p95_or_mean)}
-    x_mean, problem = build_inputs(mean_cols, catalog, calibration)
-    x_tail, _ = build_inputs(tail_cols, catalog, calibration)
+    cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, "vllm"),
+            "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
+    if batch is not None:
+        cols["batch_size"] = batch
+    x, problem = build_inputs(cols, catalog, calibration)
     with np.errstate(all="ignore"):
-        m = estimate_arrays(x_mean)
-        tail = estimate_arrays(x_tail)
-    ok = (problem == "") & tail["fits_memory"] & (grid["batch_size"] <= tail["max_batch_size"])
+        return x, estimate_arrays(x), problem
+
+
+def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, calibration: str | None,
+                        per_server: dict[str, int] | None = None,
+                        overhead_w_per_gpu: dict[str, float] | None = None,
+                        ) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+    """Feasible operating points of one workload (see the module docstring), and the best
+    latencies any configuration reaches (for infeasibility answers)."""
+    model = catalog.model(w.model)
+    grid = _grid(w, model, gpus, per_server or {})
+    n = len(grid["gpu"])
+    t = w.traffic
+    x_mean, m, problem = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration)
+    _, tail, _ = _evaluate(grid, model.id, t.input_tokens.p95_or_mean, t.output_tokens.p95_or_mean, catalog,
+                           calibration)
+    # a lone request: the floor a replica's power does not fall below while requests are in flight
+    _, solo, _ = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
+                           batch=np.ones(n))
+    # KV memory: every sequence at its full mean length (the steady-state average is n_in + n_out/2,
+    # the rest is margin for the spread), and one p95-length sequence must fit on its own.
+    longest = t.input_tokens.p95_or_mean + t.output_tokens.p95_or_mean
+    ok = ((problem == "") & m["fits_memory"] & tail["fits_memory"] & (grid["batch_size"] <= m["max_batch_size"])
+          & (longest <= model.max_context_tokens))
     slo = w.slo
-    itl_checks = [(slo.itl_p50_ms, m["itl_s"]), (slo.itl_p95_ms, m["itl_p95_s"]), (slo.itl_p99_ms, m["itl_p99_s"])]
-    best = {"itl_p95_s": float(np.nanmin(np.where(ok, m["itl_p95_s"], np.inf))) if ok.any() else np.inf,
-            "ttft_solo_s": float(np.nanmin(np.where(ok, tail["ttft_s"], np.inf))) if ok.any() else np.inf,
-            "fits_any": float(ok.any())}
-    for limit, value in itl_checks:
+    best = {"itl_p95_s": float(np.min(np.where(ok, m["itl_p95_s"], np.inf))) if ok.any() else np.inf,
+            "itl_p50_s": float(np.min(np.where(ok, m["itl_s"], np.inf))) if ok.any() else np.inf,
+            "itl_p99_s": float(np.min(np.where(ok, m["itl_p99_s"], np.inf))) if ok.any() else np.inf,
+            "ttft_solo_s": float(np.min(np.where(ok, tail["ttft_s"], np.inf))) if ok.any() else np.inf,
+            "fits_any": float(ok.any()), "context_ok": float(longest <= model.max_context_tokens)}
+    for limit, value in ((slo.itl_p50_ms, m["itl_s"]), (slo.itl_p95_ms, m["itl_p95_s"]),
+                         (slo.itl_p99_ms, m["itl_p99_s"])):
         if limit is not None:
             ok &= value <= limit / 1e3
     idx = np.flatnonzero(ok)
     mu = m["requests_per_s"][idx]
     batch = m["batch_size"][idx]
     hold = batch / mu
-    chunk = fixed("prefill_chunk_tokens")
-    # The prefill budget is a server of `chunk` tokens per mixed step; a mean prompt occupies it
-    # for n_in / chunk of a step. Its utilization must stay below 1 for the replica to keep up.
-    prefill_service = t.input_tokens.mean / chunk * m["itl_p99_s"][idx]
+    # The prefill budget serves `room` prompt tokens per mixed step; a mean prompt occupies it for
+    # n_in / room of a step. Its utilization must stay below 1 for the replica to keep up.
+    room = m["prefill_tokens_per_mixed_step"][idx]
+    prefill_service = t.input_tokens.mean / np.maximum(room, 1.0) * m["mixed_step_s"][idx]
     rate_max = np.minimum(fixed("planning_utilization_max") * mu, 0.95 / prefill_service)
-    kw = {"ttft_solo_s": tail["ttft_s"][idx], "slots": batch, "hold_s": hold, "prefill_service_s": prefill_service}
+    solo_ttft = {0.5: m["ttft_s"][idx], 0.95: tail["ttft_s"][idx], 0.99: tail["ttft_s"][idx]}
     cap = rate_max.copy()
     for q, limit in ((0.5, slo.ttft_p50_ms), (0.95, slo.ttft_p95_ms), (0.99, slo.ttft_p99_ms)):
         if limit is not None:
-            cap = np.minimum(cap, max_rate_meeting(np.full(len(idx), limit / 1e3), rate_max, q, **kw))
+            cap = np.minimum(cap, max_rate_meeting(np.full(len(idx), limit / 1e3), rate_max, q,
+                                                   ttft_solo_s=solo_ttft[q], slots=batch, hold_s=hold,
+                                                   prefill_service_s=prefill_service))
     keep = cap > 1e-9
-    idx, cap, mu = idx[keep], cap[keep], mu[keep]
-    kw = {k: v[keep] for k, v in kw.items()}
-    ttft95 = ttft_quantile(cap, q=0.95, **kw)
+    idx, cap, mu, batch, hold, prefill_service = idx[keep], cap[keep], mu[keep], batch[keep], hold[keep], \
+        prefill_service[keep]
+    ttft95 = ttft_quantile(cap, q=0.95, ttft_solo_s=tail["ttft_s"][idx], slots=batch, hold_s=hold,
+                           prefill_service_s=prefill_service)
     n_gpu = m["num_gpus"][idx]
-    g_idle = x_mean["idle_w"][idx] * n_gpu
-    overhead = fixed("server_overhead_w_per_gpu") * n_gpu
+    per_gpu_overhead = np.array([(overhead_w_per_gpu or {}).get(g, fixed("server_overhead_w_per_gpu"))
+                                 for g in grid["gpu"][idx]])
+    overhead = per_gpu_overhead * n_gpu
     p_full = m["power_total_w"][idx]
-    slope = (p_full - g_idle) / mu  # W per request/s of load, linear from idle to saturation
+    # Power rises from a lone request's draw to the saturated draw, linearly in load (a secant of
+    # the core's concave curve; the GPU does not fall back to idle while requests are in flight).
+    p_floor = np.minimum(solo["power_total_w"][idx], p_full)
+    slope = (p_full - p_floor) / mu
     cols = {
-        "workload": np.full(len(idx), w.name), "model": np.full(len(idx), model_id),
+        "workload": np.full(len(idx), w.name), "model": np.full(len(idx), model.id),
         "gpu": grid["gpu"][idx], "precision": grid["precision"][idx],
         "tp": grid["tp"][idx].astype(int), "pp": grid["pp"][idx].astype(int),
-        "batch_size": batch[keep].astype(int), "num_gpus": n_gpu.astype(int),
+        "batch_size": batch.astype(int), "prefill_chunk_tokens": grid["prefill_chunk_tokens"][idx].astype(int),
+        "num_gpus": n_gpu.astype(int),
         "capacity_rps": cap, "saturated_rps": mu,
         "ttft_p95_s": ttft95, "itl_p95_s": m["itl_p95_s"][idx], "itl_s": m["itl_s"][idx],
-        "power_base_w": g_idle + overhead, "power_slope_w_per_rps": slope,
-        "power_at_capacity_w": g_idle + overhead + slope * cap,
+        "power_base_w": p_floor + overhead, "power_slope_w_per_rps": slope,
+        "power_at_capacity_w": p_floor + overhead + slope * cap,
         "peak_power_w": m["peak_power_total_w"][idx] + overhead,
         "output_tokens_per_request": np.full(len(idx), t.output_tokens.mean),
     }
@@ -155,10 +192,11 @@ def _prune(cols: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def generate_candidates(workloads: list[Workload], gpus: list[GpuSpec], catalog: Catalog,
-                        calibration: str | None) -> Candidates:
+                        calibration: str | None, per_server: dict[str, int] | None = None,
+                        overhead_w_per_gpu: dict[str, float] | None = None) -> Candidates:
     parts, best, evaluated = [], {}, 0
     for w in workloads:
-        cols, b, n = workload_candidates(w, gpus, catalog, calibration)
+        cols, b, n = workload_candidates(w, gpus, catalog, calibration, per_server, overhead_w_per_gpu)
         parts.append(cols)
         best[w.name] = b
         evaluated += n

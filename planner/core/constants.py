@@ -94,8 +94,14 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
              "highest share of a replica's saturated request rate the plan loads it to; queueing "
              "delay grows without bound as utilization nears 1 (capacity-planning practice: 70-90 %)"),
     Constant("server_overhead_w_per_gpu", 150.0, 75.0, 300.0, "W",
-             "average non-GPU server power (CPUs, memory, NICs, fans, PSU loss) per GPU; ~1.2 kW per "
-             "8-GPU node (EcoLogits/Boavizta, notes/estimation.md)"),
+             "average non-GPU server power per GPU when the server's nameplate does not tell more; "
+             "~1.2 kW per 8-GPU node (EcoLogits/Boavizta, notes/estimation.md)"),
+    Constant("server_nongpu_share", 0.30, 0.15, 0.50, "1",
+             "average non-GPU draw (CPUs, memory, NICs, fans, PSU loss) as a share of the server's "
+             "non-GPU nameplate headroom (max power - GPUs x TDP); gives 172 W/GPU on a DGX H100, "
+             "consistent with ~150 W/GPU (EcoLogits/Boavizta) and 53 W/GPU on an 8 x L4 2U box"),
+    Constant("server_overhead_min_w_per_gpu", 30.0, 10.0, 100.0, "W",
+             "floor of the non-GPU share per GPU (a host always draws something)"),
     Constant("wait_tail_factor", 3.0, 2.0, 4.6, "1",
              "p95 / mean of the prefill queue wait; ln(20) = 3.0 for an exponential tail (M/D/1 waits "
              "are lighter-tailed, M/M/1 exactly exponential)"),
@@ -146,3 +152,11 @@ def coefficient_defaults() -> dict[str, float]:
 
 def fixed(name: str) -> float:
     return FIXED[name].value
+
+
+def server_overhead_w_per_gpu(server_max_power_w: float, gpus_per_server: int, gpu_tdp_w: float) -> float:
+    """Average non-GPU server power attributed to each GPU, from the server's own nameplate."""
+    headroom = (server_max_power_w - gpus_per_server * gpu_tdp_w) / gpus_per_server
+    if headroom <= 0:
+        return fixed("server_overhead_w_per_gpu")
+    return max(fixed("server_overhead_min_w_per_gpu"), fixed("server_nongpu_share") * headroom)

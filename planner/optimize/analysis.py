@@ -9,7 +9,6 @@ for integer fleets).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 from planner.candidates.generate import Candidates, workload_candidates
 from planner.catalog.loader import Catalog
 from planner.core.constants import HOURS_PER_YEAR
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.model import OBJECTIVE_EXPR, GpuType, build_model, value
 from planner.schemas.plan import Alternative
 from planner.schemas.scenario import OBJECTIVES, Scenario
@@ -103,7 +102,7 @@ def _objective_unit(objective: str) -> str:
 
 def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario], dict[str, GpuType]],
             solve: SolveFn, base_value: float, binding: list[str], catalog: Catalog,
-            calibration: str | None) -> list[dict[str, float | str]]:
+            calibration: str | None, gpus: list[Any]) -> list[dict[str, float | str | None]]:
     """Re-solve with each binding limit relaxed by one step (and each tight ITL SLO by 10 ms)."""
     site, fin, hw = scenario.site, scenario.finance, scenario.hardware
     changes: list[tuple[str, str, Scenario]] = []
@@ -128,7 +127,7 @@ def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario],
                    for k, v in hw.inventory.items()}
             changes.append((b, f"+1 {gpu} server of inventory",
                             scenario.model_copy(update={"hardware": hw.model_copy(update={"inventory": inv})})))
-    out: list[dict[str, float | str]] = []
+    out: list[dict[str, float | str | None]] = []
     unit = _objective_unit(scenario.objective)
     for constraint, change, sc in changes:
         delta = _delta(sc, cand, types_fn, solve, base_value)
@@ -141,7 +140,9 @@ def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario],
         workloads = list(scenario.workloads)
         workloads[i] = relaxed
         sc = scenario.model_copy(update={"workloads": workloads})
-        cols, best, _ = workload_candidates(relaxed, _gpus_of(cand, catalog), catalog, calibration)
+        types = types_fn(scenario)
+        cols, _, _ = workload_candidates(relaxed, [g for g in gpus if g.id in types], catalog, calibration,
+                                         **candidate_options(types))
         merged = _replace_workload(cand, w.name, cols)
         delta = _delta(sc, merged, types_fn, solve, base_value)
         out.append({"limit": f"itl_slo_{w.name}", "constraint": f"slo_itl_{w.name}",
@@ -150,8 +151,10 @@ def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario],
     return out
 
 
-def _gpus_of(cand: Candidates, catalog: Catalog) -> list[Any]:
-    return [catalog.gpu(g) for g in sorted(set(cand.columns["gpu"].tolist()))]
+def candidate_options(types: dict[str, GpuType]) -> dict[str, Any]:
+    """The server facts candidate generation needs from the program's GPU types."""
+    return {"per_server": {g: t.gpus_per_server for g, t in types.items()},
+            "overhead_w_per_gpu": {g: t.overhead_w_per_gpu for g, t in types.items()}}
 
 
 def _replace_workload(cand: Candidates, name: str, cols: dict[str, np.ndarray]) -> Candidates:
@@ -164,11 +167,14 @@ def _replace_workload(cand: Candidates, name: str, cols: dict[str, np.ndarray]) 
 
 
 def _delta(sc: Scenario, cand: Candidates, types_fn: Callable[[Scenario], dict[str, GpuType]], solve: SolveFn,
-           base_value: float) -> float:
+           base_value: float) -> float | None:
+    """Objective change of the relaxed re-solve (None when it gave no proven-optimal answer)."""
     try:
         r = solve(sc, cand, types_fn(sc))
-    except InfeasibleError:
-        return math.nan
+    except (InfeasibleError, SolverLimitError):
+        return None
+    if r.status != "optimal":
+        return None
     return _objective_per_year(sc, r.model) - base_value
 
 
@@ -180,7 +186,7 @@ def objective_alternatives(scenario: Scenario, cand: Candidates, types: dict[str
         sc = scenario.model_copy(update={"objective": objective})
         try:
             r = solve(sc, cand, types)
-        except InfeasibleError:
+        except (InfeasibleError, SolverLimitError):
             continue
         e = {k: value(v) for k, v in r.model.expr.items()}
         out.append({"objective": objective, "status": r.status,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from planner.candidates.generate import Candidates
 from planner.catalog.loader import Catalog
 from planner.errors import InfeasibleError
-from planner.optimize.analysis import _replace_workload
+from planner.optimize.analysis import _replace_workload, candidate_options
 from planner.optimize.model import ALL_FAMILIES, FleetModel, GpuType, build_model, value
 from planner.schemas.catalog import GpuSpec
 from planner.schemas.scenario import Scenario, Workload
@@ -61,7 +61,7 @@ def _slo_alternatives(scenario: Scenario, cand: Candidates, types: dict[str, Gpu
                 continue
             for factor in SLO_FACTORS:
                 relaxed = _relaxed(w, field, factor)
-                cols, _, _ = workload_candidates(relaxed, gpus, catalog, calibration)
+                cols, _, _ = workload_candidates(relaxed, gpus, catalog, calibration, **candidate_options(types))
                 if len(cols["workload"]) == 0:
                     continue
                 workloads = list(scenario.workloads)

@@ -17,7 +17,7 @@ import numpy as np
 import pulp
 
 from planner.candidates.generate import Candidates
-from planner.core.constants import HOURS_PER_YEAR, fixed
+from planner.core.constants import HOURS_PER_YEAR
 from planner.schemas.scenario import Scenario
 
 ELASTIC_PENALTY = 1e7  # per unit of normalized slack: dominates any objective term
@@ -37,6 +37,8 @@ class GpuType:
     idle_w: float
     servers_per_rack: int
     inventory_gpus: int | None
+    overhead_w_per_gpu: float
+    """Average non-GPU server power per GPU (planner.core.constants.server_overhead_w_per_gpu)."""
 
 
 @dataclass
@@ -150,6 +152,7 @@ def add_rack_power_constraints(m: FleetModel, elastic: Elastic) -> None:
     servers' nameplate maximum, and by rack units; the site's rack count bounds the total."""
     for g, t in sorted(m.gpu_types.items()):
         m.prob += (m.servers[g] <= t.servers_per_rack * m.racks[g], f"rack_power_{g}")
+        m.prob += (m.racks[g] <= m.servers[g], f"no_empty_racks_{g}")
     site = m.scenario.site
     if site.racks is not None:
         short = _slack(m, "racks", 1.0, "more racks", elastic)
@@ -191,14 +194,13 @@ def add_cost_expressions(m: FleetModel, demand: dict[str, tuple[float, float, fl
     """Power, energy, money and carbon as linear expressions of the decisions."""
     c = m.cand.columns
     site, fin = m.scenario.site, m.scenario.finance
-    overhead = fixed("server_overhead_w_per_gpu")
     peak_terms, avg_terms = [], []
     for i in range(len(m.cand)):
         base, slope = float(c["power_base_w"][i]), float(c["power_slope_w_per_rps"][i])
         ratio = demand[str(c["workload"][i])][2]
         peak_terms.append(base * m.replicas[i] + slope * m.routed[i])
         avg_terms.append(base * m.replicas[i] + slope * ratio * m.routed[i])
-    idle_spare = pulp.lpSum((t.idle_w + overhead) * (t.gpus_per_server * m.servers[g] - gpus_in_use(m, g))
+    idle_spare = pulp.lpSum((t.idle_w + t.overhead_w_per_gpu) * (t.gpus_per_server * m.servers[g] - gpus_in_use(m, g))
                             for g, t in sorted(m.gpu_types.items()))
     e = m.expr
     e["it_power_max_w"] = pulp.lpSum(peak_terms) + idle_spare
@@ -221,16 +223,20 @@ OBJECTIVE_EXPR = {"min_tco": "tco_usd", "min_power": "it_power_max_w", "min_ener
 
 
 def set_objective(m: FleetModel, objective: str) -> None:
-    """The chosen objective plus a tiny deterministic tie-break (fewer GPUs, lower power, then the
-    earlier candidate in the sorted candidate order), so equal-cost plans never flip."""
+    """The chosen objective (plus elastic penalties). Ties are broken in a second, lexicographic
+    solve over ``expr["tie_break"]`` (planner.optimize.solve.run_solver): a tie term small enough
+    not to disturb the primary objective would sit below the solver's gap tolerance and decide
+    nothing."""
     e = m.expr
     primary = e[OBJECTIVE_EXPR[objective]]
-    tie = 1e-6 * e["gpus"] + 1e-9 * e["it_power_max_w"] + 1e-9 * e["capex_usd"]
-    tie += pulp.lpSum(1e-10 * (i + 1) * m.replicas[i] for i in range(len(m.cand)))
+    # fewer racks, then fewer GPUs, then lower peak power, then the earlier candidate
+    e["tie_break"] = (1e3 * pulp.lpSum(m.racks.values()) + 1e2 * e["gpus"] + 1e-3 * e["it_power_max_w"]
+                      + pulp.lpSum(1e-6 * (i + 1) * m.replicas[i] for i in range(len(m.cand))))
     # dropping demand is the last resort: relaxing a limit is always preferred in the answer
     penalty = pulp.lpSum(ELASTIC_PENALTY * (100.0 if name.startswith("capacity_") else 1.0) * v
                          for name, (v, _, _) in sorted(m.slacks.items())) if m.slacks else 0
-    m.prob += primary + tie + penalty
+    e["objective"] = primary + penalty
+    m.prob += e["objective"]
 
 
 def build_model(scenario: Scenario, cand: Candidates, gpu_types: dict[str, GpuType], *,

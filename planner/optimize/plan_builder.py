@@ -43,7 +43,6 @@ def _deployments(r: SolveResult) -> list[Deployment]:
     c = m.cand.columns
     sc = m.scenario
     slo = {w.name: w.slo for w in sc.workloads}
-    need = {w.name: w.traffic.peak_requests_per_s * (1 + w.headroom) for w in sc.workloads}
     avg_ratio = {w.name: (w.traffic.average_requests_per_s or 0.5 * w.traffic.peak_requests_per_s)
                  / w.traffic.peak_requests_per_s for w in sc.workloads}
     out = []
@@ -63,13 +62,13 @@ def _deployments(r: SolveResult) -> list[Deployment]:
         out.append(Deployment(
             workload=w, model=str(c["model"][i]), gpu=g.id, precision=str(c["precision"][i]),
             tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=gpus, batch_size=int(c["batch_size"][i]),
-            capacity_requests_per_s=cap, demand_requests_per_s=routed / max(sum(
-                value(m.routed[j]) for j in range(len(m.cand)) if c["workload"][j] == w), 1e-12) * need[w],
+            capacity_requests_per_s=cap, demand_requests_per_s=routed,
             ttft_p95_s=float(c["ttft_p95_s"][i]), itl_p95_s=float(c["itl_p95_s"][i]),
             slo_ttft_p95_s=None if slo[w].ttft_p95_ms is None else slo[w].ttft_p95_ms / 1e3,
             slo_itl_p95_s=None if slo[w].itl_p95_ms is None else slo[w].itl_p95_ms / 1e3,
             output_tokens_per_s=tokens, utilization=routed / cap if cap else 0.0,
-            power_avg_w=p_avg, power_max_w=p_max,
+            power_avg_w=p_avg, power_max_w=p_max, power_burst_w=n * float(c["peak_power_w"][i]),
+            prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]),
             power_nameplate_w=gpus / g.gpus_per_server * g.server_max_power_w,
             power_per_gpu_avg_w=p_avg / gpus, energy_per_output_token_j=p_max / tokens if tokens else 0.0))
     return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size))
@@ -140,8 +139,24 @@ def _constraints(r: SolveResult, deployments: list[Deployment], racks: list[Rack
     return out
 
 
-def verify(constraints: list[Constraint], deployments: list[Deployment]) -> None:
+def verify(constraints: list[Constraint], deployments: list[Deployment], servers: list[ServerGroup],
+           r: SolveResult) -> None:
     """Every constraint must hold on the returned integer values; otherwise it is a bug."""
+    for sg in servers:
+        used = sum(d.gpus for d in deployments if d.gpu == sg.gpu)
+        if used > sg.servers * sg.gpus_per_server:
+            raise PlanVerificationError(f"{sg.gpu}: {used} GPUs in use but only {sg.servers} servers bought")
+    for w in r.model.scenario.workloads:
+        ds = [d for d in deployments if d.workload == w.name]
+        routed = sum(d.demand_requests_per_s for d in ds)
+        if abs(routed - w.traffic.peak_requests_per_s) > 1e-6 * w.traffic.peak_requests_per_s + 1e-9:
+            raise PlanVerificationError(f"{w.name}: {routed} requests/s routed, the peak is "
+                                        f"{w.traffic.peak_requests_per_s}")
+        if w.redundancy > 0 and len(ds) > 1:
+            raise PlanVerificationError(f"{w.name}: an N+k workload must run one pool, got {len(ds)}")
+        for d in ds:
+            if w.redundancy > 0 and d.replicas < w.redundancy + 1:
+                raise PlanVerificationError(f"{w.name}: {d.replicas} replicas cannot keep {w.redundancy} spares")
     for c in constraints:
         ok = c.value >= c.limit * (1 - TOLERANCE) if c.kind == "demand" else c.value <= c.limit * (1 + TOLERANCE) + 1e-6
         if not ok:
@@ -151,6 +166,8 @@ def verify(constraints: list[Constraint], deployments: list[Deployment]) -> None
             raise PlanVerificationError(f"{d.workload} misses its ITL SLO")
         if d.slo_ttft_p95_s is not None and d.ttft_p95_s > d.slo_ttft_p95_s * (1 + TOLERANCE):
             raise PlanVerificationError(f"{d.workload} misses its TTFT SLO")
+        if d.demand_requests_per_s > d.capacity_requests_per_s * (1 + TOLERANCE):
+            raise PlanVerificationError(f"{d.workload}/{d.gpu}: routed beyond capacity")
 
 
 def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list[str],
@@ -160,11 +177,10 @@ def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list
     site, fin = sc.site, sc.finance
     deployments = _deployments(r)
     servers = _servers(r, catalog)
-    overhead = FIXED["server_overhead_w_per_gpu"].value
-    idle_by_gpu = {g: t.idle_w + overhead for g, t in m.gpu_types.items()}
+    idle_by_gpu = {g: t.idle_w + t.overhead_w_per_gpu for g, t in m.gpu_types.items()}
     racks = _racks(r, servers, deployments, idle_by_gpu)
     constraints = _constraints(r, deployments, racks)
-    verify(constraints, deployments)
+    verify(constraints, deployments, servers, r)
     e = {k: value(v) for k, v in m.expr.items()}
     tokens_per_s_avg = sum(d.output_tokens_per_s * _avg_ratio(sc, d.workload) for d in deployments)
     tokens_per_year = tokens_per_s_avg * HOURS_PER_YEAR * 3600

@@ -16,10 +16,11 @@ import pulp
 
 from planner.candidates.generate import Candidates, generate_candidates
 from planner.catalog.loader import Catalog, load_catalog
-from planner.errors import InfeasibleError, InputError
-from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w
+from planner.core.constants import server_overhead_w_per_gpu
+from planner.errors import InfeasibleError, InputError, SolverLimitError
+from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w, value
 from planner.plan.hashing import resolve_calibration
-from planner.scenario.load import LoadedScenario, load_scenario
+from planner.scenario.load import LoadedScenario, check_names, load_scenario
 from planner.schemas.catalog import GpuSpec
 from planner.schemas.plan import Plan
 from planner.schemas.scenario import Scenario
@@ -35,7 +36,7 @@ class SolveResult:
     solver_name: str
     solver_version: str
     solver_status: str
-    mip_gap: float
+    mip_gap: float | None
     time_s: float
     time_limit_s: float
 
@@ -53,12 +54,6 @@ def select_gpus(scenario: Scenario, catalog: Catalog, file: str) -> tuple[list[G
         explicit = True
     else:
         gpus, explicit = list(catalog.gpus.values()), False
-    for key in (*scenario.hardware.inventory, *scenario.hardware.servers, *scenario.finance.gpu_prices_usd):
-        if not catalog.has_gpu(key):
-            try:
-                catalog.gpu(key)
-            except InputError as exc:
-                raise InputError(exc.message, file=file, key_path="hardware/finance GPU keys", fix=exc.fix) from None
     out = []
     for g in sorted({g.id: g for g in gpus}.values(), key=lambda g: g.id):
         if _gpu_price(scenario, g) is None:
@@ -72,10 +67,18 @@ def select_gpus(scenario: Scenario, catalog: Catalog, file: str) -> tuple[list[G
 
 
 def _lookup(mapping: dict[str, float], g: GpuSpec) -> float | None:
+    """The value a scenario mapping keyed by GPU names (ids or aliases, any case) gives ``g``."""
     for k, v in mapping.items():
-        if k.lower() == g.id or k.lower() in (a.lower() for a in g.aliases):
+        if _names_gpu(k, g):
             return v
     return None
+
+
+def _names_gpu(key: str, g: GpuSpec) -> bool:
+    from planner.catalog.loader import _canonical, _norm
+
+    names = {g.id, *map(_norm, g.aliases)}
+    return _norm(key) in names or _canonical(key) in {_canonical(n) for n in names}
 
 
 def _gpu_price(scenario: Scenario, g: GpuSpec) -> float | None:
@@ -91,8 +94,7 @@ def gpu_types(scenario: Scenario, gpus: list[GpuSpec]) -> tuple[dict[str, GpuTyp
     out, notes = {}, []
     for g in gpus:
         srv = g.server
-        o = next((v for k, v in scenario.hardware.servers.items() if k.lower() in (g.id, *map(str.lower, g.aliases))),
-                 None)
+        o = next((v for k, v in scenario.hardware.servers.items() if _names_gpu(k, g)), None)
         per_server = (o.gpus_per_server if o and o.gpus_per_server else srv.gpus_per_server)
         max_w = (o.max_power_w if o and o.max_power_w else srv.max_power_w)
         ru = (o.rack_units if o and o.rack_units else srv.rack_units)
@@ -109,7 +111,8 @@ def gpu_types(scenario: Scenario, gpus: list[GpuSpec]) -> tuple[dict[str, GpuTyp
                             server_max_power_w=max_w, server_rack_units=ru,
                             gpu_price_usd=float(_gpu_price(scenario, g) or 0.0),
                             server_price_usd=float(server_price), idle_w=g.idle_w, servers_per_rack=per_rack,
-                            inventory_gpus=None if inv is None else int(inv))
+                            inventory_gpus=None if inv is None else int(inv),
+                            overhead_w_per_gpu=server_overhead_w_per_gpu(max_w, per_server, g.tdp_w))
     return out, notes
 
 
@@ -127,31 +130,80 @@ def _solver(name: str, time_limit_s: float) -> pulp.LpSolver:
     raise InputError(f"solver {name!r} is not available", fix="install highspy (default) or CBC")
 
 
-def run_solver(m: FleetModel, solver_name: str, time_limit_s: float) -> SolveResult:
-    solver = _solver(solver_name, time_limit_s)
-    start = time.perf_counter()
-    m.prob.solve(solver)
-    elapsed = time.perf_counter() - start
-    sol = m.prob.sol_status
-    gap = 0.0
-    version = pulp.__version__
-    if isinstance(solver, pulp.HiGHS):
-        import highspy
+_HIGHS_INFEASIBLE = ("kInfeasible", "kUnboundedOrInfeasible")
 
-        info = m.prob.solverModel.getInfo()
-        gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else 0.0
-        version = f"highspy {getattr(highspy, '__version__', '')}".strip()
+
+def _solve_once(m: FleetModel, solver: pulp.LpSolver) -> tuple[str, str, float | None]:
+    """Solve; (status, solver's own status word, gap). status: optimal | feasible | infeasible |
+    no_solution (a limit stopped the solver before any plan: not a proof of infeasibility)."""
+    m.prob.solve(solver)
+    sol = m.prob.sol_status
+    if isinstance(solver, pulp.HiGHS):
         raw = str(m.prob.solverModel.getModelStatus()).split(".")[-1]
+        info = m.prob.solverModel.getInfo()
+        gap: float | None = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+        proven_infeasible = raw in _HIGHS_INFEASIBLE
     else:
         raw = pulp.LpStatus[m.prob.status]
+        gap = None
+        proven_infeasible = m.prob.status == pulp.LpStatusInfeasible
     if sol == pulp.LpSolutionOptimal:
-        status = "optimal"
-    elif sol == pulp.LpSolutionIntegerFeasible:
-        status = "feasible"
-    else:
-        status = "infeasible"
+        return "optimal", raw, (gap if gap is not None else 0.0)
+    if sol == pulp.LpSolutionIntegerFeasible:
+        return "feasible", raw, gap
+    return ("infeasible" if proven_infeasible else "no_solution"), raw, None
+
+
+def _snap_integers(m: FleetModel) -> None:
+    """Round integer variables to their integers so no solver noise (2.9999999999998) reaches a plan."""
+    for v in m.prob.variables():
+        if v.cat in (pulp.LpInteger, pulp.LpBinary) and v.varValue is not None:
+            v.varValue = float(round(v.varValue))
+
+
+def _tie_break(m: FleetModel, solver_name: str, time_left_s: float) -> None:
+    """Second, lexicographic solve: keep the primary objective at its optimum and minimize the
+    tie-break (fewer racks, GPUs, watts, then the earlier candidate), so equal-cost plans never
+    flip between runs, machines or solvers. Keeps the first solution when it cannot improve it."""
+    best = {v.name: v.varValue for v in m.prob.variables()}
+    z = value(m.expr["objective"])
+    tol = max(1e-9 * abs(z), 1e-6)
+    m.prob += (m.expr["objective"] <= z + tol, "lexicographic_primary")
+    m.prob.setObjective(m.expr["tie_break"])
+    status, _, _ = _solve_once(m, _solver(solver_name, max(time_left_s, 1.0)))
+    if status not in ("optimal", "feasible"):
+        for v in m.prob.variables():
+            v.varValue = best.get(v.name)
+    m.prob.setObjective(m.expr["objective"])
+
+
+def _solver_version(solver: pulp.LpSolver) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    package = "highspy" if isinstance(solver, pulp.HiGHS) else "pulp"
+    try:
+        v = version(package)
+    except PackageNotFoundError:
+        v = "unknown"
+    return f"highspy {v}" if package == "highspy" else f"CBC via PuLP {v}"
+
+
+def run_solver(m: FleetModel, solver_name: str, time_limit_s: float) -> SolveResult:
+    """Solve the program honestly: optimal only when proven, feasible with its gap when a limit
+    stopped the search, infeasible only when proven; a limit with no plan raises SolverLimitError."""
+    solver = _solver(solver_name, time_limit_s)
+    start = time.perf_counter()
+    status, raw, gap = _solve_once(m, solver)
+    if status == "no_solution":
+        raise SolverLimitError(f"the solver stopped ({raw}) before finding any plan, which is not a proof "
+                               "that none exists", fix=f"raise --time-limit (now {time_limit_s:g} s)")
+    if status == "optimal":
+        _tie_break(m, solver_name, time_limit_s - (time.perf_counter() - start))
+    if status != "infeasible":
+        _snap_integers(m)
+    elapsed = time.perf_counter() - start
     name = "highs" if isinstance(solver, pulp.HiGHS) else "cbc"
-    return SolveResult(m, status, name, version, raw, max(gap, 0.0) if status != "infeasible" else 0.0,
+    return SolveResult(m, status, name, _solver_version(solver), raw, gap if status != "infeasible" else 0.0,
                        elapsed, time_limit_s)
 
 
@@ -184,17 +236,16 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
 
     sc = ls.scenario
     file = str(ls.path)
-    for i, w in enumerate(sc.workloads):
-        try:
-            catalog.model(w.model)
-        except InputError as exc:
-            raise InputError(exc.message, file=file, key_path=f"workloads[{i}].model", fix=exc.fix) from None
+    check_names(ls, catalog)
     cal_path = resolve_calibration(ls.path, ls.override, calibration)
     cal = str(cal_path) if cal_path else None
     gpus, notes = select_gpus(sc, catalog, file)
     types, more = gpu_types(sc, gpus)
     notes += more
-    cand = generate_candidates(sc.workloads, [g for g in gpus if g.id in types], catalog, cal)
+    from planner.optimize.analysis import candidate_options
+
+    cand = generate_candidates(sc.workloads, [g for g in gpus if g.id in types], catalog, cal,
+                               **candidate_options(types))
     missing = _no_candidate_lines(sc, cand)
     if missing:
         raise InfeasibleError(f"scenario {sc.name!r} is infeasible", explanation=missing + notes)
@@ -204,7 +255,10 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
         from planner.optimize.explain import explain_infeasible
 
         def run(model: FleetModel) -> str:
-            return run_solver(model, solver, time_limit_s).status
+            try:
+                return run_solver(model, solver, time_limit_s).status
+            except SolverLimitError:
+                return "no_solution"
 
         usable = [g for g in gpus if g.id in types]
         raise explain_infeasible(sc, cand, types, usable, catalog, cal, run, notes)
@@ -218,13 +272,14 @@ def _with_analysis(plan: Plan, sc: Scenario, cand: Candidates, types: dict[str, 
 
     chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
     update: dict[str, object] = {"alternatives": an.runner_ups(sc, cand, types, chosen)}
-    if analysis and len(cand) <= an.MAX_CANDIDATES_FOR_RESOLVES:
+    if analysis and plan.status == "optimal" and len(cand) <= an.MAX_CANDIDATES_FOR_RESOLVES:
         solve = an.solve_with(solver, time_limit_s)
         base = float(plan.objective["value"])
         if sc.objective == "min_tco":
             base /= sc.finance.amortization_years
         binding = [c.name for c in plan.constraints if c.binding]
-        update["what_if"] = an.what_if(sc, cand, lambda s: gpu_types(s, gpus)[0], solve, base, binding, catalog, cal)
+        update["what_if"] = an.what_if(sc, cand, lambda s: gpu_types(s, gpus)[0], solve, base, binding, catalog,
+                                       cal, gpus)
         update["objective_alternatives"] = an.objective_alternatives(sc, cand, types, solve)
     return plan.model_copy(update=update)
 

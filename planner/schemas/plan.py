@@ -40,7 +40,8 @@ class Solver(PlanModel):
     version: str
     status: str
     """Solver's own words: optimal, time_limit, ..."""
-    mip_gap: float
+    mip_gap: float | None
+    """Relative MIP gap at the end (None when the solver does not report it, e.g. CBC stopped early)."""
     time_s: float
     time_limit_s: float | None = None
 
@@ -58,7 +59,7 @@ class Deployment(PlanModel):
     capacity_requests_per_s: float
     """Requests/s the replicas serve at the planned utilization while meeting the SLOs."""
     demand_requests_per_s: float
-    """Peak demand assigned to this deployment x (1 + headroom)."""
+    """Peak demand routed to this deployment (headroom is capacity kept on top: see constraints)."""
     ttft_p95_s: float
     itl_p95_s: float
     slo_ttft_p95_s: float | None
@@ -66,13 +67,17 @@ class Deployment(PlanModel):
     output_tokens_per_s: float
     """Output tokens/s of all replicas at peak demand."""
     utilization: float
-    """Demand / capacity at peak."""
+    """demand_requests_per_s / capacity_requests_per_s."""
     power_avg_w: float
     """Expected average IT power (GPUs + server share) at the average traffic."""
     power_max_w: float
     """Expected peak IT power at peak traffic."""
     power_nameplate_w: float
     """Nameplate share: servers' max power prorated to this deployment's GPUs."""
+    power_burst_w: float = 0.0
+    """Highest short-term draw: every replica in a prefill-heavy step at once (instantaneous)."""
+    prefill_chunk_tokens: int = 0
+    """The engine's step token budget (max_num_batched_tokens) this configuration assumes."""
     power_per_gpu_avg_w: float
     energy_per_output_token_j: float
     """IT energy per output token at peak traffic (J)."""
@@ -177,7 +182,7 @@ class Plan(PlanModel):
     workloads: list[dict[str, float | str | None]]
     assumptions: list[dict[str, str]]
     """Every constant used, with its value, unit and source."""
-    what_if: list[dict[str, float | str]] = []
+    what_if: list[dict[str, float | str | None]] = []
     """Marginal value of relaxing each binding limit one step, from re-solves."""
     objective_alternatives: list[dict[str, float | str]] = []
     """The plan re-solved under each objective (for the cost-versus-power Pareto view)."""
