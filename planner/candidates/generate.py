@@ -55,27 +55,35 @@ def valid_tp(tp: int, model: ModelSpec, gpus_per_server: int) -> bool:
 
 
 def _grid(w: Workload, model: ModelSpec, gpus: list[GpuSpec], per_server: dict[str, int]) -> dict[str, np.ndarray]:
-    rows: dict[str, list[Any]] = {k: [] for k in ("gpu", "precision", "tp", "pp", "batch_size",
-                                                  "prefill_chunk_tokens")}
+    """Every (GPU, precision, TP, PP, batch, token budget) to evaluate, as columns."""
+    parts: list[np.ndarray] = []
+    batches = np.asarray(BATCH_GRID, dtype=float)
+    budgets = np.asarray(BUDGET_GRID, dtype=float)
+    bb, kk = np.meshgrid(batches, budgets, indexing="ij")
+    valid = kk > bb  # the budget counts decode tokens, so it must exceed the batch
+    bb, kk = bb[valid], kk[valid]
+    keys: list[tuple[str, str, int, int]] = []
     for g in gpus:
         n = per_server.get(g.id, g.server.gpus_per_server)
         tps = [t for t in TP_GRID if t <= n and valid_tp(t, model, n) and (w.max_tp is None or t <= w.max_tp)]
         for prec in w.precisions:
             for tp in tps:
                 # pipeline stages span servers: only once tensor parallelism fills a server
-                pps = [p for p in PP_GRID if (p == 1 or tp == n) and (w.max_pp is None or p <= w.max_pp)]
-                for pp in pps:
-                    for b in BATCH_GRID:
-                        for budget in BUDGET_GRID:
-                            if budget <= b:
-                                continue
-                            rows["gpu"].append(g.id)
-                            rows["precision"].append(prec)
-                            rows["tp"].append(float(tp))
-                            rows["pp"].append(float(pp))
-                            rows["batch_size"].append(float(b))
-                            rows["prefill_chunk_tokens"].append(float(budget))
-    return {k: np.asarray(v) for k, v in rows.items()}
+                for pp in PP_GRID:
+                    if (pp == 1 or tp == n) and (w.max_pp is None or pp <= w.max_pp):
+                        keys.append((g.id, prec, tp, pp))
+    if not keys:
+        return {k: np.array([], dtype=object if k in ("gpu", "precision") else float)
+                for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens")}
+    reps = len(bb)
+    parts = [np.repeat(np.array([k[i] for k in keys]), reps) for i in range(4)]
+    return {"gpu": parts[0].astype(str), "precision": parts[1].astype(str), "tp": parts[2].astype(float),
+            "pp": parts[3].astype(float), "batch_size": np.tile(bb, len(keys)),
+            "prefill_chunk_tokens": np.tile(kk, len(keys))}
+
+
+def _subset(grid: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[idx] for k, v in grid.items()}
 
 
 def _evaluate(grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float, catalog: Catalog,
@@ -100,17 +108,21 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
     grid = _grid(w, model, gpus, per_server or {})
     n = len(grid["gpu"])
     t = w.traffic
-    x_mean, m, problem = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration)
-    _, tail, _ = _evaluate(grid, model.id, t.input_tokens.p95_or_mean, t.output_tokens.p95_or_mean, catalog,
-                           calibration)
-    # a lone request: the floor a replica's power does not fall below while requests are in flight
-    _, solo, _ = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
-                           batch=np.ones(n))
+    _, m, problem = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration)
     # KV memory: every sequence at its full mean length (the steady-state average is n_in + n_out/2,
     # the rest is margin for the spread), and one p95-length sequence must fit on its own.
     longest = t.input_tokens.p95_or_mean + t.output_tokens.p95_or_mean
-    ok = ((problem == "") & m["fits_memory"] & tail["fits_memory"] & (grid["batch_size"] <= m["max_batch_size"])
+    ok = ((problem == "") & m["fits_memory"] & (grid["batch_size"] <= m["max_batch_size"])
           & (longest <= model.max_context_tokens))
+    # the p95-length evaluation (one long sequence fits; TTFT of a long prompt) only where needed
+    tail = {"fits_memory": np.zeros(n, dtype=bool), "ttft_s": np.full(n, np.inf)}
+    sub = np.flatnonzero(ok)
+    if len(sub):
+        _, part, _ = _evaluate(_subset(grid, sub), model.id, t.input_tokens.p95_or_mean,
+                               t.output_tokens.p95_or_mean, catalog, calibration)
+        tail["fits_memory"][sub] = part["fits_memory"]
+        tail["ttft_s"][sub] = part["ttft_s"]
+    ok &= tail["fits_memory"]
     slo = w.slo
     best = {"itl_p95_s": float(np.min(np.where(ok, m["itl_p95_s"], np.inf))) if ok.any() else np.inf,
             "itl_p50_s": float(np.min(np.where(ok, m["itl_s"], np.inf))) if ok.any() else np.inf,
@@ -121,6 +133,13 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
                          (slo.itl_p99_ms, m["itl_p99_s"])):
         if limit is not None:
             ok &= value <= limit / 1e3
+    # a lone request: the floor a replica's power does not fall below while requests are in flight
+    solo = {"power_total_w": np.full(n, np.nan)}
+    sub = np.flatnonzero(ok)
+    if len(sub):
+        one = {**_subset(grid, sub), "batch_size": np.ones(len(sub)), "prefill_chunk_tokens": np.full(len(sub), np.nan)}
+        _, part, _ = _evaluate(one, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration)
+        solo["power_total_w"][sub] = part["power_total_w"]
     idx = np.flatnonzero(ok)
     mu = m["requests_per_s"][idx]
     batch = m["batch_size"][idx]
@@ -167,6 +186,18 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
     return cols, best, n
 
 
+def _pareto_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mask of points not dominated in (a high, b low), ties kept once, in O(n log n)."""
+    order = np.lexsort((b, -a))  # a descending, then b ascending
+    keep = np.zeros(len(a), dtype=bool)
+    best_b = np.inf
+    for i in order:
+        if b[i] < best_b:
+            keep[i] = True
+            best_b = b[i]
+    return keep
+
+
 def _prune(cols: dict[str, np.ndarray]) -> np.ndarray:
     """Keep, per (workload, GPU), operating points not dominated in capacity per GPU, watts per
     request/s at capacity, and replica size (smaller replicas pack more finely)."""
@@ -179,15 +210,18 @@ def _prune(cols: dict[str, np.ndarray]) -> np.ndarray:
     _, group = np.unique(key, return_inverse=True)
     for gi in range(group.max() + 1 if n else 0):
         g = np.flatnonzero(group == gi)
-        a, b, c = per_gpu[g][:, None], w_per_rps[g][:, None], size[g][:, None]
-        # dominated[j]: some i is at least as good on all three and better on one
-        ge = (a <= a.T) & (b >= b.T) & (c >= c.T)
-        gt = (a < a.T) | (b > b.T) | (c > c.T)
-        dominated = (ge & gt).any(axis=1)
-        # exact ties: keep the first in the deterministic grid order
-        same = (a == a.T) & (b == b.T) & (c == c.T)
-        earlier_twin = (np.tril(same, k=-1)).any(axis=1)
-        keep[g] = ~dominated & ~earlier_twin
+        # first the 2-D front within each replica size, then the 3-D check across sizes
+        front = np.zeros(len(g), dtype=bool)
+        for s in np.unique(size[g]):
+            same = np.flatnonzero(size[g] == s)
+            front[same] = _pareto_2d(per_gpu[g][same], w_per_rps[g][same])
+        g = g[front]
+        # rows: the point judged; columns: the point that might dominate it
+        a_row, b_row, c_row = per_gpu[g][:, None], w_per_rps[g][:, None], size[g][:, None]
+        a_col, b_col, c_col = per_gpu[g][None, :], w_per_rps[g][None, :], size[g][None, :]
+        ge = (a_col >= a_row) & (b_col <= b_row) & (c_col <= c_row)
+        gt = (a_col > a_row) | (b_col < b_row) | (c_col < c_row)
+        keep[g] = ~(ge & gt).any(axis=1)
     return keep
 
 

@@ -59,6 +59,9 @@ def ttft_quantile(rate: np.ndarray, *, ttft_solo_s: np.ndarray, slots: np.ndarra
             + prefill_wait_quantile(rate, prefill_service_s, q))
 
 
+BISECTION_STEPS = 24  # rate resolved to 2^-24 of the replica's ceiling: far below any other error
+
+
 def max_rate_meeting(limit_s: np.ndarray, rate_max: np.ndarray, q: float, **kw: np.ndarray) -> np.ndarray:
     """Largest arrival rate in [0, rate_max] whose TTFT quantile stays within ``limit_s`` (bisection).
 
@@ -68,7 +71,7 @@ def max_rate_meeting(limit_s: np.ndarray, rate_max: np.ndarray, q: float, **kw: 
     hi = rate_max.copy()
     no_slo = np.isnan(limit_s)
     ok_hi = ttft_quantile(hi, q=q, **kw) <= limit_s
-    for _ in range(40):
+    for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
         ok = ttft_quantile(mid, q=q, **kw) <= limit_s
         lo = np.where(ok, mid, lo)
