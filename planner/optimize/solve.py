@@ -236,6 +236,11 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
 
     sc = ls.scenario
     file = str(ls.path)
+    active = [w for w in sc.workloads if w.enabled]
+    if not active:
+        raise InputError("every workload is disabled", file=file, key_path="workloads",
+                         fix="enable at least one workload (enabled: true)")
+    sc = sc.model_copy(update={"workloads": active})
     check_names(ls, catalog)
     cal_path = resolve_calibration(ls.path, ls.override, calibration)
     cal = str(cal_path) if cal_path else None

@@ -73,6 +73,8 @@ class Slo(StrictModel):
 
 class Workload(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    enabled: bool = True
+    """False leaves the workload out of the plan (an override can switch a model off)."""
     model: str
     """Model id or alias from the catalog (e.g. llama-3.1-70b, meta-llama/Llama-3.1-70B-Instruct)."""
     traffic: Traffic
