@@ -154,3 +154,35 @@ def test_unmeetable_slo_names_best_latency(tmp_path: Path) -> None:
         solve_scenario(write(tmp_path, doc))
     text = " ".join(exc.value.explanation)
     assert "best achievable" in text and "ITL p95 SLO 0.5 ms" in text
+
+
+def test_cbc_fallback_agrees_with_highs(tmp_path: Path) -> None:
+    from planner.errors import InputError
+    from planner.optimize.solve import _solver
+
+    try:
+        _solver("cbc", 10.0)
+    except InputError:
+        pytest.skip("CBC is not installed with this PuLP (pip install 'pulp[cbc]')")
+    p = write(tmp_path, {**SMALL, "objective": "min_tco"})
+    highs = solve_scenario(p, analysis=False)
+    cbc = solve_scenario(p, solver="cbc", analysis=False)
+    assert cbc.solver.name == "cbc" and cbc.status in ("optimal", "feasible")
+    assert cbc.objective["value"] == pytest.approx(highs.objective["value"], rel=1e-3)
+
+
+def test_time_limit_is_reported_honestly(capsys: pytest.CaptureFixture[str]) -> None:
+    # A time limit may give a feasible plan with its gap, or no plan at all: never "infeasible".
+    path = ROOT / "scenarios" / "multi-model-1mw.yaml"
+    rc = main(["solve", str(path), "--no-write", "--no-analysis", "--time-limit", "0.01", "--format", "json"])
+    out = capsys.readouterr()
+    assert rc in (0, 1) and "Traceback" not in out.err
+    if rc == 0:
+        import json
+
+        plan = json.loads(out.out)
+        assert plan["status"] in ("optimal", "feasible")
+        if plan["status"] == "feasible":
+            assert plan["solver"]["mip_gap"] is None or plan["solver"]["mip_gap"] >= 0
+    else:
+        assert "before finding any plan" in out.err and "--time-limit" in out.err

@@ -249,3 +249,19 @@ def test_validate_reports_name_problems_of_base_and_overrides_once(tmp_path: Pat
     err = capsys.readouterr().err
     assert err.count("hardware.gpus[0]: unknown GPU 'h100-sxn'") == 1
     assert f"{p}: overrides.b -> finance.server_prices_usd.h100-sxn: unknown GPU 'h100-sxn'" in err
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=_paths, value=_values)
+def test_generated_documents_never_crash_solve(tmp_path: Path, path: tuple, value: object,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    doc = yaml.safe_load(yaml.safe_dump(GOOD))
+    node = doc
+    for k in path[:-1]:
+        node = node.setdefault(k, {}) if isinstance(node, dict) else node[k]
+    node[path[-1]] = value
+    p = tmp_path / "h.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    rc = main(["solve", str(p), "--no-write", "--no-analysis"])
+    err = capsys.readouterr().err
+    assert rc in (0, 1, 3) and "Traceback" not in err

@@ -123,10 +123,18 @@ def _solver(name: str, time_limit_s: float) -> pulp.LpSolver:
             return solver
         name = "cbc"
     if name == "cbc":
+        import warnings
+
         for cls in ("COIN_CMD", "PULP_CBC_CMD"):
-            s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP, threads=1)
-            if s.available():
-                return s
+            if not hasattr(pulp, cls):
+                continue
+            with warnings.catch_warnings():
+                # PuLP 3.3 deprecates its bundled CBC (PuLP 4 drops it; COIN_CMD finds a `cbc` on
+                # PATH or from pulp[cbc]); the bundled one is the fallback of last resort
+                warnings.simplefilter("ignore", DeprecationWarning)
+                s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP, threads=1)
+                if s.available():
+                    return s
     raise InputError(f"solver {name!r} is not available", fix="install highspy (default) or CBC")
 
 
