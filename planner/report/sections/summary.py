@@ -49,7 +49,7 @@ def served_table(plan: Plan) -> Table:
              f.fig(d.slo_ttft_p95_s, f.MS_FROM_S, f"deployments[{i}].slo_ttft_p95_s"),
              f.fig(d.slo_itl_p95_s, f.MS_FROM_S, f"deployments[{i}].slo_itl_p95_s")]
             for i, d in enumerate(plan.deployments)]
-    return table(["Workload", "Model", "GPU", "Peak demand (incl. headroom)", "TTFT p95 SLO",
+    return table(["Workload", "Model", "GPU", "Peak demand routed", "TTFT p95 SLO",
                   "ITL p95 SLO"], rows, empty_text="No deployments: nothing is served.")
 
 
