@@ -160,10 +160,14 @@ def validate(files: tuple[str, ...], override: str | None) -> int:
 @click.argument("kind", type=click.Choice(["scenario", "plan", "gpu-catalog", "model-catalog"]))
 def schema(kind: str) -> int:
     """Print the JSON Schema of a file kind (for editor completion)."""
+    from pydantic import BaseModel
+
     from planner.schemas.catalog import GpuCatalogFile, ModelCatalogFile
     from planner.schemas.plan import Plan
     from planner.schemas.scenario import Scenario
 
-    model = {"scenario": Scenario, "plan": Plan, "gpu-catalog": GpuCatalogFile, "model-catalog": ModelCatalogFile}[kind]
+    kinds: dict[str, type[BaseModel]] = {"scenario": Scenario, "plan": Plan, "gpu-catalog": GpuCatalogFile,
+                                         "model-catalog": ModelCatalogFile}
+    model = kinds[kind]
     click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
     return 0

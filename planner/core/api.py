@@ -171,9 +171,8 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
                 else raw.astype(float))
     if power_limit_w is not None:
         x["power_limit_w"] = np.broadcast_to(np.asarray(power_limit_w, dtype=float), (n,))
-    problem = np.array(problems, dtype=object)[gp_codes]
-    problem = np.where(problem == "", _value_problems(x), problem)
-    return x, problem
+    by_gpu: np.ndarray = np.array(problems, dtype=object)[gp_codes]
+    return x, np.where(by_gpu == "", _value_problems(x), by_gpu)
 
 
 def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:

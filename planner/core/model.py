@@ -175,7 +175,7 @@ def gpu_power(x: Arrays, c: Arrays, step: Arrays) -> np.ndarray:
     busy = np.clip(step["busy_s"] / dt, 0.0, 1.0)
     activity = (c["power_active_share"] * busy + c["power_memory_share"] * u_mem
                 + c["power_compute_share"] * (u_gemm + u_attn))
-    limit = np.minimum(x["tdp_w"], x.get("power_limit_w", x["tdp_w"]))
+    limit = np.minimum(x["tdp_w"], x["power_limit_w"] if "power_limit_w" in x else x["tdp_w"])
     power = x["idle_w"] + (x["tdp_w"] - x["idle_w"]) * np.clip(activity, 0.0, 1.0)
     return np.clip(power, x["idle_w"], limit)
 
@@ -218,8 +218,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     n_in, n_out = x["input_tokens"], x["output_tokens"]
     offline = np.isnan(x["batch_size"])
     cap = fixed("max_batch_size")
-    batch = np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"])
-    batch = np.maximum(batch, 1.0)
+    batch: np.ndarray = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"]), 1.0)
     # Steady state: B n_in / n_out prompt tokens per step; more than the room stalls decodes.
     prefill_per_step = batch * n_in / n_out
     budget = x.get("prefill_chunk_tokens")

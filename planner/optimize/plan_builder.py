@@ -38,6 +38,10 @@ class PlanVerificationError(AssertionError):
     """The solver returned values that break a constraint: a bug, never an expected outcome."""
 
 
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1e3
+
+
 def _deployments(r: SolveResult) -> list[Deployment]:
     m = r.model
     c = m.cand.columns
@@ -64,8 +68,7 @@ def _deployments(r: SolveResult) -> list[Deployment]:
             tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=gpus, batch_size=int(c["batch_size"][i]),
             capacity_requests_per_s=cap, demand_requests_per_s=routed,
             ttft_p95_s=float(c["ttft_p95_s"][i]), itl_p95_s=float(c["itl_p95_s"][i]),
-            slo_ttft_p95_s=None if slo[w].ttft_p95_ms is None else slo[w].ttft_p95_ms / 1e3,
-            slo_itl_p95_s=None if slo[w].itl_p95_ms is None else slo[w].itl_p95_ms / 1e3,
+            slo_ttft_p95_s=_seconds(slo[w].ttft_p95_ms), slo_itl_p95_s=_seconds(slo[w].itl_p95_ms),
             output_tokens_per_s=tokens, utilization=routed / cap if cap else 0.0,
             power_avg_w=p_avg, power_max_w=p_max, power_burst_w=n * float(c["peak_power_w"][i]),
             prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]),
