@@ -19,7 +19,7 @@ _FIG_WIDTH_IN = 7.5
 _FIG_HEIGHT_IN = 3.2
 _COLORS = {"nameplate": "#9aa5b1", "peak": "#d9822b", "average": "#2b6cb0", "cap": "#c53030",
            "air": "#2f855a", "front": "#2b6cb0", "chosen": "#c53030"}
-_RC = {"svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9.0, "text.parse_math": False,
+_RC: dict[str, Any] = {"svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9.0, "text.parse_math": False,
        "axes.spines.top": False, "axes.spines.right": False}
 _METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 _MAX_FLAT_TICKS = 12
