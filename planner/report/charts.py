@@ -42,7 +42,7 @@ def _render(draw: Any, name: str, title: str, margins: dict[str, float]) -> str:
     import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"planner-{name}"}):
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"planner-{name}"}):  # type: ignore[dict-item]  # matplotlib types rc keys as Literals
         # Fixed margins rather than constrained layout: several times faster, same bytes every run.
         fig = Figure(figsize=(_FIG_WIDTH_IN, _FIG_HEIGHT_IN))
         fig.subplots_adjust(**margins)
