@@ -31,3 +31,16 @@ def test_committed_plan_is_current(scenario: Path, capsys: pytest.CaptureFixture
     rc = main(["check", str(scenario), "--plan", str(plan)])
     out = capsys.readouterr()
     assert rc == 0, f"{plan} is stale or violated; run scripts/update_plans.sh\n{out.out}{out.err}"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_committed_report_is_what_planner_report_renders(scenario: Path) -> None:
+    """The report written by `planner solve` equals `planner report plan.json` (rendered from the file)."""
+    from planner.plan.io import load_plan
+    from planner.report import render_report
+
+    plan_path = ROOT / "plans" / scenario.stem / "plan.json"
+    if _meant_infeasible(scenario):
+        return
+    committed = (ROOT / "plans" / scenario.stem / "report.md").read_text(encoding="utf-8")
+    assert render_report(load_plan(plan_path), "md") == committed

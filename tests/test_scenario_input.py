@@ -265,3 +265,40 @@ def test_generated_documents_never_crash_solve(tmp_path: Path, path: tuple, valu
     rc = main(["solve", str(p), "--no-write", "--no-analysis"])
     err = capsys.readouterr().err
     assert rc in (0, 1, 3) and "Traceback" not in err
+
+
+def test_duplicate_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = run(tmp_path, "name: t\nname: u\n", capsys)
+    assert rc == 1 and "duplicate key 'name'" in err and "line 2" in err
+
+
+def test_yaml_boolean_is_not_a_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = yaml.safe_load(yaml.safe_dump(GOOD))
+    doc["site"] = {"pue": True}
+    doc["workloads"][0]["redundancy"] = True
+    rc, err = run(tmp_path, yaml.safe_dump(doc), capsys)
+    assert rc == 1 and "site.pue" in err and "workloads[0].redundancy" in err and "YAML boolean" in err
+
+
+def test_unwritable_output_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(GOOD))
+    rc = main(["solve", str(p), "--no-analysis", "--out", str(blocker / "plans")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "cannot write" in err and "Traceback" not in err
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from planner.io.files import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644

@@ -58,7 +58,8 @@ def _render(plan, fmt: str) -> str:  # type: ignore[no-untyped-def]
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text",
               help="What to print: a summary (text), plan.json, or a report.")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default="highs", show_default=True)
-@click.option("--time-limit", "time_limit", type=float, default=60.0, show_default=True, help="Seconds.")
+@click.option("--time-limit", "time_limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Seconds.")
 @click.option("--catalog", "catalogs", multiple=True, type=click.Path(file_okay=False),
               help="Extra catalog folder (repeatable).")
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False), help="Calibration YAML.")
@@ -73,20 +74,19 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     """
     from planner.io.files import write_atomic
     from planner.optimize.solve import solve_scenario
-    from planner.plan.io import dump_plan
+    from planner.plan.io import dump_plan, normalize_plan
 
-    plan = solve_scenario(scenario, override=override, catalog_dirs=list(catalogs), calibration=calibration,
-                          solver=solver, time_limit_s=time_limit, analysis=analysis)
-    text = dump_plan(plan)
+    solved = solve_scenario(scenario, override=override, catalog_dirs=list(catalogs), calibration=calibration,
+                            solver=solver, time_limit_s=time_limit, analysis=analysis)
+    text = dump_plan(solved)
+    # Render what the file holds (rounded, ordered), so `planner report plan.json` gives the same bytes.
+    plan = normalize_plan(solved)
     if not no_write:
         default = Path("plans") / (plan.scenario.name + (f"-{override}" if override else ""))
         folder = Path(out_dir) if out_dir else default
         write_atomic(folder / "plan.json", text)
-        try:
-            write_atomic(folder / "report.md", _render(plan, "md"))
-            write_atomic(folder / "report.html", _render(plan, "html"))
-        except ImportError:  # reports not installed in this build
-            pass
+        write_atomic(folder / "report.md", _render(plan, "md"))
+        write_atomic(folder / "report.html", _render(plan, "html"))
     if fmt == "json":
         click.echo(text, nl=False)
     elif fmt in ("md", "html"):

@@ -16,6 +16,21 @@ from planner.errors import InputError
 M = TypeVar("M", bound=BaseModel)
 
 
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's safe loader (10x faster than the pure-Python one, same semantics as
+    yaml.safe_load) that refuses a key given twice in one mapping instead of keeping the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (the second would silently win)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path) -> Any:
     """``yaml.safe_load`` a file; malformed YAML becomes one InputError naming file, line and column."""
     p = Path(path)
@@ -28,8 +43,7 @@ def read_yaml(path: str | Path) -> Any:
     except UnicodeDecodeError:
         raise InputError("is not UTF-8 text", file=str(p), fix="save the file as UTF-8") from None
     try:
-        # CSafeLoader is libyaml's safe loader (10x faster); same semantics as yaml.safe_load
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -101,15 +115,27 @@ def load_yaml_as(schema: type[M], path: str | Path) -> M:
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write a file so a reader never sees half of it: temp file in the same folder, then rename."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write here ({exc.strerror})", file=str(p),
+                         fix="choose a writable folder (--out)") from None
+    try:
+        # mkstemp creates 0600; give the file the permissions a plain open() would (umask applies)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"cannot write ({exc.strerror})", file=str(p),
+                         fix="check free space and permissions") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
