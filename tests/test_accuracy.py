@@ -28,23 +28,12 @@ from planner.calibration.accuracy_render import render
 from planner.calibration.coefficients import Calibration, calibration_info
 from planner.calibration.measurements import load_measurements
 from planner.calibration.plot import render_plot
-from planner.catalog import load_catalog
 from planner.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "planner" / "data" / "measurements" / "calibration-h100-a100.csv"
 SCRIPT = ROOT / "scripts" / "accuracy_table.py"
 TARGETS = {"throughput": 20.0, "itl": 15.0, "power": 10.0, "energy_per_token": 20.0}  # issue 2, Done when
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def measurements(catalog):
-    return load_measurements(SHIPPED, catalog)
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +150,18 @@ def test_cli_plot_and_bad_suffix(tmp_path, capsys):
     assert main(["accuracy", str(SHIPPED), "--format", "json", "--plot", str(tmp_path / "p.svg")]) == 0
     json.loads(capsys.readouterr().out)
     assert (tmp_path / "p.svg").exists()
-    assert main(["accuracy", str(SHIPPED), "--plot", str(tmp_path / "p.pdf")]) == 1
-    assert "name the file .svg or .png" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["p.pdf", "p", "p.svg.gz"])
+def test_a_bad_plot_suffix_is_refused_before_any_work(tmp_path, capsys, name):
+    # the measurement file does not exist: the option is checked before anything is read or scored
+    assert main(["accuracy", str(tmp_path / "missing.csv"), "--plot", str(tmp_path / name)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    errors = [line for line in err.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1
+    assert "Invalid value for '--plot'" in errors[0] and "name the file .svg or .png" in errors[0]
+    assert "Traceback" not in err and not (tmp_path / name).exists()
 
 
 def _readme_section() -> str | None:

@@ -13,7 +13,6 @@ import yaml
 from planner.calibration.coefficients import Calibration, calibration_yaml, load_calibration
 from planner.calibration.fit import fit_calibration, fit_weights
 from planner.calibration.measurements import load_measurements
-from planner.catalog import load_catalog
 from planner.cli.main import main
 from planner.core.constants import COEFFICIENTS
 from planner.errors import InputError
@@ -21,16 +20,6 @@ from planner.errors import InputError
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "planner" / "data" / "measurements" / "calibration-h100-a100.csv"
 EPOCH_2026_11_21 = 1795219200
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def measurements(catalog):
-    return load_measurements(SHIPPED, catalog)
 
 
 def assert_in_ranges(cal: Calibration) -> None:

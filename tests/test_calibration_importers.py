@@ -117,6 +117,7 @@ def test_cli_import_writes_a_file_calibrate_accepts(tmp_path, capsys):
     np.testing.assert_allclose(t["power_total_w"], [400.0, 500.0])
     np.testing.assert_allclose(t["itl_s"], [9.8e-3, 20.5e-3])
     assert list(m.frame["model"]) == ["llama-3.1-8b", "llama-3.1-8b"]
+    assert list(m.frame["power_scope"]) == ["summed", "summed"]  # imp.GPU_POWER_SCOPE's text
 
 
 def test_cli_import_appends_without_touching_existing_rows(tmp_path, capsys):

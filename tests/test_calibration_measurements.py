@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from planner.calibration.measurements import load_measurements, measured_targets, to_configs
-from planner.catalog import load_catalog
 from planner.cli.main import main
 from planner.errors import CalibrationError
 
@@ -21,11 +20,6 @@ HEADER = ["source_id", "model", "gpu", "num_gpus", "tp", "pp", "precision", "eng
           "input_tokens", "output_tokens", "throughput_tok_s", "itl_ms", "avg_power_w", "power_scope"]
 GOOD = ["lab", "llama-3.1-8b", "h100-sxm", "1", "1", "1", "bf16", "vLLM", "64", "512", "400", "5000", "12.5",
         "600", ""]
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
 
 
 def write_rows(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
@@ -110,6 +104,86 @@ def test_per_gpu_scope_checks_the_per_gpu_value(tmp_path, catalog):
     row[HEADER.index("power_scope")] = "per GPU"
     msg = load_error(write_rows(tmp_path / "bad.csv", [row]), catalog)
     assert "2400 W is 2400 W per GPU" in msg and "power_scope" in msg
+
+
+def four_gpu_row(power_w: str, scope: str) -> list[str]:
+    row = with_value("num_gpus", "4")
+    row[HEADER.index("tp")] = "4"
+    row[HEADER.index("avg_power_w")] = power_w
+    row[HEADER.index("power_scope")] = scope
+    return row
+
+
+@pytest.mark.parametrize(("scope", "expected", "total_w"), [
+    ("per GPU", "per_gpu", 2400.0), ("per-GPU", "per_gpu", 2400.0), ("per_gpu", "per_gpu", 2400.0),
+    ("PER GPU", "per_gpu", 2400.0), (" Per  GPU ", "per_gpu", 2400.0),
+    ("", "summed", 600.0), ("summed", "summed", 600.0), ("Total", "summed", 600.0),
+    ("GPU-only, summed over all GPUs", "summed", 600.0),
+    ("GPU-only, summed over all GPUs in run", "summed", 600.0),  # the shipped file's text
+    ("wall", "wall", 600.0), ("WALL", "wall", 600.0),
+])
+def test_power_scope_spellings(tmp_path, catalog, scope, expected, total_w):
+    m = load_measurements(write_rows(tmp_path / "m.csv", [four_gpu_row("600", scope)]), catalog)
+    assert m.frame["power_scope"][0] == expected
+    assert measured_targets(m)["power_total_w"][0] == pytest.approx(total_w)
+
+
+@pytest.mark.parametrize("scope", ["per node", "not per gpu", "wall-ish", "GPU"])
+def test_unknown_power_scope_is_refused(tmp_path, catalog, scope):
+    # a substring match read "not per gpu" as per GPU and "wall-ish" as wall power
+    msg = load_error(write_rows(tmp_path / "m.csv", [GOOD, with_value("power_scope", scope)]), catalog)
+    assert f"row 2, column 'power_scope': unknown power scope {scope!r}" in msg
+    assert '"summed"' in msg and '"per GPU"' in msg and '"wall"' in msg
+
+
+def test_unknown_column_is_refused_with_a_close_match(tmp_path, catalog):
+    header = [("avg_power_watts" if h == "avg_power_w" else h) for h in HEADER]
+    msg = load_error(write_rows(tmp_path / "m.csv", [GOOD], header), catalog)
+    assert "column 'avg_power_watts': unknown column (did you mean 'avg_power_w'?" in msg
+    assert str(tmp_path / "m.csv") in msg
+
+
+def test_header_and_value_problems_are_reported_together(tmp_path, catalog):
+    header = [*HEADER, "fit_wieght", "colour"]
+    rows = [[*GOOD, "1", "red"], [*with_value("itl_ms", "x"), "1", "red"]]
+    msg = load_error(write_rows(tmp_path / "m.csv", rows, header), catalog)
+    assert msg.count("\n  - ") == 3
+    assert "column 'fit_wieght': unknown column (did you mean 'fit_weight'?" in msg
+    assert "column 'colour': unknown column (rename it" in msg
+    assert "row 2, column 'itl_ms': 'x' is not a number" in msg
+
+
+def test_missing_and_misspelled_columns_are_reported_together(tmp_path, catalog):
+    header = [("throughput" if h == "throughput_tok_s" else h) for h in HEADER]
+    msg = load_error(write_rows(tmp_path / "m.csv", [GOOD], header), catalog)
+    assert "missing column(s): throughput_tok_s" in msg
+    assert "column 'throughput': unknown column (did you mean 'throughput_tok_s'?" in msg
+
+
+def test_a_column_named_twice_is_refused(tmp_path, catalog):
+    # pandas would silently read the second one as `model.1`
+    msg = load_error(write_rows(tmp_path / "m.csv", [[*GOOD, "llama-3.1-70b"]], [*HEADER, "model"]), catalog)
+    assert "column 'model': appears 2 times in the header line" in msg
+    assert "model.1" not in msg
+
+
+def test_the_informational_columns_of_the_shipped_file_are_accepted(tmp_path, catalog):
+    header = [*HEADER, "scenario", "total_params_b", "active_params_b", "notes", ""]
+    m = load_measurements(write_rows(tmp_path / "m.csv", [[*GOOD, "chat", "8", "8", "avg_batch=60", ""]], header),
+                          catalog)
+    assert m.frame["achieved_batch"][0] == 60.0
+
+
+def test_an_unnamed_column_with_values_is_refused(tmp_path, catalog):
+    msg = load_error(write_rows(tmp_path / "m.csv", [[*GOOD, "3"]], [*HEADER, ""]), catalog)
+    assert f"column {len(HEADER) + 1} has no name in the header line" in msg
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf"])
+def test_a_nan_cell_is_reported_once(tmp_path, catalog, value):
+    msg = load_error(write_rows(tmp_path / "m.csv", [GOOD, with_value("throughput_tok_s", value)]), catalog)
+    assert f"row 2, column 'throughput_tok_s': {value!r} is not a number" in msg
+    assert "must be > 0" not in msg and "problems" not in msg
 
 
 def test_every_problem_is_reported_at_once(tmp_path, catalog):

@@ -1,7 +1,7 @@
 """Measured serving points: the documented CSV format, its validation, and the mapping to configs.
 
-Columns (one row per measured point; blank = not measured; extra columns such as ``notes`` are kept
-but not read):
+Columns (one row per measured point; blank = not measured; any other column, or a column named twice,
+is an error, so that a misspelled ``avg_power_watts`` is not silently read as "no power measured"):
 
 | column | meaning |
 | --- | --- |
@@ -16,21 +16,27 @@ but not read):
 | throughput_tok_s | output tokens per second of the whole run (all GPUs) |
 | ttft_ms, itl_ms | measured TTFT and inter-token latency (median or mean as measured) |
 | avg_power_w | average power over the measured window (W) |
-| power_scope | "GPU-only, summed over all GPUs" (default when blank), "per GPU", or "wall" (not scored) |
+| power_scope | summed (blank, "total", "GPU-only, summed over all GPUs"), per GPU, or wall (not scored) |
 | energy_j_per_token | energy per output token (J); derived from power and throughput when blank |
 | fit_weight | optional: weight of the row in `planner calibrate` (0 = score only; blank = 1, or 0 for MLE2) |
+| notes | free text (an ``avg_batch=N`` in it is read as achieved_batch when that column is blank) |
+| scenario, total_params_b, active_params_b | descriptive, not read |
 
 Required columns: model, gpu, num_gpus, tp, precision, output_tokens, throughput_tok_s. Rows are
-numbered from 1 (the first data row) in every message.
+numbered from 1 (the first data row) in every message. In power_scope, case, hyphens, underscores,
+commas and extra spaces do not matter (``per-GPU`` = ``PER_GPU`` = ``per GPU``); other text is an error.
 """
 
 from __future__ import annotations
 
+import csv
+import difflib
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -46,6 +52,19 @@ COLUMNS = ("source_id", "model", "gpu", "num_gpus", "tp", "pp", "precision", "en
            "achieved_batch", "input_tokens", "output_tokens", "throughput_tok_s", "ttft_ms", "itl_ms",
            "avg_power_w", "power_scope", "energy_j_per_token", "fit_weight", "notes")
 """Every column the format defines, in the order importers write them."""
+INFO_COLUMNS = ("scenario", "total_params_b", "active_params_b")
+"""Descriptive columns the shipped data carries; accepted and not read."""
+KNOWN_COLUMNS = COLUMNS + INFO_COLUMNS
+"""Every column a measurement file may have: anything else is reported as unknown."""
+PowerScope = Literal["summed", "per_gpu", "wall"]
+POWER_SCOPES: dict[str, PowerScope] = {
+    "": "summed", "summed": "summed", "total": "summed", "gpu only summed over all gpus": "summed",
+    "gpu only summed over all gpus in run": "summed",
+    "per gpu": "per_gpu",
+    "wall": "wall",
+}
+"""Accepted power_scope spellings, normalized by ``_scope_key``, and what each means."""
+POWER_SCOPE_SPELLINGS = '"summed" (or blank, "total", "GPU-only, summed over all GPUs"), "per GPU", "wall"'
 _PRECISION_ALIASES = {"mxfp4": "fp4", "nvfp4": "fp4", "float16": "fp16", "bfloat16": "bf16", "w4a16": "int4",
                       "awq": "int4", "gptq": "int4", "w8a8": "int8"}
 # Highest plausible average power per GPU of any accelerator in the catalog era (GB300 ~1.4 kW).
@@ -97,12 +116,18 @@ class _Problems:
         self.path = path
         self.items: list[Problem] = []
         self._per_column: dict[str | None, int] = {}
+        self._cells: set[tuple[int | None, str | None]] = set()
 
     def add(self, row: int | None, column: str | None, message: str, fix: str | None = None) -> None:
+        self._cells.add((row, column))
         count = self._per_column.get(column, 0)
         self._per_column[column] = count + 1
         if count < MAX_PROBLEMS_PER_COLUMN:
             self.items.append(Problem(row, column, message, fix))
+
+    def reported(self, row: int | None, column: str | None) -> bool:
+        """Whether a problem of this cell was already added (reported or counted as hidden)."""
+        return (row, column) in self._cells
 
     def raise_if_any(self) -> None:
         if not self.items:
@@ -127,7 +152,9 @@ def _achieved_batch(notes: str) -> float:
     return float(m.group(1)) if m else np.nan
 
 
-def _read_table(p: Path) -> Any:
+def _read_table(p: Path, problems: _Problems) -> Any:
+    """The file's cells as text, with only its documented columns; header problems go to ``problems``
+    (raised at once when a required column is missing, since every row would then be wrong)."""
     import pandas as pd
 
     if not p.exists():
@@ -141,14 +168,56 @@ def _read_table(p: Path) -> Any:
     except Exception as exc:  # pandas raises several parser error types
         raise _fatal(str(p), f"not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
                      "check the quoting and the number of fields per line") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise _fatal(str(p), f"missing column(s): {', '.join(missing)}",
-                     "see `planner calibrate --help` for the format")
+    header = _raw_header(p)
+    # pandas renames a repeated `model` to `model.1`: check the names as written
+    df.columns = header if len(header) == len(df.columns) else [str(c).strip() for c in df.columns]
+    df = _check_header(df, problems)
     if df.empty:
         raise _fatal(str(p), "no data rows", "add one row per measured point")
     return df
+
+
+def _raw_header(p: Path) -> list[str]:
+    """The header names as written (pandas de-duplicates them, which would hide a repeated column)."""
+    with p.open(encoding="utf-8-sig", newline="") as fh:
+        return [name.strip() for name in next(csv.reader(fh, skipinitialspace=True), [])]
+
+
+def _check_header(df: Any, problems: _Problems) -> Any:
+    """Missing, unknown (with a close match), repeated and unnamed columns, all reported.
+
+    Returns the documented columns, each once (the first of a repeated one); unnamed columns without
+    any value (a trailing comma on every line) are dropped silently.
+    """
+    fix_format = "see `planner calibrate --help` for the format"
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        problems.add(None, None, f"missing column(s): {', '.join(missing)}", fix_format)
+    counts = Counter(df.columns)
+    seen: set[str] = set()
+    keep = []
+    for position, name in enumerate(df.columns):
+        if not name:
+            if df.iloc[:, position].str.strip().ne("").any():
+                problems.add(None, None, f"column {position + 1} has no name in the header line",
+                             "name it after one of the documented columns, or delete the column")
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        if name not in KNOWN_COLUMNS:
+            close = difflib.get_close_matches(name, KNOWN_COLUMNS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.add(None, name, "unknown column",
+                         f"{hint}rename it to a documented column, or delete it; {fix_format}")
+            continue
+        if counts[name] > 1:
+            problems.add(None, name, f"appears {counts[name]} times in the header line",
+                         "keep one column of that name")
+        keep.append(position)
+    if missing:
+        problems.raise_if_any()
+    return df.iloc[:, keep]
 
 
 def _column(df: Any, name: str, default: str = "") -> Any:
@@ -168,9 +237,9 @@ def load_measurements(path: str | Path, catalog: Catalog) -> Measurements:
     import pandas as pd
 
     p = Path(path)
-    df = _read_table(p)
-    raw = p.read_bytes()
     problems = _Problems(str(p))
+    df = _read_table(p, problems)
+    raw = p.read_bytes()
     out = pd.DataFrame(index=df.index)
     for col in NUMERIC:
         vals = _column(df, col)
@@ -182,13 +251,29 @@ def load_measurements(path: str | Path, catalog: Catalog) -> Measurements:
         out[col] = parsed.where(~bad).astype(float)
     out["achieved_batch"] = out["achieved_batch"].fillna(_column(df, "notes").map(_achieved_batch))
     out["source_id"] = _column(df, "source_id", "user").replace("", "user")
-    out["power_scope"] = _column(df, "power_scope").str.lower()
+    out["power_scope"] = _power_scopes(_column(df, "power_scope"), problems)
     out["pp"] = out["pp"].fillna(1.0)
     out["input_tokens"] = out["input_tokens"].fillna(fixed("default_input_tokens"))
     _resolve_names(df, out, catalog, problems)
     _check_values(out, catalog, problems)
     problems.raise_if_any()
     return Measurements(frame=out.reset_index(drop=True), path=str(p), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _scope_key(text: str) -> str:
+    """Case, hyphens, underscores, commas and runs of spaces do not matter: ``Per_GPU`` = ``per gpu``."""
+    return " ".join(re.sub(r"[-_,]", " ", text.lower()).split())
+
+
+def _power_scopes(raw: Any, problems: _Problems) -> list[PowerScope]:
+    """Each row's power scope as one of PowerScope (unknown spellings reported, read as summed)."""
+    scopes: list[PowerScope] = []
+    for i, text in enumerate(raw):
+        scope = POWER_SCOPES.get(_scope_key(text))
+        if scope is None:
+            problems.add(i + 1, "power_scope", f"unknown power scope {text!r}", f"use {POWER_SCOPE_SPELLINGS}")
+        scopes.append(scope or "summed")
+    return scopes
 
 
 def _resolve_names(df: Any, out: Any, catalog: Catalog, problems: _Problems) -> None:
@@ -227,6 +312,8 @@ def _check_values(out: Any, catalog: Catalog, problems: _Problems) -> None:
     positive = ("num_gpus", "tp", "pp", "output_tokens", "throughput_tok_s", "input_tokens")
     for col in positive:
         for i in np.flatnonzero(~(out[col] > 0).to_numpy()):
+            if problems.reported(int(i) + 1, col):
+                continue  # not a number: already reported
             value = out[col].iloc[i]
             got = "blank" if np.isnan(value) else f"{value:g}"
             problems.add(int(i) + 1, col, f"must be > 0, got {got}",
@@ -251,8 +338,8 @@ def _check_power(out: Any, catalog: Catalog, problems: _Problems) -> None:
     """Average power per GPU must lie between half the GPU's idle power and a multiple of its TDP."""
     scope = out["power_scope"]
     power = out["avg_power_w"]
-    per_gpu = np.where(scope.str.contains("per gpu"), power, power / out["num_gpus"])
-    wall = scope.str.contains("wall").to_numpy()
+    per_gpu = np.where(scope == "per_gpu", power, power / out["num_gpus"])
+    wall = (scope == "wall").to_numpy()
     for i in np.flatnonzero(np.isfinite(per_gpu)):
         gpu = out["gpu"].iloc[i]
         if not gpu:
@@ -295,14 +382,14 @@ def to_configs(m: Measurements) -> dict[str, np.ndarray]:
 
 def wall_power(m: Measurements) -> np.ndarray:
     """True where the row's power (and so its energy) was measured at the wall, not on the GPUs."""
-    return m.frame["power_scope"].str.contains("wall").to_numpy(dtype=bool)
+    return (m.frame["power_scope"] == "wall").to_numpy(dtype=bool)
 
 
 def measured_targets(m: Measurements) -> dict[str, np.ndarray]:
     """Measured metrics in the core's units: tokens/s, seconds, watts summed over the run's GPUs, J."""
     f = m.frame
     power = f["avg_power_w"].to_numpy(dtype=float)
-    power = np.where(f["power_scope"].str.contains("per gpu"), power * f["num_gpus"], power)
+    power = np.where(f["power_scope"] == "per_gpu", power * f["num_gpus"], power)
     thr = f["throughput_tok_s"].to_numpy(dtype=float)
     energy = f["energy_j_per_token"].to_numpy(dtype=float)
     energy = np.where(np.isnan(energy), power / thr, energy)

@@ -20,6 +20,19 @@ _MEASUREMENTS = click.argument("measurements", metavar="MEASUREMENTS.csv",
                                type=click.Path(dir_okay=False, path_type=str))
 
 
+def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a plot format we cannot write before any measurement is read or scored."""
+    if value is None:
+        return None
+    from planner.calibration.plot import PLOT_FORMATS
+
+    if Path(value).suffix.lower() not in PLOT_FORMATS:
+        suffix = Path(value).suffix or "suffix-less"
+        raise click.BadParameter(f"cannot write a {suffix} plot to {value!r} (name the file .svg or .png)",
+                                 ctx=ctx, param=param)
+    return value
+
+
 def _catalog(dirs: tuple[str, ...]) -> Any:
     from planner.catalog import load_catalog
 
@@ -61,10 +74,14 @@ def calibrate() -> None:
       throughput_tok_s      output tokens/s of the whole run                              required
       ttft_ms, itl_ms       measured TTFT and inter-token latency
       avg_power_w           average power over the run (W)
-      power_scope           "GPU-only, summed over all GPUs" (blank), "per GPU", or "wall"
+      power_scope           summed (blank, total: GPU-only, all GPUs), per GPU, or wall
       energy_j_per_token    J per output token (blank = power / throughput)
       fit_weight            weight in the fit (blank = 1; 0 = score only; MLE2 rows = 0)
       source_id, notes      free text (provenance)
+      scenario, total_params_b, active_params_b   descriptive, not read
+
+    Any other column, or a column named twice, is an error (a misspelled avg_power_watts would
+    otherwise read as "no power measured").
     """
 
 
@@ -191,7 +208,7 @@ def _check_rows(rows: list[dict[str, str]], catalog_dirs: tuple[str, ...]) -> No
 @click.option("--calibration", metavar="FILE.yaml", type=click.Path(dir_okay=False),
               help="Calibration to score (default: the shipped planner/data/calibration.yaml).")
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True)
-@click.option("--plot", metavar="FILE.svg|png", type=click.Path(dir_okay=False),
+@click.option("--plot", metavar="FILE.svg|png", type=click.Path(dir_okay=False), callback=_plot_path,
               help="Also draw predicted versus measured per metric (SVG output is byte-reproducible).")
 @click.option("--leave-one-out", "leave_one_out", type=click.Choice(["gpu", "model"]), multiple=True,
               help="Cross-validate: refit without each GPU (or model) and score its rows (repeatable).")
