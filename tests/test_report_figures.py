@@ -193,7 +193,7 @@ KEY_FIGURES = {
     "IT energy per year (expected average x 8,760 h)": "totals.annual_energy_kwh",
     "Electricity cost per year": "totals.annual_energy_cost_usd",
     "TCO over the horizon": "totals.tco_usd",
-    "IT energy per output token": "totals.joules_per_output_token",
+    "IT energy per output token, at peak traffic": "totals.joules_per_output_token",
     "Grid emission factor": "site.carbon_g_per_kwh",
     "PUE": "site.pue",
 }

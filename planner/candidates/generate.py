@@ -19,6 +19,7 @@ from planner.candidates.queueing import max_rate_meeting, ttft_quantile
 from planner.catalog.loader import Catalog
 from planner.core.api import build_inputs, estimate_arrays
 from planner.core.constants import fixed
+from planner.core.features import tp_splits_heads
 from planner.schemas.catalog import GpuSpec, ModelSpec
 from planner.schemas.scenario import Workload
 
@@ -48,10 +49,10 @@ class Candidates:
 
 
 def valid_tp(tp: int, model: ModelSpec, gpus_per_server: int) -> bool:
-    """Tensor parallelism an engine accepts: it divides the attention heads and the server, and
-    KV heads split evenly or are replicated evenly (vLLM's rules)."""
-    heads, kv = model.attention_heads, model.kv_heads
-    return heads % tp == 0 and gpus_per_server % tp == 0 and (kv % tp == 0 or tp % kv == 0)
+    """Tensor parallelism an engine accepts (heads split evenly) that also divides the server."""
+    kv = 0 if model.attention.kind == "mla" else model.kv_heads
+    heads = np.array([float(model.attention_heads)])
+    return gpus_per_server % tp == 0 and bool(tp_splits_heads(np.array([float(tp)]), heads, np.array([float(kv)]))[0])
 
 
 def _grid(w: Workload, model: ModelSpec, gpus: list[GpuSpec], per_server: dict[str, int]) -> dict[str, np.ndarray]:
@@ -178,6 +179,8 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
         "num_gpus": n_gpu.astype(int),
         "capacity_rps": cap, "saturated_rps": mu,
         "ttft_p95_s": ttft95, "itl_p95_s": m["itl_p95_s"][idx], "itl_s": m["itl_s"][idx],
+        # queueing inputs, to evaluate TTFT at the load a plan actually routes to the replica
+        "ttft_solo_p95_s": tail["ttft_s"][idx], "hold_s": hold, "prefill_service_s": prefill_service,
         "power_base_w": p_floor + overhead, "power_slope_w_per_rps": slope,
         "power_at_capacity_w": p_floor + overhead + slope * cap,
         "peak_power_w": m["peak_power_total_w"][idx] + overhead,

@@ -24,7 +24,14 @@ from planner.core.constants import (
     ENGINES,
     W_TO_BTU_PER_HR,
 )
-from planner.core.features import GPU_FEATURES, MODEL_FEATURES, gpu_features, model_features, precision_path
+from planner.core.features import (
+    GPU_FEATURES,
+    MODEL_FEATURES,
+    gpu_features,
+    model_features,
+    precision_path,
+    tp_splits_heads,
+)
 from planner.core.model import evaluate
 from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
 from planner.schemas.catalog import PRECISIONS
@@ -185,6 +192,9 @@ def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
         (~np.isnan(x["prefill_chunk_tokens"]) & ~(x["prefill_chunk_tokens"] > np.nan_to_num(x["batch_size"], nan=0.0)),
          "prefill_chunk_tokens (the step token budget) must exceed batch_size"),
     ]
+    tp_ok = tp_splits_heads(x["tp"], x["attention_heads"], x["kv_split_heads"])
+    checks.append((~tp_ok, "tp must divide the model's attention heads (and split or replicate its KV heads "
+                           "evenly), as serving engines require"))
     if "power_limit_w" in x:
         checks.append((~(x["power_limit_w"] > x["idle_w"]), "power_limit_w must be above the GPU's idle power"))
     out = np.full(len(x["tp"]), "", dtype=object)
@@ -250,6 +260,12 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     _check_scalar("output_tokens", output_tokens, minimum=1)
     _check_scalar("tp", tp, minimum=1, whole=True)
     _check_scalar("pp", pp, minimum=1, whole=True)
+    kv = 0 if m.attention.kind == "mla" else m.kv_heads
+    if not tp_splits_heads(np.array([float(tp)]), np.array([float(m.attention_heads)]), np.array([float(kv)]))[0]:
+        valid = [t for t in (1, 2, 4, 8, 16, 32, 64) if tp_splits_heads(
+            np.array([float(t)]), np.array([float(m.attention_heads)]), np.array([float(kv)]))[0]]
+        raise InputError(f"tp {tp} does not split {m.id}'s {m.attention_heads} attention heads / {m.kv_heads} KV heads "
+                         "evenly, which serving engines require", fix=f"use --tp in {valid}")
     if batch_size is not None:
         _check_scalar("batch_size", batch_size, minimum=1, whole=True)
     if prefill_chunk_tokens is not None:

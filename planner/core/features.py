@@ -13,7 +13,7 @@ from planner.schemas.catalog import GpuSpec, ModelSpec
 MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_active", "params_vocab",
                   "params_embedding", "experts_total", "experts_active", "moe_layers", "layers", "hidden",
                   "attn_flops_per_context_token", "kv_bytes_per_token", "kv_split_heads", "sliding_fraction",
-                  "sliding_window", "max_context_tokens")
+                  "sliding_window", "max_context_tokens", "attention_heads")
 GPU_FEATURES = ("memory_bytes", "bandwidth_bytes_per_s", "half_flops", "tdp_w", "idle_w",
                 "interconnect_bytes_per_s", "interconnect_latency_s")
 
@@ -63,6 +63,7 @@ def model_features(m: ModelSpec) -> dict[str, float]:
         "sliding_fraction": m.attention.sliding_window_layer_fraction,
         "sliding_window": float(m.attention.sliding_window_tokens or 0),
         "max_context_tokens": float(m.max_context_tokens),
+        "attention_heads": float(m.attention_heads),
     }
 
 
@@ -105,6 +106,13 @@ def precision_path(g: GpuSpec, precision: str) -> tuple[float, float, bool, str]
         if native >= emulated:
             return WEIGHT_BYTES[precision], native, False, ""
     return WEIGHT_BYTES[precision], g.half_flops * fixed("weight_only_compute_factor"), True, ""
+
+
+def tp_splits_heads(tp: np.ndarray, heads: np.ndarray, kv_heads: np.ndarray) -> np.ndarray:
+    """Tensor parallelism an engine accepts (vLLM's rule): it divides the attention heads, and the
+    KV heads split evenly or are replicated evenly (kv_heads 0 = MLA latent, always fine)."""
+    kv_ok = (kv_heads == 0) | (np.mod(kv_heads, tp) == 0) | (np.mod(tp, np.maximum(kv_heads, 1)) == 0)
+    return (np.mod(heads, tp) == 0) & kv_ok
 
 
 def stack(rows: list[dict[str, float]], keys: tuple[str, ...]) -> dict[str, np.ndarray]:

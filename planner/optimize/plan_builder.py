@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from planner import __version__
+from planner.candidates.queueing import ttft_quantile
 from planner.catalog.loader import Catalog
 from planner.core.constants import (
     BTU_PER_HR_PER_COOLING_TON,
@@ -63,11 +66,19 @@ def _deployments(r: SolveResult) -> list[Deployment]:
         p_max = n * base + slope * routed
         p_avg = n * base + slope * routed * avg_ratio[w]
         tokens = routed * float(c["output_tokens_per_request"][i])
+        # TTFT p95 at the routed peak with the workload's k spare replicas down (its design point)
+        k = next(wl.redundancy for wl in sc.workloads if wl.name == w)
+        per_replica = routed / max(n - k, 1)
+        ttft_peak = float(ttft_quantile(np.array([per_replica]), q=0.95,
+                                        ttft_solo_s=np.array([float(c["ttft_solo_p95_s"][i])]),
+                                        slots=np.array([float(c["batch_size"][i])]),
+                                        hold_s=np.array([float(c["hold_s"][i])]),
+                                        prefill_service_s=np.array([float(c["prefill_service_s"][i])]))[0])
         out.append(Deployment(
             workload=w, model=str(c["model"][i]), gpu=g.id, precision=str(c["precision"][i]),
             tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=gpus, batch_size=int(c["batch_size"][i]),
             capacity_requests_per_s=cap, demand_requests_per_s=routed,
-            ttft_p95_s=float(c["ttft_p95_s"][i]), itl_p95_s=float(c["itl_p95_s"][i]),
+            ttft_p95_s=ttft_peak, itl_p95_s=float(c["itl_p95_s"][i]),
             slo_ttft_p95_s=_seconds(slo[w].ttft_p95_ms), slo_itl_p95_s=_seconds(slo[w].itl_p95_ms),
             output_tokens_per_s=tokens, utilization=routed / cap if cap else 0.0,
             power_avg_w=p_avg, power_max_w=p_max, power_burst_w=n * float(c["peak_power_w"][i]),
@@ -203,6 +214,7 @@ def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list
         co2e_t_per_year=e["co2e_t_per_year"], output_tokens_per_year=tokens_per_year,
         usd_per_million_tokens=tco_per_year / tokens_per_year * 1e6 if tokens_per_year else 0.0,
         joules_per_output_token=e["it_power_max_w"] / tokens_per_s_peak if tokens_per_s_peak else 0.0,
+        joules_per_output_token_avg=(e["annual_energy_kwh"] * 3.6e6 / tokens_per_year) if tokens_per_year else 0.0,
         output_tokens_per_s_per_kw=tokens_per_s_peak / (e["it_power_max_w"] / 1e3) if e["it_power_max_w"] else 0.0)
     hashes = scenario_input_hashes(ls.path, catalog, override=ls.override, calibration_path=calibration_path)
     objective_key = OBJECTIVE_EXPR[sc.objective]

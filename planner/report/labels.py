@@ -41,8 +41,8 @@ KEY_LABELS: dict[str, str] = {
     "average_requests_per_s": "Average traffic",
     "input_tokens_mean": "Input tokens per request (mean)",
     "output_tokens_mean": "Output tokens per request (mean)",
-    "slo_ttft_p95_ms": "TTFT p95 SLO",
-    "slo_itl_p95_ms": "ITL p95 SLO",
+    "ttft_p95_ms": "TTFT p95 SLO",
+    "itl_p95_ms": "ITL p95 SLO",
     "headroom": "Growth headroom (share of peak)",
     "redundancy": "Extra replicas (N+k)",
 }

@@ -61,7 +61,9 @@ class Deployment(PlanModel):
     demand_requests_per_s: float
     """Peak demand routed to this deployment (headroom is capacity kept on top: see constraints)."""
     ttft_p95_s: float
+    """TTFT p95 at the routed peak, queueing included, with the workload's k spare replicas down."""
     itl_p95_s: float
+    """ITL p95 with every batch slot busy (load-independent upper bound)."""
     slo_ttft_p95_s: float | None
     slo_itl_p95_s: float | None
     output_tokens_per_s: float
@@ -137,6 +139,9 @@ class Totals(PlanModel):
     output_tokens_per_year: float
     usd_per_million_tokens: float
     joules_per_output_token: float
+    """IT energy per output token at peak traffic (J); see joules_per_output_token_avg for the year."""
+    joules_per_output_token_avg: float = 0.0
+    """Annual IT energy over annual output tokens (J): includes the idle share at average load."""
     output_tokens_per_s_per_kw: float
 
 

@@ -51,8 +51,10 @@ def efficiency_table(plan: Plan) -> Table:
                                          "totals.output_tokens_per_year")),
         ("Cost per million output tokens", f.fig(t.usd_per_million_tokens, f.USD_CENTS,
                                                  "totals.usd_per_million_tokens")),
-        ("IT energy per output token", f.fig(t.joules_per_output_token, f.J_PER_TOKEN,
-                                             "totals.joules_per_output_token")),
+        ("IT energy per output token, at peak traffic", f.fig(t.joules_per_output_token, f.J_PER_TOKEN,
+                                                              "totals.joules_per_output_token")),
+        ("IT energy per output token, annual average (idle share included)",
+         f.fig(t.joules_per_output_token_avg, f.J_PER_TOKEN, "totals.joules_per_output_token_avg")),
         ("Output tokens/s per kW of expected peak IT power",
          f.fig(t.output_tokens_per_s_per_kw, f.TOKENS_PER_S_PER_KW, "totals.output_tokens_per_s_per_kw")),
     ], header=("Efficiency", "Value"))
