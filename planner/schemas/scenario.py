@@ -143,6 +143,8 @@ class Site(StrictModel):
     carbon_g_per_kwh: float = Field(390.0, ge=0, le=2000)
     """Location-based grid emission factor (gCO2e/kWh)."""
     carbon_source: str = "US average, EPA eGRID2022 (about 390 g/kWh); replace with your grid's factor"
+    carbon_year: int | None = Field(None, ge=1990, le=2100)
+    """Year the emission factor describes (GHG Protocol: always print factor, year and source)."""
     feeds: Literal["N", "2N"] = "2N"
     """Power feeds per rack: 2N means each of the A/B feeds carries the full load."""
 
