@@ -34,9 +34,17 @@ def repo(tmp_path, monkeypatch):
     monkeypatch.delenv("PLANNER_CATALOG_PATH", raising=False)
     scenario = tmp_path / "scenarios" / "chatbot.yaml"
     scenario.parent.mkdir()
-    shutil.copy(FIXTURES / "chatbot.yaml", scenario)
+    shutil.copy(FIXTURES / "chatbot-head.yaml", scenario)
     support.stamp("chatbot-head", scenario, tmp_path / "plans" / "chatbot" / "plan.json")
     return tmp_path
+
+
+def _edit_scenario(repo: Path, old: str, new: str) -> Path:
+    scenario = repo / "scenarios" / "chatbot.yaml"
+    text = scenario.read_text(encoding="utf-8")
+    assert old in text
+    scenario.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return scenario
 
 
 def _policy(tmp_path: Path, rules: str) -> str:
@@ -125,6 +133,18 @@ def test_diff_override_on_a_plan_file_is_an_error(capsys):
     assert code == 1 and "--override applies to scenario files" in err
 
 
+def test_diff_of_plans_of_two_scenarios_warns_and_goes_on(capsys, tmp_path):
+    plan = load_plan(HEAD)
+    other = tmp_path / "assistant.json"
+    write_plan(plan.model_copy(update={"scenario": plan.scenario.model_copy(update={"name": "assistant"})}), other)
+    code, out, err = run(capsys, "diff", BASE, str(other))
+    assert code == 2 and out.startswith("planner diff: assistant")
+    assert err == ("Warning: comparing plans of two different scenarios, 'chatbot' and 'assistant'; "
+                   "deployments are matched by workload name all the same\n")
+    assert run(capsys, "diff", BASE, HEAD)[2] == ""  # one scenario: no warning
+    assert run(capsys, "diff", "/dev/null", str(other))[2] == ""
+
+
 def test_diff_unknown_format_is_a_usage_error(capsys):
     code, _, err = run(capsys, "diff", BASE, HEAD, "--format", "html")
     assert code == 1 and "'html' is not one of" in err
@@ -149,24 +169,98 @@ def test_check_of_a_current_plan_passes(capsys, repo):
     assert code == 0
     assert out.splitlines() == [
         "ok    inputs unchanged since the plan was solved",
-        "ok    8 constraints, 3 deployments (capacity, SLOs, GPU counts) and 2 racks hold",
+        "ok    8 constraints, 3 deployments (capacity, SLOs, GPU counts), 2 racks and the totals hold",
+        "ok    the scenario's limits hold: traffic and capacity of 3 workloads, p95 SLOs, rack power, "
+        "air cooling, site power, racks, inventory",
         "check passed"]
 
 
 def test_check_of_an_edited_scenario_is_stale(capsys, repo):
-    scenario = repo / "scenarios" / "chatbot.yaml"
-    text = scenario.read_text(encoding="utf-8")
-    scenario.write_text(text.replace("peak_requests_per_s: 10", "peak_requests_per_s: 20"), encoding="utf-8")
+    scenario = _edit_scenario(repo, "pue: 1.3", "pue: 1.35")  # still within every limit: only stale
     code, out, _ = _check(capsys, repo)
     assert code == 2
     [why] = [line for line in out.splitlines() if line.startswith("stale")]
     assert why.startswith(f"stale the scenario {scenario} changed since the plan was solved (sha256 ")
+    assert "ok    the scenario's limits hold: traffic and capacity of 3 workloads, p95 SLOs, rack power, " \
+           "air cooling, site power, racks, inventory" in out.splitlines()
     assert out.splitlines()[-1].startswith("check failed: 1 stale (re-run `planner solve ")
 
 
-def test_check_with_another_override_is_stale(capsys, repo):
+@pytest.mark.parametrize("old, new", [
+    ("objective: min_tco", "# a comment\nobjective: min_tco  # and another"),
+    ("slo: {ttft_p95_ms: 500, itl_p95_ms: 25}", "slo:\n      itl_p95_ms: 25.0\n      ttft_p95_ms: 500"),
+    ("peak_requests_per_s: 13.5", "peak_requests_per_s: 13.50"),
+    ("peak_requests_per_s: 5\n", "peak_requests_per_s: 5.0\n"),
+])
+def test_check_an_edit_that_changes_no_content_is_not_stale(capsys, repo, old, new):
+    _edit_scenario(repo, old, new)
+    code, out, _ = _check(capsys, repo)
+    assert code == 0 and out.splitlines()[0] == "ok    inputs unchanged since the plan was solved"
+
+
+def test_check_of_a_stale_plan_that_breaks_the_edited_scenario_exits_1(capsys, repo):
+    # the new hall caps racks at 30 kW: 3 DGX H100 (30.6 kW nameplate) no longer fit 24 kW usable
+    scenario = _edit_scenario(repo, "rack_power_cap_kw: 40", "rack_power_cap_kw: 30")
+    code, out, _ = _check(capsys, repo)
+    assert code == 1
+    assert out.splitlines()[0].startswith(f"stale the scenario {scenario} changed since the plan was solved")
+    assert out.splitlines()[1:3] == [
+        "fail  rack power: rack h100-sxm-r01 draws 30.6 kW at nameplate, above the scenario's usable 24.0 kW "
+        "(site.rack_power_cap_kw 30 x breaker_derating 0.8)",
+        "fail  rack power: rack h100-sxm-r02 draws 30.6 kW at nameplate, above the scenario's usable 24.0 kW "
+        "(site.rack_power_cap_kw 30 x breaker_derating 0.8)"]
+    assert not any(line.startswith("ok    ") and "hold" in line for line in out.splitlines())
+    assert out.splitlines()[-1].startswith("check failed: 1 stale, 2 violated (re-run `planner solve ")
+
+
+def test_check_of_a_scenario_with_more_traffic_not_re_solved_exits_1(capsys, repo):
+    _edit_scenario(repo, "peak_requests_per_s: 13.5", "peak_requests_per_s: 20")
+    code, out, _ = _check(capsys, repo)
+    assert code == 1 and out.startswith("stale the scenario ")
+    assert [line for line in out.splitlines() if line.startswith("fail")] == [
+        "fail  traffic chat: the plan routes 13.5 req/s, but the scenario's traffic.peak_requests_per_s is "
+        "20 req/s",
+        "fail  capacity chat: the plan serves 20 req/s, below the scenario's peak x (1 + headroom) = 20 x 1.2 = "
+        "24 req/s"]
+
+
+def test_check_notes_slos_it_cannot_check(capsys, repo):
+    _edit_scenario(repo, "slo: {ttft_p95_ms: 500, itl_p95_ms: 25}", "slo: {ttft_p95_ms: 500, itl_p95_ms: 25, "
+                   "ttft_p99_ms: 900}")
+    code, out, _ = _check(capsys, repo)
+    assert code == 2  # stale (the scenario changed), not a failure
+    assert [line for line in out.splitlines() if line.startswith("note")] == [
+        "note  p50/p99 SLOs are not checked, the plan records p95 latencies only: code (ttft_p99_ms)"]
+
+
+def test_check_of_a_hand_edited_plan_with_deployments_deleted_exits_1(capsys, repo):
+    path = repo / "plans" / "chatbot" / "plan.json"
+    plan = load_plan(path)
+    write_plan(plan.model_copy(update={"deployments": [],
+                                       "totals": plan.totals.model_copy(update={"gpus": -1})}), path)
+    code, out, _ = _check(capsys, repo)
+    assert code == 1
+    fails = [line for line in out.splitlines() if line.startswith("fail")]
+    assert fails[:2] == ["fail  negative count: totals.gpus = -1",
+                         "fail  totals.gpus: -1 GPUs, but the plan has 41 in its server groups (servers[].gpus)"]
+    assert "fail  traffic chat: the plan routes 0 req/s, but the scenario's traffic.peak_requests_per_s is " \
+           "13.5 req/s" in fails
+    assert len(fails) == 2 + 2 * 3  # traffic and capacity of each of the 3 workloads
+    assert out.splitlines()[-1] == "check failed: 8 violated"
+
+
+def test_check_with_another_override_is_stale_and_checked_against_it(capsys, repo):
     code, out, _ = _check(capsys, repo, "--override", "growth")
-    assert code == 2 and "stale the plan was solved with override None, expected 'growth'" in out
+    assert code == 1 and "stale the plan was solved with override None, expected 'growth'" in out
+    assert "fail  traffic chat: the plan routes 13.5 req/s, but the scenario's traffic.peak_requests_per_s " \
+           "is 27 req/s" in out.splitlines()
+
+
+def test_check_resolves_inventory_aliases_with_the_catalog(capsys, repo):
+    _edit_scenario(repo, "inventory: {h100-sxm: 64}", "inventory: {H100: 40}")
+    code, out, _ = _check(capsys, repo)
+    assert code == 1 and "fail  inventory H100: the plan buys 48 GPUs, above the scenario's " \
+                         "hardware.inventory 40" in out.splitlines()
 
 
 def test_check_policy_deny_exits_4_with_one_line(capsys, repo):
@@ -182,7 +276,7 @@ def test_check_policy_warn_exits_0(capsys, repo):
     policy = _policy(repo, "  - {name: capex, level: warn, metric: capex_delta_pct, operator: '>',"
                            " threshold: 10}\n")
     code, out, _ = _check(capsys, repo, "--policy", policy, "--base", BASE)
-    assert code == 0 and "warn  capex: capex_delta_pct = 47.58 (> 10)" in out
+    assert code == 0 and "warn  capex: capex_delta_pct = +47.6% (> 10.0%)" in out
     assert out.splitlines()[-1] == "check passed: 1 warned"
 
 
@@ -198,7 +292,9 @@ def test_check_of_a_plan_that_breaks_its_constraints_exits_1(capsys, repo):
     write_plan(plan.model_copy(update={"deployments": [chat, *plan.deployments[1:]]}), path)
     code, out, _ = _check(capsys, repo)
     assert code == 1
-    assert "fail  deployment chat/h100-sxm/fp8/tp4: capacity 10 req/s is below demand 16.2 req/s" in out
+    assert "fail  deployment chat/h100-sxm/fp8/tp4: capacity 10 req/s is below demand 13.5 req/s" in out
+    assert "fail  capacity chat: the plan serves 10 req/s, below the scenario's peak x (1 + headroom) = " \
+           "13.5 x 1.2 = 16.2 req/s" in out
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_PLANS))

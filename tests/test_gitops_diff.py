@@ -63,7 +63,8 @@ def test_doubled_traffic_adds_gpus_and_kw(base):
     [change] = diff.deployments
     assert deployment_line(change).startswith("~ chat/h100-sxm/fp8/tp4: replicas 6 -> 12 (+24 GPUs)")
     assert diff.total("gpus").delta == 24 and diff.total("racks").delta == 1
-    assert diff.total("it_power_max_w").delta == pytest.approx(18048.0, rel=1e-5)
+    # chat 48 x (560 + 240 x 20/30) W - 24 x (560 + 240 x 10/15) W = 34,560 W - 17,280 W
+    assert diff.total("it_power_max_w").delta == pytest.approx(17_280.0, rel=1e-5)
     assert diff.binding_appeared == ("rack_power_h100-sxm-r02",) and diff.binding_gone == ()
 
 
@@ -71,8 +72,8 @@ def test_added_removed_and_changed_deployments(base, head):
     diff = diff_plans(base, head)
     lines = [deployment_line(c) for c in diff.deployments]
     assert lines == [
-        "~ chat/h100-sxm/fp8/tp4: replicas 6 -> 8 (+8 GPUs), demand 12 req/s -> 16.2 req/s, "
-        "TTFT p95 620 ms -> 640 ms, max power 18.0 kW -> 24.1 kW",
+        "~ chat/h100-sxm/fp8/tp4: replicas 6 -> 8 (+8 GPUs), demand 10 req/s -> 13.5 req/s, "
+        "TTFT p95 620 ms -> 640 ms, max power 17.3 kW -> 23.1 kW",
         "+ code/h100-sxm/fp8/tp2: qwen2.5-32b, 2 replicas (4 GPUs), batch 16, max power 3.0 kW",
         "+ summarize/h100-sxm/bf16/tp1: llama-3.1-8b, 5 replicas (5 GPUs), batch 64, max power 3.8 kW",
         "- summarize/h100-sxm/fp8/tp1: llama-3.1-8b, 4 replicas (4 GPUs), batch 64, max power 3.0 kW",
@@ -105,7 +106,7 @@ def test_a_change_in_other_figures_is_still_shown(base):
     chat = base.deployments[0]
     hotter = chat.model_copy(update={"energy_per_output_token_j": 6.0})
     [change] = diff_plans(base, _with_deployments(base, [hotter, *base.deployments[1:]])).deployments
-    assert deployment_line(change) == "~ chat/h100-sxm/fp8/tp4: energy_per_output_token_j 5.16 J -> 6 J"
+    assert deployment_line(change) == "~ chat/h100-sxm/fp8/tp4: energy_per_output_token_j 4.94 J -> 6 J"
 
 
 def test_no_base_plan_is_all_additions_and_no_new_plan_all_removals(base):
@@ -126,6 +127,20 @@ def test_status_change_is_a_change(base):
     worse = base.model_copy(update={"status": "feasible"})
     diff = diff_plans(base, worse)
     assert diff.changed and "Status: optimal -> feasible" in render(diff, "text")
+
+
+def test_peak_rows_say_expected_peak_and_nameplate_is_shown(base, head):
+    text = render(diff_plans(base, head), "text")
+    assert "IT power, max" not in text and "Heat at max" not in text
+
+    def row(label: str) -> list[str]:
+        [line] = [line for line in text.splitlines() if line.startswith(f"  {label}  ")]
+        return line[len(label) + 2:].split()
+
+    assert row("IT power, expected peak")[:2] == ["20.3", "kW"]  # totals.it_power_max_w
+    assert row("IT power, nameplate") == ["40.8", "kW", "61.2", "kW", "+20.4", "kW", "(+50.0%)"]
+    assert row("Heat at expected peak")[:2] == ["69.3k", "BTU/hr"]
+    assert "| IT power, nameplate | 40.8 kW | 61.2 kW | **+20.4 kW (+50.0%)** |" in render(diff_plans(base, head), "md")
 
 
 def test_markdown_leads_with_the_totals(base, head):

@@ -13,6 +13,8 @@ import json
 import shutil
 from pathlib import Path
 
+import yaml
+
 from planner.cli.main import main
 
 _SPEC = importlib.util.spec_from_file_location("gitops_support", Path(__file__).parent / "fixtures" / "gitops"
@@ -96,6 +98,35 @@ def test_check_a_fresh_plan_then_an_edited_scenario_then_a_policy_deny(tmp_path)
 
     double_first_workload(CHATBOT, scenario)
     stale = run_planner(tmp_path, *args)
-    assert stale.returncode == 2
+    assert stale.returncode == 1  # stale, and the plan no longer routes the doubled peak
     [why] = [line for line in stale.stdout.splitlines() if line.startswith("stale")]
     assert why.startswith("stale the scenario scenarios/chatbot.yaml changed since the plan was solved")
+    assert any(line.startswith("fail  traffic ") for line in stale.stdout.splitlines())
+
+
+def _set_site(scenario: Path, **values: object) -> None:
+    doc = yaml.safe_load(scenario.read_text(encoding="utf-8"))
+    doc["site"].update(values)
+    scenario.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+
+def test_check_a_stale_plan_against_the_edited_rack_cap(tmp_path):
+    """The reviewer's case: chatbot.yaml with `site.rack_power_cap_kw: 10`, its plan not re-solved."""
+    scenario = tmp_path / "scenarios" / "chatbot.yaml"
+    scenario.parent.mkdir()
+    shutil.copy(CHATBOT, scenario)
+    solve(tmp_path, scenario, tmp_path / "plans" / "chatbot" / "plan.json")
+    args = ["check", "scenarios/chatbot.yaml", "--plan", "plans/chatbot/plan.json"]
+    _set_site(scenario, rack_power_cap_kw=10)
+    done = run_planner(tmp_path, *args)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert lines[0].startswith("stale the scenario scenarios/chatbot.yaml changed")
+    fails = [line for line in lines if line.startswith("fail")]
+    assert fails and all(line.startswith("fail  rack power: rack ") and line.endswith(
+        "at nameplate, above the scenario's usable 8.0 kW (site.rack_power_cap_kw 10 x breaker_derating 0.8)")
+        for line in fails)
+    assert not any(line.startswith("ok    ") and line.endswith("hold") for line in lines)
+
+    _set_site(scenario, rack_power_cap_kw=40, pue=1.4)  # a change within every limit: stale only
+    assert run_planner(tmp_path, *args).returncode == 2

@@ -71,7 +71,7 @@ def test_diff_between_two_commits(repo, tmp_path):
     done = run_planner(repo, "diff", str(base / PLAN), PLAN)
     assert done.returncode == 2, done.stderr
     assert "~ chat/h100-sxm/fp8/tp4: replicas 6 -> 12 (+24 GPUs)" in done.stdout
-    assert "IT power, max" in done.stdout and "+18.0 kW (+85.6%)" in done.stdout
+    assert "IT power, expected peak" in done.stdout and "+17.3 kW (+85.0%)" in done.stdout
     assert "Now binding: rack_power_h100-sxm-r02" in done.stdout
     comment = run_planner(repo, "diff", str(base / PLAN), PLAN, "--format", "github-comment")
     assert comment.returncode == 2 and comment.stdout.startswith("<!-- planner-diff -->")
@@ -92,18 +92,32 @@ def test_check_at_each_commit(repo, tmp_path):
     with_base = run_planner(repo, "check", SCENARIO, "--plan", PLAN, "--policy", "policies/default.yaml",
                             "--base", str(base / PLAN))
     assert with_base.returncode == 0
-    assert "warn  capex-growth: capex_delta_pct = 82.26 (> 10)" in with_base.stdout
+    assert "warn  capex-growth: capex_delta_pct = +82.3% (> 10.0%)" in with_base.stdout
 
 
-def test_a_scenario_edited_without_re_solving_is_stale(repo):
+def test_a_scenario_edited_without_re_solving_is_stale_and_checked_against_the_edit(repo):
     set_first_peak(repo, 30)
     git(repo, "commit", "-q", "-am", "chatbot: 30 req/s, forgot to re-solve")
     done = run_planner(repo, "check", SCENARIO, "--plan", PLAN)
-    assert done.returncode == 2
+    assert done.returncode == 1  # stale, and the plan no longer serves the edited traffic
     assert [line for line in done.stdout.splitlines() if line.startswith("stale")] == [
         f"stale the scenario {SCENARIO} changed since the plan was solved "
         f"(sha256 {load_plan(repo / PLAN).input_sha256.scenario[:12]} -> "
         f"{scenario_input_hashes(repo / SCENARIO, load_catalog()).scenario[:12]})"]
+    assert [line for line in done.stdout.splitlines() if line.startswith("fail")] == [
+        "fail  traffic chat: the plan routes 20 req/s, but the scenario's traffic.peak_requests_per_s is 30 req/s",
+        "fail  capacity chat: the plan serves 30 req/s, below the scenario's peak x (1 + headroom) = 30 x 1.2 = "
+        "36 req/s"]
+
+
+def test_a_commit_that_only_edits_comments_keeps_the_plan_current(repo):
+    path = repo / SCENARIO
+    text = path.read_text(encoding="utf-8").replace("name: chatbot\n", "name: chatbot   # owned by the chat team\n")
+    path.write_text("# Reviewed 2025-01: traffic forecast unchanged.\n" + text, encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "chatbot: comments only")
+    done = run_planner(repo, "check", SCENARIO, "--plan", PLAN)
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines()[0] == "ok    inputs unchanged since the plan was solved"
 
 
 def test_a_policy_deny_between_commits_exits_4(repo, tmp_path):
@@ -114,7 +128,7 @@ def test_a_policy_deny_between_commits_exits_4(repo, tmp_path):
     done = run_planner(repo, "check", SCENARIO, "--plan", PLAN, "--policy", "policies/strict.yaml",
                        "--base", str(base / PLAN))
     assert done.returncode == 4
-    assert ("deny  gpu-growth: gpus_delta = 24 (> 16): more than two servers need a capacity review"
+    assert ("deny  gpu-growth: gpus_delta = +24 (> 16): more than two servers need a capacity review"
             in done.stdout.splitlines())
 
 
@@ -126,7 +140,8 @@ def test_review_loop_with_the_solver(tmp_path):
     set_first_peak(repo, 40)
     git(repo, "commit", "-q", "-am", "chatbot: traffic doubles, plan not re-solved yet")
     not_re_solved = run_planner(repo, "check", SCENARIO, "--plan", PLAN)
-    assert not_re_solved.returncode == 2 and "stale the scenario" in not_re_solved.stdout
+    assert not_re_solved.returncode == 1 and "stale the scenario" in not_re_solved.stdout
+    assert "fail  traffic " in not_re_solved.stdout  # the plan routes the old peak
     support.solve(repo, SCENARIO, repo / PLAN)
     git(repo, "commit", "-q", "-am", "chatbot: re-solved")
 

@@ -8,7 +8,7 @@ import pytest
 
 from planner.errors import InputError
 from planner.gitops.metrics import all_metric_names, evaluate_metric, slo_margins_pct
-from planner.gitops.policy import Policy, PolicyRule, evaluate_policy, load_policy
+from planner.gitops.policy import Policy, PolicyRule, RuleResult, evaluate_policy, load_policy
 from planner.plan.io import load_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +38,10 @@ def _policy_file(tmp_path: Path, text: str) -> Path:
 # -- metrics, against hand calculations on the fixtures -----------------------------------------
 
 def test_rack_utilization_of_breaker(base):
-    # r1 holds 3 of the 4 servers: 3/4 x 21,088 W peak IT = 15,816 W of a 32,000 W usable cap.
+    # peak IT: chat 24 x (560 + 240 x 10/15) W + summarize 4 x (560 + 240 x 20/24) W = 20,320 W;
+    # r1 holds 3 of the 4 servers: 3/4 x 20,320 W = 15,240 W of a 32,000 W usable cap.
     figure = evaluate_metric("max_rack_utilization_of_breaker", base)
-    assert figure.value == pytest.approx(15_816 / 32_000, rel=1e-5) and figure.where == "rack h100-sxm-r01"
+    assert figure.value == pytest.approx(15_240 / 32_000, rel=1e-5) and figure.where == "rack h100-sxm-r01"
     nameplate = evaluate_metric("max_rack_nameplate_of_breaker", base)
     assert nameplate.value == pytest.approx(30_600 / 32_000)
 
@@ -58,9 +59,9 @@ def test_totals_and_deltas(base, head):
     assert evaluate_metric("delta.totals.gpus", head, base).value == 13
     assert evaluate_metric("gpus_delta", head, base).value == 13
     assert evaluate_metric("capex_delta_pct", head, base).value == pytest.approx(100 * 590 / 1240)
-    # head peak IT: chat 32 x 754.4 W + summarize 5 x 760 W + code 4 x 760 W = 30,980.8 W
+    # head peak IT: chat 32 x 722 W + summarize 5 x 760 W + code 4 x 760 W = 29,944 W
     assert evaluate_metric("delta_pct.totals.it_power_max_w", head, base).value == pytest.approx(
-        100 * (30_980.8 - 21_088) / 21_088, rel=1e-5)
+        100 * (29_944 - 20_320) / 20_320, rel=1e-5)
 
 
 def test_diff_metrics_without_a_base_have_no_value(head):
@@ -124,9 +125,9 @@ def test_outcomes_and_their_lines(base, head):
     results = evaluate_policy(policy, head, base)
     assert [r.outcome for r in results] == ["deny", "warn", "pass"]
     assert results[0].line() == "deny  gpus-cap: totals.gpus = 41 (> 40): buy fewer GPUs"
-    assert results[1].line() == "warn  capex: capex_delta_pct = 47.58 (> 10): ask finance"
-    assert results[2].line() == ("pass  breaker: max_rack_utilization_of_breaker = 0.4841 "
-                                 "at rack h100-sxm-r02 (not > 0.8)")
+    assert results[1].line() == "warn  capex: capex_delta_pct = +47.6% (> 10.0%): ask finance"
+    assert results[2].line() == ("pass  breaker: max_rack_utilization_of_breaker = 46.8% "
+                                 "at rack h100-sxm-r02 (not > 80.0%)")
 
 
 def test_rules_over_changes_are_skipped_without_a_base(head):
@@ -140,4 +141,30 @@ def test_slo_margin_deny(base):
     tight = base.model_copy(update={"deployments": [chat, *base.deployments[1:]]})
     [result] = evaluate_policy(Policy(rules=[_rule(name="slo", metric="min_slo_margin_pct", operator="<",
                                                    threshold=5)]), tight)
-    assert result.outcome == "deny" and "= 3 at chat/h100-sxm/fp8/tp4 ITL p95 (< 5)" in result.line()
+    assert result.outcome == "deny" and "= 3.0% at chat/h100-sxm/fp8/tp4 ITL p95 (< 5.0%)" in result.line()
+
+
+# -- figures with their units -------------------------------------------------------------------
+
+@pytest.mark.parametrize("metric, value, threshold, shown", [
+    ("totals.capex_usd", 440_000.0, 500_000.0, "totals.capex_usd = $440.0k (not > $500.0k)"),
+    ("totals.it_power_max_w", 31_000.0, 30_000.0, "totals.it_power_max_w = 31.0 kW (> 30.0 kW)"),
+    ("totals.output_tokens_per_year", 113_530_000_000.0, 1e12,
+     "totals.output_tokens_per_year = 113,530,000,000 (not > 1,000,000,000,000)"),
+    ("delta.totals.capex_usd", 590_000.0, 100_000.0, "delta.totals.capex_usd = +$590.0k (> $100.0k)"),
+    ("delta.totals.gpus", -4.0, -2.0, "delta.totals.gpus = -4 (not > -2)"),
+    ("delta_pct.totals.tco_usd", 47.5, 10.0, "delta_pct.totals.tco_usd = +47.5% (> 10.0%)"),
+    ("gpus_delta", 24.0, 16.0, "gpus_delta = +24 (> 16)"),
+    ("max_deployment_utilization", 0.8, 0.9, "max_deployment_utilization = 80.0% (not > 90.0%)"),
+])
+def test_policy_lines_show_figures_with_units(metric, value, threshold, shown):
+    rule = _rule(level="warn", metric=metric, threshold=threshold)
+    fires = value > threshold
+    line = RuleResult(rule, "warn" if fires else "pass", value).line()
+    assert line == f"{'warn' if fires else 'pass'}  r: {shown}"
+
+
+def test_a_figure_that_rounds_to_its_threshold_shows_more_digits():
+    rule = _rule(metric="max_rack_utilization_of_breaker", threshold=1.0)
+    assert RuleResult(rule, "deny", 1.0004).line() == (
+        "deny  r: max_rack_utilization_of_breaker = 1.0004 (> 1)")

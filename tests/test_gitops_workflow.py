@@ -90,7 +90,7 @@ def _tree(root: Path, plans: dict[str, str]) -> Path:
     shutil.copytree(ROOT / "policies", root / "policies")
     for name, fixture in plans.items():
         scenario = root / "scenarios" / f"{name}.yaml"
-        text = (FIXTURES / "chatbot.yaml").read_text(encoding="utf-8")
+        text = support.scenario_text(fixture)
         scenario.write_text(text.replace("name: chatbot", f"name: {name}"), encoding="utf-8")
         support.stamp(fixture, scenario, root / "plans" / name / "plan.json", name=name, file=f"{name}.yaml")
     return root
@@ -131,13 +131,24 @@ def test_review_script_fails_on_a_stale_plan_and_reports_no_change(tmp_path):
     _tree(tmp_path / "base", {"chatbot": "chatbot-base"})
     head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"})
     scenario = head / "scenarios" / "chatbot.yaml"
-    scenario.write_text(scenario.read_text(encoding="utf-8") + "# edited, not re-solved\n", encoding="utf-8")
+    scenario.write_text(scenario.read_text(encoding="utf-8").replace("pue: 1.3", "pue: 1.35"), encoding="utf-8")
     done, outputs, comment = _run_review(tmp_path)
     assert done.returncode == 0, done.stderr
     assert outputs == {"changed": "false", "failed": "true"}
     assert "No capacity changes in 1 scenario(s)." in comment
     assert ":x: <code>scenarios/chatbot.yaml</code>: check failed: 1 stale" in comment
     assert "stale the scenario head/scenarios/chatbot.yaml changed since the plan was solved" in comment
+
+
+def test_review_script_passes_a_scenario_whose_comments_changed(tmp_path):
+    _tree(tmp_path / "base", {"chatbot": "chatbot-base"})
+    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"})
+    scenario = head / "scenarios" / "chatbot.yaml"
+    scenario.write_text(scenario.read_text(encoding="utf-8") + "# reviewed, nothing to re-solve\n", encoding="utf-8")
+    done, outputs, comment = _run_review(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert outputs == {"changed": "false", "failed": "false"}
+    assert ":white_check_mark: <code>scenarios/chatbot.yaml</code>: check passed (exit 0)" in comment
 
 
 def test_review_script_reports_a_missing_plan(tmp_path):
@@ -164,10 +175,14 @@ def test_review_script_flags_a_scenario_that_becomes_infeasible(tmp_path):
     _tree(tmp_path / "base", {"chatbot": "chatbot-base"})
     head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"})
     scenario = head / "scenarios" / "chatbot.yaml"
-    scenario.write_text("# infeasible\n" + scenario.read_text(encoding="utf-8"), encoding="utf-8")
+    # the new hall caps racks at 5 kW: no DGX H100 (10.2 kW) fits ("# infeasible" tells the shim)
+    text = scenario.read_text(encoding="utf-8").replace("rack_power_cap_kw: 40", "rack_power_cap_kw: 5")
+    scenario.write_text("# infeasible\n" + text, encoding="utf-8")
     done, outputs, comment = _run_review(tmp_path)
-    assert outputs == {"changed": "true", "failed": "true"}  # the committed plan is now stale
+    assert outputs == {"changed": "true", "failed": "true"}  # the committed plan is stale and breaks the cap
     assert ":warning: `scenarios/chatbot.yaml` is now infeasible: scenario is infeasible" in comment
+    assert "fail  rack power: rack h100-sxm-r01 draws 30.6 kW at nameplate, above the scenario's usable " \
+           "4.0 kW" in comment
     assert "0 to add, 0 to change, 2 to remove" in comment
 
 

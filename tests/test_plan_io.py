@@ -1,4 +1,5 @@
-"""plan.json: deterministic bytes, versioned reading with clear errors, input hashes."""
+"""plan.json: deterministic bytes, versioned reading with clear errors, input hashes (of the
+scenario's and calibration's content, not their bytes)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,22 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 import planner.plan
 from planner import __version__
 from planner.catalog import Catalog
-from planner.errors import CalibrationError, PlanFileError
-from planner.plan.hashing import input_hashes, scenario_input_hashes, sha256_file
+from planner.errors import CalibrationError, InputError, PlanFileError
+from planner.plan.hashing import (
+    calibration_sha256,
+    content_sha256,
+    input_hashes,
+    scenario_input_hashes,
+    scenario_sha256,
+    sha256_file,
+)
 from planner.plan.io import dump_plan, load_plan, normalize_plan, parse_plan, round_float, write_plan
 from planner.schemas.plan import PLAN_SCHEMA_VERSION
 
@@ -200,7 +209,7 @@ def test_sha256_file(tmp_path):
 def test_input_hashes_change_with_every_part(tmp_path):
     catalog = _catalog(tmp_path)
     ref = input_hashes(b"name: a\n", catalog, None, None)
-    assert ref.calibration == "none" and ref.scenario == hashlib.sha256(b"name: a\n").hexdigest()
+    assert ref.calibration == "none" and ref.scenario == hashlib.sha256(b'{"name":"a"}').hexdigest()
     assert ref.catalog == catalog.sha256()
     others = [input_hashes(b"name: b\n", catalog, None, None),
               input_hashes(b"name: a\n", _catalog(tmp_path, "gpus: [] # edited\n"), None, None),
@@ -216,6 +225,76 @@ def test_combined_hash_covers_the_tool_version(tmp_path, monkeypatch):
     assert input_hashes(b"x", catalog, None, None).combined != before
 
 
+SCENARIO = b"""# chat fleet
+name: chatbot
+workloads:
+  - name: chat
+    traffic: {peak_requests_per_s: 30, input_tokens: 1200}
+    slo: {ttft_p95_ms: 1000}
+site:
+  racks: 8
+"""
+
+
+@pytest.mark.parametrize("same", [
+    SCENARIO.replace(b"# chat fleet\n", b""),                                     # a comment
+    SCENARIO.replace(b"racks: 8", b"racks: 8   # the new hall"),                    # a trailing comment
+    SCENARIO.replace(b"\n", b"\r\n"),                                              # CRLF line endings
+    SCENARIO.replace(b"\nsite:\n  racks: 8\n", b"\n\n\nsite: {racks: 8}\n"),         # blank lines, flow style
+    SCENARIO.replace(b"slo: {ttft_p95_ms: 1000}", b"slo:\n      ttft_p95_ms: 1000.0"),  # block style, 1000.0
+    SCENARIO.replace(b"name: chatbot\n", b"").replace(b"site:", b"name: 'chatbot'\nsite:"),  # key order, quotes
+])
+def test_the_scenario_hash_ignores_what_does_not_change_its_content(same):
+    assert scenario_sha256(yaml.safe_load(same)) == scenario_sha256(yaml.safe_load(SCENARIO))
+
+
+@pytest.mark.parametrize("changed", [
+    SCENARIO.replace(b"peak_requests_per_s: 30", b"peak_requests_per_s: 31"),
+    SCENARIO.replace(b"racks: 8", b"racks: '8'"),          # a string is not a number (the schema says so)
+    SCENARIO.replace(b"name: chatbot", b"name: chatbot\ndescription: the chat fleet"),
+    SCENARIO + b"overrides:\n  growth: {site: {racks: 9}}\n",
+])
+def test_the_scenario_hash_changes_with_its_content(changed):
+    assert scenario_sha256(yaml.safe_load(changed)) != scenario_sha256(yaml.safe_load(SCENARIO))
+
+
+CALIBRATION = {"schema_version": 1, "coefficients": {"eta_compute": 0.77},
+               "provenance": {"rows": 48, "date": "2026-11-21", "command": "planner calibrate m.csv"}}
+
+
+def test_the_calibration_hash_ignores_the_date_it_was_fitted():
+    refit = CALIBRATION | {"provenance": CALIBRATION["provenance"] | {"date": "2027-01-05"}}
+    undated = CALIBRATION | {"provenance": {"rows": 48, "command": "planner calibrate m.csv"}}
+    assert calibration_sha256(refit) == calibration_sha256(undated) == calibration_sha256(CALIBRATION)
+    assert CALIBRATION["provenance"]["date"] == "2026-11-21"  # the caller's document is left alone
+    moved = CALIBRATION | {"coefficients": {"eta_compute": 0.78}}
+    more_rows = CALIBRATION | {"provenance": CALIBRATION["provenance"] | {"rows": 49}}
+    assert len({calibration_sha256(d) for d in (CALIBRATION, moved, more_rows)}) == 3
+
+
+def test_an_unquoted_yaml_date_hashes_like_its_text(tmp_path):
+    dated = b"coefficients: {eta_compute: 0.77}\nprovenance: {date: 2026-11-21, rows: 48}\n"
+    quoted = b"coefficients: {eta_compute: 0.77}\nprovenance: {date: '2026-11-21', rows: 49}\n"
+    catalog = _catalog(tmp_path)
+    assert input_hashes(b"name: a\n", catalog, dated, None).calibration != (
+        input_hashes(b"name: a\n", catalog, quoted, None).calibration)  # rows differ; dates are ignored
+    assert content_sha256({"d": yaml.safe_load(b"2026-11-21")}) == content_sha256({"d": "2026-11-21"})
+
+
+def test_the_shipped_calibration_hashes_without_its_date():
+    from planner.calibration.coefficients import default_calibration_path
+
+    doc = yaml.safe_load(default_calibration_path().read_bytes())
+    assert "date" in doc["provenance"]
+    other_day = doc | {"provenance": doc["provenance"] | {"date": "1999-01-01"}}
+    assert calibration_sha256(other_day) == calibration_sha256(doc)
+
+
+def test_malformed_scenario_yaml_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="malformed YAML"):
+        input_hashes(b"name: [a\n", _catalog(tmp_path), None, None)
+
+
 def test_scenario_hashes_follow_the_calibration_named_by_the_scenario(tmp_path):
     (tmp_path / "cal.yaml").write_text("fit: 1\n", encoding="utf-8")
     (tmp_path / "cal-growth.yaml").write_text("fit: 2\n", encoding="utf-8")
@@ -224,10 +303,12 @@ def test_scenario_hashes_follow_the_calibration_named_by_the_scenario(tmp_path):
                         "overrides:\n  growth: {calibration: cal-growth.yaml}\n", encoding="utf-8")
     catalog = _catalog(tmp_path)
     plain = scenario_input_hashes(scenario, catalog)
-    assert plain.calibration == sha256_file(tmp_path / "cal.yaml")
-    assert scenario_input_hashes(scenario, catalog, override="growth").calibration == sha256_file(
-        tmp_path / "cal-growth.yaml")
+    assert plain.calibration == calibration_sha256({"fit": 1})
+    assert scenario_input_hashes(scenario, catalog, override="growth").calibration == calibration_sha256(
+        {"fit": 2})
     assert plain == input_hashes(scenario.read_bytes(), catalog, b"fit: 1\n", None)
+    scenario.write_text("# edited comment\n" + scenario.read_text(encoding="utf-8"), encoding="utf-8")
+    assert scenario_input_hashes(scenario, catalog) == plain
 
 
 def test_missing_calibration_file_is_a_calibration_error(tmp_path):

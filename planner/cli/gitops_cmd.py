@@ -6,13 +6,18 @@ check 0 ok, 2 stale plan, 1 constraint violated or input error, 4 policy deny.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from planner.errors import EXIT_CHANGED, EXIT_OK, InputError
 from planner.gitops.render import FORMATS
 from planner.schemas.plan import Plan
+
+if TYPE_CHECKING:
+    from planner.catalog import Catalog
 
 NO_PLAN = "/dev/null"
 """As BASE (or NEW), stands for "no plan": a new scenario diffs as all additions."""
@@ -61,13 +66,15 @@ def diff(base: str, new: str, fmt: str, override: str | None, base_override: str
     BASE and NEW are plan.json files, or scenario YAML files which are solved first; /dev/null
     stands for no plan. Exit code: 0 no change, 2 changed, 1 error.
     """
-    from planner.gitops.diff import diff_plans
+    from planner.gitops.diff import diff_plans, scenario_mismatch
     from planner.gitops.render import render
 
     old = load_side(base, override=base_override, catalog_dirs=catalog_dirs)
     cur = load_side(new, override=override, catalog_dirs=catalog_dirs)
     if old is None and cur is None:
         raise InputError("both sides are /dev/null: nothing to compare", fix="pass a plan or scenario file")
+    if (warning := scenario_mismatch(old, cur)) is not None:
+        click.echo(f"Warning: {warning}", err=True)
     result = diff_plans(old, cur, base_label=base, new_label=new)
     click.echo(render(result, fmt), nl=False)
     return EXIT_CHANGED if result.changed else EXIT_OK
@@ -85,30 +92,49 @@ def diff(base: str, new: str, fmt: str, override: str | None, base_override: str
 @_CATALOG
 def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str | None,
           override: str | None, calibration: str | None, catalog_dirs: tuple[str, ...]) -> int:
-    """Check that PLAN is current for SCENARIO, satisfies its own constraints, and passes the policy.
+    """Check that PLAN is current for SCENARIO, satisfies its own constraints and the scenario's
+    limits as they are now, and passes the policy.
 
     Exit code: 0 ok (warnings print), 2 stale plan, 1 constraint violated or input error,
     4 policy deny. Each failure prints one line saying why.
     """
     from planner.catalog import load_catalog
-    from planner.gitops.check import CheckReport, stale_reasons, verified_summary, violations
+    from planner.gitops.check import (
+        CheckReport,
+        scenario_violations,
+        stale_reasons,
+        unchecked_slos,
+        verified_summary,
+        violations,
+    )
     from planner.gitops.policy import evaluate_policy, load_policy
     from planner.plan.hashing import scenario_input_hashes
     from planner.plan.io import load_plan
+    from planner.scenario.load import load_scenario
 
     plan = load_plan(plan_path)
     policy = load_policy(policy_path) if policy_path else None
     base = load_side(base_path) if base_path else None
     wanted = override if override is not None else plan.scenario.override
-    current = scenario_input_hashes(scenario, load_catalog(catalog_dirs), override=wanted,
-                                    calibration_path=calibration)
+    catalog = load_catalog(catalog_dirs)
+    current = scenario_input_hashes(scenario, catalog, override=wanted, calibration_path=calibration)
+    now = load_scenario(scenario, wanted).scenario
+    note = unchecked_slos(now)
     report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),
-                         violated=violations(plan), verified=verified_summary(plan),
+                         violated=violations(plan) + scenario_violations(plan, now, _gpu_ids(catalog)),
+                         verified=verified_summary(plan, now), notes=[note] if note else [],
                          policy=evaluate_policy(policy, plan, base) if policy else [])
     for line in report.lines():
         click.echo(line)
     click.echo(report.verdict() + (_re_solve_hint(scenario, plan_path, wanted) if report.stale else ""))
     return report.exit_code
+
+
+def _gpu_ids(catalog: Catalog) -> Callable[[str], str]:
+    """GPU name (id or alias) -> catalog id; an unknown name stays as it is."""
+    def gpu_id(name: str) -> str:
+        return catalog.gpu(name).id if catalog.has_gpu(name) else name
+    return gpu_id
 
 
 def _re_solve_hint(scenario: str, plan_path: str, override: str | None) -> str:

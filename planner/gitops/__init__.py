@@ -1,6 +1,6 @@
-"""Review of committed plans: structured diffs, staleness and constraint checks, policies."""
+"""Review of committed plans: structured diffs, staleness, consistency and scenario checks, policies."""
 
-from planner.gitops.check import CheckReport, stale_reasons, violations
+from planner.gitops.check import CheckReport, scenario_violations, stale_reasons, violations
 from planner.gitops.diff import PlanDiff, diff_plans
 from planner.gitops.policy import Policy, evaluate_policy, load_policy
 from planner.gitops.render import COMMENT_MARKER, FORMATS, render
@@ -15,6 +15,7 @@ __all__ = [
     "evaluate_policy",
     "load_policy",
     "render",
+    "scenario_violations",
     "stale_reasons",
     "violations",
 ]

@@ -1,16 +1,22 @@
-"""`planner check`: is a committed plan current, self-consistent and within policy?
+"""`planner check`: is a committed plan current, self-consistent, within the current scenario's
+limits and within policy?
 
-Three independent verdicts, every failure one line:
+Independent verdicts, every failure one line:
 - stale: the plan's input hashes (scenario, catalog, calibration, override, tool version) differ
   from the ones recomputed now, so the plan no longer answers the scenario;
 - violated: the plan's own numbers break one of its constraints (value above limit, capacity
-  below demand, a latency above its SLO, a rack above its usable cap);
+  below demand, a latency above its SLO, a rack above its usable cap), its counts do not add up
+  (totals, GPUs per deployment and per server type, negative counts), or it breaks a limit of the
+  scenario as it is now (traffic, capacity with headroom and N+k spares, p95 SLOs, rack and site
+  power, racks, inventory, budget): a stale plan is also checked against the edited scenario;
 - policy: each rule's pass / warn / deny.
 Exit code: 1 when something is violated, else 4 on a policy deny, else 2 when stale, else 0.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from planner import __version__
@@ -18,18 +24,18 @@ from planner.errors import EXIT_INPUT, EXIT_OK, EXIT_POLICY_DENY, EXIT_STALE
 from planner.gitops.diff import deployment_key
 from planner.gitops.fmt import quantity
 from planner.gitops.policy import RuleResult
+from planner.gitops.slo import REL_TOL, close, slo_checks, within
 from planner.plan.hashing import INPUT_PARTS
 from planner.schemas.plan import Constraint, InputHashes, Plan
+from planner.schemas.scenario import Scenario, Workload
 
-REL_TOL = 1e-5
-"""Plans are written with 6 significant digits, so figures may differ by up to 5e-6 relative."""
+__all__ = ["REL_TOL", "CheckReport", "scenario_violations", "stale_reasons", "unchecked_slos",
+           "verified_summary", "violations", "within"]
+
 LOWER_BOUND_KINDS = frozenset({"demand"})
 """Constraint kinds that hold when value >= limit (capacity >= demand); all others are value <= limit."""
-
-
-def within(value: float, limit: float, rel_tol: float = REL_TOL) -> bool:
-    """``value <= limit``, allowing for the rounding of plan files."""
-    return value <= limit + rel_tol * max(abs(limit), abs(value)) + 1e-12
+UNCHECKED_SLO_KEYS = ("ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms")
+"""Scenario SLOs a plan cannot be checked against: it records p95 latencies only."""
 
 
 def stale_reasons(plan: Plan, current: InputHashes, *, override: str | None, scenario_file: str = "",
@@ -72,12 +78,7 @@ def _deployment_violations(plan: Plan) -> list[str]:
                        f"demand {d.demand_requests_per_s:g} req/s")
         if d.gpus != d.replicas * d.tp * d.pp:
             out.append(f"deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}")
-        for label, value_s, slo_s in (("TTFT", d.ttft_p95_s, d.slo_ttft_p95_s),
-                                      ("ITL", d.itl_p95_s, d.slo_itl_p95_s)):
-            if slo_s is not None and not within(value_s, slo_s):
-                out.append(f"deployment {key}: {label} p95 {quantity('latency_s', value_s)} misses its SLO "
-                           f"{quantity('latency_s', slo_s)}")
-    return out
+    return out + [c.miss() for c in slo_checks(plan) if not c.met]
 
 
 def _rack_violations(plan: Plan) -> list[str]:
@@ -86,16 +87,211 @@ def _rack_violations(plan: Plan) -> list[str]:
             for r in plan.racks if not within(r.power_max_w, r.usable_cap_w)]
 
 
+def _negative_counts(plan: Plan) -> list[str]:
+    counts: list[tuple[str, int]] = [(f"totals.{f}", getattr(plan.totals, f)) for f in ("gpus", "servers", "racks")]
+    for d in plan.deployments:
+        counts += [(f"deployment {deployment_key(d)} {f}", getattr(d, f))
+                   for f in ("replicas", "gpus", "tp", "pp", "batch_size")]
+    for g in plan.servers:
+        counts += [(f"server group {g.gpu} {f}", getattr(g, f)) for f in ("servers", "gpus", "gpus_per_server")]
+    counts += [(f"rack {r.id} servers", r.servers) for r in plan.racks]
+    return [f"negative count: {where} = {n}" for where, n in counts if n < 0]
+
+
+def gpus_bought(plan: Plan) -> Counter[str]:
+    """GPUs bought per GPU type: servers x GPUs per server (what inventory limits count)."""
+    bought = Counter[str]()
+    for g in plan.servers:
+        bought[g.gpu] += g.servers * g.gpus_per_server
+    return bought
+
+
+def _count_violations(plan: Plan) -> list[str]:
+    """The plan's counts add up: totals against their parts, GPUs in use against servers bought."""
+    t = plan.totals
+    parts = [("gpus", "GPUs", sum(g.gpus for g in plan.servers), "in its server groups (servers[].gpus)"),
+             ("servers", "servers", sum(g.servers for g in plan.servers), "in its server groups (servers[].servers)"),
+             ("racks", "racks", len(plan.racks), "listed (racks[])")]
+    out = [f"totals.{name}: {getattr(t, name)} {what}, but the plan has {n} {where}"
+           for name, what, n, where in parts if getattr(t, name) != n]
+    used = Counter[str]()
+    for d in plan.deployments:
+        used[d.gpu] += d.gpus
+    bought = gpus_bought(plan)
+    out += [f"GPUs of {gpu}: deployments use {n}, but the plan buys {bought[gpu]} "
+            f"(servers x gpus_per_server)" for gpu, n in sorted(used.items()) if n > bought[gpu]]
+    return _negative_counts(plan) + out
+
+
 def violations(plan: Plan) -> list[str]:
-    """Every way the plan's own numbers break its constraints (empty when none)."""
+    """Every way the plan's own numbers break its constraints or do not add up (empty when none)."""
     status = [f"the plan's status is {plan.status}"] if plan.status == "infeasible" else []
-    return status + _constraint_violations(plan) + _deployment_violations(plan) + _rack_violations(plan)
+    return (status + _constraint_violations(plan) + _deployment_violations(plan) + _rack_violations(plan)
+            + _count_violations(plan))
 
 
-def verified_summary(plan: Plan) -> str:
-    """What `violations` re-verified, for the "ok" line."""
-    return (f"{len(plan.constraints)} constraints, {len(plan.deployments)} deployments "
-            f"(capacity, SLOs, GPU counts) and {len(plan.racks)} racks")
+# -- against the current scenario ----------------------------------------------------------------
+
+def _req(x: float) -> str:
+    return quantity("_requests_per_s", x)
+
+
+def _two(fmt: Callable[[float], str], precise: Callable[[float], str], a: float, b: float) -> tuple[str, str]:
+    """``fmt(a), fmt(b)``, or ``precise`` of both when those would read the same though the
+    figures differ (``8.0 kW`` above ``8.0 kW`` says nothing)."""
+    ta, tb = fmt(a), fmt(b)
+    return (ta, tb) if ta != tb or a == b else (precise(a), precise(b))
+
+
+def _usd(x: float) -> str:
+    return quantity("_usd", x)
+
+
+def _precise_req(x: float) -> str:
+    return f"{x:.6g} req/s"
+
+
+def _precise_kw(w: float) -> str:
+    return f"{w / 1000:.6g} kW"
+
+
+def _precise_usd(x: float) -> str:
+    return f"${x:,.2f}"
+
+
+def _kw(w: float) -> str:
+    return quantity("_w", w)
+
+
+def _workload_violations(plan: Plan, scenario: Scenario) -> list[str]:
+    """Traffic routed and capacity kept (with headroom and N+k spares) per enabled workload."""
+    enabled = {w.name: w for w in scenario.workloads if w.enabled}
+    present = {w.name for w in scenario.workloads}
+    out = [f"workload {name}: the plan deploys it, but the scenario "
+           f"{'disables it (enabled: false)' if name in present else 'has no such workload'}"
+           for name in sorted({d.workload for d in plan.deployments} - enabled.keys())]
+    for w in enabled.values():
+        out += _traffic_and_capacity(plan, w)
+    return out
+
+
+def _traffic_and_capacity(plan: Plan, w: Workload) -> list[str]:
+    ds = [d for d in plan.deployments if d.workload == w.name]
+    peak = w.traffic.peak_requests_per_s
+    routed = sum(d.demand_requests_per_s for d in ds)
+    out = []
+    if not close(routed, peak):
+        routed_text, peak_text = _two(_req, _precise_req, routed, peak)
+        out.append(f"traffic {w.name}: the plan routes {routed_text}, but the scenario's "
+                   f"traffic.peak_requests_per_s is {peak_text}")
+    need = peak * (1.0 + w.headroom)
+    have = sum(d.capacity_requests_per_s * (1.0 - w.redundancy / d.replicas) for d in ds if d.replicas > 0)
+    if not within(need, have):
+        k = w.redundancy
+        spare = f" with {k} replica{'s' if k > 1 else ''} spare (N+{k})" if k else ""
+        have_text, need_text = _two(_req, _precise_req, have, need)
+        out.append(f"capacity {w.name}: the plan serves {have_text}{spare}, below the scenario's "
+                   f"peak x (1 + headroom) = {peak:g} x {1.0 + w.headroom:g} = {need_text}")
+    return out
+
+
+def _slo_violations(plan: Plan, scenario: Scenario) -> list[str]:
+    """p95 latencies against the scenario's SLOs. A miss of an SLO the plan records unchanged is
+    left to `violations` (its own SLO check), so one miss is one line."""
+    slos = {w.name: (_seconds(w.slo.ttft_p95_ms), _seconds(w.slo.itl_p95_ms))
+            for w in scenario.workloads if w.enabled}
+    recorded = {(c.deployment, c.latency): c.slo_s for c in slo_checks(plan)}
+    return [c.miss(f"the scenario's slo.{c.latency.lower()}_p95_ms") for c in slo_checks(plan, slos)
+            if not c.met and not close(recorded.get((c.deployment, c.latency), -1.0), c.slo_s)]
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+def _rack_limit_violations(plan: Plan, scenario: Scenario) -> list[str]:
+    site = scenario.site
+    rack_cap_w = site.rack_power_cap_kw * 1000.0 * site.breaker_derating
+    out = []
+    for r in plan.racks:
+        if not within(r.power_nameplate_w, rack_cap_w):
+            draw, cap = _two(_kw, _precise_kw, r.power_nameplate_w, rack_cap_w)
+            out.append(f"rack power: rack {r.id} draws {draw} at nameplate, above the scenario's usable {cap} "
+                       f"(site.rack_power_cap_kw {site.rack_power_cap_kw:g} x breaker_derating "
+                       f"{site.breaker_derating:g})")
+    air_w = site.air_cooling_limit_kw * 1000.0
+    for r in plan.racks if site.cooling == "air" else []:
+        if not within(r.power_nameplate_w, air_w):
+            draw, cap = _two(_kw, _precise_kw, r.power_nameplate_w, air_w)
+            out.append(f"air cooling: rack {r.id} draws {draw} at nameplate, above the scenario's "
+                       f"site.air_cooling_limit_kw {cap}")
+    return out
+
+
+def _site_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str]) -> list[str]:
+    site, t = scenario.site, plan.totals
+    out = _rack_limit_violations(plan, scenario)
+    if site.power_cap_kw is not None and not within(t.it_power_nameplate_w, site.power_cap_kw * 1000.0):
+        draw, cap = _two(_kw, _precise_kw, t.it_power_nameplate_w, site.power_cap_kw * 1000.0)
+        out.append(f"site power: IT power at nameplate {draw} is above the scenario's site.power_cap_kw {cap}")
+    if site.racks is not None and len(plan.racks) > site.racks:
+        out.append(f"racks: the plan uses {len(plan.racks)} racks, above the scenario's site.racks {site.racks}")
+    bought = gpus_bought(plan)
+    for name, limit in scenario.hardware.inventory.items():
+        n = bought[gpu_id(name)]
+        if n > limit:
+            out.append(f"inventory {name}: the plan buys {n} GPUs, above the scenario's "
+                       f"hardware.inventory {limit}")
+    budget = scenario.finance.budget_usd
+    if budget is not None and not within(t.capex_usd, budget):
+        capex, limit_text = _two(_usd, _precise_usd, t.capex_usd, budget)
+        out.append(f"budget: capex {capex} is above the scenario's finance.budget_usd {limit_text}")
+    return out
+
+
+def scenario_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str] = str) -> list[str]:
+    """Every limit of ``scenario`` (as it is now, not as the plan recorded it) that the plan breaks.
+
+    ``gpu_id`` maps a GPU name of ``hardware.inventory`` (an id or alias) to the catalog id the
+    plan uses. Complements `violations`, which reports a miss of an unchanged SLO.
+    """
+    return (_workload_violations(plan, scenario) + _slo_violations(plan, scenario)
+            + _site_violations(plan, scenario, gpu_id))
+
+
+def unchecked_slos(scenario: Scenario) -> str | None:
+    """One note naming the scenario's p50/p99 SLOs, which a plan cannot be checked against."""
+    named = []
+    for w in scenario.workloads:
+        keys = [k for k in UNCHECKED_SLO_KEYS if w.enabled and getattr(w.slo, k) is not None]
+        if keys:
+            named.append(f"{w.name} ({', '.join(keys)})")
+    if not named:
+        return None
+    return f"p50/p99 SLOs are not checked, the plan records p95 latencies only: {'; '.join(named)}"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _scenario_summary(scenario: Scenario) -> str:
+    site, enabled = scenario.site, [w for w in scenario.workloads if w.enabled]
+    parts = [f"traffic and capacity of {_n(len(enabled), 'workload')}"]
+    parts += ["p95 SLOs"] if any(w.slo.ttft_p95_ms or w.slo.itl_p95_ms for w in enabled) else []
+    parts += ["rack power"] + (["air cooling"] if site.cooling == "air" else [])
+    parts += ["site power"] if site.power_cap_kw is not None else []
+    parts += ["racks"] if site.racks is not None else []
+    parts += ["inventory"] if scenario.hardware.inventory else []
+    parts += ["budget"] if scenario.finance.budget_usd is not None else []
+    return "the scenario's limits hold: " + ", ".join(parts)
+
+
+def verified_summary(plan: Plan, scenario: Scenario | None = None) -> list[str]:
+    """What was re-verified, one "ok" line each: the plan's own figures, then the scenario's limits."""
+    own = (f"{_n(len(plan.constraints), 'constraint')}, {_n(len(plan.deployments), 'deployment')} "
+           f"(capacity, SLOs, GPU counts), {_n(len(plan.racks), 'rack')} and the totals hold")
+    return [own] + ([_scenario_summary(scenario)] if scenario is not None else [])
 
 
 @dataclass(frozen=True)
@@ -103,8 +299,10 @@ class CheckReport:
     stale: list[str] = field(default_factory=list)
     violated: list[str] = field(default_factory=list)
     policy: list[RuleResult] = field(default_factory=list)
-    verified: str = ""
-    """What was re-verified (see verified_summary), printed as an "ok" line when nothing failed."""
+    verified: list[str] = field(default_factory=list)
+    """What was re-verified (see verified_summary), printed as "ok" lines when nothing failed."""
+    notes: list[str] = field(default_factory=list)
+    """What could not be checked: printed, never a failure."""
 
     @property
     def denied(self) -> bool:
@@ -119,12 +317,13 @@ class CheckReport:
         return EXIT_STALE if self.stale else EXIT_OK
 
     def lines(self) -> list[str]:
-        """One line per finding: ``stale ...`` or ``ok``, ``fail ...`` or ``ok``, then each rule."""
+        """One line per finding: ``stale ...`` or ``ok``, ``fail ...`` or ``ok``, notes, then each rule."""
         out = [f"stale {reason}" for reason in self.stale]
         out = out or ["ok    inputs unchanged since the plan was solved"]
         out += [f"fail  {reason}" for reason in self.violated]
-        if not self.violated and self.verified:
-            out.append(f"ok    {self.verified} hold")
+        if not self.violated:
+            out += [f"ok    {line}" for line in self.verified]
+        out += [f"note  {note}" for note in self.notes]
         return out + [r.line() for r in self.policy]
 
     def verdict(self) -> str:

@@ -155,6 +155,14 @@ def inputs_changed(base: Plan | None, new: Plan | None) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def scenario_mismatch(base: Plan | None, new: Plan | None) -> str | None:
+    """Why comparing these plans may mislead (they answer two different scenarios), or None."""
+    if base is None or new is None or base.scenario.name == new.scenario.name:
+        return None
+    return (f"comparing plans of two different scenarios, {base.scenario.name!r} and "
+            f"{new.scenario.name!r}; deployments are matched by workload name all the same")
+
+
 def _scenario_name(base: Plan | None, new: Plan | None) -> str:
     plan = new or base
     return plan.scenario.name if plan else ""

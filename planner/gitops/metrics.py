@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner.gitops.diff import TOTAL_FIELDS, deployment_key
+from planner.gitops.fmt import pct, quantity, signed
+from planner.gitops.slo import slo_checks
 from planner.schemas.plan import Plan
 
 
@@ -25,14 +27,9 @@ MetricFn = Callable[[Plan, Plan | None], Figure | None]
 
 
 def slo_margins_pct(plan: Plan) -> list[tuple[str, float]]:
-    """(deployment key + SLO, margin %) for every SLO: 100 x (SLO - p95) / SLO; negative = missed."""
-    out = []
-    for d in plan.deployments:
-        for label, value_s, slo_s in (("TTFT", d.ttft_p95_s, d.slo_ttft_p95_s),
-                                      ("ITL", d.itl_p95_s, d.slo_itl_p95_s)):
-            if slo_s:
-                out.append((f"{deployment_key(d)} {label} p95", 100.0 * (slo_s - value_s) / slo_s))
-    return out
+    """(deployment key + SLO, margin %) for every SLO: 100 x (SLO - p95) / SLO; negative = missed
+    (with the tolerance of `planner check`: see gitops/slo.py)."""
+    return [(c.where, c.margin_pct) for c in slo_checks(plan)]
 
 
 def _min_slo_margin_pct(plan: Plan, base: Plan | None) -> Figure | None:
@@ -122,3 +119,26 @@ def evaluate_metric(name: str, plan: Plan, base: Plan | None = None) -> Figure |
     if fn is None:
         raise KeyError(name)
     return fn(plan, base)
+
+
+_RATIO_METRICS = frozenset({"max_rack_utilization_of_breaker", "max_rack_nameplate_of_breaker",
+                            "max_deployment_utilization"})
+_PCT_DELTA_METRICS = frozenset({"capex_delta_pct", "tco_delta_pct", "it_power_max_delta_pct"})
+
+
+def metric_text(name: str, value: float, *, threshold: bool = False) -> str:
+    """``value`` of metric ``name`` with its unit (gitops/fmt): "$440.0k", "48.4%", "+$590.0k".
+
+    Changes carry their sign ("+13", "-2.5%"); a threshold only when it is negative.
+    """
+    field = name.rpartition("totals.")[2]
+    is_change = name.startswith(("delta.", "delta_pct.")) or name in _PCT_DELTA_METRICS or name == "gpus_delta"
+    if name.startswith("delta_pct.") or name in _PCT_DELTA_METRICS:
+        return f"{value:.1f}%" if threshold and value >= 0 else pct(value)
+    if name in _RATIO_METRICS:
+        field = "utilization"
+    elif name == "gpus_delta":
+        field = "gpus"
+    if is_change and not (threshold and value >= 0):
+        return signed(field, value)
+    return quantity(field, value)

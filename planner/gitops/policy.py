@@ -1,7 +1,8 @@
 """Review policies: YAML rules over plan figures and diffs, each giving pass, warn or deny.
 
 A rule fires when ``<metric> <operator> <threshold>`` holds; a firing ``warn`` rule is printed,
-a firing ``deny`` rule fails `planner check` (exit 4). Example (policies/default.yaml)::
+a firing ``deny`` rule fails `planner check` (exit 4). Figures print with their units
+(``capex_usd = $440.0k``). Example (policies/default.yaml)::
 
     rules:
       - name: rack-breaker
@@ -22,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from planner.gitops.metrics import all_metric_names, evaluate_metric, metric_fn, needs_base
+from planner.gitops.metrics import all_metric_names, evaluate_metric, metric_fn, metric_text, needs_base
 from planner.io.files import load_yaml_as
 from planner.schemas.base import StrictModel
 from planner.schemas.plan import Plan
@@ -80,14 +81,21 @@ class RuleResult:
     where: str = ""
 
     def line(self) -> str:
-        """``deny  rack-breaker: max_rack_utilization_of_breaker = 1.05 at rack r2 (> 1): why``."""
+        """``deny  rack-breaker: max_rack_utilization_of_breaker = 105.0% at rack r2 (> 100.0%): why``.
+
+        Figures carry their units (gitops/fmt); when the rounded figure would read the same as the
+        threshold, both are printed with more digits.
+        """
         r = self.rule
         if self.value is None:
             why = "needs a base plan (--base)" if needs_base(r.metric) else "nothing to measure"
             return f"{self.outcome:<5} {r.name}: {r.metric}: {why}"
+        value, threshold = metric_text(r.metric, self.value), metric_text(r.metric, r.threshold, threshold=True)
+        if value == threshold and self.value != r.threshold:
+            value, threshold = f"{self.value:.6g}", f"{r.threshold:.6g}"
         where = f" at {self.where}" if self.where else ""
-        test = f"{'' if self.outcome != 'pass' else 'not '}{r.operator} {r.threshold:g}"
-        text = f"{self.outcome:<5} {r.name}: {r.metric} = {self.value:.4g}{where} ({test})"
+        test = f"{'' if self.outcome != 'pass' else 'not '}{r.operator} {threshold}"
+        text = f"{self.outcome:<5} {r.name}: {r.metric} = {value}{where} ({test})"
         return text + (f": {r.message}" if r.message and self.outcome in ("warn", "deny") else "")
 
 

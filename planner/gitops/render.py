@@ -18,15 +18,18 @@ COMMENT_MARKER = "<!-- planner-diff -->"
 MAX_COMMENT_LINES = 40
 JSON_FORMAT_VERSION = "1.0"
 
+# ``*_max_w`` figures are the expected draw at peak traffic (the report's "expected peak"), not a
+# ceiling; the ceiling is the servers' nameplate power (what circuits and the site cap are sized for).
 DISPLAY_TOTALS: tuple[tuple[str, str], ...] = (
     ("gpus", "GPUs"),
     ("servers", "Servers"),
     ("racks", "Racks"),
     ("it_power_avg_w", "IT power, average"),
-    ("it_power_max_w", "IT power, max"),
+    ("it_power_max_w", "IT power, expected peak"),
+    ("it_power_nameplate_w", "IT power, nameplate"),
     ("facility_power_avg_w", "Facility power, average"),
-    ("facility_power_max_w", "Facility power, max"),
-    ("heat_btu_per_hr", "Heat at max"),
+    ("facility_power_max_w", "Facility power, expected peak"),
+    ("heat_btu_per_hr", "Heat at expected peak"),
     ("capex_usd", "Capex"),
     ("annual_energy_cost_usd", "Energy cost / year"),
     ("tco_usd", "TCO"),
