@@ -113,10 +113,15 @@ def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario],
         changes.append(("racks_total", "+1 rack",
                         scenario.model_copy(update={"site": site.model_copy(update={"racks": site.racks + 1})})))
     if any(b.startswith("rack_power") for b in binding):
-        changes.append(("rack_power", "+10 kW per rack breaker",
-                        scenario.model_copy(update={"site": site.model_copy(update={
-                            "rack_power_cap_kw": site.rack_power_cap_kw + 10.0,
-                            "air_cooling_limit_kw": site.air_cooling_limit_kw + 10.0})})))
+        # relax whichever limit binds: the air-cooling limit when it is below the derated breaker
+        air_binds = site.cooling == "air" and site.air_cooling_limit_kw < site.rack_power_cap_kw * site.breaker_derating
+        if air_binds:
+            change = "+10 kW air-cooling limit per rack"
+            update = {"air_cooling_limit_kw": site.air_cooling_limit_kw + 10.0}
+        else:
+            change, update = "+10 kW usable per rack breaker", {
+                "rack_power_cap_kw": site.rack_power_cap_kw + 10.0 / site.breaker_derating}
+        changes.append(("rack_power", change, scenario.model_copy(update={"site": site.model_copy(update=update)})))
     if "budget" in binding and fin.budget_usd is not None:
         richer = fin.model_copy(update={"budget_usd": fin.budget_usd * 1.1})
         changes.append(("budget", "+10 % capex budget", scenario.model_copy(update={"finance": richer})))
