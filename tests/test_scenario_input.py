@@ -93,9 +93,8 @@ _paths = st.sampled_from([("name",), ("workloads",), ("workloads", 0, "traffic")
                           ("site", "pue"), ("hardware", "gpus"), ("objective",), ("overrides",)])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=_paths, value=_values)
-def test_generated_documents_never_crash(tmp_path: Path, path: tuple, value: object) -> None:
+def _mutated(tmp_path: Path, path: tuple, value: object) -> Path:
+    """GOOD with the value at `path` replaced (missing mappings created), written to a file."""
     doc = yaml.safe_load(yaml.safe_dump(GOOD))
     node = doc
     for k in path[:-1]:
@@ -103,6 +102,13 @@ def test_generated_documents_never_crash(tmp_path: Path, path: tuple, value: obj
     node[path[-1]] = value
     p = tmp_path / "h.yaml"
     p.write_text(yaml.safe_dump(doc))
+    return p
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=_paths, value=_values)
+def test_generated_documents_never_crash(tmp_path: Path, path: tuple, value: object) -> None:
+    p = _mutated(tmp_path, path, value)
     try:
         load_scenario(p)
     except PlannerError as exc:
@@ -255,13 +261,7 @@ def test_validate_reports_name_problems_of_base_and_overrides_once(tmp_path: Pat
 @given(path=_paths, value=_values)
 def test_generated_documents_never_crash_solve(tmp_path: Path, path: tuple, value: object,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    doc = yaml.safe_load(yaml.safe_dump(GOOD))
-    node = doc
-    for k in path[:-1]:
-        node = node.setdefault(k, {}) if isinstance(node, dict) else node[k]
-    node[path[-1]] = value
-    p = tmp_path / "h.yaml"
-    p.write_text(yaml.safe_dump(doc))
+    p = _mutated(tmp_path, path, value)
     rc = main(["solve", str(p), "--no-write", "--no-analysis"])
     err = capsys.readouterr().err
     assert rc in (0, 1, 3) and "Traceback" not in err
