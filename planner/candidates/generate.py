@@ -55,9 +55,25 @@ def valid_tp(tp: int, model: ModelSpec, gpus_per_server: int) -> bool:
     return gpus_per_server % tp == 0 and bool(tp_splits_heads(np.array([float(tp)]), heads, np.array([float(kv)]))[0])
 
 
+def distinct_precisions(precisions: list[str], g: GpuSpec) -> list[str]:
+    """The allowed precisions that run differently on ``g``: two with the same bytes per weight and
+    the same compute path (bf16 and fp16; fp8 and int8 on Hopper) give identical operating points,
+    so only the first listed is evaluated (the workload's list order is its preference)."""
+    from planner.core.features import precision_path
+
+    seen: set[tuple[float, float, bool]] = set()
+    out = []
+    for prec in precisions:
+        weight_bytes, flops, weight_only, problem = precision_path(g, prec)
+        signature = (weight_bytes, flops, weight_only) if not problem else (-1.0, -1.0, False)
+        if problem or signature not in seen:
+            out.append(prec)
+            seen.add(signature)
+    return out
+
+
 def _grid(w: Workload, model: ModelSpec, gpus: list[GpuSpec], per_server: dict[str, int]) -> dict[str, np.ndarray]:
     """Every (GPU, precision, TP, PP, batch, token budget) to evaluate, as columns."""
-    parts: list[np.ndarray] = []
     batches = np.asarray(BATCH_GRID, dtype=float)
     budgets = np.asarray(BUDGET_GRID, dtype=float)
     bb, kk = np.meshgrid(batches, budgets, indexing="ij")
@@ -67,7 +83,7 @@ def _grid(w: Workload, model: ModelSpec, gpus: list[GpuSpec], per_server: dict[s
     for g in gpus:
         n = per_server.get(g.id, g.server.gpus_per_server)
         tps = [t for t in TP_GRID if t <= n and valid_tp(t, model, n) and (w.max_tp is None or t <= w.max_tp)]
-        for prec in w.precisions:
+        for prec in distinct_precisions(w.precisions, g):
             for tp in tps:
                 # pipeline stages span servers: only once tensor parallelism fills a server
                 for pp in PP_GRID:

@@ -26,6 +26,8 @@ from planner.schemas.plan import Plan
 from planner.schemas.scenario import Scenario
 
 DEFAULT_TIME_LIMIT_S = 60.0
+TIE_BREAK_GAP = 0.02  # relative, on the tie-break objective only
+TIE_BREAK_MAX_NODES = 500
 MIP_REL_GAP = 1e-4  # HiGHS default; the plan reports the gap it reached
 
 
@@ -116,9 +118,11 @@ def gpu_types(scenario: Scenario, gpus: list[GpuSpec]) -> tuple[dict[str, GpuTyp
     return out, notes
 
 
-def _solver(name: str, time_limit_s: float) -> pulp.LpSolver:
+def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, max_nodes: int | None = None
+            ) -> pulp.LpSolver:
     if name == "highs":
-        solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP, threads=1, random_seed=0)
+        extra = {"mip_max_nodes": max_nodes} if max_nodes is not None else {}
+        solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, threads=1, random_seed=0, **extra)
         if solver.available():
             return solver
         name = "cbc"
@@ -132,7 +136,7 @@ def _solver(name: str, time_limit_s: float) -> pulp.LpSolver:
                 # PuLP 3.3 deprecates its bundled CBC (PuLP 4 drops it; COIN_CMD finds a `cbc` on
                 # PATH or from pulp[cbc]); the bundled one is the fallback of last resort
                 warnings.simplefilter("ignore", DeprecationWarning)
-                s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=MIP_REL_GAP, threads=1)
+                s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, threads=1)
                 if s.available():
                     return s
     raise InputError(f"solver {name!r} is not available", fix="install highspy (default) or CBC")
@@ -178,7 +182,10 @@ def _tie_break(m: FleetModel, solver_name: str, time_left_s: float) -> None:
     tol = max(1e-9 * abs(z), 1e-6)
     m.prob += (m.expr["objective"] <= z + tol, "lexicographic_primary")
     m.prob.setObjective(m.expr["tie_break"])
-    status, _, _ = _solve_once(m, _solver(solver_name, max(time_left_s, 1.0)))
+    # Only ties are at stake: a loose gap and a node limit (deterministic, unlike a time limit)
+    # keep this pass short; any incumbent it finds still meets the primary optimum.
+    solver = _solver(solver_name, max(time_left_s, 1.0), gap_rel=TIE_BREAK_GAP, max_nodes=TIE_BREAK_MAX_NODES)
+    status, _, _ = _solve_once(m, solver)
     if status not in ("optimal", "feasible"):
         for v in m.prob.variables():
             v.varValue = best.get(v.name)
@@ -196,7 +203,7 @@ def _solver_version(solver: pulp.LpSolver) -> str:
     return f"highspy {v}" if package == "highspy" else f"CBC via PuLP {v}"
 
 
-def run_solver(m: FleetModel, solver_name: str, time_limit_s: float) -> SolveResult:
+def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_break: bool = True) -> SolveResult:
     """Solve the program honestly: optimal only when proven, feasible with its gap when a limit
     stopped the search, infeasible only when proven; a limit with no plan raises SolverLimitError."""
     solver = _solver(solver_name, time_limit_s)
@@ -205,7 +212,7 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float) -> SolveRes
     if status == "no_solution":
         raise SolverLimitError(f"the solver stopped ({raw}) before finding any plan, which is not a proof "
                                "that none exists", fix=f"raise --time-limit (now {time_limit_s:g} s)")
-    if status == "optimal":
+    if status == "optimal" and tie_break:
         _tie_break(m, solver_name, time_limit_s - (time.perf_counter() - start))
     if status != "infeasible":
         _snap_integers(m)
@@ -263,7 +270,14 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
     if missing:
         raise InfeasibleError(f"scenario {sc.name!r} is infeasible", explanation=missing + notes)
     m = build_model(sc, cand, types)
-    r = run_solver(m, solver, time_limit_s)
+    from planner.optimize.analysis import MAX_CANDIDATES_FOR_RESOLVES
+
+    small = len(cand) <= MAX_CANDIDATES_FOR_RESOLVES
+    if not small:
+        notes.append(f"{len(cand)} candidates (over {MAX_CANDIDATES_FOR_RESOLVES}): the tie-break pass, what-if "
+                     "values and objective alternatives were skipped to keep the solve fast; the plan is still "
+                     "optimal and deterministic for this input")
+    r = run_solver(m, solver, time_limit_s, tie_break=small)
     if r.status == "infeasible":
         from planner.optimize.explain import explain_infeasible
 
