@@ -79,16 +79,21 @@ def test_calibrate_cli_writes_the_file_atomically(tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH_2026_11_21))
     out = tmp_path / "cal.yaml"
     out.write_text("old content that must be replaced\n")
-    assert main(["calibrate", str(SHIPPED), "--out", str(out)]) == 0
+    # the shipped data holds power_active_share at its ceiling: refused unless asked for
+    assert main(["calibrate", str(SHIPPED), "--out", str(out)]) == 1
+    assert "power_active_share" in capsys.readouterr().err
+    assert out.read_text() == "old content that must be replaced\n"  # nothing written on refusal
+    assert main(["calibrate", str(SHIPPED), "--out", str(out), "--allow-clamped"]) == 0
     printed = capsys.readouterr().out
     assert "eta_weight_bw" in printed and "in-sample error" in printed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.yaml"]  # no temp file left behind
     cal, _ = load_calibration(out)
-    assert cal.provenance["command"] == "planner calibrate calibration-h100-a100.csv"
+    assert cal.provenance["command"] == "planner calibrate calibration-h100-a100.csv --allow-clamped"
+    assert cal.provenance["clamped"] == "power_active_share"
     assert cal.provenance["date"] == "2026-11-21"
     assert out.read_text() == calibration_yaml(cal)  # the written text round-trips
     # the explicit subcommand is the same command
-    assert main(["calibrate", "fit", str(SHIPPED), "--out", str(tmp_path / "b.yaml")]) == 0
+    assert main(["calibrate", "fit", str(SHIPPED), "--out", str(tmp_path / "b.yaml"), "--allow-clamped"]) == 0
     assert (tmp_path / "b.yaml").read_text() == out.read_text()
 
 
@@ -139,3 +144,28 @@ def test_calibration_yaml_is_deterministic(measurements, catalog, monkeypatch):
     b = calibration_yaml(fit_calibration(measurements, catalog).calibration)
     assert a == b
     assert np.isfinite(list(yaml.safe_load(a)["coefficients"].values())).all()
+
+
+def test_a_fit_the_data_pushes_past_a_bound_is_refused(tmp_path, capsys):
+    """Issue 6: a calibration that would push a coefficient outside its plausible range is refused."""
+    import csv
+
+    from planner.paths import data_dir
+
+    src = data_dir() / "measurements" / "calibration-h100-a100.csv"
+    with src.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    bad = tmp_path / "impossible.csv"
+    with bad.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:  # 30x the measured throughput: no plausible efficiency reaches it
+            r["throughput_tok_s"] = str(float(r["throughput_tok_s"]) * 30) if r["throughput_tok_s"] else ""
+            w.writerow(r)
+    out = tmp_path / "cal.yaml"
+    assert main(["calibrate", str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "refused" in err and "eta_weight_bw" in err and "--allow-clamped" in err
+    assert not out.exists()
+    assert main(["calibrate", str(bad), "--out", str(out), "--allow-clamped"]) == 0
+    assert "clamped" in out.read_text()

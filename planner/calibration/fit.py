@@ -38,6 +38,8 @@ class FitResult:
     cost: float
     rows: int
     fitted_rows: int = 0
+    clamped: tuple[str, ...] = ()
+    """Coefficients the data would push beyond their plausible range (held at the bound)."""
 
 
 def fit_weights(m: Measurements) -> np.ndarray:
@@ -83,7 +85,8 @@ def _coefficient_arrays(theta: np.ndarray, params: list[Param], engines: np.ndar
 
 def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray, wall: np.ndarray,
          params: list[Param], engines: np.ndarray, base: dict[str, np.ndarray],
-         start: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+         start: np.ndarray | None = None) -> tuple[np.ndarray, float, list[int]]:
+    """Bounded fit; returns (coefficients, cost, indices of coefficients the data pushes past a bound)."""
     from scipy.optimize import least_squares
 
     masks = {k: np.isfinite(targets[k]) & (targets[k] > 0) for k in FIT_METRICS}
@@ -113,7 +116,33 @@ def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
         if best is None or res.cost < best.cost:
             best = res
     assert best is not None
-    return np.round(best.x, 6), float(best.cost)
+    return np.round(best.x, 6), float(best.cost), _pushed_past_bounds(residuals, best.x, lo, hi)
+
+
+CLAMP_STEP = 0.05  # of the plausible range: how far past a bound the fit is probed
+CLAMP_GAIN = 1e-4  # relative cost drop past the bound that counts as "the data wants to leave the range"
+
+
+def _soft_l1_cost(f: np.ndarray, f_scale: float = 0.2) -> float:
+    """The objective scipy's least_squares(loss="soft_l1", f_scale=...) minimizes."""
+    z = (f / f_scale) ** 2
+    return float(0.5 * f_scale**2 * np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))
+
+
+def _pushed_past_bounds(residuals: Any, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[int]:
+    """Coefficients at a bound whose cost still falls when moved past it: a bounded fit hides such a
+    push by holding the value at the bound, so it is reported instead of silently accepted."""
+    base = _soft_l1_cost(residuals(theta))
+    span = hi - lo
+    out = []
+    for i in range(len(theta)):
+        for bound, direction in ((lo[i], -1.0), (hi[i], 1.0)):
+            if abs(theta[i] - bound) <= 1e-6 * span[i]:
+                probe = theta.copy()
+                probe[i] = bound + direction * CLAMP_STEP * span[i]
+                if _soft_l1_cost(residuals(probe)) < base * (1.0 - CLAMP_GAIN):
+                    out.append(i)
+    return out
 
 
 def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
@@ -151,7 +180,10 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
     params: list[Param] = [(k, None) for k in COEFFICIENTS]
     params += [(k, e) for e in counts if e != main_engine and counts[e] >= MIN_ROWS_PER_ENGINE
                for k in ENGINE_COEFFICIENTS]
-    theta, cost = _fit(x, targets, weights, wall, params, engines, base)
+    theta, cost, pushed = _fit(x, targets, weights, wall, params, engines, base)
+    clamped = tuple(f"{params[i][0]}" + (f" ({params[i][1]})" if params[i][1] else "") for i in pushed)
+    if clamped:
+        provenance["clamped"] = ", ".join(clamped)
     glob = {k: float(v) for v, (k, e) in zip(theta, params, strict=True) if e is None}
     per_engine: dict[str, dict[str, float]] = {}
     for v, (k, e) in zip(theta, params, strict=True):
@@ -165,7 +197,7 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
         per = _fit_per_gpu(m, x, targets, weights, wall, engines,
                            _coefficient_arrays(theta, params, engines, base), engine_specific)
     cal = Calibration(coefficients=glob, per_gpu=per, per_engine=per_engine, provenance=provenance)
-    return FitResult(cal, cost, n, int(fitted.sum()))
+    return FitResult(cal, cost, n, int(fitted.sum()), clamped)
 
 
 PER_GPU_COEFFICIENTS = ("eta_weight_bw", "eta_kv_bw", "eta_compute", "power_memory_share",
@@ -191,7 +223,7 @@ def _fit_per_gpu(m: Measurements, x: dict[str, Any], targets: dict[str, np.ndarr
         names = [k for k in PER_GPU_COEFFICIENTS if k not in engine_specific]
         gparams: list[Param] = [(k, None) for k in names]
         start = np.array([float(np.median(b[k])) for k in names])
-        gtheta, _ = _fit(xs, ts, weights[sel], wall[sel], gparams, engines[sel], b, start)
+        gtheta, _, _ = _fit(xs, ts, weights[sel], wall[sel], gparams, engines[sel], b, start)
         per[g] = {k: float(v) for v, (k, _) in zip(gtheta, gparams, strict=True)}
     return per
 

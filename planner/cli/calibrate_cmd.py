@@ -91,8 +91,11 @@ def calibrate() -> None:
               help="Calibration file to write (atomically; replaced if present).")
 @click.option("--per-gpu", is_flag=True,
               help="Also refit bandwidth, compute and power coefficients per GPU with enough fitted rows.")
+@click.option("--allow-clamped", is_flag=True,
+              help="Write the calibration even when the data pushes a coefficient past its plausible range "
+                   "(it is held at the bound and named in the provenance).")
 @_CATALOG
-def fit(measurements: str, out: str, per_gpu: bool, catalog_dirs: tuple[str, ...]) -> None:
+def fit(measurements: str, out: str, per_gpu: bool, allow_clamped: bool, catalog_dirs: tuple[str, ...]) -> None:
     """Refit the core's coefficients on MEASUREMENTS.csv and write them with provenance.
 
     Bounded least squares on log(predicted / measured) of throughput, ITL and GPU power: every
@@ -109,7 +112,14 @@ def fit(measurements: str, out: str, per_gpu: bool, catalog_dirs: tuple[str, ...
     cat = _catalog(catalog_dirs)
     m = load_measurements(measurements, cat)
     command = f"planner calibrate {Path(measurements).name}" + (" --per-gpu" if per_gpu else "")
-    result = fit_calibration(m, cat, per_gpu=per_gpu, command=command)
+    result = fit_calibration(m, cat, per_gpu=per_gpu, command=command + (" --allow-clamped" if allow_clamped else ""))
+    if result.clamped and not allow_clamped:
+        from planner.errors import CalibrationError
+
+        raise CalibrationError(
+            f"refused: the measurements push {', '.join(result.clamped)} past the plausible range in "
+            "planner/core/constants.py (the fit can only hold it at the bound)", file=measurements,
+            fix="check the rows' units and power_scope, or pass --allow-clamped to keep the bound")
     write_atomic(out, calibration_yaml(result.calibration))
     click.echo(describe_fit(result, m, cat))
     click.echo(f"wrote {out}")
