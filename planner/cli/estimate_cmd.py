@@ -183,7 +183,8 @@ def json_document(est: Estimate, engine: str, annual: dict[str, float], warnings
 @click.option("--precision", default="bf16", show_default=True, help="bf16, fp16, fp8, int8, int4 or fp4.")
 @click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel GPUs.")
 @click.option("--pp", type=int, default=1, show_default=True, help="Pipeline-parallel stages.")
-@click.option("--batch-size", type=int, help="Concurrent sequences (default: the largest that fits memory).")
+@click.option("--batch-size", type=int,
+              help="Concurrent sequences (default: the largest that fits memory, at most 1024).")
 @click.option("--input-tokens", type=float, required=True, help="Prompt tokens per request.")
 @click.option("--output-tokens", type=float, required=True, help="Generated tokens per request.")
 @click.option("--engine", default="vllm", show_default=True, help="vllm, trt-llm or sglang.")

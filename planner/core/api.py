@@ -289,6 +289,10 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
                                                      output_tokens, cat, calibration))
     warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision)
+    if tp > g.server.gpus_per_server:
+        warnings.append(f"tp {tp} spans more than one {g.server.model} ({g.server.gpus_per_server} GPUs): the "
+                        f"all-reduce is modelled at the in-server {g.interconnect.kind} speed, so cross-server "
+                        "TP is optimistic; prefer pp across servers")
     return Estimate(
         model=m.id, gpu=g.id, precision=precision, tp=int(tp), pp=int(pp), num_gpus=int(tp * pp),
         input_tokens=float(input_tokens), output_tokens=float(output_tokens),

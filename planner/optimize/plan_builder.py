@@ -230,7 +230,7 @@ def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list
         site={k: v for k, v in site.model_dump().items()},
         finance={k: v for k, v in fin.model_dump().items() if not isinstance(v, dict)},
         workloads=[_workload_row(w) for w in sc.workloads],
-        assumptions=_assumptions(calibration_path, notes))
+        assumptions=_assumptions(calibration_path, notes, catalog, r))
 
 
 def _avg_ratio(sc, name: str) -> float:  # type: ignore[no-untyped-def]
@@ -249,13 +249,36 @@ def _workload_row(w) -> dict[str, float | str | None]:  # type: ignore[no-untype
             "headroom": w.headroom, "precisions": ",".join(w.precisions)}
 
 
-def _assumptions(calibration_path: Path | None, notes: list[str]) -> list[dict[str, str]]:
+def _assumptions(calibration_path: Path | None, notes: list[str], catalog: Catalog,
+                 r: SolveResult) -> list[dict[str, str]]:
+    """Every constant, calibrated coefficient and catalog figure the plan rests on, with its source."""
+    from planner.calibration.coefficients import load_calibration
+
     out = [{"name": c.name, "value": f"{c.value:g}", "unit": c.unit, "source": c.source,
             "range": f"{c.low:g}-{c.high:g}"} for c in FIXED.values()]
-    out += [{"name": f"coefficient {c.name}", "value": "calibrated", "unit": c.unit, "source": c.source,
-             "range": f"{c.low:g}-{c.high:g}"} for c in COEFFICIENTS.values()]
+    cal, _ = load_calibration(calibration_path)
+    fitted = cal.for_config("", "vllm")
+    where = (f"fitted by planner calibrate on {cal.provenance.get('data_file', 'measurements')}"
+             if cal.coefficients else "literature prior (no calibration file)")
+    out += [{"name": f"coefficient {c.name}", "value": f"{fitted[c.name]:g}", "unit": c.unit,
+             "source": f"{where}; prior {c.value:g}: {c.source}", "range": f"{c.low:g}-{c.high:g}"}
+            for c in COEFFICIENTS.values()]
     out.append({"name": "calibration file", "value": calibration_path.name if calibration_path else "priors",
                 "unit": "", "source": "planner calibrate on the project's measurements", "range": ""})
+    for g in sorted(r.model.gpu_types):
+        spec = catalog.gpu(g)
+        t = r.model.gpu_types[g]
+        price_source = spec.price.source if spec.price else "scenario finance.gpu_prices_usd"
+        out += [
+            {"name": f"{g} price", "value": f"{t.gpu_price_usd:g}", "unit": "USD per GPU",
+             "source": price_source + (f" ({spec.price.date})" if spec.price else ""), "range": ""},
+            {"name": f"{g} datasheet", "value": f"{spec.memory_gib:g} GiB, {spec.memory_bandwidth_tb_per_s:g} TB/s, "
+             f"TDP {spec.tdp_w:g} W, idle {spec.idle_w:g} W", "unit": "", "source": spec.source, "range": ""},
+            {"name": f"{g} server", "value": f"{t.server_model}: {t.gpus_per_server} GPUs, {t.server_max_power_w:g} W "
+             f"max, {t.server_price_usd:g} USD without GPUs, {t.overhead_w_per_gpu:.0f} W non-GPU per GPU",
+             "unit": "", "source": spec.server.source + (f"; price: {spec.server.price_source}"
+                                                          if spec.server.price_source else ""), "range": ""},
+        ]
     out.append({"name": "W to BTU/hr", "value": f"{W_TO_BTU_PER_HR}", "unit": "BTU/hr per W",
                 "source": "NIST SP 811 App. B", "range": ""})
     out.append({"name": "hours per year", "value": f"{HOURS_PER_YEAR:g}", "unit": "h", "source": "8760 h", "range": ""})

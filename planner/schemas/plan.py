@@ -43,6 +43,7 @@ class Solver(PlanModel):
     mip_gap: float | None
     """Relative MIP gap at the end (None when the solver does not report it, e.g. CBC stopped early)."""
     time_s: float
+    """Written as 0 in plan.json so the same input gives the same bytes; `planner solve` prints it."""
     time_limit_s: float | None = None
 
 
