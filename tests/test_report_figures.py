@@ -141,7 +141,7 @@ def test_figures_of_solved_example_scenarios(scenario: str) -> None:
     plan = solve_scenario(SCENARIOS / f"{scenario}.yaml")
     data = plan.model_dump(mode="json")
     cells = html_cells(render_report(plan, "html"))
-    traced = [(attrs["data-src"], text) for attrs, text in cells
+    traced = [(str(attrs["data-src"]), text) for attrs, text in cells
               if attrs.get("data-src") and ":" not in str(attrs["data-src"])]
     for src, text in traced:
         assert_shows(text, resolve(data, src), unit_key(data, src), src)

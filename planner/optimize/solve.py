@@ -308,6 +308,11 @@ def _with_analysis(plan: Plan, sc: Scenario, cand: Candidates, types: dict[str, 
         update["what_if"] = an.what_if(sc, cand, lambda s: gpu_types(s, gpus)[0], solve, base, binding, catalog,
                                        cal, gpus)
         update["objective_alternatives"] = an.objective_alternatives(sc, cand, types, solve)
+    elif not analysis or plan.status != "optimal":
+        why = "--no-analysis was given" if not analysis else f"the plan is {plan.status}, not proven optimal"
+        update["assumptions"] = [*plan.assumptions, {
+            "name": "note", "value": f"what-if values and objective alternatives were skipped: {why}",
+            "unit": "", "source": "planner", "range": ""}]
     return plan.model_copy(update=update)
 
 

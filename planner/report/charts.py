@@ -70,7 +70,7 @@ def rack_power_svg(rack_ids: list[str], nameplate_kw: list[float], peak_kw: list
         ax.set_ylabel("kW")
         ax.set_ylim(0, max([*nameplate_kw, *cap_kw, air_limit_kw]) * 1.15)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    return _render(draw, "rack-power", "Power per rack against its usable cap", _LEGEND_RIGHT)
+    return _render(draw, "rack-power", "IT power per rack against its usable cap", _LEGEND_RIGHT)
 
 
 def cost_svg(labels: list[str], usd_per_year: list[float]) -> str:

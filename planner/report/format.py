@@ -86,6 +86,26 @@ def plain_number_text(value: float) -> str:
     return f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
+# Keys whose whole-number values name something (a year, a version, an id) rather than count it:
+# shown without thousands separators ("2022", never "2,022").
+IDENTIFIER_KEYS = frozenset({"year", "version", "id", "seed"})
+IDENTIFIER_SUFFIXES = ("_year", "_version", "_id", "_seed")
+NOT_IDENTIFIER_SUFFIXES = ("_per_year",)
+
+
+def is_identifier_key(key: str) -> bool:
+    """Whether ``key`` holds an identifier-like number (``carbon_year``, ``schema_version``, ``id``)."""
+    name = key.lower()
+    if name.endswith(NOT_IDENTIFIER_SUFFIXES):
+        return False
+    return name in IDENTIFIER_KEYS or name.endswith(IDENTIFIER_SUFFIXES)
+
+
+def identifier_text(value: float) -> str:
+    """An identifier-like number as written: no thousands separators, no ".0" on a whole number."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def fig(value: float | None, unit: Unit, src: str, *, flag: bool = False) -> Cell:
     """A numeric cell traced to ``src`` (a plan key path or ``derived:<what>``); None shows n/a."""
     if value is None:
@@ -106,6 +126,8 @@ def value_cell(key: str, value: float | int | str | None, src: str) -> Cell:
         return Cell("n/a")
     if isinstance(value, bool | str):
         return Cell(str(value), src)
+    if is_identifier_key(key):
+        return Cell(identifier_text(value), src, number=True)
     unit = unit_for_key(key)
     if unit is None:
         return Cell(plain_number_text(value), src, number=True)

@@ -1,7 +1,8 @@
 """JSON deployment specs for DevOps: one flat record per deployment, derived from the plan only.
 
 Meaning of the keys (all powers are IT input power at the wall, before PUE):
-- ``estimated_power_per_gpu_watts``: expected average power per GPU, server share included.
+- ``estimated_power_per_gpu_watts``: IT power per GPU incl. server share, average (the deployment's
+  expected average IT power / its GPUs; not the GPU's own draw, so it can exceed the GPU's TDP).
 - ``total_power_watts``: expected peak power of the deployment (at peak traffic).
 - ``power_watts``: the three figures, nameplate (circuits), expected peak, expected average.
 - ``cooling_requirement_btu_hr``: heat at the expected peak (W x 3.412142).

@@ -1,10 +1,12 @@
-"""Section 7, assumptions appendix: the plan's assumptions, its site and finance inputs, the
-constants this report uses to derive figures, and the plan's provenance."""
+"""Section 7, assumptions appendix: the plan's assumptions (model constants, calibrated coefficients,
+catalog figures, notes), its site and finance inputs, the constants this report uses to derive
+figures, and the plan's provenance."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from planner.report import assumptions as a
 from planner.report import constants as k
 from planner.report import format as f
 from planner.report.labels import label
@@ -13,15 +15,74 @@ from planner.report.site import SiteFacts
 from planner.report.tables import Cell, Table, key_value_table, table
 from planner.schemas.plan import Plan
 
-_LEADING_KEYS = ("name", "value", "unit", "source")
+_LEADING_KEYS = ("name", "value", "unit", "range")
+_TRAILING_KEYS = ("source",)
+"""Source last: the last column wraps, so long source text does not widen the table."""
+_HEADERS = {"range": "Plausible range"}
 
 
-def assumptions_table(plan: Plan) -> Table:
-    keys = list(dict.fromkeys(key for a in plan.assumptions for key in a))
-    columns = [c for c in _LEADING_KEYS if c in keys] + [c for c in keys if c not in _LEADING_KEYS]
-    rows = [[Cell(a[c], f"assumptions[{i}].{c}") if c in a else Cell("") for c in columns]
-            for i, a in enumerate(plan.assumptions)]
-    return table([label(c) for c in columns], rows, empty_text="The plan lists no assumptions.")
+def _header(key: str) -> str:
+    return _HEADERS.get(key, label(key))
+
+
+def _text(row: a.Row, key: str) -> Cell:
+    """``row[key]`` as typed, traced to ``assumptions[<i>].<key>`` (blank when the row lacks the key)."""
+    if key not in row.values:
+        return Cell("")
+    return Cell(row.values[key], f"assumptions[{row.index}].{key}")
+
+
+def constants_of_model_table(rows: list[a.Row]) -> Table:
+    """Model constants: every key the rows carry, name/value/unit/range first and source last."""
+    keys = list(dict.fromkeys(key for r in rows for key in r.values))
+    columns = ([c for c in _LEADING_KEYS if c in keys]
+               + [c for c in keys if c not in _LEADING_KEYS + _TRAILING_KEYS]
+               + [c for c in _TRAILING_KEYS if c in keys])
+    return table([_header(c) for c in columns], [[_text(r, c) for c in columns] for r in rows],
+                 empty_text="The plan lists no model constants.")
+
+
+_POSITION_TEXT = {"within": "yes", "at bound": "at bound", "outside": "no, outside"}
+
+
+def _range_cell(row: a.Row) -> Cell:
+    position = a.range_position(row.get("value"), row.get("range"))
+    if position is None:
+        return Cell("n/a" if row.get("range") else "")
+    return Cell(_POSITION_TEXT[position], "derived:coefficient_within_range", flag=position != "within")
+
+
+def coefficients_table(rows: list[a.Row]) -> Table:
+    """Calibrated coefficients: fitted value, plausible range, whether the fit stayed inside it, source."""
+    body = [[_text(r, "name") if r.name == a.CALIBRATION_FILE else Cell(a.coefficient_name(r.name)),
+             _text(r, "value"), _text(r, "unit"), _text(r, "range"), _range_cell(r), _text(r, "source")]
+            for r in rows]
+    return table(["Coefficient", "Value", "Unit", "Plausible range", "Within range", "Source"], body,
+                 empty_text="The plan lists no calibrated coefficients.")
+
+
+def catalog_table(rows: list[a.Row]) -> Table:
+    """Catalog figures per GPU type: price, datasheet, server; sources marked ESTIMATE are flagged."""
+    body = []
+    for r in rows:
+        gpu, figure = a.catalog_figure(r.name) or ("", r.name)
+        estimate = a.is_estimate(r.get("source"))
+        body.append([Cell(gpu), Cell(figure), _text(r, "value"), _text(r, "unit"),
+                     Cell("estimate" if estimate else "", "derived:catalog_estimate" if estimate else None,
+                          flag=estimate),
+                     _text(r, "source")])
+    return table(["GPU", "Figure", "Value", "Unit", "Estimate", "Source"], body,
+                 empty_text="The plan lists no catalog figures.")
+
+
+def notes_table(rows: list[a.Row]) -> Table:
+    return table(["Note"], [[_text(r, "value")] for r in rows], empty_text="The plan carries no notes.")
+
+
+def bought_gpus_text(plan: Plan) -> str:
+    bought = ", ".join(dict.fromkeys(g.gpu for g in plan.servers)) or "none"
+    return (f"Figures of every GPU type the optimizer considered; the plan buys: {bought}. "
+            f"A source marked {a.ESTIMATE_MARKER} in the catalog is flagged as an estimate.")
 
 
 def mapping_table(mapping: dict[str, Any], prefix: str, header: tuple[str, str]) -> Table:
@@ -79,8 +140,16 @@ def hashes_table(plan: Plan) -> Table:
 
 
 def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
+    groups = a.group(plan.assumptions, (g.gpu for g in plan.servers))
     return {
-        "assumptions": assumptions_table(plan),
+        "has_assumptions": bool(plan.assumptions),
+        "model_constants": constants_of_model_table(groups.constants),
+        "coefficients": coefficients_table(groups.coefficients),
+        "coefficients_at_bound": any(a.range_position(r.get("value"), r.get("range")) == "at bound"
+                                     for r in groups.coefficients),
+        "catalog": catalog_table(groups.catalog),
+        "catalog_note": bought_gpus_text(plan),
+        "notes": notes_table(groups.notes),
         "site": mapping_table(plan.site, "site", ("Site input", "Value")),
         "finance": mapping_table(plan.finance, "finance", ("Finance input", "Value")),
         "constants": constants_table(facts),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.report import format as f
+from planner.report.assumptions import skipped_analysis_note
 from planner.report.constraints import all_constraints_table
 from planner.report.labels import label
 from planner.report.pareto import marginal_values as marginal_entries
@@ -46,6 +47,13 @@ def pareto_table(plan: Plan) -> Table:
                             "cost-versus-power trade-off to show.")
 
 
+def skipped_note(plan: Plan) -> str | None:
+    """The solver's note, when it skipped the what-if re-solves and the plan carries no what-if result."""
+    if plan.what_if or getattr(plan, "objective_alternatives", None):
+        return None
+    return skipped_analysis_note(plan.assumptions)
+
+
 def build(plan: Plan) -> dict[str, Any]:
     return {"marginal": marginal_table(plan), "pareto": pareto_table(plan),
-            "constraints": all_constraints_table(plan)}
+            "constraints": all_constraints_table(plan), "skipped": skipped_note(plan)}

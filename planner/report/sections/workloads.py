@@ -9,6 +9,10 @@ from planner.report.labels import label
 from planner.report.tables import Cell, Table, key_value_table, table
 from planner.schemas.plan import Alternative, Deployment, Plan
 
+POWER_PER_GPU_LABEL = "IT power per GPU incl. server share, average"
+"""``power_per_gpu_avg_w`` is the deployment's IT power / its GPUs: the GPU's own draw plus its share
+of the server's non-GPU power, so it can exceed the GPU's TDP; never call it GPU power."""
+
 
 def workload_names(plan: Plan) -> list[str]:
     """Workloads in the order the plan deploys them, then any the plan lists but does not deploy."""
@@ -72,8 +76,7 @@ def performance_table(d: Deployment, i: int) -> Table:
                                                   f"{src}.power_nameplate_w"), na, na],
         [Cell("IT power, expected peak"), f.fig(d.power_max_w, f.KW_FROM_W, f"{src}.power_max_w"), na, na],
         [Cell("IT power, expected average"), f.fig(d.power_avg_w, f.KW_FROM_W, f"{src}.power_avg_w"), na, na],
-        [Cell("Expected average power per GPU"), f.fig(d.power_per_gpu_avg_w, f.W,
-                                                       f"{src}.power_per_gpu_avg_w"), na, na],
+        [Cell(POWER_PER_GPU_LABEL), f.fig(d.power_per_gpu_avg_w, f.W, f"{src}.power_per_gpu_avg_w"), na, na],
         [Cell("IT energy per output token at peak"), f.fig(d.energy_per_output_token_j, f.J_PER_TOKEN,
                                                            f"{src}.energy_per_output_token_j"), na, na],
     ]
