@@ -10,6 +10,7 @@ are pruned before the solver sees them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ def valid_tp(tp: int, model: ModelSpec, gpus_per_server: int) -> bool:
     return gpus_per_server % tp == 0 and bool(tp_splits_heads(np.array([float(tp)]), heads, np.array([float(kv)]))[0])
 
 
-def distinct_precisions(precisions: list[str], g: GpuSpec) -> list[str]:
+def distinct_precisions(precisions: Sequence[str], g: GpuSpec) -> list[str]:
     """The allowed precisions that run differently on ``g``: two with the same bytes per weight and
     the same compute path (bf16 and fp16; fp8 and int8 on Hopper) give identical operating points,
     so only the first listed is evaluated (the workload's list order is its preference)."""
