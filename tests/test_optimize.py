@@ -186,3 +186,13 @@ def test_time_limit_is_reported_honestly(capsys: pytest.CaptureFixture[str]) -> 
             assert plan["solver"]["mip_gap"] is None or plan["solver"]["mip_gap"] >= 0
     else:
         assert "before finding any plan" in out.err and "--time-limit" in out.err
+
+
+def test_infeasible_racks_offer_bigger_circuits_or_more_racks(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "scenarios" / "colo-retrofit-20kw.yaml").read_text())
+    doc["workloads"][0]["traffic"]["peak_requests_per_s"] = 150
+    doc["workloads"][0]["traffic"]["average_requests_per_s"] = 60
+    with pytest.raises(InfeasibleError) as exc:
+        solve_scenario(write(tmp_path, doc), analysis=False)
+    text = "\n".join(exc.value.explanation)
+    assert "racks (site.racks)" in text and "rack circuits 20 ->" in text

@@ -22,6 +22,7 @@ from planner.schemas.scenario import Scenario, Workload
 
 LIMIT_FAMILIES = ("site_power", "racks", "inventory", "budget")
 SLO_FACTORS = (1.25, 1.5, 2.0, 3.0, 5.0)
+RACK_FACTORS = (1.25, 1.5, 2.0)
 Runner = Callable[[FleetModel], str]  # solves a model, returns "optimal" | "feasible" | "infeasible"
 
 
@@ -74,9 +75,28 @@ def _slo_alternatives(scenario: Scenario, cand: Candidates, types: dict[str, Gpu
     return out
 
 
+def _rack_alternatives(scenario: Scenario, cand: Candidates,
+                       types_fn: Callable[[Scenario], dict[str, GpuType]], run: Runner) -> list[str]:
+    """Bigger rack circuits (and air-cooling limit, when air cooled) fit more servers per rack."""
+    site = scenario.site
+    for factor in RACK_FACTORS:
+        update = {"rack_power_cap_kw": site.rack_power_cap_kw * factor}
+        if site.cooling == "air":
+            update["air_cooling_limit_kw"] = site.air_cooling_limit_kw * factor
+        sc = scenario.model_copy(update={"site": site.model_copy(update=update)})
+        types = {g: t for g, t in types_fn(sc).items() if g in set(cand.columns["gpu"].tolist())}
+        if types and run(build_model(sc, cand, types)) != "infeasible":
+            air = (f" and air cooling {site.air_cooling_limit_kw:g} -> {site.air_cooling_limit_kw * factor:g} kW"
+                   if site.cooling == "air" else "")
+            return [f"rack circuits {site.rack_power_cap_kw:g} -> {site.rack_power_cap_kw * factor:g} kW per rack"
+                    f"{air} (site.rack_power_cap_kw)"]
+    return []
+
+
 def explain_infeasible(scenario: Scenario, cand: Candidates, types: dict[str, GpuType], gpus: list[GpuSpec],
                        catalog: Catalog, calibration: str | None, run: Runner,
-                       notes: list[str]) -> InfeasibleError:
+                       notes: list[str], types_fn: Callable[[Scenario], dict[str, GpuType]] | None = None
+                       ) -> InfeasibleError:
     alternatives: list[str] = []
     for family in LIMIT_FAMILIES:
         m = build_model(scenario, cand, types, elastic=frozenset({family}))
@@ -84,6 +104,8 @@ def explain_infeasible(scenario: Scenario, cand: Candidates, types: dict[str, Gp
             continue
         if run(m) != "infeasible":
             alternatives += _slack_lines(m)
+    if types_fn is not None:
+        alternatives += _rack_alternatives(scenario, cand, types_fn, run)
     alternatives += _slo_alternatives(scenario, cand, types, gpus, catalog, calibration, run)
     lines: list[str]
     if alternatives:

@@ -288,7 +288,8 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
                 return "no_solution"
 
         usable = [g for g in gpus if g.id in types]
-        raise explain_infeasible(sc, cand, types, usable, catalog, cal, run, notes)
+        raise explain_infeasible(sc, cand, types, usable, catalog, cal, run, notes,
+                                 types_fn=lambda s: gpu_types(s, gpus)[0])
     plan = build_plan(ls, r, catalog, notes, cal_path)
     return _with_analysis(plan, sc, cand, types, gpus, catalog, cal, solver, time_limit_s, analysis)
 
