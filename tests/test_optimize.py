@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.catalog import load_catalog
 from planner.cli.main import main
@@ -137,6 +139,32 @@ def test_looser_cap_never_raises_objective(tmp_path: Path) -> None:
             values.append(math.inf)
     assert all(b <= a * (1 + 1e-9) for a, b in zip(values, values[1:], strict=False))
     assert math.isfinite(values[-1])
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(low=st.floats(1, 150), extra=st.floats(0, 150))
+def test_property_more_demand_never_lowers_objective(tmp_path: Path, low: float, extra: float) -> None:
+    def objective(rps: float, name: str) -> float:
+        doc = {**SMALL, "objective": "min_tco"}
+        doc["workloads"] = [{**SMALL["workloads"][0], "traffic": {**SMALL["workloads"][0]["traffic"],
+                                                                  "peak_requests_per_s": rps}}]
+        return solve_scenario(write(tmp_path, doc, name), analysis=False).objective["value"]
+
+    assert objective(low + extra, "hi.yaml") >= objective(low, "lo.yaml") * (1 - 1e-9)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cap_kw=st.floats(10, 300), extra_kw=st.floats(0, 300))
+def test_property_looser_cap_never_raises_objective(tmp_path: Path, cap_kw: float, extra_kw: float) -> None:
+    def objective(cap: float, name: str) -> float:
+        doc = {**SMALL, "objective": "min_tco", "hardware": {"gpus": ["h100-sxm", "l40s", "a100-sxm-80gb"]},
+               "site": {"power_cap_kw": cap}}
+        try:
+            return solve_scenario(write(tmp_path, doc, name), analysis=False).objective["value"]
+        except InfeasibleError:
+            return math.inf
+
+    assert objective(cap_kw + extra_kw, "loose.yaml") <= objective(cap_kw, "tight.yaml") * (1 + 1e-9)
 
 
 def test_tight_power_cap_explains_needed_kw(tmp_path: Path) -> None:
