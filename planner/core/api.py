@@ -123,10 +123,13 @@ def _columns(configs: Any) -> dict[str, np.ndarray]:
 
 
 def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(unique values, integer code per row). pandas.factorize (hash-based) for long columns when
-    pandas is already loaded (estimate_table); np.unique (a sort of strings) otherwise."""
+    """(unique values, integer code per row). pandas.factorize (hash-based, O(n)) for long columns:
+    already loaded for estimate_table, imported for very long tables where the sort np.unique does
+    on strings costs more than the import; np.unique otherwise (keeps `planner estimate` light)."""
     arr = np.asarray(values)
     pd = sys.modules.get("pandas")
+    if pd is None and arr.size > 200_000:
+        import pandas as pd
     if pd is not None and arr.size > 10_000:
         codes, uniques = pd.factorize(arr)
         return np.asarray(uniques).astype(str), np.asarray(codes)
