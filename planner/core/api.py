@@ -127,9 +127,11 @@ def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     already loaded for estimate_table, imported for very long tables where the sort np.unique does
     on strings costs more than the import; np.unique otherwise (keeps `planner estimate` light)."""
     arr = np.asarray(values)
-    pd = sys.modules.get("pandas")
+    pd: Any = sys.modules.get("pandas")
     if pd is None and arr.size > 200_000:
-        import pandas as pd
+        import importlib
+
+        pd = importlib.import_module("pandas")
     if pd is not None and arr.size > 10_000:
         codes, uniques = pd.factorize(arr)
         return np.asarray(uniques).astype(str), np.asarray(codes)
