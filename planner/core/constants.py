@@ -36,7 +36,7 @@ COEFFICIENTS: dict[str, Constant] = {c.name: c for c in [
              "paged-attention kernels run below GEMM streaming efficiency (vLLM PagedAttention paper, 2023)"),
     Constant("eta_compute", 0.55, 0.20, 0.85, "1",
              "share of dense tensor peak achieved by serving GEMMs at large token counts; "
-             "llm-analysis: inference <= 0.7; notes/estimation.md 0.5-0.7"),
+             "llm-analysis (cli99): inference <= 0.7; GenZ and aiconfigurator use 0.5-0.7 at large M"),
     Constant("step_overhead_s", 1.5e-3, 0.2e-3, 6e-3, "s",
              "fixed per-step time outside GPU kernels (scheduler, launch, sampling) in vLLM-class engines; "
              "vLLM v1 blog (2025) reports CPU overhead of a few ms per step before CUDA graphs/async scheduling"),
@@ -61,7 +61,7 @@ COEFFICIENTS: dict[str, Constant] = {c.name: c for c in [
              "activity); GenZ default static share 30 %"),
     Constant("power_memory_share", 0.55, 0.10, 1.20, "1",
              "share of (TDP - idle) drawn at 100 % of peak HBM bandwidth; HBM reads ~20 pJ/bit make "
-             "memory traffic the largest decode energy term (Horowitz ISSCC 2014; notes/estimation.md)"),
+             "memory traffic the largest decode energy term (Horowitz, ISSCC 2014)"),
     Constant("power_compute_share", 1.00, 0.20, 3.00, "1",
              "share of (TDP - idle) drawn at 100 % of dense tensor peak; above 1 means the power limit "
              "binds before the tensor peak, as on H100 SXM (saturated prefill runs at TDP, WattGPU)"),
@@ -89,13 +89,13 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
     Constant("weight_only_compute_factor", 0.70, 0.30, 1.00, "1",
              "compute throughput of weight-only quantized GEMMs relative to the 16-bit path "
              "(dequantization in the inner loop); Marlin/AWQ kernels lose 20-50 % at large batch "
-             "(notes/estimation.md, aiconfigurator w4a16 util)"),
+             "(aiconfigurator per-quantization util levels: w4a16/fp8 ~ 0.17 at large batch)"),
     Constant("planning_utilization_max", 0.85, 0.5, 0.95, "1",
              "highest share of a replica's saturated request rate the plan loads it to; queueing "
              "delay grows without bound as utilization nears 1 (capacity-planning practice: 70-90 %)"),
     Constant("server_overhead_w_per_gpu", 150.0, 75.0, 300.0, "W",
              "average non-GPU server power per GPU when the server's nameplate does not tell more; "
-             "~1.2 kW per 8-GPU node (EcoLogits/Boavizta, notes/estimation.md)"),
+             "~1.2 kW per 8-GPU node (EcoLogits methodology, Boavizta server model)"),
     Constant("server_nongpu_share", 0.30, 0.15, 0.50, "1",
              "average non-GPU draw (CPUs, memory, NICs, fans, PSU loss) as a share of the server's "
              "non-GPU nameplate headroom (max power - GPUs x TDP); gives 172 W/GPU on a DGX H100, "
@@ -111,7 +111,7 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
 ]}
 
 # ---- Precision formats -------------------------------------------------------------------------
-# bytes per weight, including quantization scales; source: notes/estimation.md (int4 + group scales
+# bytes per weight, including quantization scales; source: GPTQ/AWQ group-128 scales (int4 + scales
 # 0.53-0.56 B), OCP MX spec (MXFP4: 4 bits + 8-bit scale per 32 = 4.25 bits), NVFP4 (4 bits + fp8
 # scale per 16 = 4.5 bits).
 WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5625,
