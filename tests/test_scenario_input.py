@@ -302,3 +302,14 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644
+
+
+def test_misspelled_keys_get_a_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = yaml.safe_load(yaml.safe_dump(GOOD))
+    doc["site"] = {"power_cap": 100, "breaker_deration": 0.8}
+    doc["workloads"][0]["slo"] = {"ttft_p95": 1000}
+    rc, err = run(tmp_path, yaml.safe_dump(doc), capsys)
+    assert rc == 1
+    assert "site.power_cap: Extra inputs are not permitted (did you mean `power_cap_kw`?)" in err
+    assert "site.breaker_deration" in err and "`breaker_derating`" in err
+    assert "workloads[0].slo.ttft_p95" in err and "`ttft_p95_ms`" in err

@@ -80,8 +80,29 @@ _FIXES = {
 }
 
 
-def describe_validation_error(exc: ValidationError, file: str | None) -> str:
+def _fields_at(schema: type[BaseModel] | None, loc: Sequence[int | str]) -> list[str]:
+    """Field names of the model that holds the key at ``loc`` (for "did you mean" suggestions)."""
+    import typing
+
+    model: Any = schema
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        candidates = [field.annotation, *typing.get_args(field.annotation)]
+        for arg in list(candidates):
+            candidates += list(typing.get_args(arg))
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return list(getattr(model, "model_fields", {})) if model is not None else []
+
+
+def describe_validation_error(exc: ValidationError, file: str | None,
+                              schema: type[BaseModel] | None = None) -> str:
     """Every problem of a ValidationError, one per line: file: key.path: message (fix)."""
+    import difflib
+
     lines = []
     for err in exc.errors(include_url=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
@@ -91,6 +112,10 @@ def describe_validation_error(exc: ValidationError, file: str | None) -> str:
             if len(shown) <= 60:
                 msg += f", got {shown}"
         fix = _FIXES.get(err["type"])
+        if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            close = difflib.get_close_matches(loc[-1], _fields_at(schema, loc), n=1, cutoff=0.6)
+            if close:
+                fix = f"did you mean `{close[0]}`?"
         prefix = f"{file}: " if file else ""
         lines.append(f"{prefix}{key_path(loc)}: {msg}" + (f" ({fix})" if fix else ""))
     return "\n".join(lines)
@@ -103,7 +128,7 @@ def validate_data(schema: type[M], data: Any, file: str | None) -> M:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        err = InputError(describe_validation_error(exc, file))
+        err = InputError(describe_validation_error(exc, file, schema))
         err.message = str(err)
         raise err from None
 

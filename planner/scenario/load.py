@@ -100,7 +100,7 @@ def _validate_with_override(doc: dict[str, Any], merged: dict[str, Any], overrid
     except ValidationError as exc:
         labels = ["" if _signature(e) in base_errors else override_label(override)
                   for e in exc.errors(include_url=False)]
-        lines = describe_validation_error(exc, None).splitlines()
+        lines = describe_validation_error(exc, None, Scenario).splitlines()
         if len(lines) != len(labels):  # a message spanning lines: cannot pair them, label all alike
             labels = [max(labels)] * len(lines)
         text = "\n".join(f"{file}: {label}{line}" for label, line in zip(labels, lines, strict=True))
