@@ -169,7 +169,8 @@ def test_a_base_problem_is_not_blamed_on_the_override(tmp_path: Path) -> None:
     with pytest.raises(PlannerError) as exc:
         load_scenario(p, "min_power")
     assert exc.value.render() == (f"{p}: workloads[0].slo.itl_p95_msec: Extra inputs are not permitted "
-                                  "(remove this key or check its spelling against `planner schema`)")
+                                  "(did you mean `itl_p95_ms`? otherwise remove this key or check its "
+                                  "spelling against `planner schema`)")
 
 
 def test_override_of_an_unknown_workload_names_it(tmp_path: Path) -> None:

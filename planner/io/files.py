@@ -115,7 +115,7 @@ def describe_validation_error(exc: ValidationError, file: str | None,
         if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
             close = difflib.get_close_matches(loc[-1], _fields_at(schema, loc), n=1, cutoff=0.6)
             if close:
-                fix = f"did you mean `{close[0]}`?"
+                fix = f"did you mean `{close[0]}`? otherwise {_FIXES['extra_forbidden']}"
         prefix = f"{file}: " if file else ""
         lines.append(f"{prefix}{key_path(loc)}: {msg}" + (f" ({fix})" if fix else ""))
     return "\n".join(lines)
