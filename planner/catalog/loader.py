@@ -11,7 +11,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,32 @@ def _canonical(name: str) -> str:
     return "-".join(parts)
 
 
+_GPU_NOISE = {"nvidia", "amd", "instinct", "tesla", "geforce", "radeon", "gpu", "hbm2", "hbm2e", "hbm3", "hbm3e",
+              "gddr6", "gddr6x"}
+
+
+def _gpu_canonical(name: str, keep_size: bool = True) -> str:
+    """Vendor and memory-type words dropped ("NVIDIA H200 141GB HBM3e" -> "h200-141gb"); with
+    ``keep_size`` False the memory size goes too ("h200")."""
+    tokens = _norm(name).replace("_", " ").replace("-", " ").split()
+    kept = [t for t in tokens if t not in _GPU_NOISE and (keep_size or not re.fullmatch(r"\d+gb", t))]
+    return "-".join(kept)
+
+
+def _gpu_keys(name: str) -> list[str]:
+    """Canonical forms to try, most specific first: with the memory size (A100 40GB vs 80GB), then
+    without it, then without a trailing SXM form-factor word."""
+    keys = [_gpu_canonical(name), _gpu_canonical(name, keep_size=False)]
+    parts = keys[-1].split("-")
+    if len(parts) > 1 and re.fullmatch(r"sxm\d*", parts[-1]):
+        keys.append("-".join(parts[:-1]))
+    return list(dict.fromkeys(keys))
+
+
+def _model_keys(name: str) -> list[str]:
+    return [_canonical(name)]
+
+
 @dataclass(frozen=True)
 class Catalog:
     gpus: dict[str, GpuSpec]
@@ -54,36 +81,43 @@ class Catalog:
     _model_canon: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        for entries, index, canon in ((self.gpus, self._gpu_index, self._gpu_canon),
-                                      (self.models, self._model_index, self._model_canon)):
-            for ident in entries:
-                index[_norm(ident)] = ident
-                canon.setdefault(_canonical(ident), ident)
-            for ident, spec in entries.items():
-                for alias in spec.aliases:
-                    index.setdefault(_norm(alias), ident)
-                    canon.setdefault(_canonical(alias), ident)
+        for entries, index, canon, keys in ((self.gpus, self._gpu_index, self._gpu_canon, _gpu_keys),
+                                            (self.models, self._model_index, self._model_canon, _model_keys)):
+            names = [(ident, ident) for ident in entries]
+            names += [(ident, alias) for ident, spec in entries.items() for alias in spec.aliases]
+            for ident, name in names:
+                index.setdefault(_norm(name), ident)
+            # specific forms of every name first, so a size-less form never shadows a sized one
+            depth = max((len(keys(name)) for _, name in names), default=0)
+            for level in range(depth):
+                for ident, name in names:
+                    forms = keys(name)
+                    if level < len(forms):
+                        canon.setdefault(forms[level], ident)
 
     def gpu(self, name: str) -> GpuSpec:
-        return self.gpus[self._resolve(name, self._gpu_index, self._gpu_canon, "GPU", "planner catalog gpus")]
+        return self.gpus[self._resolve(name, self._gpu_index, self._gpu_canon, _gpu_keys, "GPU",
+                                       "planner catalog gpus")]
 
     def model(self, name: str) -> ModelSpec:
-        return self.models[self._resolve(name, self._model_index, self._model_canon, "model",
+        return self.models[self._resolve(name, self._model_index, self._model_canon, _model_keys, "model",
                                          "planner catalog models")]
 
     def has_gpu(self, name: str) -> bool:
-        return _norm(name) in self._gpu_index or _canonical(name) in self._gpu_canon
+        return _norm(name) in self._gpu_index or any(k in self._gpu_canon for k in _gpu_keys(name))
 
     def has_model(self, name: str) -> bool:
         return _norm(name) in self._model_index or _canonical(name) in self._model_canon
 
     @staticmethod
-    def _resolve(name: str, index: dict[str, str], canon: dict[str, str], kind: str, listing: str) -> str:
+    def _resolve(name: str, index: dict[str, str], canon: dict[str, str], keys: Callable[[str], list[str]],
+                 kind: str, listing: str) -> str:
         key = _norm(name)
         if key in index:
             return index[key]
-        if _canonical(name) in canon:
-            return canon[_canonical(name)]
+        for k in keys(name):
+            if k in canon:
+                return canon[k]
         close = difflib.get_close_matches(key, list(index), n=3, cutoff=0.5)
         ids = list(dict.fromkeys(index[c] for c in close))
         hint = f"did you mean {', '.join(ids)}?" if ids else f"see `{listing}`"
