@@ -224,3 +224,15 @@ def test_infeasible_racks_offer_bigger_circuits_or_more_racks(tmp_path: Path) ->
         solve_scenario(write(tmp_path, doc), analysis=False)
     text = "\n".join(exc.value.explanation)
     assert "racks (site.racks)" in text and "rack circuits 20 ->" in text
+
+
+def test_workload_engine_selects_its_calibration(tmp_path: Path) -> None:
+    # TRT-LLM's calibrated per-sequence overhead is far below vLLM's: the same traffic needs fewer GPUs
+    base = {**SMALL, "workloads": [{**SMALL["workloads"][0], "precisions": ["fp8"],
+                                    "traffic": {"peak_requests_per_s": 100, "input_tokens": 1000,
+                                                "output_tokens": 300}}]}
+    trt = {**base, "workloads": [{**base["workloads"][0], "engine": "trt-llm"}]}
+    vllm_plan = solve_scenario(write(tmp_path, base, "v.yaml"), analysis=False)
+    trt_plan = solve_scenario(write(tmp_path, trt, "t.yaml"), analysis=False)
+    assert trt_plan.deployments[0].engine == "trt-llm" and vllm_plan.deployments[0].engine == "vllm"
+    assert sum(d.gpus for d in trt_plan.deployments) <= sum(d.gpus for d in vllm_plan.deployments)

@@ -105,9 +105,10 @@ def _subset(grid: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarra
 
 
 def _evaluate(grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float, catalog: Catalog,
-              calibration: str | None, batch: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, Any], Any]:
+              calibration: str | None, batch: np.ndarray | None = None, engine: str = "vllm"
+              ) -> tuple[dict[str, Any], dict[str, Any], Any]:
     n = len(grid["gpu"])
-    cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, "vllm"),
+    cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, engine),
             "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
     if batch is not None:
         cols["batch_size"] = batch
@@ -126,7 +127,8 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
     grid = _grid(w, model, gpus, per_server or {})
     n = len(grid["gpu"])
     t = w.traffic
-    _, m, problem = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration)
+    _, m, problem = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
+                              engine=w.engine)
     # KV memory: every sequence at its full mean length (the steady-state average is n_in + n_out/2,
     # the rest is margin for the spread), and one p95-length sequence must fit on its own.
     longest = t.input_tokens.p95_or_mean + t.output_tokens.p95_or_mean
@@ -137,7 +139,7 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
     sub = np.flatnonzero(ok)
     if len(sub):
         _, part, _ = _evaluate(_subset(grid, sub), model.id, t.input_tokens.p95_or_mean,
-                               t.output_tokens.p95_or_mean, catalog, calibration)
+                               t.output_tokens.p95_or_mean, catalog, calibration, engine=w.engine)
         tail["fits_memory"][sub] = part["fits_memory"]
         tail["ttft_s"][sub] = part["ttft_s"]
     ok &= tail["fits_memory"]
@@ -156,7 +158,8 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
     sub = np.flatnonzero(ok)
     if len(sub):
         one = {**_subset(grid, sub), "batch_size": np.ones(len(sub)), "prefill_chunk_tokens": np.full(len(sub), np.nan)}
-        _, part, _ = _evaluate(one, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration)
+        _, part, _ = _evaluate(one, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
+                               engine=w.engine)
         solo["power_total_w"][sub] = part["power_total_w"]
     idx = np.flatnonzero(ok)
     mu = m["requests_per_s"][idx]

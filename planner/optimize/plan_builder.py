@@ -83,6 +83,7 @@ def _deployments(r: SolveResult) -> list[Deployment]:
             output_tokens_per_s=tokens, utilization=routed / cap if cap else 0.0,
             power_avg_w=p_avg, power_max_w=p_max, power_burst_w=n * float(c["peak_power_w"][i]),
             prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]),
+            engine=next(wl.engine for wl in sc.workloads if wl.name == w),
             power_nameplate_w=gpus / g.gpus_per_server * g.server_max_power_w,
             power_per_gpu_avg_w=p_avg / gpus, energy_per_output_token_j=p_max / tokens if tokens else 0.0))
     return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size))

@@ -81,6 +81,8 @@ class Deployment(PlanModel):
     """Highest short-term draw: every replica in a prefill-heavy step at once (instantaneous)."""
     prefill_chunk_tokens: int = 0
     """The engine's step token budget (max_num_batched_tokens) this configuration assumes."""
+    engine: str = "vllm"
+    """Serving engine the estimates assume (workloads[].engine)."""
     power_per_gpu_avg_w: float
     energy_per_output_token_j: float
     """IT energy per output token at peak traffic (J)."""

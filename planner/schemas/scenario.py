@@ -87,6 +87,8 @@ class Workload(StrictModel):
     capacity; workloads with k = 0 may mix configurations and GPU types."""
     headroom: float = Field(0.0, ge=0, le=10)
     """Growth headroom: capacity >= peak x (1 + headroom)."""
+    engine: Literal["vllm", "sglang", "trt-llm"] = "vllm"
+    """Serving engine the estimates are calibrated for (per-engine coefficients where measured)."""
     max_tp: int | None = Field(None, ge=1, le=72)
     max_pp: int | None = Field(None, ge=1, le=16)
 
