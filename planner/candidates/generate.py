@@ -44,9 +44,6 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.columns["workload"])
 
-    def rows(self, mask: np.ndarray | None = None) -> list[dict[str, Any]]:
-        idx = np.arange(len(self)) if mask is None else np.flatnonzero(mask)
-        return [{k: v[i].item() if hasattr(v[i], "item") else v[i] for k, v in self.columns.items()} for i in idx]
 
 
 def valid_tp(tp: int, model: ModelSpec, gpus_per_server: int) -> bool:

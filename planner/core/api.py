@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,7 +354,3 @@ def _does_not_fit_message(model: str, gpu: str, precision: str, tp: int, pp: int
     if best is not None and best > tp:
         return f"{base}; the smallest tensor parallelism that fits is --tp {best}"
     return f"{base}; use more GPUs (--tp/--pp), a lower precision, or a larger GPU"
-
-
-def iter_configs(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [dict(r) for r in rows]

@@ -113,7 +113,3 @@ def tp_splits_heads(tp: np.ndarray, heads: np.ndarray, kv_heads: np.ndarray) -> 
     KV heads split evenly or are replicated evenly (kv_heads 0 = MLA latent, always fine)."""
     kv_ok = (kv_heads == 0) | (np.mod(kv_heads, tp) == 0) | (np.mod(tp, np.maximum(kv_heads, 1)) == 0)
     return (np.mod(heads, tp) == 0) & kv_ok
-
-
-def stack(rows: list[dict[str, float]], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    return {k: np.array([r[k] for r in rows], dtype=float) for k in keys}
