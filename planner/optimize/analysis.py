@@ -37,8 +37,7 @@ def _standalone(scenario: Scenario, cand: Candidates, types: dict[str, GpuType])
     wl = {w.name: w for w in scenario.workloads}
     need = np.array([wl[w].traffic.peak_requests_per_s * (1 + wl[w].headroom) for w in c["workload"]])
     peak = np.array([wl[w].traffic.peak_requests_per_s for w in c["workload"]])
-    avg = np.array([(wl[w].traffic.average_requests_per_s or 0.5 * wl[w].traffic.peak_requests_per_s)
-                    for w in c["workload"]])
+    avg = np.array([wl[w].traffic.average_or_default_requests_per_s for w in c["workload"]])
     k = np.array([wl[w].redundancy for w in c["workload"]])
     replicas = np.ceil(need / c["capacity_rps"] - 1e-9) + k
     gpus = replicas * c["num_gpus"]

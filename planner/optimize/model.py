@@ -79,9 +79,8 @@ def _demand(scenario: Scenario) -> dict[str, tuple[float, float, float, int]]:
     out = {}
     for w in scenario.workloads:
         t = w.traffic
-        avg = t.average_requests_per_s if t.average_requests_per_s is not None else 0.5 * t.peak_requests_per_s
-        out[w.name] = (t.peak_requests_per_s, t.peak_requests_per_s * (1.0 + w.headroom),
-                       avg / t.peak_requests_per_s, w.redundancy)
+        out[w.name] = (t.peak_requests_per_s, t.peak_requests_per_s * (1.0 + w.headroom), t.average_to_peak,
+                       w.redundancy)
     return out
 
 

@@ -50,8 +50,7 @@ def _deployments(r: SolveResult) -> list[Deployment]:
     c = m.cand.columns
     sc = m.scenario
     slo = {w.name: w.slo for w in sc.workloads}
-    avg_ratio = {w.name: (w.traffic.average_requests_per_s or 0.5 * w.traffic.peak_requests_per_s)
-                 / w.traffic.peak_requests_per_s for w in sc.workloads}
+    avg_ratio = {w.name: w.traffic.average_to_peak for w in sc.workloads}
     out = []
     for i in range(len(m.cand)):
         n = int_value(m.replicas[i])
@@ -197,7 +196,8 @@ def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list
     constraints = _constraints(r, deployments, racks)
     verify(constraints, deployments, servers, r)
     e = {k: value(v) for k, v in m.expr.items()}
-    tokens_per_s_avg = sum(d.output_tokens_per_s * _avg_ratio(sc, d.workload) for d in deployments)
+    ratio = {w.name: w.traffic.average_to_peak for w in sc.workloads}
+    tokens_per_s_avg = sum(d.output_tokens_per_s * ratio[d.workload] for d in deployments)
     tokens_per_year = tokens_per_s_avg * HOURS_PER_YEAR * 3600
     annual_cost = e["annual_energy_cost_usd"] + e["annual_colocation_usd"]
     tco_per_year = e["capex_usd"] / fin.amortization_years + annual_cost
@@ -234,16 +234,10 @@ def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list
         assumptions=_assumptions(calibration_path, notes, catalog, r))
 
 
-def _avg_ratio(sc, name: str) -> float:  # type: ignore[no-untyped-def]
-    w = next(w for w in sc.workloads if w.name == name)
-    t = w.traffic
-    return (t.average_requests_per_s or 0.5 * t.peak_requests_per_s) / t.peak_requests_per_s
-
-
 def _workload_row(w) -> dict[str, float | str | None]:  # type: ignore[no-untyped-def]
     t, s = w.traffic, w.slo
     return {"name": w.name, "model": w.model, "peak_requests_per_s": t.peak_requests_per_s,
-            "average_requests_per_s": t.average_requests_per_s or 0.5 * t.peak_requests_per_s,
+            "average_requests_per_s": t.average_or_default_requests_per_s,
             "input_tokens_mean": t.input_tokens.mean, "input_tokens_p95": t.input_tokens.p95_or_mean,
             "output_tokens_mean": t.output_tokens.mean, "output_tokens_p95": t.output_tokens.p95_or_mean,
             "ttft_p95_ms": s.ttft_p95_ms, "itl_p95_ms": s.itl_p95_ms, "redundancy": float(w.redundancy),

@@ -15,6 +15,7 @@ from planner.schemas.catalog import Precision
 
 Objective = Literal["min_tco", "min_power", "min_energy", "min_gpus", "min_carbon"]
 OBJECTIVES: tuple[str, ...] = ("min_tco", "min_power", "min_energy", "min_gpus", "min_carbon")
+AVERAGE_TO_PEAK_DEFAULT = 0.5  # traffic.average_requests_per_s when omitted: half the peak
 
 
 class TokenLength(StrictModel):
@@ -50,6 +51,16 @@ class Traffic(StrictModel):
 
     _in = field_validator("input_tokens", mode="before")(_as_length)
     _out = field_validator("output_tokens", mode="before")(_as_length)
+
+    @property
+    def average_or_default_requests_per_s(self) -> float:
+        """The average arrival rate, or half the peak when the scenario does not give one."""
+        return self.average_requests_per_s if self.average_requests_per_s is not None \
+            else AVERAGE_TO_PEAK_DEFAULT * self.peak_requests_per_s
+
+    @property
+    def average_to_peak(self) -> float:
+        return self.average_or_default_requests_per_s / self.peak_requests_per_s
 
     @model_validator(mode="after")
     def _avg_le_peak(self) -> Traffic:
