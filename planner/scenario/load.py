@@ -7,19 +7,17 @@ Every problem names the file and the key path; a problem an override brings in i
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from planner.errors import InputError, UnknownNameError
+from planner.errors import InputError
 from planner.io.files import describe_validation_error, read_yaml, validate_data
+from planner.scenario.names import check_names, name_problems  # noqa: F401
 from planner.schemas.scenario import Scenario
-
-if TYPE_CHECKING:
-    from planner.catalog.loader import Catalog
 
 
 @dataclass(frozen=True)
@@ -119,79 +117,3 @@ def load_scenario(path: str | Path, override: str | None = None) -> LoadedScenar
     merged = _merge(doc, _override_patch(doc, override, file), f"overrides.{override}", file)
     scenario, base = _validate_with_override(doc, merged, override, file)
     return LoadedScenario(scenario=scenario, path=p, override=override, raw_bytes=p.read_bytes(), base=base)
-
-
-# ---- names against the catalog ------------------------------------------------------------------
-
-def _unknown(exc: UnknownNameError) -> str:
-    return exc.message + (f" ({exc.fix})" if exc.fix else "")
-
-
-def _gpu_mappings(scenario: Scenario) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Every mapping keyed by GPU id or alias, with its key path."""
-    yield "hardware.inventory", scenario.hardware.inventory
-    yield "hardware.servers", scenario.hardware.servers
-    yield "finance.gpu_prices_usd", scenario.finance.gpu_prices_usd
-    yield "finance.server_prices_usd", scenario.finance.server_prices_usd
-
-
-def _gpu_list_problems(gpus: list[str] | None, catalog: Catalog) -> list[tuple[str, str]]:
-    if gpus is None:
-        return []
-    if not gpus:
-        return [("hardware.gpus", "an empty list allows no GPU (list the candidate GPUs, e.g. [h100-sxm], "
-                                  "or remove the key to consider every GPU in the catalog)")]
-    out = []
-    for i, name in enumerate(gpus):
-        try:
-            catalog.gpu(name)
-        except UnknownNameError as exc:
-            out.append((f"hardware.gpus[{i}]", _unknown(exc)))
-    return out
-
-
-def _gpu_key_problems(where: str, mapping: Mapping[str, Any], catalog: Catalog) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    first_key: dict[str, str] = {}
-    for key in mapping:
-        try:
-            gpu_id = catalog.gpu(key).id
-        except UnknownNameError as exc:
-            out.append((f"{where}.{key}", _unknown(exc)))
-            continue
-        if gpu_id in first_key:
-            out.append((f"{where}.{key}", f"names GPU {gpu_id}, as does key {first_key[gpu_id]!r} "
-                                          "(keep one of the two keys)"))
-        else:
-            first_key[gpu_id] = key
-    return out
-
-
-def name_problems(scenario: Scenario, catalog: Catalog) -> list[tuple[str, str]]:
-    """(key path, message with its fix) of every model or GPU name the catalog does not resolve,
-    of GPU-keyed mappings with two keys for one GPU, and of an empty ``hardware.gpus``."""
-    out = []
-    for i, w in enumerate(scenario.workloads):
-        try:
-            catalog.model(w.model)
-        except UnknownNameError as exc:
-            out.append((f"workloads[{i}].model", _unknown(exc)))
-    out += _gpu_list_problems(scenario.hardware.gpus, catalog)
-    for where, mapping in _gpu_mappings(scenario):
-        out += _gpu_key_problems(where, mapping, catalog)
-    return out
-
-
-def check_names(loaded: LoadedScenario, catalog: Catalog) -> None:
-    """Raise one InputError listing, one per line, every name problem of a loaded scenario.
-
-    With an override, a problem the base scenario does not have is labelled ``overrides.NAME -> ``.
-    """
-    problems = name_problems(loaded.scenario, catalog)
-    if not problems:
-        return
-    in_base = set(name_problems(loaded.base, catalog)) if loaded.base is not None else set()
-    label = override_label(loaded.override)
-    lines = [f"{loaded.path}: {'' if (where, text) in in_base else label}{where}: {text}"
-             for where, text in problems]
-    raise InputError("\n".join(lines))
