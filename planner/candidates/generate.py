@@ -122,15 +122,50 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
     latencies any configuration reaches (for infeasibility answers)."""
     model = catalog.model(w.model)
     grid = _grid(w, model, gpus, per_server or {})
+    points = _operating_points(w, model, grid, catalog, calibration, overhead_w_per_gpu)
+    return points.cols, points.best, len(grid["gpu"])
+
+
+@dataclass
+class _Points:
+    cols: dict[str, np.ndarray]
+    """The feasible points, as candidate columns."""
+    rows: np.ndarray
+    """The grid row of each feasible point."""
+    why: np.ndarray
+    """Per grid row: "" when feasible, else the first test it fails (a REJECTIONS key)."""
+    mean: dict[str, Any]
+    """The core's estimate of every grid row at the mean request lengths."""
+    problem: np.ndarray
+    """Per grid row: the core's reason it cannot evaluate the row ('' when it can)."""
+    best: dict[str, float]
+
+
+REJECTIONS = ("problem", "memory", "batch", "context", "p95_memory", "itl_p50", "itl_p95", "itl_p99", "ttft")
+"""Why a configuration is not an operating point, in the order tested: the core cannot evaluate it,
+the model does not fit, the batch does not fit (mean lengths), a p95 sequence exceeds the model's
+context or does not fit on its own, an ITL SLO is missed, no arrival rate meets the TTFT SLOs."""
+
+
+def _reject(why: np.ndarray, bad: np.ndarray, reason: str) -> None:
+    why[(why == "") & bad] = reason
+
+
+def _operating_points(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray], catalog: Catalog,
+                      calibration: str | None, overhead_w_per_gpu: dict[str, float] | None) -> _Points:
     n = len(grid["gpu"])
     t = w.traffic
     _, m, problem = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
                               engine=w.engine)
+    why = np.full(n, "", dtype=object)
     # KV memory: every sequence at its full mean length (the steady-state average is n_in + n_out/2,
     # the rest is margin for the spread), and one p95-length sequence must fit on its own.
     longest = t.input_tokens.p95_or_mean + t.output_tokens.p95_or_mean
-    ok = ((problem == "") & m["fits_memory"] & (grid["batch_size"] <= m["max_batch_size"])
-          & (longest <= model.max_context_tokens))
+    _reject(why, problem != "", "problem")
+    _reject(why, ~m["fits_memory"], "memory")
+    _reject(why, ~(grid["batch_size"] <= m["max_batch_size"]), "batch")
+    _reject(why, np.full(n, longest > model.max_context_tokens), "context")
+    ok = why == ""
     # the p95-length evaluation (one long sequence fits; TTFT of a long prompt) only where needed
     tail = {"fits_memory": np.zeros(n, dtype=bool), "ttft_s": np.full(n, np.inf)}
     sub = np.flatnonzero(ok)
@@ -139,26 +174,37 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
                                t.output_tokens.p95_or_mean, catalog, calibration, engine=w.engine)
         tail["fits_memory"][sub] = part["fits_memory"]
         tail["ttft_s"][sub] = part["ttft_s"]
-    ok &= tail["fits_memory"]
+    _reject(why, ~tail["fits_memory"], "p95_memory")
+    ok = why == ""
     slo = w.slo
     best = {"itl_p95_s": float(np.min(np.where(ok, m["itl_p95_s"], np.inf))) if ok.any() else np.inf,
             "itl_p50_s": float(np.min(np.where(ok, m["itl_s"], np.inf))) if ok.any() else np.inf,
             "itl_p99_s": float(np.min(np.where(ok, m["itl_p99_s"], np.inf))) if ok.any() else np.inf,
             "ttft_solo_s": float(np.min(np.where(ok, tail["ttft_s"], np.inf))) if ok.any() else np.inf,
             "fits_any": float(ok.any()), "context_ok": float(longest <= model.max_context_tokens)}
-    for limit, value in ((slo.itl_p50_ms, m["itl_s"]), (slo.itl_p95_ms, m["itl_p95_s"]),
-                         (slo.itl_p99_ms, m["itl_p99_s"])):
+    for reason, limit, value in (("itl_p50", slo.itl_p50_ms, m["itl_s"]), ("itl_p95", slo.itl_p95_ms, m["itl_p95_s"]),
+                                 ("itl_p99", slo.itl_p99_ms, m["itl_p99_s"])):
         if limit is not None:
-            ok &= value <= limit / 1e3
+            _reject(why, ~(value <= limit / 1e3), reason)
+    cols, rows = _feasible_columns(w, model, grid, np.flatnonzero(why == ""), m, tail, catalog, calibration,
+                                   overhead_w_per_gpu)
+    _reject(why, ~np.isin(np.arange(n), rows), "ttft")
+    return _Points(cols, rows, why, m, problem, best)
+
+
+def _feasible_columns(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray], idx: np.ndarray,
+                      m: dict[str, Any], tail: dict[str, np.ndarray], catalog: Catalog, calibration: str | None,
+                      overhead_w_per_gpu: dict[str, float] | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Capacity under queueing, latencies and power of the grid rows ``idx`` that passed every other
+    test; those whose TTFT SLOs no arrival rate meets are dropped. Returns the columns and their rows."""
+    t, slo = w.traffic, w.slo
     # a lone request: the floor a replica's power does not fall below while requests are in flight
-    solo = {"power_total_w": np.full(n, np.nan)}
-    sub = np.flatnonzero(ok)
-    if len(sub):
-        one = {**_subset(grid, sub), "batch_size": np.ones(len(sub)), "prefill_chunk_tokens": np.full(len(sub), np.nan)}
+    solo = {"power_total_w": np.full(len(grid["gpu"]), np.nan)}
+    if len(idx):
+        one = {**_subset(grid, idx), "batch_size": np.ones(len(idx)), "prefill_chunk_tokens": np.full(len(idx), np.nan)}
         _, part, _ = _evaluate(one, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
                                engine=w.engine)
-        solo["power_total_w"][sub] = part["power_total_w"]
-    idx = np.flatnonzero(ok)
+        solo["power_total_w"][idx] = part["power_total_w"]
     mu = m["requests_per_s"][idx]
     batch = m["batch_size"][idx]
     hold = batch / mu
@@ -203,7 +249,44 @@ def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, cali
         "peak_power_w": m["peak_power_total_w"][idx] + overhead,
         "output_tokens_per_request": np.full(len(idx), t.output_tokens.mean),
     }
-    return cols, best, n
+    return cols, idx
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """Given configurations of one workload, evaluated exactly as candidate generation evaluates its grid."""
+
+    why: np.ndarray
+    """Per configuration: "" when it is an operating point, else the first REJECTIONS test it fails."""
+    problem: np.ndarray
+    """Per configuration: the core's reason it cannot evaluate it ('' when it can)."""
+    mean: dict[str, Any]
+    """The core's estimate of each configuration at the mean request lengths (max_batch_size, itl_p95_s, ...)."""
+    points: dict[str, np.ndarray]
+    """Candidate columns (capacity_rps, ttft_solo_p95_s, power_base_w, ...) of each configuration, NaN
+    where it is not an operating point."""
+    longest_tokens: float
+    """The p95 input + output length a sequence must fit (KV memory, context)."""
+
+
+def evaluate_configurations(w: Workload, configs: dict[str, np.ndarray], catalog: Catalog, calibration: str | None,
+                            overhead_w_per_gpu: dict[str, float] | None = None) -> Evaluated:
+    """Evaluate the configurations ``configs`` (columns gpu, precision, tp, pp, batch_size,
+    prefill_chunk_tokens) of workload ``w`` with the code `workload_candidates` runs on its grid, so
+    `planner check` recomputes a plan's figures exactly as `planner solve` computed them. The grid's
+    own rules (allowed GPUs, precisions, TP and PP) are not applied: the caller checks those."""
+    model = catalog.model(w.model)
+    grid = {"gpu": np.asarray(configs["gpu"]).astype(str), "precision": np.asarray(configs["precision"]).astype(str)}
+    grid |= {k: np.asarray(configs[k], dtype=float) for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}
+    p = _operating_points(w, model, grid, catalog, calibration, overhead_w_per_gpu)
+    n = len(grid["gpu"])
+    points: dict[str, np.ndarray] = {}
+    for k, v in p.cols.items():
+        if v.dtype.kind in "fiu":
+            points[k] = np.full(n, np.nan)
+            points[k][p.rows] = v
+    t = w.traffic
+    return Evaluated(p.why, p.problem, p.mean, points, t.input_tokens.p95_or_mean + t.output_tokens.p95_or_mean)
 
 
 def _pareto_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
