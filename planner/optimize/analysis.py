@@ -19,6 +19,7 @@ from planner.catalog.loader import Catalog
 from planner.core.constants import HOURS_PER_YEAR
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.model import OBJECTIVE_EXPR, GpuType, build_model, value
+from planner.scenario.names import resolve_names
 from planner.schemas.plan import Alternative
 from planner.schemas.scenario import OBJECTIVES, Scenario
 
@@ -127,8 +128,8 @@ def what_if(scenario: Scenario, cand: Candidates, types_fn: Callable[[Scenario],
     for b in binding:
         if b.startswith("inventory_"):
             gpu = b[len("inventory_"):]
-            inv = {k: (v + types_fn(scenario)[gpu].gpus_per_server if k.lower() == gpu else v)
-                   for k, v in hw.inventory.items()}
+            inv = dict(resolve_names(scenario, catalog).inventory_gpus)  # keyed by GPU id, as `gpu` is
+            inv[gpu] += types_fn(scenario)[gpu].gpus_per_server
             changes.append((b, f"+1 {gpu} server of inventory",
                             scenario.model_copy(update={"hardware": hw.model_copy(update={"inventory": inv})})))
     out: list[dict[str, float | str | None]] = []

@@ -20,6 +20,7 @@ from planner.optimize.model import OBJECTIVE_EXPR, int_value, usable_rack_w, val
 from planner.optimize.solve import SolveResult
 from planner.plan.hashing import scenario_input_hashes
 from planner.scenario.load import LoadedScenario
+from planner.scenario.names import resolve_names
 from planner.schemas.plan import (
     PLAN_SCHEMA_VERSION,
     Constraint,
@@ -260,13 +261,15 @@ def _assumptions(calibration_path: Path | None, notes: list[str], catalog: Catal
             for c in COEFFICIENTS.values()]
     out.append({"name": "calibration file", "value": calibration_path.name if calibration_path else "priors",
                 "unit": "", "source": "planner calibrate on the project's measurements", "range": ""})
+    scenario_prices = resolve_names(r.model.scenario, catalog).gpu_prices_usd
     for g in sorted(r.model.gpu_types):
         spec = catalog.gpu(g)
         t = r.model.gpu_types[g]
-        price_source = spec.price.source if spec.price else "scenario finance.gpu_prices_usd"
+        price_source = ("scenario finance.gpu_prices_usd" if g in scenario_prices or not spec.price
+                        else f"{spec.price.source} ({spec.price.date})")
         out += [
             {"name": f"{g} price", "value": f"{t.gpu_price_usd:g}", "unit": "USD per GPU",
-             "source": price_source + (f" ({spec.price.date})" if spec.price else ""), "range": ""},
+             "source": price_source, "range": ""},
             {"name": f"{g} datasheet", "value": f"{spec.memory_gib:g} GiB, {spec.memory_bandwidth_tb_per_s:g} TB/s, "
              f"TDP {spec.tdp_w:g} W, idle {spec.idle_w:g} W", "unit": "", "source": spec.source, "range": ""},
             {"name": f"{g} server", "value": f"{t.server_model}: {t.gpus_per_server} GPUs, {t.server_max_power_w:g} W "

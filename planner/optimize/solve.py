@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulp
 
@@ -20,7 +21,8 @@ from planner.core.constants import server_overhead_w_per_gpu
 from planner.errors import InfeasibleError, InputError, SolverLimitError
 from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w, value
 from planner.plan.hashing import resolve_calibration
-from planner.scenario.load import LoadedScenario, check_names, load_scenario
+from planner.scenario.load import LoadedScenario, load_scenario
+from planner.scenario.names import ResolvedNames, check_names, resolve_names
 from planner.schemas.catalog import GpuSpec
 from planner.schemas.plan import Plan
 from planner.schemas.scenario import Scenario
@@ -45,20 +47,13 @@ class SolveResult:
 
 def select_gpus(scenario: Scenario, catalog: Catalog, file: str) -> tuple[list[GpuSpec], list[str]]:
     """GPUs the scenario allows, and notes on those left out (no price for a cost objective)."""
+    names = resolve_names(scenario, catalog, file=file)
+    explicit = names.gpu_ids is not None
+    ids = names.gpu_ids if names.gpu_ids is not None else tuple(catalog.gpus)
     notes: list[str] = []
-    if scenario.hardware.gpus is not None:
-        gpus = []
-        for i, name in enumerate(scenario.hardware.gpus):
-            try:
-                gpus.append(catalog.gpu(name))
-            except InputError as exc:
-                raise InputError(exc.message, file=file, key_path=f"hardware.gpus[{i}]", fix=exc.fix) from None
-        explicit = True
-    else:
-        gpus, explicit = list(catalog.gpus.values()), False
     out = []
-    for g in sorted({g.id: g for g in gpus}.values(), key=lambda g: g.id):
-        if _gpu_price(scenario, g) is None:
+    for g in sorted((catalog.gpus[i] for i in set(ids)), key=lambda g: g.id):
+        if _gpu_price(names, g) is None:
             if explicit:
                 raise InputError(f"{g.id} has no catalog price", file=file, key_path="finance.gpu_prices_usd",
                                  fix=f"add `{g.id}: <USD per GPU>`")
@@ -68,54 +63,43 @@ def select_gpus(scenario: Scenario, catalog: Catalog, file: str) -> tuple[list[G
     return out, notes
 
 
-def _lookup(mapping: dict[str, float], g: GpuSpec) -> float | None:
-    """The value a scenario mapping keyed by GPU names (ids or aliases, any case) gives ``g``."""
-    for k, v in mapping.items():
-        if _names_gpu(k, g):
-            return v
-    return None
-
-
-def _names_gpu(key: str, g: GpuSpec) -> bool:
-    from planner.catalog.loader import _canonical, _norm
-
-    names = {g.id, *map(_norm, g.aliases)}
-    return _norm(key) in names or _canonical(key) in {_canonical(n) for n in names}
-
-
-def _gpu_price(scenario: Scenario, g: GpuSpec) -> float | None:
-    override = _lookup(scenario.finance.gpu_prices_usd, g)
+def _gpu_price(names: ResolvedNames, g: GpuSpec) -> float | None:
+    override = names.gpu_prices_usd.get(g.id)
     if override is not None:
         return override
     return g.price.usd if g.price else None
 
 
-def gpu_types(scenario: Scenario, gpus: list[GpuSpec]) -> tuple[dict[str, GpuType], list[str]]:
-    site = scenario.site
-    rack_w = usable_rack_w(site)
+def gpu_types(scenario: Scenario, gpus: list[GpuSpec], catalog: Catalog) -> tuple[dict[str, GpuType], list[str]]:
+    """The program's view of each allowed GPU: its server (catalog, then ``hardware.servers``), prices,
+    inventory and servers per rack; notes on GPUs whose server fits no rack."""
+    names = resolve_names(scenario, catalog)
+    rack_w = usable_rack_w(scenario.site)
     out, notes = {}, []
     for g in gpus:
-        srv = g.server
-        o = next((v for k, v in scenario.hardware.servers.items() if _names_gpu(k, g)), None)
-        per_server = (o.gpus_per_server if o and o.gpus_per_server else srv.gpus_per_server)
+        srv, o = g.server, names.servers.get(g.id)
         max_w = (o.max_power_w if o and o.max_power_w else srv.max_power_w)
         ru = (o.rack_units if o and o.rack_units else srv.rack_units)
-        server_price = _lookup(scenario.finance.server_prices_usd, g)
-        if server_price is None:
-            server_price = o.price_usd if o and o.price_usd is not None else (srv.price_usd or 0.0)
-        per_rack = min(math.floor(rack_w / max_w), site.rack_units // ru)
+        per_rack = min(math.floor(rack_w / max_w), scenario.site.rack_units // ru)
         if per_rack < 1:
             notes.append(f"{g.id} left out: one {srv.model} draws up to {max_w / 1e3:.1f} kW, above a rack's "
-                         f"usable {rack_w / 1e3:.1f} kW (or needs more than {site.rack_units} U)")
+                         f"usable {rack_w / 1e3:.1f} kW (or needs more than {scenario.site.rack_units} U)")
             continue
-        inv = _lookup({k: float(v) for k, v in scenario.hardware.inventory.items()}, g)
-        out[g.id] = GpuType(id=g.id, gpus_per_server=per_server, server_model=(o.model if o and o.model else srv.model),
-                            server_max_power_w=max_w, server_rack_units=ru,
-                            gpu_price_usd=float(_gpu_price(scenario, g) or 0.0),
-                            server_price_usd=float(server_price), idle_w=g.idle_w, servers_per_rack=per_rack,
-                            inventory_gpus=None if inv is None else int(inv),
-                            overhead_w_per_gpu=server_overhead_w_per_gpu(max_w, per_server, g.tdp_w))
+        out[g.id] = _gpu_type(g, o, names, max_w, ru, per_rack)
     return out, notes
+
+
+def _gpu_type(g: GpuSpec, o: Any, names: ResolvedNames, max_w: float, ru: int, per_rack: int) -> GpuType:
+    srv = g.server
+    per_server = (o.gpus_per_server if o and o.gpus_per_server else srv.gpus_per_server)
+    server_price = names.server_prices_usd.get(g.id)
+    if server_price is None:
+        server_price = o.price_usd if o and o.price_usd is not None else (srv.price_usd or 0.0)
+    return GpuType(id=g.id, gpus_per_server=per_server, server_model=(o.model if o and o.model else srv.model),
+                   server_max_power_w=max_w, server_rack_units=ru, gpu_price_usd=float(_gpu_price(names, g) or 0.0),
+                   server_price_usd=float(server_price), idle_w=g.idle_w, servers_per_rack=per_rack,
+                   inventory_gpus=names.inventory_gpus.get(g.id),
+                   overhead_w_per_gpu=server_overhead_w_per_gpu(max_w, per_server, g.tdp_w))
 
 
 def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, max_nodes: int | None = None
@@ -260,7 +244,7 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
     cal_path = resolve_calibration(ls.path, ls.override, calibration)
     cal = str(cal_path) if cal_path else None
     gpus, notes = select_gpus(sc, catalog, file)
-    types, more = gpu_types(sc, gpus)
+    types, more = gpu_types(sc, gpus, catalog)
     notes += more
     from planner.optimize.analysis import candidate_options
 
@@ -289,7 +273,7 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
 
         usable = [g for g in gpus if g.id in types]
         raise explain_infeasible(sc, cand, types, usable, catalog, cal, run, notes,
-                                 types_fn=lambda s: gpu_types(s, gpus)[0])
+                                 types_fn=lambda s: gpu_types(s, gpus, catalog)[0])
     plan = build_plan(ls, r, catalog, notes, cal_path)
     return _with_analysis(plan, sc, cand, types, gpus, catalog, cal, solver, time_limit_s, analysis)
 
@@ -306,8 +290,8 @@ def _with_analysis(plan: Plan, sc: Scenario, cand: Candidates, types: dict[str, 
         if sc.objective == "min_tco":
             base /= sc.finance.amortization_years
         binding = [c.name for c in plan.constraints if c.binding]
-        update["what_if"] = an.what_if(sc, cand, lambda s: gpu_types(s, gpus)[0], solve, base, binding, catalog,
-                                       cal, gpus)
+        types_fn = lambda s: gpu_types(s, gpus, catalog)[0]  # noqa: E731
+        update["what_if"] = an.what_if(sc, cand, types_fn, solve, base, binding, catalog, cal, gpus)
         update["objective_alternatives"] = an.objective_alternatives(sc, cand, types, solve)
     elif not analysis or plan.status != "optimal":
         why = "--no-analysis was given" if not analysis else f"the plan is {plan.status}, not proven optimal"
