@@ -54,7 +54,9 @@ def test_workflow_checks_out_base_and_head_and_installs_planner():
     checkouts = [s for s in _steps() if s.get("uses", "").startswith("actions/checkout@")]
     assert [c["with"]["path"] for c in checkouts] == ["head", "base"]
     assert checkouts[1]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
-    assert "pip install -q ./head" in _step("Install planner")["run"]
+    install = _step("Install planner")["run"]
+    assert "pip install -q $(lock head) ./head" in install and "pip install -q $(lock base) ./base" in install
+    assert 'echo "-c $1/constraints.txt"' in install  # each branch with its own lock file
 
 
 def test_workflow_posts_the_diff_comment_and_fails_on_check():
