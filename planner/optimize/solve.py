@@ -20,6 +20,7 @@ from planner.catalog.loader import Catalog, load_catalog
 from planner.core.constants import server_overhead_w_per_gpu
 from planner.errors import InfeasibleError, InputError, SolverLimitError
 from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w, value
+from planner.optimize.quiet import solver_output_silenced
 from planner.plan.hashing import resolve_calibration
 from planner.scenario.load import LoadedScenario, load_scenario
 from planner.scenario.names import ResolvedNames, check_names, resolve_names
@@ -132,7 +133,8 @@ _HIGHS_INFEASIBLE = ("kInfeasible", "kUnboundedOrInfeasible")
 def _solve_once(m: FleetModel, solver: pulp.LpSolver) -> tuple[str, str, float | None]:
     """Solve; (status, solver's own status word, gap). status: optimal | feasible | infeasible |
     no_solution (a limit stopped the solver before any plan: not a proof of infeasibility)."""
-    m.prob.solve(solver)
+    with solver_output_silenced():  # highspy >= 1.16 prints a banner on stdout whatever its options say
+        m.prob.solve(solver)
     sol = m.prob.sol_status
     if isinstance(solver, pulp.HiGHS):
         raw = str(m.prob.solverModel.getModelStatus()).split(".")[-1]
