@@ -18,14 +18,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from planner import __version__
+from planner.catalog.loader import Catalog
 from planner.errors import EXIT_INPUT, EXIT_OK, EXIT_POLICY_DENY, EXIT_STALE
 from planner.gitops.diff import deployment_key
 from planner.gitops.fmt import quantity
 from planner.gitops.policy import RuleResult
 from planner.gitops.slo import REL_TOL, close, slo_checks, within
 from planner.plan.hashing import INPUT_PARTS
+from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Constraint, InputHashes, Plan
 from planner.schemas.scenario import Scenario, Workload
 
@@ -163,27 +166,41 @@ def _kw(w: float) -> str:
     return quantity("_w", w)
 
 
+def _workload_presence(plan: Plan, scenario: Scenario) -> list[str]:
+    enabled = {w.name for w in scenario.workloads if w.enabled}
+    present = {w.name for w in scenario.workloads}
+    return [f"workload {name}: the plan deploys it, but the scenario "
+            f"{'disables it (enabled: false)' if name in present else 'has no such workload'}"
+            for name in sorted({d.workload for d in plan.deployments} - enabled)]
+
+
 def _workload_violations(plan: Plan, scenario: Scenario) -> list[str]:
     """Traffic routed and capacity kept (with headroom and N+k spares) per enabled workload."""
-    enabled = {w.name: w for w in scenario.workloads if w.enabled}
-    present = {w.name for w in scenario.workloads}
-    out = [f"workload {name}: the plan deploys it, but the scenario "
-           f"{'disables it (enabled: false)' if name in present else 'has no such workload'}"
-           for name in sorted({d.workload for d in plan.deployments} - enabled.keys())]
-    for w in enabled.values():
-        out += _traffic_and_capacity(plan, w)
+    out = _workload_presence(plan, scenario)
+    for w in scenario.workloads:
+        out += _traffic_and_capacity(plan, w) if w.enabled else []
     return out
+
+
+def _traffic_routed(plan: Plan, scenario: Scenario) -> list[str]:
+    """Each enabled workload's peak is routed to its deployments in full."""
+    return [line for w in scenario.workloads if w.enabled for line in _routed(plan, w)]
+
+
+def _routed(plan: Plan, w: Workload) -> list[str]:
+    peak = w.traffic.peak_requests_per_s
+    routed = sum(d.demand_requests_per_s for d in plan.deployments if d.workload == w.name)
+    if close(routed, peak):
+        return []
+    routed_text, peak_text = _two(_req, _precise_req, routed, peak)
+    return [f"traffic {w.name}: the plan routes {routed_text}, but the scenario's "
+            f"traffic.peak_requests_per_s is {peak_text}"]
 
 
 def _traffic_and_capacity(plan: Plan, w: Workload) -> list[str]:
     ds = [d for d in plan.deployments if d.workload == w.name]
     peak = w.traffic.peak_requests_per_s
-    routed = sum(d.demand_requests_per_s for d in ds)
-    out = []
-    if not close(routed, peak):
-        routed_text, peak_text = _two(_req, _precise_req, routed, peak)
-        out.append(f"traffic {w.name}: the plan routes {routed_text}, but the scenario's "
-                   f"traffic.peak_requests_per_s is {peak_text}")
+    out = _routed(plan, w)
     need = peak * (1.0 + w.headroom)
     have = sum(d.capacity_requests_per_s * (1.0 - w.redundancy / d.replicas) for d in ds if d.replicas > 0)
     if not within(need, have):
@@ -228,14 +245,21 @@ def _rack_limit_violations(plan: Plan, scenario: Scenario) -> list[str]:
     return out
 
 
+def _racks_count(plan: Plan, scenario: Scenario) -> list[str]:
+    limit = scenario.site.racks
+    if limit is not None and len(plan.racks) > limit:
+        return [f"racks: the plan uses {len(plan.racks)} racks, above the scenario's site.racks {limit}"]
+    return []
+
+
 def _site_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str]) -> list[str]:
+    """The site's limits against the plan's written figures (legacy call of scenario_violations)."""
     site, t = scenario.site, plan.totals
     out = _rack_limit_violations(plan, scenario)
     if site.power_cap_kw is not None and not within(t.it_power_nameplate_w, site.power_cap_kw * 1000.0):
         draw, cap = _two(_kw, _precise_kw, t.it_power_nameplate_w, site.power_cap_kw * 1000.0)
         out.append(f"site power: IT power at nameplate {draw} is above the scenario's site.power_cap_kw {cap}")
-    if site.racks is not None and len(plan.racks) > site.racks:
-        out.append(f"racks: the plan uses {len(plan.racks)} racks, above the scenario's site.racks {site.racks}")
+    out += _racks_count(plan, scenario)
     bought = gpus_bought(plan)
     for name, limit in scenario.hardware.inventory.items():
         n = bought[gpu_id(name)]
@@ -249,14 +273,31 @@ def _site_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str
     return out
 
 
-def scenario_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str] = str) -> list[str]:
-    """Every limit of ``scenario`` (as it is now, not as the plan recorded it) that the plan breaks.
+def scenario_violations(plan: Plan, scenario: LoadedScenario | Scenario,
+                        catalog: Catalog | Callable[[str], str] = str, *,
+                        calibration: str | Path | None = None) -> list[str]:
+    """Every claim of the plan that the scenario (as it is now, not as the plan recorded it), the
+    catalog and the estimation core do not support, and every limit of the scenario it breaks.
 
-    ``gpu_id`` maps a GPU name of ``hardware.inventory`` (an id or alias) to the catalog id the
-    plan uses. Complements `violations`, which reports a miss of an unchanged SLO.
+    With a LoadedScenario and a Catalog (what `planner check` passes), every deployment is
+    re-derived (see planner.gitops.rederive): its configuration against what the scenario allows,
+    then capacity, latencies and power recomputed with the calibration the plan was solved with
+    (``calibration``: the --calibration it was solved with, else the scenario's), and the scenario's
+    limits checked with the recomputed figures. Complements `violations`, which reports a miss of an
+    unchanged SLO.
+
+    The older call ``(plan, Scenario, gpu_id)`` checks the written figures against the scenario's
+    limits only (``gpu_id`` maps a ``hardware.inventory`` name to the catalog id).
     """
-    return (_workload_violations(plan, scenario) + _slo_violations(plan, scenario)
-            + _site_violations(plan, scenario, gpu_id))
+    if isinstance(scenario, LoadedScenario) and isinstance(catalog, Catalog):
+        from planner.gitops.rederive import check_context, rederived_violations
+
+        now = scenario.scenario
+        return (_workload_presence(plan, now) + _traffic_routed(plan, now) + _rack_limit_violations(plan, now)
+                + _racks_count(plan, now) + rederived_violations(plan, check_context(scenario, catalog, calibration)))
+    now = scenario.scenario if isinstance(scenario, LoadedScenario) else scenario
+    gpu_id = catalog if callable(catalog) else str
+    return _workload_violations(plan, now) + _slo_violations(plan, now) + _site_violations(plan, now, gpu_id)
 
 
 def unchecked_slos(scenario: Scenario) -> str | None:

@@ -1,0 +1,447 @@
+"""Re-derive every claim of a plan from the scenario, the catalog and the estimation core.
+
+`planner check` does not trust the figures written in a plan. For each deployment it checks the
+configuration against what the scenario allows (model, engine, GPU, precision, TP and PP), then
+evaluates it with `planner.candidates.generate.evaluate_configurations`, the code candidate
+generation runs, with the calibration the plan was solved with: the batch must fit memory, the ITL
+SLOs must hold, and capacity, latencies and power must match what the plan claims within
+CLAIM_REL_TOL. Server groups, racks and totals are re-derived from the catalog and the scenario's
+overrides (one name resolution, `planner.scenario.names.resolve_names`, shared with validate and
+solve), and the scenario's limits (capacity with headroom and N+k spares, p95 SLOs, site power,
+inventory, budget) are checked with the recomputed figures. Every finding is one line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.candidates.generate import Evaluated, evaluate_configurations, valid_tp
+from planner.candidates.queueing import ttft_quantile
+from planner.catalog.loader import Catalog
+from planner.core.api import canonical_engine
+from planner.core.constants import BTU_PER_HR_PER_COOLING_TON, HOURS_PER_YEAR, W_TO_BTU_PER_HR
+from planner.errors import InputError
+from planner.gitops.diff import deployment_key
+from planner.gitops.slo import close, within
+from planner.optimize.model import GpuType, usable_rack_w
+from planner.scenario.load import LoadedScenario
+from planner.scenario.names import ResolvedNames, resolve_names
+from planner.schemas.plan import Deployment, Plan
+from planner.schemas.scenario import Scenario, Workload
+
+CLAIM_REL_TOL = 1e-4
+"""A written figure matches its recomputed value within 0.01 % (relative): plan files round to 6
+significant digits (5e-6); the rest allows for floating-point differences between machines."""
+ROUNDING = 5e-6
+"""Relative rounding of a figure written with 6 significant digits."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the plan is checked against: the scenario as solve sees it (enabled workloads only)."""
+
+    scenario: Scenario
+    names: ResolvedNames
+    types: dict[str, GpuType]
+    """The GPUs the scenario allows and whose server fits a rack, as `planner solve` builds them."""
+    catalog: Catalog
+    calibration: str | None
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """One deployment's figures recomputed for its configuration (the plan's Deployment fields)."""
+
+    capacity_requests_per_s: float
+    ttft_p95_band_s: tuple[float, float]
+    """TTFT p95 at the routed rate less and more its rounding in the plan file (ROUNDING)."""
+    itl_p95_s: float
+    figures: dict[str, float]
+
+
+def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | Path | None = None) -> Context:
+    """Resolve the scenario's names, allowed GPUs, servers and calibration exactly as solve does."""
+    from planner.optimize.solve import gpu_types, select_gpus
+    from planner.plan.hashing import resolve_calibration
+
+    file = str(loaded.path)
+    sc = loaded.scenario
+    sc = sc.model_copy(update={"workloads": [w for w in sc.workloads if w.enabled]})
+    names = resolve_names(sc, catalog, file=file)
+    gpus, _ = select_gpus(sc, catalog, file)
+    types, _ = gpu_types(sc, gpus, catalog)
+    cal = resolve_calibration(loaded.path, loaded.override, calibration)
+    return Context(sc, names, types, catalog, str(cal) if cal else None)
+
+
+# -- finite numbers ----------------------------------------------------------------------------
+
+def _numbers(data: Any, where: str) -> Iterator[tuple[str, float]]:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _numbers(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _numbers(v, f"{where}[{i}]")
+    elif isinstance(data, float):
+        yield where, data
+
+
+def non_finite(plan: Plan) -> list[str]:
+    """Every number of the plan that is NaN or infinite (plan loading refuses them too)."""
+    return [f"plan: {where} is {value}, not a finite number"
+            for where, value in _numbers(plan.model_dump(), "") if not math.isfinite(value)]
+
+
+# -- each deployment's configuration -------------------------------------------------------------
+
+def _workload_index(ctx: Context, name: str) -> int:
+    return next(i for i, w in enumerate(ctx.scenario.workloads) if w.name == name)
+
+
+def _engine_problem(d: Deployment, w: Workload, where: str) -> str | None:
+    try:
+        engine = canonical_engine(d.engine)
+    except InputError:
+        return f"engine {d.engine!r} is not a known engine (workload {w.name} uses {where}.engine {w.engine})"
+    if engine != canonical_engine(w.engine):
+        return f"engine {d.engine} is not workload {w.name}'s engine {w.engine} ({where}.engine)"
+    return None
+
+
+def _gpu_problem(d: Deployment, ctx: Context, plan: Plan) -> str | None:
+    if d.gpu in ctx.types:
+        if not any(g.gpu == d.gpu for g in plan.servers):
+            return f"gpu {d.gpu} has no server group in the plan (servers[])"
+        return None
+    allowed = ", ".join(sorted(ctx.types)) or "none"
+    where = "hardware.gpus" if ctx.names.gpu_ids is not None else "the catalog's priced GPUs"
+    return f"gpu {d.gpu!r} is not one the scenario allows ({where} whose server fits a rack: {allowed})"
+
+
+def _parallelism_problems(d: Deployment, w: Workload, ctx: Context, where: str) -> list[str]:
+    model = ctx.catalog.model(w.model)
+    per_server = ctx.types[d.gpu].gpus_per_server
+    out = []
+    if d.tp < 1 or not valid_tp(d.tp, model, per_server):
+        out.append(f"tp {d.tp} is not a valid tensor parallelism for {model.id} on {d.gpu}: it must divide the "
+                   f"model's {model.attention_heads} attention heads (and split its KV heads evenly) and the "
+                   f"server's {per_server} GPUs")
+    elif w.max_tp is not None and d.tp > w.max_tp:
+        out.append(f"tp {d.tp} is above the workload's {where}.max_tp {w.max_tp}")
+    if d.pp < 1 or d.pp > model.layers:
+        out.append(f"pp {d.pp} is not a valid pipeline depth for {model.id}: 1 to its {model.layers} layers")
+    elif d.pp > 1 and d.tp != per_server:
+        out.append(f"pp {d.pp}: pipeline stages span servers only once tensor parallelism fills one "
+                   f"(tp {d.tp} < {per_server} GPUs per {d.gpu} server)")
+    elif w.max_pp is not None and d.pp > w.max_pp:
+        out.append(f"pp {d.pp} is above the workload's {where}.max_pp {w.max_pp}")
+    return out
+
+
+def configuration_problems(d: Deployment, w: Workload, ctx: Context, plan: Plan) -> list[str]:
+    """Why the scenario does not allow the deployment's configuration, one line each (empty when it does)."""
+    where = f"workloads[{_workload_index(ctx, w.name)}]"
+    out = []
+    model = ctx.names.models[w.name]
+    if d.model != model:
+        out.append(f"model {d.model!r} is not workload {w.name}'s model {model} ({where}.model)")
+    if (engine := _engine_problem(d, w, where)) is not None:
+        out.append(engine)
+    if d.precision not in w.precisions:
+        out.append(f"precision {d.precision!r} is not one the workload allows ({where}.precisions: "
+                   f"{', '.join(w.precisions)})")
+    if (gpu := _gpu_problem(d, ctx, plan)) is not None:
+        out.append(gpu)
+    elif not out:
+        out += _parallelism_problems(d, w, ctx, where)
+    return [f"deployment {deployment_key(d)}: {line}" for line in out]
+
+
+# -- recomputing each deployment ------------------------------------------------------------------
+
+def _evaluate(ds: list[Deployment], w: Workload, ctx: Context) -> Evaluated:
+    configs = {"gpu": np.array([d.gpu for d in ds]), "precision": np.array([d.precision for d in ds]),
+               **{k: np.array([float(getattr(d, k)) for d in ds])
+                  for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}}
+    overhead = {g: t.overhead_w_per_gpu for g, t in ctx.types.items()}
+    return evaluate_configurations(w, configs, ctx.catalog, ctx.calibration, overhead)
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1e3:.4g} ms"
+
+
+def _rejection(d: Deployment, w: Workload, ev: Evaluated, i: int) -> str:
+    """Why the recomputed configuration is not an operating point of the workload."""
+    why, m = str(ev.why[i]), ev.mean
+    config = f"{d.model} at {d.precision} on tp {d.tp} x pp {d.pp} {d.gpu}"
+    slo = w.slo
+    reasons = {
+        "problem": f"the estimation core refuses the configuration: {ev.problem[i]}",
+        "memory": f"{config} does not fit the GPUs' memory (recomputed)",
+        "batch": f"batch_size {d.batch_size} exceeds the {int(m['max_batch_size'][i])} sequences of the mean "
+                 f"request length that fit memory for {config} (recomputed)",
+        "context": f"a p95 sequence of {ev.longest_tokens:g} tokens exceeds {d.model}'s context",
+        "p95_memory": f"one p95 sequence of {ev.longest_tokens:g} tokens does not fit memory for {config} "
+                      f"with batch_size {d.batch_size} (recomputed)",
+        "itl_p50": f"itl (p50) recomputed {_ms(float(m['itl_s'][i]))} misses the scenario's slo.itl_p50_ms "
+                   f"{slo.itl_p50_ms}",
+        "itl_p95": f"itl_p95_s recomputed {_ms(float(m['itl_p95_s'][i]))} misses the scenario's slo.itl_p95_ms "
+                   f"{slo.itl_p95_ms}",
+        "itl_p99": f"itl (p99) recomputed {_ms(float(m['itl_p99_s'][i]))} misses the scenario's slo.itl_p99_ms "
+                   f"{slo.itl_p99_ms}",
+        "ttft": "no arrival rate keeps its TTFT within the scenario's TTFT SLOs (recomputed with queueing)",
+    }
+    return f"deployment {deployment_key(d)}: {reasons[why]}"
+
+
+def _recompute(d: Deployment, w: Workload, ev: Evaluated, i: int, t: GpuType) -> Recomputed:
+    """The Deployment figures `planner solve` writes (see optimize.plan_builder), for this configuration."""
+    p = {k: float(v[i]) for k, v in ev.points.items()}
+    n, routed = d.replicas, d.demand_requests_per_s
+    cap = n * p["capacity_rps"]
+    # the routed rate is written rounded, and queueing amplifies that near capacity: TTFT at the
+    # rate's rounding band (low, nominal, high)
+    per_replica = routed / max(n - w.redundancy, 1) * np.array([1 - ROUNDING, 1.0, 1 + ROUNDING])
+    ttft = ttft_quantile(per_replica, q=0.95, ttft_solo_s=np.full(3, p["ttft_solo_p95_s"]),
+                         slots=np.full(3, p["batch_size"]), hold_s=np.full(3, p["hold_s"]),
+                         prefill_service_s=np.full(3, p["prefill_service_s"]))
+    p_max = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed
+    p_avg = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed * w.traffic.average_to_peak
+    tokens = routed * p["output_tokens_per_request"]
+    figures = {"capacity_requests_per_s": cap, "ttft_p95_s": float(ttft[1]), "itl_p95_s": p["itl_p95_s"],
+               "output_tokens_per_s": tokens, "utilization": routed / cap if cap else 0.0,
+               "power_avg_w": p_avg, "power_max_w": p_max, "power_burst_w": n * p["peak_power_w"],
+               "power_nameplate_w": d.gpus / t.gpus_per_server * t.server_max_power_w,
+               "power_per_gpu_avg_w": p_avg / d.gpus if d.gpus else math.nan,
+               "energy_per_output_token_j": p_max / tokens if tokens else 0.0}
+    return Recomputed(cap, (float(ttft[0]), float(ttft[2])), p["itl_p95_s"], figures)
+
+
+def _mismatches(claims: dict[str, float], r: Recomputed) -> list[str]:
+    low, high = r.ttft_p95_band_s
+    out = [f"{k} {claims[k]:.6g} (recomputed {v:.6g})" for k, v in r.figures.items()
+           if k != "ttft_p95_s" and not close(claims[k], v, CLAIM_REL_TOL)]
+    ttft = claims["ttft_p95_s"]
+    if not (close(ttft, low, CLAIM_REL_TOL) or close(ttft, high, CLAIM_REL_TOL) or low <= ttft <= high):
+        out.insert(1, f"ttft_p95_s {ttft:.6g} (recomputed {r.figures['ttft_p95_s']:.6g})")
+    return out
+
+
+def _claim_line(what: str, wrong: list[str]) -> list[str]:
+    if not wrong:
+        return []
+    return [f"{what}: figures that do not follow from the scenario, the catalog and the estimation core "
+            f"(tolerance {CLAIM_REL_TOL * 100:g} %): {'; '.join(wrong)}"]
+
+
+def _slo_lines(d: Deployment, w: Workload, r: Recomputed) -> list[str]:
+    """The scenario's p95 SLOs against the recomputed latencies and its recorded SLOs against the scenario's."""
+    out = []
+    ttft_slo = None if w.slo.ttft_p95_ms is None else w.slo.ttft_p95_ms / 1e3
+    itl_slo = None if w.slo.itl_p95_ms is None else w.slo.itl_p95_ms / 1e3
+    key = deployment_key(d)
+    ttft_s = r.ttft_p95_band_s[0]
+    if ttft_slo is not None and not ttft_s <= ttft_slo * (1 + CLAIM_REL_TOL) and not _reported(d, ttft_slo, r):
+        k = w.redundancy
+        down = f" with {k} replica{'s' if k > 1 else ''} down" if k else ""
+        out.append(f"deployment {key}: ttft_p95_s recomputed at the routed peak{down} {_ms(ttft_s)} misses "
+                   f"the scenario's slo.ttft_p95_ms {w.slo.ttft_p95_ms:g}")
+    for field, recorded, slo in (("slo_ttft_p95_s", d.slo_ttft_p95_s, ttft_slo),
+                                 ("slo_itl_p95_s", d.slo_itl_p95_s, itl_slo)):
+        same = (recorded is None) == (slo is None) and (slo is None or close(recorded or 0.0, slo, CLAIM_REL_TOL))
+        if not same:
+            out.append(f"deployment {key}: {field} {recorded} is not the scenario's {slo}")
+    if not d.demand_requests_per_s <= r.capacity_requests_per_s * (1 + CLAIM_REL_TOL):
+        out.append(f"deployment {key}: demand_requests_per_s {d.demand_requests_per_s:.6g} is above its "
+                   f"recomputed capacity {r.capacity_requests_per_s:.6g} req/s")
+    return out
+
+
+def _reported(d: Deployment, slo_s: float, r: Recomputed) -> bool:
+    """A TTFT miss `check.violations` already reports: the written TTFT, which matches the
+    recomputed one, misses the SLO the plan records, which is the scenario's."""
+    return (not _mismatches(d.model_dump(), r) and d.slo_ttft_p95_s is not None
+            and close(d.slo_ttft_p95_s, slo_s) and not within(d.ttft_p95_s, d.slo_ttft_p95_s))
+
+
+def deployment_findings(plan: Plan, ctx: Context) -> tuple[list[str], dict[int, Recomputed]]:
+    """Violations of every deployment, and the recomputed figures of those that could be evaluated
+    (by position in plan.deployments)."""
+    workloads = {w.name: w for w in ctx.scenario.workloads}
+    out: list[str] = []
+    todo: dict[str, list[int]] = {}
+    for i, d in enumerate(plan.deployments):
+        w = workloads.get(d.workload)
+        if w is None:
+            continue  # reported by the workload check (no such workload, or disabled)
+        problems = configuration_problems(d, w, ctx, plan)
+        out += problems
+        if not problems:
+            todo.setdefault(w.name, []).append(i)
+    recomputed: dict[int, Recomputed] = {}
+    for name, idx in todo.items():
+        w = workloads[name]
+        ds = [plan.deployments[i] for i in idx]
+        ev = _evaluate(ds, w, ctx)
+        for j, (i, d) in enumerate(zip(idx, ds, strict=True)):
+            if ev.why[j]:
+                out.append(_rejection(d, w, ev, j))
+                continue
+            r = _recompute(d, w, ev, j, ctx.types[d.gpu])
+            recomputed[i] = r
+            out += _claim_line(f"deployment {deployment_key(d)}", _mismatches(d.model_dump(), r))
+            out += _slo_lines(d, w, r)
+    return out, recomputed
+
+
+# -- servers, racks, totals ------------------------------------------------------------------------
+
+def _server_findings(plan: Plan, ctx: Context) -> list[str]:
+    out = []
+    for i, g in enumerate(plan.servers):
+        t = ctx.types.get(g.gpu)
+        if t is None:
+            out.append(f"server group {g.gpu}: gpu {g.gpu!r} is not one the scenario allows "
+                       f"(allowed: {', '.join(sorted(ctx.types)) or 'none'})")
+            continue
+        psu = ctx.catalog.gpu(g.gpu).server.psu
+        want: dict[str, Any] = {
+            "gpus_per_server": t.gpus_per_server, "server_max_power_w": t.server_max_power_w,
+            "rack_units": t.server_rack_units, "server_model": t.server_model, "gpu_price_usd": t.gpu_price_usd,
+            "server_price_usd": t.server_price_usd, "gpus": g.servers * t.gpus_per_server,
+            "psu_count": psu.count if psu else None, "psu_rating_w": psu.rating_w if psu else None,
+            "psu_redundancy": psu.redundancy if psu else None,
+            "psu_efficiency_tier": psu.efficiency_tier if psu else None}
+        have = g.model_dump()
+        wrong = [f"{k} {have[k]!r} (catalog/scenario: {v!r})" for k, v in want.items() if not _same(have[k], v)]
+        out += _claim_line(f"servers[{i}] ({g.gpu})", wrong)
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return close(float(a), float(b), CLAIM_REL_TOL)
+    return bool(a == b)
+
+
+def _spare_w(plan: Plan, ctx: Context, gpu: str) -> float:
+    t = ctx.types[gpu]
+    bought = sum(g.servers * t.gpus_per_server for g in plan.servers if g.gpu == gpu)
+    used = sum(d.gpus for d in plan.deployments if d.gpu == gpu)
+    return (t.idle_w + t.overhead_w_per_gpu) * (bought - used)
+
+
+def _power_w(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed], gpu: str, figure: str) -> float:
+    """IT power of one GPU type's servers (deployments, recomputed where possible, plus idle spares)."""
+    total = sum(recomputed[i].figures[figure] if i in recomputed else getattr(d, figure)
+                for i, d in enumerate(plan.deployments) if d.gpu == gpu)
+    return total + _spare_w(plan, ctx, gpu)
+
+
+def _rack_findings(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) -> list[str]:
+    site = ctx.scenario.site
+    out = []
+    servers = {g.gpu: g.servers for g in plan.servers}
+    for gpu in sorted({r.gpu for r in plan.racks} | set(servers)):
+        in_racks = sum(r.servers for r in plan.racks if r.gpu == gpu)
+        if in_racks != servers.get(gpu, 0):
+            out.append(f"racks of {gpu}: they hold {in_racks} servers, but the plan buys {servers.get(gpu, 0)} "
+                       f"(servers[].servers)")
+    for r in plan.racks:
+        t = ctx.types.get(r.gpu)
+        if t is None or r.gpu not in servers:
+            out.append(f"rack {r.id}: gpu {r.gpu!r} has no server group in the plan")
+            continue
+        if r.servers > t.servers_per_rack:
+            out.append(f"rack {r.id}: {r.servers} servers, above the {t.servers_per_rack} a rack holds "
+                       f"(usable power and rack units)")
+        share = r.servers / servers[r.gpu] if servers[r.gpu] else 0.0
+        p_max = share * _power_w(plan, ctx, recomputed, r.gpu, "power_max_w")
+        want = {"power_nameplate_w": r.servers * t.server_max_power_w, "usable_cap_w": usable_rack_w(site),
+                "power_max_w": p_max, "power_avg_w": share * _power_w(plan, ctx, recomputed, r.gpu, "power_avg_w"),
+                "heat_btu_per_hr": p_max * W_TO_BTU_PER_HR,
+                "liquid_cooling_required": r.servers * t.server_max_power_w > site.air_cooling_limit_kw * 1e3}
+        have = r.model_dump()
+        out += _claim_line(f"rack {r.id}", [f"{k} {have[k]!r} (recomputed {v!r})"
+                                            for k, v in want.items() if not _same(have[k], v)])
+    return out
+
+
+def recomputed_totals(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) -> dict[str, float]:
+    """The totals `planner solve` derives from the deployments and servers (see optimize.model)."""
+    site, fin = ctx.scenario.site, ctx.scenario.finance
+    gpus = [g.gpu for g in plan.servers if g.gpu in ctx.types]
+    p_max = sum(_power_w(plan, ctx, recomputed, g, "power_max_w") for g in gpus)
+    p_avg = sum(_power_w(plan, ctx, recomputed, g, "power_avg_w") for g in gpus)
+    nameplate = sum(g.servers * ctx.types[g.gpu].server_max_power_w for g in plan.servers if g.gpu in ctx.types)
+    capex = sum(g.servers * (ctx.types[g.gpu].gpus_per_server * ctx.types[g.gpu].gpu_price_usd
+                             + ctx.types[g.gpu].server_price_usd) for g in plan.servers if g.gpu in ctx.types)
+    kwh = p_avg * HOURS_PER_YEAR / 1e3
+    colo = nameplate * (fin.colocation_usd_per_kw_month or 0.0) * 12.0 / 1e3
+    energy_usd = kwh * site.pue * site.electricity_usd_per_kwh
+    return {"it_power_max_w": p_max, "it_power_avg_w": p_avg, "it_power_nameplate_w": nameplate,
+            "facility_power_max_w": p_max * site.pue, "facility_power_avg_w": p_avg * site.pue,
+            "heat_btu_per_hr": p_max * W_TO_BTU_PER_HR,
+            "cooling_tons": p_max * W_TO_BTU_PER_HR / BTU_PER_HR_PER_COOLING_TON,
+            "annual_energy_kwh": kwh, "annual_energy_cost_usd": energy_usd, "annual_colocation_usd": colo,
+            "capex_usd": capex, "tco_usd": capex + fin.amortization_years * (energy_usd + colo),
+            "co2e_t_per_year": kwh * site.pue * site.carbon_g_per_kwh / 1e6}
+
+
+def _limit_findings(totals: dict[str, float], plan: Plan, ctx: Context) -> list[str]:
+    """The scenario's site power, inventory and budget against the recomputed totals."""
+    site, out = ctx.scenario.site, []
+    if site.power_cap_kw is not None and not totals["it_power_nameplate_w"] <= site.power_cap_kw * 1e3 * (
+            1 + CLAIM_REL_TOL):
+        out.append(f"site power: recomputed IT power at nameplate {totals['it_power_nameplate_w'] / 1e3:.6g} kW "
+                   f"is above the scenario's site.power_cap_kw {site.power_cap_kw:g}")
+    for gpu, limit in ctx.names.inventory_gpus.items():
+        bought = sum(g.servers * ctx.types[g.gpu].gpus_per_server for g in plan.servers
+                     if g.gpu == gpu and g.gpu in ctx.types)
+        if bought > limit:
+            out.append(f"inventory {gpu}: the plan buys {bought} GPUs (servers x the server's GPUs), above the "
+                       f"scenario's hardware.inventory {limit}")
+    budget = ctx.scenario.finance.budget_usd
+    if budget is not None and not totals["capex_usd"] <= budget * (1 + CLAIM_REL_TOL):
+        out.append(f"budget: recomputed capex ${totals['capex_usd']:,.2f} (catalog and scenario prices) is above "
+                   f"the scenario's finance.budget_usd ${budget:,.2f}")
+    return out
+
+
+def capacity_findings(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) -> list[str]:
+    """Each workload's recomputed capacity, with N+k spares down, against peak x (1 + headroom)."""
+    out = []
+    for w in ctx.scenario.workloads:
+        have = 0.0
+        for i, d in enumerate(plan.deployments):
+            if d.workload == w.name and d.replicas > 0:
+                cap = recomputed[i].capacity_requests_per_s if i in recomputed else d.capacity_requests_per_s
+                have += cap * (1.0 - w.redundancy / d.replicas)
+        need = w.traffic.peak_requests_per_s * (1.0 + w.headroom)
+        if not have >= need * (1 - CLAIM_REL_TOL):
+            spare = f" with {w.redundancy} replica{'s' if w.redundancy > 1 else ''} spare" if w.redundancy else ""
+            out.append(f"capacity {w.name}: recomputed, the plan serves {have:.6g} req/s{spare}, below the "
+                       f"scenario's peak x (1 + headroom) = {need:.6g} req/s")
+    return out
+
+
+def rederived_violations(plan: Plan, ctx: Context) -> list[str]:
+    """Every claim of ``plan`` that the scenario, the catalog and the estimation core do not support."""
+    bad_numbers = non_finite(plan)
+    if bad_numbers:
+        return bad_numbers
+    out, recomputed = deployment_findings(plan, ctx)
+    totals = recomputed_totals(plan, ctx, recomputed)
+    have = plan.totals.model_dump()
+    out += _server_findings(plan, ctx) + _rack_findings(plan, ctx, recomputed)
+    out += _claim_line("totals", [f"{k} {have[k]:.6g} (recomputed {v:.6g})" for k, v in totals.items()
+                                  if not close(have[k], v, CLAIM_REL_TOL)])
+    return out + capacity_findings(plan, ctx, recomputed) + _limit_findings(totals, plan, ctx)
