@@ -16,7 +16,7 @@ Exit code: 1 when something is violated, else 4 on a policy deny, else 2 when st
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,18 +198,23 @@ def _routed(plan: Plan, w: Workload) -> list[str]:
 
 
 def _traffic_and_capacity(plan: Plan, w: Workload) -> list[str]:
-    ds = [d for d in plan.deployments if d.workload == w.name]
+    return _routed(plan, w) + capacity_shortfall(plan, w, [d.capacity_requests_per_s for d in plan.deployments])
+
+
+def capacity_shortfall(plan: Plan, w: Workload, capacities: Sequence[float]) -> list[str]:
+    """Workload ``w``'s capacity with its N+k spares down against peak x (1 + headroom), from
+    ``capacities`` (requests/s of each of plan.deployments: written or recomputed)."""
     peak = w.traffic.peak_requests_per_s
-    out = _routed(plan, w)
     need = peak * (1.0 + w.headroom)
-    have = sum(d.capacity_requests_per_s * (1.0 - w.redundancy / d.replicas) for d in ds if d.replicas > 0)
-    if not within(need, have):
-        k = w.redundancy
-        spare = f" with {k} replica{'s' if k > 1 else ''} spare (N+{k})" if k else ""
-        have_text, need_text = _two(_req, _precise_req, have, need)
-        out.append(f"capacity {w.name}: the plan serves {have_text}{spare}, below the scenario's "
-                   f"peak x (1 + headroom) = {peak:g} x {1.0 + w.headroom:g} = {need_text}")
-    return out
+    have = sum(cap * (1.0 - w.redundancy / d.replicas)
+               for d, cap in zip(plan.deployments, capacities, strict=True) if d.workload == w.name and d.replicas > 0)
+    if within(need, have):
+        return []
+    k = w.redundancy
+    spare = f" with {k} replica{'s' if k > 1 else ''} spare (N+{k})" if k else ""
+    have_text, need_text = _two(_req, _precise_req, have, need)
+    return [f"capacity {w.name}: the plan serves {have_text}{spare}, below the scenario's "
+            f"peak x (1 + headroom) = {peak:g} x {1.0 + w.headroom:g} = {need_text}"]
 
 
 def _slo_violations(plan: Plan, scenario: Scenario) -> list[str]:
@@ -254,21 +259,25 @@ def _racks_count(plan: Plan, scenario: Scenario) -> list[str]:
 
 def _site_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str]) -> list[str]:
     """The site's limits against the plan's written figures (legacy call of scenario_violations)."""
-    site, t = scenario.site, plan.totals
-    out = _rack_limit_violations(plan, scenario)
-    if site.power_cap_kw is not None and not within(t.it_power_nameplate_w, site.power_cap_kw * 1000.0):
-        draw, cap = _two(_kw, _precise_kw, t.it_power_nameplate_w, site.power_cap_kw * 1000.0)
-        out.append(f"site power: IT power at nameplate {draw} is above the scenario's site.power_cap_kw {cap}")
-    out += _racks_count(plan, scenario)
     bought = gpus_bought(plan)
-    for name, limit in scenario.hardware.inventory.items():
-        n = bought[gpu_id(name)]
-        if n > limit:
-            out.append(f"inventory {name}: the plan buys {n} GPUs, above the scenario's "
-                       f"hardware.inventory {limit}")
+    inventory = [(name, bought[gpu_id(name)], limit) for name, limit in scenario.hardware.inventory.items()]
+    return (_rack_limit_violations(plan, scenario) + _racks_count(plan, scenario)
+            + site_limit_violations(scenario, plan.totals.it_power_nameplate_w, plan.totals.capex_usd, inventory))
+
+
+def site_limit_violations(scenario: Scenario, nameplate_w: float, capex_usd: float,
+                          inventory: Sequence[tuple[str, int, int]]) -> list[str]:
+    """Site power at nameplate, inventory ((name, GPUs bought, limit) per GPU) and budget against
+    the scenario's limits."""
+    site, out = scenario.site, []
+    if site.power_cap_kw is not None and not within(nameplate_w, site.power_cap_kw * 1000.0):
+        draw, cap = _two(_kw, _precise_kw, nameplate_w, site.power_cap_kw * 1000.0)
+        out.append(f"site power: IT power at nameplate {draw} is above the scenario's site.power_cap_kw {cap}")
+    out += [f"inventory {name}: the plan buys {n} GPUs, above the scenario's hardware.inventory {limit}"
+            for name, n, limit in inventory if n > limit]
     budget = scenario.finance.budget_usd
-    if budget is not None and not within(t.capex_usd, budget):
-        capex, limit_text = _two(_usd, _precise_usd, t.capex_usd, budget)
+    if budget is not None and not within(capex_usd, budget):
+        capex, limit_text = _two(_usd, _precise_usd, capex_usd, budget)
         out.append(f"budget: capex {capex} is above the scenario's finance.budget_usd {limit_text}")
     return out
 
@@ -328,11 +337,21 @@ def _scenario_summary(scenario: Scenario) -> str:
     return "the scenario's limits hold: " + ", ".join(parts)
 
 
-def verified_summary(plan: Plan, scenario: Scenario | None = None) -> list[str]:
-    """What was re-verified, one "ok" line each: the plan's own figures, then the scenario's limits."""
+def verified_summary(plan: Plan, scenario: LoadedScenario | Scenario | None = None) -> list[str]:
+    """What was re-verified, one "ok" line each: the plan's own figures, then (with a LoadedScenario,
+    as `scenario_violations` re-derives them) its claims, then the scenario's limits."""
     own = (f"{_n(len(plan.constraints), 'constraint')}, {_n(len(plan.deployments), 'deployment')} "
            f"(capacity, SLOs, GPU counts), {_n(len(plan.racks), 'rack')} and the totals hold")
-    return [own] + ([_scenario_summary(scenario)] if scenario is not None else [])
+    if scenario is None:
+        return [own]
+    if not isinstance(scenario, LoadedScenario):
+        return [own, _scenario_summary(scenario)]
+    from planner.gitops.rederive import CLAIM_REL_TOL
+
+    rederived = (f"re-derived from the scenario, the catalog and the estimation core: each deployment's model, "
+                 f"engine, GPU, precision, TP/PP and batch (fits memory), its capacity, TTFT/ITL p95 and power, "
+                 f"the servers, racks and totals (within {CLAIM_REL_TOL * 100:g} %)")
+    return [own, rederived, _scenario_summary(scenario.scenario)]
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,8 @@ def _ms(s: float) -> str:
 def _rejection(d: Deployment, w: Workload, ev: Evaluated, i: int) -> str:
     """Why the recomputed configuration is not an operating point of the workload."""
     why, m = str(ev.why[i]), ev.mean
+    if why == "problem" and d.batch_size > m["max_batch_size"][i]:
+        why = "batch"  # a batch beyond memory is the first thing to fix, whatever else is wrong
     config = f"{d.model} at {d.precision} on tp {d.tp} x pp {d.pp} {d.gpu}"
     slo = w.slo
     reasons = {
@@ -321,7 +323,8 @@ def _server_findings(plan: Plan, ctx: Context) -> list[str]:
             "psu_redundancy": psu.redundancy if psu else None,
             "psu_efficiency_tier": psu.efficiency_tier if psu else None}
         have = g.model_dump()
-        wrong = [f"{k} {have[k]!r} (catalog/scenario: {v!r})" for k, v in want.items() if not _same(have[k], v)]
+        wrong = [f"{k} {_text(have[k])} (catalog/scenario: {_text(v)})" for k, v in want.items()
+                 if not _same(have[k], v)]
         out += _claim_line(f"servers[{i}] ({g.gpu})", wrong)
     return out
 
@@ -330,6 +333,10 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
         return close(float(a), float(b), CLAIM_REL_TOL)
     return bool(a == b)
+
+
+def _text(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else repr(v)
 
 
 def _spare_w(plan: Plan, ctx: Context, gpu: str) -> float:
@@ -370,7 +377,7 @@ def _rack_findings(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) 
                 "heat_btu_per_hr": p_max * W_TO_BTU_PER_HR,
                 "liquid_cooling_required": r.servers * t.server_max_power_w > site.air_cooling_limit_kw * 1e3}
         have = r.model_dump()
-        out += _claim_line(f"rack {r.id}", [f"{k} {have[k]!r} (recomputed {v!r})"
+        out += _claim_line(f"rack {r.id}", [f"{k} {_text(have[k])} (recomputed {_text(v)})"
                                             for k, v in want.items() if not _same(have[k], v)])
     return out
 
@@ -398,39 +405,29 @@ def recomputed_totals(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed
 
 def _limit_findings(totals: dict[str, float], plan: Plan, ctx: Context) -> list[str]:
     """The scenario's site power, inventory and budget against the recomputed totals."""
-    site, out = ctx.scenario.site, []
-    if site.power_cap_kw is not None and not totals["it_power_nameplate_w"] <= site.power_cap_kw * 1e3 * (
-            1 + CLAIM_REL_TOL):
-        out.append(f"site power: recomputed IT power at nameplate {totals['it_power_nameplate_w'] / 1e3:.6g} kW "
-                   f"is above the scenario's site.power_cap_kw {site.power_cap_kw:g}")
+    from planner.gitops.check import site_limit_violations
+
+    inventory = []
     for gpu, limit in ctx.names.inventory_gpus.items():
         bought = sum(g.servers * ctx.types[g.gpu].gpus_per_server for g in plan.servers
                      if g.gpu == gpu and g.gpu in ctx.types)
-        if bought > limit:
-            out.append(f"inventory {gpu}: the plan buys {bought} GPUs (servers x the server's GPUs), above the "
-                       f"scenario's hardware.inventory {limit}")
-    budget = ctx.scenario.finance.budget_usd
-    if budget is not None and not totals["capex_usd"] <= budget * (1 + CLAIM_REL_TOL):
-        out.append(f"budget: recomputed capex ${totals['capex_usd']:,.2f} (catalog and scenario prices) is above "
-                   f"the scenario's finance.budget_usd ${budget:,.2f}")
-    return out
+        inventory.append((_inventory_key(ctx, gpu), bought, limit))
+    return site_limit_violations(ctx.scenario, totals["it_power_nameplate_w"], totals["capex_usd"], inventory)
+
+
+def _inventory_key(ctx: Context, gpu: str) -> str:
+    """The ``hardware.inventory`` key the user wrote for ``gpu`` (for the message)."""
+    return next((k for k in ctx.scenario.hardware.inventory
+                 if ctx.catalog.has_gpu(k) and ctx.catalog.gpu(k).id == gpu), gpu)
 
 
 def capacity_findings(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) -> list[str]:
     """Each workload's recomputed capacity, with N+k spares down, against peak x (1 + headroom)."""
-    out = []
-    for w in ctx.scenario.workloads:
-        have = 0.0
-        for i, d in enumerate(plan.deployments):
-            if d.workload == w.name and d.replicas > 0:
-                cap = recomputed[i].capacity_requests_per_s if i in recomputed else d.capacity_requests_per_s
-                have += cap * (1.0 - w.redundancy / d.replicas)
-        need = w.traffic.peak_requests_per_s * (1.0 + w.headroom)
-        if not have >= need * (1 - CLAIM_REL_TOL):
-            spare = f" with {w.redundancy} replica{'s' if w.redundancy > 1 else ''} spare" if w.redundancy else ""
-            out.append(f"capacity {w.name}: recomputed, the plan serves {have:.6g} req/s{spare}, below the "
-                       f"scenario's peak x (1 + headroom) = {need:.6g} req/s")
-    return out
+    from planner.gitops.check import capacity_shortfall
+
+    caps = [recomputed[i].capacity_requests_per_s if i in recomputed else d.capacity_requests_per_s
+            for i, d in enumerate(plan.deployments)]
+    return [line for w in ctx.scenario.workloads for line in capacity_shortfall(plan, w, caps)]
 
 
 def rederived_violations(plan: Plan, ctx: Context) -> list[str]:
@@ -438,10 +435,24 @@ def rederived_violations(plan: Plan, ctx: Context) -> list[str]:
     bad_numbers = non_finite(plan)
     if bad_numbers:
         return bad_numbers
-    out, recomputed = deployment_findings(plan, ctx)
+    found, recomputed = deployment_findings(plan, ctx)
     totals = recomputed_totals(plan, ctx, recomputed)
-    have = plan.totals.model_dump()
-    out += _server_findings(plan, ctx) + _rack_findings(plan, ctx, recomputed)
-    out += _claim_line("totals", [f"{k} {have[k]:.6g} (recomputed {v:.6g})" for k, v in totals.items()
-                                  if not close(have[k], v, CLAIM_REL_TOL)])
+    out = found + _server_findings(plan, ctx)
+    if not found and len(recomputed) == len(plan.deployments) and _gpus_add_up(plan):
+        # rack and total power add up the deployments': a deployment found wrong is reported once, there
+        have = plan.totals.model_dump()
+        out += _rack_findings(plan, ctx, recomputed)
+        out += _claim_line("totals", [f"{k} {have[k]:.6g} (recomputed {v:.6g})" for k, v in totals.items()
+                                      if not close(have[k], v, CLAIM_REL_TOL)])
     return out + capacity_findings(plan, ctx, recomputed) + _limit_findings(totals, plan, ctx)
+
+
+def _gpus_add_up(plan: Plan) -> bool:
+    """Every deployment's GPUs are replicas x tp x pp and fit the servers bought (else `check.violations`
+    reports it, and power summed over racks would only repeat it)."""
+    bought = {g.gpu: g.servers * g.gpus_per_server for g in plan.servers}
+    used: dict[str, int] = {}
+    for d in plan.deployments:
+        used[d.gpu] = used.get(d.gpu, 0) + d.gpus
+    return (all(d.gpus == d.replicas * d.tp * d.pp for d in plan.deployments)
+            and all(n <= bought.get(g, 0) for g, n in used.items()))

@@ -1,0 +1,223 @@
+"""`planner check` re-derives every claim of a plan: a plan edited by hand fails, naming the deployment and field.
+
+Every committed plan passes against its scenario; each tampering below is derived from whatever the
+committed plan holds (decisions may change when plans are re-solved), one field at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+import yaml
+
+from planner.catalog import load_catalog
+from planner.cli.main import main
+from planner.gitops.diff import deployment_key
+from planner.gitops.rederive import check_context, non_finite
+from planner.plan.io import load_plan
+from planner.scenario.load import load_scenario
+from planner.schemas.catalog import PRECISIONS
+from planner.schemas.plan import Deployment
+from planner.schemas.scenario import Workload
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANS = sorted((ROOT / "plans").glob("*/plan.json"))
+CATALOG = load_catalog()
+
+
+def _scenario_of(plan_path: Path) -> Path:
+    return ROOT / "scenarios" / json.loads(plan_path.read_text(encoding="utf-8"))["scenario"]["file"]
+
+
+def _check(capsys: pytest.CaptureFixture[str], scenario: Path, plan: Path) -> tuple[int, list[str]]:
+    code = main(["check", str(scenario), "--plan", str(plan)])
+    out, _ = capsys.readouterr()
+    return code, out.splitlines()
+
+
+def _workload(plan_path: Path, name: str) -> Workload:
+    scenario = load_scenario(_scenario_of(plan_path), None).scenario
+    return next(w for w in scenario.workloads if w.name == name)
+
+
+@pytest.mark.parametrize("plan_path", PLANS, ids=lambda p: p.parent.name)
+def test_every_committed_plan_passes_its_scenario(capsys, plan_path):
+    code, lines = _check(capsys, _scenario_of(plan_path), plan_path)
+    assert code == 0, "\n".join(lines)
+    assert any(line.startswith("ok    re-derived from the scenario, the catalog and the estimation core")
+               for line in lines)
+
+
+# -- one field at a time ---------------------------------------------------------------------------
+
+def _other_precision(d: Deployment, w: Workload, plan_path: Path) -> dict[str, Any]:
+    return {"precision": next(p for p in ("int4", *PRECISIONS) if p not in w.precisions)}
+
+
+def _other_gpu(d: Deployment, w: Workload, plan_path: Path) -> dict[str, Any]:
+    loaded = load_scenario(_scenario_of(plan_path), None)
+    allowed = sorted(set(check_context(loaded, CATALOG).types) - {d.gpu})
+    if not allowed:
+        pytest.skip(f"{plan_path.parent.name}: the scenario allows no other GPU")
+    return {"gpu": allowed[0]}
+
+
+def _invalid_tp(d: Deployment, w: Workload, plan_path: Path) -> dict[str, Any]:
+    heads = CATALOG.model(w.model).attention_heads
+    tp = next(t for t in range(2, heads + 2) if heads % t)
+    return {"tp": tp, "gpus": d.replicas * tp * d.pp}
+
+
+def _too_deep_pp(d: Deployment, w: Workload, plan_path: Path) -> dict[str, Any]:
+    pp = CATALOG.model(w.model).layers + 1
+    return {"pp": pp, "gpus": d.replicas * d.tp * pp}
+
+
+def _other_engine(d: Deployment, w: Workload, plan_path: Path) -> dict[str, Any]:
+    engines = get_args(Workload.model_fields["engine"].annotation)
+    return {"engine": next(e for e in engines if e != d.engine)}
+
+
+def _other_model(d: Deployment, w: Workload, plan_path: Path) -> dict[str, Any]:
+    return {"model": next(m for m in sorted(CATALOG.models) if m != d.model)}
+
+
+def _scaled(field: str, factor: float) -> Callable[[Deployment, Workload, Path], dict[str, Any]]:
+    return lambda d, w, plan_path: {field: getattr(d, field) * factor}
+
+
+TAMPERINGS: dict[str, tuple[Callable[[Deployment, Workload, Path], dict[str, Any]], str]] = {
+    "precision-not-allowed": (_other_precision, "precision"),
+    "precision-unknown": (lambda d, w, p: {"precision": "fp7-made-up"}, "precision"),
+    "gpu-another-allowed": (_other_gpu, "gpu"),
+    "tp-not-dividing-heads": (_invalid_tp, "tp"),
+    "pp-beyond-layers": (_too_deep_pp, "pp"),
+    "batch-beyond-memory": (lambda d, w, p: {"batch_size": 1_000_000}, "batch_size"),
+    "engine-another": (_other_engine, "engine"),
+    "engine-unknown": (lambda d, w, p: {"engine": "made-up-engine"}, "engine"),
+    "model-another": (_other_model, "model"),
+    "capacity-inflated": (_scaled("capacity_requests_per_s", 1.5), "capacity_requests_per_s"),
+    "ttft-lowered": (_scaled("ttft_p95_s", 0.5), "ttft_p95_s"),
+    "itl-lowered": (_scaled("itl_p95_s", 0.5), "itl_p95_s"),
+    "replicas-lowered": (lambda d, w, p: {"replicas": d.replicas - 1}, "replicas"),
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(TAMPERINGS))
+@pytest.mark.parametrize("plan_path", PLANS, ids=lambda p: p.parent.name)
+def test_a_tampered_deployment_fails_naming_it_and_the_field(capsys, tmp_path, plan_path, tampering):
+    edit, field = TAMPERINGS[tampering]
+    doc = json.loads(plan_path.read_text(encoding="utf-8"))
+    original = load_plan(plan_path).deployments[0]
+    changes = edit(original, _workload(plan_path, original.workload), plan_path)
+    assert all(getattr(original, k) != v for k, v in changes.items())  # the edit changes the plan
+    doc["deployments"][0].update(changes)
+    tampered = tmp_path / "plan.json"
+    tampered.write_text(json.dumps(doc), encoding="utf-8")
+    key = deployment_key(original.model_copy(update=changes))
+    code, lines = _check(capsys, _scenario_of(plan_path), tampered)
+    assert code == 1
+    named = [line for line in lines if line.startswith("fail  ") and f"deployment {key}" in line and field in line]
+    assert named, "\n".join(lines)
+
+
+# -- servers, prices, names --------------------------------------------------------------------------
+
+CHATBOT = ROOT / "plans" / "chatbot" / "plan.json"
+
+
+def _scenario_copy(tmp_path: Path, **sections: dict[str, Any]) -> Path:
+    doc = yaml.safe_load(_scenario_of(CHATBOT).read_text(encoding="utf-8"))
+    assert "calibration" not in doc  # the copy resolves the same (default) calibration
+    for section, values in sections.items():
+        doc.setdefault(section, {}).update(values)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def _plan_copy(tmp_path: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    doc = json.loads(CHATBOT.read_text(encoding="utf-8"))
+    if edit is not None:
+        edit(doc)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_a_gpu_price_below_the_catalogs_fails(capsys, tmp_path):
+    def cheaper(doc: dict[str, Any]) -> None:
+        doc["servers"][0]["gpu_price_usd"] /= 2
+
+    code, lines = _check(capsys, _scenario_of(CHATBOT), _plan_copy(tmp_path, cheaper))
+    assert code == 1
+    assert any(line.startswith("fail  servers[0]") and "gpu_price_usd" in line for line in lines), lines
+
+
+def test_a_price_keyed_by_an_alias_is_the_one_check_expects(capsys, tmp_path):
+    """finance.gpu_prices_usd keyed by a name the catalog resolves changes what check expects,
+    as it changes what solve uses: the committed plan's catalog price no longer holds."""
+    plan = load_plan(CHATBOT)
+    gpu = plan.servers[0].gpu
+    alias = CATALOG.gpu(gpu).aliases[0]
+    scenario = _scenario_copy(tmp_path, finance={"gpu_prices_usd": {alias: plan.servers[0].gpu_price_usd * 1.5}})
+    code, lines = _check(capsys, scenario, _plan_copy(tmp_path))
+    assert code == 1
+    assert any(line.startswith("fail  servers[0]") and "gpu_price_usd" in line for line in lines), lines
+
+
+def test_inventory_keyed_by_an_alias_is_enforced(capsys, tmp_path):
+    plan = load_plan(CHATBOT)
+    group = plan.servers[0]
+    alias = CATALOG.gpu(group.gpu).aliases[0]
+    scenario = _scenario_copy(tmp_path, hardware={"inventory": {alias: group.gpus - 1}})
+    code, lines = _check(capsys, scenario, _plan_copy(tmp_path))
+    assert code == 1
+    assert (f"fail  inventory {alias}: the plan buys {group.gpus} GPUs, above the scenario's hardware.inventory "
+            f"{group.gpus - 1}") in lines
+
+
+def test_budget_is_checked_with_the_recomputed_capex_not_the_written_one(capsys, tmp_path):
+    """A plan that halves its prices and capex to fit a budget still fails: capex is recomputed."""
+    capex = load_plan(CHATBOT).totals.capex_usd
+
+    def cheaper(doc: dict[str, Any]) -> None:
+        for group in doc["servers"]:
+            group["gpu_price_usd"] /= 2
+            group["server_price_usd"] /= 2
+        doc["totals"]["capex_usd"] /= 2
+
+    scenario = _scenario_copy(tmp_path, finance={"budget_usd": capex * 0.75})
+    code, lines = _check(capsys, scenario, _plan_copy(tmp_path, cheaper))
+    assert code == 1
+    assert any(line.startswith("fail  budget: capex") for line in lines), lines
+
+
+def test_capacity_is_checked_with_the_recomputed_figures(capsys, tmp_path):
+    """Inflating capacity and the capacity constraint together still fails the scenario's demand when
+    the replicas are too few: the capacity kept is recomputed from the configuration."""
+    plan = load_plan(CHATBOT)
+    d = plan.deployments[0]
+
+    def fewer(doc: dict[str, Any]) -> None:
+        dep = doc["deployments"][0]
+        dep["replicas"], dep["gpus"] = 2, 2 * d.tp * d.pp
+
+    code, lines = _check(capsys, _scenario_of(CHATBOT), _plan_copy(tmp_path, fewer))
+    assert code == 1
+    assert any(line.startswith(f"fail  capacity {d.workload}: the plan serves") for line in lines), lines
+
+
+def test_non_finite_numbers_are_named_with_their_key_path():
+    plan = load_plan(CHATBOT)
+    d = plan.deployments[0].model_copy(update={"power_max_w": math.nan})
+    bad = plan.model_copy(update={"deployments": [d], "totals": plan.totals.model_copy(
+        update={"it_power_nameplate_w": math.inf})})
+    assert non_finite(bad) == ["plan: deployments[0].power_max_w is nan, not a finite number",
+                               "plan: totals.it_power_nameplate_w is inf, not a finite number"]
+    assert non_finite(plan) == []
