@@ -97,8 +97,9 @@ def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
         parts = []
         for k in FIT_METRICS:
             mk = masks[k]
-            r = np.log(np.maximum(pred[k][mk], 1e-12) / targets[k][mk])
-            parts.append(np.nan_to_num(r, nan=5.0) * weights[mk] * METRIC_WEIGHT[k])
+            with np.errstate(all="ignore"):  # overflow and NaN are made finite just below
+                r = np.log(np.maximum(pred[k][mk], 1e-12) / targets[k][mk])
+            parts.append(_finite_log_ratios(r) * weights[mk] * METRIC_WEIGHT[k])
         # Gaussian prior around the literature value, scaled by the plausible range: keeps
         # coefficients the data cannot tell apart near physics instead of at a bound.
         parts.append(PRIOR_WEIGHT * (theta - prior_values) / (hi - lo))
@@ -117,6 +118,16 @@ def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
             best = res
     assert best is not None
     return np.round(best.x, 6), float(best.cost), _pushed_past_bounds(residuals, best.x, lo, hi)
+
+
+NAN_LOG_RATIO = 5.0  # a row the core cannot evaluate counts as off by e^5 (~150x)
+MAX_LOG_RATIO = 50.0  # no residual beyond e^50: the solver needs finite residuals and a finite cost
+
+
+def _finite_log_ratios(r: np.ndarray) -> np.ndarray:
+    """log(predicted / measured) made finite: a NaN or infinite ratio must not stop the fit."""
+    r = np.nan_to_num(r, nan=NAN_LOG_RATIO, posinf=MAX_LOG_RATIO, neginf=-MAX_LOG_RATIO)
+    return np.clip(r, -MAX_LOG_RATIO, MAX_LOG_RATIO)
 
 
 CLAMP_STEP = 0.05  # of the plausible range: how far past a bound the fit is probed

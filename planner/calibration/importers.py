@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.calibration.measurements import COLUMNS
+from planner.calibration.measurements import COLUMNS, read_bounded
 from planner.errors import CalibrationError
 
 SMI_POWER_FIELDS = ("power.draw", "power.draw.average", "power.draw.instant")
@@ -37,6 +37,10 @@ SMI_GPU_FIELDS = ("index", "uuid", "pci.bus_id")
 _MISSING = {"", "-", "n/a", "[n/a]", "[not supported]", "[unknown error]", "nan"}
 _EPOCH = _dt.datetime(1970, 1, 1)
 MIN_SAMPLES_PER_GPU = 2
+MAX_SAMPLE_POWER_W = 5000.0  # above any one accelerator's draw (GB300 ~1.4 kW): a unit or column mistake
+MAX_POWER_LOG_BYTES = 64 * 2**20  # about a day of 8 GPUs sampled every 0.5 s: cut longer logs to the runs
+MAX_RESULT_BYTES = 128 * 2**20  # `--save-detailed` results hold per-request lists
+MAX_TRIM_S = 86400.0
 GPU_POWER_SCOPE = "GPU-only, summed over all GPUs"
 
 
@@ -111,10 +115,8 @@ def _number(text: str) -> float:
 def read_power_log(path: str | Path) -> PowerSamples:
     """Read an nvidia-smi query CSV or dmon log (detected from its first line)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise CalibrationError("power log not found", file=str(p), fix="check the path") from None
+    raw = read_bounded(p, "power log", MAX_POWER_LOG_BYTES)
+    text = raw.decode("utf-8", errors="replace")
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if first.lstrip().startswith("#"):
         return _read_dmon(str(p), text)
@@ -122,6 +124,8 @@ def read_power_log(path: str | Path) -> PowerSamples:
         return _read_smi_csv(str(p), text)
     fix = ("record with `nvidia-smi --query-gpu=timestamp,index,power.draw --format=csv -lms 500`, keeping "
            "its header line, or with `nvidia-smi dmon -s p -o DT`")
+    if not first:
+        raise CalibrationError("the power log is empty", file=str(p), fix=fix)
     if np.isfinite(_parse_time(first.split(",")[0], SMI_TIME_FORMATS)):
         raise CalibrationError("the nvidia-smi log has no header line (recorded with "
                                "--format=csv,noheader?), so its columns are unknown", file=str(p), fix=fix)
@@ -129,12 +133,48 @@ def read_power_log(path: str | Path) -> PowerSamples:
                            "or `dmon` output", file=str(p), fix=fix)
 
 
+def _sample_power(text: str, path: str, line: int) -> float:
+    """One power sample in W (NaN when nvidia-smi wrote no value); garbage and implausible values are errors."""
+    value = _number(text)
+    if np.isnan(value) and text.strip().lower() not in _MISSING:
+        raise CalibrationError(f"line {line}: power {_shown(text)} is not a number", file=path,
+                               fix="remove or repair the line (nvidia-smi writes e.g. `312.45 W`)")
+    if not np.isnan(value) and not (0.0 <= value <= MAX_SAMPLE_POWER_W):
+        raise CalibrationError(f"line {line}: power {_shown(text)} is outside 0 .. {MAX_SAMPLE_POWER_W:g} W, "
+                               "the range of one GPU's draw", file=path,
+                               fix="remove or repair the line; the log must hold watts per GPU")
+    return value
+
+
+def _sample_time(text: str, formats: Iterable[str], path: str, line: int) -> float:
+    """A sample's timestamp in local seconds (NaN when blank); a garbled timestamp is an error."""
+    if text.strip().lower() in _MISSING:
+        return np.nan
+    t = _parse_time(text, formats)
+    if np.isnan(t):
+        raise CalibrationError(f"line {line}: timestamp {_shown(text)} is not in nvidia-smi's format", file=path,
+                               fix="remove or repair the line (e.g. `2026/11/21 14:00:00.123`)")
+    return t
+
+
+def _shown(text: str) -> str:
+    """A cell as quoted in messages, cut to a readable length."""
+    text = text.strip()
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
 def _read_smi_csv(path: str, text: str) -> PowerSamples:
-    rows = list(csv.reader(io.StringIO(text), skipinitialspace=True))
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text), skipinitialspace=True)]
+    except csv.Error as exc:
+        raise CalibrationError(f"not a readable CSV ({exc})", file=path,
+                               fix="remove the damaged line (nvidia-smi writes short lines)") from None
+    while rows and not any(c.strip() for c in rows[0]):
+        rows.pop(0)  # blank lines before the header
     header = [re.sub(r"\s*\[.*\]$", "", h.strip()) for h in rows[0]]
     power_col = next((header.index(f) for f in SMI_POWER_FIELDS if f in header), None)
     if power_col is None:
-        raise CalibrationError(f"no power.draw column (columns: {', '.join(header)})", file=path,
+        raise CalibrationError(f"no power.draw column (columns: {_shown(', '.join(header))})", file=path,
                                fix="add power.draw to --query-gpu")
     gpu_col = next((header.index(f) for f in SMI_GPU_FIELDS if f in header), None)
     time_col = header.index("timestamp") if "timestamp" in header else None
@@ -147,9 +187,11 @@ def _read_smi_csv(path: str, text: str) -> PowerSamples:
                 continue  # a repeated header (logs appended from several runs)
             raise CalibrationError(f"line {line}: {len(row)} fields, the header has {len(header)}", file=path,
                                    fix="remove truncated lines (e.g. the last one of an interrupted log)")
+        if row[0].strip() == rows[0][0].strip():
+            continue  # a repeated header
         gpus.append(row[gpu_col].strip() if gpu_col is not None else "0")
-        times.append(_parse_time(row[time_col], SMI_TIME_FORMATS) if time_col is not None else np.nan)
-        powers.append(_number(row[power_col]))
+        times.append(_sample_time(row[time_col], SMI_TIME_FORMATS, path, line) if time_col is not None else np.nan)
+        powers.append(_sample_power(row[power_col], path, line))
     return PowerSamples(path, "nvidia-smi query", np.array(gpus, dtype=str), np.array(times, dtype=float),
                         np.array(powers, dtype=float))
 
@@ -174,16 +216,16 @@ def _read_dmon(path: str, text: str) -> PowerSamples:
                                    file=path, fix="remove truncated lines")
         row = dict(zip(columns, fields, strict=True))
         if "pwr" not in row:
-            raise CalibrationError(f"no pwr column (columns: {', '.join(columns)})", file=path,
+            raise CalibrationError(f"no pwr column (columns: {_shown(', '.join(columns))})", file=path,
                                    fix="record with `nvidia-smi dmon -s p -o DT`")
         gpus.append(row.get("gpu", row.get("idx", "0")))
         if "date" in row and "time" in row:
-            times.append(_parse_time(f"{row['date']} {row['time']}", ("%Y%m%d %H:%M:%S",)))
+            times.append(_sample_time(f"{row['date']} {row['time']}", ("%Y%m%d %H:%M:%S",), path, line))
         else:
             times.append(np.nan)
-        powers.append(_number(row["pwr"]))
+        powers.append(_sample_power(row["pwr"], path, line))
     if columns is None:
-        raise CalibrationError("no dmon header line", file=path)
+        raise CalibrationError("no dmon header line", file=path, fix="record with `nvidia-smi dmon -s p -o DT`")
     return PowerSamples(path, "nvidia-smi dmon", np.array(gpus, dtype=str), np.array(times, dtype=float),
                         np.array(powers, dtype=float))
 
@@ -251,7 +293,8 @@ class VllmResult:
     @property
     def window(self) -> tuple[float, float]:
         """(start, end) of the run in local seconds: it ends at ``date`` and lasts ``duration``."""
-        end = _parse_time(str(self.data.get("date", "")), ("%Y%m%d-%H%M%S", "%Y-%m-%d %H:%M:%S"))
+        date = self.data.get("date")
+        end = _parse_time(date, ("%Y%m%d-%H%M%S", "%Y-%m-%d %H:%M:%S")) if isinstance(date, str) else np.nan
         duration = _float(self.data.get("duration"))
         if not (np.isfinite(end) and np.isfinite(duration)):
             return np.nan, np.nan
@@ -259,35 +302,111 @@ class VllmResult:
 
 
 def _float(v: Any) -> float:
+    """A JSON number or numeric string as a float; NaN for anything else (bool, null, list, text)."""
+    if isinstance(v, bool):
+        return np.nan
     try:
         return float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return np.nan
+
+
+# (key, smallest, largest, required): plausible ranges of the numbers a vLLM result holds
+RESULT_NUMBERS: tuple[tuple[str, float, float, bool], ...] = (
+    ("completed", 1, 1e9, True), ("total_input_tokens", 0, 1e15, True), ("total_output_tokens", 1, 1e15, True),
+    ("output_throughput", 1e-6, 1e9, True), ("duration", 1e-3, 1e8, False), ("max_concurrency", 1, 1e7, False),
+    ("request_throughput", 0, 1e9, False),
+    *((f"{stat}_{metric}_ms", 0, 1e8, False) for stat in ("median", "mean") for metric in ("ttft", "itl")),
+)
+RESULT_FIX = "pass the file written by `vllm bench serve --save-result`, unedited"
+
+
+def _parse_json(raw: bytes, path: str) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CalibrationError("is not UTF-8 text", file=path, fix=RESULT_FIX) from None
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", file=path,
+                               fix=RESULT_FIX) from None
+    except RecursionError:
+        raise CalibrationError("not a vLLM result: JSON nested too deeply", file=path, fix=RESULT_FIX) from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise CalibrationError(f"not a readable JSON document ({str(exc).splitlines()[0]})", file=path,
+                               fix=RESULT_FIX) from None
+
+
+def _check_result_numbers(data: dict[str, Any], path: str) -> None:
+    """Every number the importer reads is a finite JSON number inside its plausible range."""
+    for key, low, high, required in RESULT_NUMBERS:
+        value = data.get(key)
+        if value is None and not required:
+            continue
+        number = _float(value) if isinstance(value, int | float) else np.nan
+        if not (low <= number <= high):
+            raise CalibrationError(f"must be a number from {low:g} to {high:g}, got {_shown(_json_text(value))}",
+                                   file=path, key_path=key, fix=RESULT_FIX)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError):  # an integer too long for str(), a deeply nested list
+        return f"a {type(value).__name__}"
 
 
 def read_vllm_result(path: str | Path) -> VllmResult:
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CalibrationError("vLLM result not found", file=str(p), fix="check the path") from None
-    except json.JSONDecodeError as exc:
-        raise CalibrationError(f"not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", file=str(p),
-                               fix="pass the file written by `vllm bench serve --save-result`") from None
+    data = _parse_json(read_bounded(p, "vLLM result", MAX_RESULT_BYTES), str(p))
     if not isinstance(data, dict):
-        raise CalibrationError("expected a JSON object", file=str(p))
+        raise CalibrationError("expected a JSON object", file=str(p), fix=RESULT_FIX)
     missing = [k for k in VLLM_REQUIRED if k not in data]
     if missing:
         raise CalibrationError(f"not a vLLM benchmark result: missing key(s) {', '.join(missing)}",
                                file=str(p), fix="pass the file written by `vllm bench serve --save-result`")
-    if not _float(data["completed"]) > 0:
+    if _float(data["completed"]) == 0:
         raise CalibrationError(f"completed = {data['completed']!r}: no request finished", file=str(p),
                                fix="rerun the benchmark")
+    _check_result_numbers(data, str(p))
     return VllmResult(str(p), data)
 
 
 def _g(v: float, digits: int) -> str:
     return "" if not np.isfinite(v) else f"{round(float(v), digits):g}"
+
+
+MAX_PARALLEL = 4096  # GPUs of one run: beyond any serving deployment
+
+
+def _whole(value: Any, key: str, source: str) -> int:
+    """A run's tp, pp or num_gpus (a JSON number, or the text `--metadata tp=4` writes)."""
+    number = _float(value.strip() if isinstance(value, str) else value)
+    if not (1 <= number <= MAX_PARALLEL and number == int(number)):
+        shown = repr(value) if isinstance(value, str) and len(value) <= 40 else _shown(_json_text(value))
+        raise CalibrationError(f"must be a whole number from 1 to {MAX_PARALLEL}, got {shown}", file=source,
+                               key_path=key, fix=f"pass --{key.replace('_', '-')} or fix the result's metadata")
+    return int(number)
+
+
+def run_config(result: VllmResult, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's model, gpu, tp, pp, num_gpus, precision and engine: ``config`` (command-line flags)
+    first, else the result's keys (``model_id`` and ``--metadata``); each checked for its type."""
+    d = result.data
+    cfg = {k: config.get(k) if config.get(k) not in (None, "") else d.get(k) for k in CONFIG_KEYS}
+    cfg["model"] = cfg["model"] or d.get("model_id")
+    missing = [k for k in ("model", "gpu") if not cfg[k]]
+    if missing:
+        raise CalibrationError(f"the run's {' and '.join(missing)} is not known", file=result.path,
+                               fix=f"pass --{missing[0]} (or `vllm bench serve --metadata {missing[0]}=...`)")
+    for key in ("model", "gpu", "precision", "engine"):
+        if cfg[key] is not None and not isinstance(cfg[key], str):
+            raise CalibrationError(f"must be a name, got {_shown(_json_text(cfg[key]))}", file=result.path,
+                                   key_path=key, fix=f"pass --{key}, or fix the result's metadata")
+    tp = _whole(cfg["tp"], "tp", result.path) if cfg["tp"] not in (None, "") else 1
+    pp = _whole(cfg["pp"], "pp", result.path) if cfg["pp"] not in (None, "") else 1
+    given = cfg["num_gpus"] not in (None, "")
+    return {**cfg, "tp": tp, "pp": pp,
+            "num_gpus": _whole(cfg["num_gpus"], "num_gpus", result.path) if given else tp * pp}
 
 
 def vllm_row(result: VllmResult, config: Mapping[str, Any], *, power: WindowPower | None = None,
@@ -298,15 +417,7 @@ def vllm_row(result: VllmResult, config: Mapping[str, Any], *, power: WindowPowe
     result (``model_id`` and ``--metadata`` keys). ``stat`` picks median or mean TTFT and ITL.
     """
     d = result.data
-    cfg = {k: config.get(k) if config.get(k) not in (None, "") else d.get(k) for k in CONFIG_KEYS}
-    cfg["model"] = cfg["model"] or d.get("model_id")
-    missing = [k for k in ("model", "gpu") if not cfg[k]]
-    if missing:
-        raise CalibrationError(f"the run's {' and '.join(missing)} is not known", file=result.path,
-                               fix=f"pass --{missing[0]} (or `vllm bench serve --metadata {missing[0]}=...`)")
-    tp = int(_float(cfg["tp"])) if cfg["tp"] not in (None, "") else 1
-    pp = int(_float(cfg["pp"])) if cfg["pp"] not in (None, "") else 1
-    num_gpus = int(_float(cfg["num_gpus"])) if cfg["num_gpus"] not in (None, "") else tp * pp
+    cfg = run_config(result, config)
     completed = _float(d["completed"])
     throughput = _float(d["output_throughput"])
     concurrency = _float(d.get("max_concurrency"))
@@ -314,12 +425,12 @@ def vllm_row(result: VllmResult, config: Mapping[str, Any], *, power: WindowPowe
              f"request_throughput={_g(_float(d.get('request_throughput')), 4)}",
              f"{stat} TTFT and ITL"]
     if isinstance(d.get("request_rate"), str | int | float):
-        notes.append(f"request_rate={d['request_rate']}")
+        notes.append(f"request_rate={_shown(str(d['request_rate']))[1:-1]}")
     row = {c: "" for c in COLUMNS}
     row.update({
-        "source_id": source_id or "vllm-bench", "model": str(cfg["model"]), "gpu": str(cfg["gpu"]),
-        "num_gpus": str(num_gpus), "tp": str(tp), "pp": str(pp), "precision": str(cfg["precision"] or "bf16"),
-        "engine": str(cfg["engine"] or "vLLM"),
+        "source_id": source_id or "vllm-bench", "model": cfg["model"], "gpu": cfg["gpu"],
+        "num_gpus": str(cfg["num_gpus"]), "tp": str(cfg["tp"]), "pp": str(cfg["pp"]),
+        "precision": cfg["precision"] or "bf16", "engine": cfg["engine"] or "vLLM",
         "batch_or_concurrency": _g(concurrency, 0),
         "input_tokens": _g(_float(d["total_input_tokens"]) / completed, 1),
         "output_tokens": _g(_float(d["total_output_tokens"]) / completed, 1),
@@ -349,6 +460,9 @@ def import_vllm_runs(results: list[VllmResult], config: Mapping[str, Any], *,
     """
     if stat not in ("median", "mean"):
         raise CalibrationError(f"unknown statistic {stat!r}", fix="use median or mean")
+    if not 0.0 <= trim_s <= MAX_TRIM_S:
+        raise CalibrationError(f"--trim-s must be from 0 to {MAX_TRIM_S:g} seconds, got {trim_s:g}",
+                               fix="cut a few seconds of warm-up, e.g. --trim-s 10")
     rows = []
     gpu_list = list(gpus) if gpus else None
     for r in results:
@@ -388,14 +502,10 @@ def _window(r: VllmResult, power: PowerSamples, start_s: float, end_s: float, tr
 def _default_gpus(power: PowerSamples, config: Mapping[str, Any], r: VllmResult) -> list[str]:
     """All GPUs of the log, which must then match the run's GPU count (else --gpus is needed)."""
     known = sorted(set(power.gpu.tolist()), key=_gpu_key)
-    want = config.get("num_gpus") or r.get("num_gpus")
-    if want in (None, ""):
-        tp = _float(config.get("tp") or r.get("tp") or 1)
-        pp = _float(config.get("pp") or r.get("pp") or 1)
-        want = tp * pp
-    if int(_float(want)) != len(known):
-        raise CalibrationError(f"the log has {len(known)} GPU(s) ({', '.join(known)}) but the run used "
-                               f"{int(_float(want))}", file=power.path,
+    want = run_config(r, config)["num_gpus"]
+    if want != len(known):
+        raise CalibrationError(f"the log has {len(known)} GPU(s) ({_shown(', '.join(known))[1:-1]}) but the run "
+                               f"used {want}", file=power.path,
                                fix="pass --gpus with the indices the run used, e.g. --gpus 0,1,2,3")
     return known
 

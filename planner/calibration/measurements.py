@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -75,6 +76,17 @@ MAX_GPU_POWER_TDP_FACTOR = 1.5
 MAX_WALL_POWER_TDP_FACTOR = 3.0  # wall power adds CPUs, fans and PSU losses to every GPU's share
 MIN_POWER_IDLE_FACTOR = 0.5
 MAX_PROBLEMS_PER_COLUMN = 3
+MAX_FILE_BYTES = 64 * 2**20
+PLAUSIBLE: dict[str, tuple[float, float, str]] = {
+    "num_gpus": (1, 100_000, "GPUs"), "tp": (1, 4096, "GPUs"), "pp": (1, 4096, "stages"),
+    "batch_or_concurrency": (1e-3, 1e7, "sequences"), "achieved_batch": (1e-3, 1e7, "sequences"),
+    "input_tokens": (1e-3, 1e8, "tokens"), "output_tokens": (1e-3, 1e8, "tokens"),
+    "throughput_tok_s": (1e-3, 1e9, "tokens/s"), "ttft_ms": (1e-3, 1e8, "ms"), "itl_ms": (1e-3, 1e6, "ms"),
+    "avg_power_w": (1e-3, 1e9, "W"), "energy_j_per_token": (1e-6, 1e6, "J"), "fit_weight": (0, 1e6, ""),
+}
+"""Plausible range of each numeric column (a measured value outside it is a unit mistake or a typo)."""
+MAX_ROWS = 100_000
+MAX_HEADER_CHARS = 10_000  # the documented columns take ~300 characters
 
 
 @dataclass(frozen=True)
@@ -148,27 +160,50 @@ def _fatal(path: str, message: str, fix: str | None = None) -> CalibrationError:
 
 
 def _achieved_batch(notes: str) -> float:
-    m = re.search(r"avg_batch=([0-9.]+)", notes or "")
+    m = re.search(r"avg_batch=([0-9]+(?:\.[0-9]+)?)", notes or "")
     return float(m.group(1)) if m else np.nan
 
 
-def _read_table(p: Path, problems: _Problems) -> Any:
+def read_bounded(path: str | Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of a user's file, at most ``max_bytes``; a missing, unreadable or oversized file, a
+    folder or an endless device is one CalibrationError naming it."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise _fatal(str(p), f"{what} not found", "check the path") from None
+    except IsADirectoryError:
+        raise _fatal(str(p), f"is a directory, expected a {what}", "pass the file, not its folder") from None
+    except OSError as exc:
+        raise _fatal(str(p), f"cannot read the {what} ({exc.strerror or exc.__class__.__name__})",
+                     "check the path and its permissions") from None
+    if len(data) > max_bytes:
+        raise _fatal(str(p), f"larger than {max_bytes // 2**20} MiB: too big for a {what}",
+                     "split it, or check that this is the right file")
+    return data
+
+
+def _read_table(p: Path, raw: bytes, problems: _Problems) -> Any:
     """The file's cells as text, with only its documented columns; header problems go to ``problems``
     (raised at once when a required column is missing, since every row would then be wrong)."""
+    import io
+
     import pandas as pd
 
-    if not p.exists():
-        raise _fatal(str(p), "measurement file not found", "check the path")
-    if p.is_dir():
-        raise _fatal(str(p), "is a directory, expected a measurement CSV")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except UnicodeDecodeError:
-        raise _fatal(str(p), "is not UTF-8 text", "save the file as UTF-8 CSV") from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fatal(str(p), f"is not UTF-8 text (byte {exc.start + 1})", "save the file as UTF-8 CSV") from None
+    header = _raw_header(p, text)
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except Exception as exc:  # pandas raises several parser error types
-        raise _fatal(str(p), f"not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+        raise _fatal(str(p), f"not a readable CSV ({exc.__class__.__name__}: {_first_line(exc)})",
                      "check the quoting and the number of fields per line") from None
-    header = _raw_header(p)
+    if len(df) > MAX_ROWS:
+        raise _fatal(str(p), f"{len(df)} rows: more than the {MAX_ROWS} a calibration reads",
+                     "keep a representative sample of the measured points")
     # pandas renames a repeated `model` to `model.1`: check the names as written
     df.columns = header if len(header) == len(df.columns) else [str(c).strip() for c in df.columns]
     df = _check_header(df, problems)
@@ -177,10 +212,22 @@ def _read_table(p: Path, problems: _Problems) -> Any:
     return df
 
 
-def _raw_header(p: Path) -> list[str]:
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).splitlines()
+    return lines[0][:200] if lines else "no detail"
+
+
+def _raw_header(p: Path, text: str) -> list[str]:
     """The header names as written (pandas de-duplicates them, which would hide a repeated column)."""
-    with p.open(encoding="utf-8-sig", newline="") as fh:
-        return [name.strip() for name in next(csv.reader(fh, skipinitialspace=True), [])]
+    line = text.split("\n", 1)[0]
+    if len(line) > MAX_HEADER_CHARS:
+        raise _fatal(str(p), f"the header line is {len(line)} characters long, more than {MAX_HEADER_CHARS}",
+                     "the first line must name the columns, see `planner calibrate --help`")
+    try:
+        return [name.strip() for name in next(csv.reader(io.StringIO(text), skipinitialspace=True), [])]
+    except csv.Error as exc:
+        raise _fatal(str(p), f"the header line is not readable CSV ({exc})",
+                     "the first line must name the columns, see `planner calibrate --help`") from None
 
 
 def _check_header(df: Any, problems: _Problems) -> Any:
@@ -238,8 +285,8 @@ def load_measurements(path: str | Path, catalog: Catalog) -> Measurements:
 
     p = Path(path)
     problems = _Problems(str(p))
-    df = _read_table(p, problems)
-    raw = p.read_bytes()
+    raw = read_bounded(p, "measurement CSV", MAX_FILE_BYTES)
+    df = _read_table(p, raw, problems)
     out = pd.DataFrame(index=df.index)
     for col in NUMERIC:
         vals = _column(df, col)
@@ -327,11 +374,28 @@ def _check_values(out: Any, catalog: Catalog, problems: _Problems) -> None:
     bad = out["fit_weight"].notna() & ~(out["fit_weight"] >= 0)
     for i in np.flatnonzero(bad.to_numpy()):
         problems.add(int(i) + 1, "fit_weight", f"must be >= 0, got {out['fit_weight'].iloc[i]:g}")
+    _check_ranges(out, problems)
     short = out["num_gpus"] < out["tp"] * out["pp"]
     for i in np.flatnonzero(short.to_numpy()):
         problems.add(int(i) + 1, "num_gpus", f"{out['num_gpus'].iloc[i]:g} GPUs cannot run "
                      f"tp={out['tp'].iloc[i]:g} x pp={out['pp'].iloc[i]:g}", "num_gpus must be >= tp x pp")
     _check_power(out, catalog, problems)
+
+
+def _check_ranges(out: Any, problems: _Problems) -> None:
+    """Given values inside the column's plausible range (a value past it is a unit mistake or a typo, and
+    would push the fit into overflow); GPU counts and parallelism whole."""
+    for col, (low, high, unit) in PLAUSIBLE.items():
+        values = out[col]
+        for i in np.flatnonzero((values.notna() & ~values.between(low, high)).to_numpy()):
+            if not problems.reported(int(i) + 1, col):
+                problems.add(int(i) + 1, col, f"{values.iloc[i]:g} is outside the plausible range "
+                             f"{low:g} .. {high:g} {unit}", "check the unit and the number's exponent")
+    for col in ("num_gpus", "tp", "pp"):
+        values = out[col]
+        for i in np.flatnonzero((values.notna() & (values != values.round())).to_numpy()):
+            if not problems.reported(int(i) + 1, col):
+                problems.add(int(i) + 1, col, f"must be a whole number, got {values.iloc[i]:g}")
 
 
 def _check_power(out: Any, catalog: Catalog, problems: _Problems) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from planner.cli.catalog_cmd import refuse_overwriting_inputs
 from planner.errors import CalibrationError
 
 _CATALOG = click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR",
@@ -110,6 +111,7 @@ def fit(measurements: str, out: str, per_gpu: bool, allow_clamped: bool, catalog
     from planner.io.files import write_atomic
 
     cat = _catalog(catalog_dirs)
+    refuse_overwriting_inputs(out, [measurements, *cat.files])
     m = load_measurements(measurements, cat)
     command = f"planner calibrate {Path(measurements).name}" + (" --per-gpu" if per_gpu else "")
     result = fit_calibration(m, cat, per_gpu=per_gpu, command=command + (" --allow-clamped" if allow_clamped else ""))
@@ -142,7 +144,7 @@ def fit(measurements: str, out: str, per_gpu: bool, allow_clamped: bool, catalog
               help="GPU indices of the run in the power log (default: every GPU of the log).")
 @click.option("--start", metavar="TIME", help="Window start, local time (default: the run's own window).")
 @click.option("--end", metavar="TIME", help="Window end, local time, e.g. 2026-11-21T14:05:00.")
-@click.option("--trim-s", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--trim-s", type=click.FloatRange(min=0, max=86400), default=0.0, show_default=True,
               help="Seconds cut from both ends of each window (keep the steady state only).")
 @click.option("--stat", type=click.Choice(["median", "mean"]), default="median", show_default=True,
               help="Which TTFT and ITL statistic of the result to record.")
@@ -171,6 +173,8 @@ def import_(vllm_results: tuple[str, ...], power_log: str | None, gpu: str | Non
 
     from planner.calibration import importers as imp
 
+    cat = _catalog(catalog_dirs)
+    refuse_overwriting_inputs(out, [*vllm_results, *([power_log] if power_log else []), *cat.files])
     results = [imp.read_vllm_result(p) for p in vllm_results]
     power = imp.read_power_log(power_log) if power_log else None
     config = {"model": model, "gpu": gpu, "tp": tp, "pp": pp, "num_gpus": num_gpus, "precision": precision,
@@ -180,7 +184,7 @@ def import_(vllm_results: tuple[str, ...], power_log: str | None, gpu: str | Non
     hi = imp.parse_window_time(end, "--end") if end else np.nan
     rows = imp.import_vllm_runs(results, config, power=power, gpus=gpus, start_s=lo, end_s=hi, trim_s=trim_s,
                                 stat=stat, source_id=source_id)
-    _check_rows(rows, catalog_dirs)
+    _check_rows(rows, cat, [r.path for r in results])
     if out is None:
         click.echo(imp.rows_to_csv(rows), nl=False)
         return
@@ -196,8 +200,9 @@ def import_(vllm_results: tuple[str, ...], power_log: str | None, gpu: str | Non
     click.echo(f"{verb} {len(rows)} row(s) to {out}", err=True)
 
 
-def _check_rows(rows: list[dict[str, str]], catalog_dirs: tuple[str, ...]) -> None:
-    """Validate imported rows with the measurement loader (same messages as `planner calibrate`)."""
+def _check_rows(rows: list[dict[str, str]], cat: Any, sources: list[str]) -> None:
+    """Validate imported rows with the measurement loader (same messages as `planner calibrate`); a
+    problem names the result file the row came from (row N = the Nth --vllm file)."""
     from planner.calibration.importers import rows_to_csv
     from planner.calibration.measurements import load_measurements
 
@@ -205,9 +210,9 @@ def _check_rows(rows: list[dict[str, str]], catalog_dirs: tuple[str, ...]) -> No
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(rows_to_csv(rows))
-        load_measurements(tmp, _catalog(catalog_dirs))
+        load_measurements(tmp, cat)
     except CalibrationError as exc:
-        exc.file = "imported rows"
+        exc.file = f"{', '.join(sources)}: imported rows"
         raise
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -240,6 +245,7 @@ def accuracy(measurements: str, calibration: str | None, fmt: str, plot: str | N
     from planner.calibration.measurements import load_measurements
 
     cat = _catalog(catalog_dirs)
+    refuse_overwriting_inputs(plot, [measurements, *([calibration] if calibration else []), *cat.files], "--plot")
     m = load_measurements(measurements, cat)
     cal, info = calibration_info(calibration, m.sha256)
     report = accuracy_report(m, cat, cal, calibration_info=info, leave_one_out=leave_one_out)

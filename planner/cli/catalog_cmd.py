@@ -6,7 +6,8 @@ Heavy modules are imported inside the commands so `planner --help` stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from planner.schemas.catalog import GpuSpec, ModelSpec
 
 FORMATS = ("table", "json", "csv")
+MAX_PARAMS_B = 10_000.0  # the model catalog's bound on params_total_b
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -41,6 +43,23 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
     return str(value)
+
+
+def refuse_overwriting_inputs(out: str | None, inputs: Iterable[str | os.PathLike[str]], flag: str = "--out") -> None:
+    """Refuse an output file that is one of the command's input files (same path, a symlink or a hard
+    link to it): writing it would destroy the input, and the command would still exit 0."""
+    from planner.errors import InputError
+
+    if out is None or not os.path.exists(out):
+        return  # a file that does not exist yet cannot be an input
+    for path in inputs:
+        try:
+            same = os.path.samefile(out, path)
+        except OSError:
+            continue
+        if same:
+            raise InputError(f"{flag} names an input of this command ({os.fspath(path)}): writing it would destroy "
+                             "that input", file=out, fix=f"choose another {flag} file")
 
 
 def catalog_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -213,15 +232,16 @@ def import_hf(config: str, model_id: str | None, params_b: float | None, active_
     from planner.io.files import write_atomic
 
     for flag, value in (("--params-b", params_b), ("--active-params-b", active_params_b)):
-        if value is not None and not value > 0:
-            raise InputError(f"{flag} must be > 0, got {value:g}",
+        if value is not None and not 0 < value <= MAX_PARAMS_B:
+            raise InputError(f"{flag} must be > 0 and at most {MAX_PARAMS_B:g} (billions), got {value:g}",
                              fix="give billions of parameters, e.g. 8.03")
+    refuse_overwriting_inputs(out, [config])
+    if out is not None and Path(out).exists() and not force:
+        raise InputError("file exists", file=out, fix="pass --force to overwrite it, or choose another --out")
     spec = import_config(config, model_id=model_id, params_b=params_b, active_params_b=active_params_b)
     text = catalog_yaml([spec])
     if out is None:
         click.echo(text, nl=False)
         return
-    if Path(out).exists() and not force:
-        raise InputError("file exists", file=out, fix="pass --force to overwrite it, or choose another --out")
     write_atomic(out, text)
     click.echo(f"wrote model {spec.id} ({spec.params_total_b:g}B parameters) to {out}", err=True)
