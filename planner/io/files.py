@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,17 +25,90 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):  # `? [a, b]`: a complex key no planner file uses
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be a plain name, found a {type(key).__name__}", key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (the second would silently win)", key_node.start_mark)
+                    None, None, f"duplicate key {_shown(key)} (the second would silently win)", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+MAX_YAML_BYTES = 4 * 1024 * 1024
+"""Largest YAML file read (scenarios are a few kB, the shipped catalogs under 100 kB)."""
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of mappings and lists (a scenario nests 5 levels)."""
+MAX_YAML_VALUES = 200_000
+"""Most values (mappings, lists, scalars) a document may hold once its aliases are expanded."""
+MAX_YAML_SCALAR_CHARS = 65_536
+"""Longest single string or number."""
+_BOUND_FIX = "planner refuses larger documents: shorten it"
+
+
+def _bound_error(file: str, what: str, line: int | None, fix: str = _BOUND_FIX) -> InputError:
+    where = f"line {line + 1}: " if line is not None else ""
+    return InputError(f"{where}{what}", file=file, fix=fix)
+
+
+class _Bounds:
+    """Running totals of a YAML event stream: depth, values after alias expansion, scalar length."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.values = 0
+        self.open: list[tuple[str | None, int]] = []  # (anchor, values before the collection began)
+        self.anchored: dict[str, int] = {}  # anchor -> values its node expands to
+
+    def see(self, event: yaml.Event) -> None:
+        line = event.start_mark.line if event.start_mark is not None else None
+        if isinstance(event, yaml.CollectionStartEvent):
+            self.open.append((event.anchor, self.values))
+            self._add(1, line)
+            if len(self.open) > MAX_YAML_DEPTH:
+                raise _bound_error(self.file, f"nested deeper than {MAX_YAML_DEPTH} levels", line,
+                                   "flatten the document; planner refuses deeper nesting")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, before = self.open.pop()
+            if anchor is not None:
+                self.anchored[anchor] = self.values - before
+        elif isinstance(event, yaml.ScalarEvent):
+            if len(event.value) > MAX_YAML_SCALAR_CHARS:
+                raise _bound_error(self.file, f"a value longer than {MAX_YAML_SCALAR_CHARS:,} characters", line)
+            if event.anchor is not None:
+                self.anchored[event.anchor] = 1
+            self._add(1, line)
+        elif isinstance(event, yaml.AliasEvent):
+            self._add(self.anchored.get(event.anchor, 1), line)
+
+    def _add(self, n: int, line: int | None) -> None:
+        self.values += n
+        if self.values > MAX_YAML_VALUES:
+            raise _bound_error(self.file, f"more than {MAX_YAML_VALUES:,} values (an alias *name counts as all the "
+                               "values it repeats)", line, "use fewer list items and aliases; planner refuses larger "
+                               "documents")
+
+
+def _check_bounds(text: str, file: str) -> None:
+    """Refuse, before building any object, a document too large, too deep or whose aliases expand
+    to too many values ("billion laughs"): each would make validation or messages hang."""
+    size_bytes = len(text.encode("utf-8"))
+    if size_bytes > MAX_YAML_BYTES:
+        raise InputError(f"{size_bytes:,} bytes, more than the {MAX_YAML_BYTES:,} planner reads", file=file,
+                         fix="is this the right file? planner's YAML files are a few kB")
+    bounds = _Bounds(file)
+    for event in yaml.parse(text, Loader=_UniqueKeyLoader):
+        bounds.see(event)
 
 
 def read_yaml(path: str | Path) -> Any:
     """``yaml.safe_load`` a file; malformed YAML becomes one InputError naming file, line and column."""
     p = Path(path)
     try:
+        size_bytes = p.stat().st_size
+        if size_bytes > MAX_YAML_BYTES:  # refuse before reading it all
+            raise InputError(f"{size_bytes:,} bytes, more than the {MAX_YAML_BYTES:,} planner reads", file=str(p),
+                             fix="is this the right file? planner's YAML files are a few kB")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("file not found", file=str(p), fix="check the path") from None
@@ -42,14 +116,27 @@ def read_yaml(path: str | Path) -> Any:
         raise InputError("is a directory, expected a YAML file", file=str(p)) from None
     except UnicodeDecodeError:
         raise InputError("is not UTF-8 text", file=str(p), fix="save the file as UTF-8") from None
+    return parse_yaml(text, str(p))
+
+
+def parse_yaml(text: str | bytes, file: str) -> Any:
+    """``yaml.safe_load`` of a document within the MAX_YAML_* bounds; every problem is one InputError."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("is not UTF-8 text", file=file, fix="save the file as UTF-8") from None
     try:
+        _check_bounds(text, file)
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"malformed YAML: {where}{problem}", file=str(p),
-                         fix="fix the YAML syntax at that position") from None
+        fix = "fix the YAML syntax at that position"
+        if "nesting depth" in problem:  # libyaml's own bound on flow nesting ([[[[...)
+            fix = "flatten the document; planner refuses deeper nesting"
+        raise InputError(f"malformed YAML: {where}{problem}", file=file, fix=fix) from None
 
 
 def key_path(loc: Sequence[int | str]) -> str:
@@ -58,8 +145,11 @@ def key_path(loc: Sequence[int | str]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif part == "[key]":  # pydantic's marker for a problem with a mapping's key itself
+            out += " (the key)"
         else:
-            out += ("." if out else "") + str(part)
+            name = " ".join(str(part).split())  # a key holding a newline must not split the message
+            out += ("." if out else "") + (name if len(name) <= 60 else name[:60] + "...")
     return out or "(top level)"
 
 
@@ -77,6 +167,9 @@ _FIXES = {
     "list_type": "use a list",
     "dict_type": "use a mapping (key: value)",
     "model_type": "use a mapping (key: value)",
+    "finite_number": "use a finite number (not .inf or .nan)",
+    "string_too_long": "use a shorter value",
+    "string_pattern_mismatch": "use only the characters the pattern allows",
 }
 
 
@@ -98,27 +191,51 @@ def _fields_at(schema: type[BaseModel] | None, loc: Sequence[int | str]) -> list
     return list(getattr(model, "model_fields", {})) if model is not None else []
 
 
-def describe_validation_error(exc: ValidationError, file: str | None,
-                              schema: type[BaseModel] | None = None) -> str:
-    """Every problem of a ValidationError, one per line: file: key.path: message (fix)."""
+MAX_PROBLEMS_SHOWN = 20
+"""Problems listed per ValidationError; the rest are counted (a 10^6-item list has 10^6 problems)."""
+_SHOWN_CHARS = 60
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message, never longer than about 60 characters, whatever its size."""
+    if isinstance(value, str):
+        text = repr(value[:_SHOWN_CHARS + 1])
+        return text if len(value) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "...'"
+    if isinstance(value, bool | int | float) or value is None:
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "a very large integer"
+        return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
+    kinds = {dict: "a mapping", list: "a list"}
+    return next((k for t, k in kinds.items() if isinstance(value, t)), f"a {type(value).__name__}")
+
+
+def describe_errors(errors: list[Any], file: str | None, schema: type[BaseModel] | None = None) -> list[str]:
+    """Lines ``file: key.path: message (fix)``, one per pydantic error, at most MAX_PROBLEMS_SHOWN,
+    then one line counting the rest."""
     import difflib
 
     lines = []
-    for err in exc.errors(include_url=False):
+    for err in errors[:MAX_PROBLEMS_SHOWN]:
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        msg = err["msg"]
+        msg = " ".join(str(err["msg"]).split())[:300]
         if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
-            shown = repr(err["input"])
-            if len(shown) <= 60:
-                msg += f", got {shown}"
+            msg += f", got {_shown(err['input'])}"
         fix = _FIXES.get(err["type"])
         if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
-            close = difflib.get_close_matches(loc[-1], _fields_at(schema, loc), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(loc[-1][:100], _fields_at(schema, loc), n=1, cutoff=0.6)
             if close:
                 fix = f"did you mean `{close[0]}`? otherwise {_FIXES['extra_forbidden']}"
         prefix = f"{file}: " if file else ""
         lines.append(f"{prefix}{key_path(loc)}: {msg}" + (f" ({fix})" if fix else ""))
-    return "\n".join(lines)
+    if len(errors) > MAX_PROBLEMS_SHOWN:
+        prefix = f"{file}: " if file else ""
+        lines.append(f"{prefix}... and {len(errors) - MAX_PROBLEMS_SHOWN:,} more problems (fix those above first)")
+    return lines
+
+
+def describe_validation_error(exc: ValidationError, file: str | None,
+                              schema: type[BaseModel] | None = None) -> str:
+    """Every problem of a ValidationError (up to MAX_PROBLEMS_SHOWN), one per line: file: key.path: message (fix)."""
+    return "\n".join(describe_errors(exc.errors(include_url=False), file, schema))
 
 
 def validate_data(schema: type[M], data: Any, file: str | None) -> M:
@@ -139,7 +256,27 @@ def load_yaml_as(schema: type[M], path: str | Path) -> M:
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write a file so a reader never sees half of it: temp file in the same folder, then rename."""
-    p = Path(path)
+    write_together({Path(path): data})
+
+
+def write_together(files: Mapping[Path, str | bytes]) -> None:
+    """Write several files as one set (plan.json and its reports): every file goes to a temp file
+    beside its target first, and only when all are written are they renamed into place. A failure
+    while writing (full disk) removes the temp files and leaves the previous set as it was; a
+    failure while renaming puts back the files already replaced."""
+    staged: list[tuple[Path, Path]] = []  # (temp file, target)
+    try:
+        for path, data in files.items():
+            staged.append((_stage(Path(path), data), Path(path)))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    _rename_all(staged)
+
+
+def _stage(p: Path, data: str | bytes) -> Path:
+    """``data`` written and synced to a temp file in ``p``'s folder; the temp file's path."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +293,6 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, p)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise InputError(f"cannot write ({exc.strerror})", file=str(p),
@@ -164,3 +300,69 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def _backup(p: Path) -> Path | None:
+    """A copy of ``p``'s current content beside it (None when there is no file to keep)."""
+    if not p.exists():
+        return None
+    backup = p.with_name(f".{p.name}.{os.getpid()}.bak")
+    backup.unlink(missing_ok=True)
+    try:
+        os.link(p, backup)  # instant, and no extra space
+    except OSError:
+        shutil.copy2(p, backup)  # file systems without hard links
+    return backup
+
+
+def _rename_all(staged: list[tuple[Path, Path]]) -> None:
+    """Rename each temp file onto its target; on a failure put back the targets already replaced."""
+    replaced: list[tuple[Path, Path | None]] = []  # (target, backup of its previous content)
+    current = staged[0][1] if staged else Path()
+    try:
+        for tmp, current in staged:  # noqa: B007 (current names the file that failed)
+            replaced.append((current, _backup(current)))
+            os.replace(tmp, current)
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        _undo(replaced, current, exc)
+    for _, backup in replaced:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _undo(replaced: list[tuple[Path, Path | None]], failed: Path, exc: OSError) -> None:
+    """Put back every replaced target, then raise one InputError saying what is on disk now."""
+    try:
+        for target, backup in reversed(replaced):
+            if backup is not None:
+                os.replace(backup, target)
+            elif target != failed:
+                target.unlink(missing_ok=True)
+    except OSError:
+        new = ", ".join(str(t) for t, _ in replaced if t != failed)
+        raise InputError(f"cannot write ({exc.strerror}); these files are new and the others are from before: "
+                         f"{new}", file=str(failed), fix="check free space and permissions, then write again") from None
+    raise InputError(f"cannot write ({exc.strerror}); the previous files are left as they were", file=str(failed),
+                     fix="check free space and permissions") from None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when both paths name one existing file (symlinks and hard links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_overwriting_inputs(outputs: Iterable[str | Path], inputs: Iterable[str | Path | None],
+                              option: str = "--out") -> None:
+    """Raise an InputError when writing any of ``outputs`` would replace one of ``inputs``."""
+    wanted = [i for i in inputs if i is not None]
+    for out in outputs:
+        hit = next((i for i in wanted if same_file(out, i)), None)
+        if hit is not None:
+            raise InputError(f"writing here would overwrite the input {hit}", file=str(out),
+                             fix=f"choose another {option}")

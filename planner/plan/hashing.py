@@ -19,12 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from planner import __version__
 from planner.catalog import Catalog
 from planner.errors import CalibrationError, InputError
-from planner.io.files import read_yaml
+from planner.io.files import parse_yaml, read_yaml
 from planner.schemas.plan import InputHashes
 
 NO_CALIBRATION = "none"
@@ -70,12 +68,9 @@ def content_sha256(data: Any) -> str:
 
 
 def parse_yaml_bytes(data: bytes, file: str = "<yaml>") -> Any:
-    """``yaml.safe_load`` of file bytes; malformed YAML is one InputError naming the file."""
-    try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"malformed YAML: {problem}", file=file, fix="fix the YAML syntax") from None
+    """``yaml.safe_load`` of file bytes within planner's size bounds; a problem is one InputError naming
+    the file (the same reader as every other YAML file, so a hash never expands a "billion laughs")."""
+    return parse_yaml(data, file)
 
 
 def scenario_sha256(doc: Any) -> str:
@@ -160,7 +155,8 @@ def calibration_of(scenario_path: Path, override: str | None) -> Path | None:
     if not isinstance(doc, dict):
         return None
     name = doc.get("calibration")
-    patch: Any = (doc.get("overrides") or {}).get(override) if override else None
+    overrides = doc.get("overrides")
+    patch: Any = overrides.get(override) if override and isinstance(overrides, dict) else None
     if isinstance(patch, dict) and "calibration" in patch:
         name = patch["calibration"]
     return scenario_path.parent / name if isinstance(name, str) and name else None

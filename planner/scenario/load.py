@@ -49,6 +49,7 @@ def _merge(base: Any, patch: Any, where: str, file: str) -> Any:
             out[k] = _merge(base[k], v, f"{where}.{k}", file) if k in base else copy.deepcopy(v)
         return out
     if isinstance(base, list) and isinstance(patch, dict) and all(isinstance(i, dict) and "name" in i for i in base):
+        _check_names_are_strings(base, where, file)
         by_name = {i["name"]: idx for idx, i in enumerate(base)}
         out_list = list(base)
         for name, item_patch in patch.items():
@@ -58,6 +59,16 @@ def _merge(base: Any, patch: Any, where: str, file: str) -> Any:
             out_list[by_name[name]] = _merge(base[by_name[name]], item_patch, f"{where}.{name}", file)
         return out_list
     return copy.deepcopy(patch)
+
+
+def _check_names_are_strings(items: list[dict[str, Any]], where: str, file: str) -> None:
+    """An override patches workloads by name, so each name must be a string (not `name: {}`)."""
+    for i, item in enumerate(items):
+        if not isinstance(item["name"], str):
+            kind = {dict: "a mapping", list: "a list"}.get(type(item["name"]), type(item["name"]).__name__)
+            section = where.rsplit(".", 1)[-1]
+            raise InputError(f"the name is {kind}, so {where} cannot patch it by name", file=file,
+                             key_path=f"{section}[{i}].name", fix="give each entry a plain name, e.g. `name: chat`")
 
 
 def override_names(path: str | Path) -> list[str]:

@@ -6,7 +6,7 @@ prints the JSON Schema generated from these models (field docstrings become desc
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -16,6 +16,11 @@ from planner.schemas.catalog import Precision
 Objective = Literal["min_tco", "min_power", "min_energy", "min_gpus", "min_carbon"]
 OBJECTIVES: tuple[str, ...] = ("min_tco", "min_power", "min_energy", "min_gpus", "min_carbon")
 AVERAGE_TO_PEAK_DEFAULT = 0.5  # traffic.average_requests_per_s when omitted: half the peak
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+"""Scenario, override and workload names: they become folder and file names (plans/NAME-OVERRIDE/),
+so no '/', no leading '.', nothing a shell or a file system reads specially."""
+NAME_MAX_CHARS = 100
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS)]
 
 
 class TokenLength(StrictModel):
@@ -83,7 +88,7 @@ class Slo(StrictModel):
 
 
 class Workload(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    name: Name
     enabled: bool = True
     """False leaves the workload out of the plan (an override can switch a model off)."""
     model: str
@@ -175,7 +180,7 @@ class Finance(StrictModel):
 
 
 class Scenario(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    name: Name
     description: str = ""
     workloads: list[Workload] = Field(min_length=1)
     hardware: Hardware = Hardware()
@@ -184,7 +189,7 @@ class Scenario(StrictModel):
     objective: Objective = "min_tco"
     calibration: str | None = None
     """Path (relative to the scenario file) of a calibration YAML from `planner calibrate`."""
-    overrides: dict[str, dict] = {}  # type: ignore[type-arg]
+    overrides: dict[Name, dict] = {}  # type: ignore[type-arg]
     """Named patches merged into this document with `--override NAME` (workloads matched by name)."""
 
     @model_validator(mode="after")
