@@ -26,6 +26,7 @@ from planner.schemas.plan import PLAN_SCHEMA_VERSION, Plan
 FLOAT_SIGNIFICANT_DIGITS = 6
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _RESOLVE_FIX = "re-create it with `planner solve SCENARIO`"
+_CORRUPT_FIX = f"the file is corrupt; {_RESOLVE_FIX}"
 
 
 def round_float(x: float, digits: int = FLOAT_SIGNIFICANT_DIGITS) -> float:
@@ -93,8 +94,20 @@ def parse_plan(text: str, file: str) -> Plan:
                             file=file, fix=_RESOLVE_FIX) from None
 
 
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+"""Largest plan file read (a 1 MW plan is about 50 kB)."""
+MAX_PLAN_DEPTH = 32
+"""Deepest nesting of objects and arrays (a plan nests 4 levels)."""
+MAX_PLAN_LIST_ITEMS = 10_000
+"""Longest list (a 1 MW plan has about 30 racks; 10,000 racks is a 300 MW site)."""
+
+
 def _read_text(path: Path) -> str:
     try:
+        size_bytes = path.stat().st_size
+        if size_bytes > MAX_PLAN_BYTES:  # refuse before reading it all
+            raise PlanFileError(f"{size_bytes:,} bytes, more than the {MAX_PLAN_BYTES:,} planner reads",
+                                file=str(path), fix="is this the right file? a plan.json is usually under 1 MB")
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanFileError("plan file not found", file=str(path),
@@ -108,11 +121,52 @@ def _read_text(path: Path) -> str:
 
 
 def _parse_json(text: str, file: str) -> Any:
+    """JSON within MAX_PLAN_DEPTH holding only finite numbers (json accepts NaN, Infinity and 1e999)."""
+    _check_depth(text, file)
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanFileError(f"not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                            file=file, fix=f"the file is corrupt; {_RESOLVE_FIX}") from None
+                            file=file, fix=_CORRUPT_FIX) from None
+    _check_values(data, file)
+    return data
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse nesting deeper than MAX_PLAN_DEPTH before parsing (json.loads recurses per level)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_PLAN_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                raise PlanFileError(f"line {line}: nested deeper than {MAX_PLAN_DEPTH} levels, so it is not a plan",
+                                    file=file, fix=_CORRUPT_FIX)
+        elif token in "]}":
+            depth -= 1
+
+
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+"""A JSON string (skipped whole, so brackets inside it do not count) or one bracket."""
+
+
+def _check_values(data: Any, file: str) -> None:
+    """Refuse a NaN or infinity anywhere, and lists longer than MAX_PLAN_LIST_ITEMS (depth is already
+    bounded); the message names the key path."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PlanFileError(f"{value!r} is not a finite number", file=file, key_path=path or "(top level)",
+                                fix=f"a plan holds only finite numbers: it was edited or is corrupt; {_RESOLVE_FIX}")
+        if isinstance(value, dict):
+            stack += [(f"{path}.{str(k)[:60]}" if path else str(k)[:60], v) for k, v in reversed(value.items())]
+        elif isinstance(value, list):
+            if len(value) > MAX_PLAN_LIST_ITEMS:
+                raise PlanFileError(f"{len(value):,} items, more than the {MAX_PLAN_LIST_ITEMS:,} a plan list holds",
+                                    file=file, key_path=path or "(top level)", fix=_CORRUPT_FIX)
+            stack += [(f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value)))]
 
 
 def _check_is_plan(data: Any, file: str) -> None:

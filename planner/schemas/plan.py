@@ -16,8 +16,9 @@ Status = Literal["optimal", "feasible", "infeasible"]
 
 
 class PlanModel(BaseModel):
-    # Readers accept unknown keys so that a plan of a newer *minor* version still loads.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Readers accept unknown keys so that a plan of a newer *minor* version still loads; a plan never
+    # holds NaN or infinity (dump_json refuses to write them), so a file that does was tampered with.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class ScenarioRef(PlanModel):

@@ -1,0 +1,107 @@
+"""Hostile plan files (issue 9): non-finite numbers, deep nesting, huge lists and files.
+
+Every command that reads a plan (report, diff, check) answers with one PlanFileError naming the
+file and the key path, exit 1, no traceback, within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from planner.cli.main import main
+from planner.errors import PlanFileError
+from planner.plan import io as plan_io
+from planner.schemas.plan import Totals
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN = ROOT / "plans" / "chatbot" / "plan.json"
+SCENARIO = ROOT / "scenarios" / "chatbot.yaml"
+NAMEPLATE = '"it_power_nameplate_w": '
+
+
+def tampered(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "plan.json"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    start = time.monotonic()
+    rc = main(list(args))
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and time.monotonic() - start < 5
+    return rc, out.err
+
+
+def commands(plan: Path) -> list[list[str]]:
+    return [["report", str(plan)], ["diff", str(plan), str(plan)], ["diff", str(PLAN), str(plan)],
+            ["check", str(SCENARIO), "--plan", str(plan)]]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_refused_by_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         token: str) -> None:
+    text = PLAN.read_text(encoding="utf-8")
+    plan = tampered(tmp_path, text.replace(NAMEPLATE, NAMEPLATE + token + ', "was": ', 1))
+    for args in commands(plan):
+        rc, err = run(capsys, *args)
+        assert rc == 1, args
+        assert f"{plan}: " in err and "is not a finite number" in err and "it_power_nameplate_w" in err
+
+
+def test_non_finite_number_in_totals_names_its_key_path(tmp_path: Path) -> None:
+    data = json.loads(PLAN.read_text(encoding="utf-8"))
+    data["totals"]["it_power_nameplate_w"] = float("nan")
+    plan = tampered(tmp_path, json.dumps(data))
+    with pytest.raises(PlanFileError) as info:
+        plan_io.load_plan(plan)
+    assert info.value.key_path == "totals.it_power_nameplate_w"
+
+
+def test_plan_models_refuse_non_finite_numbers() -> None:
+    totals = json.loads(PLAN.read_text(encoding="utf-8"))["totals"]
+    with pytest.raises(ValidationError, match="finite"):
+        Totals.model_validate({**totals, "it_power_nameplate_w": float("inf")})
+
+
+@pytest.mark.parametrize("depth", [plan_io.MAX_PLAN_DEPTH + 1, 900, 100_000])
+def test_deep_nesting_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], depth: int) -> None:
+    plan = tampered(tmp_path, '{"schema_version": "1.1.0", "x": ' + "[" * depth + "]" * depth + "}")
+    for args in commands(plan):
+        rc, err = run(capsys, *args)
+        assert rc == 1 and f"{plan}: " in err and f"nested deeper than {plan_io.MAX_PLAN_DEPTH}" in err
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path) -> None:
+    data = json.loads(PLAN.read_text(encoding="utf-8"))
+    data["scenario"]["description"] = '[{"\\' * 100
+    plan = tampered(tmp_path, json.dumps(data))
+    assert plan_io.load_plan(plan).scenario.description == data["scenario"]["description"]
+
+
+def test_huge_list_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tampered(tmp_path, '{"schema_version": "1.1.0", "deployments": [' + ",".join(["0"] * 1_000_000) + "]}")
+    rc, err = run(capsys, "report", str(plan))
+    assert rc == 1 and f"{plan}: deployments: 1,000,000 items" in err
+
+
+def test_many_problems_give_a_bounded_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tampered(tmp_path, '{"schema_version": "1.1.0", "deployments": [' + ",".join(["0"] * 5000) + "]}")
+    rc, err = run(capsys, "report", str(plan))
+    assert rc == 1 and "more problems" in err and len(err) < 5000
+
+
+def test_file_over_the_byte_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plan_io, "MAX_PLAN_BYTES", 1000)
+    with pytest.raises(PlanFileError, match="more than the 1,000"):
+        plan_io.load_plan(PLAN)
+
+
+def test_committed_plan_still_loads_and_diffs_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _ = run(capsys, "diff", str(PLAN), str(PLAN))
+    assert rc == 0
