@@ -159,16 +159,21 @@ def test_a_gpu_price_below_the_catalogs_fails(capsys, tmp_path):
     assert any(line.startswith("fail  servers[0]") and "gpu_price_usd" in line for line in lines), lines
 
 
-def test_a_price_keyed_by_an_alias_is_the_one_check_expects(capsys, tmp_path):
-    """finance.gpu_prices_usd keyed by a name the catalog resolves changes what check expects,
-    as it changes what solve uses: the committed plan's catalog price no longer holds."""
+def test_a_price_keyed_by_an_alias_is_the_one_check_uses(capsys, tmp_path):
+    """finance.gpu_prices_usd keyed by a name the catalog resolves is the price check uses, as solve
+    does: with it, the plan's servers cost more than a budget its catalog prices fit."""
     plan = load_plan(CHATBOT)
-    gpu = plan.servers[0].gpu
-    alias = CATALOG.gpu(gpu).aliases[0]
-    scenario = _scenario_copy(tmp_path, finance={"gpu_prices_usd": {alias: plan.servers[0].gpu_price_usd * 1.5}})
+    group = plan.servers[0]
+    alias = CATALOG.gpu(group.gpu).aliases[0]
+    budget = plan.totals.capex_usd * 1.1  # fits the catalog price, not 1.5 x the GPU price
+    assert plan.totals.capex_usd + group.servers * group.gpus_per_server * group.gpu_price_usd * 0.5 > budget
+    scenario = _scenario_copy(tmp_path, finance={"gpu_prices_usd": {alias: group.gpu_price_usd * 1.5},
+                                                 "budget_usd": budget})
     code, lines = _check(capsys, scenario, _plan_copy(tmp_path))
     assert code == 1
-    assert any(line.startswith("fail  servers[0]") and "gpu_price_usd" in line for line in lines), lines
+    assert any(line.startswith("fail  budget: capex") for line in lines), lines
+    code, lines = _check(capsys, _scenario_copy(tmp_path, finance={"budget_usd": budget}), _plan_copy(tmp_path))
+    assert code == 2, lines  # stale (the scenario changed), but within the budget at the catalog price
 
 
 def test_inventory_keyed_by_an_alias_is_enforced(capsys, tmp_path):
@@ -221,3 +226,38 @@ def test_non_finite_numbers_are_named_with_their_key_path():
     assert non_finite(bad) == ["plan: deployments[0].power_max_w is nan, not a finite number",
                                "plan: totals.it_power_nameplate_w is inf, not a finite number"]
     assert non_finite(plan) == []
+
+
+def _scale(section: str, index: int | None, field: str, factor: float) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        part = doc[section] if index is None else doc[section][index]
+        part[field] *= factor
+    return edit
+
+
+FLEET_TAMPERINGS = {
+    "totals.tco_usd": (_scale("totals", None, "tco_usd", 0.9), "tco_usd"),
+    "totals.it_power_max_w": (_scale("totals", None, "it_power_max_w", 0.9), "it_power_max_w"),
+    "constraints[0].value": (_scale("constraints", 0, "value", 2.0), "value"),
+    "racks[0].power_max_w": (_scale("racks", 0, "power_max_w", 0.5), "power_max_w"),
+    "servers[0].server_max_power_w": (_scale("servers", 0, "server_max_power_w", 0.5), "server_max_power_w"),
+    "site.pue": (_scale("site", None, "pue", 0.5), "site.pue"),
+    "workloads[0].peak_requests_per_s": (_scale("workloads", 0, "peak_requests_per_s", 0.5), "peak_requests_per_s"),
+    "objective.value": (_scale("objective", None, "value", 0.5), "objective: value"),
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(FLEET_TAMPERINGS))
+def test_a_tampered_fleet_figure_fails_naming_it(capsys, tmp_path, tampering):
+    edit, field = FLEET_TAMPERINGS[tampering]
+    code, lines = _check(capsys, _scenario_of(CHATBOT), _plan_copy(tmp_path, edit))
+    assert code == 1
+    assert any(line.startswith("fail  ") and field in line for line in lines), lines
+
+
+def test_a_scenario_edit_that_breaks_no_limit_makes_the_plan_stale_not_violated(capsys, tmp_path):
+    """The plan's records of the old scenario no longer match, which is what stale says: exit 2."""
+    pue = yaml.safe_load(_scenario_of(CHATBOT).read_text(encoding="utf-8"))["site"]["pue"]
+    code, lines = _check(capsys, _scenario_copy(tmp_path, site={"pue": pue + 0.1}), _plan_copy(tmp_path))
+    assert code == 2, lines
+    assert not [line for line in lines if line.startswith("fail")]

@@ -292,18 +292,24 @@ def scenario_violations(plan: Plan, scenario: LoadedScenario | Scenario,
     re-derived (see planner.gitops.rederive): its configuration against what the scenario allows,
     then capacity, latencies and power recomputed with the calibration the plan was solved with
     (``calibration``: the --calibration it was solved with, else the scenario's), and the scenario's
-    limits checked with the recomputed figures. Complements `violations`, which reports a miss of an
-    unchanged SLO.
+    limits checked with the recomputed figures. When the plan is stale its written figures are not
+    compared with recomputed ones (they answer the old inputs; the stale verdict asks for a re-solve).
+    Complements `violations`, which reports a miss of an unchanged SLO.
 
     The older call ``(plan, Scenario, gpu_id)`` checks the written figures against the scenario's
     limits only (``gpu_id`` maps a ``hardware.inventory`` name to the catalog id).
     """
     if isinstance(scenario, LoadedScenario) and isinstance(catalog, Catalog):
         from planner.gitops.rederive import check_context, rederived_violations
+        from planner.plan.hashing import scenario_input_hashes
 
         now = scenario.scenario
+        current = scenario_input_hashes(scenario.path, catalog, override=scenario.override,
+                                        calibration_path=calibration)
+        stale = bool(stale_reasons(plan, current, override=scenario.override))
         return (_workload_presence(plan, now) + _traffic_routed(plan, now) + _rack_limit_violations(plan, now)
-                + _racks_count(plan, now) + rederived_violations(plan, check_context(scenario, catalog, calibration)))
+                + _racks_count(plan, now)
+                + rederived_violations(plan, check_context(scenario, catalog, calibration), stale=stale))
     now = scenario.scenario if isinstance(scenario, LoadedScenario) else scenario
     gpu_id = catalog if callable(catalog) else str
     return _workload_violations(plan, now) + _slo_violations(plan, now) + _site_violations(plan, now, gpu_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,10 @@ from planner.candidates.generate import Evaluated, evaluate_configurations, vali
 from planner.candidates.queueing import ttft_quantile
 from planner.catalog.loader import Catalog
 from planner.core.api import canonical_engine
-from planner.core.constants import BTU_PER_HR_PER_COOLING_TON, HOURS_PER_YEAR, W_TO_BTU_PER_HR
 from planner.errors import InputError
 from planner.gitops.diff import deployment_key
 from planner.gitops.slo import close, within
-from planner.optimize.model import GpuType, usable_rack_w
+from planner.optimize.model import GpuType
 from planner.scenario.load import LoadedScenario
 from planner.scenario.names import ResolvedNames, resolve_names
 from planner.schemas.plan import Deployment, Plan
@@ -237,7 +236,7 @@ def _mismatches(claims: dict[str, float], r: Recomputed) -> list[str]:
     return out
 
 
-def _claim_line(what: str, wrong: list[str]) -> list[str]:
+def claim_line(what: str, wrong: list[str]) -> list[str]:
     if not wrong:
         return []
     return [f"{what}: figures that do not follow from the scenario, the catalog and the estimation core "
@@ -245,25 +244,30 @@ def _claim_line(what: str, wrong: list[str]) -> list[str]:
 
 
 def _slo_lines(d: Deployment, w: Workload, r: Recomputed) -> list[str]:
-    """The scenario's p95 SLOs against the recomputed latencies and its recorded SLOs against the scenario's."""
+    """The scenario's p95 TTFT SLO against the recomputed TTFT, and the demand against the recomputed capacity."""
     out = []
-    ttft_slo = None if w.slo.ttft_p95_ms is None else w.slo.ttft_p95_ms / 1e3
-    itl_slo = None if w.slo.itl_p95_ms is None else w.slo.itl_p95_ms / 1e3
     key = deployment_key(d)
     ttft_s = r.ttft_p95_band_s[0]
-    if ttft_slo is not None and not ttft_s <= ttft_slo * (1 + CLAIM_REL_TOL) and not _reported(d, ttft_slo, r):
+    slo_ms = w.slo.ttft_p95_ms
+    if slo_ms is not None and not ttft_s <= slo_ms / 1e3 * (1 + CLAIM_REL_TOL) and not _reported(d, slo_ms / 1e3, r):
         k = w.redundancy
         down = f" with {k} replica{'s' if k > 1 else ''} down" if k else ""
         out.append(f"deployment {key}: ttft_p95_s recomputed at the routed peak{down} {_ms(ttft_s)} misses "
-                   f"the scenario's slo.ttft_p95_ms {w.slo.ttft_p95_ms:g}")
-    for field, recorded, slo in (("slo_ttft_p95_s", d.slo_ttft_p95_s, ttft_slo),
-                                 ("slo_itl_p95_s", d.slo_itl_p95_s, itl_slo)):
-        same = (recorded is None) == (slo is None) and (slo is None or close(recorded or 0.0, slo, CLAIM_REL_TOL))
-        if not same:
-            out.append(f"deployment {key}: {field} {recorded} is not the scenario's {slo}")
+                   f"the scenario's slo.ttft_p95_ms {slo_ms:g}")
     if not d.demand_requests_per_s <= r.capacity_requests_per_s * (1 + CLAIM_REL_TOL):
         out.append(f"deployment {key}: demand_requests_per_s {d.demand_requests_per_s:.6g} is above its "
                    f"recomputed capacity {r.capacity_requests_per_s:.6g} req/s")
+    return out
+
+
+def _recorded_slos(d: Deployment, w: Workload) -> list[str]:
+    """The SLOs a deployment records are the scenario's."""
+    out = []
+    for name, recorded, slo_ms in (("slo_ttft_p95_s", d.slo_ttft_p95_s, w.slo.ttft_p95_ms),
+                                   ("slo_itl_p95_s", d.slo_itl_p95_s, w.slo.itl_p95_ms)):
+        slo = None if slo_ms is None else slo_ms / 1e3
+        if (recorded is None) != (slo is None) or not close(recorded or 0.0, slo or 0.0, CLAIM_REL_TOL):
+            out.append(f"{name} {recorded} (the scenario's: {slo})")
     return out
 
 
@@ -274,185 +278,74 @@ def _reported(d: Deployment, slo_s: float, r: Recomputed) -> bool:
             and close(d.slo_ttft_p95_s, slo_s) and not within(d.ttft_p95_s, d.slo_ttft_p95_s))
 
 
-def deployment_findings(plan: Plan, ctx: Context) -> tuple[list[str], dict[int, Recomputed]]:
-    """Violations of every deployment, and the recomputed figures of those that could be evaluated
-    (by position in plan.deployments)."""
+@dataclass
+class Findings:
+    """What re-derivation found: ``problems`` break the scenario as it is now (always violations);
+    ``claims`` are written figures that do not follow from the inputs (violations when the plan is
+    current; when it is stale its figures answer the old inputs and a re-solve rewrites them)."""
+
+    problems: list[str] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
+    recomputed: dict[int, Recomputed] = field(default_factory=dict)
+    """Recomputed figures by position in plan.deployments (those whose configuration could be evaluated)."""
+
+
+def _pool_problems(plan: Plan, w: Workload) -> list[str]:
+    """An N+k workload runs one pool of at least k + 1 replicas (as the program requires)."""
+    ds = [d for d in plan.deployments if d.workload == w.name]
+    k = w.redundancy
+    if k and len(ds) > 1:
+        return [f"workload {w.name}: {len(ds)} deployments, but an N+{k} workload (redundancy {k}) runs one pool"]
+    return [f"deployment {deployment_key(d)}: replicas {d.replicas} cannot keep the workload's {k} spare "
+            f"replica{'s' if k > 1 else ''} (redundancy {k})" for d in ds if k and d.replicas < k + 1]
+
+
+def deployment_findings(plan: Plan, ctx: Context) -> Findings:
+    """Every deployment re-derived: its configuration, then its figures (see the module docstring)."""
     workloads = {w.name: w for w in ctx.scenario.workloads}
-    out: list[str] = []
+    found = Findings()
     todo: dict[str, list[int]] = {}
+    for w in ctx.scenario.workloads:
+        found.problems += _pool_problems(plan, w)
     for i, d in enumerate(plan.deployments):
         w = workloads.get(d.workload)
         if w is None:
             continue  # reported by the workload check (no such workload, or disabled)
         problems = configuration_problems(d, w, ctx, plan)
-        out += problems
+        found.problems += problems
         if not problems:
             todo.setdefault(w.name, []).append(i)
-    recomputed: dict[int, Recomputed] = {}
     for name, idx in todo.items():
-        w = workloads[name]
-        ds = [plan.deployments[i] for i in idx]
-        ev = _evaluate(ds, w, ctx)
-        for j, (i, d) in enumerate(zip(idx, ds, strict=True)):
-            if ev.why[j]:
-                out.append(_rejection(d, w, ev, j))
-                continue
-            r = _recompute(d, w, ev, j, ctx.types[d.gpu])
-            recomputed[i] = r
-            out += _claim_line(f"deployment {deployment_key(d)}", _mismatches(d.model_dump(), r))
-            out += _slo_lines(d, w, r)
-    return out, recomputed
+        _recompute_workload(plan, workloads[name], idx, ctx, found)
+    return found
 
 
-# -- servers, racks, totals ------------------------------------------------------------------------
-
-def _server_findings(plan: Plan, ctx: Context) -> list[str]:
-    out = []
-    for i, g in enumerate(plan.servers):
-        t = ctx.types.get(g.gpu)
-        if t is None:
-            out.append(f"server group {g.gpu}: gpu {g.gpu!r} is not one the scenario allows "
-                       f"(allowed: {', '.join(sorted(ctx.types)) or 'none'})")
+def _recompute_workload(plan: Plan, w: Workload, idx: list[int], ctx: Context, found: Findings) -> None:
+    ds = [plan.deployments[i] for i in idx]
+    ev = _evaluate(ds, w, ctx)
+    for j, (i, d) in enumerate(zip(idx, ds, strict=True)):
+        if ev.why[j]:
+            found.problems.append(_rejection(d, w, ev, j))
             continue
-        psu = ctx.catalog.gpu(g.gpu).server.psu
-        want: dict[str, Any] = {
-            "gpus_per_server": t.gpus_per_server, "server_max_power_w": t.server_max_power_w,
-            "rack_units": t.server_rack_units, "server_model": t.server_model, "gpu_price_usd": t.gpu_price_usd,
-            "server_price_usd": t.server_price_usd, "gpus": g.servers * t.gpus_per_server,
-            "psu_count": psu.count if psu else None, "psu_rating_w": psu.rating_w if psu else None,
-            "psu_redundancy": psu.redundancy if psu else None,
-            "psu_efficiency_tier": psu.efficiency_tier if psu else None}
-        have = g.model_dump()
-        wrong = [f"{k} {_text(have[k])} (catalog/scenario: {_text(v)})" for k, v in want.items()
-                 if not _same(have[k], v)]
-        out += _claim_line(f"servers[{i}] ({g.gpu})", wrong)
-    return out
+        r = _recompute(d, w, ev, j, ctx.types[d.gpu])
+        found.recomputed[i] = r
+        found.claims += claim_line(f"deployment {deployment_key(d)}",
+                                    _mismatches(d.model_dump(), r) + _recorded_slos(d, w))
+        found.problems += _slo_lines(d, w, r)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
-        return close(float(a), float(b), CLAIM_REL_TOL)
-    return bool(a == b)
+def rederived_violations(plan: Plan, ctx: Context, *, stale: bool = False) -> list[str]:
+    """Every claim of ``plan`` that the scenario, the catalog and the estimation core do not support.
 
+    ``stale``: the plan's inputs changed since it was solved; its written figures are then not
+    compared with recomputed ones (they answer the old inputs), but its configuration and the
+    scenario's limits are checked with the recomputed figures all the same.
+    """
+    from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
 
-def _text(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else repr(v)
-
-
-def _spare_w(plan: Plan, ctx: Context, gpu: str) -> float:
-    t = ctx.types[gpu]
-    bought = sum(g.servers * t.gpus_per_server for g in plan.servers if g.gpu == gpu)
-    used = sum(d.gpus for d in plan.deployments if d.gpu == gpu)
-    return (t.idle_w + t.overhead_w_per_gpu) * (bought - used)
-
-
-def _power_w(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed], gpu: str, figure: str) -> float:
-    """IT power of one GPU type's servers (deployments, recomputed where possible, plus idle spares)."""
-    total = sum(recomputed[i].figures[figure] if i in recomputed else getattr(d, figure)
-                for i, d in enumerate(plan.deployments) if d.gpu == gpu)
-    return total + _spare_w(plan, ctx, gpu)
-
-
-def _rack_findings(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) -> list[str]:
-    site = ctx.scenario.site
-    out = []
-    servers = {g.gpu: g.servers for g in plan.servers}
-    for gpu in sorted({r.gpu for r in plan.racks} | set(servers)):
-        in_racks = sum(r.servers for r in plan.racks if r.gpu == gpu)
-        if in_racks != servers.get(gpu, 0):
-            out.append(f"racks of {gpu}: they hold {in_racks} servers, but the plan buys {servers.get(gpu, 0)} "
-                       f"(servers[].servers)")
-    for r in plan.racks:
-        t = ctx.types.get(r.gpu)
-        if t is None or r.gpu not in servers:
-            out.append(f"rack {r.id}: gpu {r.gpu!r} has no server group in the plan")
-            continue
-        if r.servers > t.servers_per_rack:
-            out.append(f"rack {r.id}: {r.servers} servers, above the {t.servers_per_rack} a rack holds "
-                       f"(usable power and rack units)")
-        share = r.servers / servers[r.gpu] if servers[r.gpu] else 0.0
-        p_max = share * _power_w(plan, ctx, recomputed, r.gpu, "power_max_w")
-        want = {"power_nameplate_w": r.servers * t.server_max_power_w, "usable_cap_w": usable_rack_w(site),
-                "power_max_w": p_max, "power_avg_w": share * _power_w(plan, ctx, recomputed, r.gpu, "power_avg_w"),
-                "heat_btu_per_hr": p_max * W_TO_BTU_PER_HR,
-                "liquid_cooling_required": r.servers * t.server_max_power_w > site.air_cooling_limit_kw * 1e3}
-        have = r.model_dump()
-        out += _claim_line(f"rack {r.id}", [f"{k} {_text(have[k])} (recomputed {_text(v)})"
-                                            for k, v in want.items() if not _same(have[k], v)])
-    return out
-
-
-def recomputed_totals(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) -> dict[str, float]:
-    """The totals `planner solve` derives from the deployments and servers (see optimize.model)."""
-    site, fin = ctx.scenario.site, ctx.scenario.finance
-    gpus = [g.gpu for g in plan.servers if g.gpu in ctx.types]
-    p_max = sum(_power_w(plan, ctx, recomputed, g, "power_max_w") for g in gpus)
-    p_avg = sum(_power_w(plan, ctx, recomputed, g, "power_avg_w") for g in gpus)
-    nameplate = sum(g.servers * ctx.types[g.gpu].server_max_power_w for g in plan.servers if g.gpu in ctx.types)
-    capex = sum(g.servers * (ctx.types[g.gpu].gpus_per_server * ctx.types[g.gpu].gpu_price_usd
-                             + ctx.types[g.gpu].server_price_usd) for g in plan.servers if g.gpu in ctx.types)
-    kwh = p_avg * HOURS_PER_YEAR / 1e3
-    colo = nameplate * (fin.colocation_usd_per_kw_month or 0.0) * 12.0 / 1e3
-    energy_usd = kwh * site.pue * site.electricity_usd_per_kwh
-    return {"it_power_max_w": p_max, "it_power_avg_w": p_avg, "it_power_nameplate_w": nameplate,
-            "facility_power_max_w": p_max * site.pue, "facility_power_avg_w": p_avg * site.pue,
-            "heat_btu_per_hr": p_max * W_TO_BTU_PER_HR,
-            "cooling_tons": p_max * W_TO_BTU_PER_HR / BTU_PER_HR_PER_COOLING_TON,
-            "annual_energy_kwh": kwh, "annual_energy_cost_usd": energy_usd, "annual_colocation_usd": colo,
-            "capex_usd": capex, "tco_usd": capex + fin.amortization_years * (energy_usd + colo),
-            "co2e_t_per_year": kwh * site.pue * site.carbon_g_per_kwh / 1e6}
-
-
-def _limit_findings(totals: dict[str, float], plan: Plan, ctx: Context) -> list[str]:
-    """The scenario's site power, inventory and budget against the recomputed totals."""
-    from planner.gitops.check import site_limit_violations
-
-    inventory = []
-    for gpu, limit in ctx.names.inventory_gpus.items():
-        bought = sum(g.servers * ctx.types[g.gpu].gpus_per_server for g in plan.servers
-                     if g.gpu == gpu and g.gpu in ctx.types)
-        inventory.append((_inventory_key(ctx, gpu), bought, limit))
-    return site_limit_violations(ctx.scenario, totals["it_power_nameplate_w"], totals["capex_usd"], inventory)
-
-
-def _inventory_key(ctx: Context, gpu: str) -> str:
-    """The ``hardware.inventory`` key the user wrote for ``gpu`` (for the message)."""
-    return next((k for k in ctx.scenario.hardware.inventory
-                 if ctx.catalog.has_gpu(k) and ctx.catalog.gpu(k).id == gpu), gpu)
-
-
-def capacity_findings(plan: Plan, ctx: Context, recomputed: dict[int, Recomputed]) -> list[str]:
-    """Each workload's recomputed capacity, with N+k spares down, against peak x (1 + headroom)."""
-    from planner.gitops.check import capacity_shortfall
-
-    caps = [recomputed[i].capacity_requests_per_s if i in recomputed else d.capacity_requests_per_s
-            for i, d in enumerate(plan.deployments)]
-    return [line for w in ctx.scenario.workloads for line in capacity_shortfall(plan, w, caps)]
-
-
-def rederived_violations(plan: Plan, ctx: Context) -> list[str]:
-    """Every claim of ``plan`` that the scenario, the catalog and the estimation core do not support."""
     bad_numbers = non_finite(plan)
     if bad_numbers:
         return bad_numbers
-    found, recomputed = deployment_findings(plan, ctx)
-    totals = recomputed_totals(plan, ctx, recomputed)
-    out = found + _server_findings(plan, ctx)
-    if not found and len(recomputed) == len(plan.deployments) and _gpus_add_up(plan):
-        # rack and total power add up the deployments': a deployment found wrong is reported once, there
-        have = plan.totals.model_dump()
-        out += _rack_findings(plan, ctx, recomputed)
-        out += _claim_line("totals", [f"{k} {have[k]:.6g} (recomputed {v:.6g})" for k, v in totals.items()
-                                      if not close(have[k], v, CLAIM_REL_TOL)])
-    return out + capacity_findings(plan, ctx, recomputed) + _limit_findings(totals, plan, ctx)
-
-
-def _gpus_add_up(plan: Plan) -> bool:
-    """Every deployment's GPUs are replicas x tp x pp and fit the servers bought (else `check.violations`
-    reports it, and power summed over racks would only repeat it)."""
-    bought = {g.gpu: g.servers * g.gpus_per_server for g in plan.servers}
-    used: dict[str, int] = {}
-    for d in plan.deployments:
-        used[d.gpu] = used.get(d.gpu, 0) + d.gpus
-    return (all(d.gpus == d.replicas * d.tp * d.pp for d in plan.deployments)
-            and all(n <= bought.get(g, 0) for g, n in used.items()))
+    found = deployment_findings(plan, ctx)
+    claims = found.claims + fleet_claims(plan, ctx, found)
+    return found.problems + ([] if stale else claims) + fleet_problems(plan, ctx, found)
