@@ -19,10 +19,12 @@ from planner.report.render import FORMATS
               help="Write the report to this file (atomically) instead of stdout.")
 def report(plan_file: str, fmt: str, out_file: str | None) -> None:
     """Render the report of a plan file (Markdown, HTML or JSON deployment specs)."""
-    from planner.io.files import write_atomic
+    from planner.io.files import refuse_overwriting_inputs, write_atomic
     from planner.plan import load_plan
     from planner.report import render_report
 
+    if out_file is not None:
+        refuse_overwriting_inputs([out_file], [plan_file])
     text = render_report(load_plan(plan_file), fmt)
     if out_file is None:
         click.echo(text, nl=False)

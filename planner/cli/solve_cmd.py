@@ -44,6 +44,32 @@ def _summary(plan) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
+OUTPUT_FILES = ("plan.json", "report.md", "report.html")
+
+
+def default_folder(scenario_name: str, override: str | None) -> Path:
+    """``plans/NAME[-OVERRIDE]``: always one folder directly inside ``plans``, whatever the names hold."""
+    import re
+
+    from planner.errors import InputError
+    from planner.schemas.scenario import NAME_PATTERN
+
+    name = scenario_name + (f"-{override}" if override else "")
+    if not re.fullmatch(NAME_PATTERN, name) or Path(name).name != name:
+        raise InputError(f"cannot make a folder name of {name[:80]!r}", key_path="name",
+                         fix="use letters, digits, '_', '.' and '-' in scenario and override names, or pass --out")
+    return Path("plans") / name
+
+
+def _refuse_overwriting(folder: Path, scenario: str, override: str | None, calibration: str | None) -> None:
+    """Refuse an output folder where plan.json or a report would replace the scenario or calibration."""
+    from planner.io.files import refuse_overwriting_inputs
+    from planner.plan.hashing import resolve_calibration
+
+    inputs = [Path(scenario), resolve_calibration(Path(scenario), override, calibration)]
+    refuse_overwriting_inputs([folder / name for name in OUTPUT_FILES], inputs)
+
+
 def _render(plan, fmt: str) -> str:  # type: ignore[no-untyped-def]
     from planner.report import render_report
 
@@ -72,21 +98,23 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
 
     Exit 0 with a plan, 1 on bad input, 3 when infeasible (the reasons are printed).
     """
-    from planner.io.files import write_atomic
+    from planner.io.files import write_together
     from planner.optimize.solve import solve_scenario
     from planner.plan.io import dump_plan, normalize_plan
 
+    if out_dir is not None and not no_write:
+        _refuse_overwriting(Path(out_dir), scenario, override, calibration)
     solved = solve_scenario(scenario, override=override, catalog_dirs=list(catalogs), calibration=calibration,
                             solver=solver, time_limit_s=time_limit, analysis=analysis)
     text = dump_plan(solved)
     # Render what the file holds (rounded, ordered), so `planner report plan.json` gives the same bytes.
     plan = normalize_plan(solved)
     if not no_write:
-        default = Path("plans") / (plan.scenario.name + (f"-{override}" if override else ""))
-        folder = Path(out_dir) if out_dir else default
-        write_atomic(folder / "plan.json", text)
-        write_atomic(folder / "report.md", _render(plan, "md"))
-        write_atomic(folder / "report.html", _render(plan, "html"))
+        folder = Path(out_dir) if out_dir else default_folder(plan.scenario.name, override)
+        _refuse_overwriting(folder, scenario, override, calibration)
+        # rendered first and written as one set: a failure leaves the previous three files together
+        write_together({folder / "plan.json": text, folder / "report.md": _render(plan, "md"),
+                        folder / "report.html": _render(plan, "html")})
     if fmt == "json":
         click.echo(text, nl=False)
     elif fmt in ("md", "html"):
