@@ -62,9 +62,9 @@ def parse_param_count(text: str | float) -> float:
     if match is None:
         raise InputError(f"--params {text!r} is not a parameter count", fix="write e.g. 70e9 or 70B")
     value = float(match.group(1)) * _SUFFIX.get(match.group(2).lower(), 1.0)
-    if value < 1e5 and not match.group(2):
+    if value < 1e5 and not match.group(2) and MIN_PARAMS <= value * 1e9 <= MAX_PARAMS:
         raise InputError(f"--params {text!r} is a count of parameters, not billions",
-                         fix=f"did you mean --params {raw}e9?")
+                         fix=f"did you mean --params {value:g}e9?")
     if not (MIN_PARAMS <= value <= MAX_PARAMS):
         raise InputError(f"--params {value:.3g} is outside the generic architecture's range "
                          f"[{MIN_PARAMS:.0e}, {MAX_PARAMS:.0e}]",

@@ -52,6 +52,14 @@ def annual_with_idle(est: Estimate, cat: Catalog, *, duty_cycle: float, pue: flo
             "annual_energy_it_idle_kwh": idle_energy_kwh(idle_total_w, duty_cycle), **annual}
 
 
+MAX_TOKENS = 10_000_000
+"""Tokens of one request: beyond the longest context any model offers (10M)."""
+MAX_BATCH = 100_000
+"""Sequences in flight on one replica: far beyond any engine's max_num_seqs."""
+MAX_POWER_LIMIT_W = 10_000.0
+MAX_USD_PER_KWH = 100.0
+
+
 def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
                            power_limit_w: float | None) -> None:
     from planner.errors import InputError
@@ -60,10 +68,36 @@ def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kw
         raise InputError(f"--duty-cycle must be in (0, 1], got {duty_cycle:g}", fix="e.g. --duty-cycle 0.5")
     if not (1.0 <= pue <= 5.0):
         raise InputError(f"--pue must be between 1 and 5, got {pue:g}", fix="typical data centres: 1.1-1.6")
-    if not (electricity_usd_per_kwh >= 0.0 and math.isfinite(electricity_usd_per_kwh)):
-        raise InputError(f"--electricity-usd-per-kwh must be >= 0, got {electricity_usd_per_kwh:g}")
-    if power_limit_w is not None and not (power_limit_w > 0.0 and math.isfinite(power_limit_w)):
-        raise InputError(f"--power-limit-w must be > 0, got {power_limit_w:g}")
+    if not (0.0 <= electricity_usd_per_kwh <= MAX_USD_PER_KWH):
+        raise InputError(f"--electricity-usd-per-kwh must be >= 0 and at most {MAX_USD_PER_KWH:g}, "
+                         f"got {electricity_usd_per_kwh:g}", fix="e.g. 0.10")
+    if power_limit_w is not None and not (0.0 < power_limit_w <= MAX_POWER_LIMIT_W):
+        raise InputError(f"--power-limit-w must be > 0 and at most {MAX_POWER_LIMIT_W:g} W per GPU, "
+                         f"got {power_limit_w:g}", fix="the GPU power cap in watts, e.g. 500")
+
+
+def check_request(input_tokens: float, output_tokens: float, batch_size: int | None) -> None:
+    """Token counts and batch inside what any deployment serves (a 1e300-token request is a typo)."""
+    from planner.errors import InputError
+
+    # below 1, NaN and the core's own checks are left to planner.core.api.estimate
+    for flag, tokens in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
+        if tokens > MAX_TOKENS:
+            raise InputError(f"{flag} must be from 1 to {MAX_TOKENS:,} tokens per request, got {tokens:g}",
+                             fix="give the mean tokens of one request, e.g. 2048")
+    if batch_size is not None and batch_size > MAX_BATCH:
+        raise InputError(f"--batch-size must be from 1 to {MAX_BATCH:,} sequences, got {batch_size}",
+                         fix="leave it out for the largest batch that fits memory")
+
+
+def check_parallelism(cat: Catalog, model_id: str, pp: int) -> None:
+    """At most one pipeline stage per layer (the core would split layers into fractions)."""
+    from planner.errors import InputError
+
+    layers = cat.model(model_id).layers
+    if pp > layers:
+        raise InputError(f"--pp {pp} is more pipeline stages than {model_id}'s {layers} layers",
+                         fix=f"use --pp from 1 to {layers}")
 
 
 def resolve_model(catalog_dirs: tuple[str, ...], model: str | None,
@@ -210,7 +244,9 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
     from planner.core.api import estimate as run_estimate
 
     check_operating_inputs(duty_cycle, pue, electricity_usd_per_kwh, power_limit_w)
+    check_request(input_tokens, output_tokens, batch_size)
     cat, model_id, warnings = resolve_model(catalog_dirs, model, params)
+    check_parallelism(cat, model_id, pp)
     _check_power_limit(cat, gpu, power_limit_w)
     engine = canonical_engine(engine)
     est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp,
