@@ -100,6 +100,7 @@ TAMPERINGS: dict[str, tuple[Callable[[Deployment, Workload, Path], dict[str, Any
     "batch-beyond-memory": (lambda d, w, p: {"batch_size": 1_000_000}, "batch_size"),
     "engine-another": (_other_engine, "engine"),
     "engine-unknown": (lambda d, w, p: {"engine": "made-up-engine"}, "engine"),
+    "engine-empty": (lambda d, w, p: {"engine": ""}, "engine"),
     "model-another": (_other_model, "model"),
     "capacity-inflated": (_scaled("capacity_requests_per_s", 1.5), "capacity_requests_per_s"),
     "ttft-lowered": (_scaled("ttft_p95_s", 0.5), "ttft_p95_s"),
@@ -261,3 +262,27 @@ def test_a_scenario_edit_that_breaks_no_limit_makes_the_plan_stale_not_violated(
     code, lines = _check(capsys, _scenario_copy(tmp_path, site={"pue": pue + 0.1}), _plan_copy(tmp_path))
     assert code == 2, lines
     assert not [line for line in lines if line.startswith("fail")]
+
+
+def test_a_duplicated_constraint_fails(capsys, tmp_path):
+    code, lines = _check(capsys, _scenario_of(CHATBOT), _plan_copy(tmp_path, lambda doc: doc["constraints"].append(
+        doc["constraints"][0])))
+    name = load_plan(CHATBOT).constraints[0].name
+    assert code == 1
+    assert any(line.startswith("fail  constraints") and f"{name} listed 2 times" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("where", ["deployments.0.replicas", "deployments.0.batch_size", "servers.0.servers",
+                                  "racks.0.servers", "totals.gpus"])
+def test_a_count_too_large_for_a_float_is_one_message_not_a_traceback(capsys, tmp_path, where):
+    section, *rest = where.split(".")
+
+    def huge(doc: dict[str, Any]) -> None:
+        part = doc[section][int(rest[0])] if len(rest) == 2 else doc[section]
+        part[rest[-1]] = 10**400
+
+    code = main(["check", str(_scenario_of(CHATBOT)), "--plan", str(_plan_copy(tmp_path, huge))])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in out + err
+    path = where.replace(".0.", "[0].")
+    assert path in out + err  # the check's own line, or plan loading's error if it bounds integers first

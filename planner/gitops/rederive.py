@@ -81,21 +81,32 @@ def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | P
 
 # -- finite numbers ----------------------------------------------------------------------------
 
-def _numbers(data: Any, where: str) -> Iterator[tuple[str, float]]:
+MAX_EXACT_INT = 2**53
+"""Counts beyond this are not exact as floats (and far beyond any fleet)."""
+
+
+def _numbers(data: Any, where: str) -> Iterator[tuple[str, int | float]]:
     if isinstance(data, dict):
         for k, v in data.items():
             yield from _numbers(v, f"{where}.{k}" if where else str(k))
     elif isinstance(data, list):
         for i, v in enumerate(data):
             yield from _numbers(v, f"{where}[{i}]")
-    elif isinstance(data, float):
+    elif isinstance(data, int | float) and not isinstance(data, bool):
         yield where, data
 
 
 def non_finite(plan: Plan) -> list[str]:
-    """Every number of the plan that is NaN or infinite (plan loading refuses them too)."""
-    return [f"plan: {where} is {value}, not a finite number"
-            for where, value in _numbers(plan.model_dump(), "") if not math.isfinite(value)]
+    """Every number of the plan that is NaN or infinite, or an integer too large to compute with
+    (plan loading refuses them too; this is the check's own guard)."""
+    out = []
+    for where, value in _numbers(plan.model_dump(), ""):
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append(f"plan: {where} is {value}, not a finite number")
+        elif isinstance(value, int) and abs(value) > MAX_EXACT_INT:
+            out.append(f"plan: {where} is an integer of {len(str(abs(value)))} digits, beyond any count a plan "
+                       f"holds (at most {MAX_EXACT_INT})")
+    return out
 
 
 # -- each deployment's configuration -------------------------------------------------------------
@@ -105,13 +116,16 @@ def _workload_index(ctx: Context, name: str) -> int:
 
 
 def _engine_problem(d: Deployment, w: Workload, where: str) -> str | None:
+    """The plan records the workload's engine as the scenario spells it (one of planner's engine names)."""
+    if d.engine == w.engine:
+        return None
     try:
-        engine = canonical_engine(d.engine)
+        known = bool(d.engine.strip()) and canonical_engine(d.engine) == d.engine
     except InputError:
+        known = False
+    if not known:
         return f"engine {d.engine!r} is not a known engine (workload {w.name} uses {where}.engine {w.engine})"
-    if engine != canonical_engine(w.engine):
-        return f"engine {d.engine} is not workload {w.name}'s engine {w.engine} ({where}.engine)"
-    return None
+    return f"engine {d.engine} is not workload {w.name}'s engine {w.engine} ({where}.engine)"
 
 
 def _gpu_problem(d: Deployment, ctx: Context, plan: Plan) -> str | None:
@@ -327,7 +341,8 @@ def _recompute_workload(plan: Plan, w: Workload, idx: list[int], ctx: Context, f
         if ev.why[j]:
             found.problems.append(_rejection(d, w, ev, j))
             continue
-        r = _recompute(d, w, ev, j, ctx.types[d.gpu])
+        with np.errstate(all="ignore"):  # a hostile figure may overflow: it then fails the comparison
+            r = _recompute(d, w, ev, j, ctx.types[d.gpu])
         found.recomputed[i] = r
         found.claims += claim_line(f"deployment {deployment_key(d)}",
                                     _mismatches(d.model_dump(), r) + _recorded_slos(d, w))

@@ -5,6 +5,7 @@ figures. The deployments are re-derived first (planner.gitops.rederive); see its
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from planner.core.constants import BTU_PER_HR_PER_COOLING_TON, HOURS_PER_YEAR, W_TO_BTU_PER_HR
@@ -199,6 +200,8 @@ def _constraint_claims(plan: Plan, ctx: Context, found: Findings, totals: dict[s
     want = _expected_constraints(plan, ctx, found, totals)
     have = {c.name: c for c in plan.constraints}
     wrong = [f"{name} missing" for name in sorted(want.keys() - have.keys())]
+    wrong += [f"{name} listed {n} times" for name, n in sorted(Counter(c.name for c in plan.constraints).items())
+              if n > 1]
     wrong += [f"{name} is none of the scenario's" for name in sorted(have.keys() - want.keys())]
     for name in sorted(want.keys() & have.keys()):
         kind, limit, value, unit = want[name]
