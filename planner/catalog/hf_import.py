@@ -78,24 +78,61 @@ class Architecture:
 
 # ---- reading ---------------------------------------------------------------------------------
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """Parse a config.json; malformed JSON is one InputError naming file, line and column."""
+MAX_CONFIG_BYTES = 4 * 2**20  # a config.json is a few kB; the tokenizer and weights are other files
+MAX_CONFIG_INT = 10**9  # no architecture size (layers, widths, vocabulary, context) comes near it
+CONFIG_FIX = "pass the model's config.json from its Hugging Face repository"
+
+
+def read_config_bytes(path: str | Path) -> bytes:
+    """The bytes of a config.json (bounded); missing, a folder or unreadable is one InputError."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise InputError("file not found", file=str(p), fix="check the path to config.json") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise InputError("is not a UTF-8 JSON file", file=str(p),
-                         fix="pass the model's config.json") from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a config.json", file=str(p), fix=CONFIG_FIX) from None
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc.__class__.__name__})", file=str(p),
+                         fix="check the path and its permissions") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InputError(f"larger than {MAX_CONFIG_BYTES // 2**20} MiB: not a config.json", file=str(p),
+                         fix=CONFIG_FIX)
+    return raw
+
+
+def parse_config(raw: bytes, file: str) -> dict[str, Any]:
+    """Parse a config.json's bytes; malformed JSON is one InputError naming file, line and column."""
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("is not a UTF-8 JSON file", file=file, fix=CONFIG_FIX) from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}", file=str(p),
+        raise InputError(f"malformed JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}", file=file,
                          fix="fix the JSON syntax at that position") from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply for a config.json", file=file, fix=CONFIG_FIX) from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise InputError(f"not a readable JSON document ({str(exc).splitlines()[0][:200]})", file=file,
+                         fix=CONFIG_FIX) from None
     if not isinstance(data, dict):
-        raise InputError("a config.json must be a JSON object", file=str(p))
+        raise InputError("a config.json must be a JSON object", file=file, fix=CONFIG_FIX)
     return data
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Parse a config.json; malformed JSON is one InputError naming file, line and column."""
+    return parse_config(read_config_bytes(path), str(path))
+
+
+def _shown(value: Any) -> str:
+    """A config value as quoted in messages, cut to a readable length."""
+    try:
+        text = json.dumps(value)
+    except (ValueError, RecursionError):
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 class _Reader:
@@ -113,15 +150,47 @@ class _Reader:
                              fix="is this a decoder-only transformer config.json?")
         return default
 
-    def integer(self, *keys: str, default: Any = _MISSING, minimum: int = 1) -> int:
+    def key_of(self, *keys: str) -> str:
+        """The key that holds the value (the first given one when none does)."""
+        return next((k for k in keys if self.cfg.get(k) is not None), keys[0])
+
+    def fail(self, key: str, expected: str, value: Any) -> InputError:
+        return InputError(f"{key} must be {expected}, got {_shown(value)}", file=self.file, fix=CONFIG_FIX)
+
+    def integer(self, *keys: str, default: Any = _MISSING, minimum: int = 1, maximum: int = MAX_CONFIG_INT) -> int:
         value = self.get(*keys, default=default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise InputError(f"{keys[0]} must be a whole number >= {minimum}, got {value!r}", file=self.file,
-                             key_path=keys[0])
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.fail(self.key_of(*keys), f"a whole number from {minimum} to {maximum:,}", value)
         return value
 
     def optional_int(self, key: str) -> int | None:
         return None if self.cfg.get(key) is None else self.integer(key)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.get(key, default=default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false", value)
+        return value
+
+    def text(self, key: str, default: str) -> str:
+        value = self.get(key, default=default)
+        if not isinstance(value, str):
+            raise self.fail(key, "text", value)
+        return value
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.get(key, default={})
+        if not isinstance(value, dict):
+            raise self.fail(key, "a mapping (JSON object)", value)
+        return value
+
+    def int_list(self, key: str, layers: int) -> list[int]:
+        """A list of layer indices (0 .. layers - 1)."""
+        value = self.get(key, default=[])
+        if not isinstance(value, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < layers for v in value):
+            raise self.fail(key, f"a list of layer indices from 0 to {layers - 1}", value)
+        return value
 
 
 def _moe_layers(r: _Reader, layers: int) -> int:
@@ -130,15 +199,28 @@ def _moe_layers(r: _Reader, layers: int) -> int:
         freq = r.integer("moe_layer_freq", default=1)
         return sum(1 for i in range(layers) if i >= first and i % freq == 0)
     step = r.integer("decoder_sparse_step", default=1)  # Qwen MoE
-    dense_only = set(r.get("mlp_only_layers", default=[]) or [])
+    dense_only = set(r.int_list("mlp_only_layers", layers))
     return sum(1 for i in range(layers) if i not in dense_only and (i + 1) % step == 0)
 
 
-def _sliding(r: _Reader, max_context: int, model_type: str) -> tuple[int | None, float]:
+def _layer_types(r: _Reader, layers: int) -> list[str] | None:
+    """``layer_types`` (one attention kind per layer), checked: a list of names, one per layer."""
+    value = r.get("layer_types", default=None)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value) or len(value) != layers:
+        raise r.fail("layer_types", f"a list of {layers} layer kinds (one per hidden layer), e.g. "
+                     '"sliding_attention", "full_attention"', value)
+    return value
+
+
+def _sliding(r: _Reader, max_context: int, model_type: str, layers: int) -> tuple[int | None, float]:
     window = r.get("sliding_window", default=None)
-    layer_types = r.get("layer_types", default=None)
-    if isinstance(layer_types, list) and layer_types:
-        fraction = sum(1 for t in layer_types if "sliding" in str(t)) / len(layer_types)
+    window = None if window is False else window
+    window = r.integer("sliding_window", minimum=0) if window is not None else None
+    layer_types = _layer_types(r, layers)
+    if layer_types:
+        fraction = sum(1 for t in layer_types if "sliding" in t) / len(layer_types)
     elif r.get("use_sliding_window", default=True) is False:
         fraction = 0.0
     elif model_type == "gemma2":
@@ -148,9 +230,9 @@ def _sliding(r: _Reader, max_context: int, model_type: str) -> tuple[int | None,
         fraction = (pattern - 1) / pattern  # every pattern-th layer is global (gemma3)
     else:
         fraction = 1.0 if window else 0.0  # mistral v0.1, phi-3: every layer
-    if not window or fraction == 0.0 or int(window) >= max_context:
+    if not window or fraction == 0.0 or window >= max_context:
         return None, 0.0
-    return int(window), fraction
+    return window, fraction
 
 
 def _mla(r: _Reader) -> Mla | None:
@@ -167,7 +249,7 @@ def parse_architecture(cfg: dict[str, Any], file: str | None = None) -> Architec
     if "num_hidden_layers" not in cfg and isinstance(text_config, dict):  # multimodal wrappers
         cfg = {**cfg, **text_config}
     r = _Reader(cfg, file)
-    model_type = str(r.get("model_type", default="unknown"))
+    model_type = r.text("model_type", "unknown")
     layers, hidden = r.integer("num_hidden_layers", "n_layer"), r.integer("hidden_size", "n_embd")
     heads = r.integer("num_attention_heads", "n_head")
     kv_heads = r.integer("num_key_value_heads", default=heads)
@@ -175,12 +257,12 @@ def parse_architecture(cfg: dict[str, Any], file: str | None = None) -> Architec
     head_dim = mla.v_head_dim if mla else r.integer("head_dim", default=hidden // heads)
     max_context = r.integer("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length")
     experts = r.integer("num_experts", "num_local_experts", "n_routed_experts", default=0, minimum=0)
-    window, fraction = _sliding(r, max_context, model_type)
+    window, fraction = _sliding(r, max_context, model_type, layers)
     common = dict(model_type=model_type, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,
                   head_dim=head_dim, vocab=r.integer("vocab_size"), max_context=max_context, mla=mla,
-                  tied=bool(r.get("tie_word_embeddings", default=model_type.startswith("gemma"))),
+                  tied=r.flag("tie_word_embeddings", model_type.startswith("gemma")),
                   sliding_window=window, sliding_fraction=fraction,
-                  attention_bias=bool(r.get("attention_bias", default=model_type in ("qwen2", "qwen2_moe"))))
+                  attention_bias=r.flag("attention_bias", model_type in ("qwen2", "qwen2_moe")))
     if experts < 2:
         return Architecture(ffn=r.integer("intermediate_size", "n_inner"), **common)  # type: ignore[arg-type]
     moe_layers = _moe_layers(r, layers)
@@ -259,8 +341,8 @@ def count_parameters(a: Architecture) -> tuple[int, int]:
 
 # ---- the catalog entry -----------------------------------------------------------------------
 
-def _native_precision(cfg: dict[str, Any]) -> str:
-    quant = cfg.get("quantization_config") or {}
+def _native_precision(cfg: dict[str, Any], file: str | None = None) -> str:
+    quant = _Reader(cfg, file).mapping("quantization_config")
     method = str(quant.get("quant_method", "")).lower()
     bits = quant.get("bits") or quant.get("w_bit")
     if method == "fp8":
@@ -319,14 +401,14 @@ def model_spec_from_config(cfg: dict[str, Any], *, model_id: str, source: str, f
     if a.sliding_window is not None:
         attention.update(sliding_window_tokens=a.sliding_window,
                          sliding_window_layer_fraction=a.sliding_fraction)
-    hf_name = str(cfg.get("_name_or_path") or "")
+    hf_name = _Reader(cfg, file).text("_name_or_path", "")
     data: dict[str, Any] = {
         "id": model_id, "name": name or hf_name.split("/")[-1] or model_id,
         "aliases": [hf_name] if "/" in hf_name else [],
         "params_total_b": round(total_b, 4), "params_active_b": round(min(active_b, total_b), 4),
         "layers": a.layers, "hidden_size": a.hidden, "attention_heads": a.heads, "kv_heads": a.kv_heads,
         "head_dim": a.head_dim, "ffn_size": a.ffn, "vocab_size": a.vocab, "attention": attention,
-        "max_context_tokens": a.max_context, "native_precision": _native_precision(cfg),
+        "max_context_tokens": a.max_context, "native_precision": _native_precision(cfg, file),
         "source": source, "notes": _notes(a, total, active, params_b, active_params_b),
     }
     if a.is_moe:
@@ -343,12 +425,13 @@ def import_config(path: str | Path, *, model_id: str | None = None, params_b: fl
     if model_id is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", model_id):
         raise InputError(f"--id {model_id!r} is not a catalog id",
                          fix="use lower-case letters, digits, '.' and '-', e.g. my-model-8b")
-    cfg = read_config(p)
+    raw = read_config_bytes(p)
+    cfg = parse_config(raw, str(p))
     ident = model_id or default_id(cfg, p)
     if ident is None:
         raise InputError("cannot derive a model id from the config or its folder", file=str(p),
                          fix="pass --id, e.g. --id my-model-8b")
-    digest = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(raw).hexdigest()[:16]
     where = cfg.get("_name_or_path") or f"{p.parent.name}/{p.name}"
     source = (f"Hugging Face config.json ({where}, sha256 {digest}...) imported with "
               "`planner catalog import-hf`")

@@ -133,9 +133,16 @@ class Catalog:
 
 
 def _catalog_files(folder: Path) -> list[Path]:
+    if folder.is_file():
+        raise InputError("is a file, expected a catalog folder", file=str(folder),
+                         fix="pass the folder that holds it (--catalog DIR or PLANNER_CATALOG_PATH)")
     if not folder.is_dir():
         raise InputError("catalog folder not found", file=str(folder), fix="pass an existing folder")
-    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    except OSError as exc:
+        raise InputError(f"cannot list the catalog folder ({exc.strerror or exc.__class__.__name__})",
+                         file=str(folder), fix="check its permissions") from None
 
 
 def _user_dirs(extra: Iterable[str | Path] | None) -> list[Path]:

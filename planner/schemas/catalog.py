@@ -17,6 +17,17 @@ PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
 
 GIB = 1024**3
 
+# Plausible upper bounds: far above any real accelerator or model, low enough that every product the
+# core forms stays a finite float (a user catalog's `max_context_tokens: 1e400` must not overflow).
+MAX_TFLOPS = 100_000.0
+MAX_PRICE_USD = 1e9
+MAX_WIDTH = 1_000_000
+"""hidden, head, FFN and latent widths (elements)"""
+MAX_HEADS = 100_000
+MAX_EXPERTS = 100_000
+MAX_VOCAB = 100_000_000
+MAX_CONTEXT_TOKENS = 1_000_000_000
+
 
 class PeakTflops(StrictModel):
     """Dense (no structured sparsity) tensor-core peak, in TFLOP/s (TOP/s for int8/int4).
@@ -24,26 +35,26 @@ class PeakTflops(StrictModel):
     A precision is absent where the GPU has no tensor path for it.
     """
 
-    bf16: float | None = Field(None, gt=0)
-    fp16: float | None = Field(None, gt=0)
-    fp8: float | None = Field(None, gt=0)
-    int8: float | None = Field(None, gt=0)
-    int4: float | None = Field(None, gt=0)
-    fp4: float | None = Field(None, gt=0)
+    bf16: float | None = Field(None, gt=0, le=MAX_TFLOPS)
+    fp16: float | None = Field(None, gt=0, le=MAX_TFLOPS)
+    fp8: float | None = Field(None, gt=0, le=MAX_TFLOPS)
+    int8: float | None = Field(None, gt=0, le=MAX_TFLOPS)
+    int4: float | None = Field(None, gt=0, le=MAX_TFLOPS)
+    fp4: float | None = Field(None, gt=0, le=MAX_TFLOPS)
 
 
 class Interconnect(StrictModel):
     kind: str
     """e.g. nvlink4, nvlink5, pcie4, pcie5, infinity-fabric"""
-    bandwidth_gb_per_s: float = Field(gt=0)
+    bandwidth_gb_per_s: float = Field(gt=0, le=100_000)
     """Per-GPU, per-direction bandwidth to its peers inside the server, in GB/s (decimal)."""
     latency_us: float = Field(gt=0, le=100)
     """Per-message latency of one collective step, in microseconds."""
 
 
 class Psu(StrictModel):
-    count: int = Field(ge=1)
-    rating_w: float = Field(gt=0)
+    count: int = Field(ge=1, le=64)
+    rating_w: float = Field(gt=0, le=100_000)
     redundancy: str
     """e.g. "4+2", "5+1", "N+1", "2N"."""
     efficiency_tier: Literal["titanium", "platinum", "gold", "silver", "bronze"] = "titanium"
@@ -53,11 +64,11 @@ class Server(StrictModel):
     model: str
     """Reference server, e.g. "NVIDIA DGX H100"."""
     gpus_per_server: int = Field(ge=1, le=72)
-    max_power_w: float = Field(gt=0)
+    max_power_w: float = Field(gt=0, le=1_000_000)
     """Nameplate maximum input power of the whole server (for circuits and PSUs)."""
     rack_units: int = Field(ge=1, le=48)
     psu: Psu | None = None
-    price_usd: float | None = Field(None, ge=0)
+    price_usd: float | None = Field(None, ge=0, le=MAX_PRICE_USD)
     """Price of the server without its GPUs (chassis, CPUs, memory, NICs), USD."""
     price_source: str | None = None
     """Where price_usd comes from (or that it is an estimate)."""
@@ -65,7 +76,7 @@ class Server(StrictModel):
 
 
 class Price(StrictModel):
-    usd: float = Field(gt=0)
+    usd: float = Field(gt=0, le=MAX_PRICE_USD)
     date: str
     """When the price was observed, YYYY-MM."""
     source: str
@@ -82,7 +93,7 @@ class GpuSpec(StrictModel):
     memory_bandwidth_tb_per_s: float = Field(gt=0, le=50)
     peak_tflops: PeakTflops
     tdp_w: float = Field(gt=0, le=3000)
-    idle_w: float = Field(gt=0)
+    idle_w: float = Field(gt=0, le=3000)
     interconnect: Interconnect
     server: Server
     price: Price | None = None
@@ -132,13 +143,13 @@ class GpuSpec(StrictModel):
 
 class Attention(StrictModel):
     kind: Literal["mha", "gqa", "mla"]
-    sliding_window_tokens: int | None = Field(None, ge=1)
+    sliding_window_tokens: int | None = Field(None, ge=1, le=MAX_CONTEXT_TOKENS)
     """Window of the sliding-window layers; None when every layer attends to the full context."""
     sliding_window_layer_fraction: float = Field(0.0, ge=0, le=1)
     """Share of layers that use the sliding window (gemma-2, gpt-oss: 0.5)."""
-    kv_lora_rank: int | None = Field(None, ge=1)
+    kv_lora_rank: int | None = Field(None, ge=1, le=MAX_WIDTH)
     """MLA only: rank of the latent KV cache (DeepSeek-V3: 512)."""
-    qk_rope_head_dim: int | None = Field(None, ge=1)
+    qk_rope_head_dim: int | None = Field(None, ge=1, le=MAX_WIDTH)
     """MLA only: decoupled RoPE key dim cached beside the latent (DeepSeek-V3: 64)."""
 
     @model_validator(mode="after")
@@ -151,11 +162,11 @@ class Attention(StrictModel):
 
 
 class Moe(StrictModel):
-    experts_total: int = Field(ge=2)
-    experts_active: int = Field(ge=1)
-    experts_shared: int = Field(0, ge=0)
-    expert_ffn_size: int = Field(ge=1)
-    moe_layers: int = Field(ge=1)
+    experts_total: int = Field(ge=2, le=MAX_EXPERTS)
+    experts_active: int = Field(ge=1, le=MAX_EXPERTS)
+    experts_shared: int = Field(0, ge=0, le=MAX_EXPERTS)
+    expert_ffn_size: int = Field(ge=1, le=MAX_WIDTH)
+    moe_layers: int = Field(ge=1, le=1000)
     """Layers whose FFN is a mixture of experts (the rest are dense FFN layers)."""
 
     @model_validator(mode="after")
@@ -172,18 +183,18 @@ class ModelSpec(StrictModel):
     params_total_b: float = Field(gt=0, le=10000)
     params_active_b: float = Field(gt=0, le=10000)
     layers: int = Field(ge=1, le=1000)
-    hidden_size: int = Field(ge=1)
-    attention_heads: int = Field(ge=1)
-    kv_heads: int = Field(ge=1)
-    head_dim: int = Field(ge=1)
-    ffn_size: int = Field(ge=1)
+    hidden_size: int = Field(ge=1, le=MAX_WIDTH)
+    attention_heads: int = Field(ge=1, le=MAX_HEADS)
+    kv_heads: int = Field(ge=1, le=MAX_HEADS)
+    head_dim: int = Field(ge=1, le=MAX_WIDTH)
+    ffn_size: int = Field(ge=1, le=MAX_WIDTH)
     """Dense FFN intermediate size (of the dense layers for MoE models)."""
-    vocab_size: int = Field(ge=1)
+    vocab_size: int = Field(ge=1, le=MAX_VOCAB)
     tied_embeddings: bool = False
     """True when the output projection (lm_head) shares the input embedding matrix."""
     attention: Attention
     moe: Moe | None = None
-    max_context_tokens: int = Field(ge=1)
+    max_context_tokens: int = Field(ge=1, le=MAX_CONTEXT_TOKENS)
     native_precision: Precision = "bf16"
     """Precision of the published checkpoint (deepseek-v3: fp8; gpt-oss: fp4 experts)."""
     source: str
