@@ -28,15 +28,31 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.fixture(scope="module")
+def solved_head(tmp_path_factory) -> bytes:
+    """chatbot-head.yaml solved once: `planner check` re-derives every figure from the estimation core,
+    so the committed plan of these tests must be a real solve, not the hand-made chatbot-head.json."""
+    work = tmp_path_factory.mktemp("head")
+    (work / "scenarios").mkdir()
+    shutil.copy(FIXTURES / "chatbot-head.yaml", work / "scenarios" / "chatbot.yaml")
+    return support.solve(work, "scenarios/chatbot.yaml", work / "plan.json")
+
+
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
-    """A scenario and its committed plan (the head fixture, stamped with the scenario's real hashes)."""
+def repo(tmp_path, monkeypatch, solved_head):
+    """A scenario and its committed plan (chatbot-head.yaml, solved)."""
     monkeypatch.delenv("PLANNER_CATALOG_PATH", raising=False)
     scenario = tmp_path / "scenarios" / "chatbot.yaml"
     scenario.parent.mkdir()
     shutil.copy(FIXTURES / "chatbot-head.yaml", scenario)
-    support.stamp("chatbot-head", scenario, tmp_path / "plans" / "chatbot" / "plan.json")
+    plan = tmp_path / "plans" / "chatbot" / "plan.json"
+    plan.parent.mkdir(parents=True)
+    plan.write_bytes(solved_head)
     return tmp_path
+
+
+def _committed(repo: Path):
+    return load_plan(repo / "plans" / "chatbot" / "plan.json")
 
 
 def _edit_scenario(repo: Path, old: str, new: str) -> Path:
@@ -164,12 +180,21 @@ def _check(capsys, repo: Path, *extra: str) -> tuple[int, str, str]:
                "--plan", str(repo / "plans" / "chatbot" / "plan.json"), *extra)
 
 
+def _racks(n: int) -> str:
+    return f"{n} rack" + ("" if n == 1 else "s")
+
+
 def test_check_of_a_current_plan_passes(capsys, repo):
     code, out, _ = _check(capsys, repo)
+    plan = _committed(repo)
     assert code == 0
-    assert out.splitlines() == [
+    lines = out.splitlines()
+    assert lines[:2] == [
         "ok    inputs unchanged since the plan was solved",
-        "ok    8 constraints, 3 deployments (capacity, SLOs, GPU counts), 2 racks and the totals hold",
+        f"ok    {len(plan.constraints)} constraints, 3 deployments (capacity, SLOs, GPU counts), "
+        f"{_racks(len(plan.racks))} and the totals hold"]
+    assert lines[2].startswith("ok    re-derived from the scenario, the catalog and the estimation core: ")
+    assert lines[3:] == [
         "ok    the scenario's limits hold: traffic and capacity of 3 workloads, p95 SLOs, rack power, "
         "air cooling, site power, racks, inventory",
         "check passed"]
@@ -199,29 +224,31 @@ def test_check_an_edit_that_changes_no_content_is_not_stale(capsys, repo, old, n
 
 
 def test_check_of_a_stale_plan_that_breaks_the_edited_scenario_exits_1(capsys, repo):
-    # the new hall caps racks at 30 kW: 3 DGX H100 (30.6 kW nameplate) no longer fit 24 kW usable
-    scenario = _edit_scenario(repo, "rack_power_cap_kw: 40", "rack_power_cap_kw: 30")
+    # the new hall caps racks at 20 kW: 16 kW usable, below each rack's nameplate draw
+    racks = _committed(repo).racks
+    assert all(r.power_nameplate_w > 16_000 for r in racks)
+    scenario = _edit_scenario(repo, "rack_power_cap_kw: 40", "rack_power_cap_kw: 20")
     code, out, _ = _check(capsys, repo)
     assert code == 1
     assert out.splitlines()[0].startswith(f"stale the scenario {scenario} changed since the plan was solved")
-    assert out.splitlines()[1:3] == [
-        "fail  rack power: rack h100-sxm-r01 draws 30.6 kW at nameplate, above the scenario's usable 24.0 kW "
-        "(site.rack_power_cap_kw 30 x breaker_derating 0.8)",
-        "fail  rack power: rack h100-sxm-r02 draws 30.6 kW at nameplate, above the scenario's usable 24.0 kW "
-        "(site.rack_power_cap_kw 30 x breaker_derating 0.8)"]
+    fails = [line for line in out.splitlines() if line.startswith("fail")]
+    assert fails[:len(racks)] == [
+        f"fail  rack power: rack {r.id} draws {r.power_nameplate_w / 1e3:.1f} kW at nameplate, above the "
+        "scenario's usable 16.0 kW (site.rack_power_cap_kw 20 x breaker_derating 0.8)" for r in racks]
     assert not any(line.startswith("ok    ") and "hold" in line for line in out.splitlines())
-    assert out.splitlines()[-1].startswith("check failed: 1 stale, 2 violated (re-run `planner solve ")
+    assert out.splitlines()[-1].startswith(f"check failed: 1 stale, {len(fails)} violated (re-run `planner solve ")
 
 
 def test_check_of_a_scenario_with_more_traffic_not_re_solved_exits_1(capsys, repo):
     _edit_scenario(repo, "peak_requests_per_s: 13.5", "peak_requests_per_s: 20")
     code, out, _ = _check(capsys, repo)
     assert code == 1 and out.startswith("stale the scenario ")
+    served = sum(d.capacity_requests_per_s for d in _committed(repo).deployments if d.workload == "chat")
     assert [line for line in out.splitlines() if line.startswith("fail")] == [
         "fail  traffic chat: the plan routes 13.5 req/s, but the scenario's traffic.peak_requests_per_s is "
         "20 req/s",
-        "fail  capacity chat: the plan serves 20 req/s, below the scenario's peak x (1 + headroom) = 20 x 1.2 = "
-        "24 req/s"]
+        f"fail  capacity chat: the plan serves {served:.3g} req/s, below the scenario's peak x (1 + headroom) = "
+        "20 x 1.2 = 24 req/s"]
 
 
 def test_check_notes_slos_it_cannot_check(capsys, repo):
@@ -242,11 +269,14 @@ def test_check_of_a_hand_edited_plan_with_deployments_deleted_exits_1(capsys, re
     assert code == 1
     fails = [line for line in out.splitlines() if line.startswith("fail")]
     assert fails[:2] == ["fail  negative count: totals.gpus = -1",
-                         "fail  totals.gpus: -1 GPUs, but the plan has 41 in its server groups (servers[].gpus)"]
+                         f"fail  totals.gpus: -1 GPUs, but the plan has {plan.totals.gpus} in its server groups "
+                         "(servers[].gpus)"]
     assert "fail  traffic chat: the plan routes 0 req/s, but the scenario's traffic.peak_requests_per_s is " \
            "13.5 req/s" in fails
-    assert len(fails) == 2 + 2 * 3  # traffic and capacity of each of the 3 workloads
-    assert out.splitlines()[-1] == "check failed: 8 violated"
+    for workload in ("chat", "summarize", "code"):  # traffic and capacity of each of the 3 workloads
+        assert sum(line.startswith((f"fail  traffic {workload}: the plan routes 0 req/s",
+                                    f"fail  capacity {workload}: the plan serves 0 req/s")) for line in fails) == 2
+    assert out.splitlines()[-1] == f"check failed: {len(fails)} violated"
 
 
 def test_check_with_another_override_is_stale_and_checked_against_it(capsys, repo):
@@ -257,44 +287,49 @@ def test_check_with_another_override_is_stale_and_checked_against_it(capsys, rep
 
 
 def test_check_resolves_inventory_aliases_with_the_catalog(capsys, repo):
-    _edit_scenario(repo, "inventory: {h100-sxm: 64}", "inventory: {H100: 40}")
+    gpus = _committed(repo).totals.gpus
+    _edit_scenario(repo, "inventory: {h100-sxm: 64}", f"inventory: {{H100: {gpus - 1}}}")
     code, out, _ = _check(capsys, repo)
-    assert code == 1 and "fail  inventory H100: the plan buys 48 GPUs, above the scenario's " \
-                         "hardware.inventory 40" in out.splitlines()
+    assert code == 1 and f"fail  inventory H100: the plan buys {gpus} GPUs, above the scenario's " \
+                         f"hardware.inventory {gpus - 1}" in out.splitlines()
 
 
 def test_check_policy_deny_exits_4_with_one_line(capsys, repo):
+    gpus = _committed(repo).totals.gpus
     policy = _policy(repo, "  - {name: gpu-cap, level: deny, metric: totals.gpus, operator: '>',"
-                           " threshold: 40, message: the hall has 40 GPUs}\n")
+                           f" threshold: {gpus - 1}, message: the hall has {gpus - 1} GPUs}}\n")
     code, out, _ = _check(capsys, repo, "--policy", policy)
     assert code == 4
-    assert "deny  gpu-cap: totals.gpus = 41 (> 40): the hall has 40 GPUs" in out.splitlines()
+    assert f"deny  gpu-cap: totals.gpus = {gpus} (> {gpus - 1}): the hall has {gpus - 1} GPUs" in out.splitlines()
     assert out.splitlines()[-1] == "check failed: 1 denied"
 
 
 def test_check_policy_warn_exits_0(capsys, repo):
+    base, head = load_plan(BASE).totals.capex_usd, _committed(repo).totals.capex_usd
+    delta_pct = (head - base) / base * 100
     policy = _policy(repo, "  - {name: capex, level: warn, metric: capex_delta_pct, operator: '>',"
-                           " threshold: 10}\n")
+                           f" threshold: {delta_pct - 1:.1f}}}\n")
     code, out, _ = _check(capsys, repo, "--policy", policy, "--base", BASE)
-    assert code == 0 and "warn  capex: capex_delta_pct = +47.6% (> 10.0%)" in out
+    assert code == 0 and f"warn  capex: capex_delta_pct = {delta_pct:+.1f}% (> {delta_pct - 1:.1f}%)" in out
     assert out.splitlines()[-1] == "check passed: 1 warned"
 
 
 def test_check_with_the_shipped_default_policy(capsys, repo):
     code, out, _ = _check(capsys, repo, "--policy", str(ROOT / "policies" / "default.yaml"), "--base", BASE)
-    assert code == 0 and "pass  rack-within-breaker" in out and "warn  capex-growth" in out
+    assert code == 0 and "pass  rack-within-breaker" in out and "capex-growth: capex_delta_pct = " in out
 
 
 def test_check_of_a_plan_that_breaks_its_constraints_exits_1(capsys, repo):
     path = repo / "plans" / "chatbot" / "plan.json"
     plan = load_plan(path)
     chat = plan.deployments[0].model_copy(update={"capacity_requests_per_s": 10.0})
+    assert chat.workload == "chat"
     write_plan(plan.model_copy(update={"deployments": [chat, *plan.deployments[1:]]}), path)
     code, out, _ = _check(capsys, repo)
     assert code == 1
-    assert "fail  deployment chat/h100-sxm/fp8/tp4: capacity 10 req/s is below demand 13.5 req/s" in out
-    assert "fail  capacity chat: the plan serves 10 req/s, below the scenario's peak x (1 + headroom) = " \
-           "13.5 x 1.2 = 16.2 req/s" in out
+    assert f"fail  deployment chat/{chat.gpu}/{chat.precision}/tp{chat.tp}: capacity 10 req/s is below demand " \
+           "13.5 req/s" in out
+    assert "the estimation core (tolerance 0.01 %): capacity_requests_per_s 10 (recomputed " in out
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_PLANS))

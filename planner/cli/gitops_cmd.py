@@ -6,18 +6,13 @@ check 0 ok, 2 stale plan, 1 constraint violated or input error, 4 policy deny.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from planner.errors import EXIT_CHANGED, EXIT_OK, InputError
 from planner.gitops.render import FORMATS
 from planner.schemas.plan import Plan
-
-if TYPE_CHECKING:
-    from planner.catalog import Catalog
 
 NO_PLAN = "/dev/null"
 """As BASE (or NEW), stands for "no plan": a new scenario diffs as all additions."""
@@ -118,23 +113,17 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
     wanted = override if override is not None else plan.scenario.override
     catalog = load_catalog(catalog_dirs)
     current = scenario_input_hashes(scenario, catalog, override=wanted, calibration_path=calibration)
-    now = load_scenario(scenario, wanted).scenario
-    note = unchecked_slos(now)
+    loaded = load_scenario(scenario, wanted)
+    note = unchecked_slos(loaded.scenario)
     report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),
-                         violated=violations(plan) + scenario_violations(plan, now, _gpu_ids(catalog)),
-                         verified=verified_summary(plan, now), notes=[note] if note else [],
+                         violated=violations(plan) + scenario_violations(plan, loaded, catalog,
+                                                                         calibration=calibration),
+                         verified=verified_summary(plan, loaded), notes=[note] if note else [],
                          policy=evaluate_policy(policy, plan, base) if policy else [])
     for line in report.lines():
         click.echo(line)
     click.echo(report.verdict() + (_re_solve_hint(scenario, plan_path, wanted) if report.stale else ""))
     return report.exit_code
-
-
-def _gpu_ids(catalog: Catalog) -> Callable[[str], str]:
-    """GPU name (id or alias) -> catalog id; an unknown name stays as it is."""
-    def gpu_id(name: str) -> str:
-        return catalog.gpu(name).id if catalog.has_gpu(name) else name
-    return gpu_id
 
 
 def _re_solve_hint(scenario: str, plan_path: str, override: str | None) -> str:
