@@ -286,3 +286,17 @@ def test_a_count_too_large_for_a_float_is_one_message_not_a_traceback(capsys, tm
     assert code == 1 and "Traceback" not in out + err
     path = where.replace(".0.", "[0].")
     assert path in out + err  # the check's own line, or plan loading's error if it bounds integers first
+
+
+@pytest.mark.parametrize("slo", ["ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms"])
+def test_every_slo_quantile_is_checked_with_recomputed_latencies(capsys, tmp_path, slo):
+    """p50/p99 SLOs the plan does not record are checked all the same, with the recomputed latencies."""
+    key = deployment_key(load_plan(CHATBOT).deployments[0])
+    doc = yaml.safe_load(_scenario_of(CHATBOT).read_text(encoding="utf-8"))
+    doc["workloads"][0]["slo"][slo] = 0.001  # 1 microsecond: no configuration meets it
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    code, lines = _check(capsys, scenario, _plan_copy(tmp_path))
+    assert code == 1
+    assert any(line.startswith(f"fail  deployment {key}") and f"slo.{slo}" in line for line in lines), lines
+    assert not any(line.startswith("note  p50/p99 SLOs are not checked") for line in lines)

@@ -315,8 +315,12 @@ def scenario_violations(plan: Plan, scenario: LoadedScenario | Scenario,
     return _workload_violations(plan, now) + _slo_violations(plan, now) + _site_violations(plan, now, gpu_id)
 
 
-def unchecked_slos(scenario: Scenario) -> str | None:
-    """One note naming the scenario's p50/p99 SLOs, which a plan cannot be checked against."""
+def unchecked_slos(scenario: LoadedScenario | Scenario) -> str | None:
+    """One note naming the scenario's p50/p99 SLOs, which a plan's written figures cannot be checked
+    against (it records p95 latencies only). None with a LoadedScenario: `scenario_violations` then
+    re-derives every deployment, and candidate generation's code checks every quantile."""
+    if isinstance(scenario, LoadedScenario):
+        return None
     named = []
     for w in scenario.workloads:
         keys = [k for k in UNCHECKED_SLO_KEYS if w.enabled and getattr(w.slo, k) is not None]
@@ -355,8 +359,9 @@ def verified_summary(plan: Plan, scenario: LoadedScenario | Scenario | None = No
     from planner.gitops.rederive import CLAIM_REL_TOL
 
     rederived = (f"re-derived from the scenario, the catalog and the estimation core: each deployment's model, "
-                 f"engine, GPU, precision, TP/PP and batch (fits memory), its capacity, TTFT/ITL p95 and power, "
-                 f"the servers, racks and totals (within {CLAIM_REL_TOL * 100:g} %)")
+                 f"engine, GPU, precision, TP/PP and batch (fits memory), its capacity, TTFT and ITL (every SLO "
+                 f"quantile) and power, the servers, racks, totals and constraints (within {CLAIM_REL_TOL * 100:g} "
+                 f"%); not re-derived: alternatives, what-if values and objective alternatives (they need re-solves)")
     return [own, rederived, _scenario_summary(scenario.scenario)]
 
 
