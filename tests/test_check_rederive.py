@@ -300,3 +300,19 @@ def test_every_slo_quantile_is_checked_with_recomputed_latencies(capsys, tmp_pat
     assert code == 1
     assert any(line.startswith(f"fail  deployment {key}") and f"slo.{slo}" in line for line in lines), lines
     assert not any(line.startswith("note  p50/p99 SLOs are not checked") for line in lines)
+
+
+def test_key_paths_count_disabled_workloads_and_hold_for_a_stale_plan(capsys, tmp_path):
+    """A deployment the scenario does not allow is a violation of the scenario as it is now, also when
+    the plan is stale; its key path is the workload's position in the file, disabled ones included."""
+    doc = yaml.safe_load(_scenario_of(CHATBOT).read_text(encoding="utf-8"))
+    doc["workloads"].insert(0, {**doc["workloads"][0], "name": "retired", "enabled": False})
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump(doc), encoding="utf-8")
+
+    def int4(plan_doc: dict[str, Any]) -> None:
+        plan_doc["deployments"][0]["precision"] = "int4"
+
+    code, lines = _check(capsys, scenario, _plan_copy(tmp_path, int4))
+    assert code == 1 and lines[0].startswith("stale ")
+    assert any("precision 'int4'" in line and "workloads[1].precisions" in line for line in lines), lines

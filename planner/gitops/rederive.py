@@ -5,10 +5,14 @@ configuration against what the scenario allows (model, engine, GPU, precision, T
 evaluates it with `planner.candidates.generate.evaluate_configurations`, the code candidate
 generation runs, with the calibration the plan was solved with: the batch must fit memory, the ITL
 SLOs must hold, and capacity, latencies and power must match what the plan claims within
-CLAIM_REL_TOL. Server groups, racks and totals are re-derived from the catalog and the scenario's
-overrides (one name resolution, `planner.scenario.names.resolve_names`, shared with validate and
-solve), and the scenario's limits (capacity with headroom and N+k spares, p95 SLOs, site power,
-inventory, budget) are checked with the recomputed figures. Every finding is one line.
+CLAIM_REL_TOL. Server groups, racks, totals and constraints are re-derived from the catalog and the
+scenario's overrides (planner.gitops.rederive_fleet; one name resolution,
+`planner.scenario.names.resolve_names`, shared with validate and solve), and the scenario's limits
+(capacity with headroom and N+k spares, every TTFT/ITL SLO quantile, site power, inventory, budget)
+are checked with the recomputed figures. Every finding is one line.
+
+A stale plan (its inputs changed since it was solved) is not held to its written figures, which
+answer the old inputs, only to the scenario as it is now: its configuration and the limits.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Context:
     """The GPUs the scenario allows and whose server fits a rack, as `planner solve` builds them."""
     catalog: Catalog
     calibration: str | None
+    workload_index: dict[str, int]
+    """Workload name -> its position in the scenario file (for key paths)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,6 @@ class Recomputed:
     capacity_requests_per_s: float
     ttft_p95_band_s: tuple[float, float]
     """TTFT p95 at the routed rate less and more its rounding in the plan file (ROUNDING)."""
-    itl_p95_s: float
     figures: dict[str, float]
     ttft_low_s: dict[float, float]
     """TTFT at quantiles 0.5, 0.95 and 0.99 at the routed rate less its rounding (for the SLOs)."""
@@ -78,7 +83,8 @@ def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | P
     gpus, _ = select_gpus(sc, catalog, file)
     types, _ = gpu_types(sc, gpus, catalog)
     cal = resolve_calibration(loaded.path, loaded.override, calibration)
-    return Context(sc, names, types, catalog, str(cal) if cal else None)
+    index = {w.name: i for i, w in enumerate(loaded.scenario.workloads)}
+    return Context(sc, names, types, catalog, str(cal) if cal else None, index)
 
 
 # -- finite numbers ----------------------------------------------------------------------------
@@ -106,16 +112,13 @@ def non_finite(plan: Plan) -> list[str]:
         if isinstance(value, float) and not math.isfinite(value):
             out.append(f"plan: {where} is {value}, not a finite number")
         elif isinstance(value, int) and abs(value) > MAX_EXACT_INT:
-            out.append(f"plan: {where} is an integer of {len(str(abs(value)))} digits, beyond any count a plan "
-                       f"holds (at most {MAX_EXACT_INT})")
+            digits = int(value.bit_length() * math.log10(2)) + 1
+            out.append(f"plan: {where} is an integer of about {digits} digits, beyond any count a plan holds "
+                       f"(at most {MAX_EXACT_INT})")
     return out
 
 
 # -- each deployment's configuration -------------------------------------------------------------
-
-def _workload_index(ctx: Context, name: str) -> int:
-    return next(i for i, w in enumerate(ctx.scenario.workloads) if w.name == name)
-
 
 def _engine_problem(d: Deployment, w: Workload, where: str) -> str | None:
     """The plan records the workload's engine as the scenario spells it (one of planner's engine names)."""
@@ -162,7 +165,7 @@ def _parallelism_problems(d: Deployment, w: Workload, ctx: Context, where: str) 
 
 def configuration_problems(d: Deployment, w: Workload, ctx: Context, plan: Plan) -> list[str]:
     """Why the scenario does not allow the deployment's configuration, one line each (empty when it does)."""
-    where = f"workloads[{_workload_index(ctx, w.name)}]"
+    where = f"workloads[{ctx.workload_index[w.name]}]"
     out = []
     model = ctx.names.models[w.name]
     if d.model != model:
@@ -245,7 +248,7 @@ def _recompute(d: Deployment, w: Workload, ev: Evaluated, i: int, t: GpuType) ->
                "power_nameplate_w": d.gpus / t.gpus_per_server * t.server_max_power_w,
                "power_per_gpu_avg_w": p_avg / d.gpus if d.gpus else math.nan,
                "energy_per_output_token_j": p_max / tokens if tokens else 0.0}
-    return Recomputed(cap, (float(ttft[0]), float(ttft[2])), p["itl_p95_s"], figures,
+    return Recomputed(cap, (float(ttft[0]), float(ttft[2])), figures,
                       {q: float(b[0]) for q, b in bands.items()})
 
 
