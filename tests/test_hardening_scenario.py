@@ -94,6 +94,19 @@ def test_file_over_the_byte_bound_is_refused_unread(tmp_path: Path, capsys: pyte
     assert rc == 1 and "bad.yaml" in err and f"more than the {files.MAX_YAML_BYTES:,}" in err
 
 
+def test_huge_integer_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Python refuses to read an integer of over 4,300 digits (ValueError, a traceback before)."""
+    rc, err = run(tmp_path, capsys, GOOD.replace("peak_requests_per_s: 5", "peak_requests_per_s: " + "9" * 5000))
+    assert rc == 1 and "bad.yaml: line 5: a number longer than" in err
+
+
+def test_merge_keys_work_and_explicit_keys_win() -> None:
+    doc = files.parse_yaml("x: &x {a: 1, b: 2}\ny:\n  <<: *x\n  b: 3\n", "s.yaml")
+    assert doc["y"] == {"a": 1, "b": 3}
+    with pytest.raises(InputError, match="duplicate key 'a'"):
+        files.parse_yaml("y:\n  a: 1\n  a: 2\n", "s.yaml")
+
+
 def test_complex_key_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, err = run(tmp_path, capsys, GOOD + "? [a, b]\n: 1\n")
     assert rc == 1 and "bad.yaml" in err and "line 8" in err and "a key must be a plain name" in err

@@ -24,6 +24,8 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`, flattened by SafeConstructor
+                continue
             key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, Hashable):  # `? [a, b]`: a complex key no planner file uses
                 raise yaml.constructor.ConstructorError(
@@ -32,6 +34,7 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: 
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {_shown(key)} (the second would silently win)", key_node.start_mark)
             seen.add(key)
+        self.flatten_mapping(node)  # merges `<<` keys; explicit keys win, as YAML's merge key says
         return super().construct_mapping(node, deep=deep)
 
 
@@ -42,7 +45,10 @@ MAX_YAML_DEPTH = 64
 MAX_YAML_VALUES = 200_000
 """Most values (mappings, lists, scalars) a document may hold once its aliases are expanded."""
 MAX_YAML_SCALAR_CHARS = 65_536
-"""Longest single string or number."""
+"""Longest single string."""
+MAX_YAML_NUMBER_CHARS = 100
+"""Longest number (Python refuses to read integers of over 4,300 digits, with a traceback)."""
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _BOUND_FIX = "planner refuses larger documents: shorten it"
 
 
@@ -59,6 +65,7 @@ class _Bounds:
         self.values = 0
         self.open: list[tuple[str | None, int]] = []  # (anchor, values before the collection began)
         self.anchored: dict[str, int] = {}  # anchor -> values its node expands to
+        self.resolver = yaml.resolver.Resolver()
 
     def see(self, event: yaml.Event) -> None:
         line = event.start_mark.line if event.start_mark is not None else None
@@ -75,11 +82,18 @@ class _Bounds:
         elif isinstance(event, yaml.ScalarEvent):
             if len(event.value) > MAX_YAML_SCALAR_CHARS:
                 raise _bound_error(self.file, f"a value longer than {MAX_YAML_SCALAR_CHARS:,} characters", line)
+            if len(event.value) > MAX_YAML_NUMBER_CHARS and self._is_number(event):
+                raise _bound_error(self.file, f"a number longer than {MAX_YAML_NUMBER_CHARS} characters", line,
+                                   "write the number in a shorter form (e.g. 1.5e9)")
             if event.anchor is not None:
                 self.anchored[event.anchor] = 1
             self._add(1, line)
         elif isinstance(event, yaml.AliasEvent):
             self._add(self.anchored.get(event.anchor, 1), line)
+
+    def _is_number(self, event: yaml.ScalarEvent) -> bool:
+        return bool(event.implicit[0]) and self.resolver.resolve(yaml.ScalarNode, event.value,
+                                                                 (True, False)) in _NUMBER_TAGS
 
     def _add(self, n: int, line: int | None) -> None:
         self.values += n
@@ -168,6 +182,7 @@ _FIXES = {
     "dict_type": "use a mapping (key: value)",
     "model_type": "use a mapping (key: value)",
     "finite_number": "use a finite number (not .inf or .nan)",
+    "invalid_key": "use a plain name as the key (quote it if YAML reads it as a date, number or null)",
     "string_too_long": "use a shorter value",
     "string_pattern_mismatch": "use only the characters the pattern allows",
 }
