@@ -1,5 +1,5 @@
 """Reports are byte-deterministic, the HTML is self-contained (no network reference, no script),
-and matplotlib is imported only to draw the HTML charts."""
+and no plotting library is imported to render a report."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def build_view(plan: Plan) -> dict[str, Any]:
 
 
 def build_charts(plan: Plan) -> dict[str, str | None]:
-    """Inline SVG charts for the HTML report (imports matplotlib); None where there is no data."""
+    """Inline SVG charts for the HTML report; None where there is no data."""
     from planner.report import charts
 
     facts = site_facts(plan)
