@@ -37,7 +37,8 @@ from planner.core.model import step_invariants, token_step
 
 @dataclass(frozen=True)
 class Config:
-    """One replica configuration and request shape (fixed lengths: p95 = mean)."""
+    """One replica configuration and request shape. Prompts have a fixed length; outputs too, or, with
+    ``output_lengths="geometric"``, a geometric length of the same mean (about exponential)."""
 
     name: str
     model: str
@@ -48,6 +49,7 @@ class Config:
     budget_tokens: int
     input_tokens: int
     output_tokens: int
+    output_lengths: str = "fixed"
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,9 @@ CHAT = Config("chat", "llama-3.1-8b", "h100-sxm", "bf16", 1, 64, 2048, 256, 256)
 """Short chat prompts: Llama 3.1 8B, H100 SXM, bf16, TP1, 64 slots, 2048-token step budget."""
 LONG = Config("8k-prompt", "llama-3.3-70b", "h100-sxm", "fp8", 4, 32, 2048, 8192, 300)
 """8k-token prompts: Llama 3.3 70B, 4 x H100 SXM, fp8, TP4, 32 slots, 2048-token step budget."""
+CHAT_VARIABLE = Config("chat-variable-output", "llama-3.1-8b", "h100-sxm", "bf16", 1, 64, 2048, 256, 256,
+                       output_lengths="geometric")
+"""CHAT with geometric output lengths of the same mean: the analytic model sees the same means."""
 LOADS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 """Arrival rates compared, as shares of the analytic saturated rate (the candidates' saturated_rps)."""
 
@@ -322,6 +327,12 @@ def pooled(results: list[SimResult]) -> SimResult:
                      mean_decode_batch=float(np.average([r.mean_decode_batch for r in results], weights=busy)))
 
 
+def _outputs(cfg: Config, n_requests: int, seed: int) -> np.ndarray | None:
+    if cfg.output_lengths == "fixed":
+        return None
+    return np.random.default_rng(seed + 7919).geometric(1.0 / cfg.output_tokens, n_requests)
+
+
 def compare(cfg: Config, catalog: Catalog, loads: tuple[float, ...] = LOADS, n_requests: int = 20000,
             seed: int = 1, replications: int = 1) -> list[dict[str, float]]:
     """Analytic vs simulated TTFT p50/p95 and ITL mean/p95 at each load (share of saturated_rps);
@@ -331,12 +342,16 @@ def compare(cfg: Config, catalog: Catalog, loads: tuple[float, ...] = LOADS, n_r
     rows = []
     for i, load in enumerate(loads):
         rate = load * a.saturated_rps
-        s = pooled([simulate(rep, rate, n_requests, seed + 1000 * i + k) for k in range(replications)])
+        runs = [simulate(rep, rate, n_requests, seed + 1000 * i + k, output_tokens=_outputs(cfg, n_requests, seed + k))
+                for k in range(replications)]
+        s = pooled(runs)
+        each = [r.ttft_quantile_s(0.95) for r in runs]
         rows.append({"load": load, "rate_rps": rate,
                      "ttft_p50_analytic_s": a.ttft_quantile_s(rate, 0.5), "ttft_p50_sim_s": s.ttft_quantile_s(0.5),
                      "ttft_p95_analytic_s": a.ttft_quantile_s(rate, 0.95), "ttft_p95_sim_s": s.ttft_quantile_s(0.95),
                      "itl_mean_analytic_s": a.itl_mean_s, "itl_mean_sim_s": s.itl_mean_s(),
                      "itl_p95_analytic_s": a.itl_p95_s, "itl_p95_sim_s": s.itl_quantile_s(0.95),
                      "admission_wait_p95_sim_s": float(np.quantile(s.slot_wait_s, 0.95)),
-                     "decode_batch_sim": s.mean_decode_batch})
+                     "decode_batch_sim": s.mean_decode_batch,
+                     "ttft_p95_sim_min_s": min(each), "ttft_p95_sim_max_s": max(each)})
     return rows
