@@ -222,15 +222,11 @@ OBJECTIVE_EXPR = {"min_tco": "tco_usd", "min_power": "it_power_max_w", "min_ener
 
 
 def set_objective(m: FleetModel, objective: str) -> None:
-    """The chosen objective (plus elastic penalties). Ties are broken in a second, lexicographic
-    solve over ``expr["tie_break"]`` (planner.optimize.solve.run_solver): a tie term small enough
-    not to disturb the primary objective would sit below the solver's gap tolerance and decide
-    nothing."""
+    """The chosen objective (plus elastic penalties). Ties are settled afterwards by the rule in
+    planner.optimize.ties: a tie term small enough not to disturb the primary objective would sit
+    below the solver's gap tolerance and decide nothing."""
     e = m.expr
     primary = e[OBJECTIVE_EXPR[objective]]
-    # fewer racks, then fewer GPUs, then lower peak power, then the earlier candidate
-    e["tie_break"] = (1e3 * pulp.lpSum(m.racks.values()) + 1e2 * e["gpus"] + 1e-3 * e["it_power_max_w"]
-                      + pulp.lpSum(1e-6 * (i + 1) * m.replicas[i] for i in range(len(m.cand))))
     # dropping demand is the last resort: relaxing a limit is always preferred in the answer
     penalty = pulp.lpSum(ELASTIC_PENALTY * (100.0 if name.startswith("capacity_") else 1.0) * v
                          for name, (v, _, _) in sorted(m.slacks.items())) if m.slacks else 0

@@ -18,6 +18,7 @@ from planner.core.constants import (
 )
 from planner.optimize.model import OBJECTIVE_EXPR, int_value, usable_rack_w, value
 from planner.optimize.solve import SolveResult
+from planner.optimize.ties import TIE_RULE
 from planner.plan.hashing import scenario_input_hashes
 from planner.scenario.load import LoadedScenario
 from planner.scenario.names import resolve_names
@@ -277,6 +278,7 @@ def _assumptions(calibration_path: Path | None, notes: list[str], catalog: Catal
              "unit": "", "source": spec.server.source + (f"; price: {spec.server.price_source}"
                                                           if spec.server.price_source else ""), "range": ""},
         ]
+    out.append({"name": "tie-break rule", "value": f"ties {r.ties}", "unit": "", "source": TIE_RULE, "range": ""})
     out.append({"name": "W to BTU/hr", "value": f"{W_TO_BTU_PER_HR}", "unit": "BTU/hr per W",
                 "source": "NIST SP 811 App. B", "range": ""})
     out.append({"name": "hours per year", "value": f"{HOURS_PER_YEAR:g}", "unit": "h", "source": "8760 h", "range": ""})

@@ -19,8 +19,9 @@ from planner.candidates.generate import Candidates, generate_candidates
 from planner.catalog.loader import Catalog, load_catalog
 from planner.core.constants import server_overhead_w_per_gpu
 from planner.errors import InfeasibleError, InputError, SolverLimitError
-from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w, value
+from planner.optimize.model import FleetModel, GpuType, build_model, usable_rack_w
 from planner.optimize.quiet import solver_output_silenced
+from planner.optimize.ties import TIE_SCORE_GAP_ABS, break_ties, derive_the_rest
 from planner.plan.hashing import resolve_calibration
 from planner.scenario.load import LoadedScenario, load_scenario
 from planner.scenario.names import ResolvedNames, check_names, resolve_names
@@ -29,9 +30,9 @@ from planner.schemas.plan import Plan
 from planner.schemas.scenario import Scenario
 
 DEFAULT_TIME_LIMIT_S = 60.0
-TIE_BREAK_GAP = 0.02  # relative, on the tie-break objective only
-TIE_BREAK_MAX_NODES = 500
-MIP_REL_GAP = 1e-4  # HiGHS default; the plan reports the gap it reached
+# Proven far inside the tie band (planner.optimize.ties): every solver version then finds the same
+# set of tied plans. The plan reports the gap it reached.
+MIP_REL_GAP = 1e-9
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class SolveResult:
     mip_gap: float | None
     time_s: float
     time_limit_s: float
+    ties: str = "broken by the rule"
+    """How ties were settled: by the stated rule, or why not (planner.optimize.ties)."""
 
 
 def select_gpus(scenario: Scenario, catalog: Catalog, file: str) -> tuple[list[GpuSpec], list[str]]:
@@ -103,11 +106,11 @@ def _gpu_type(g: GpuSpec, o: Any, names: ResolvedNames, max_w: float, ru: int, p
                    overhead_w_per_gpu=server_overhead_w_per_gpu(max_w, per_server, g.tdp_w))
 
 
-def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, max_nodes: int | None = None
+def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, gap_abs: float | None = None
             ) -> pulp.LpSolver:
     if name == "highs":
-        extra = {"mip_max_nodes": max_nodes} if max_nodes is not None else {}
-        solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, threads=1, random_seed=0, **extra)
+        solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, gapAbs=gap_abs, threads=1,
+                            random_seed=0)
         if solver.available():
             return solver
         name = "cbc"
@@ -121,7 +124,7 @@ def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, max_no
                 # PuLP 3.3 deprecates its bundled CBC (PuLP 4 drops it; COIN_CMD finds a `cbc` on
                 # PATH or from pulp[cbc]); the bundled one is the fallback of last resort
                 warnings.simplefilter("ignore", DeprecationWarning)
-                s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, threads=1)
+                s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, gapAbs=gap_abs, threads=1)
                 if s.available():
                     return s
     raise InputError(f"solver {name!r} is not available", fix="install highspy (default) or CBC")
@@ -159,25 +162,6 @@ def _snap_integers(m: FleetModel) -> None:
             v.varValue = float(round(v.varValue))
 
 
-def _tie_break(m: FleetModel, solver_name: str, time_left_s: float) -> None:
-    """Second, lexicographic solve: keep the primary objective at its optimum and minimize the
-    tie-break (fewer racks, GPUs, watts, then the earlier candidate), so equal-cost plans never
-    flip between runs, machines or solvers. Keeps the first solution when it cannot improve it."""
-    best = {v.name: v.varValue for v in m.prob.variables()}
-    z = value(m.expr["objective"])
-    tol = max(1e-9 * abs(z), 1e-6)
-    m.prob += (m.expr["objective"] <= z + tol, "lexicographic_primary")
-    m.prob.setObjective(m.expr["tie_break"])
-    # Only ties are at stake: a loose gap and a node limit (deterministic, unlike a time limit)
-    # keep this pass short; any incumbent it finds still meets the primary optimum.
-    solver = _solver(solver_name, max(time_left_s, 1.0), gap_rel=TIE_BREAK_GAP, max_nodes=TIE_BREAK_MAX_NODES)
-    status, _, _ = _solve_once(m, solver)
-    if status not in ("optimal", "feasible"):
-        for v in m.prob.variables():
-            v.varValue = best.get(v.name)
-    m.prob.setObjective(m.expr["objective"])
-
-
 def _solver_version(solver: pulp.LpSolver) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -198,14 +182,29 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
     if status == "no_solution":
         raise SolverLimitError(f"the solver stopped ({raw}) before finding any plan, which is not a proof "
                                "that none exists", fix=f"raise --time-limit (now {time_limit_s:g} s)")
-    if status == "optimal" and tie_break:
-        _tie_break(m, solver_name, time_limit_s - (time.perf_counter() - start))
-    if status != "infeasible":
-        _snap_integers(m)
+    ties = _settle_ties(m, status, solver_name, time_limit_s - (time.perf_counter() - start), tie_break)
     elapsed = time.perf_counter() - start
     name = "highs" if isinstance(solver, pulp.HiGHS) else "cbc"
     return SolveResult(m, status, name, _solver_version(solver), raw, gap if status != "infeasible" else 0.0,
-                       elapsed, time_limit_s)
+                       elapsed, time_limit_s, ties)
+
+
+def _settle_ties(m: FleetModel, status: str, solver_name: str, time_left_s: float, tie_break: bool) -> str:
+    """Apply the tie rule (planner.optimize.ties) to a solution; say how ties were settled."""
+    if status == "infeasible":
+        return "no plan"
+    ties = "broken by the rule"
+    if status != "optimal":
+        ties = "not broken among deployments: the first solve was not proven optimal"
+    elif not tie_break:
+        ties = "not broken among deployments: the tie-break solve was skipped (a large fleet)"
+    else:
+        solver = _solver(solver_name, max(time_left_s, 1.0), gap_rel=0.0, gap_abs=TIE_SCORE_GAP_ABS)
+        if not break_ties(m, lambda model: _solve_once(model, solver)[0]):
+            ties = "not broken among deployments: the tie-break solve was not proven within the time limit"
+    _snap_integers(m)
+    derive_the_rest(m)
+    return ties
 
 
 def _no_candidate_lines(scenario: Scenario, cand: Candidates) -> list[str]:
@@ -260,9 +259,9 @@ def solve_loaded(ls: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
 
     small = len(cand) <= MAX_CANDIDATES_FOR_RESOLVES
     if not small:
-        notes.append(f"{len(cand)} candidates (over {MAX_CANDIDATES_FOR_RESOLVES}): the tie-break pass, what-if "
+        notes.append(f"{len(cand)} candidates (over {MAX_CANDIDATES_FOR_RESOLVES}): the tie-break solve, what-if "
                      "values and objective alternatives were skipped to keep the solve fast; the plan is still "
-                     "optimal and deterministic for this input")
+                     "optimal, and servers, racks and routing still follow the tie-break rule")
     r = run_solver(m, solver, time_limit_s, tie_break=small)
     if r.status == "infeasible":
         from planner.optimize.explain import explain_infeasible

@@ -1,0 +1,100 @@
+"""Ties broken by a stated rule, the same whatever the solver or its version.
+
+Many plans can share the optimal objective (a spare server is free under min_gpus, traffic can be
+split either way between two equally efficient pools, racks are free in every objective), and two
+solvers, or two versions of one, return different ones. planner therefore fixes the answer itself:
+
+1. Deployments: among plans whose objective is within ``TIE_BAND_REL`` of the optimum, the one with
+   the smallest tie score, the sum over deployments of replicas x the configuration's rank
+   (configurations ranked by workload, GPU id, precision, TP, PP, batch size; rank 1 first). The
+   score is a whole number, so the solver proves its minimum exactly (absolute gap below 1).
+2. Given the replicas, everything else is derived, not left to the solver: the fewest servers
+   that hold the GPUs in use, the fewest racks that hold the servers, and peak traffic routed
+   to the pools of lowest power per request first (then lowest rank). Each step is optimal for
+   every objective, since no objective rewards an extra server, rack or watt.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pulp
+
+from planner.optimize.model import FleetModel, gpus_in_use, int_value, value
+
+TIE_BAND_REL = 1e-6  # plans within one part per million of the optimal objective count as tied
+TIE_SCORE_GAP_ABS = 0.5  # the tie score is an integer: a gap below 1 proves its minimum
+TIE_CONSTRAINT = "tie_break_primary_within_band"
+
+TIE_RULE = ("plans within 1 ppm of the optimal objective count as tied; among them planner takes the one with "
+            "the smallest sum over deployments of replicas x the configuration's rank (configurations ranked by "
+            "workload, GPU id, precision, TP, PP, batch size), proven by a second solve; then it buys the fewest "
+            "servers that hold the GPUs in use, fills the fewest racks, and routes each workload's peak to its "
+            "pools of lowest power per request first. So the plan does not depend on the solver or its version")
+
+
+def candidate_ranks(m: FleetModel) -> list[int]:
+    """Rank (1 = first) of each candidate in (workload, GPU, precision, TP, PP, batch, table row) order."""
+    c = m.cand.columns
+    order = sorted(range(len(m.cand)), key=lambda i: (str(c["workload"][i]), str(c["gpu"][i]),
+                                                      str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
+                                                      int(c["batch_size"][i]), i))
+    ranks = [0] * len(m.cand)
+    for r, i in enumerate(order):
+        ranks[i] = r + 1
+    return ranks
+
+
+def tie_score(m: FleetModel) -> pulp.LpAffineExpression:
+    ranks = candidate_ranks(m)
+    return pulp.lpSum(ranks[i] * m.replicas[i] for i in range(len(m.cand)))
+
+
+def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> bool:
+    """Re-solve for the smallest tie score among plans within the band of the optimum just found.
+
+    ``solve`` runs the solver (with an absolute gap below 1) and returns its status. True when the
+    minimum is proven; otherwise the first solution is put back and False is returned.
+    """
+    first = {v.name: v.varValue for v in m.prob.variables()}
+    z = value(m.expr["objective"])
+    m.prob += (m.expr["objective"] <= z + max(TIE_BAND_REL * abs(z), 1e-9), TIE_CONSTRAINT)
+    m.prob.setObjective(tie_score(m))
+    try:
+        proven = solve(m) == "optimal"
+    finally:  # the band constraint stays: every plan this model returns meets it
+        m.prob.setObjective(m.expr["objective"])
+    if not proven:
+        for v in m.prob.variables():
+            v.varValue = first.get(v.name)
+    return proven
+
+
+def derive_the_rest(m: FleetModel) -> None:
+    """Servers, racks, pool use and routing as the rule derives them from the (integer) replicas."""
+    c = m.cand.columns
+    for i, v in m.used.items():
+        v.varValue = 1.0 if int_value(m.replicas[i]) > 0 else 0.0
+    for g, t in m.gpu_types.items():
+        servers = math.ceil(round(value(gpus_in_use(m, g))) / t.gpus_per_server)
+        m.servers[g].varValue = float(servers)
+        m.racks[g].varValue = float(math.ceil(servers / t.servers_per_rack))
+    ranks = candidate_ranks(m)
+    for w in m.scenario.workloads:
+        idx = [i for i in range(len(m.cand)) if c["workload"][i] == w.name]
+        _route(m, w.name, sorted(idx, key=lambda i: (float(c["power_slope_w_per_rps"][i]), ranks[i])))
+
+
+def _route(m: FleetModel, workload: str, order: list[int]) -> None:
+    """Route the workload's peak (less any elastic shortfall) greedily, cheapest power per request first."""
+    peak = next(w.traffic.peak_requests_per_s for w in m.scenario.workloads if w.name == workload)
+    short = m.slacks.get(f"capacity_{workload}")
+    left = peak
+    if short is not None:
+        need = peak * (1.0 + next(w.headroom for w in m.scenario.workloads if w.name == workload))
+        left = max(peak - value(short[0]) * peak / need, 0.0)
+    for i in order:
+        take = min(left, float(m.cand.columns["capacity_rps"][i]) * int_value(m.replicas[i]))
+        m.routed[i].varValue = take
+        left -= take
