@@ -319,3 +319,95 @@ def test_key_paths_count_disabled_workloads_and_hold_for_a_stale_plan(capsys, tm
     code, lines = _check(capsys, scenario, _plan_copy(tmp_path, int4))
     assert code == 1 and lines[0].startswith("stale ")
     assert any("precision 'int4'" in line and "workloads[1].precisions" in line for line in lines), lines
+
+
+def _set(path: str, change: Callable[[Any], Any]) -> Callable[[dict[str, Any]], None]:
+    """An edit of the plan document at ``path`` (dots; list indices as numbers)."""
+    *parents, leaf = path.split(".")
+
+    def edit(doc: dict[str, Any]) -> None:
+        part: Any = doc
+        for key in parents:
+            part = part[int(key)] if key.isdigit() else part[key]
+        part[leaf] = change(part[leaf])
+    return edit
+
+
+def _own_objective_row(field: str) -> Callable[[dict[str, Any]], None]:
+    def edit(doc: dict[str, Any]) -> None:
+        row = next(r for r in doc["objective_alternatives"] if r["objective"] == doc["objective"]["name"])
+        row[field] *= 2
+    return edit
+
+
+def _other_objective_row(doc: dict[str, Any]) -> None:
+    row = next(r for r in doc["objective_alternatives"] if r["objective"] == "min_power" != doc["objective"]["name"])
+    row["it_power_max_w"] = doc["totals"]["it_power_max_w"] * 2
+
+
+RECORD_TAMPERINGS = {
+    "scenario.name": (_set("scenario.name", lambda v: v + "x"), "scenario.name"),
+    "scenario.objective": (_set("scenario.objective", lambda v: v + "x"), "scenario.objective"),
+    "alternatives.gpu": (_set("alternatives.0.gpu", lambda v: v + "x"), "alternatives[0].gpu"),
+    "alternatives.precision": (_set("alternatives.0.precision", lambda v: v + "x"), "alternatives[0].precision"),
+    "alternatives.workload": (_set("alternatives.0.workload", lambda v: v + "x"), "alternatives[0].workload"),
+    "alternatives.tp": (_set("alternatives.0.tp", lambda v: v * 2), "alternatives[0].tp"),
+    "alternatives.replicas_needed": (_set("alternatives.0.replicas_needed", lambda v: v * 2),
+                                     "alternatives[0].replicas_needed"),
+    "alternatives.objective_delta": (_set("alternatives.0.objective_delta", lambda v: v * 2),
+                                     "alternatives[0].objective_delta"),
+    "objective_alternatives.own.gpus": (_own_objective_row("gpus"), ".gpus"),
+    "objective_alternatives.own.co2e": (_own_objective_row("co2e_t_per_year"), ".co2e_t_per_year"),
+    "objective_alternatives.min_power": (_other_objective_row, ".it_power_max_w"),
+    "constraints.binding": (_set("constraints.0.binding", lambda v: not v), "binding"),
+    "solver.mip_gap": (_set("solver.mip_gap", lambda v: -1.0), "solver.mip_gap"),
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(RECORD_TAMPERINGS))
+def test_a_tampered_record_of_how_the_plan_was_chosen_fails(capsys, tmp_path, tampering):
+    edit, field = RECORD_TAMPERINGS[tampering]
+    code, lines = _check(capsys, _scenario_of(CHATBOT), _plan_copy(tmp_path, edit))
+    assert code == 1
+    assert any(line.startswith("fail  ") and field in line for line in lines), lines
+
+
+def _dominated_variant() -> tuple[Path, dict[str, Any]] | None:
+    """A committed plan and a variant of its first deployment (another step token budget or batch) that
+    fits, meets the SLOs and the demand, yet is not an operating point candidate generation keeps."""
+    from planner.candidates.generate import BATCH_GRID, BUDGET_GRID
+    from planner.gitops.rederive import check_context, deployment_findings
+    from planner.gitops.rederive_analysis import _candidates
+
+    for plan_path in PLANS:
+        plan = load_plan(plan_path)
+        d = plan.deployments[0]
+        ctx = check_context(load_scenario(_scenario_of(plan_path), plan.scenario.override), CATALOG)
+        c = _candidates(ctx).columns
+        kept = set(zip(c["workload"], c["gpu"], c["precision"], c["tp"], c["pp"], c["batch_size"],
+                       c["prefill_chunk_tokens"], strict=True))
+        for batch in BATCH_GRID:
+            for budget in (b for b in BUDGET_GRID if b > batch):
+                change = {"batch_size": batch, "prefill_chunk_tokens": budget}
+                other = plan.model_copy(update={"deployments": [d.model_copy(update=change), *plan.deployments[1:]]})
+                found = deployment_findings(other, ctx)
+                key = (d.workload, d.gpu, d.precision, d.tp, d.pp, batch, budget)
+                if not found.problems and 0 in found.recomputed and key not in kept:
+                    return plan_path, {**change, **found.recomputed[0].figures}
+    return None
+
+
+def test_a_deployment_solve_cannot_have_chosen_fails(capsys, tmp_path):
+    """A configuration that fits and meets the SLOs and the demand but is not an operating point candidate
+    generation keeps (dominated), with every figure of it rewritten to match, cannot come from solve."""
+    variant = _dominated_variant()
+    if variant is None:
+        pytest.skip("no committed plan has a feasible, dominated variant of its first deployment")
+    plan_path, change = variant
+    doc = json.loads(plan_path.read_text(encoding="utf-8"))
+    doc["deployments"][0].update(change)
+    tampered = tmp_path / "plan.json"
+    tampered.write_text(json.dumps(doc), encoding="utf-8")
+    code, lines = _check(capsys, _scenario_of(plan_path), tampered)
+    assert code == 1
+    assert any("is not an operating point candidate generation keeps" in line for line in lines), lines

@@ -207,9 +207,13 @@ def _constraint_claims(plan: Plan, ctx: Context, found: Findings, totals: dict[s
         kind, limit, value, unit = want[name]
         c = have[name]
         slack = value - limit if kind == "demand" else limit - value
+        # binding as optimize.plan_builder marks it: within 2 % of the limit
+        binding = value <= limit * 1.02 if kind == "demand" else value >= 0.98 * limit
         wrong += [f"{name}.{k} {_text(a)} (recomputed {_text(b)})" for k, a, b in
                   (("kind", c.kind, kind), ("limit", c.limit, limit), ("value", c.value, value),
                    ("unit", c.unit, unit), ("slack", c.slack, slack)) if not _same(a, b)]
+        if c.binding != binding and not close(value, limit * (1.02 if kind == "demand" else 0.98), CLAIM_REL_TOL):
+            wrong.append(f"{name}.binding {c.binding} (recomputed {binding})")
     return claim_line("constraints", wrong)
 
 
@@ -225,7 +229,9 @@ def _record_claims(plan: Plan, ctx: Context) -> list[str]:
 
     sc = ctx.scenario
     finance = {k: v for k, v in sc.finance.model_dump().items() if not isinstance(v, dict)}
-    wrong = [f"site.{d}" for d in _differences(plan.site, sc.site.model_dump(), "the scenario's")]
+    ref = {"name": sc.name, "description": sc.description, "objective": sc.objective}
+    wrong = [f"scenario.{d}" for d in _differences(plan.scenario.model_dump(), ref, "the scenario's")]
+    wrong += [f"site.{d}" for d in _differences(plan.site, sc.site.model_dump(), "the scenario's")]
     wrong += [f"finance.{d}" for d in _differences(plan.finance, finance, "the scenario's")]
     rows = {str(row.get("name")): row for row in plan.workloads}
     if sorted(rows) != sorted(w.name for w in sc.workloads):
@@ -253,13 +259,16 @@ def _deployments_clean(plan: Plan, found: Findings) -> bool:
 
 def fleet_claims(plan: Plan, ctx: Context, found: Findings) -> list[str]:
     """Written figures of server groups, racks, totals, constraints and records that do not follow."""
+    from planner.gitops.rederive_analysis import analysis_claims
+
     out = _server_claims(plan, ctx) + _objective_claims(plan, ctx) + _record_claims(plan, ctx)
-    if _deployments_clean(plan, found):
+    clean = _deployments_clean(plan, found)
+    if clean:
         totals = recomputed_totals(plan, ctx, found)
         out += _rack_claims(plan, ctx, found)
         out += claim_line("totals", _differences(plan.totals.model_dump(), totals))
         out += _constraint_claims(plan, ctx, found, totals)
-    return out
+    return out + analysis_claims(plan, ctx, deployments_clean=clean)
 
 
 def fleet_problems(plan: Plan, ctx: Context, found: Findings) -> list[str]:

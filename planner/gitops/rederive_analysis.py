@@ -1,0 +1,122 @@
+"""Re-derive what a plan says about how it was chosen: its deployments are operating points candidate
+generation keeps, its runner-up alternatives are the ones `planner solve` lists, its objective
+alternatives agree with it, and its solver status with its gap. What-if values and the objective
+alternatives' other figures come from re-solves, which `planner check` does not run (it stays fast).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planner.gitops.diff import deployment_key
+from planner.gitops.rederive import CLAIM_REL_TOL, Context, claim_line
+from planner.gitops.slo import close, within
+from planner.schemas.plan import Plan
+from planner.schemas.scenario import OBJECTIVES
+
+OBJECTIVE_FIGURE = {"min_tco": "tco_per_year_usd", "min_power": "it_power_max_w", "min_gpus": "gpus",
+                    "min_carbon": "co2e_t_per_year"}
+"""The objective_alternatives figure each objective minimizes (min_energy's is not recorded there)."""
+PLAN_FIGURE = {"tco_per_year_usd": "tco_per_year_usd", "it_power_max_w": "it_power_max_w", "gpus": "gpus",
+               "co2e_t_per_year": "co2e_t_per_year"}
+"""objective_alternatives figure -> the plan's total of the same quantity."""
+STATUSES = ("optimal", "feasible")
+
+
+def _candidates(ctx: Context) -> Any:
+    from planner.candidates.generate import generate_candidates
+    from planner.optimize.analysis import candidate_options
+
+    gpus = [ctx.catalog.gpu(g) for g in sorted(ctx.types)]
+    return generate_candidates(ctx.scenario.workloads, gpus, ctx.catalog, ctx.calibration,
+                               **candidate_options(ctx.types))
+
+
+def _candidate_claims(plan: Plan, cand: Any) -> list[str]:
+    """Each deployment is an operating point candidate generation keeps (the solver chooses among them)."""
+    c = cand.columns
+    kept = {(str(c["workload"][i]), str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
+             int(c["batch_size"][i]), int(c["prefill_chunk_tokens"][i])) for i in range(len(cand))}
+    return [f"deployment {deployment_key(d)}: batch_size {d.batch_size} with prefill_chunk_tokens "
+            f"{d.prefill_chunk_tokens} is not an operating point candidate generation keeps for the scenario "
+            f"(feasible and not dominated), so `planner solve` cannot have chosen it"
+            for d in plan.deployments
+            if (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size, d.prefill_chunk_tokens) not in kept]
+
+
+def _alternative_claims(plan: Plan, ctx: Context, cand: Any) -> list[str]:
+    from planner.optimize.analysis import runner_ups
+
+    chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
+    want = [a.model_dump() for a in runner_ups(ctx.scenario, cand, ctx.types, chosen)]
+    have = [a.model_dump() for a in plan.alternatives]
+    if len(want) != len(have):
+        return [f"alternatives: {len(have)} listed, `planner solve` lists {len(want)}"]
+    pairs = enumerate(zip(have, want, strict=True))
+    wrong = [f"alternatives[{i}].{k} {h[k]!r} (recomputed {w[k]!r})" for i, (h, w) in pairs for k in w
+             if not _same(h[k], w[k])]
+    return claim_line("alternatives", wrong)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, int | float) and isinstance(b, int | float) and close(float(a), float(b), CLAIM_REL_TOL)
+    return bool(a == b)
+
+
+def _objective_alternative_claims(plan: Plan) -> list[str]:
+    """Each row is the plan re-solved under one objective: valid, and no worse than the plan at what it
+    minimizes; the row of the plan's own objective matches the plan there."""
+    wrong, seen = [], set()
+    own = plan.objective.get("name")
+    for i, row in enumerate(plan.objective_alternatives):
+        objective, status = row.get("objective"), row.get("status")
+        if objective not in OBJECTIVES or objective in seen or status not in STATUSES:
+            wrong.append(f"objective_alternatives[{i}]: objective {objective!r} / status {status!r} (each of "
+                         f"{', '.join(OBJECTIVES)} once, status {' or '.join(STATUSES)})")
+            continue
+        seen.add(objective)
+        figure = OBJECTIVE_FIGURE.get(str(objective))
+        value = row.get(figure) if figure else None
+        if objective == own:
+            wrong += _own_row(i, row, plan)
+            continue
+        if figure is None or status != "optimal" or not isinstance(value, int | float):
+            continue
+        total = float(getattr(plan.totals, PLAN_FIGURE[figure]))
+        if not within(float(value), total, CLAIM_REL_TOL):
+            wrong.append(f"objective_alternatives[{i}].{figure} {value:.6g} is above the plan's {total:.6g}, "
+                         f"yet {objective} minimizes it over a set of plans that includes this one")
+    return claim_line("objective alternatives", wrong)
+
+
+def _own_row(i: int, row: dict[str, Any], plan: Plan) -> list[str]:
+    """The row of the plan's own objective is the same solve: every figure is the plan's."""
+    wrong = []
+    for figure in (*PLAN_FIGURE, "it_power_nameplate_w"):
+        value, total = row.get(figure), float(getattr(plan.totals, PLAN_FIGURE.get(figure, figure)))
+        if not isinstance(value, int | float) or not close(float(value), total, CLAIM_REL_TOL):
+            wrong.append(f"objective_alternatives[{i}].{figure} {value!r} is not the plan's {total:.6g} "
+                         f"(the same objective, the same solve)")
+    return wrong
+
+
+def _solver_claims(plan: Plan) -> list[str]:
+    """The solver's record is one `planner solve` writes (its gap cannot be re-derived without a re-solve)."""
+    s, wrong = plan.solver, []
+    if s.name not in ("highs", "cbc"):
+        wrong.append(f"solver.name {s.name!r} (highs or cbc)")
+    if s.mip_gap is not None and not s.mip_gap >= 0:
+        wrong.append(f"solver.mip_gap {s.mip_gap:g} is negative")
+    if plan.status == "optimal" and s.mip_gap is None:
+        wrong.append("solver.mip_gap is missing, yet the status is optimal (solve records the gap it proved)")
+    return claim_line("solver", wrong)
+
+
+def analysis_claims(plan: Plan, ctx: Context, *, deployments_clean: bool) -> list[str]:
+    """Claims about how the plan was chosen that do not follow (see the module docstring)."""
+    out = _objective_alternative_claims(plan) + _solver_claims(plan)
+    if not deployments_clean:
+        return out  # a deployment found wrong is reported once, at the deployment
+    cand = _candidates(ctx)
+    return _candidate_claims(plan, cand) + _alternative_claims(plan, ctx, cand) + out
