@@ -360,8 +360,9 @@ def verified_summary(plan: Plan, scenario: LoadedScenario | Scenario | None = No
 
     rederived = (f"re-derived from the scenario, the catalog and the estimation core: each deployment's model, "
                  f"engine, GPU, precision, TP/PP and batch (fits memory), its capacity, TTFT and ITL (every SLO "
-                 f"quantile) and power, the servers, racks, totals and constraints (within {CLAIM_REL_TOL * 100:g} "
-                 f"%); not re-derived: alternatives, what-if values and objective alternatives (they need re-solves)")
+                 f"quantile) and power, the servers, racks, totals, constraints and runner-up alternatives (within "
+                 f"{CLAIM_REL_TOL * 100:g} %); not re-derived: what-if values and the other objectives' plans "
+                 f"(they need re-solves)")
     return [own, rederived, _scenario_summary(scenario.scenario)]
 
 
