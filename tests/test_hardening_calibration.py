@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -307,3 +308,21 @@ def test_a_malformed_avg_batch_note_is_not_a_crash(capsys, tmp_path):
     code, out, err = run(capsys, "accuracy", path, "--format", "json")
     assert code == 0, err
     assert json.loads(out)
+
+
+def test_many_distinct_unknown_names_answer_quickly(capsys, tmp_path):
+    """The 'did you mean' search runs only for the names the message shows."""
+    table = list(csv.reader(io.StringIO(SHIPPED.read_text(encoding="utf-8"))))
+    header, row = table[0], table[1]
+    path = tmp_path / "m.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        for i in range(20_000):
+            names = {"model": f"llama-{i}-" * 20, "gpu": f"gpu{i}"}
+            writer.writerow([names.get(c, v) for c, v in zip(header, row, strict=True)])
+    start = time.perf_counter()
+    code, _, err = run(capsys, "accuracy", path)
+    assert time.perf_counter() - start < 5.0
+    assert_input_error(code, err, "m.csv", "unknown model", "more of the same kind")
+    assert len(err) < 2000  # long names are cut

@@ -137,6 +137,10 @@ class _Problems:
         if count < MAX_PROBLEMS_PER_COLUMN:
             self.items.append(Problem(row, column, message, fix))
 
+    def full(self, column: str | None) -> bool:
+        """Whether further problems of this column would only be counted, not shown."""
+        return self._per_column.get(column, 0) >= MAX_PROBLEMS_PER_COLUMN
+
     def reported(self, row: int | None, column: str | None) -> bool:
         """Whether a problem of this cell was already added (reported or counted as hidden)."""
         return (row, column) in self._cells
@@ -327,32 +331,47 @@ def _resolve_names(df: Any, out: Any, catalog: Catalog, problems: _Problems) -> 
     """Catalog ids for model and GPU, canonical engine and precision names (problems collected)."""
     from planner.core.api import canonical_engine
 
-    models: list[str] = []
-    gpus: list[str] = []
+    resolvers = {"model": _NameResolver("model", lambda n: catalog.model(n).id, catalog.has_model, problems),
+                 "gpu": _NameResolver("gpu", lambda n: catalog.gpu(n).id, catalog.has_gpu, problems),
+                 "engine": _NameResolver("engine", lambda n: canonical_engine(n or None), None, problems)}
+    for column, resolve in resolvers.items():
+        out[column] = [resolve(i + 1, name) for i, name in enumerate(_column(df, column))]
     precisions: list[str] = []
-    engines: list[str] = []
-    for i, (model, gpu, prec, engine) in enumerate(zip(_column(df, "model"), _column(df, "gpu"),
-                                                       _column(df, "precision"), _column(df, "engine"),
-                                                       strict=True)):
-        row = i + 1
-        for name, lookup, column, into in ((model, catalog.model, "model", models),
-                                           (gpu, catalog.gpu, "gpu", gpus)):
-            try:
-                into.append(lookup(name).id)
-            except PlannerError as exc:
-                problems.add(row, column, exc.message, exc.fix)
-                into.append("")
-        try:
-            engines.append(canonical_engine(engine or None))
-        except PlannerError as exc:
-            problems.add(row, "engine", exc.message, exc.fix)
-            engines.append("")
+    for i, prec in enumerate(_column(df, "precision")):
         key = _PRECISION_ALIASES.get(prec.lower(), prec.lower())
         if key not in PRECISIONS:
-            problems.add(row, "precision", f"unknown precision {prec!r}",
+            problems.add(i + 1, "precision", f"unknown precision {_cut(prec)!r}",
                          f"use one of {', '.join(PRECISIONS)}")
         precisions.append(key)
-    out["model"], out["gpu"], out["precision"], out["engine"] = models, gpus, precisions, engines
+    out["precision"] = precisions
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _NameResolver:
+    """Resolves a column's names once per distinct name; once the column's problems are past what the
+    message shows, unknown names are counted without the costly "did you mean" search (a file of
+    100,000 distinct unknown names must still answer in seconds)."""
+
+    def __init__(self, column: str, lookup: Any, known: Any, problems: _Problems) -> None:
+        self.column, self.lookup, self.known, self.problems = column, lookup, known, problems
+        self.cache: dict[str, tuple[str, str, str | None]] = {}  # name -> (id, problem, fix)
+
+    def __call__(self, row: int, name: str) -> str:
+        if name not in self.cache:
+            if self.known is not None and self.problems.full(self.column) and not self.known(name):
+                self.cache[name] = ("", f"unknown {self.column} {_cut(name)!r}", None)
+            else:
+                try:
+                    self.cache[name] = (self.lookup(name), "", None)
+                except PlannerError as exc:
+                    self.cache[name] = ("", exc.message, exc.fix)
+        ident, problem, fix = self.cache[name]
+        if problem:
+            self.problems.add(row, self.column, problem, fix)
+        return ident
 
 
 def _check_values(out: Any, catalog: Catalog, problems: _Problems) -> None:
@@ -400,28 +419,26 @@ def _check_ranges(out: Any, problems: _Problems) -> None:
 
 def _check_power(out: Any, catalog: Catalog, problems: _Problems) -> None:
     """Average power per GPU must lie between half the GPU's idle power and a multiple of its TDP."""
-    scope = out["power_scope"]
-    power = out["avg_power_w"]
-    per_gpu = np.where(scope == "per_gpu", power, power / out["num_gpus"])
-    wall = (scope == "wall").to_numpy()
-    for i in np.flatnonzero(np.isfinite(per_gpu)):
-        gpu = out["gpu"].iloc[i]
-        if not gpu:
-            continue  # unknown GPU: already reported
-        spec = catalog.gpu(gpu)
+    scope = out["power_scope"].to_numpy(dtype=str)
+    power = out["avg_power_w"].to_numpy(dtype=float)
+    with np.errstate(all="ignore"):
+        per_gpu = np.where(scope == "per_gpu", power, power / out["num_gpus"].to_numpy(dtype=float))
+    wall = scope == "wall"
+    gpus = out["gpu"].to_numpy(dtype=str)
+    for i in np.flatnonzero(np.isfinite(per_gpu) & (gpus != "")):  # unknown GPUs are already reported
+        spec = catalog.gpu(str(gpus[i]))
         factor = MAX_WALL_POWER_TDP_FACTOR if wall[i] else MAX_GPU_POWER_TDP_FACTOR
         high = min(factor * spec.tdp_w, MAX_POWER_PER_GPU_W * (2.0 if wall[i] else 1.0))
         low = MIN_POWER_IDLE_FACTOR * spec.idle_w
         kind = "wall power" if wall[i] else "GPU power"
-        value = out["avg_power_w"].iloc[i]
         if per_gpu[i] > high:
             problems.add(int(i) + 1, "avg_power_w",
-                         f"{value:g} W is {per_gpu[i]:.0f} W per GPU, above any plausible {kind} of a "
+                         f"{power[i]:g} W is {per_gpu[i]:.0f} W per GPU, above any plausible {kind} of a "
                          f"{spec.id} (TDP {spec.tdp_w:.0f} W, limit {high:.0f} W)",
                          "check the unit (W, not mW) and power_scope (summed over all GPUs, or per GPU)")
         elif per_gpu[i] < low:
             problems.add(int(i) + 1, "avg_power_w",
-                         f"{value:g} W is {per_gpu[i]:.1f} W per GPU, below half the idle power of a "
+                         f"{power[i]:g} W is {per_gpu[i]:.1f} W per GPU, below half the idle power of a "
                          f"{spec.id} ({spec.idle_w:.0f} W)", "check the unit (W, not kW) and power_scope")
 
 

@@ -22,6 +22,7 @@ from planner.paths import catalogs_dir
 from planner.schemas.catalog import GpuCatalogFile, GpuSpec, ModelCatalogFile, ModelSpec
 
 ENV_VAR = "PLANNER_CATALOG_PATH"
+MAX_NAME_CHARS = 200  # longer names are not searched for close matches, and are cut in messages
 
 
 def _norm(name: str) -> str:
@@ -118,10 +119,11 @@ class Catalog:
         for k in keys(name):
             if k in canon:
                 return canon[k]
-        close = difflib.get_close_matches(key, list(index), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(key, list(index), n=3, cutoff=0.5) if len(key) <= MAX_NAME_CHARS else []
         ids = list(dict.fromkeys(index[c] for c in close))
         hint = f"did you mean {', '.join(ids)}?" if ids else f"see `{listing}`"
-        raise UnknownNameError(f"unknown {kind} {name!r}", fix=hint)
+        shown = name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS] + "..."
+        raise UnknownNameError(f"unknown {kind} {shown!r}", fix=hint)
 
     def sha256(self) -> str:
         """Hash of every catalog file's bytes, in load order (for plan input hashes)."""
