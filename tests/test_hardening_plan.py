@@ -102,6 +102,20 @@ def test_file_over_the_byte_bound_is_refused(tmp_path: Path, monkeypatch: pytest
         plan_io.load_plan(PLAN)
 
 
+@pytest.mark.parametrize(("section", "key", "value"), [
+    ("site", "breaker_derating", 0), ("site", "breaker_derating", 5e-324), ("site", "rack_power_cap_kw", -1),
+    ("finance", "amortization_years", 0)])
+def test_site_numbers_a_solve_never_writes_are_refused_by_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], section: str, key: str, value: float) -> None:
+    """A zero breaker derating divided by zero while sizing circuits (traceback before)."""
+    data = json.loads(PLAN.read_text(encoding="utf-8"))
+    data[section][key] = value
+    plan = tampered(tmp_path, json.dumps(data))
+    for fmt in ("md", "html"):
+        rc, err = run(capsys, "report", str(plan), "--format", fmt)
+        assert rc == 1 and f"{section}.{key} must be between" in err
+
+
 def test_committed_plan_still_loads_and_diffs_clean(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _ = run(capsys, "diff", str(PLAN), str(PLAN))
     assert rc == 0

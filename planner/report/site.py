@@ -21,6 +21,11 @@ REQUIRED_SITE_TEXTS = ("carbon_source", "feeds", "cooling")
 REQUIRED_FINANCE_NUMBERS = ("amortization_years",)
 
 _FIX = "re-create the plan with `planner solve`, which writes the scenario's site and finance blocks"
+NUMBER_RANGES = {"breaker_derating": (0.01, 1.0), "rack_power_cap_kw": (0.001, 1e6),
+                 "air_cooling_limit_kw": (0.001, 1e6), "pue": (1.0, 10.0), "amortization_years": (0.01, 100.0),
+                 "circuit_voltage_v": (1.0, 1e5), "circuit_phases": (1.0, 3.0), "power_factor": (0.01, 1.0)}
+"""Where a report can use a site or finance number (a solve never writes one outside: a plan that
+holds one was edited, and e.g. a zero derating would divide by zero when sizing circuits)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,9 @@ def _problems(mapping: Mapping[str, object], where: str, numbers: tuple[str, ...
         value = mapping.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float):
             problems.append(f"{where}.{key} must be a number, got {value!r}")
+        elif key in NUMBER_RANGES and not NUMBER_RANGES[key][0] <= value <= NUMBER_RANGES[key][1]:
+            low, high = NUMBER_RANGES[key]
+            problems.append(f"{where}.{key} must be between {low:g} and {high:g}, got {value:g}")
     for key in texts:
         if not isinstance(mapping.get(key), str):
             problems.append(f"{where}.{key} must be text, got {mapping.get(key)!r}")
@@ -69,7 +77,9 @@ def _problems(mapping: Mapping[str, object], where: str, numbers: tuple[str, ...
 
 def check_plan_maps(plan: Plan) -> None:
     """Raise one PlanFileError listing every site/finance key the report needs but cannot use."""
-    problems = _problems(plan.site, "site", REQUIRED_SITE_NUMBERS, REQUIRED_SITE_TEXTS)
+    optional = tuple(key for key in ("circuit_voltage_v", "circuit_phases", "power_factor")
+                     if isinstance(plan.site.get(key), int | float) and not isinstance(plan.site.get(key), bool))
+    problems = _problems(plan.site, "site", REQUIRED_SITE_NUMBERS + optional, REQUIRED_SITE_TEXTS)
     problems += _problems(plan.finance, "finance", REQUIRED_FINANCE_NUMBERS, ())
     if problems:
         raise PlanFileError("cannot render a report: " + "; ".join(problems), fix=_FIX)
