@@ -326,3 +326,20 @@ def test_many_distinct_unknown_names_answer_quickly(capsys, tmp_path):
     assert time.perf_counter() - start < 5.0
     assert_input_error(code, err, "m.csv", "unknown model", "more of the same kind")
     assert len(err) < 2000  # long names are cut
+
+
+# ---- calibration files ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line, replacement, words", [
+    ("schema_version: 1", "schema_version: 99", ("schema_version",)),
+    ("eta_weight_bw:", "eta_weight_bw: .nan", ("eta_weight_bw",)),
+    ("eta_weight_bw:", "eta_weight_bw: [1]", ("eta_weight_bw",)),
+])
+def test_a_damaged_calibration_file(capsys, tmp_path, line, replacement, words):
+    text = (ROOT / "planner/data/calibration.yaml").read_text(encoding="utf-8")
+    first = next(ln for ln in text.splitlines() if ln.strip().startswith(line))
+    cal = tmp_path / "cal.yaml"
+    cal.write_text(text.replace(first, first.split(line)[0] + replacement, 1), encoding="utf-8")
+    code, _, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "100",
+                       "--output-tokens", "10", "--calibration", cal)
+    assert_input_error(code, err, "cal.yaml", *words)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -43,7 +44,7 @@ def _check_ranges(v: dict[str, float], where: str = "") -> dict[str, float]:
 
 
 class Calibration(StrictModel):
-    schema_version: int = 1
+    schema_version: Literal[1] = 1
     coefficients: dict[str, float] = {}
     per_gpu: dict[str, dict[str, float]] = {}
     per_engine: dict[str, dict[str, float]] = {}
