@@ -361,6 +361,7 @@ RECORD_TAMPERINGS = {
     "objective_alternatives.min_power": (_other_objective_row, ".it_power_max_w"),
     "constraints.binding": (_set("constraints.0.binding", lambda v: not v), "binding"),
     "solver.mip_gap": (_set("solver.mip_gap", lambda v: -1.0), "solver.mip_gap"),
+    "site.extra": (lambda doc: doc["site"].update(made_up_kw=1.0), "site.made_up_kw"),
 }
 
 

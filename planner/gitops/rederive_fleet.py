@@ -25,8 +25,13 @@ def _text(v: Any) -> str:
     return f"{v:.6g}" if isinstance(v, float) else repr(v)
 
 
-def _differences(have: dict[str, Any], want: dict[str, Any], source: str = "recomputed") -> list[str]:
-    return [f"{k} {_text(have.get(k))} ({source}: {_text(v)})" for k, v in want.items() if not _same(have.get(k), v)]
+def _differences(have: dict[str, Any], want: dict[str, Any], source: str = "recomputed", *,
+                 exact: bool = False) -> list[str]:
+    """``key value (source: expected)`` per key of ``want`` whose value differs; with ``exact``, also
+    every key only ``have`` holds."""
+    wrong = [f"{k} {_text(have.get(k))} ({source}: {_text(v)})" for k, v in want.items() if not _same(have.get(k), v)]
+    extra = sorted(have.keys() - want.keys()) if exact else []
+    return wrong + [f"{k} {_text(have[k])} (not a key of {source.removesuffix('s')})" for k in extra]
 
 
 # -- server groups ---------------------------------------------------------------------------------
@@ -231,8 +236,8 @@ def _record_claims(plan: Plan, ctx: Context) -> list[str]:
     finance = {k: v for k, v in sc.finance.model_dump().items() if not isinstance(v, dict)}
     ref = {"name": sc.name, "description": sc.description, "objective": sc.objective}
     wrong = [f"scenario.{d}" for d in _differences(plan.scenario.model_dump(), ref, "the scenario's")]
-    wrong += [f"site.{d}" for d in _differences(plan.site, sc.site.model_dump(), "the scenario's")]
-    wrong += [f"finance.{d}" for d in _differences(plan.finance, finance, "the scenario's")]
+    wrong += [f"site.{d}" for d in _differences(plan.site, sc.site.model_dump(), "the scenario's", exact=True)]
+    wrong += [f"finance.{d}" for d in _differences(plan.finance, finance, "the scenario's", exact=True)]
     rows = {str(row.get("name")): row for row in plan.workloads}
     if sorted(rows) != sorted(w.name for w in sc.workloads):
         wrong.append(f"workloads: {', '.join(sorted(rows))} (the scenario's: "
