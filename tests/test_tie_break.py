@@ -137,3 +137,26 @@ def test_the_plan_states_the_rule(tmp_path: Path) -> None:
     (row,) = [a for a in plan.assumptions if a["name"] == "tie-break rule"]
     assert row["value"] == "ties broken by the rule"
     assert "rank" in row["source"] and "fewest servers" in row["source"] and "1 ppm" in row["source"]
+
+
+def test_an_unproven_tie_break_keeps_the_first_plan_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.optimize.solve as solve_module
+
+    sc, cand, types = _candidates(TIED)
+    first = _decisions(run_solver(build_model(sc, cand, types), "highs", 30.0, tie_break=False))
+    real, calls = solve_module._solve_once, []
+
+    def second_stops_early(m, solver):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            return real(m, solver)
+        for v in m.prob.variables():  # a limit hit mid-search: whatever values it left
+            v.varValue = 0.0
+        return "no_solution", "kTimeLimit", None
+
+    monkeypatch.setattr(solve_module, "_solve_once", second_stops_early)
+    r = run_solver(build_model(sc, cand, types), "highs", 30.0)
+    assert len(calls) == 2
+    assert r.ties == ("not broken among deployments: the tie-break solve ended no solution, not proven "
+                      "(raise --time-limit)")
+    assert _decisions(r) == first

@@ -200,8 +200,10 @@ def _settle_ties(m: FleetModel, status: str, solver_name: str, time_left_s: floa
         ties = "not broken among deployments: the tie-break solve was skipped (a large fleet)"
     else:
         solver = _solver(solver_name, max(time_left_s, 1.0), gap_rel=0.0, gap_abs=TIE_SCORE_GAP_ABS)
-        if not break_ties(m, lambda model: _solve_once(model, solver)[0]):
-            ties = "not broken among deployments: the tie-break solve was not proven within the time limit"
+        status = break_ties(m, lambda model: _solve_once(model, solver)[0])
+        if status != "optimal":
+            ties = (f"not broken among deployments: the tie-break solve ended {status.replace('_', ' ')}, "
+                    "not proven (raise --time-limit)")
     _snap_integers(m)
     derive_the_rest(m)
     return ties

@@ -51,24 +51,24 @@ def tie_score(m: FleetModel) -> pulp.LpAffineExpression:
     return pulp.lpSum(ranks[i] * m.replicas[i] for i in range(len(m.cand)))
 
 
-def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> bool:
+def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> str:
     """Re-solve for the smallest tie score among plans within the band of the optimum just found.
 
-    ``solve`` runs the solver (with an absolute gap below 1) and returns its status. True when the
-    minimum is proven; otherwise the first solution is put back and False is returned.
+    ``solve`` runs the solver (with an absolute gap below 1) and returns its status, which this
+    returns too: "optimal" when the minimum is proven; otherwise the first solution is put back.
     """
     first = {v.name: v.varValue for v in m.prob.variables()}
     z = value(m.expr["objective"])
     m.prob += (m.expr["objective"] <= z + max(TIE_BAND_REL * abs(z), 1e-9), TIE_CONSTRAINT)
     m.prob.setObjective(tie_score(m))
     try:
-        proven = solve(m) == "optimal"
+        status = solve(m)
     finally:  # the band constraint stays: every plan this model returns meets it
         m.prob.setObjective(m.expr["objective"])
-    if not proven:
+    if status != "optimal":
         for v in m.prob.variables():
             v.varValue = first.get(v.name)
-    return proven
+    return status
 
 
 def derive_the_rest(m: FleetModel) -> None:
