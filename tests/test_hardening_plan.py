@@ -63,6 +63,15 @@ def test_non_finite_number_in_totals_names_its_key_path(tmp_path: Path) -> None:
     assert info.value.key_path == "totals.it_power_nameplate_w"
 
 
+def test_lone_surrogate_escape_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON may escape a lone surrogate; printing or writing the report then raised UnicodeEncodeError."""
+    data = json.loads(PLAN.read_text(encoding="utf-8"))
+    data["scenario"]["description"] = "\ud800"
+    plan = tampered(tmp_path, json.dumps(data))  # ASCII file: the surrogate is the escape \ud800
+    rc, err = run(capsys, "report", str(plan), "--out", str(tmp_path / "r.md"))
+    assert rc == 1 and "scenario.description: holds a lone surrogate" in err and not (tmp_path / "r.md").exists()
+
+
 def test_plan_models_refuse_non_finite_numbers() -> None:
     totals = json.loads(PLAN.read_text(encoding="utf-8"))["totals"]
     with pytest.raises(ValidationError, match="finite"):

@@ -151,12 +151,20 @@ _BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 """A JSON string (skipped whole, so brackets inside it do not count) or one bracket."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone UTF-16 surrogate, which JSON can escape (\\ud800) but no UTF-8 output can hold."""
+
+
 def _check_values(data: Any, file: str) -> None:
-    """Refuse a NaN or infinity anywhere, and lists longer than MAX_PLAN_LIST_ITEMS (depth is already
-    bounded); the message names the key path."""
+    """Refuse a NaN or infinity anywhere, text no UTF-8 output can hold, and lists longer than
+    MAX_PLAN_LIST_ITEMS (depth is already bounded); the message names the key path."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
         path, value = stack.pop()
+        if isinstance(value, str) and _SURROGATE.search(value) or isinstance(value, dict) and any(
+                _SURROGATE.search(str(k)) for k in value):
+            raise PlanFileError("holds a lone surrogate escape (\\ud800-\\udfff), which is not text",
+                                file=file, key_path=path or "(top level)", fix=_CORRUPT_FIX)
         if isinstance(value, float) and not math.isfinite(value):
             raise PlanFileError(f"{value!r} is not a finite number", file=file, key_path=path or "(top level)",
                                 fix=f"a plan holds only finite numbers: it was edited or is corrupt; {_RESOLVE_FIX}")
