@@ -31,7 +31,7 @@ def _differences(have: dict[str, Any], want: dict[str, Any], source: str = "reco
     every key only ``have`` holds."""
     wrong = [f"{k} {_text(have.get(k))} ({source}: {_text(v)})" for k, v in want.items() if not _same(have.get(k), v)]
     extra = sorted(have.keys() - want.keys()) if exact else []
-    return wrong + [f"{k} {_text(have[k])} (not a key of {source.removesuffix('s')})" for k in extra]
+    return wrong + [f"{k} {_text(have[k])} (no such key there)" for k in extra]
 
 
 # -- server groups ---------------------------------------------------------------------------------
