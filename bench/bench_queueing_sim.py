@@ -29,49 +29,68 @@ from planner.catalog import load_catalog  # noqa: E402
 BEGIN, END = "<!-- sim-tables:begin -->", "<!-- sim-tables:end -->"
 
 
+def wait_probability_linear_hold(slots: float, rate: float, hold0_s: float, hold_slope_s: float) -> float:
+    """P(an arrival waits for a slot) when a replica with n sequences in flight completes them at
+    n / hold(n), hold(n) = hold0 + slope x n (a smaller batch steps faster). The birth-death chain's
+    weights below ``slots`` are negative-binomial terms, so their sum is a regularized incomplete beta
+    function: O(1) and vectorizable like today's Erlang C, which it becomes as the slope goes to 0."""
+    from scipy.special import betainc, gammaln
+
+    p = rate * hold_slope_s
+    r = 1.0 + hold0_s / hold_slope_s
+    log_full = slots * np.log(p) + gammaln(slots + r) - gammaln(r) - gammaln(slots + 1.0)
+    log_below = -r * np.log1p(-p) + np.log(betainc(r, slots, 1.0 - p))
+    ratio = rate * (hold0_s + hold_slope_s * slots) / slots
+    return float(1.0 / (1.0 + np.exp(log_below - log_full + np.log1p(-ratio))))
+
+
+def _mixed_step_s(cfg: sim.Config, rep: sim.Replica, batch: int) -> tuple[float, float]:
+    """Mean step at ``batch`` (a share of steps carries a prompt chunk, the rest none) and one prompt's
+    service on the budget (n_in / chunk x the chunk's step)."""
+    per_step = batch * cfg.input_tokens / cfg.output_tokens
+    chunk = int(min(cfg.budget_tokens - batch, max(cfg.input_tokens, per_step)))
+    share = min(per_step / chunk, 1.0)
+    mean = share * rep.step_s[batch, chunk] + (1.0 - share) * rep.step_s[batch, 0]
+    return float(mean), cfg.input_tokens / chunk * float(rep.step_s[batch, chunk])
+
+
 def proposed_ttft_s(cfg: sim.Config, rep: sim.Replica, rate: float, q: float) -> float:
-    """A prototype of the corrections docs/queueing.md proposes, on the core's step-time table:
+    """A prototype of the corrections docs/queueing.md proposes, from the core at batch 1 and at the
+    full batch only (what candidate generation already evaluates), interpolated in between:
 
     1. hold time from the mean of mixed and decode-only steps (a step carries a whole prompt chunk
        or none; the current model spreads prompt tokens evenly, which the step time's convexity
        makes too fast);
-    2. slot wait from the birth-death chain whose completion rate in state n is n / hold(n) (a
-       smaller batch steps faster), tail decay x 2 / (1 + cv^2) of the output length (0 when fixed);
-    3. solo TTFT and the wait for the step in progress (q of a step) at the chain's mean batch;
-    4. the prefill budget's M/D/1 wait (service at the chain's mean batch) with the tail shape the slot
-       wait already uses, P(W > t) = rho exp(-t rho / mean), in place of a fixed p95 / mean factor, and
-       scaled by n_in / room below one step's room (short prompts share a step rather than queue).
+    2. slot wait: P(wait) from `wait_probability_linear_hold`, tail decay x 2 / (1 + cv^2) of the
+       output length (cv = 0 when fixed);
+    3. solo TTFT and the wait for the step in progress (q of a step) at the load's mean batch
+       b = rate hold0 / (1 - rate slope) (Little's law with hold(b));
+    4. the prefill budget's M/D/1 wait with the tail shape the slot wait already uses,
+       P(W > t) = rho exp(-t rho / mean), in place of a fixed p95 / mean factor, scaled by n_in / room
+       below one step's room (short prompts share a step rather than queue).
     """
-    b_max, n_in, n_out = cfg.slots, cfg.input_tokens, cfg.output_tokens
-    n = np.arange(1, b_max + 1)
-    prompt_per_step = n * n_in / n_out
-    mixed = np.minimum(cfg.budget_tokens - n, np.maximum(n_in, prompt_per_step)).astype(int)
-    share = np.minimum(prompt_per_step / mixed, 1.0)
-    step = share * rep.step_s[n, mixed] + (1.0 - share) * rep.step_s[n, 0]
-    done_rps = n / (n_out * step)  # completion rate with n sequences in flight
-    if rate >= done_rps[-1]:
+    c, n_in, n_out, budget = cfg.slots, cfg.input_tokens, cfg.output_tokens, cfg.budget_tokens
+    (step_1, service_1), (step_c, service_c) = _mixed_step_s(cfg, rep, 1), _mixed_step_s(cfg, rep, c)
+    slope = n_out * (step_c - step_1) / (c - 1)
+    hold0 = n_out * step_1 - slope
+    if rate * (hold0 + slope * c) >= c:
         return np.inf
-    log_p = np.concatenate([[0.0], np.cumsum(np.log(rate / done_rps))])
-    p = np.exp(log_p - log_p.max())
-    ratio = rate / done_rps[-1]
-    queued = p[-1] * ratio / (1.0 - ratio)  # mass of the states with requests waiting for a slot
-    total = p.sum() + queued
-    p_wait = (p[-1] + queued) / total
-    batch = int(round((np.arange(b_max + 1) @ p + b_max * queued) / total))
+    p_wait = wait_probability_linear_hold(c, rate, hold0, slope)
     cv2 = 0.0 if cfg.output_lengths == "fixed" else 1.0
-    decay = (done_rps[-1] - rate) * 2.0 / (1.0 + cv2)
+    decay = (c / (n_out * step_c) - rate) * 2.0 / (1.0 + cv2)
     slot = np.log(p_wait / (1.0 - q)) / decay if p_wait > 1.0 - q else 0.0
-    room = cfg.budget_tokens - max(batch, 1)
-    solo = np.ceil(n_in / room) * rep.step_s[max(batch - 1, 0), min(n_in, room)]
-    k = max(batch, 1) - 1
-    service = n_in / mixed[k] * rep.step_s[k + 1, mixed[k]]
+    batch = min(c, rate * hold0 / (1.0 - rate * slope))
+    w = max(batch - 1.0, 0.0) / (c - 1)  # interpolation weight between batch 1 and the full batch
+    solo_1 = np.ceil(n_in / (budget - 1)) * rep.step_s[0, min(n_in, budget - 1)]
+    solo_c = np.ceil(n_in / (budget - c)) * rep.step_s[c - 1, min(n_in, budget - c)]
+    service = service_1 + w * (service_c - service_1)
     rho = rate * service
     if rho >= 1.0:
         return np.inf
     mean = rho / (2.0 * (1.0 - rho)) * service
     prefill = max(0.0, mean / rho * np.log(rho / (1.0 - q))) if rho > 0 else 0.0
-    prefill *= min(1.0, n_in / (cfg.budget_tokens - b_max))
-    return float(solo + slot + prefill + q * step[k])
+    prefill *= min(1.0, n_in / (budget - c))
+    return float(solo_1 + w * (solo_c - solo_1) + slot + prefill + q * (step_1 + w * (step_c - step_1)))
 
 
 def _ms(v: float) -> str:
