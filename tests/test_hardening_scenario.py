@@ -131,6 +131,26 @@ def test_non_finite_solve_is_an_input_error(tmp_path: Path, capsys: pytest.Captu
     assert rc == 1 and "site.power_cap_kw" in err
 
 
+@pytest.mark.parametrize(("patch", "where"), [
+    ("site: {power_cap_kw: 1.0e+308}\n", "site.power_cap_kw"),  # the solver's RHS became inf (PulpError)
+    ("finance: {amortization_years: 5.0e-324}\n", "finance.amortization_years"),  # TCO per year overflowed
+    ("finance: {colocation_usd_per_kw_month: 1.0e+15}\n", "finance.colocation_usd_per_kw_month"),  # HiGHS IndexError
+    ("finance: {gpu_prices_usd: {h100-sxm: 1.0e+15}}\n", "finance.gpu_prices_usd.h100-sxm"),
+    ("finance: {server_prices_usd: {h100-sxm: -1}}\n", "finance.server_prices_usd.h100-sxm"),
+], ids=["power-cap", "amortization", "colocation", "gpu-price", "negative-server-price"])
+def test_extreme_finite_numbers_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], patch: str,
+                                            where: str) -> None:
+    rc, err = run(tmp_path, capsys, GOOD + patch)
+    assert rc == 1 and f"bad.yaml: {where}: Input should be" in err
+
+
+def test_vanishing_traffic_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1e-300 req/s passed `gt=0` and then failed the plan's own verification with a traceback."""
+    rc, err = run(tmp_path, capsys, GOOD.replace("peak_requests_per_s: 5", "peak_requests_per_s: 1.0e-300"),
+                  "solve", "--no-write", "--no-analysis")
+    assert rc == 1 and "workloads[0].traffic.peak_requests_per_s: Input should be greater than or equal to" in err
+
+
 @pytest.mark.parametrize("name", ["../../../../x", "a/b", ".hidden", "..", "x" * 101, "a b"])
 def test_unsafe_override_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
     rc, err = run(tmp_path, capsys, GOOD + f"overrides:\n  {name!r}: {{objective: min_power}}\n")

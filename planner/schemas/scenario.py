@@ -21,12 +21,20 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 so no '/', no leading '.', nothing a shell or a file system reads specially."""
 NAME_MAX_CHARS = 100
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_CHARS)]
+# Upper bounds far above any real site, so that every figure the solver multiplies stays a finite
+# float of sane size (1e308 passed `gt=0` and then broke the integer program or the totals).
+MAX_LATENCY_MS = 1e8  # about a day
+MAX_PRICE_USD = 1e9
+MAX_GPUS = 10_000_000
+MAX_POWER_KW = 1e7  # 10 GW
+MIN_REQUESTS_PER_S = 1e-6  # one request in 11.6 days; less rounds to zero inside the solver
+PriceUsd = Annotated[float, Field(ge=0, le=MAX_PRICE_USD)]
 
 
 class TokenLength(StrictModel):
-    mean: float = Field(gt=0, le=2_000_000)
+    mean: float = Field(ge=1, le=2_000_000)
     """Mean tokens per request."""
-    p95: float | None = Field(None, gt=0, le=2_000_000)
+    p95: float | None = Field(None, ge=1, le=2_000_000)
     """95th percentile tokens per request (sizes KV memory and TTFT tails); default: the mean."""
 
     @model_validator(mode="after")
@@ -45,9 +53,9 @@ def _as_length(v: object) -> object:
 
 
 class Traffic(StrictModel):
-    peak_requests_per_s: float = Field(gt=0, le=1e6)
+    peak_requests_per_s: float = Field(ge=MIN_REQUESTS_PER_S, le=1e6)
     """Peak arrival rate the fleet must serve (requests per second)."""
-    average_requests_per_s: float | None = Field(None, gt=0, le=1e6)
+    average_requests_per_s: float | None = Field(None, ge=MIN_REQUESTS_PER_S, le=1e6)
     """Average arrival rate over the year (sizes energy, cost and carbon). Default: half the peak."""
     input_tokens: TokenLength
     """Prompt length: a number (mean) or {mean, p95}."""
@@ -77,14 +85,14 @@ class Traffic(StrictModel):
 class Slo(StrictModel):
     """Latency promises. Omit TTFT for offline jobs; at least one of ITL/TTFT or neither (throughput only)."""
 
-    ttft_p95_ms: float | None = Field(None, gt=0)
+    ttft_p95_ms: float | None = Field(None, gt=0, le=MAX_LATENCY_MS)
     """Time to first token, 95th percentile, including queueing (ms)."""
-    itl_p95_ms: float | None = Field(None, gt=0)
+    itl_p95_ms: float | None = Field(None, gt=0, le=MAX_LATENCY_MS)
     """Inter-token latency, 95th percentile (ms)."""
-    ttft_p50_ms: float | None = Field(None, gt=0)
-    ttft_p99_ms: float | None = Field(None, gt=0)
-    itl_p50_ms: float | None = Field(None, gt=0)
-    itl_p99_ms: float | None = Field(None, gt=0)
+    ttft_p50_ms: float | None = Field(None, gt=0, le=MAX_LATENCY_MS)
+    ttft_p99_ms: float | None = Field(None, gt=0, le=MAX_LATENCY_MS)
+    itl_p50_ms: float | None = Field(None, gt=0, le=MAX_LATENCY_MS)
+    itl_p99_ms: float | None = Field(None, gt=0, le=MAX_LATENCY_MS)
 
 
 class Workload(StrictModel):
@@ -119,15 +127,15 @@ class Workload(StrictModel):
 class ServerOverride(StrictModel):
     model: str | None = None
     gpus_per_server: int | None = Field(None, ge=1, le=72)
-    max_power_w: float | None = Field(None, gt=0)
+    max_power_w: float | None = Field(None, gt=0, le=1e6)
     rack_units: int | None = Field(None, ge=1, le=48)
-    price_usd: float | None = Field(None, ge=0)
+    price_usd: float | None = Field(None, ge=0, le=MAX_PRICE_USD)
 
 
 class Hardware(StrictModel):
     gpus: list[str] | None = None
     """Candidate GPU ids or aliases; default: every GPU in the catalog."""
-    inventory: dict[str, int] = {}
+    inventory: dict[str, Annotated[int, Field(le=MAX_GPUS)]] = {}
     """Maximum number of GPUs available per GPU type (GPUs, not servers)."""
     servers: dict[str, ServerOverride] = {}
     """Per GPU type, a server model that replaces the catalog's reference server."""
@@ -142,9 +150,9 @@ class Hardware(StrictModel):
 
 
 class Site(StrictModel):
-    power_cap_kw: float | None = Field(None, gt=0)
+    power_cap_kw: float | None = Field(None, gt=0, le=MAX_POWER_KW)
     """Datacenter IT power available to this fleet (kW, nameplate basis, after derating)."""
-    racks: int | None = Field(None, ge=1)
+    racks: int | None = Field(None, ge=1, le=1_000_000)
     """Number of racks available."""
     rack_power_cap_kw: float = Field(40.0, gt=0, le=1000)
     """Breaker rating of one rack's circuit (kW); usable = cap x breaker_derating."""
@@ -153,7 +161,7 @@ class Site(StrictModel):
     rack_units: int = Field(42, ge=1, le=60)
     """Usable rack units per rack."""
     cooling: Literal["air", "liquid"] = "air"
-    air_cooling_limit_kw: float = Field(40.0, gt=0)
+    air_cooling_limit_kw: float = Field(40.0, gt=0, le=1000)
     """Highest rack load air cooling can remove (kW); with cooling: air it caps every rack."""
     pue: float = Field(1.3, ge=1.0, le=3.0)
     """Power usage effectiveness: annual facility energy / IT energy."""
@@ -168,14 +176,14 @@ class Site(StrictModel):
 
 
 class Finance(StrictModel):
-    gpu_prices_usd: dict[str, float] = {}
+    gpu_prices_usd: dict[str, PriceUsd] = {}
     """Per-GPU price overrides (USD per GPU); default: the catalog's price."""
-    server_prices_usd: dict[str, float] = {}
+    server_prices_usd: dict[str, PriceUsd] = {}
     """Per-server price (without GPUs) overrides, keyed by GPU type."""
-    amortization_years: float = Field(4.0, gt=0, le=15)
-    colocation_usd_per_kw_month: float | None = Field(None, ge=0)
+    amortization_years: float = Field(4.0, ge=0.1, le=15)
+    colocation_usd_per_kw_month: float | None = Field(None, ge=0, le=1e5)
     """Colocation charge per kW of contracted (nameplate) IT capacity per month."""
-    budget_usd: float | None = Field(None, gt=0)
+    budget_usd: float | None = Field(None, gt=0, le=1e15)
     """Capex budget (GPUs + servers)."""
 
 
