@@ -412,3 +412,22 @@ def test_a_deployment_solve_cannot_have_chosen_fails(capsys, tmp_path):
     code, lines = _check(capsys, _scenario_of(plan_path), tampered)
     assert code == 1
     assert any("is not an operating point candidate generation keeps" in line for line in lines), lines
+
+
+def test_a_gpu_whose_server_fits_no_rack_is_reported_even_when_the_racks_understate_their_power(capsys, tmp_path):
+    plan = load_plan(CHATBOT)
+    group = plan.servers[0]
+    doc = yaml.safe_load(_scenario_of(CHATBOT).read_text(encoding="utf-8"))
+    cap_kw = group.server_max_power_w / 1e3 / doc["site"].get("breaker_derating", 0.8) / 2  # half a server
+    scenario = _scenario_copy(tmp_path, site={"rack_power_cap_kw": cap_kw, "air_cooling_limit_kw": cap_kw})
+
+    def understated(plan_doc: dict[str, Any]) -> None:
+        for rack in plan_doc["racks"]:
+            rack["power_nameplate_w"] = 1.0
+
+    code, lines = _check(capsys, scenario, _plan_copy(tmp_path, understated))
+    assert code == 1
+    assert any(line.startswith(f"fail  gpu {group.gpu}: ") and "rack" in line for line in lines), lines
+    code, lines = _check(capsys, scenario, _plan_copy(tmp_path))  # honest racks: their power says it, once
+    assert code == 1 and not any(line.startswith(f"fail  gpu {group.gpu}: ") for line in lines), lines
+    assert any(line.startswith("fail  rack power: rack ") for line in lines), lines

@@ -231,13 +231,18 @@ def _seconds(ms: float | None) -> float | None:
     return None if ms is None else ms / 1000.0
 
 
+def rack_cap_w(scenario: Scenario) -> float:
+    """A rack's usable power: the breaker rating x its derating."""
+    return scenario.site.rack_power_cap_kw * 1000.0 * scenario.site.breaker_derating
+
+
 def _rack_limit_violations(plan: Plan, scenario: Scenario) -> list[str]:
     site = scenario.site
-    rack_cap_w = site.rack_power_cap_kw * 1000.0 * site.breaker_derating
+    cap_w = rack_cap_w(scenario)
     out = []
     for r in plan.racks:
-        if not within(r.power_nameplate_w, rack_cap_w):
-            draw, cap = _two(_kw, _precise_kw, r.power_nameplate_w, rack_cap_w)
+        if not within(r.power_nameplate_w, cap_w):
+            draw, cap = _two(_kw, _precise_kw, r.power_nameplate_w, cap_w)
             out.append(f"rack power: rack {r.id} draws {draw} at nameplate, above the scenario's usable {cap} "
                        f"(site.rack_power_cap_kw {site.rack_power_cap_kw:g} x breaker_derating "
                        f"{site.breaker_derating:g})")

@@ -57,6 +57,8 @@ class Context:
     calibration: str | None
     workload_index: dict[str, int]
     """Workload name -> its position in the scenario file (for key paths)."""
+    left_out: dict[str, str]
+    """GPU id -> why solve leaves out a GPU the scenario allows (its server fits no rack)."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,12 @@ def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | P
     sc = sc.model_copy(update={"workloads": [w for w in sc.workloads if w.enabled]})
     names = resolve_names(sc, catalog, file=file)
     gpus, _ = select_gpus(sc, catalog, file)
-    types, _ = gpu_types(sc, gpus, catalog)
+    types, notes = gpu_types(sc, gpus, catalog)
+    left_out = {g.id: next((n.removeprefix(f"{g.id} left out: ") for n in notes if n.startswith(f"{g.id} ")),
+                           "its server fits no rack of the scenario") for g in gpus if g.id not in types}
     cal = resolve_calibration(loaded.path, loaded.override, calibration)
     index = {w.name: i for i, w in enumerate(loaded.scenario.workloads)}
-    return Context(sc, names, types, catalog, str(cal) if cal else None, index)
+    return Context(sc, names, types, catalog, str(cal) if cal else None, index, left_out)
 
 
 # -- finite numbers ----------------------------------------------------------------------------
@@ -206,7 +210,7 @@ def _rejection(d: Deployment, w: Workload, ev: Evaluated, i: int) -> str:
     reasons = {
         "problem": f"the estimation core refuses the configuration: {ev.problem[i]}",
         "memory": f"{config} does not fit the GPUs' memory (recomputed)",
-        "batch": f"batch_size {d.batch_size} exceeds the {int(m['max_batch_size'][i])} sequences of the mean "
+        "batch": f"batch_size {d.batch_size} exceeds the {float(m['max_batch_size'][i]):.0f} sequences of the mean "
                  f"request length that fit memory for {config} (recomputed)",
         "context": f"a p95 sequence of {ev.longest_tokens:g} tokens exceeds {d.model}'s context",
         "p95_memory": f"one p95 sequence of {ev.longest_tokens:g} tokens does not fit memory for {config} "
@@ -344,8 +348,8 @@ def deployment_findings(plan: Plan, ctx: Context) -> Findings:
         found.problems += _pool_problems(plan, w)
     for i, d in enumerate(plan.deployments):
         w = workloads.get(d.workload)
-        if w is None:
-            continue  # reported by the workload check (no such workload, or disabled)
+        if w is None or d.gpu in ctx.left_out:
+            continue  # reported by the workload check, or once per GPU (rederive_fleet._left_out_problems)
         problems = configuration_problems(d, w, ctx, plan)
         found.problems += problems
         if not problems:

@@ -10,9 +10,9 @@ from typing import Any
 
 from planner.core.constants import BTU_PER_HR_PER_COOLING_TON, HOURS_PER_YEAR, W_TO_BTU_PER_HR
 from planner.gitops.rederive import CLAIM_REL_TOL, Context, Findings, claim_line
-from planner.gitops.slo import close
+from planner.gitops.slo import close, within
 from planner.optimize.model import OBJECTIVE_EXPR, usable_rack_w
-from planner.schemas.plan import Plan
+from planner.schemas.plan import Plan, ServerGroup
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -58,6 +58,8 @@ def _server_claims(plan: Plan, ctx: Context) -> list[str]:
 def _server_problems(plan: Plan, ctx: Context) -> list[str]:
     out = []
     for i, g in enumerate(plan.servers):
+        if g.gpu in ctx.left_out:
+            continue  # see _left_out_problems
         if g.gpu not in ctx.types:
             out.append(f"servers[{i}]: gpu {g.gpu!r} is not one the scenario allows "
                        f"(allowed: {', '.join(sorted(ctx.types)) or 'none'})")
@@ -93,6 +95,8 @@ def _rack_problems(plan: Plan, ctx: Context) -> list[str]:
                        f"(servers[].servers)")
     for r in plan.racks:
         t = ctx.types.get(r.gpu)
+        if r.gpu in ctx.left_out and r.gpu in servers:
+            continue  # see _left_out_problems
         if t is None or r.gpu not in servers:
             out.append(f"rack {r.id}: gpu {r.gpu!r} has no server group in the plan")
         elif r.servers > t.servers_per_rack:
@@ -120,20 +124,30 @@ def _rack_claims(plan: Plan, ctx: Context, found: Findings) -> list[str]:
 
 # -- totals, objective, constraints ---------------------------------------------------------------
 
+def _facts(ctx: Context, g: ServerGroup) -> tuple[int, float, float]:
+    """(GPUs per server, server max power W, USD per server with its GPUs) as solve builds them; the
+    plan's own figures for a GPU the scenario leaves out because its server fits no rack (that is
+    reported as such)."""
+    t = ctx.types.get(g.gpu)
+    if t is None:
+        return g.gpus_per_server, g.server_max_power_w, g.gpus_per_server * g.gpu_price_usd + g.server_price_usd
+    return t.gpus_per_server, t.server_max_power_w, t.gpus_per_server * t.gpu_price_usd + t.server_price_usd
+
+
 def _bought(plan: Plan, ctx: Context, gpu: str) -> int:
-    return sum(g.servers * ctx.types[g.gpu].gpus_per_server for g in plan.servers if g.gpu == gpu)
+    return sum(g.servers * _facts(ctx, g)[0] for g in plan.servers if g.gpu == gpu)
 
 
 def recomputed_totals(plan: Plan, ctx: Context, found: Findings) -> dict[str, float]:
     """The totals `planner solve` derives from the deployments and servers (see optimize.model and
     optimize.plan_builder), from recomputed deployment figures and the catalog's servers and prices."""
     site, fin = ctx.scenario.site, ctx.scenario.finance
-    groups = [g for g in plan.servers if g.gpu in ctx.types]
-    p_max = sum(_power_w(plan, ctx, found, g.gpu, "power_max_w") for g in groups)
-    p_avg = sum(_power_w(plan, ctx, found, g.gpu, "power_avg_w") for g in groups)
-    nameplate = sum(g.servers * ctx.types[g.gpu].server_max_power_w for g in groups)
-    capex = sum(g.servers * (ctx.types[g.gpu].gpus_per_server * ctx.types[g.gpu].gpu_price_usd
-                             + ctx.types[g.gpu].server_price_usd) for g in groups)
+    groups = [g for g in plan.servers if g.gpu in ctx.types or g.gpu in ctx.left_out]
+    powered = [g for g in groups if g.gpu in ctx.types]
+    p_max = sum(_power_w(plan, ctx, found, g.gpu, "power_max_w") for g in powered)
+    p_avg = sum(_power_w(plan, ctx, found, g.gpu, "power_avg_w") for g in powered)
+    nameplate = sum(g.servers * _facts(ctx, g)[1] for g in groups)
+    capex = sum(g.servers * _facts(ctx, g)[2] for g in groups)
     kwh = p_avg * HOURS_PER_YEAR / 1e3
     colo = nameplate * (fin.colocation_usd_per_kw_month or 0.0) * 12.0 / 1e3
     energy_usd = kwh * site.pue * site.electricity_usd_per_kwh
@@ -282,11 +296,23 @@ def fleet_problems(plan: Plan, ctx: Context, found: Findings) -> list[str]:
 
     totals = recomputed_totals(plan, ctx, found)
     caps = [_capacity(found, i, d) for i, d in enumerate(plan.deployments)]
-    inventory = [(_inventory_key(ctx, g), _bought(plan, ctx, g), limit) for g, limit in ctx.names.inventory_gpus.items()
-                 if g in ctx.types]
-    return (_server_problems(plan, ctx) + _rack_problems(plan, ctx) + _objective_problems(plan)
+    inventory = [(_inventory_key(ctx, g), _bought(plan, ctx, g), limit)
+                 for g, limit in ctx.names.inventory_gpus.items()]
+    return (_left_out_problems(plan, ctx) + _server_problems(plan, ctx) + _rack_problems(plan, ctx)
+            + _objective_problems(plan)
             + [line for w in ctx.scenario.workloads for line in capacity_shortfall(plan, w, caps)]
             + site_limit_violations(ctx.scenario, totals["it_power_nameplate_w"], totals["capex_usd"], inventory))
+
+
+def _left_out_problems(plan: Plan, ctx: Context) -> list[str]:
+    """A GPU the plan uses whose server fits no rack of the scenario, unless a rack's power already
+    says so (check's rack power lines, from the racks' nameplate)."""
+    from planner.gitops.check import rack_cap_w
+
+    cap_w = rack_cap_w(ctx.scenario)
+    used = {d.gpu for d in plan.deployments} | {g.gpu for g in plan.servers}
+    return [f"gpu {gpu}: {ctx.left_out[gpu]}" for gpu in sorted(used & ctx.left_out.keys())
+            if not any(r.gpu == gpu and not within(r.power_nameplate_w, cap_w) for r in plan.racks)]
 
 
 def _inventory_key(ctx: Context, gpu: str) -> str:
