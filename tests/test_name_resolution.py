@@ -131,3 +131,15 @@ def test_what_if_relaxes_an_inventory_keyed_by_an_alias(tmp_path: Path) -> None:
 
     by_id, by_alias = what_if("h100-sxm"), what_if(ALIAS)
     assert by_id and by_alias == by_id
+
+
+def test_check_agrees_with_solve_on_an_inventory_keyed_by_an_alias(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    doc = _doc(hardware={"inventory": {ALIAS: 0}})
+    path = _write(tmp_path, doc)
+    out = tmp_path / "plan"
+    assert main(["solve", str(path), "--out", str(out), "--no-analysis"]) == 0
+    plan = yaml.safe_load((out / "plan.json").read_text())
+    assert {s["gpu"] for s in plan["servers"]} == {"h200"}, "solve must honour the inventory of 0 H100s"
+    capsys.readouterr()
+    assert main(["check", str(path), "--plan", str(out / "plan.json")]) == 0, capsys.readouterr().out
