@@ -95,10 +95,10 @@ def _rack_problems(plan: Plan, ctx: Context) -> list[str]:
                        f"(servers[].servers)")
     for r in plan.racks:
         t = ctx.types.get(r.gpu)
-        if r.gpu in ctx.left_out and r.gpu in servers:
-            continue  # see _left_out_problems
-        if t is None or r.gpu not in servers:
+        if r.gpu not in servers:
             out.append(f"rack {r.id}: gpu {r.gpu!r} has no server group in the plan")
+        elif t is None:
+            continue  # a GPU the scenario leaves out: reported once, at its server group or as left out
         elif r.servers > t.servers_per_rack:
             out.append(f"rack {r.id}: {r.servers} servers, above the {t.servers_per_rack} a rack holds "
                        f"(the scenario's usable rack power and rack units)")
