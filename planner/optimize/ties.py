@@ -27,11 +27,12 @@ TIE_BAND_REL = 1e-6  # plans within one part per million of the optimal objectiv
 TIE_SCORE_GAP_ABS = 0.5  # the tie score is an integer: a gap below 1 proves its minimum
 TIE_CONSTRAINT = "tie_break_primary_within_band"
 
-TIE_RULE = ("plans within 1 ppm of the optimal objective count as tied; among them planner takes the one with "
-            "the smallest sum over deployments of replicas x the configuration's rank (configurations ranked by "
-            "workload, GPU id, precision, TP, PP, batch size), proven by a second solve; then it buys the fewest "
-            "servers that hold the GPUs in use, fills the fewest racks, and routes each workload's peak to its "
-            "pools of lowest power per request first. So the plan does not depend on the solver or its version")
+TIE_RULE = ("plans whose objective is within 1 ppm of the optimum count as equal; among them planner keeps the one "
+            "with the smallest tie score, the sum over deployments of replicas x the configuration's rank "
+            "(configurations sorted by workload, GPU id, precision, TP, PP, batch size; rank 1 first), proven by a "
+            "second solve. Servers are then the fewest that hold the GPUs in use, racks the fewest that hold the "
+            "servers, and each workload's peak traffic goes first to its pools of lowest power per request. So "
+            "the plan does not depend on the solver or its version")
 
 
 def candidate_ranks(m: FleetModel) -> list[int]:
