@@ -125,6 +125,22 @@ def test_site_numbers_a_solve_never_writes_are_refused_by_report(
         assert rc == 1 and f"{section}.{key} must be between" in err
 
 
+@pytest.mark.parametrize("fmt", ["text", "md", "github-comment"])
+def test_names_in_a_plan_cannot_change_the_diff_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       fmt: str) -> None:
+    """A hand-edited workload name with a newline and a fence closed the comment's ```diff block
+    and posted a fake heading; an escape sequence could restyle a terminal."""
+    data = json.loads(PLAN.read_text(encoding="utf-8"))
+    data["deployments"][0]["workload"] = "x\n```\n# No changes\x1b[2J"
+    data["deployments"][0]["replicas"] += 1
+    plan = tampered(tmp_path, json.dumps(data))
+    rc = main(["diff", str(PLAN), str(plan), "--format", fmt])
+    out = capsys.readouterr().out
+    assert rc == 2 and "\x1b" not in out
+    assert not any(line.startswith("# No changes") for line in out.splitlines())
+    assert sum(line.startswith("```") for line in out.splitlines()) == (0 if fmt == "text" else 2)
+
+
 def test_committed_plan_still_loads_and_diffs_clean(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _ = run(capsys, "diff", str(PLAN), str(PLAN))
     assert rc == 0

@@ -7,6 +7,7 @@ find and update its own comment.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from planner.gitops.diff import DeploymentChange, FieldChange, PlanDiff, TotalDelta
@@ -39,6 +40,15 @@ _SHOWN_FIELDS = {"model": "model", "replicas": "replicas", "batch_size": "batch"
                  "demand_requests_per_s": "demand", "power_max_w": "max power",
                  "ttft_p95_s": "TTFT p95", "itl_p95_s": "ITL p95"}
 _ACTION_MARK = {"add": "+", "remove": "-", "change": "~"}
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029`]")
+"""Control characters (a newline could close the comment's ```diff fence or fake a heading, an
+escape sequence could restyle a terminal), line separators and backticks (they end a code span)."""
+
+
+def safe(text: object) -> str:
+    """A name from a plan as one line of inert text: what a hand-edited plan.json holds cannot
+    change the layout of the text, Markdown or pull-request comment around it."""
+    return _UNSAFE.sub(lambda m: "'" if m.group() == "`" else " ", str(text))
 
 
 def render(diff: PlanDiff, fmt: str) -> str:
@@ -61,17 +71,17 @@ def _field_text(change: FieldChange, gpus_delta: int) -> str:
 def _describe(change: DeploymentChange) -> str:
     d = change.after or change.before
     assert d is not None
-    return (f"{d.model}, {d.replicas} replicas ({d.gpus} GPUs), batch {d.batch_size}, "
+    return (f"{safe(d.model)}, {d.replicas} replicas ({d.gpus} GPUs), batch {d.batch_size}, "
             f"max power {quantity('power_max_w', d.power_max_w)}")
 
 
 def deployment_line(change: DeploymentChange) -> str:
     """``~ chat/h100-sxm/fp8/tp4: replicas 6 -> 8 (+8 GPUs), ...`` (terraform-style marks)."""
     if change.action != "change":
-        return f"{_ACTION_MARK[change.action]} {change.key}: {_describe(change)}"
+        return f"{_ACTION_MARK[change.action]} {safe(change.key)}: {_describe(change)}"
     shown = [f for f in change.fields if f.field in _SHOWN_FIELDS] or list(change.fields[:3])
     details = ", ".join(_field_text(f, change.gpus_delta) for f in shown)
-    return f"~ {change.key}: {details}"
+    return f"~ {safe(change.key)}: {details}"
 
 
 def summary_line(diff: PlanDiff) -> str:
@@ -103,7 +113,7 @@ def _context(diff: PlanDiff) -> list[tuple[str, tuple[str, ...]]]:
         status = (f"{diff.status_before or 'none'} -> {diff.status_after or 'none'}",)
     pairs = [("Status", status), ("Now binding", diff.binding_appeared),
              ("No longer binding", diff.binding_gone), ("Inputs changed", diff.inputs_changed)]
-    return [(label, items) for label, items in pairs if items]
+    return [(label, tuple(safe(i) for i in items)) for label, items in pairs if items]
 
 
 def _context_lines(diff: PlanDiff) -> list[str]:
@@ -113,7 +123,7 @@ def _context_lines(diff: PlanDiff) -> list[str]:
 # -- text ---------------------------------------------------------------------------------------
 
 def render_text(diff: PlanDiff) -> str:
-    head = f"planner diff: {diff.scenario} ({diff.base_label} -> {diff.new_label})"
+    head = f"planner diff: {safe(diff.scenario)} ({safe(diff.base_label)} -> {safe(diff.new_label)})"
     if not diff.changed:
         return "\n".join([head, "No changes: deployments and totals are the same.",
                           *_context_lines(diff)]) + "\n"
@@ -153,8 +163,8 @@ def _md_context(diff: PlanDiff) -> list[str]:
 
 
 def render_markdown(diff: PlanDiff) -> str:
-    title = f"### Capacity plan `{diff.scenario}`: "
-    where = f"Base `{diff.base_label}` → new `{diff.new_label}`"
+    title = f"### Capacity plan `{safe(diff.scenario)}`: "
+    where = f"Base `{safe(diff.base_label)}` → new `{safe(diff.new_label)}`"
     if not diff.changed:
         body = [title + "no changes", "", where + ": deployments and totals are the same."]
         return "\n".join(body + ([""] + _md_context(diff) if diff.inputs_changed else [])) + "\n"
