@@ -201,6 +201,10 @@ def test_long_key_is_shortened_in_the_key_path() -> None:
     assert files.key_path(["site", "k" * 500]) == "site." + "k" * 60 + "..."
 
 
+def test_key_with_control_characters_stays_one_inert_line() -> None:
+    assert files.key_path(["site", "a\nb\x1b[2Jc"]) == "site.a b [2Jc"
+
+
 def test_good_scenario_still_loads(tmp_path: Path) -> None:
     p = tmp_path / "good.yaml"
     p.write_text(GOOD, encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -153,6 +154,9 @@ def parse_yaml(text: str | bytes, file: str) -> Any:
         raise InputError(f"malformed YAML: {where}{problem}", file=file, fix=fix) from None
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def key_path(loc: Sequence[int | str]) -> str:
     """Render a pydantic error location as ``workloads[0].slo.itl_p95_ms``."""
     out = ""
@@ -162,7 +166,8 @@ def key_path(loc: Sequence[int | str]) -> str:
         elif part == "[key]":  # pydantic's marker for a problem with a mapping's key itself
             out += " (the key)"
         else:
-            name = " ".join(str(part).split())  # a key holding a newline must not split the message
+            # a key holding a newline must not split the message, nor an escape sequence restyle it
+            name = " ".join(_CONTROL.sub(" ", str(part)).split())
             out += ("." if out else "") + (name if len(name) <= 60 else name[:60] + "...")
     return out or "(top level)"
 
