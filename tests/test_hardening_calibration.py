@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.calibration.fit import fit_calibration
 from planner.calibration.measurements import Measurements, load_measurements
@@ -343,3 +345,56 @@ def test_a_damaged_calibration_file(capsys, tmp_path, line, replacement, words):
     code, _, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "100",
                        "--output-tokens", "10", "--calibration", cal)
     assert_input_error(code, err, "cal.yaml", *words)
+
+
+# ---- properties: any cell, any JSON value --------------------------------------------------------
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats()
+                           | st.text(max_size=12), lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+CELLS = (st.text(max_size=20) | st.floats().map(repr) | st.integers(-(10**40), 10**40).map(str)
+         | st.sampled_from(["1e-308", "5e-324", "1e400", "-0", " 7 W", "[N/A]", "0x10", "1_000"]))
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def assert_answer(code: int, err: str, name: str) -> None:
+    """Exit 0, or exit 1 with one `Error:` line naming the file; never a traceback."""
+    assert code in (0, 1), err
+    assert "Traceback" not in err
+    if code == 1:
+        errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+        assert len(errors) == 1 and name in errors[0], err
+
+
+@PROPERTY
+@given(cell=CELLS, dmon=st.booleans())
+def test_any_power_cell_is_a_sample_or_one_message(capsys, tmp_path, cell, dmon):
+    text, line = (DMON_TEXT, DMON_LINE) if dmon else (QUERY_TEXT, QUERY_LINE)
+    old = " 70 " if dmon else "70.00 W"
+    log = tmp_path / "power.log"
+    log.write_text(text.replace(line, line.replace(old, f" {cell} " if dmon else cell, 1)), encoding="utf-8",
+                   errors="surrogatepass")
+    code, _, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--power", log, "--gpu", "h100-sxm",
+                       "--gpus", "0")
+    assert_answer(code, err, "power.log")
+
+
+@PROPERTY
+@given(column=st.sampled_from(["itl_ms", "ttft_ms", "throughput_tok_s", "num_gpus", "tp", "input_tokens",
+                               "avg_power_w", "energy_j_per_token", "achieved_batch", "precision", "gpu"]),
+       cell=CELLS)
+def test_any_measurement_cell_is_read_or_one_message(capsys, tmp_path, column, cell):
+    path = small_csv(tmp_path, rows=2, **{column: cell.replace("\x00", "")})
+    code, _, err = run(capsys, "accuracy", path, "--format", "json")
+    assert_answer(code, err, "m.csv")
+
+
+@PROPERTY
+@given(key=st.sampled_from(["completed", "output_throughput", "total_input_tokens", "duration", "date", "tp",
+                            "num_gpus", "gpu", "model_id", "max_concurrency", "median_itl_ms", "request_rate"]),
+       value=JSON_VALUES)
+def test_any_vllm_value_is_read_or_one_message(capsys, tmp_path, key, value):
+    path = vllm_result(tmp_path, **{key: value})
+    code, _, err = run(capsys, "calibrate", "import", "--vllm", path, "--gpu", "h100-sxm", "--power", QUERY_LOG,
+                       "--gpus", "0")
+    assert_answer(code, err, "r.json")
