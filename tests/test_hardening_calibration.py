@@ -112,6 +112,25 @@ def test_import_still_appends_to_an_existing_measurement_file(capsys, tmp_path):
     assert len(out.read_text(encoding="utf-8").splitlines()) == lines + 1
 
 
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8\n", b"\n\nsource_id,model\n",
+                                     b'"' + b"x" * 140_000 + b'"\n'])
+def test_import_refuses_to_append_to_an_unreadable_csv(capsys, tmp_path, content):
+    out = tmp_path / "mine.csv"
+    out.write_bytes(content)
+    code, _, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--gpu", "h100-sxm", "--out", out)
+    assert_input_error(code, err, "mine.csv")
+    assert out.read_bytes() == content
+
+
+def test_import_appends_to_a_csv_with_a_byte_order_mark(capsys, tmp_path):
+    out = small_csv(tmp_path, rows=1, name="mine.csv")
+    out.write_bytes(b"\xef\xbb\xbf" + out.read_bytes())
+    code, _, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--gpu", "h100-sxm", "--out", out)
+    assert code == 0, err
+    code, _, err = run(capsys, "accuracy", out)
+    assert code == 0, err
+
+
 # ---- vLLM results --------------------------------------------------------------------------------
 
 def vllm_result(tmp_path: Path, raw: bytes | None = None, **changes: object) -> Path:

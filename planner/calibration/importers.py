@@ -531,7 +531,14 @@ def append_rows(existing: str, rows: list[dict[str, str]], path: str) -> str:
     """
     header_line = existing.splitlines()[0] if existing.strip() else ""
     newline = "\r\n" if "\r\n" in existing else "\n"
-    header = [h.strip() for h in next(csv.reader([header_line]))] if header_line else list(COLUMNS)
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([header_line]))] if header_line else list(COLUMNS)
+    except csv.Error as exc:
+        raise CalibrationError(f"its header line is not readable CSV ({exc})", file=path,
+                               fix="write to a new file, or repair its first line") from None
+    if existing.strip() and not header_line.strip():
+        raise CalibrationError("its first line is blank, not the header naming the columns", file=path,
+                               fix="remove the blank lines at its top, or write to a new file")
     for r in rows:
         lost = [c for c, v in r.items() if v and c not in header and c != "notes"]
         if lost:

@@ -285,11 +285,15 @@ def load_measurements(path: str | Path, catalog: Catalog) -> Measurements:
     Every problem names its row (1 = first data row) and column; all problems of the file are
     reported together in one CalibrationError.
     """
+    return parse_measurements(read_bounded(path, "measurement CSV", MAX_FILE_BYTES), str(path), catalog)
+
+
+def parse_measurements(raw: bytes, path: str, catalog: Catalog) -> Measurements:
+    """Validate the bytes of a measurement CSV; ``path`` names it in messages and in the result."""
     import pandas as pd
 
     p = Path(path)
     problems = _Problems(str(p))
-    raw = read_bounded(p, "measurement CSV", MAX_FILE_BYTES)
     df = _read_table(p, raw, problems)
     out = pd.DataFrame(index=df.index)
     for col in NUMERIC:
@@ -297,7 +301,7 @@ def load_measurements(path: str | Path, catalog: Catalog) -> Measurements:
         parsed = pd.to_numeric(vals.where(vals != "", None), errors="coerce")
         bad = vals.ne("") & (parsed.isna() | ~np.isfinite(parsed.astype(float)))
         for i in np.flatnonzero(bad.to_numpy()):
-            problems.add(int(i) + 1, col, f"{vals.iloc[i]!r} is not a number",
+            problems.add(int(i) + 1, col, f"{_cut(vals.iloc[i])!r} is not a number",
                          "write a plain number in the column's unit, without a unit suffix")
         out[col] = parsed.where(~bad).astype(float)
     out["achieved_batch"] = out["achieved_batch"].fillna(_column(df, "notes").map(_achieved_batch))
@@ -322,7 +326,7 @@ def _power_scopes(raw: Any, problems: _Problems) -> list[PowerScope]:
     for i, text in enumerate(raw):
         scope = POWER_SCOPES.get(_scope_key(text))
         if scope is None:
-            problems.add(i + 1, "power_scope", f"unknown power scope {text!r}", f"use {POWER_SCOPE_SPELLINGS}")
+            problems.add(i + 1, "power_scope", f"unknown power scope {_cut(text)!r}", f"use {POWER_SCOPE_SPELLINGS}")
         scopes.append(scope or "summed")
     return scopes
 

@@ -5,8 +5,6 @@ The work is done in planner.calibration; this module only reads options, files a
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -191,10 +189,7 @@ def import_(vllm_results: tuple[str, ...], power_log: str | None, gpu: str | Non
     from planner.io.files import write_atomic
 
     p = Path(out)
-    existing = ""
-    if p.exists():
-        with p.open(encoding="utf-8", newline="") as fh:  # keep its line endings as they are
-            existing = fh.read()
+    existing = _existing_csv(p)
     write_atomic(p, imp.append_rows(existing, rows, str(p)))
     verb = "appended" if existing else "wrote"
     click.echo(f"{verb} {len(rows)} row(s) to {out}", err=True)
@@ -204,18 +199,26 @@ def _check_rows(rows: list[dict[str, str]], cat: Any, sources: list[str]) -> Non
     """Validate imported rows with the measurement loader (same messages as `planner calibrate`); a
     problem names the result file the row came from (row N = the Nth --vllm file)."""
     from planner.calibration.importers import rows_to_csv
-    from planner.calibration.measurements import load_measurements
+    from planner.calibration.measurements import parse_measurements
 
-    fd, tmp = tempfile.mkstemp(prefix="planner-import-", suffix=".csv")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(rows_to_csv(rows))
-        load_measurements(tmp, cat)
+        parse_measurements(rows_to_csv(rows).encode("utf-8"), "imported rows", cat)
     except CalibrationError as exc:
         exc.file = f"{', '.join(sources)}: imported rows"
         raise
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+
+
+def _existing_csv(path: Path) -> str:
+    """The text of the measurement CSV ``--out`` appends to ("" when it does not exist yet), line endings kept."""
+    from planner.calibration.measurements import MAX_FILE_BYTES, read_bounded
+
+    if not path.exists():
+        return ""
+    try:
+        return read_bounded(path, "measurement CSV", MAX_FILE_BYTES).decode("utf-8")
+    except UnicodeDecodeError:
+        raise CalibrationError("is not UTF-8 text, so rows cannot be appended to it", file=str(path),
+                               fix="save it as UTF-8, or write to a new file") from None
 
 
 @click.command()
