@@ -282,3 +282,44 @@ def test_check_refuses_an_edited_claim(clean_env, name, data):
                     "in/p.json": json.dumps(plan, indent=2).encode()}, {1, 2}, [], error_required=set())
     outcome, found = run_case(case, clean_env, twice=False)
     assert not found, describe(case, outcome, [f"{dotted(path)}: {value!r} -> {edited!r}", *found])
+
+
+ENDLESS = {  # command reading an endless file (a symlink to /dev/zero a pull request can commit) at {z}
+    "validate": (["validate", "{z}.yaml"], "yaml"),
+    "solve": (["solve", "{z}.yaml", "--no-write", "--no-analysis"], "yaml"),
+    "report": (["report", "{z}.json"], "json"),
+    "diff": (["diff", "{z}.json", "in/p.json"], "json"),
+    "check-plan": (["check", "in/s.yaml", "--plan", "{z}.json"], "json"),
+    "check-scenario": (["check", "{z}.yaml", "--plan", "in/p.json"], "yaml"),
+    "check-policy": (["check", "in/s.yaml", "--plan", "in/p.json", "--policy", "{z}.yaml"], "yaml"),
+    "check-calibration": (["check", "in/s.yaml", "--plan", "in/p.json", "--calibration", "{z}.yaml"], "yaml"),
+    "estimate-calibration": (["estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "10",
+                              "--output-tokens", "10", "--calibration", "{z}.yaml"], "yaml"),
+    "accuracy": (["accuracy", "{z}.csv"], "csv"),
+    "calibrate-import-vllm": (["calibrate", "import", "--vllm", "{z}.json", "--gpu", "h100-sxm"], "json"),
+    "calibrate-import-power": (["calibrate", "import", "--vllm", "in/r.json", "--power", "{z}.csv", "--gpu",
+                                "h100-sxm"], "csv"),
+    "import-hf": (["catalog", "import-hf", "{z}.json"], "json"),
+}
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or sys.platform != "linux", reason="needs /dev/zero and /proc")
+@pytest.mark.parametrize("command", sorted(ENDLESS))
+def test_a_file_that_never_ends_is_refused(clean_env, command):
+    """A symlink to /dev/zero in place of an input: one error naming it, fast, within bounded memory."""
+    template, suffix = ENDLESS[command]
+    files = {"in/s.yaml": (si.ROOT / "scenarios/chatbot.yaml").read_bytes(),
+             "in/p.json": (si.ROOT / "plans/chatbot/plan.json").read_bytes(),
+             "in/r.json": (si.FIXTURES / "vllm-llama8b-c8.json").read_bytes()}
+    args = [a.replace("{z}", "in/zero") for a in template]
+    case = si.Case(args, files, {1}, [f"zero.{suffix}"])
+    with tempfile.TemporaryDirectory(prefix="planner-prop-") as folder:
+        root = Path(folder)
+        work = si.materialize(case, root)
+        (work / "in" / f"zero.{suffix}").symlink_to("/dev/zero")
+        clean_env.chdir(work)
+        with si.memory_cap():
+            outcome = si.run_cli(args, root)
+        clean_env.chdir(si.ROOT)
+    found = si.problems(outcome, {1}, None, case.names)
+    assert not found, describe(case, outcome, found)
