@@ -72,6 +72,21 @@ def test_lone_surrogate_escape_is_refused(tmp_path: Path, capsys: pytest.Capture
     assert rc == 1 and "scenario.description: holds a lone surrogate" in err and not (tmp_path / "r.md").exists()
 
 
+@pytest.mark.parametrize(("section", "key", "value"), [
+    ("site", "power_cap_kw", "abc"), ("finance", "amortization_years", "4"), ("objective", "value", "x"),
+    ("workloads", "peak_requests_per_s", [1]), ("objective_alternatives", "gpus", {"value": 1}),
+    ("site", "carbon_year", "abc")])
+def test_text_where_a_plan_holds_a_number_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     section: str, key: str, value: object) -> None:
+    """The report printed "abc" as the site's power cap (fuzz finding F4)."""
+    data = json.loads(PLAN.read_text(encoding="utf-8"))
+    target = data[section][0] if isinstance(data[section], list) else data[section]
+    target[key] = value
+    where = f"{section}[0]" if isinstance(data[section], list) else section
+    rc, err = run(capsys, "report", str(tampered(tmp_path, json.dumps(data))))
+    assert rc == 1 and f"{where}" in err and key in err and "got" in err and err.count("\n") == 1
+
+
 def test_plan_models_refuse_non_finite_numbers() -> None:
     totals = json.loads(PLAN.read_text(encoding="utf-8"))["totals"]
     with pytest.raises(ValidationError, match="finite"):

@@ -211,6 +211,8 @@ def _fields_at(schema: type[BaseModel] | None, loc: Sequence[int | str]) -> list
     return list(getattr(model, "model_fields", {})) if model is not None else []
 
 
+_UNION_TAGS = frozenset({"float", "int", "str", "bool", "none", "list", "dict"})
+"""Names pydantic adds to a location for each member of a union (``x.float``, ``x.str``)."""
 MAX_PROBLEMS_SHOWN = 20
 """Problems listed per ValidationError; the rest are counted (a 10^6-item list has 10^6 problems)."""
 _SHOWN_CHARS = 60
@@ -233,11 +235,14 @@ def describe_errors(errors: list[Any], file: str | None, schema: type[BaseModel]
     then one line counting the rest."""
     import difflib
 
-    lines = []
+    lines, seen = [], set()
     for err in errors[:MAX_PROBLEMS_SHOWN]:
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p in _UNION_TAGS))]
+        if tuple(loc) in seen:  # the other members of a union (number or text) failing on the same value
+            continue
+        seen.add(tuple(loc))
         msg = " ".join(str(err["msg"]).split())[:300]
-        if err["type"] not in ("missing", "extra_forbidden") and "input" in err:
+        if err["type"] not in ("missing", "extra_forbidden") and "input" in err and ", got " not in msg:
             msg += f", got {_shown(err['input'])}"
         fix = _FIXES.get(err["type"])
         if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):

@@ -6,9 +6,11 @@ newer minor version); a newer major version is refused. Units are in the key nam
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
 
 PLAN_SCHEMA_VERSION = "1.1.0"  # 1.1: what_if, objective_alternatives
 
@@ -172,13 +174,58 @@ class Alternative(PlanModel):
     reason: str
 
 
+# The free-form maps' keys that planner writes as numbers: a string there ("abc") was printed by
+# the report as the figure. Keys a newer minor version adds are not checked (they are ignored).
+NUMBER_KEYS: dict[str, frozenset[str]] = {
+    "site": frozenset({"air_cooling_limit_kw", "breaker_derating", "carbon_g_per_kwh", "circuit_phases",
+                       "circuit_voltage_v", "electricity_usd_per_kwh", "power_cap_kw", "power_factor", "pue",
+                       "rack_power_cap_kw", "rack_units", "racks"}),
+    "finance": frozenset({"amortization_years", "budget_usd", "colocation_usd_per_kw_month"}),
+    "objective": frozenset({"value", "value_usd"}),
+    "workloads": frozenset({"average_requests_per_s", "headroom", "input_tokens_mean", "input_tokens_p95",
+                            "itl_p95_ms", "output_tokens_mean", "output_tokens_p95", "peak_requests_per_s",
+                            "redundancy", "slo_itl_p95_ms", "slo_ttft_p95_ms", "ttft_p95_ms"}),
+    "what_if": frozenset({"co2e_t_per_year", "gpus", "it_power_max_w", "objective_delta_usd_per_year",
+                          "tco_per_year_usd"}),
+    "objective_alternatives": frozenset({"co2e_t_per_year", "gpus", "it_power_max_w", "it_power_nameplate_w",
+                                         "tco_per_year_usd"}),
+}
+
+
+def _numbers_at(section: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A validator: every key of NUMBER_KEYS[section] present in the map holds a number (or null)."""
+    def check(mapping: dict[str, Any]) -> dict[str, Any]:
+        for key in sorted(NUMBER_KEYS[section] & mapping.keys()):
+            value = mapping[key]
+            if value is not None and not isinstance(value, int | float):
+                got = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+                raise PydanticCustomError("plan_number", "{key} must be a number, got {got}", {"key": key, "got": got})
+        return mapping
+    return check
+
+
+def _year(mapping: dict[str, Any]) -> dict[str, Any]:
+    year = mapping.get("carbon_year")
+    if isinstance(year, str) and not year.isdigit():
+        raise PydanticCustomError("plan_number", "carbon_year must be a year, got {got}", {"got": repr(year[:40])})
+    return mapping
+
+
+SiteMap = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("site")), AfterValidator(_year)]
+FinanceMap = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("finance"))]
+ObjectiveMap = Annotated[dict[str, float | str], AfterValidator(_numbers_at("objective"))]
+WorkloadRecord = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("workloads"))]
+WhatIfRecord = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("what_if"))]
+AlternativeRecord = Annotated[dict[str, float | str], AfterValidator(_numbers_at("objective_alternatives"))]
+
+
 class Plan(PlanModel):
     schema_version: str
     tool_version: str
     scenario: ScenarioRef
     input_sha256: InputHashes
     status: Status
-    objective: dict[str, float | str]
+    objective: ObjectiveMap
     solver: Solver
     deployments: list[Deployment]
     servers: list[ServerGroup]
@@ -186,12 +233,12 @@ class Plan(PlanModel):
     totals: Totals
     constraints: list[Constraint]
     alternatives: list[Alternative] = []
-    site: dict[str, float | str | None]
-    finance: dict[str, float | str | None]
-    workloads: list[dict[str, float | str | None]]
+    site: SiteMap
+    finance: FinanceMap
+    workloads: list[WorkloadRecord]
     assumptions: list[dict[str, str]]
     """Every constant used, with its value, unit and source."""
-    what_if: list[dict[str, float | str | None]] = []
+    what_if: list[WhatIfRecord] = []
     """Marginal value of relaxing each binding limit one step, from re-solves."""
-    objective_alternatives: list[dict[str, float | str]] = []
+    objective_alternatives: list[AlternativeRecord] = []
     """The plan re-solved under each objective (for the cost-versus-power Pareto view)."""
