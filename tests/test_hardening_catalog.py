@@ -145,7 +145,13 @@ def model_catalog(tmp_path: Path, key: str, value_text: str) -> Path:
 ESTIMATE = ["estimate", "--model", "my-model", "--gpu", "h100-sxm", "--input-tokens", "100", "--output-tokens", "10"]
 
 
-@pytest.mark.parametrize("key, value", [("max_context_tokens", "1" + "0" * 400), ("vocab_size", "1" + "0" * 400),
+def test_a_user_model_number_too_large_for_a_float(capsys, tmp_path):
+    """10**400 as a YAML integer (the loader may refuse its length before the schema sees it)."""
+    code, _, err = run(capsys, *ESTIMATE, "--catalog", model_catalog(tmp_path, "max_context_tokens", "1" + "0" * 400))
+    assert_input_error(code, err, "models.yaml")
+
+
+@pytest.mark.parametrize("key, value", [("max_context_tokens", "1" + "0" * 90), ("vocab_size", "1" + "0" * 90),
                                         ("hidden_size", "1" + "0" * 30), ("params_total_b", ".inf"),
                                         ("layers", "1e400"), ("head_dim", "[128]"), ("ffn_size", "null")])
 def test_a_user_model_number_too_large_or_of_the_wrong_type(capsys, tmp_path, key, value):
@@ -154,17 +160,18 @@ def test_a_user_model_number_too_large_or_of_the_wrong_type(capsys, tmp_path, ke
 
 
 def test_the_catalog_path_variable_is_checked_the_same_way(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("PLANNER_CATALOG_PATH", str(model_catalog(tmp_path, "max_context_tokens", "1" + "0" * 400)))
+    monkeypatch.setenv("PLANNER_CATALOG_PATH", str(model_catalog(tmp_path, "max_context_tokens", "1" + "0" * 90)))
     code, _, err = run(capsys, "catalog", "models")
     assert_input_error(code, err, "models.yaml", "max_context_tokens")
 
 
 @pytest.mark.parametrize("path, value", [
-    (("interconnect", "bandwidth_gb_per_s"), "1" + "0" * 400), (("peak_tflops", "bf16"), "1e300"),
+    (("interconnect", "bandwidth_gb_per_s"), "1" + "0" * 90), (("peak_tflops", "bf16"), "1e300"),
     (("price", "usd"), "1e300"), (("server", "max_power_w"), "1e300"), (("server", "psu", "rating_w"), "1e300"),
-    (("idle_w",), "1e300"),
+    (("idle_w",), "1e300"), (("memory_bandwidth_tb_per_s",), "1e-300"), (("peak_tflops", "bf16"), "1e-300"),
+    (("memory_gib",), "1e-9"), (("interconnect", "latency_us"), "5e-324"), (("tdp_w",), "1e-300"),
 ])
-def test_a_user_gpu_number_too_large(capsys, tmp_path, path, value):
+def test_a_user_gpu_number_outside_its_plausible_range(capsys, tmp_path, path, value):
     gpu = {**_entry("gpus", "h100-sxm"), "id": "my-gpu", "aliases": []}
     node = gpu
     for key in path[:-1]:

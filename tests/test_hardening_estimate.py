@@ -81,3 +81,14 @@ def test_a_sensible_request_still_answers(capsys):
     code, out, err, _ = run(capsys, batch_size="100000", pp="32", input_tokens="100", output_tokens="10")
     assert code == 0, err
     assert "llama-3.1-8b on 32 x h100-sxm" in out
+
+
+def test_a_non_finite_estimate_is_an_error_not_printed():
+    from types import SimpleNamespace
+
+    from planner.cli.estimate_cmd import check_finite
+    from planner.errors import InputError
+
+    with pytest.raises(InputError, match="ttft_s, itl_s"):
+        check_finite({"ttft_s": float("inf"), "itl_s": float("nan"), "tp": 1, "power_total_w": 1.0},
+                     SimpleNamespace(model="m", gpu="g"))

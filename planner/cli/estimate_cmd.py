@@ -208,6 +208,16 @@ def json_document(est: Estimate, engine: str, annual: dict[str, float], warnings
     return doc
 
 
+def check_finite(doc: dict[str, Any], est: Estimate) -> None:
+    """Never print NaN or infinity (invalid JSON, meaningless in a table): name the figures instead."""
+    from planner.errors import InputError
+
+    bad = [k for k, v in doc.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise InputError(f"the estimate of {est.model} on {est.gpu} is not a finite number for {', '.join(bad)}",
+                         fix="check the catalog figures of this model and GPU (`planner catalog show NAME`)")
+
+
 # ---- the command --------------------------------------------------------------------------------
 
 @click.command()
@@ -254,10 +264,11 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
                        engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w)
     warnings += [*est.warnings, *extra_warnings(est, cat, power_limit_w)]
     annual = annual_with_idle(est, cat, duty_cycle=duty_cycle, pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh)
+    doc = json_document(est, engine, annual, warnings, duty=duty_cycle, pue=pue,
+                        usd_per_kwh=electricity_usd_per_kwh, generic=params is not None)
+    check_finite(doc, est)
     if fmt == "json":
-        doc = json_document(est, engine, annual, warnings, duty=duty_cycle, pue=pue,
-                            usd_per_kwh=electricity_usd_per_kwh, generic=params is not None)
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json.dumps(doc, indent=2, allow_nan=False))
     else:
         click.echo(render_table(est, engine, annual, duty_cycle, pue, electricity_usd_per_kwh))
     for w in warnings:

@@ -20,6 +20,7 @@ GIB = 1024**3
 # Plausible upper bounds: far above any real accelerator or model, low enough that every product the
 # core forms stays a finite float (a user catalog's `max_context_tokens: 1e400` must not overflow).
 MAX_TFLOPS = 100_000.0
+MIN_TFLOPS = 0.1  # lower bounds keep every time and energy the core divides by them finite
 MAX_PRICE_USD = 1e9
 MAX_WIDTH = 1_000_000
 """hidden, head, FFN and latent widths (elements)"""
@@ -35,26 +36,26 @@ class PeakTflops(StrictModel):
     A precision is absent where the GPU has no tensor path for it.
     """
 
-    bf16: float | None = Field(None, gt=0, le=MAX_TFLOPS)
-    fp16: float | None = Field(None, gt=0, le=MAX_TFLOPS)
-    fp8: float | None = Field(None, gt=0, le=MAX_TFLOPS)
-    int8: float | None = Field(None, gt=0, le=MAX_TFLOPS)
-    int4: float | None = Field(None, gt=0, le=MAX_TFLOPS)
-    fp4: float | None = Field(None, gt=0, le=MAX_TFLOPS)
+    bf16: float | None = Field(None, ge=MIN_TFLOPS, le=MAX_TFLOPS)
+    fp16: float | None = Field(None, ge=MIN_TFLOPS, le=MAX_TFLOPS)
+    fp8: float | None = Field(None, ge=MIN_TFLOPS, le=MAX_TFLOPS)
+    int8: float | None = Field(None, ge=MIN_TFLOPS, le=MAX_TFLOPS)
+    int4: float | None = Field(None, ge=MIN_TFLOPS, le=MAX_TFLOPS)
+    fp4: float | None = Field(None, ge=MIN_TFLOPS, le=MAX_TFLOPS)
 
 
 class Interconnect(StrictModel):
     kind: str
     """e.g. nvlink4, nvlink5, pcie4, pcie5, infinity-fabric"""
-    bandwidth_gb_per_s: float = Field(gt=0, le=100_000)
+    bandwidth_gb_per_s: float = Field(ge=0.1, le=100_000)
     """Per-GPU, per-direction bandwidth to its peers inside the server, in GB/s (decimal)."""
-    latency_us: float = Field(gt=0, le=100)
+    latency_us: float = Field(ge=0.01, le=100)
     """Per-message latency of one collective step, in microseconds."""
 
 
 class Psu(StrictModel):
     count: int = Field(ge=1, le=64)
-    rating_w: float = Field(gt=0, le=100_000)
+    rating_w: float = Field(ge=10, le=100_000)
     redundancy: str
     """e.g. "4+2", "5+1", "N+1", "2N"."""
     efficiency_tier: Literal["titanium", "platinum", "gold", "silver", "bronze"] = "titanium"
@@ -64,7 +65,7 @@ class Server(StrictModel):
     model: str
     """Reference server, e.g. "NVIDIA DGX H100"."""
     gpus_per_server: int = Field(ge=1, le=72)
-    max_power_w: float = Field(gt=0, le=1_000_000)
+    max_power_w: float = Field(ge=10, le=1_000_000)
     """Nameplate maximum input power of the whole server (for circuits and PSUs)."""
     rack_units: int = Field(ge=1, le=48)
     psu: Psu | None = None
@@ -89,11 +90,11 @@ class GpuSpec(StrictModel):
     architecture: str
     aliases: list[str] = []
     form_factor: Literal["sxm", "pcie", "oam", "superchip", "other"]
-    memory_gib: float = Field(gt=0, le=1024)
-    memory_bandwidth_tb_per_s: float = Field(gt=0, le=50)
+    memory_gib: float = Field(ge=1, le=1024)
+    memory_bandwidth_tb_per_s: float = Field(ge=0.01, le=50)
     peak_tflops: PeakTflops
-    tdp_w: float = Field(gt=0, le=3000)
-    idle_w: float = Field(gt=0, le=3000)
+    tdp_w: float = Field(ge=10, le=3000)
+    idle_w: float = Field(ge=1, le=3000)
     interconnect: Interconnect
     server: Server
     price: Price | None = None
@@ -180,8 +181,8 @@ class ModelSpec(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
     name: str
     aliases: list[str] = []
-    params_total_b: float = Field(gt=0, le=10000)
-    params_active_b: float = Field(gt=0, le=10000)
+    params_total_b: float = Field(ge=1e-3, le=10000)
+    params_active_b: float = Field(ge=1e-3, le=10000)
     layers: int = Field(ge=1, le=1000)
     hidden_size: int = Field(ge=1, le=MAX_WIDTH)
     attention_heads: int = Field(ge=1, le=MAX_HEADS)
