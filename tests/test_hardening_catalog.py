@@ -193,3 +193,11 @@ def test_a_sane_user_catalog_still_loads(capsys, tmp_path):
     code, out, err = run(capsys, *ESTIMATE, "--catalog", model_catalog(tmp_path, "max_context_tokens", "131072"))
     assert code == 0, err
     assert out.startswith("my-model on 1 x h100-sxm")
+
+
+@pytest.mark.parametrize("command", [["catalog", "show"], ["estimate", "--gpu", "h100-sxm", "--input-tokens", "1",
+                                                          "--output-tokens", "1", "--model"]])
+def test_a_very_long_unknown_name_is_cut_in_the_message(capsys, command):
+    code, _, err = run(capsys, *command, "a" * 100_000)
+    assert_input_error(code, err, "aaaa...")
+    assert len(err) < 1000

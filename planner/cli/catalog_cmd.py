@@ -205,11 +205,15 @@ def find_entry(cat: Catalog, name: str) -> ModelSpec | GpuSpec:
     for ident, aliases in [*((m.id, m.aliases) for m in cat.models.values()),
                            *((g.id, g.aliases) for g in cat.gpus.values())]:
         names.update({a.lower(): ident for a in aliases})
-    close = difflib.get_close_matches(name.strip().lower(), list(names), n=3, cutoff=0.5)
+    from planner.catalog.loader import MAX_NAME_CHARS
+
+    key = name.strip().lower()
+    close = difflib.get_close_matches(key, list(names), n=3, cutoff=0.5) if len(key) <= MAX_NAME_CHARS else []
     ids = list(dict.fromkeys(names[c] for c in close))
     hint = (f"did you mean {', '.join(ids)}?" if ids
             else "see `planner catalog models` / `planner catalog gpus`")
-    raise UnknownNameError(f"no model or GPU named {name!r}", fix=hint)
+    shown = name if len(name) <= MAX_NAME_CHARS else name[:MAX_NAME_CHARS] + "..."
+    raise UnknownNameError(f"no model or GPU named {shown!r}", fix=hint)
 
 
 @catalog.command("import-hf")
