@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from planner.cli.main import main
 
@@ -201,3 +203,26 @@ def test_a_very_long_unknown_name_is_cut_in_the_message(capsys, command):
     code, _, err = run(capsys, *command, "a" * 100_000)
     assert_input_error(code, err, "aaaa...")
     assert len(err) < 1000
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats()
+                           | st.text(max_size=12), lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+CONFIG_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim",
+               "intermediate_size", "vocab_size", "max_position_embeddings", "tie_word_embeddings", "model_type",
+               "sliding_window", "layer_types", "quantization_config", "torch_dtype", "_name_or_path", "text_config",
+               "num_experts", "num_experts_per_tok", "moe_intermediate_size", "mlp_only_layers",
+               "decoder_sparse_step", "kv_lora_rank", "first_k_dense_replace", "use_sliding_window")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moe=st.booleans(), key=st.sampled_from(CONFIG_KEYS), value=JSON_VALUES)
+def test_any_config_value_imports_or_is_one_message(capsys, tmp_path, moe, key, value):
+    code, out, err = run(capsys, "catalog", "import-hf", config_file(tmp_path, QWEN_MOE if moe else LLAMA,
+                                                                     **{key: value}), "--id", "x")
+    assert code in (0, 1) and "Traceback" not in err
+    if code == 0:
+        assert yaml.safe_load(out)["models"][0]["id"] == "x"
+    else:
+        errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+        assert len(errors) == 1 and "config.json" in errors[0], err
