@@ -22,8 +22,9 @@ is an error, so that a misspelled ``avg_power_watts`` is not silently read as "n
 | notes | free text (an ``avg_batch=N`` in it is read as achieved_batch when that column is blank) |
 | scenario, total_params_b, active_params_b | descriptive, not read |
 
-Required columns: model, gpu, num_gpus, tp, precision, output_tokens, throughput_tok_s. Rows are
-numbered from 1 (the first data row) in every message. In power_scope, case, hyphens, underscores,
+Required columns: model, gpu, num_gpus, tp, precision, output_tokens, throughput_tok_s. Every number
+must lie in its column's plausible range (``PLAUSIBLE``: e.g. itl_ms 0.001 .. 1e6 ms); num_gpus, tp and
+pp are whole numbers. Rows are numbered from 1 (the first data row) in every message. In power_scope, case, hyphens, underscores,
 commas and extra spaces do not matter (``per-GPU`` = ``PER_GPU`` = ``per GPU``); other text is an error.
 """
 

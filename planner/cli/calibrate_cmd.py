@@ -80,7 +80,8 @@ def calibrate() -> None:
       scenario, total_params_b, active_params_b   descriptive, not read
 
     Any other column, or a column named twice, is an error (a misspelled avg_power_watts would
-    otherwise read as "no power measured").
+    otherwise read as "no power measured"); so is a number outside its column's plausible range
+    (e.g. itl_ms below 0.001 ms: a unit mistake).
     """
 
 
