@@ -108,6 +108,18 @@ def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path) -> None
     assert plan_io.load_plan(plan).scenario.description == data["scenario"]["description"]
 
 
+@pytest.mark.parametrize(("section", "key"), [("scenario", "description"), ("deployments", "workload")])
+def test_huge_text_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], section: str, key: str) -> None:
+    """A 10 MB description or name was printed whole by report, diff and check."""
+    data = json.loads(PLAN.read_text(encoding="utf-8"))
+    target = data[section][0] if isinstance(data[section], list) else data[section]
+    target[key] = "x" * (plan_io.MAX_PLAN_STRING_CHARS + 1)
+    plan = tampered(tmp_path, json.dumps(data))
+    for args in commands(plan):
+        rc, err = run(capsys, *args)
+        assert rc == 1 and f".{key}: text of " in err and len(err) < 1000
+
+
 def test_huge_list_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plan = tampered(tmp_path, '{"schema_version": "1.1.0", "deployments": [' + ",".join(["0"] * 1_000_000) + "]}")
     rc, err = run(capsys, "report", str(plan))

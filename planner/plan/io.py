@@ -99,6 +99,8 @@ MAX_PLAN_BYTES = 64 * 1024 * 1024
 MAX_PLAN_DEPTH = 32
 """Deepest nesting of objects and arrays (a plan nests 4 levels)."""
 MAX_PLAN_LIST_ITEMS = 10_000
+MAX_PLAN_STRING_CHARS = 65_536
+"""Longest text (the longest a scenario's YAML may hold: planner.io.files.MAX_YAML_SCALAR_CHARS)."""
 """Longest list (a 1 MW plan has about 30 racks; 10,000 racks is a 300 MW site)."""
 
 
@@ -165,6 +167,9 @@ def _check_values(data: Any, file: str) -> None:
                 _SURROGATE.search(str(k)) for k in value):
             raise PlanFileError("holds a lone surrogate escape (\\ud800-\\udfff), which is not text",
                                 file=file, key_path=path or "(top level)", fix=_CORRUPT_FIX)
+        if isinstance(value, str) and len(value) > MAX_PLAN_STRING_CHARS:
+            raise PlanFileError(f"text of {len(value):,} characters, more than the {MAX_PLAN_STRING_CHARS:,} a plan "
+                                "holds", file=file, key_path=path or "(top level)", fix=_CORRUPT_FIX)
         if isinstance(value, float) and not math.isfinite(value):
             raise PlanFileError(f"{value!r} is not a finite number", file=file, key_path=path or "(top level)",
                                 fix=f"a plan holds only finite numbers: it was edited or is corrupt; {_RESOLVE_FIX}")
