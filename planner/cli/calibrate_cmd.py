@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from planner.cli.catalog_cmd import refuse_overwriting_inputs
 from planner.errors import CalibrationError
 
 _CATALOG = click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR",
@@ -107,10 +106,10 @@ def fit(measurements: str, out: str, per_gpu: bool, allow_clamped: bool, catalog
     from planner.calibration.coefficients import calibration_yaml
     from planner.calibration.fit import fit_calibration
     from planner.calibration.measurements import load_measurements
-    from planner.io.files import write_atomic
+    from planner.io.files import refuse_overwriting_inputs, write_atomic
 
     cat = _catalog(catalog_dirs)
-    refuse_overwriting_inputs(out, [measurements, *cat.files])
+    refuse_overwriting_inputs([out], [measurements, *cat.files])
     m = load_measurements(measurements, cat)
     command = f"planner calibrate {Path(measurements).name}" + (" --per-gpu" if per_gpu else "")
     result = fit_calibration(m, cat, per_gpu=per_gpu, command=command + (" --allow-clamped" if allow_clamped else ""))
@@ -171,9 +170,10 @@ def import_(vllm_results: tuple[str, ...], power_log: str | None, gpu: str | Non
     import numpy as np
 
     from planner.calibration import importers as imp
+    from planner.io.files import refuse_overwriting_inputs
 
     cat = _catalog(catalog_dirs)
-    refuse_overwriting_inputs(out, [*vllm_results, *([power_log] if power_log else []), *cat.files])
+    refuse_overwriting_inputs([out] if out else [], [*vllm_results, power_log, *cat.files])
     results = [imp.read_vllm_result(p) for p in vllm_results]
     power = imp.read_power_log(power_log) if power_log else None
     config = {"model": model, "gpu": gpu, "tp": tp, "pp": pp, "num_gpus": num_gpus, "precision": precision,
@@ -247,9 +247,10 @@ def accuracy(measurements: str, calibration: str | None, fmt: str, plot: str | N
     from planner.calibration.accuracy_render import render
     from planner.calibration.coefficients import calibration_info
     from planner.calibration.measurements import load_measurements
+    from planner.io.files import refuse_overwriting_inputs
 
     cat = _catalog(catalog_dirs)
-    refuse_overwriting_inputs(plot, [measurements, *([calibration] if calibration else []), *cat.files], "--plot")
+    refuse_overwriting_inputs([plot] if plot else [], [measurements, calibration, *cat.files], "--plot")
     m = load_measurements(measurements, cat)
     cal, info = calibration_info(calibration, m.sha256)
     report = accuracy_report(m, cat, cal, calibration_info=info, leave_one_out=leave_one_out)

@@ -6,8 +6,7 @@ Heavy modules are imported inside the commands so `planner --help` stays fast.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -43,23 +42,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
     return str(value)
-
-
-def refuse_overwriting_inputs(out: str | None, inputs: Iterable[str | os.PathLike[str]], flag: str = "--out") -> None:
-    """Refuse an output file that is one of the command's input files (same path, a symlink or a hard
-    link to it): writing it would destroy the input, and the command would still exit 0."""
-    from planner.errors import InputError
-
-    if out is None or not os.path.exists(out):
-        return  # a file that does not exist yet cannot be an input
-    for path in inputs:
-        try:
-            same = os.path.samefile(out, path)
-        except OSError:
-            continue
-        if same:
-            raise InputError(f"{flag} names an input of this command ({os.fspath(path)}): writing it would destroy "
-                             "that input", file=out, fix=f"choose another {flag} file")
 
 
 def catalog_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -233,13 +215,13 @@ def import_hf(config: str, model_id: str | None, params_b: float | None, active_
 
     from planner.catalog.hf_import import catalog_yaml, import_config
     from planner.errors import InputError
-    from planner.io.files import write_atomic
+    from planner.io.files import refuse_overwriting_inputs, write_atomic
 
     for flag, value in (("--params-b", params_b), ("--active-params-b", active_params_b)):
         if value is not None and not 0 < value <= MAX_PARAMS_B:
             raise InputError(f"{flag} must be > 0 and at most {MAX_PARAMS_B:g} (billions), got {value:g}",
                              fix="give billions of parameters, e.g. 8.03")
-    refuse_overwriting_inputs(out, [config])
+    refuse_overwriting_inputs([out] if out else [], [config])
     if out is not None and Path(out).exists() and not force:
         raise InputError("file exists", file=out, fix="pass --force to overwrite it, or choose another --out")
     spec = import_config(config, model_id=model_id, params_b=params_b, active_params_b=active_params_b)
