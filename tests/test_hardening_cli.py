@@ -91,6 +91,41 @@ def test_default_folder_of_safe_names() -> None:
     assert default_folder("chatbot", "traffic_x2") == Path("plans") / "chatbot-traffic_x2"
 
 
+def never_ending(tmp_path: Path, kind: str, name: str) -> Path:
+    """A symlink to /dev/zero (endless) or a FIFO (open() waits forever): both a pull request can commit."""
+    p = tmp_path / name
+    if kind == "zero":
+        p.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(p)
+    return p
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or not hasattr(os, "mkfifo"), reason="POSIX only")
+@pytest.mark.parametrize("kind", ["zero", "fifo"])
+@pytest.mark.parametrize("command", ["validate", "solve", "report", "diff", "check-plan", "check-scenario",
+                                     "check-policy", "check-calibration"])
+def test_a_file_that_never_ends_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str,
+                                           command: str) -> None:
+    bad_yaml, bad_json = never_ending(tmp_path, kind, "x.yaml"), never_ending(tmp_path, kind, "x.json")
+    scenario = str(ROOT / "scenarios" / "chatbot.yaml")
+    check = ["check", scenario, "--plan", str(PLAN)]
+    args = {"validate": ["validate", str(bad_yaml)], "solve": ["solve", str(bad_yaml), "--no-write"],
+            "report": ["report", str(bad_json)], "diff": ["diff", str(bad_json), str(PLAN)],
+            "check-plan": ["check", scenario, "--plan", str(bad_json)],
+            "check-scenario": ["check", str(bad_yaml), "--plan", str(PLAN)],
+            "check-policy": [*check, "--policy", str(bad_yaml)],
+            "check-calibration": [*check, "--calibration", str(bad_yaml)]}[command]
+    rc, err = run(capsys, *args)
+    assert rc == 1 and "is not a regular file" in err and "x." in err
+
+
+def test_an_empty_scenario_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "s.yaml").write_text("# nothing yet\n", encoding="utf-8")
+    rc, err = run(capsys, "validate", str(tmp_path / "s.yaml"))
+    assert rc == 1 and "s.yaml: file is empty" in err
+
+
 def old_set(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_FILES:

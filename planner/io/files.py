@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -116,15 +118,38 @@ def _check_bounds(text: str, file: str) -> None:
         bounds.see(event)
 
 
+def read_bounded(path: str | Path, limit_bytes: int, error: type[InputError] = InputError) -> bytes:
+    """The bytes of a regular file of at most ``limit_bytes``, read without trusting its size: a
+    symlink to /dev/zero or a FIFO (which a pull request can commit) is refused, never read forever
+    or waited on. A missing file or a folder raise FileNotFoundError / IsADirectoryError as open() does."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(p))
+        if not stat.S_ISREG(st.st_mode):
+            raise error("is not a regular file (a device, pipe or socket)", file=str(p), fix="pass the file itself")
+        if st.st_size > limit_bytes:  # refuse before reading it all
+            raise _too_large(p, st.st_size, limit_bytes, error)
+        with p.open("rb") as fh:
+            data = fh.read(limit_bytes + 1)
+    except PermissionError:
+        raise error("cannot read it (permission denied)", file=str(p), fix="check the file's permissions") from None
+    if len(data) > limit_bytes:  # it grew while being read
+        raise _too_large(p, len(data), limit_bytes, error)
+    return data
+
+
+def _too_large(p: Path, size_bytes: int, limit_bytes: int, error: type[InputError]) -> InputError:
+    return error(f"{size_bytes:,} bytes or more, above the {limit_bytes:,} planner reads", file=str(p),
+                 fix="is this the right file? planner's files are usually a few kB")
+
+
 def read_yaml(path: str | Path) -> Any:
     """``yaml.safe_load`` a file; malformed YAML becomes one InputError naming file, line and column."""
     p = Path(path)
     try:
-        size_bytes = p.stat().st_size
-        if size_bytes > MAX_YAML_BYTES:  # refuse before reading it all
-            raise InputError(f"{size_bytes:,} bytes, more than the {MAX_YAML_BYTES:,} planner reads", file=str(p),
-                             fix="is this the right file? planner's YAML files are a few kB")
-        text = p.read_text(encoding="utf-8")
+        text = read_bounded(p, MAX_YAML_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise InputError("file not found", file=str(p), fix="check the path") from None
     except IsADirectoryError:

@@ -22,10 +22,12 @@ from typing import Any
 from planner import __version__
 from planner.catalog import Catalog
 from planner.errors import CalibrationError, InputError
-from planner.io.files import parse_yaml, read_yaml
+from planner.io.files import MAX_YAML_BYTES, parse_yaml, read_bounded, read_yaml
 from planner.schemas.plan import InputHashes
 
 NO_CALIBRATION = "none"
+MAX_HASHED_BYTES = 64 * 1024 * 1024
+"""Largest file sha256_file reads."""
 INPUT_PARTS = ("scenario", "catalog", "calibration")
 """The per-file parts of InputHashes (``combined`` also covers the override and tool version)."""
 IGNORED_CALIBRATION_KEYS = (("provenance", "date"),)
@@ -39,8 +41,8 @@ def sha256_bytes(data: bytes) -> str:
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     try:
-        return sha256_bytes(Path(path).read_bytes())
-    except FileNotFoundError:
+        return sha256_bytes(read_bounded(path, MAX_HASHED_BYTES))
+    except (FileNotFoundError, IsADirectoryError):
         raise InputError("file not found", file=str(path), fix="check the path") from None
 
 
@@ -122,9 +124,11 @@ def scenario_input_hashes(scenario_path: str | Path, catalog: Catalog, *, overri
     """
     path = Path(scenario_path)
     try:
-        scenario_bytes = path.read_bytes()
+        scenario_bytes = read_bounded(path, MAX_YAML_BYTES)
     except FileNotFoundError:
         raise InputError("scenario file not found", file=str(path), fix="check the path") from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a scenario YAML file", file=str(path)) from None
     calibration = resolve_calibration(path, override, calibration_path)
     calibration_bytes = _read_calibration(calibration)
     calibration_doc = (None if calibration_bytes is None
@@ -166,7 +170,7 @@ def _read_calibration(path: str | Path | None) -> bytes | None:
     if path is None:
         return None
     try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
+        return read_bounded(path, MAX_YAML_BYTES, CalibrationError)
+    except (FileNotFoundError, IsADirectoryError):
         raise CalibrationError("calibration file not found", file=str(path),
                                fix="fix the scenario's `calibration:` path") from None

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import PlanFileError
-from planner.io.files import describe_validation_error, write_atomic
+from planner.io.files import describe_validation_error, read_bounded, write_atomic
 from planner.schemas.plan import PLAN_SCHEMA_VERSION, Plan
 
 FLOAT_SIGNIFICANT_DIGITS = 6
@@ -99,18 +99,14 @@ MAX_PLAN_BYTES = 64 * 1024 * 1024
 MAX_PLAN_DEPTH = 32
 """Deepest nesting of objects and arrays (a plan nests 4 levels)."""
 MAX_PLAN_LIST_ITEMS = 10_000
+"""Longest list (a 1 MW plan has about 30 racks; 10,000 racks is a 300 MW site)."""
 MAX_PLAN_STRING_CHARS = 65_536
 """Longest text (the longest a scenario's YAML may hold: planner.io.files.MAX_YAML_SCALAR_CHARS)."""
-"""Longest list (a 1 MW plan has about 30 racks; 10,000 racks is a 300 MW site)."""
 
 
 def _read_text(path: Path) -> str:
     try:
-        size_bytes = path.stat().st_size
-        if size_bytes > MAX_PLAN_BYTES:  # refuse before reading it all
-            raise PlanFileError(f"{size_bytes:,} bytes, more than the {MAX_PLAN_BYTES:,} planner reads",
-                                file=str(path), fix="is this the right file? a plan.json is usually under 1 MB")
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path, MAX_PLAN_BYTES, PlanFileError).decode("utf-8")
     except FileNotFoundError:
         raise PlanFileError("plan file not found", file=str(path),
                             fix=f"check the path, or {_RESOLVE_FIX}") from None

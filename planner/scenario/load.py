@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import InputError
-from planner.io.files import describe_validation_error, read_yaml, validate_data
+from planner.io.files import MAX_YAML_BYTES, describe_validation_error, read_bounded, read_yaml, validate_data
 from planner.scenario.names import check_names, name_problems  # noqa: F401
 from planner.schemas.scenario import Scenario
 
@@ -120,11 +120,14 @@ def load_scenario(path: str | Path, override: str | None = None) -> LoadedScenar
     p = Path(path)
     file = str(p)
     doc = read_yaml(p)
+    if doc is None:
+        raise InputError("file is empty", file=file, fix="write the scenario or pick another file")
     if not isinstance(doc, dict):
         raise InputError("a scenario must be a mapping (name:, workloads:, site:, ...)", file=file)
     if override is None:
         scenario = validate_data(Scenario, doc, file)
-        return LoadedScenario(scenario=scenario, path=p, override=None, raw_bytes=p.read_bytes())
+        return LoadedScenario(scenario=scenario, path=p, override=None, raw_bytes=read_bounded(p, MAX_YAML_BYTES))
     merged = _merge(doc, _override_patch(doc, override, file), f"overrides.{override}", file)
     scenario, base = _validate_with_override(doc, merged, override, file)
-    return LoadedScenario(scenario=scenario, path=p, override=override, raw_bytes=p.read_bytes(), base=base)
+    return LoadedScenario(scenario=scenario, path=p, override=override, raw_bytes=read_bounded(p, MAX_YAML_BYTES),
+                          base=base)
