@@ -417,3 +417,16 @@ def test_any_vllm_value_is_read_or_one_message(capsys, tmp_path, key, value):
     code, _, err = run(capsys, "calibrate", "import", "--vllm", path, "--gpu", "h100-sxm", "--power", QUERY_LOG,
                        "--gpus", "0")
     assert_answer(code, err, "r.json")
+
+
+@pytest.mark.parametrize("which", ["measurements", "vllm", "power"])
+def test_a_pipe_or_device_is_refused_not_waited_on(capsys, tmp_path, which):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    args = {"measurements": ["accuracy", fifo],
+            "vllm": ["calibrate", "import", "--vllm", fifo, "--gpu", "h100-sxm"],
+            "power": ["calibrate", "import", "--vllm", RESULT, "--power", fifo, "--gpu", "h100-sxm"]}[which]
+    code, _, err = run(capsys, *args)
+    assert_input_error(code, err, "pipe", "regular file")
+    code, _, err = run(capsys, *[a if a != fifo else "/dev/zero" for a in args])
+    assert_input_error(code, err, "/dev/zero")

@@ -4,6 +4,7 @@ PLANNER_CATALOG_PATH), issue 9: one `Error: ...` line naming the file and key, e
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,11 @@ def test_any_config_value_imports_or_is_one_message(capsys, tmp_path, moe, key, 
     else:
         errors = [line for line in err.splitlines() if line.startswith("Error: ")]
         assert len(errors) == 1 and "config.json" in errors[0], err
+
+
+def test_a_config_that_is_a_pipe_or_device(capsys, tmp_path):
+    fifo = tmp_path / "config.json"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        code, _, err = run(capsys, "catalog", "import-hf", path, "--id", "x")
+        assert_input_error(code, err, str(path), "regular file")

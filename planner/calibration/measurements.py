@@ -24,8 +24,9 @@ is an error, so that a misspelled ``avg_power_watts`` is not silently read as "n
 
 Required columns: model, gpu, num_gpus, tp, precision, output_tokens, throughput_tok_s. Every number
 must lie in its column's plausible range (``PLAUSIBLE``: e.g. itl_ms 0.001 .. 1e6 ms); num_gpus, tp and
-pp are whole numbers. Rows are numbered from 1 (the first data row) in every message. In power_scope, case, hyphens, underscores,
-commas and extra spaces do not matter (``per-GPU`` = ``PER_GPU`` = ``per GPU``); other text is an error.
+pp are whole numbers. Rows are numbered from 1 (the first data row) in every message. In power_scope,
+case, hyphens, underscores, commas and extra spaces do not matter (``per-GPU`` = ``PER_GPU`` =
+``per GPU``); other text is an error.
 """
 
 from __future__ import annotations
@@ -174,6 +175,9 @@ def read_bounded(path: str | Path, what: str, max_bytes: int) -> bytes:
     folder or an endless device is one CalibrationError naming it."""
     p = Path(path)
     try:
+        if p.exists() and not p.is_dir() and not p.is_file():  # a FIFO would block, a device never end
+            raise _fatal(str(p), f"is not a regular file (a device, pipe or socket), expected a {what}",
+                         "pass the file itself")
         with p.open("rb") as fh:
             data = fh.read(max_bytes + 1)
     except FileNotFoundError:

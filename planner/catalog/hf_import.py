@@ -87,6 +87,8 @@ def read_config_bytes(path: str | Path) -> bytes:
     """The bytes of a config.json (bounded); missing, a folder or unreadable is one InputError."""
     p = Path(path)
     try:
+        if p.exists() and not p.is_dir() and not p.is_file():  # a FIFO would block, a device never end
+            raise InputError("is not a regular file (a device, pipe or socket)", file=str(p), fix=CONFIG_FIX)
         with p.open("rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
