@@ -362,7 +362,16 @@ RECORD_TAMPERINGS = {
     "constraints.binding": (_set("constraints.0.binding", lambda v: not v), "binding"),
     "solver.mip_gap": (_set("solver.mip_gap", lambda v: -1.0), "solver.mip_gap"),
     "site.extra": (lambda doc: doc["site"].update(made_up_kw=1.0), "site.made_up_kw"),
+    "assumptions.constant": (lambda doc: _first_constant(doc).update(value="123456"), "fail  assumptions"),
+    "assumptions.calibration": (lambda doc: next(a for a in doc["assumptions"] if a["name"] == "calibration file")
+                                .update(value="other.yaml"), "calibration file"),
 }
+
+
+def _first_constant(doc: dict[str, Any]) -> dict[str, Any]:
+    from planner.core.constants import FIXED
+
+    return next(a for a in doc["assumptions"] if a["name"] in FIXED)
 
 
 @pytest.mark.parametrize("tampering", sorted(RECORD_TAMPERINGS))

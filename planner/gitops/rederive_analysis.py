@@ -6,6 +6,7 @@ alternatives' other figures come from re-solves, which `planner check` does not 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from planner.gitops.diff import deployment_key
@@ -113,9 +114,33 @@ def _solver_claims(plan: Plan) -> list[str]:
     return claim_line("solver", wrong)
 
 
+def _expected_assumptions(ctx: Context) -> dict[str, str]:
+    """The value of each constant and calibrated coefficient the plan lists, as optimize.plan_builder
+    writes it (the catalog lines are checked through the server groups)."""
+    from planner.calibration.coefficients import load_calibration
+    from planner.core.constants import COEFFICIENTS, FIXED
+
+    cal, _ = load_calibration(ctx.calibration)
+    fitted = cal.for_config("", "vllm")
+    out = {c.name: f"{c.value:g}" for c in FIXED.values()}
+    out |= {f"coefficient {c.name}": f"{fitted[c.name]:g}" for c in COEFFICIENTS.values()}
+    out["calibration file"] = Path(ctx.calibration).name if ctx.calibration else "priors"
+    return out
+
+
+def _assumption_claims(plan: Plan, ctx: Context) -> list[str]:
+    want = _expected_assumptions(ctx)
+    have: dict[str, str] = {}
+    for a in plan.assumptions:
+        have.setdefault(a.get("name", ""), a.get("value", ""))
+    wrong = [f"{name} {have.get(name)!r} (the constants and calibration: {value!r})" for name, value in want.items()
+             if have.get(name) != value]
+    return claim_line("assumptions", wrong)
+
+
 def analysis_claims(plan: Plan, ctx: Context, *, deployments_clean: bool) -> list[str]:
     """Claims about how the plan was chosen that do not follow (see the module docstring)."""
-    out = _objective_alternative_claims(plan) + _solver_claims(plan)
+    out = _objective_alternative_claims(plan) + _solver_claims(plan) + _assumption_claims(plan, ctx)
     if not deployments_clean:
         return out  # a deployment found wrong is reported once, at the deployment
     cand = _candidates(ctx)
