@@ -1,7 +1,8 @@
 """Re-derive what a plan says about how it was chosen: its deployments are operating points candidate
 generation keeps, its runner-up alternatives are the ones `planner solve` lists, its objective
-alternatives agree with it, and its solver status with its gap. What-if values and the objective
-alternatives' other figures come from re-solves, which `planner check` does not run (it stays fast).
+alternatives agree with it, its solver record is one solve writes, and the constants and calibrated
+coefficients it lists are the ones it rests on. What-if values and the objective alternatives' other
+figures come from re-solves, which `planner check` does not run (it stays fast).
 """
 
 from __future__ import annotations
