@@ -440,3 +440,28 @@ def test_a_gpu_whose_server_fits_no_rack_is_reported_even_when_the_racks_underst
     code, lines = _check(capsys, scenario, _plan_copy(tmp_path))  # honest racks: their power says it, once
     assert code == 1 and not any(line.startswith(f"fail  gpu {group.gpu}: ") for line in lines), lines
     assert any(line.startswith("fail  rack power: rack ") for line in lines), lines
+
+
+def test_evaluate_configurations_gives_candidate_generation_s_own_figures():
+    """Check recomputes with the code candidate generation runs: on the candidates' own configurations
+    it returns their figures, and it names why any other configuration is not an operating point."""
+    import numpy as np
+
+    from planner.candidates.generate import evaluate_configurations
+    from planner.gitops.rederive import check_context
+    from planner.gitops.rederive_analysis import _candidates
+
+    ctx = check_context(load_scenario(_scenario_of(CHATBOT), None), CATALOG)
+    c = _candidates(ctx).columns
+    w = ctx.scenario.workloads[0]
+    rows = c["workload"] == w.name
+    configs = {k: c[k][rows] for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens")}
+    overhead = {g: t.overhead_w_per_gpu for g, t in ctx.types.items()}
+    ev = evaluate_configurations(w, configs, CATALOG, ctx.calibration, overhead)
+    assert (ev.why == "").all()
+    for k in ("capacity_rps", "ttft_p95_s", "itl_p95_s", "power_base_w", "power_slope_w_per_rps", "peak_power_w"):
+        np.testing.assert_allclose(ev.points[k], c[k][rows], rtol=1e-12, err_msg=k)
+    beyond = {**{k: v[:1] for k, v in configs.items()}, "batch_size": np.array([100_000.0]),
+              "prefill_chunk_tokens": np.array([200_000.0])}
+    ev = evaluate_configurations(w, beyond, CATALOG, ctx.calibration, overhead)
+    assert list(ev.why) == ["batch"] and np.isnan(ev.points["capacity_rps"][0])
