@@ -43,7 +43,7 @@ def fleet() -> dict:
 def main() -> None:
     from planner.candidates.generate import generate_candidates
     from planner.catalog import load_catalog
-    from planner.optimize.analysis import MAX_CANDIDATES_FOR_RESOLVES
+    from planner.optimize.analysis import MAX_CANDIDATES_FOR_RESOLVES, candidate_options
     from planner.optimize.model import build_model
     from planner.optimize.solve import gpu_types, run_solver, select_gpus
     from planner.scenario.load import load_scenario
@@ -55,8 +55,9 @@ def main() -> None:
         cat = load_catalog()
         t0 = time.perf_counter()
         gpus, _ = select_gpus(ls.scenario, cat, str(path))
-        types, _ = gpu_types(ls.scenario, gpus)
-        cand = generate_candidates(ls.scenario.workloads, [g for g in gpus if g.id in types], cat, None)
+        types, _ = gpu_types(ls.scenario, gpus, cat)
+        cand = generate_candidates(ls.scenario.workloads, [g for g in gpus if g.id in types], cat, None,
+                                   **candidate_options(types))  # as planner solve does
         t1 = time.perf_counter()
         m = build_model(ls.scenario, cand, types)
         t2 = time.perf_counter()
