@@ -430,3 +430,11 @@ def test_a_pipe_or_device_is_refused_not_waited_on(capsys, tmp_path, which):
     assert_input_error(code, err, "pipe", "regular file")
     code, _, err = run(capsys, *[a if a != fifo else "/dev/zero" for a in args])
     assert_input_error(code, err, "/dev/zero")
+
+
+def test_a_calibration_file_that_never_ends(capsys, tmp_path):
+    link = tmp_path / "cal.yaml"
+    os.symlink("/dev/zero", link)
+    code, _, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "100",
+                       "--output-tokens", "10", "--calibration", link)
+    assert_input_error(code, err, "cal.yaml", "regular file")

@@ -235,3 +235,11 @@ def test_a_config_that_is_a_pipe_or_device(capsys, tmp_path):
     for path in (fifo, "/dev/zero"):
         code, _, err = run(capsys, "catalog", "import-hf", path, "--id", "x")
         assert_input_error(code, err, str(path), "regular file")
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "missing.yaml"])
+def test_a_catalog_file_that_is_a_device_or_broken_link_is_named(capsys, tmp_path, target):
+    folder = model_catalog(tmp_path, "max_context_tokens", "131072")
+    os.symlink(target, folder / "gpus.yaml")
+    code, _, err = run(capsys, "catalog", "gpus", "--catalog", folder)
+    assert_input_error(code, err, "gpus.yaml", "regular file")

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 
 from planner.core.constants import COEFFICIENTS, coefficient_defaults
 from planner.errors import CalibrationError
-from planner.io.files import read_yaml, validate_data
+from planner.io.files import MAX_YAML_BYTES, parse_yaml, validate_data
 from planner.paths import data_dir
 from planner.schemas.base import StrictModel
 
@@ -76,16 +76,19 @@ def default_calibration_path() -> Path:
 
 
 @lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int = 0, size: int = 0) -> tuple[Calibration, str]:
+def _load(path: str, mtime_ns: int = 0, size: int = 0, name: str = "") -> tuple[Calibration, str]:
     """Parse and validate a calibration file; the cache key includes its mtime and size, so a file
-    rewritten by `planner calibrate` in the same process is read again."""
-    p = Path(path)
-    if not p.exists():
-        raise CalibrationError("calibration file not found", file=path,
+    rewritten by `planner calibrate` in the same process is read again. ``name``: the path as the
+    user gave it, for messages (``path`` is resolved: a symlink's target)."""
+    from planner.calibration.measurements import read_bounded
+
+    name = name or path
+    if not Path(path).exists():
+        raise CalibrationError("calibration file not found", file=name,
                                fix="run `planner calibrate MEASUREMENTS.csv --out FILE`")
-    data = read_yaml(p)
-    cal = validate_data(Calibration, data, path)
-    return cal, hashlib.sha256(p.read_bytes()).hexdigest()
+    raw = read_bounded(name, "calibration file", MAX_YAML_BYTES)  # hashed and parsed from the same bytes
+    cal = validate_data(Calibration, parse_yaml(raw, name), name)
+    return cal, hashlib.sha256(raw).hexdigest()
 
 
 def load_calibration(path: str | Path | None = None) -> tuple[Calibration, str]:
@@ -97,7 +100,7 @@ def load_calibration(path: str | Path | None = None) -> tuple[Calibration, str]:
         path = default
     p = Path(path).resolve()
     st = p.stat() if p.is_file() else None
-    return _load(str(p), st.st_mtime_ns if st else 0, st.st_size if st else 0)
+    return _load(str(p), st.st_mtime_ns if st else 0, st.st_size if st else 0, str(path))
 
 
 YAML_HEADER = """\

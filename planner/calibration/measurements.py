@@ -171,15 +171,13 @@ def _achieved_batch(notes: str) -> float:
 
 
 def read_bounded(path: str | Path, what: str, max_bytes: int) -> bytes:
-    """The bytes of a user's file, at most ``max_bytes``; a missing, unreadable or oversized file, a
-    folder or an endless device is one CalibrationError naming it."""
+    """The bytes of a user's file, at most ``max_bytes`` (planner.io.files.read_bounded); a missing or
+    unreadable file, a folder, a device or pipe, or an oversized file is one CalibrationError naming it."""
+    from planner.io.files import read_bounded as read_file_bounded
+
     p = Path(path)
     try:
-        if p.exists() and not p.is_dir() and not p.is_file():  # a FIFO would block, a device never end
-            raise _fatal(str(p), f"is not a regular file (a device, pipe or socket), expected a {what}",
-                         "pass the file itself")
-        with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
+        return read_file_bounded(p, max_bytes, CalibrationError)
     except FileNotFoundError:
         raise _fatal(str(p), f"{what} not found", "check the path") from None
     except IsADirectoryError:
@@ -187,10 +185,6 @@ def read_bounded(path: str | Path, what: str, max_bytes: int) -> bytes:
     except OSError as exc:
         raise _fatal(str(p), f"cannot read the {what} ({exc.strerror or exc.__class__.__name__})",
                      "check the path and its permissions") from None
-    if len(data) > max_bytes:
-        raise _fatal(str(p), f"larger than {max_bytes // 2**20} MiB: too big for a {what}",
-                     "split it, or check that this is the right file")
-    return data
 
 
 def _read_table(p: Path, raw: bytes, problems: _Problems) -> Any:

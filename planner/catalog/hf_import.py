@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
-from planner.io.files import validate_data
+from planner.io.files import read_bounded, validate_data
 from planner.schemas.catalog import ModelSpec
 
 KNOWN_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "mixtral", "gemma",
@@ -84,13 +84,10 @@ CONFIG_FIX = "pass the model's config.json from its Hugging Face repository"
 
 
 def read_config_bytes(path: str | Path) -> bytes:
-    """The bytes of a config.json (bounded); missing, a folder or unreadable is one InputError."""
+    """The bytes of a config.json (bounded); missing, a folder, a device or unreadable is one InputError."""
     p = Path(path)
     try:
-        if p.exists() and not p.is_dir() and not p.is_file():  # a FIFO would block, a device never end
-            raise InputError("is not a regular file (a device, pipe or socket)", file=str(p), fix=CONFIG_FIX)
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        return read_bounded(p, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise InputError("file not found", file=str(p), fix="check the path to config.json") from None
     except IsADirectoryError:
@@ -98,10 +95,6 @@ def read_config_bytes(path: str | Path) -> bytes:
     except OSError as exc:
         raise InputError(f"cannot be read ({exc.strerror or exc.__class__.__name__})", file=str(p),
                          fix="check the path and its permissions") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise InputError(f"larger than {MAX_CONFIG_BYTES // 2**20} MiB: not a config.json", file=str(p),
-                         fix=CONFIG_FIX)
-    return raw
 
 
 def parse_config(raw: bytes, file: str) -> dict[str, Any]:

@@ -141,10 +141,15 @@ def _catalog_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise InputError("catalog folder not found", file=str(folder), fix="pass an existing folder")
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.is_dir())
     except OSError as exc:
         raise InputError(f"cannot list the catalog folder ({exc.strerror or exc.__class__.__name__})",
                          file=str(folder), fix="check its permissions") from None
+    odd = next((p for p in files if not p.is_file()), None)
+    if odd is not None:  # a device, pipe, socket or broken link: say so rather than skip it silently
+        raise InputError("is not a regular file (a device, pipe, socket or broken link)", file=str(odd),
+                         fix="replace it with the catalog file, or remove it from the folder")
+    return files
 
 
 def _user_dirs(extra: Iterable[str | Path] | None) -> list[Path]:
