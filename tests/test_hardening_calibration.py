@@ -438,3 +438,9 @@ def test_a_calibration_file_that_never_ends(capsys, tmp_path):
     code, _, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "100",
                        "--output-tokens", "10", "--calibration", link)
     assert_input_error(code, err, "cal.yaml", "regular file")
+
+
+def test_a_window_that_ends_before_it_starts(capsys):
+    code, _, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--power", QUERY_LOG, "--gpu", "h100-sxm",
+                       "--gpus", "0", "--start", "2026-11-21T14:00:00", "--end", "2026-11-21T13:00:00")
+    assert_input_error(code, err, "--end", "--start")

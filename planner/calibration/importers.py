@@ -460,6 +460,9 @@ def import_vllm_runs(results: list[VllmResult], config: Mapping[str, Any], *,
     """
     if stat not in ("median", "mean"):
         raise CalibrationError(f"unknown statistic {stat!r}", fix="use median or mean")
+    if np.isfinite(start_s) and np.isfinite(end_s) and end_s <= start_s:
+        raise CalibrationError(f"--end {_fmt_time(end_s)} is not after --start {_fmt_time(start_s)}",
+                               fix="give the window's start with --start and its end with --end")
     if not 0.0 <= trim_s <= MAX_TRIM_S:
         raise CalibrationError(f"--trim-s must be from 0 to {MAX_TRIM_S:g} seconds, got {trim_s:g}",
                                fix="cut a few seconds of warm-up, e.g. --trim-s 10")
