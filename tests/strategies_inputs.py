@@ -584,7 +584,15 @@ def power_case(ch: Any, command: str | None = None) -> Case:
              "in/r.json": (FIXTURES / "vllm-llama8b-c8.json").read_bytes()}
     args = ["calibrate", "import", "--vllm", "in/r.json", "--power", "in/p.log", "--gpu", "h100-sxm",
             "--gpus", ch.choice(["0", "0", "0", "1", "0,1", "7", "x", "", "-1"]), "--out", "out/m.csv"]
-    return Case(args, files, {0, 1}, ["p.log"], out_dir=OUT)
+    names = ["p.log"]
+    for flag, values in (("--start", ("2026-11-21T14:00:20", "2026-11-21T14:02:00", "9999-12-31T23:59:59", "x",
+                                      "2026-02-30T00:00:00", "")),
+                         ("--end", ("2026-11-21T14:01:40", "2026-11-21T13:00:00", "0001-01-01T00:00:00", "nan")),
+                         ("--trim-s", ("0", "10", "49.9", "50", "1e308", "nan", "inf"))):
+        if ch.integer(0, 3) == 0:
+            args += [flag, ch.choice(values)]
+            names.append(flag)
+    return Case(args, files, {0, 1}, names, out_dir=OUT)
 
 
 HF_SEEDS: tuple[dict, ...] = (
