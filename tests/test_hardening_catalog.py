@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,13 @@ def test_a_catalog_file_that_is_a_device_or_broken_link_is_named(capsys, tmp_pat
     os.symlink(target, folder / "gpus.yaml")
     code, _, err = run(capsys, "catalog", "gpus", "--catalog", folder)
     assert_input_error(code, err, "gpus.yaml", "regular file")
+
+
+@pytest.mark.parametrize("key, value", [("num_hidden_layers", 10**9), ("num_attention_heads", 10**9),
+                                        ("vocab_size", 10**9), ("num_experts", 10**9)])
+def test_a_size_beyond_any_model_is_refused_quickly(capsys, tmp_path, key, value):
+    """num_hidden_layers 1e9 looped over every layer of a MoE config (over a minute)."""
+    start = time.perf_counter()
+    code, _, err = run(capsys, "catalog", "import-hf", config_file(tmp_path, QWEN_MOE, **{key: value}), "--id", "x")
+    assert time.perf_counter() - start < 5.0
+    assert_input_error(code, err, "config.json", key)

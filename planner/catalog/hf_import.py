@@ -26,7 +26,15 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.io.files import read_bounded, validate_data
-from planner.schemas.catalog import ModelSpec
+from planner.schemas.catalog import (
+    MAX_CONTEXT_TOKENS,
+    MAX_EXPERTS,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_VOCAB,
+    MAX_WIDTH,
+    ModelSpec,
+)
 
 KNOWN_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "mixtral", "gemma",
                      "gemma2", "deepseek_v3", "deepseek_v2", "gpt_oss", "phi3")
@@ -79,7 +87,7 @@ class Architecture:
 # ---- reading ---------------------------------------------------------------------------------
 
 MAX_CONFIG_BYTES = 4 * 2**20  # a config.json is a few kB; the tokenizer and weights are other files
-MAX_CONFIG_INT = 10**9  # no architecture size (layers, widths, vocabulary, context) comes near it
+MAX_CONFIG_INT = MAX_WIDTH  # default bound of a size; layers, heads, vocabulary and context have their own
 CONFIG_FIX = "pass the model's config.json from its Hugging Face repository"
 
 
@@ -245,16 +253,19 @@ def parse_architecture(cfg: dict[str, Any], file: str | None = None) -> Architec
         cfg = {**cfg, **text_config}
     r = _Reader(cfg, file)
     model_type = r.text("model_type", "unknown")
-    layers, hidden = r.integer("num_hidden_layers", "n_layer"), r.integer("hidden_size", "n_embd")
-    heads = r.integer("num_attention_heads", "n_head")
-    kv_heads = r.integer("num_key_value_heads", default=heads)
+    layers = r.integer("num_hidden_layers", "n_layer", maximum=MAX_LAYERS)
+    hidden = r.integer("hidden_size", "n_embd", maximum=MAX_WIDTH)
+    heads = r.integer("num_attention_heads", "n_head", maximum=MAX_HEADS)
+    kv_heads = r.integer("num_key_value_heads", default=heads, maximum=MAX_HEADS)
     mla = _mla(r)
     head_dim = mla.v_head_dim if mla else r.integer("head_dim", default=hidden // heads)
-    max_context = r.integer("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length")
-    experts = r.integer("num_experts", "num_local_experts", "n_routed_experts", default=0, minimum=0)
+    max_context = r.integer("max_position_embeddings", "n_positions", "seq_length", "max_sequence_length",
+                            maximum=MAX_CONTEXT_TOKENS)
+    experts = r.integer("num_experts", "num_local_experts", "n_routed_experts", default=0, minimum=0,
+                        maximum=MAX_EXPERTS)
     window, fraction = _sliding(r, max_context, model_type, layers)
     common = dict(model_type=model_type, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,
-                  head_dim=head_dim, vocab=r.integer("vocab_size"), max_context=max_context, mla=mla,
+                  head_dim=head_dim, vocab=r.integer("vocab_size", maximum=MAX_VOCAB), max_context=max_context, mla=mla,
                   tied=r.flag("tie_word_embeddings", model_type.startswith("gemma")),
                   sliding_window=window, sliding_fraction=fraction,
                   attention_bias=r.flag("attention_bias", model_type in ("qwen2", "qwen2_moe")))

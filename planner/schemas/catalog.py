@@ -28,6 +28,7 @@ MAX_HEADS = 100_000
 MAX_EXPERTS = 100_000
 MAX_VOCAB = 100_000_000
 MAX_CONTEXT_TOKENS = 1_000_000_000
+MAX_LAYERS = 1000
 
 
 class PeakTflops(StrictModel):
@@ -167,7 +168,7 @@ class Moe(StrictModel):
     experts_active: int = Field(ge=1, le=MAX_EXPERTS)
     experts_shared: int = Field(0, ge=0, le=MAX_EXPERTS)
     expert_ffn_size: int = Field(ge=1, le=MAX_WIDTH)
-    moe_layers: int = Field(ge=1, le=1000)
+    moe_layers: int = Field(ge=1, le=MAX_LAYERS)
     """Layers whose FFN is a mixture of experts (the rest are dense FFN layers)."""
 
     @model_validator(mode="after")
@@ -183,7 +184,7 @@ class ModelSpec(StrictModel):
     aliases: list[str] = []
     params_total_b: float = Field(ge=1e-3, le=10000)
     params_active_b: float = Field(ge=1e-3, le=10000)
-    layers: int = Field(ge=1, le=1000)
+    layers: int = Field(ge=1, le=MAX_LAYERS)
     hidden_size: int = Field(ge=1, le=MAX_WIDTH)
     attention_heads: int = Field(ge=1, le=MAX_HEADS)
     kv_heads: int = Field(ge=1, le=MAX_HEADS)
