@@ -257,6 +257,15 @@ def test_a_power_log_that_is_a_folder(capsys, tmp_path):
     assert_input_error(code, err, "directory")
 
 
+@pytest.mark.parametrize("missing", ["[N/A]", "[N/A] W", "[Not Supported]", "-", ""])
+def test_samples_nvidia_smi_writes_without_a_value_are_skipped(capsys, tmp_path, missing):
+    log = tmp_path / "power.log"
+    log.write_text(QUERY_TEXT.replace(QUERY_LINE, QUERY_LINE.replace("70.00 W", missing)), encoding="utf-8")
+    code, out, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--power", log, "--gpu", "h100-sxm",
+                         "--gpus", "0")
+    assert code == 0, err
+
+
 def test_the_fixture_logs_still_import(capsys):
     for log in (QUERY_LOG, DMON_LOG):
         code, out, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--power", log, "--gpu", "h100-sxm",

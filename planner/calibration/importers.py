@@ -101,13 +101,16 @@ def parse_window_time(text: str, what: str) -> float:
     return t
 
 
+def _without_unit(text: str) -> str:
+    return re.sub(r"\s*(w|%|mhz|mib|c)$", "", text.strip().lower())
+
+
 def _number(text: str) -> float:
     t = text.strip().lower()
     if t in _MISSING:
         return np.nan
-    t = re.sub(r"\s*(w|%|mhz|mib|c)$", "", t)
     try:
-        return float(t)
+        return float(_without_unit(t))
     except ValueError:
         return np.nan
 
@@ -136,7 +139,7 @@ def read_power_log(path: str | Path) -> PowerSamples:
 def _sample_power(text: str, path: str, line: int) -> float:
     """One power sample in W (NaN when nvidia-smi wrote no value); garbage and implausible values are errors."""
     value = _number(text)
-    if np.isnan(value) and text.strip().lower() not in _MISSING:
+    if np.isnan(value) and text.strip().lower() not in _MISSING and _without_unit(text) not in _MISSING:
         raise CalibrationError(f"line {line}: power {_shown(text)} is not a number", file=path,
                                fix="remove or repair the line (nvidia-smi writes e.g. `312.45 W`)")
     if not np.isnan(value) and not (0.0 <= value <= MAX_SAMPLE_POWER_W):
