@@ -395,7 +395,8 @@ def _check_values(out: Any, catalog: Catalog, problems: _Problems) -> None:
                          "leave the cell blank when not measured")
     bad = out["fit_weight"].notna() & ~(out["fit_weight"] >= 0)
     for i in np.flatnonzero(bad.to_numpy()):
-        problems.add(int(i) + 1, "fit_weight", f"must be >= 0, got {out['fit_weight'].iloc[i]:g}")
+        problems.add(int(i) + 1, "fit_weight", f"must be >= 0, got {out['fit_weight'].iloc[i]:g}",
+                     "0 scores the row without fitting it; blank = 1")
     _check_ranges(out, problems)
     short = out["num_gpus"] < out["tp"] * out["pp"]
     for i in np.flatnonzero(short.to_numpy()):
@@ -417,7 +418,8 @@ def _check_ranges(out: Any, problems: _Problems) -> None:
         values = out[col]
         for i in np.flatnonzero((values.notna() & (values != values.round())).to_numpy()):
             if not problems.reported(int(i) + 1, col):
-                problems.add(int(i) + 1, col, f"must be a whole number, got {values.iloc[i]:g}")
+                problems.add(int(i) + 1, col, f"must be a whole number, got {values.iloc[i]:g}",
+                             "count GPUs and parallel ranks in whole numbers")
 
 
 def _check_power(out: Any, catalog: Catalog, problems: _Problems) -> None:
