@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from planner.catalog import load_catalog
+from planner.gitops.diff import deployment_key
 from planner.gitops.render import COMMENT_MARKER
+from planner.plan.hashing import scenario_input_hashes
+from planner.plan.io import load_plan, write_plan
+from planner.schemas.plan import Plan
 
 _SPEC = importlib.util.spec_from_file_location("gitops_support", Path(__file__).parent / "fixtures" / "gitops"
                                                / "support.py")
@@ -86,16 +91,40 @@ exec "@PYTHON@" -m planner "$@"
 """
 
 
-def _tree(root: Path, plans: dict[str, str]) -> Path:
-    """A checkout with scenarios/<name>.yaml and a stamped plans/<name>/plan.json per fixture plan."""
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory) -> dict[str, Plan]:
+    """The scenario of each fixture plan, solved once: `planner check` re-derives every figure from
+    the estimation core, so the hand-made fixture plans would not pass it."""
+    plans = {}
+    for fixture in ("chatbot-base", "chatbot-doubled", "chatbot-head"):
+        work = tmp_path_factory.mktemp(fixture)
+        (work / "chatbot.yaml").write_text(support.scenario_text(fixture), encoding="utf-8")
+        support.solve(work, "chatbot.yaml", work / "plan.json")
+        plans[fixture] = load_plan(work / "plan.json")
+    return plans
+
+
+def _tree(root: Path, plans: dict[str, str], solved: dict[str, Plan]) -> Path:
+    """A checkout with scenarios/<name>.yaml and its solved plans/<name>/plan.json per fixture (the
+    scenario renamed to <name>, the plan's record of it and input hashes to match)."""
     (root / "scenarios").mkdir(parents=True)
     shutil.copytree(ROOT / "policies", root / "policies")
     for name, fixture in plans.items():
         scenario = root / "scenarios" / f"{name}.yaml"
         text = support.scenario_text(fixture)
         scenario.write_text(text.replace("name: chatbot", f"name: {name}"), encoding="utf-8")
-        support.stamp(fixture, scenario, root / "plans" / name / "plan.json", name=name, file=f"{name}.yaml")
+        plan = solved[fixture]
+        ref = plan.scenario.model_copy(update={"name": name, "file": f"{name}.yaml"})
+        hashes = scenario_input_hashes(scenario, load_catalog())
+        path = root / "plans" / name / "plan.json"
+        path.parent.mkdir(parents=True)
+        write_plan(plan.model_copy(update={"scenario": ref, "input_sha256": hashes}), path)
     return root
+
+
+def _chat(plan: Plan):
+    [chat] = [d for d in plan.deployments if d.workload == "chat"]
+    return chat
 
 
 def _run_review(tmp_path: Path, shim_text: str = FAKE_SOLVE) -> tuple[subprocess.CompletedProcess[str],
@@ -116,22 +145,26 @@ def _run_review(tmp_path: Path, shim_text: str = FAKE_SOLVE) -> tuple[subprocess
     return done, pairs, (tmp_path / "review" / "comment.md").read_text(encoding="utf-8")
 
 
-def test_review_script_on_a_changed_a_new_and_a_removed_scenario(tmp_path):
-    _tree(tmp_path / "base", {"chatbot": "chatbot-base", "legacy": "chatbot-base"})
-    _tree(tmp_path / "head", {"chatbot": "chatbot-doubled", "assistant": "chatbot-head"})
+def test_review_script_on_a_changed_a_new_and_a_removed_scenario(tmp_path, solved):
+    _tree(tmp_path / "base", {"chatbot": "chatbot-base", "legacy": "chatbot-base"}, solved)
+    _tree(tmp_path / "head", {"chatbot": "chatbot-doubled", "assistant": "chatbot-head"}, solved)
     done, outputs, comment = _run_review(tmp_path)
     assert done.returncode == 0, done.stderr
     assert outputs == {"changed": "true", "failed": "false"}
     assert comment.startswith(COMMENT_MARKER + "\n## Capacity plan review")
-    assert "~ chat/h100-sxm/fp8/tp4: replicas 6 -> 12 (+24 GPUs)" in comment      # chatbot changed
-    assert "### Capacity plan `assistant`: 3 to add, 0 to change, 0 to remove" in comment  # new
-    assert "### Capacity plan `legacy`: 0 to add, 0 to change, 2 to remove" in comment     # removed
+    before, after = _chat(solved["chatbot-base"]), _chat(solved["chatbot-doubled"])
+    assert deployment_key(before) == deployment_key(after) and after.replicas > before.replicas
+    assert (f"~ {deployment_key(before)}: replicas {before.replicas} -> {after.replicas} "  # chatbot changed
+            f"({after.gpus - before.gpus:+d} GPUs)") in comment
+    added, removed = len(solved["chatbot-head"].deployments), len(solved["chatbot-base"].deployments)
+    assert f"### Capacity plan `assistant`: {added} to add, 0 to change, 0 to remove" in comment  # new
+    assert f"### Capacity plan `legacy`: 0 to add, 0 to change, {removed} to remove" in comment   # removed
     assert comment.count(":white_check_mark:") == 2 and ":x:" not in comment
 
 
-def test_review_script_fails_on_a_stale_plan_and_reports_no_change(tmp_path):
-    _tree(tmp_path / "base", {"chatbot": "chatbot-base"})
-    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"})
+def test_review_script_fails_on_a_stale_plan_and_reports_no_change(tmp_path, solved):
+    _tree(tmp_path / "base", {"chatbot": "chatbot-base"}, solved)
+    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"}, solved)
     scenario = head / "scenarios" / "chatbot.yaml"
     scenario.write_text(scenario.read_text(encoding="utf-8").replace("pue: 1.3", "pue: 1.35"), encoding="utf-8")
     done, outputs, comment = _run_review(tmp_path)
@@ -142,9 +175,9 @@ def test_review_script_fails_on_a_stale_plan_and_reports_no_change(tmp_path):
     assert "stale the scenario head/scenarios/chatbot.yaml changed since the plan was solved" in comment
 
 
-def test_review_script_passes_a_scenario_whose_comments_changed(tmp_path):
-    _tree(tmp_path / "base", {"chatbot": "chatbot-base"})
-    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"})
+def test_review_script_passes_a_scenario_whose_comments_changed(tmp_path, solved):
+    _tree(tmp_path / "base", {"chatbot": "chatbot-base"}, solved)
+    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"}, solved)
     scenario = head / "scenarios" / "chatbot.yaml"
     scenario.write_text(scenario.read_text(encoding="utf-8") + "# reviewed, nothing to re-solve\n", encoding="utf-8")
     done, outputs, comment = _run_review(tmp_path)
@@ -153,9 +186,9 @@ def test_review_script_passes_a_scenario_whose_comments_changed(tmp_path):
     assert ":white_check_mark: <code>scenarios/chatbot.yaml</code>: check passed (exit 0)" in comment
 
 
-def test_review_script_reports_a_missing_plan(tmp_path):
-    _tree(tmp_path / "base", {})
-    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"})
+def test_review_script_reports_a_missing_plan(tmp_path, solved):
+    _tree(tmp_path / "base", {}, solved)
+    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"}, solved)
     shutil.rmtree(head / "plans")
     done, outputs, comment = _run_review(tmp_path)
     assert outputs["failed"] == "true"
@@ -163,9 +196,9 @@ def test_review_script_reports_a_missing_plan(tmp_path):
     assert ":x: `scenarios/chatbot.yaml` does not solve: head/scenarios/chatbot.yaml: no plan" in comment
 
 
-def test_review_script_accepts_a_scenario_that_is_meant_to_be_infeasible(tmp_path):
+def test_review_script_accepts_a_scenario_that_is_meant_to_be_infeasible(tmp_path, solved):
     for tree in ("base", "head"):
-        root = _tree(tmp_path / tree, {})
+        root = _tree(tmp_path / tree, {}, solved)
         (root / "scenarios" / "too-big.yaml").write_text("# infeasible\nname: too-big\n", encoding="utf-8")
     done, outputs, comment = _run_review(tmp_path)
     assert done.returncode == 0, done.stderr
@@ -173,19 +206,20 @@ def test_review_script_accepts_a_scenario_that_is_meant_to_be_infeasible(tmp_pat
     assert "`scenarios/too-big.yaml` is infeasible, so it has no plan to check" in comment
 
 
-def test_review_script_flags_a_scenario_that_becomes_infeasible(tmp_path):
-    _tree(tmp_path / "base", {"chatbot": "chatbot-base"})
-    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"})
+def test_review_script_flags_a_scenario_that_becomes_infeasible(tmp_path, solved):
+    _tree(tmp_path / "base", {"chatbot": "chatbot-base"}, solved)
+    head = _tree(tmp_path / "head", {"chatbot": "chatbot-base"}, solved)
     scenario = head / "scenarios" / "chatbot.yaml"
-    # the new hall caps racks at 5 kW: no DGX H100 (10.2 kW) fits ("# infeasible" tells the shim)
+    # the new hall caps racks at 5 kW: no H100 server fits ("# infeasible" tells the shim)
     text = scenario.read_text(encoding="utf-8").replace("rack_power_cap_kw: 40", "rack_power_cap_kw: 5")
     scenario.write_text("# infeasible\n" + text, encoding="utf-8")
     done, outputs, comment = _run_review(tmp_path)
     assert outputs == {"changed": "true", "failed": "true"}  # the committed plan is stale and breaks the cap
     assert ":warning: `scenarios/chatbot.yaml` is now infeasible: scenario is infeasible" in comment
-    assert "fail  rack power: rack h100-sxm-r01 draws 30.6 kW at nameplate, above the scenario's usable " \
-           "4.0 kW" in comment
-    assert "0 to add, 0 to change, 2 to remove" in comment
+    rack = solved["chatbot-base"].racks[0]
+    assert f"fail  rack power: rack {rack.id} draws {rack.power_nameplate_w / 1e3:.1f} kW at nameplate, above the " \
+           "scenario's usable 4.0 kW" in comment
+    assert f"0 to add, 0 to change, {len(solved['chatbot-base'].deployments)} to remove" in comment
 
 
 def test_review_script_with_the_real_solver(tmp_path):
