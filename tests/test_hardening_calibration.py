@@ -453,3 +453,10 @@ def test_a_window_that_ends_before_it_starts(capsys):
     code, _, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--power", QUERY_LOG, "--gpu", "h100-sxm",
                        "--gpus", "0", "--start", "2026-11-21T14:00:00", "--end", "2026-11-21T13:00:00")
     assert_input_error(code, err, "--end", "--start")
+
+
+@pytest.mark.parametrize("bounds", [["--end", "0001-01-01T00:00:00"], ["--start", "9999-12-31T23:59:59"]])
+def test_a_trimmed_window_past_the_calendar(capsys, bounds):
+    code, _, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--power", QUERY_LOG, "--gpu", "h100-sxm",
+                       "--gpus", "0", *bounds, "--trim-s", "50")
+    assert_input_error(code, err, "nvidia-smi-query.csv", "window")

@@ -234,7 +234,10 @@ def _read_dmon(path: str, text: str) -> PowerSamples:
 
 
 def _fmt_time(t: float) -> str:
-    return (_EPOCH + _dt.timedelta(seconds=float(t))).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return (_EPOCH + _dt.timedelta(seconds=float(t))).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, ValueError):  # a window trimmed past year 1 or 9999
+        return f"{float(t):.0f} s from 1970-01-01 (out of the calendar)"
 
 
 def average_power(s: PowerSamples, *, start_s: float = np.nan, end_s: float = np.nan,
