@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from planner.errors import PlanFileError
 from planner.io.files import describe_validation_error, read_bounded, write_atomic
-from planner.schemas.plan import PLAN_SCHEMA_VERSION, Plan
+from planner.schemas.plan import NUMBER_KEYS, PLAN_SCHEMA_VERSION, Plan
 
 FLOAT_SIGNIFICANT_DIGITS = 6
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -85,6 +85,7 @@ def parse_plan(text: str, file: str) -> Plan:
     """Validate the text of a plan file (``file`` names it in messages)."""
     data = _parse_json(text, file)
     _check_is_plan(data, file)
+    _check_numbers(data, file)
     _check_version(data["schema_version"], file)
     try:
         return Plan.model_validate(data)
@@ -128,6 +129,33 @@ def _parse_json(text: str, file: str) -> Any:
                             file=file, fix=_CORRUPT_FIX) from None
     _check_values(data, file)
     return data
+
+
+def _check_numbers(data: dict[str, Any], file: str) -> None:
+    """The free-form maps' numeric keys (schemas.plan.NUMBER_KEYS) hold numbers: named by key path
+    here (the schema checks them too, but can only name the map)."""
+    for section, keys in NUMBER_KEYS.items():
+        for where, mapping in _maps(section, data.get(section)):
+            for key in sorted(keys & mapping.keys()):
+                number = mapping[key]
+                if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
+                    shown = repr(number) if len(repr(number)) <= 40 else repr(number)[:40] + "..."
+                    raise PlanFileError(f"must be a number, got {shown}", file=file, key_path=f"{where}.{key}",
+                                        fix=_CORRUPT_FIX)
+    site = data.get("site")
+    year = site.get("carbon_year") if isinstance(site, dict) else None
+    if year is not None and not isinstance(year, int | float) and not (isinstance(year, str) and year.isdigit()):
+        raise PlanFileError(f"must be a year, got {str(year)[:40]!r}", file=file, key_path="site.carbon_year",
+                            fix=_CORRUPT_FIX)
+
+
+def _maps(section: str, value: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(key path, map) of a section that is one map or a list of maps."""
+    if isinstance(value, dict):
+        return [(section, value)]
+    if isinstance(value, list):
+        return [(f"{section}[{i}]", v) for i, v in enumerate(value) if isinstance(v, dict)]
+    return []
 
 
 def _check_depth(text: str, file: str) -> None:
