@@ -141,7 +141,7 @@ def read_bounded(path: str | Path, limit_bytes: int, error: type[InputError] = I
 
 
 def _too_large(p: Path, size_bytes: int, limit_bytes: int, error: type[InputError]) -> InputError:
-    return error(f"{size_bytes:,} bytes or more, above the {limit_bytes:,} planner reads", file=str(p),
+    return error(f"more than the {limit_bytes:,} bytes planner reads ({size_bytes:,} or more)", file=str(p),
                  fix="is this the right file? planner's files are usually a few kB")
 
 
