@@ -323,3 +323,24 @@ def test_a_file_that_never_ends_is_refused(clean_env, command):
         clean_env.chdir(si.ROOT)
     found = si.problems(outcome, {1}, None, case.names)
     assert not found, describe(case, outcome, found)
+
+
+WINDOW_TIMES = st.sampled_from(["2026-11-21T14:00:20", "2026-11-21T14:02:00", "2026-11-21T13:00:00",
+                                "0001-01-01T00:00:00", "9999-12-31T23:59:59", "2026-02-30T00:00:00", "x", ""])
+
+
+@bounded(25)
+@given(st.none() | WINDOW_TIMES, st.none() | WINDOW_TIMES, st.sampled_from([None, "0", "10", "50", "86400"]),
+       st.sampled_from(["0", "1", "0,1"]))
+def test_import_window_flags(clean_env, start, end, trim_s, gpus):
+    """Any --start/--end/--trim-s window over a valid vLLM result and power log: rows, or one error."""
+    files = {"in/r.json": (si.FIXTURES / "vllm-llama8b-c8.json").read_bytes(),
+             "in/p.csv": (si.FIXTURES / "nvidia-smi-query.csv").read_bytes()}
+    args = ["calibrate", "import", "--vllm", "in/r.json", "--power", "in/p.csv", "--gpu", "h100-sxm", "--gpus", gpus,
+            "--tp", str(len(gpus.split(","))), "--out", "out/m.csv"]
+    for flag, value in (("--start", start), ("--end", end), ("--trim-s", trim_s)):
+        if value is not None:
+            args += [flag, value]
+    case = si.Case(args, files, {0, 1}, ["p.csv", "r.json", "--start", "--end", "--trim-s", "window"], out_dir=si.OUT)
+    outcome, found = run_case(case, clean_env)
+    assert not found, describe(case, outcome, found)
