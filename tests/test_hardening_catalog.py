@@ -254,3 +254,19 @@ def test_a_size_beyond_any_model_is_refused_quickly(capsys, tmp_path, key, value
     code, _, err = run(capsys, "catalog", "import-hf", config_file(tmp_path, QWEN_MOE, **{key: value}), "--id", "x")
     assert time.perf_counter() - start < 5.0
     assert_input_error(code, err, "config.json", key)
+
+
+@pytest.mark.parametrize("key", ["model", "Models", "gpu", "GPUS "])
+def test_a_misspelled_catalog_key_is_not_skipped_silently(capsys, tmp_path, key):
+    folder = model_catalog(tmp_path, "max_context_tokens", "131072")
+    text = (folder / "models.yaml").read_text(encoding="utf-8")
+    (folder / "models.yaml").write_text(text.replace("models:", f"{key}:", 1), encoding="utf-8")
+    code, _, err = run(capsys, *ESTIMATE, "--catalog", folder)
+    assert_input_error(code, err, "models.yaml", "did you mean")
+
+
+def test_other_yaml_in_a_catalog_folder_is_still_skipped(capsys, tmp_path):
+    folder = model_catalog(tmp_path, "max_context_tokens", "131072")
+    (folder / "notes.yaml").write_text("servers: []\nowner: me\n", encoding="utf-8")
+    code, _, err = run(capsys, *ESTIMATE, "--catalog", folder)
+    assert code == 0, err

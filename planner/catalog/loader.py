@@ -159,6 +159,18 @@ def _user_dirs(extra: Iterable[str | Path] | None) -> list[Path]:
     return dirs
 
 
+def _refuse_misspelled_kind(data: dict, path: Path) -> None:
+    """A file without `gpus:` or `models:` is skipped (other catalog kinds have their own loaders), unless
+    one of its keys is a misspelling of them: `model:` would otherwise drop the whole file silently."""
+    if "gpus" in data or "models" in data:
+        return
+    for key in data:
+        close = difflib.get_close_matches(str(key).strip().lower(), ["gpus", "models"], n=1, cutoff=0.7)
+        if close:
+            raise InputError(f"`{str(key)[:40]}` is not a catalog key, so the file would be skipped", file=str(path),
+                             fix=f"did you mean `{close[0]}:`?")
+
+
 def load_catalog(extra_dirs: Iterable[str | Path] | None = None) -> Catalog:
     """Load the shipped catalogs, then every user folder (later entries replace earlier ids)."""
     gpus: dict[str, GpuSpec] = {}
@@ -168,7 +180,9 @@ def load_catalog(extra_dirs: Iterable[str | Path] | None = None) -> Catalog:
         for path in _catalog_files(folder):
             data = read_yaml(path)
             if not isinstance(data, dict):
-                raise InputError("a catalog file must be a mapping with `gpus:` or `models:`", file=str(path))
+                raise InputError("a catalog file must be a mapping with `gpus:` or `models:`", file=str(path),
+                                 fix="see catalogs/gpus.yaml and catalogs/models.yaml for the format")
+            _refuse_misspelled_kind(data, path)
             if "gpus" in data:
                 for g in validate_data(GpuCatalogFile, data, str(path)).gpus:
                     gpus[g.id] = g
