@@ -665,7 +665,7 @@ def catalog_case(ch: Any, command: str | None = None) -> Case:
     which = ch.integer(0, 2)
     files = {"in/cat/gpus.yaml": mutated_yaml(gpus_text, ch) if which != 1 else gpus_text.encode(),
              "in/cat/models.yaml": mutated_yaml(models_text, ch) if which != 0 else models_text.encode()}
-    names = ["gpus.yaml", "models.yaml", "'my-gpu'", "'my-model'"]  # or: the entry is gone or renamed
+    names = ["gpus.yaml", "models.yaml", "my-gpu", "my-model"]  # or: the entry is gone, renamed or unfit
     command = command or ch.choice(["estimate", "estimate", "list"])
     if command == "list":
         return Case(["catalog", ch.choice(["gpus", "models"]), "--catalog", "in/cat"], files, {0, 1}, names)
@@ -731,7 +731,23 @@ def check_case(case: Case, root: Path, twice: bool = True) -> tuple[Outcome, lis
     else:
         outcome, found = run_cli(case.args, root), []
     found = problems(outcome, case.allowed_rc, case.out_dir, case.names, case.error_required) + found
+    printed = outcome.out.strip() or "--out" not in case.args  # with --out a report goes to the file
+    if "json" in case.args and outcome.rc in (0, 2) and printed and not outcome.crash and not outcome.hung:
+        found += json_problems(outcome.out)
     return outcome, found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_problems(text: str) -> list[str]:
+    """`--format json` prints exactly one strict JSON document (no NaN or Infinity)."""
+    try:
+        json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        return [f"--format json printed no single strict JSON document: {str(exc)[:120]}"]
+    return []
 
 
 def calibration_case(ch: Any, command: str | None = None) -> Case:
