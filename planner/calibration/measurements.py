@@ -198,6 +198,8 @@ def _read_table(p: Path, raw: bytes, problems: _Problems) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _fatal(str(p), f"is not UTF-8 text (byte {exc.start + 1})", "save the file as UTF-8 CSV") from None
+    if not text.strip():
+        raise _fatal(str(p), "the file is empty", "write a header line naming the columns, then one row per point")
     header = _raw_header(p, text)
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
