@@ -91,6 +91,16 @@ def test_default_folder_of_safe_names() -> None:
     assert default_folder("chatbot", "traffic_x2") == Path("plans") / "chatbot-traffic_x2"
 
 
+def test_default_folder_that_links_outside_plans_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull request can commit plans/NAME as a symbolic link to any folder of the machine."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "plans" / "chatbot").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(InputError, match="leads outside plans/"):
+        default_folder("chatbot", None)
+
+
 def never_ending(tmp_path: Path, kind: str, name: str) -> Path:
     """A symlink to /dev/zero (endless) or a FIFO (open() waits forever): both a pull request can commit."""
     p = tmp_path / name

@@ -58,7 +58,11 @@ def default_folder(scenario_name: str, override: str | None) -> Path:
     if not re.fullmatch(NAME_PATTERN, name) or Path(name).name != name:
         raise InputError(f"cannot make a folder name of {name[:80]!r}", key_path="name",
                          fix="use letters, digits, '_', '.' and '-' in scenario and override names, or pass --out")
-    return Path("plans") / name
+    folder = Path("plans") / name
+    if folder.exists() and folder.resolve().parent != Path("plans").resolve():  # a committed symbolic link
+        raise InputError(f"leads outside plans/, to {folder.resolve()}", file=str(folder),
+                         fix="remove the link, or choose the folder with --out")
+    return folder
 
 
 def _refuse_overwriting(folder: Path, scenario: str, override: str | None, calibration: str | None) -> None:
