@@ -28,6 +28,20 @@ COMMANDS: dict[str, str] = {
     "calibrate": "planner.cli.calibrate_cmd:calibrate",
     "accuracy": "planner.cli.calibrate_cmd:accuracy",
 }
+# command name -> its line in `planner --help`: listed here so that help imports no command
+# module (each pulls in pydantic, numpy or PuLP); a loaded command shows the same line.
+SUMMARIES: dict[str, str] = {
+    "accuracy": "Score the estimates against your measurements.",
+    "calibrate": "Refit the estimation core on your measurements.",
+    "catalog": "Browse and extend the GPU and model catalogs.",
+    "check": "Fail CI on a stale, violated or denied plan.",
+    "diff": "What a capacity change does, plan to plan.",
+    "estimate": "Estimate one deployment: memory, latency, power.",
+    "report": "Render a plan file as Markdown, HTML or JSON.",
+    "schema": "Print the JSON Schema of a file kind.",
+    "solve": "Solve a scenario: the fleet that serves it.",
+    "validate": "Check scenarios against schema and catalogs.",
+}
 
 
 class LazyGroup(click.Group):
@@ -45,7 +59,14 @@ class LazyGroup(click.Group):
             if exc.name == module_name:
                 return None  # command not built yet
             raise
-        return getattr(module, attr)
+        command: click.Command = getattr(module, attr)
+        command.short_help = SUMMARIES[cmd_name]
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `planner --help`, without importing the commands."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SUMMARIES[name]) for name in self.list_commands(ctx)])
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name = args[0] if args else ""
