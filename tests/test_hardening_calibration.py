@@ -460,3 +460,9 @@ def test_a_trimmed_window_past_the_calendar(capsys, bounds):
     code, _, err = run(capsys, "calibrate", "import", "--vllm", RESULT, "--power", QUERY_LOG, "--gpu", "h100-sxm",
                        "--gpus", "0", *bounds, "--trim-s", "50")
     assert_input_error(code, err, "nvidia-smi-query.csv", "window")
+
+
+def test_an_avg_batch_note_with_an_exponent_is_read_whole(capsys, tmp_path):
+    """`avg_batch=1e9` was read as 1 (the exponent dropped); now it is read and refused as implausible."""
+    code, _, err = run(capsys, "accuracy", small_csv(tmp_path, notes="avg_batch=1e9"))
+    assert_input_error(code, err, "m.csv", "achieved_batch", "1e+09")

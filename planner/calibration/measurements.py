@@ -166,7 +166,7 @@ def _fatal(path: str, message: str, fix: str | None = None) -> CalibrationError:
 
 
 def _achieved_batch(notes: str) -> float:
-    m = re.search(r"avg_batch=([0-9]+(?:\.[0-9]+)?)", notes or "")
+    m = re.search(r"avg_batch=([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)", notes or "")
     return float(m.group(1)) if m else np.nan
 
 
