@@ -66,7 +66,7 @@ def assert_family(family: str, data, monkeypatch, command: str | None = None) ->
 # ----------------------------------------------------------------------------- one test per family and command
 
 
-@bounded(40)
+@bounded(60)
 @given(st.data())
 def test_scenario_validate(clean_env, data):
     assert_family("scenario", data, clean_env, "validate")
@@ -84,19 +84,19 @@ def test_scenario_solve(clean_env, data):
     assert_family("scenario", data, clean_env, "solve")
 
 
-@bounded(20)
+@bounded(30)
 @given(st.data())
 def test_plan_report(clean_env, data):
     assert_family("plan", data, clean_env, "report")
 
 
-@bounded(15)
+@bounded(25)
 @given(st.data())
 def test_plan_diff_against_itself(clean_env, data):
     assert_family("plan", data, clean_env, "diff-self")
 
 
-@bounded(15)
+@bounded(25)
 @given(st.data())
 def test_plan_diff(clean_env, data):
     assert_family("plan", data, clean_env, "diff")
@@ -108,7 +108,7 @@ def test_plan_check(clean_env, data):
     assert_family("plan", data, clean_env, "check")
 
 
-@bounded(15)
+@bounded(25)
 @given(st.data())
 def test_measurements_accuracy(clean_env, data):
     assert_family("csv", data, clean_env, "accuracy")
@@ -120,31 +120,31 @@ def test_measurements_calibrate(clean_env, data):
     assert_family("csv", data, clean_env, "calibrate")
 
 
-@bounded(25)
+@bounded(40)
 @given(st.data())
 def test_vllm_result_import(clean_env, data):
     assert_family("vllm", data, clean_env)
 
 
-@bounded(25)
+@bounded(40)
 @given(st.data())
 def test_nvidia_smi_log_import(clean_env, data):
     assert_family("power", data, clean_env)
 
 
-@bounded(30)
+@bounded(60)
 @given(st.data())
 def test_hf_config_import(clean_env, data):
     assert_family("hf", data, clean_env)
 
 
-@bounded(25)
+@bounded(15)
 @given(st.data())
 def test_user_catalog(clean_env, data):
     assert_family("catalog", data, clean_env)
 
 
-@bounded(40)
+@bounded(60)
 @given(st.data())
 def test_estimate_flags(clean_env, data):
     assert_family("estimate", data, clean_env)
