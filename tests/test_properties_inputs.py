@@ -344,3 +344,15 @@ def test_import_window_flags(clean_env, start, end, trim_s, gpus):
     case = si.Case(args, files, {0, 1}, ["p.csv", "r.json", "--start", "--end", "--trim-s", "window"], out_dir=si.OUT)
     outcome, found = run_case(case, clean_env)
     assert not found, describe(case, outcome, found)
+
+
+@bounded(10)
+@given(st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e-9", "1e308", "x", "60"]),
+       st.sampled_from(["highs", "cbc", "glpk"]), st.sampled_from(["json", "md", "html", "xml"]))
+def test_solve_flags(clean_env, time_limit, solver, fmt):
+    """Hostile solve flags: a plan, an error naming the flag, or 'stopped by its time limit'; never a traceback."""
+    case = si.Case(["solve", "in/s.yaml", "--no-analysis", "--no-write", "--time-limit", time_limit, "--solver",
+                    solver, "--format", fmt], {"in/s.yaml": (si.ROOT / "scenarios/chatbot.yaml").read_bytes()},
+                   {0, 1}, ["--time-limit", "--solver", "--format", "time limit"])
+    outcome, found = run_case(case, clean_env, twice=False)
+    assert not found, describe(case, outcome, found)
