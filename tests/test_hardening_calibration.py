@@ -466,3 +466,10 @@ def test_an_avg_batch_note_with_an_exponent_is_read_whole(capsys, tmp_path):
     """`avg_batch=1e9` was read as 1 (the exponent dropped); now it is read and refused as implausible."""
     code, _, err = run(capsys, "accuracy", small_csv(tmp_path, notes="avg_batch=1e9"))
     assert_input_error(code, err, "m.csv", "achieved_batch", "1e+09")
+
+
+def test_a_window_without_samples_names_the_result_it_comes_from(capsys, tmp_path):
+    path = vllm_result(tmp_path, duration=4.0, date="20261121-140400")
+    code, _, err = run(capsys, "calibrate", "import", "--vllm", path, "--power", QUERY_LOG, "--gpu", "h100-sxm",
+                       "--gpus", "0")
+    assert_input_error(code, err, "nvidia-smi-query.csv", "r.json", "duration")

@@ -479,9 +479,20 @@ def import_vllm_runs(results: list[VllmResult], config: Mapping[str, Any], *,
         if power is not None:
             lo, hi = _window(r, power, start_s, end_s, trim_s, several=len(results) > 1)
             gpu_list = gpu_list or _default_gpus(power, config, r)
-            wp = average_power(power, start_s=lo, end_s=hi, gpus=gpu_list)
+            wp = _run_power(r, power, lo, hi, gpu_list, own_window=not (np.isfinite(start_s) or np.isfinite(end_s)))
         rows.append(vllm_row(r, config, power=wp, stat=stat, source_id=source_id))
     return rows
+
+
+def _run_power(r: VllmResult, power: PowerSamples, lo: float, hi: float, gpus: list[str],
+               own_window: bool) -> WindowPower:
+    """average_power over one run's window; a problem with the run's own window also names the result."""
+    try:
+        return average_power(power, start_s=lo, end_s=hi, gpus=gpus)
+    except CalibrationError as exc:
+        if own_window and power.has_time:
+            exc.message += f"; the window is the run of {r.path} (its `date`, back by its `duration`)"
+        raise
 
 
 def _window(r: VllmResult, power: PowerSamples, start_s: float, end_s: float, trim_s: float,
