@@ -72,13 +72,13 @@ def test_scenario_validate(clean_env, data):
     assert_family("scenario", data, clean_env, "validate")
 
 
-@bounded(15)
+@bounded(25)
 @given(st.data())
 def test_scenario_check(clean_env, data):
     assert_family("scenario", data, clean_env, "check")
 
 
-@bounded(6)
+@bounded(8)
 @given(st.data())
 def test_scenario_solve(clean_env, data):
     assert_family("scenario", data, clean_env, "solve")
@@ -102,7 +102,7 @@ def test_plan_diff(clean_env, data):
     assert_family("plan", data, clean_env, "diff")
 
 
-@bounded(15)
+@bounded(25)
 @given(st.data())
 def test_plan_check(clean_env, data):
     assert_family("plan", data, clean_env, "check")
@@ -114,7 +114,7 @@ def test_measurements_accuracy(clean_env, data):
     assert_family("csv", data, clean_env, "accuracy")
 
 
-@bounded(8)
+@bounded(12)
 @given(st.data())
 def test_measurements_calibrate(clean_env, data):
     assert_family("csv", data, clean_env, "calibrate")
@@ -138,7 +138,7 @@ def test_hf_config_import(clean_env, data):
     assert_family("hf", data, clean_env)
 
 
-@bounded(15)
+@bounded(25)
 @given(st.data())
 def test_user_catalog(clean_env, data):
     assert_family("catalog", data, clean_env)
