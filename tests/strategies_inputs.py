@@ -807,3 +807,54 @@ class memory_cap:  # noqa: N801 - used as a context manager
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, self.old)
+
+
+# --------------------------------------------------------------------------- valid-looking scenario changes
+
+SCALE_FACTORS = (0.1, 0.5, 0.9, 1.1, 2, 3, 10, 100, 0.01)
+ENUM_SWAPS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("min_tco", "min_power", "min_energy", "min_gpus", "min_carbon"),
+                    ("min_tco", "min_power", "min_energy", "min_gpus", "min_carbon")),
+    **dict.fromkeys(("bf16", "fp16", "fp8", "int8", "int4", "fp4"), ("bf16", "fp16", "fp8", "int8", "int4", "fp4")),
+    **dict.fromkeys(("vllm", "sglang", "trt-llm"), ("vllm", "sglang", "trt-llm")),
+    "air": ("air", "liquid"), "liquid": ("air", "liquid"),
+}
+SCENARIO_GPUS = ("h100-sxm", "h200", "b200", "a100-sxm-80gb", "l40s", "mi300x", "H100 80GB", "B200-SXM")
+
+
+def _structural(doc: dict, ch: Any) -> None:
+    op = ch.integer(0, 4)
+    if op == 0 and doc.get("workloads"):
+        workload = copy.deepcopy(ch.choice(doc["workloads"]))
+        workload["name"] = f"{workload['name']}-{ch.integer(2, 9)}"
+        doc["workloads"].append(workload)
+    elif op == 1:
+        doc.setdefault("hardware", {})["inventory"] = {ch.choice(SCENARIO_GPUS): ch.choice([0, 1, 4, 8, 16, 1000])}
+    elif op == 2:
+        doc.setdefault("finance", {})["budget_usd"] = ch.choice([1000, 1e5, 1e6, 1e9])
+    elif op == 3:
+        doc.setdefault("hardware", {})["gpus"] = sorted({ch.choice(SCENARIO_GPUS[:6]) for _ in range(ch.integer(1, 2))})
+    else:
+        doc.setdefault("site", {})["power_cap_kw"] = ch.choice([0.5, 5, 20, 100, 1e4])
+
+
+def semantic_scenario(doc: dict, ch: Any) -> dict:
+    """A scenario a user might write: numbers scaled, enums swapped, keys dropped, lists trimmed, limits added."""
+    doc = copy.deepcopy(doc)
+    if ch.integer(0, 1):
+        _structural(doc, ch)
+    for _ in range(ch.integer(1, 3)):
+        path = ch.choice([p for p in tree_paths(doc) if p and p[0] != "overrides"] or [()])
+        if not path:
+            break
+        parent, key, value = get_at(doc, path[:-1]), path[-1], get_at(doc, path)
+        if is_finite_number(value) and ch.integer(0, 3):
+            scaled = value * ch.choice(SCALE_FACTORS)
+            parent[key] = round(scaled) if isinstance(value, int) else scaled
+        elif isinstance(value, str) and value in ENUM_SWAPS:
+            parent[key] = ch.choice(ENUM_SWAPS[value])
+        elif isinstance(value, list) and len(value) > 1:
+            parent[key] = value[:ch.integer(1, len(value) - 1)]
+        elif isinstance(parent, dict) and key != "name":
+            del parent[key]
+    return doc
