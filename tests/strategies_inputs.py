@@ -765,7 +765,8 @@ def calibration_case(ch: Any, command: str | None = None) -> Case:
         return Case(["check", "in/s.yaml", "--plan", "in/plan.json", "--calibration", "in/cal.yaml"], files,
                     {0, 1, 2}, ["cal.yaml"], error_required=set())
     files["in/s.yaml"] = (ROOT / "scenarios/chatbot.yaml").read_bytes()
-    return Case(["solve", "in/s.yaml", "--calibration", "in/cal.yaml", "--no-analysis", "--out", "out"], files,
+    return Case(["solve", "in/s.yaml", "--calibration", "in/cal.yaml", "--no-analysis", "--out", "out", "--format",
+                 "json"], files,
                 {0, 1, 3}, ["cal.yaml"], out_dir=OUT)
 
 
