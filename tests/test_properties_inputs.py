@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 _SPEC = importlib.util.spec_from_file_location("strategies_inputs", Path(__file__).parent / "strategies_inputs.py")
@@ -31,7 +31,10 @@ _SPEC.loader.exec_module(si)  # type: ignore[union-attr]
 
 
 def bounded(max_examples: int) -> settings:
+    """Deterministic and time-bounded: no shrinking (the failure message already shows the command, its files'
+    mutation and stderr), so a failing test costs no more CI time than a passing one."""
     return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
+                    phases=(Phase.explicit, Phase.generate),
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                            HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
