@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,13 @@ def _render(plan, fmt: str) -> str:  # type: ignore[no-untyped-def]
     return render_report(plan, fmt)
 
 
+def _finite(seconds: float) -> float:
+    """click's FloatRange lets nan through (every comparison with nan is false)."""
+    if not math.isfinite(seconds):
+        raise click.BadParameter(f"must be a finite number of seconds > 0, got {seconds}")
+    return seconds
+
+
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -88,7 +96,8 @@ def _render(plan, fmt: str) -> str:  # type: ignore[no-untyped-def]
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md", "html"]), default="text",
               help="What to print: a summary (text), plan.json, or a report.")
 @click.option("--solver", type=click.Choice(["highs", "cbc"]), default="highs", show_default=True)
-@click.option("--time-limit", "time_limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
+@click.option("--time-limit", "time_limit", type=click.FloatRange(min=0, min_open=True, max=1e7), default=60.0,
+              callback=lambda _ctx, _param, value: _finite(value),
               show_default=True, help="Seconds.")
 @click.option("--catalog", "catalogs", multiple=True, type=click.Path(file_okay=False),
               help="Extra catalog folder (repeatable).")

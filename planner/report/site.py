@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from planner.errors import PlanFileError
 from planner.report import constants
 from planner.report.circuits import CircuitSpec
-from planner.schemas.plan import Plan
+from planner.schemas.plan import NUMBER_RANGES, Plan
 
 REQUIRED_SITE_NUMBERS = ("pue", "electricity_usd_per_kwh", "carbon_g_per_kwh", "breaker_derating",
                          "air_cooling_limit_kw", "rack_power_cap_kw")
@@ -21,13 +21,6 @@ REQUIRED_SITE_TEXTS = ("carbon_source", "feeds", "cooling")
 REQUIRED_FINANCE_NUMBERS = ("amortization_years",)
 
 _FIX = "re-create the plan with `planner solve`, which writes the scenario's site and finance blocks"
-NUMBER_RANGES = {"breaker_derating": (0.01, 1.0), "rack_power_cap_kw": (0.001, 1e6),
-                 "air_cooling_limit_kw": (0.001, 1e6), "pue": (1.0, 10.0), "amortization_years": (0.01, 100.0),
-                 "circuit_voltage_v": (1.0, 1e5), "circuit_phases": (1.0, 3.0), "power_factor": (0.01, 1.0)}
-"""Where a report can use a site or finance number (a solve never writes one outside: a plan that
-holds one was edited, and e.g. a zero derating would divide by zero when sizing circuits)."""
-
-
 @dataclass(frozen=True)
 class SiteFacts:
     pue: float

@@ -6,6 +6,7 @@ newer minor version); a newer major version is refused. Units are in the key nam
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -192,14 +193,27 @@ NUMBER_KEYS: dict[str, frozenset[str]] = {
 }
 
 
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "breaker_derating": (0.01, 1.0), "rack_power_cap_kw": (0.001, 1e6), "air_cooling_limit_kw": (0.001, 1e6),
+    "pue": (1.0, 10.0), "amortization_years": (0.01, 100.0), "circuit_voltage_v": (1.0, 1e5),
+    "circuit_phases": (1.0, 3.0), "power_factor": (0.01, 1.0)}
+"""Where a site or finance number of a plan can be (a solve never writes one outside: a plan that
+holds one was edited, and e.g. a zero derating would divide by zero when the report sizes circuits)."""
+
+
 def _numbers_at(section: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A validator: every key of NUMBER_KEYS[section] present in the map holds a number (or null)."""
+    """A validator: every key of NUMBER_KEYS[section] present in the map holds a number (or null),
+    within NUMBER_RANGES where one is given."""
     def check(mapping: dict[str, Any]) -> dict[str, Any]:
         for key in sorted(NUMBER_KEYS[section] & mapping.keys()):
             value = mapping[key]
             if value is not None and not isinstance(value, int | float):
                 got = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
                 raise PydanticCustomError("plan_number", "{key} must be a number, got {got}", {"key": key, "got": got})
+            low, high = NUMBER_RANGES.get(key, (-math.inf, math.inf))
+            if value is not None and not low <= value <= high:
+                raise PydanticCustomError("plan_number", "{key} must be between {low} and {high}, got {got}",
+                                          {"key": key, "low": f"{low:g}", "high": f"{high:g}", "got": f"{value:g}"})
         return mapping
     return check
 

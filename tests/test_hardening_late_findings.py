@@ -1,0 +1,49 @@
+"""Regression tests for fuzz findings fixed after the first hardening pass (F8, F9, F10)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from planner.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CHATBOT = ROOT / "scenarios" / "chatbot.yaml"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "1e308"])
+def test_solve_refuses_a_time_limit_that_is_not_a_finite_positive_number(value: str, capsys) -> None:
+    assert main(["solve", str(CHATBOT), "--no-write", "--time-limit", value]) == 1
+    err = capsys.readouterr().err
+    assert "--time-limit" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("section", "key", "value"), [("finance", "amortization_years", -5),
+                                                        ("site", "breaker_derating", 0), ("site", "pue", 0.5)])
+def test_a_plan_with_an_out_of_range_site_or_finance_number_is_refused_on_load(
+        tmp_path: Path, section: str, key: str, value: float, capsys) -> None:
+    doc = json.loads((ROOT / "plans" / "chatbot" / "plan.json").read_text(encoding="utf-8"))
+    doc[section][key] = value
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+    for argv in (["report", str(bad), "--format", "md"], ["diff", str(bad), str(bad)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert f"{bad}: " in err and key in err and "Traceback" not in err
+
+
+def test_diff_of_scenarios_skips_the_analysis_it_never_shows(monkeypatch) -> None:
+    import planner.optimize as optimize
+
+    calls = []
+    real = optimize.solve_scenario
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("analysis", True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optimize, "solve_scenario", spy)
+    assert main(["diff", str(CHATBOT), str(CHATBOT), "--format", "json"]) == 0
+    assert calls == [False, False]
