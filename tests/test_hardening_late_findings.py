@@ -47,3 +47,24 @@ def test_diff_of_scenarios_skips_the_analysis_it_never_shows(monkeypatch) -> Non
     monkeypatch.setattr(optimize, "solve_scenario", spy)
     assert main(["diff", str(CHATBOT), str(CHATBOT), "--format", "json"]) == 0
     assert calls == [False, False]
+
+
+def test_a_model_level_error_does_not_end_in_got_a_mapping() -> None:
+    from pydantic import BaseModel, ValidationError, model_validator
+
+    from planner.io.files import describe_validation_error
+
+    class Gpu(BaseModel):
+        idle_w: float
+        tdp_w: float
+
+        @model_validator(mode="after")
+        def idle_below_tdp(self) -> Gpu:
+            if self.idle_w >= self.tdp_w:
+                raise ValueError(f"idle_w ({self.idle_w}) must be below tdp_w ({self.tdp_w})")
+            return self
+
+    with pytest.raises(ValidationError) as info:
+        Gpu.model_validate({"idle_w": 70.0, "tdp_w": 1e-300})
+    text = describe_validation_error(info.value, "gpus.yaml")
+    assert "must be below tdp_w (1e-300)" in text and "got a mapping" not in text

@@ -267,7 +267,9 @@ def describe_errors(errors: list[Any], file: str | None, schema: type[BaseModel]
             continue
         seen.add(tuple(loc))
         msg = " ".join(str(err["msg"]).split())[:300]
-        if err["type"] not in ("missing", "extra_forbidden") and "input" in err and ", got " not in msg:
+        # a model validator's error (value_error on the whole mapping) already names its values
+        whole = err["type"] == "value_error" and isinstance(err.get("input"), dict)
+        if err["type"] not in ("missing", "extra_forbidden") and "input" in err and ", got " not in msg and not whole:
             msg += f", got {_shown(err['input'])}"
         fix = _FIXES.get(err["type"])
         if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
