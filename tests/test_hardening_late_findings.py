@@ -68,3 +68,19 @@ def test_a_model_level_error_does_not_end_in_got_a_mapping() -> None:
         Gpu.model_validate({"idle_w": 70.0, "tdp_w": 1e-300})
     text = describe_validation_error(info.value, "gpus.yaml")
     assert "must be below tdp_w (1e-300)" in text and "got a mapping" not in text
+
+
+@pytest.mark.parametrize("kwargs", [{"input_tokens": 1e300}, {"output_tokens": 1e8}, {"batch_size": 10**22},
+                                    {"pp": 1000}, {"power_limit_w": 1e300}, {"power_limit_w": float("nan")}])
+def test_the_python_estimate_has_the_same_bounds_as_the_cli(kwargs: dict) -> None:
+    import warnings
+
+    import planner
+    from planner.errors import InputError
+
+    args = {"input_tokens": 512, "output_tokens": 128, **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow on the way to the message
+        with pytest.raises(InputError) as info:
+            planner.estimate("llama-3.1-8b", "h100-sxm", **args)
+    assert next(iter(kwargs)) in str(info.value) and len(str(info.value)) < 200

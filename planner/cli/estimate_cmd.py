@@ -52,16 +52,12 @@ def annual_with_idle(est: Estimate, cat: Catalog, *, duty_cycle: float, pue: flo
             "annual_energy_it_idle_kwh": idle_energy_kwh(idle_total_w, duty_cycle), **annual}
 
 
-MAX_TOKENS = 10_000_000
-"""Tokens of one request: beyond the longest context any model offers (10M)."""
-MAX_BATCH = 100_000
-"""Sequences in flight on one replica: far beyond any engine's max_num_seqs."""
-MAX_POWER_LIMIT_W = 10_000.0
 MAX_USD_PER_KWH = 100.0
 
 
 def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
                            power_limit_w: float | None) -> None:
+    from planner.core.api import MAX_POWER_LIMIT_W
     from planner.errors import InputError
 
     if not (0.0 < duty_cycle <= 1.0):
@@ -78,6 +74,7 @@ def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kw
 
 def check_request(input_tokens: float, output_tokens: float, batch_size: int | None) -> None:
     """Token counts and batch inside what any deployment serves (a 1e300-token request is a typo)."""
+    from planner.core.api import MAX_BATCH, MAX_TOKENS
     from planner.errors import InputError
 
     # below 1, NaN and the core's own checks are left to planner.core.api.estimate

@@ -239,10 +239,21 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
     return frame
 
 
-def _check_scalar(name: str, value: float, *, minimum: float, whole: bool = False) -> None:
-    if value is None or not math.isfinite(value) or value < minimum or (whole and value != int(value)):
+MAX_TOKENS = 10_000_000
+"""Tokens of one request: beyond the longest context any model offers (10M)."""
+MAX_BATCH = 100_000
+"""Sequences in flight on one replica: far beyond any engine's max_num_seqs."""
+MAX_POWER_LIMIT_W = 10_000.0
+"""A GPU power limit above this is a typo (the largest accelerator TDPs are about 1.4 kW)."""
+
+
+def _check_scalar(name: str, value: float, *, minimum: float, maximum: float = math.inf, whole: bool = False) -> None:
+    if (value is None or not math.isfinite(value) or not minimum <= value <= maximum
+            or (whole and value != int(value))):
         kind = "a whole number" if whole else "a number"
-        raise InputError(f"{name} must be {kind} >= {minimum:g}, got {value!r}")
+        upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
+        shown = repr(value) if len(repr(value)) <= 40 else f"{value:.3g}"
+        raise InputError(f"{name} must be {kind} >= {minimum:g}{upper}, got {shown}")
 
 
 def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: int = 1,
@@ -261,10 +272,10 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     m, g = cat.model(model), cat.gpu(gpu)
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}", fix=f"use one of {', '.join(PRECISIONS)}")
-    _check_scalar("input_tokens", input_tokens, minimum=1)
-    _check_scalar("output_tokens", output_tokens, minimum=1)
+    _check_scalar("input_tokens", input_tokens, minimum=1, maximum=MAX_TOKENS)
+    _check_scalar("output_tokens", output_tokens, minimum=1, maximum=MAX_TOKENS)
     _check_scalar("tp", tp, minimum=1, whole=True)
-    _check_scalar("pp", pp, minimum=1, whole=True)
+    _check_scalar("pp", pp, minimum=1, maximum=m.layers, whole=True)  # at most one stage per layer
     kv = 0 if m.attention.kind == "mla" else m.kv_heads
     if not tp_splits_heads(np.array([float(tp)]), np.array([float(m.attention_heads)]), np.array([float(kv)]))[0]:
         valid = [t for t in (1, 2, 4, 8, 16, 32, 64) if tp_splits_heads(
@@ -272,13 +283,15 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         raise InputError(f"tp {tp} does not split {m.id}'s {m.attention_heads} attention heads / {m.kv_heads} KV heads "
                          "evenly, which serving engines require", fix=f"use --tp in {valid}")
     if batch_size is not None:
-        _check_scalar("batch_size", batch_size, minimum=1, whole=True)
+        _check_scalar("batch_size", batch_size, minimum=1, maximum=MAX_BATCH, whole=True)
     if prefill_chunk_tokens is not None:
         _check_scalar("prefill_chunk_tokens", prefill_chunk_tokens, minimum=(batch_size or 0) + 1, whole=True)
     engine = canonical_engine(engine)
     _, _, weight_only, problem = precision_path(g, precision)
     if problem:
         raise UnsupportedPrecisionError(problem)
+    if power_limit_w is not None:
+        _check_scalar("power_limit_w", power_limit_w, minimum=0, maximum=MAX_POWER_LIMIT_W)
     if power_limit_w is not None and not (power_limit_w > g.idle_w):
         raise InputError(f"power_limit_w {power_limit_w:g} W is not above {g.id}'s idle power ({g.idle_w:g} W)",
                          fix=f"use a limit between {g.idle_w:g} and {g.tdp_w:g} W")
