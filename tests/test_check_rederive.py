@@ -243,7 +243,7 @@ FLEET_TAMPERINGS = {
     "constraints[0].value": (_scale("constraints", 0, "value", 2.0), "value"),
     "racks[0].power_max_w": (_scale("racks", 0, "power_max_w", 0.5), "power_max_w"),
     "servers[0].server_max_power_w": (_scale("servers", 0, "server_max_power_w", 0.5), "server_max_power_w"),
-    "site.pue": (_scale("site", None, "pue", 0.5), "site.pue"),
+    "site.pue": (_scale("site", None, "pue", 1.1), "site.pue"),
     "workloads[0].peak_requests_per_s": (_scale("workloads", 0, "peak_requests_per_s", 0.5), "peak_requests_per_s"),
     "objective.value": (_scale("objective", None, "value", 0.5), "objective: value"),
 }
@@ -363,6 +363,12 @@ RECORD_TAMPERINGS = {
     "solver.mip_gap": (_set("solver.mip_gap", lambda v: -1.0), "solver.mip_gap"),
     "site.extra": (lambda doc: doc["site"].update(made_up_kw=1.0), "site.made_up_kw"),
     "assumptions.constant": (lambda doc: _first_constant(doc).update(value="123456"), "fail  assumptions"),
+    "assumptions.hours_per_year": (lambda doc: next(a for a in doc["assumptions"] if a["name"] == "hours per year")
+                                   .update(value="8761"), "hours per year"),
+    "assumptions.gpu_price": (lambda doc: next(a for a in doc["assumptions"]
+                                               if a["name"] == f"{doc['servers'][0]['gpu']} price").update(value="1"),
+                              "price"),
+    "objective.unit": (_set("objective.unit", lambda v: v + "x"), "objective: unit"),
     "assumptions.calibration": (lambda doc: next(a for a in doc["assumptions"] if a["name"] == "calibration file")
                                 .update(value="other.yaml"), "calibration file"),
 }

@@ -119,13 +119,15 @@ def _expected_assumptions(ctx: Context) -> dict[str, str]:
     """The value of each constant and calibrated coefficient the plan lists, as optimize.plan_builder
     writes it (the catalog lines are checked through the server groups)."""
     from planner.calibration.coefficients import load_calibration
-    from planner.core.constants import COEFFICIENTS, FIXED
+    from planner.core.constants import COEFFICIENTS, FIXED, HOURS_PER_YEAR, W_TO_BTU_PER_HR
 
     cal, _ = load_calibration(ctx.calibration)
     fitted = cal.for_config("", "vllm")
     out = {c.name: f"{c.value:g}" for c in FIXED.values()}
     out |= {f"coefficient {c.name}": f"{fitted[c.name]:g}" for c in COEFFICIENTS.values()}
     out["calibration file"] = Path(ctx.calibration).name if ctx.calibration else "priors"
+    out |= {f"{g} price": f"{t.gpu_price_usd:g}" for g, t in sorted(ctx.types.items())}
+    out |= {"W to BTU/hr": f"{W_TO_BTU_PER_HR}", "hours per year": f"{HOURS_PER_YEAR:g}"}
     return out
 
 
@@ -139,9 +141,18 @@ def _assumption_claims(plan: Plan, ctx: Context) -> list[str]:
     return claim_line("assumptions", wrong)
 
 
+def _objective_unit_claims(plan: Plan) -> list[str]:
+    from planner.optimize.plan_builder import OBJECTIVE_UNITS
+
+    name, unit = plan.objective.get("name"), plan.objective.get("unit")
+    want = OBJECTIVE_UNITS.get(str(name))
+    return [] if want is None or unit == want else [f"objective: unit {unit!r} is not {name}'s {want!r}"]
+
+
 def analysis_claims(plan: Plan, ctx: Context, *, deployments_clean: bool) -> list[str]:
     """Claims about how the plan was chosen that do not follow (see the module docstring)."""
-    out = _objective_alternative_claims(plan) + _solver_claims(plan) + _assumption_claims(plan, ctx)
+    out = (_objective_alternative_claims(plan) + _solver_claims(plan) + _assumption_claims(plan, ctx)
+           + _objective_unit_claims(plan))
     if not deployments_clean:
         return out  # a deployment found wrong is reported once, at the deployment
     cand = _candidates(ctx)
