@@ -251,13 +251,18 @@ def test_check_of_a_scenario_with_more_traffic_not_re_solved_exits_1(capsys, rep
         "20 x 1.2 = 24 req/s"]
 
 
-def test_check_notes_slos_it_cannot_check(capsys, repo):
+def test_check_re_derives_p99_slos_too(capsys, repo):
+    """The plan records p95 latencies only; check recomputes every quantile with the core, so a p99
+    SLO the plan meets passes (stale: the scenario changed) and one it misses fails, with no note."""
     _edit_scenario(repo, "slo: {ttft_p95_ms: 500, itl_p95_ms: 25}", "slo: {ttft_p95_ms: 500, itl_p95_ms: 25, "
                    "ttft_p99_ms: 900}")
     code, out, _ = _check(capsys, repo)
     assert code == 2  # stale (the scenario changed), not a failure
-    assert [line for line in out.splitlines() if line.startswith("note")] == [
-        "note  p50/p99 SLOs are not checked, the plan records p95 latencies only: code (ttft_p99_ms)"]
+    assert not [line for line in out.splitlines() if line.startswith("note")]
+    _edit_scenario(repo, "ttft_p99_ms: 900", "ttft_p99_ms: 1")
+    code, out, _ = _check(capsys, repo)
+    assert code == 1
+    assert any(line.startswith("fail  ") and "ttft_p99_ms" in line for line in out.splitlines()), out
 
 
 def test_check_of_a_hand_edited_plan_with_deployments_deleted_exits_1(capsys, repo):

@@ -116,7 +116,7 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
     catalog = load_catalog(catalog_dirs)
     current = scenario_input_hashes(scenario, catalog, override=wanted, calibration_path=calibration)
     loaded = load_scenario(scenario, wanted)
-    note = unchecked_slos(loaded.scenario)
+    note = unchecked_slos(loaded)
     report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),
                          violated=violations(plan) + scenario_violations(plan, loaded, catalog,
                                                                          calibration=calibration),
