@@ -12,7 +12,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_readme_opens_with_the_install_and_test_commands() -> None:
     blocks = README.split("```bash\n")
-    assert blocks[1].startswith("python3 -m pip install -c constraints.txt -e . && planner solve scenarios/chatbot.yaml\n")
+    assert blocks[1].startswith("python3 -m pip install -c constraints.txt -e . "
+                                "&& planner solve scenarios/chatbot.yaml\n")
     assert blocks[2].startswith('python3 -m pip install -c constraints.txt -e ".[test]" && python3 -m pytest -q\n')
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert 'pip install -q -c constraints.txt -e ".[test]"' in ci and "python3 -m pytest -q" in ci

@@ -15,10 +15,10 @@ import re
 from pathlib import Path
 
 import pytest
+from test_report_browser import CHROMIUM, run_chromium
 
 from planner.plan import load_plan
 from planner.report import render_report
-from test_report_browser import CHROMIUM, run_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = sorted((ROOT / "plans").glob("*/plan.json"))
