@@ -347,13 +347,13 @@ def deployment_findings(plan: Plan, ctx: Context) -> Findings:
     for w in ctx.scenario.workloads:
         found.problems += _pool_problems(plan, w)
     for i, d in enumerate(plan.deployments):
-        w = workloads.get(d.workload)
-        if w is None or d.gpu in ctx.left_out:
+        workload = workloads.get(d.workload)
+        if workload is None or d.gpu in ctx.left_out:
             continue  # reported by the workload check, or once per GPU (rederive_fleet._left_out_problems)
-        problems = configuration_problems(d, w, ctx, plan)
+        problems = configuration_problems(d, workload, ctx, plan)
         found.problems += problems
         if not problems:
-            todo.setdefault(w.name, []).append(i)
+            todo.setdefault(workload.name, []).append(i)
     for name, idx in todo.items():
         _recompute_workload(plan, workloads[name], idx, ctx, found)
     return found

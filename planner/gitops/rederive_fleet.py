@@ -209,9 +209,10 @@ def _expected_constraints(plan: Plan, ctx: Context, found: Findings, totals: dic
     if fin.budget_usd is not None:
         out["budget"] = ("budget", fin.budget_usd, totals["capex_usd"], "USD")
     for r in plan.racks:
-        t = ctx.types.get(r.gpu)
-        if t is not None:
-            out[f"rack_power_{r.id}"] = ("rack_power", usable_rack_w(site), r.servers * t.server_max_power_w, "W")
+        rack_type = ctx.types.get(r.gpu)
+        if rack_type is not None:
+            out[f"rack_power_{r.id}"] = ("rack_power", usable_rack_w(site), r.servers * rack_type.server_max_power_w,
+                                         "W")
     return out
 
 

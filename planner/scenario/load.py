@@ -65,7 +65,8 @@ def _check_names_are_strings(items: list[dict[str, Any]], where: str, file: str)
     """An override patches workloads by name, so each name must be a string (not `name: {}`)."""
     for i, item in enumerate(items):
         if not isinstance(item["name"], str):
-            kind = {dict: "a mapping", list: "a list"}.get(type(item["name"]), type(item["name"]).__name__)
+            kinds: dict[type, str] = {dict: "a mapping", list: "a list"}
+            kind = kinds.get(type(item["name"]), type(item["name"]).__name__)
             section = where.rsplit(".", 1)[-1]
             raise InputError(f"the name is {kind}, so {where} cannot patch it by name", file=file,
                              key_path=f"{section}[{i}].name", fix="give each entry a plain name, e.g. `name: chat`")
