@@ -82,7 +82,8 @@ def test_aliases_within_the_bound_still_load(tmp_path: Path) -> None:
     ("name: t\ndescription: '" + "x" * (files.MAX_YAML_SCALAR_CHARS + 1) + "'\n", "characters"),
     ("name: t\nworkloads: [" + ",".join(["0"] * (files.MAX_YAML_VALUES + 1)) + "]\n", "values"),
     ("".join("  " * i + "a:\n" for i in range(files.MAX_YAML_DEPTH + 5)), "nested deeper"),
-    ("a: " + "[" * 100_000 + "]" * 100_000 + "\n", "nesting depth"),
+    # libyaml >= 0.2.5 (PyYAML 6.0.2+) stops flow nesting itself ("nesting depth"); before, planner's scan does
+    ("a: " + "[" * 100_000 + "]" * 100_000 + "\n", "nest"),
 ], ids=["long-string", "long-list", "deep-block", "deep-flow"])
 def test_size_bounds(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
     rc, err = run(tmp_path, capsys, text)
