@@ -50,13 +50,17 @@ class SolveResult:
 
 
 def select_gpus(scenario: Scenario, catalog: Catalog, file: str) -> tuple[list[GpuSpec], list[str]]:
-    """GPUs the scenario allows, and notes on those left out (no price for a cost objective)."""
+    """GPUs the scenario allows, and notes on those left out: without ``hardware.gpus`` every priced
+    datacenter GPU of the catalog (workstation and consumer cards only when listed)."""
     names = resolve_names(scenario, catalog, file=file)
     explicit = names.gpu_ids is not None
     ids = names.gpu_ids if names.gpu_ids is not None else tuple(catalog.gpus)
     notes: list[str] = []
     out = []
     for g in sorted((catalog.gpus[i] for i in set(ids)), key=lambda g: g.id):
+        if not explicit and g.segment != "datacenter":
+            notes.append(f"{g.id} left out: a {g.segment} GPU (list it in hardware.gpus to consider it)")
+            continue
         if _gpu_price(names, g) is None:
             if explicit:
                 raise InputError(f"{g.id} has no catalog price", file=file, key_path="finance.gpu_prices_usd",

@@ -90,6 +90,9 @@ class GpuSpec(StrictModel):
     vendor: Literal["nvidia", "amd", "intel", "other"]
     architecture: str
     aliases: list[str] = []
+    segment: Literal["datacenter", "workstation", "consumer"] = "datacenter"
+    """The vendor's product line. A scenario without ``hardware.gpus`` considers datacenter GPUs only
+    (workstation and consumer cards lack datacenter licensing, ECC or server cooling)."""
     form_factor: Literal["sxm", "pcie", "oam", "superchip", "other"]
     memory_gib: float = Field(ge=1, le=1024)
     memory_bandwidth_tb_per_s: float = Field(ge=0.01, le=50)
