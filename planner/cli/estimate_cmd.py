@@ -158,7 +158,9 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
     pct_tdp = 100.0 * est.power_per_gpu_w / est.tdp_w
     return [
         ("Memory", ""),
-        ("fits memory", "yes" if est.fits_memory else "no"),
+        # the batch asked for, not one sequence: "yes" beside "max batch that fits 2" read as a contradiction
+        ("fits memory at this batch", "yes" if est.fits_memory and est.batch_fits_memory
+         else f"no: at most {est.max_batch_size} sequences fit"),
         ("weights per GPU (GiB)", _num(est.weights_per_gpu_bytes / GIB)),
         ("memory per GPU at this batch (GiB)", _num(est.memory_per_gpu_bytes / GIB)),
         ("max batch that fits (sequences)", f"{est.max_batch_size}"),
