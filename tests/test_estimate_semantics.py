@@ -24,3 +24,9 @@ def test_a_batch_beyond_memory_does_not_read_as_fitting(capsys) -> None:
 def test_a_batch_within_memory_fits(capsys) -> None:
     assert main([*ARGS, "--batch-size", "1"]) == 0
     assert _row(capsys.readouterr().out, "fits memory at this batch").endswith("yes")
+
+
+def test_the_near_tdp_warning_offers_options_with_figures(capsys) -> None:
+    assert main([*ARGS, "--batch-size", "8"]) == 0
+    warning = next(line for line in capsys.readouterr().err.splitlines() if "of TDP" in line)
+    assert "--batch-size 4" in warning and "--power-limit-w 560" in warning and "lower precision" in warning

@@ -331,7 +331,7 @@ def _warnings(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, batch_s
     out = []
     if r["power_per_gpu_w"] > 0.9 * tdp_w:
         out.append(f"power per GPU {r['power_per_gpu_w']:.0f} W is over 90 % of TDP ({tdp_w:.0f} W): "
-                   "expect clock throttling; provision for TDP")
+                   "expect clock throttling; provision for TDP. " + _power_options(r, tdp_w, limit_w, precision))
     if batch_size is not None and not r["batch_fits_memory"]:
         out.append(f"batch {batch_size} exceeds the memory limit of {int(r['max_batch_size'])} sequences: "
                    "the engine would queue or preempt; latency and throughput assume it fits")
@@ -340,6 +340,16 @@ def _warnings(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, batch_s
     if weight_only:
         out.append(f"{precision} runs weight-only on this GPU (dequantized to 16-bit for the math)")
     return out
+
+
+def _power_options(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, precision: str) -> str:
+    """What lowers the draw of a GPU near its TDP, with the figure to try where there is one."""
+    batch = int(r["batch_size"])
+    options = [f"a smaller batch (--batch-size {max(batch // 2, 1)})" if batch > 1 else None,
+               "a lower precision (fp8 or int4 weights)" if precision in ("bf16", "fp16") else None,
+               f"a power limit (--power-limit-w {0.8 * (limit_w or tdp_w):.0f}: slower, but the cap is hard)",
+               "a GPU with more memory bandwidth per watt"]
+    return "Options: " + "; ".join(o for o in options if o) + "."
 
 
 def smallest_fitting_tp(model: str, gpu: str, precision: str, input_tokens: float, output_tokens: float,
