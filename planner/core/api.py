@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.calibration.coefficients import load_calibration
+from planner.calibration.coefficients import Calibration, load_calibration
 from planner.catalog.loader import Catalog, load_catalog
 from planner.core.constants import (
     COEFFICIENTS,
@@ -140,11 +140,11 @@ def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
-                 calibration: str | Path | None = None,
+                 calibration: Calibration | str | Path | None = None,
                  power_limit_w: np.ndarray | float | None = None) -> tuple[dict[str, Any], np.ndarray]:
     """Feature arrays for the core, and a per-row problem string ('' when the row is valid)."""
     n = len(cols["model"])
-    cal, _ = load_calibration(calibration)
+    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)[0]
     model_ids, model_codes = _factorize(cols["model"])
     models = [catalog.model(m) for m in model_ids]
     g_ids, g_codes = _factorize(cols["gpu"])

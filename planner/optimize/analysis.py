@@ -163,11 +163,11 @@ def candidate_options(types: dict[str, GpuType]) -> dict[str, Any]:
 
 
 def _replace_workload(cand: Candidates, name: str, cols: dict[str, np.ndarray]) -> Candidates:
-    from planner.candidates.generate import _prune
+    from planner.candidates.prune import prune
 
     keep_other = cand.columns["workload"] != name
     merged = {k: np.concatenate([v[keep_other], cols[k]]) for k, v in cand.columns.items()}
-    mask = _prune(merged)
+    mask = prune(merged)
     return Candidates({k: v[mask] for k, v in merged.items()}, cand.best_latency, cand.evaluated)
 
 
