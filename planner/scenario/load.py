@@ -16,8 +16,10 @@ from pydantic import ValidationError
 
 from planner.errors import InputError
 from planner.io.files import MAX_YAML_BYTES, describe_validation_error, read_bounded, read_yaml, validate_data
-from planner.scenario.names import check_names, name_problems  # noqa: F401
+from planner.scenario.names import check_names, name_problems, override_label
 from planner.schemas.scenario import Scenario
+
+__all__ = ["LoadedScenario", "check_names", "load_scenario", "name_problems", "override_label", "override_names"]
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,6 @@ class LoadedScenario:
     def calibration_path(self) -> Path | None:
         c = self.scenario.calibration
         return (self.path.parent / c) if c else None
-
-
-def override_label(override: str | None) -> str:
-    """Key-path prefix of a problem an override brings in: ``overrides.NAME -> ``."""
-    return f"overrides.{override} -> " if override is not None else ""
 
 
 def _merge(base: Any, patch: Any, where: str, file: str) -> Any:

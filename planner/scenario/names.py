@@ -17,7 +17,7 @@ from planner.schemas.scenario import Scenario
 
 if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
-    from planner.scenario.load import LoadedScenario
+    from planner.scenario.load import LoadedScenario  # names is the lower module: load imports it
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class ResolvedNames:
     """GPU id -> USD per server (``finance.server_prices_usd``)."""
     models: Mapping[str, str]
     """Workload name -> catalog model id (``workloads[].model``)."""
+
+
+def override_label(override: str | None) -> str:
+    """Key-path prefix of a problem an override brings in: ``overrides.NAME -> ``."""
+    return f"overrides.{override} -> " if override is not None else ""
 
 
 def _frozen(d: dict[str, Any]) -> Mapping[str, Any]:
@@ -136,8 +141,6 @@ def check_names(loaded: LoadedScenario, catalog: Catalog) -> ResolvedNames:
 
     With an override, a problem the base scenario does not have is labelled ``overrides.NAME -> ``.
     """
-    from planner.scenario.load import override_label
-
     names, problems = _resolve(loaded.scenario, catalog)
     if not problems:
         return names
