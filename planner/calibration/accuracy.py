@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from planner.calibration.coefficients import Calibration
 from planner.calibration.fit import fit_calibration, fit_weights, predict
 from planner.calibration.measurements import Measurements, measured_targets, to_configs, wall_power
 from planner.catalog.loader import Catalog
-from planner.core.api import build_inputs
 from planner.core.constants import COEFFICIENTS
+from planner.core.inputs import build_inputs
 from planner.errors import CalibrationError
+from planner.schemas.calibration import Calibration
 
 METRICS: dict[str, str] = {
     "throughput": "output_tokens_per_s",
@@ -184,7 +184,7 @@ class _Prepared:
 
 def _prepare(m: Measurements, catalog: Catalog) -> _Prepared:
     cols = to_configs(m)
-    x, problem = build_inputs(cols, catalog, calibration=None)  # coefficients replaced per use
+    x, problem = build_inputs(cols, catalog, Calibration())  # coefficients replaced per use
     bad = problem != ""
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -334,7 +334,7 @@ def _power_scopes(raw: Any, problems: _Problems) -> list[PowerScope]:
 
 def _resolve_names(df: Any, out: Any, catalog: Catalog, problems: _Problems) -> None:
     """Catalog ids for model and GPU, canonical engine and precision names (problems collected)."""
-    from planner.core.api import canonical_engine
+    from planner.core.inputs import canonical_engine
 
     resolvers = {"model": _NameResolver("model", lambda n: catalog.model(n).id, catalog.has_model, problems),
                  "gpu": _NameResolver("gpu", lambda n: catalog.gpu(n).id, catalog.has_gpu, problems),

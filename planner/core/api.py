@@ -7,7 +7,6 @@ per-configuration loop) and call the pure core in planner.core.model.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,38 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from planner.calibration.coefficients import Calibration, load_calibration
+from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import Catalog, load_catalog
-from planner.core.constants import (
-    COEFFICIENTS,
-    DEFAULT_ENGINE,
-    ENGINE_ALIASES,
-    ENGINES,
-    W_TO_BTU_PER_HR,
-)
-from planner.core.features import (
-    GPU_FEATURES,
-    MODEL_FEATURES,
-    gpu_features,
-    model_features,
-    precision_path,
-    tp_splits_heads,
-)
-from planner.core.model import evaluate
+from planner.core.constants import DEFAULT_ENGINE, W_TO_BTU_PER_HR
+from planner.core.features import precision_path, tp_splits_heads
+from planner.core.inputs import CONFIG_COLUMNS, canonical_engine, estimate_arrays
+from planner.core.inputs import build_inputs as _build_inputs
 from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
+from planner.schemas.calibration import Calibration
 from planner.schemas.catalog import PRECISIONS
 
-CONFIG_COLUMNS = ("model", "gpu", "precision", "tp", "pp", "batch_size", "input_tokens", "output_tokens",
-                  "engine", "prefill_chunk_tokens")
-
-
-def canonical_engine(name: str | None) -> str:
-    key = (name or DEFAULT_ENGINE).strip().lower()
-    if key not in ENGINE_ALIASES:  # "TensorRT-LLM (PyTorch backend)", "vLLM 0.11" -> first word
-        key = key.replace("(", " ").split()[0] if key.split() else key
-    if key not in ENGINE_ALIASES:
-        raise InputError(f"unknown engine {name!r}", fix=f"use one of {', '.join(ENGINES)}")
-    return ENGINE_ALIASES[key]
+__all__ = ["CONFIG_COLUMNS", "Estimate", "build_inputs", "canonical_engine", "estimate", "estimate_arrays",
+           "estimate_table", "smallest_fitting_tp"]
 
 _catalog_cache: dict[tuple[str, ...], Catalog] = {}
 
@@ -122,95 +101,13 @@ def _columns(configs: Any) -> dict[str, np.ndarray]:
     return cols
 
 
-def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(unique values, integer code per row). pandas.factorize (hash-based, O(n)) for long columns:
-    already loaded for estimate_table, imported for very long tables where the sort np.unique does
-    on strings costs more than the import; np.unique otherwise (keeps `planner estimate` light)."""
-    arr = np.asarray(values)
-    pd: Any = sys.modules.get("pandas")
-    if pd is None and arr.size > 200_000:
-        import importlib
-
-        pd = importlib.import_module("pandas")
-    if pd is not None and arr.size > 10_000:
-        codes, uniques = pd.factorize(arr)
-        return np.asarray(uniques).astype(str), np.asarray(codes)
-    uniques, codes = np.unique(arr.astype(str), return_inverse=True)
-    return uniques, codes.reshape(-1)
-
-
 def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
                  calibration: Calibration | str | Path | None = None,
                  power_limit_w: np.ndarray | float | None = None) -> tuple[dict[str, Any], np.ndarray]:
-    """Feature arrays for the core, and a per-row problem string ('' when the row is valid)."""
-    n = len(cols["model"])
+    """Transition shim: planner.core.inputs.build_inputs after loading ``calibration`` when it is a
+    path (None: the shipped file). New code calls planner.core.inputs with a Calibration object."""
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)[0]
-    model_ids, model_codes = _factorize(cols["model"])
-    models = [catalog.model(m) for m in model_ids]
-    g_ids, g_codes = _factorize(cols["gpu"])
-    p_ids, p_codes = _factorize(cols["precision"])
-    e_ids, e_codes = _factorize(cols["engine"])
-    e_canon = [canonical_engine(e) for e in e_ids]  # a few unique names, not one call per row
-    key = (g_codes.astype(np.int64) * len(p_ids) + p_codes) * len(e_ids) + e_codes
-    gp_keys, gp_codes = np.unique(key, return_inverse=True)
-    g_rows, p_rows, c_rows, problems = [], [], [], []
-    for k in gp_keys:
-        gi, rest = divmod(int(k), len(p_ids) * len(e_ids))
-        pi, ei = divmod(rest, len(e_ids))
-        g, prec, engine = catalog.gpu(g_ids[gi]), str(p_ids[pi]), e_canon[ei]
-        wb, flops, weight_only, problem = precision_path(g, prec)
-        fp8_kv = ENGINES[engine]["kv_fp8_with_fp8_weights"] and prec in ("fp8", "fp4")
-        g_rows.append(gpu_features(g))
-        p_rows.append({"weight_bytes": wb or 1.0, "compute_flops": flops or 1.0,
-                       "weight_only": float(weight_only), "kv_scale": 0.5 if fp8_kv else 1.0})
-        c_rows.append(cal.for_config(g.id, engine))
-        problems.append(problem)
-    x: dict[str, Any] = {}
-    m_rows = [model_features(m) for m in models]
-    for k in MODEL_FEATURES:
-        x[k] = np.array([r[k] for r in m_rows])[model_codes]
-    for k in GPU_FEATURES:
-        x[k] = np.array([r[k] for r in g_rows])[gp_codes]
-    for k in ("weight_bytes", "compute_flops", "weight_only", "kv_scale"):
-        x[k] = np.array([r[k] for r in p_rows])[gp_codes]
-    coeffs = {k: np.array([r[k] for r in c_rows])[gp_codes] for k in COEFFICIENTS}
-    x["coefficients"] = coeffs
-    for k in ("tp", "pp", "input_tokens", "output_tokens"):
-        x[k] = np.asarray(cols[k], dtype=float)
-    for k in ("batch_size", "prefill_chunk_tokens"):
-        raw = np.asarray(cols[k]) if k in cols else np.full(n, np.nan)  # object: numbers mixed with None
-        x[k] = (np.array([np.nan if v is None else float(v) for v in raw]) if raw.dtype == object
-                else raw.astype(float))
-    if power_limit_w is not None:
-        x["power_limit_w"] = np.broadcast_to(np.asarray(power_limit_w, dtype=float), (n,))
-    by_gpu: np.ndarray = np.array(problems, dtype=object)[gp_codes]
-    return x, np.where(by_gpu == "", _value_problems(x), by_gpu)
-
-
-def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
-    checks = [
-        (~(x["input_tokens"] > 0), "input_tokens must be > 0"),
-        (~(x["output_tokens"] > 0), "output_tokens must be > 0"),
-        (~(x["tp"] >= 1) | (x["tp"] != np.floor(x["tp"])), "tp must be a whole number >= 1"),
-        (~(x["pp"] >= 1) | (x["pp"] != np.floor(x["pp"])), "pp must be a whole number >= 1"),
-        (~np.isnan(x["batch_size"]) & ~(x["batch_size"] >= 1), "batch_size must be >= 1"),
-        (~np.isnan(x["prefill_chunk_tokens"]) & ~(x["prefill_chunk_tokens"] > np.nan_to_num(x["batch_size"], nan=0.0)),
-         "prefill_chunk_tokens (the step token budget) must exceed batch_size"),
-    ]
-    tp_ok = tp_splits_heads(x["tp"], x["attention_heads"], x["kv_split_heads"])
-    checks.append((~tp_ok, "tp must divide the model's attention heads (and split or replicate its KV heads "
-                           "evenly), as serving engines require"))
-    if "power_limit_w" in x:
-        checks.append((~(x["power_limit_w"] > x["idle_w"]), "power_limit_w must be above the GPU's idle power"))
-    out = np.full(len(x["tp"]), "", dtype=object)
-    for bad, msg in reversed(checks):
-        out = np.where(bad, msg, out)
-    return out
-
-
-def estimate_arrays(x: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The vectorized path on prepared inputs (see build_inputs)."""
-    return evaluate(x, x["coefficients"])
+    return _build_inputs(cols, catalog, cal, power_limit_w)
 
 
 def estimate_table(configs: Any, *, catalog: Catalog | None = None,
