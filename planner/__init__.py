@@ -15,9 +15,9 @@ __all__ = ["Catalog", "Estimate", "__version__", "errors", "estimate", "estimate
 
 # public name -> module that defines it (the module itself for `errors`)
 _LAZY = {
-    "estimate": "planner.core.api",
-    "estimate_table": "planner.core.api",
-    "Estimate": "planner.core.api",
+    "estimate": "planner.estimation",
+    "estimate_table": "planner.estimation",
+    "Estimate": "planner.estimation",
     "load_catalog": "planner.catalog.loader",
     "Catalog": "planner.catalog.loader",
     "errors": "planner.errors",
@@ -26,7 +26,7 @@ _LAZY = {
 if _TYPE_CHECKING:
     from planner import errors
     from planner.catalog.loader import Catalog, load_catalog
-    from planner.core.api import Estimate, estimate, estimate_table
+    from planner.estimation import Estimate, estimate, estimate_table
 
 
 def __getattr__(name: str) -> _Any:

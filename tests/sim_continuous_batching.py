@@ -30,8 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import Catalog
-from planner.core.api import build_inputs
+from planner.core.inputs import build_inputs
 from planner.core.model import step_invariants, token_step
 
 
@@ -106,7 +107,7 @@ def core_columns(cfg: Config) -> dict[str, np.ndarray]:
 def replica_from_core(cfg: Config, catalog: Catalog, calibration: str | None = None) -> Replica:
     """Tabulate the core's step time over every (decoding sequences, prompt tokens) a step can hold,
     in one vectorized call, at the mean context the core itself uses (n_in + n_out / 2)."""
-    x, problem = build_inputs(core_columns(cfg), catalog, calibration)
+    x, problem = build_inputs(core_columns(cfg), catalog, load_calibration(calibration)[0])
     if problem[0]:
         raise ValueError(f"{cfg.name}: {problem[0]}")
     c = x["coefficients"]

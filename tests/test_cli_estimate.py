@@ -10,8 +10,8 @@ import pytest
 from planner.catalog.loader import load_catalog
 from planner.cli.estimate_cmd import annual_energy, idle_energy_kwh
 from planner.cli.main import main
-from planner.core.api import Estimate
 from planner.errors import UnknownNameError
+from planner.estimation import Estimate
 
 BASE = ["estimate", "--model", "llama-3.1-70b", "--gpu", "h100-sxm", "--precision", "fp16", "--tp", "4",
         "--batch-size", "8", "--input-tokens", "4096", "--output-tokens", "512"]

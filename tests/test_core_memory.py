@@ -11,12 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import load_catalog
-from planner.core.api import build_inputs, estimate, estimate_arrays
 from planner.core.constants import fixed
+from planner.core.inputs import build_inputs, estimate_arrays
 from planner.core.model import memory
+from planner.estimation import estimate
 
 CAT = load_catalog()
+CAL = load_calibration()[0]  # the shipped calibration
 GIB = 1024**3
 
 
@@ -28,7 +31,7 @@ def core_row(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
             "tp": np.array([float(tp)]), "pp": np.array([float(pp)]), "batch_size": np.array([batch_size]),
             "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)]),
             "engine": np.array([engine])}
-    x, problem = build_inputs(cols, CAT)
+    x, problem = build_inputs(cols, CAT, CAL)
     assert problem[0] == ""
     return x, {k: v[0] for k, v in memory(x).items()}
 

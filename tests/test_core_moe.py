@@ -9,11 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import load_catalog
-from planner.core.api import build_inputs
+from planner.core.inputs import build_inputs
 from planner.core.model import stage_work
 
 CAT = load_catalog()
+CAL = load_calibration()[0]  # the shipped calibration
 
 
 def experts_read(model: str, tokens: float, *, tp: int = 1) -> float:
@@ -21,7 +23,7 @@ def experts_read(model: str, tokens: float, *, tp: int = 1) -> float:
     cols = {"model": np.array([model]), "gpu": np.array(["b200"]), "precision": np.array(["bf16"]),
             "tp": np.array([float(tp)]), "pp": np.array([1.0]), "batch_size": np.array([np.nan]),
             "input_tokens": np.array([100.0]), "output_tokens": np.array([100.0]), "engine": np.array(["vllm"])}
-    x, _ = build_inputs(cols, CAT)
+    x, _ = build_inputs(cols, CAT, CAL)
     x["kv_bytes_per_token"] = np.zeros(1)
     s = stage_work(x, x["coefficients"], np.array([float(tokens)]), np.zeros(1), np.array([100.0]),
                    x["coefficients"]["eta_compute"])
@@ -57,7 +59,7 @@ def test_dense_model_reads_all_its_weights_every_step():
     cols = {"model": np.array(["llama-3.1-8b"]), "gpu": np.array(["h100-sxm"]), "precision": np.array(["bf16"]),
             "tp": np.array([1.0]), "pp": np.array([1.0]), "batch_size": np.array([np.nan]),
             "input_tokens": np.array([100.0]), "output_tokens": np.array([100.0]), "engine": np.array(["vllm"])}
-    x, _ = build_inputs(cols, CAT)
+    x, _ = build_inputs(cols, CAT, CAL)
     x["kv_bytes_per_token"] = np.zeros(1)
     s = stage_work(x, x["coefficients"], np.array([3.0]), np.zeros(1), np.array([100.0]), 0.5)
     # every weight except the input embedding table (128256 x 4096, only 3 rows are gathered)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner.core.api import estimate, estimate_table
 from planner.errors import InputError
+from planner.estimation import estimate, estimate_table
 
 BTU_PER_HR_PER_W = 3.412142  # NIST SP 811: 1 Btu_IT/h = 0.2930711 W
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from planner.core.api import estimate
 from planner.errors import InputError, UnsupportedPrecisionError
+from planner.estimation import estimate
 
 RUN = {"input_tokens": 1000, "output_tokens": 200}
 

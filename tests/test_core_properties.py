@@ -10,12 +10,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import load_catalog
-from planner.core.api import build_inputs, estimate_arrays
 from planner.core.constants import ENGINES
+from planner.core.inputs import build_inputs, estimate_arrays
 from planner.schemas.catalog import PRECISIONS
 
 CAT = load_catalog()
+CAL = load_calibration()[0]  # the shipped calibration
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
 
 scenarios = st.fixed_dictionaries({
@@ -36,7 +38,7 @@ def run(s: dict, *, n: int = 1, power_limit_w: np.ndarray | float | None = None,
     cols = {k: np.full(n, v, dtype=object if isinstance(v, str) else float) for k, v in s.items()}
     cols["batch_size"] = np.full(n, np.nan)
     cols.update({k: np.asarray(v, dtype=float) for k, v in vary.items()})
-    x, problem = build_inputs(cols, CAT, power_limit_w=power_limit_w)
+    x, problem = build_inputs(cols, CAT, CAL, power_limit_w=power_limit_w)
     with np.errstate(all="ignore"):
         return estimate_arrays(x), problem
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.core.api import Estimate, estimate, estimate_table
 from planner.errors import DoesNotFitError, UnsupportedPrecisionError
+from planner.estimation import Estimate, estimate, estimate_table
 
 MODELS = ["llama-3.1-8b", "llama-3.1-70b", "mixtral-8x7b", "deepseek-v3", "gemma-2-9b", "gpt-oss-20b",
           "qwen3-30b-a3b"]

@@ -38,7 +38,7 @@ def test_dir_shows_exactly_all():
 def test_every_exported_name_resolves_to_the_real_object():
     from planner import errors
     from planner.catalog.loader import Catalog, load_catalog
-    from planner.core.api import Estimate, estimate, estimate_table
+    from planner.estimation import Estimate, estimate, estimate_table
 
     assert planner.estimate is estimate and planner.estimate_table is estimate_table
     assert planner.Estimate is Estimate and planner.Catalog is Catalog and planner.load_catalog is load_catalog
@@ -72,3 +72,10 @@ def test_estimate_command_imports_no_heavy_library():
     rc, loaded = json.loads(_python(code).splitlines()[-1])
     assert rc == 0
     assert not set(HEAVY) & set(loaded), set(HEAVY) & set(loaded)
+
+
+def test_estimate_stays_the_function_after_its_module_is_imported():
+    """The module holding the API is not named ``estimate``: importing it must not shadow the function."""
+    out = _python("import planner.estimation, planner; print(callable(planner.estimate), "
+                  "planner.estimate is planner.estimation.estimate)")
+    assert out.split() == ["True", "True"]

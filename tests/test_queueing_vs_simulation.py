@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import sim_continuous_batching as sim
 
+from planner.calibration.coefficients import load_calibration
 from planner.candidates.queueing import erlang_c, slot_wait_quantile
-from planner.core.api import build_inputs, estimate_arrays
+from planner.core.inputs import build_inputs, estimate_arrays
 
 TARGET = 0.10
 """Issue 11: the analytic TTFT p95 within 10 % of the simulation from 10 % to 90 % load."""
@@ -43,7 +44,7 @@ def test_analytic_ttft_p95_within_10_percent_of_simulation(cfg, catalog):
 
 def _core_batch1_ttft_s(cfg: sim.Config, catalog) -> float:
     cols = sim.core_columns(cfg) | {"batch_size": np.array([1.0])}
-    x, _ = build_inputs(cols, catalog, None)
+    x, _ = build_inputs(cols, catalog, load_calibration()[0])
     return float(estimate_arrays(x)["ttft_s"][0])
 
 

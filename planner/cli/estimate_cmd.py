@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from planner.cli.catalog_cmd import catalog_option
+from planner.units import HOURS_PER_YEAR, W_PER_KW
 
 if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
-    from planner.core.api import Estimate
+    from planner.estimation import Estimate
 
-HOURS_PER_YEAR = 8760.0
 GIB = 1024**3
 
 
 def idle_energy_kwh(idle_total_w: float, duty_cycle: float) -> float:
     """IT energy of the hours outside the duty cycle, spent at idle draw (kWh per year)."""
-    return idle_total_w * (1.0 - duty_cycle) * HOURS_PER_YEAR / 1000.0
+    return idle_total_w * (1.0 - duty_cycle) * HOURS_PER_YEAR / W_PER_KW
 
 
 def annual_energy(power_total_w: float, *, duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
@@ -34,7 +34,7 @@ def annual_energy(power_total_w: float, *, duty_cycle: float, pue: float, electr
     IT energy = (power x duty + idle x (1 - duty)) x 8760 h, with ``idle_total_w`` the idle draw of
     all the replica's GPUs; facility energy = IT x PUE; the cost is the facility's.
     """
-    it_kwh = power_total_w * duty_cycle * HOURS_PER_YEAR / 1000.0 + idle_energy_kwh(idle_total_w, duty_cycle)
+    it_kwh = power_total_w * duty_cycle * HOURS_PER_YEAR / W_PER_KW + idle_energy_kwh(idle_total_w, duty_cycle)
     facility_kwh = it_kwh * pue
     return {"annual_energy_it_kwh": it_kwh, "annual_energy_facility_kwh": facility_kwh,
             "annual_electricity_cost_usd": facility_kwh * electricity_usd_per_kwh}
@@ -57,8 +57,8 @@ MAX_USD_PER_KWH = 100.0
 
 def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
                            power_limit_w: float | None) -> None:
-    from planner.core.api import MAX_POWER_LIMIT_W
     from planner.errors import InputError
+    from planner.estimation import MAX_POWER_LIMIT_W
 
     if not (0.0 < duty_cycle <= 1.0):
         raise InputError(f"--duty-cycle must be in (0, 1], got {duty_cycle:g}", fix="e.g. --duty-cycle 0.5")
@@ -74,10 +74,10 @@ def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kw
 
 def check_request(input_tokens: float, output_tokens: float, batch_size: int | None) -> None:
     """Token counts and batch inside what any deployment serves (a 1e300-token request is a typo)."""
-    from planner.core.api import MAX_BATCH, MAX_TOKENS
     from planner.errors import InputError
+    from planner.estimation import MAX_BATCH, MAX_TOKENS
 
-    # below 1, NaN and the core's own checks are left to planner.core.api.estimate
+    # below 1, NaN and the core's own checks are left to planner.estimation.estimate
     for flag, tokens in (("--input-tokens", input_tokens), ("--output-tokens", output_tokens)):
         if tokens > MAX_TOKENS:
             raise InputError(f"{flag} must be from 1 to {MAX_TOKENS:,} tokens per request, got {tokens:g}",
@@ -249,8 +249,8 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
 
     Warnings go to stderr; with --format json they are also in the `warnings` field.
     """
-    from planner.core.api import canonical_engine
-    from planner.core.api import estimate as run_estimate
+    from planner.core.inputs import canonical_engine
+    from planner.estimation import estimate as run_estimate
 
     check_operating_inputs(duty_cycle, pue, electricity_usd_per_kwh, power_limit_w)
     check_request(input_tokens, output_tokens, batch_size)

@@ -1,276 +1,41 @@
-"""Public estimation API: ``estimate`` for one configuration, ``estimate_table`` for many.
-
-Both resolve names through the catalog, build feature arrays (one gather per column, no
-per-configuration loop) and call the pure core in planner.core.model.
+"""Transition shim, to be deleted: the public API moved to planner.estimation and the pure inputs to
+planner.core.inputs. Kept only while planner/candidates/generate.py, planner/gitops/rederive.py and
+tests/test_catalog_generic.py still import from here; new code must not.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planner.calibration.coefficients import load_calibration
-from planner.catalog.loader import Catalog, load_catalog
-from planner.core.constants import DEFAULT_ENGINE, W_TO_BTU_PER_HR
-from planner.core.features import precision_path, tp_splits_heads
 from planner.core.inputs import CONFIG_COLUMNS, canonical_engine, estimate_arrays
 from planner.core.inputs import build_inputs as _build_inputs
-from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
 from planner.schemas.calibration import Calibration
-from planner.schemas.catalog import PRECISIONS
 
-__all__ = ["CONFIG_COLUMNS", "Estimate", "build_inputs", "canonical_engine", "estimate", "estimate_arrays",
-           "estimate_table", "smallest_fitting_tp"]
+if TYPE_CHECKING:
+    from planner.catalog.loader import Catalog
 
-_catalog_cache: dict[tuple[str, ...], Catalog] = {}
-
-
-def _catalog(catalog: Catalog | None) -> Catalog:
-    if catalog is not None:
-        return catalog
-    key: tuple[str, ...] = ()
-    if key not in _catalog_cache:
-        _catalog_cache[key] = load_catalog()
-    return _catalog_cache[key]
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """One configuration's estimate. SI units; ``*_s`` seconds, ``*_w`` watts, ``*_j`` joules."""
-
-    model: str
-    gpu: str
-    precision: str
-    tp: int
-    pp: int
-    num_gpus: int
-    input_tokens: float
-    output_tokens: float
-    fits_memory: bool
-    memory_per_gpu_bytes: float
-    weights_per_gpu_bytes: float
-    max_batch_size: int
-    batch_size: int
-    batch_fits_memory: bool
-    ttft_s: float
-    itl_s: float
-    itl_p95_s: float
-    output_tokens_per_s: float
-    requests_per_s: float
-    power_per_gpu_w: float
-    power_total_w: float
-    peak_power_total_w: float
-    energy_per_output_token_j: float
-    heat_btu_per_hr: float
-    weight_only: bool
-    tdp_w: float
-    warnings: tuple[str, ...] = field(default=())
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["warnings"] = list(self.warnings)
-        return d
-
-
-_DEFAULTS: dict[str, Any] = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan, "engine": DEFAULT_ENGINE,
-                             "prefill_chunk_tokens": np.nan}
-
-
-def _columns(configs: Any) -> dict[str, np.ndarray]:
-    """Accept a pandas DataFrame, a mapping of columns, or an iterable of row mappings."""
-    if hasattr(configs, "to_dict") and hasattr(configs, "columns"):
-        cols = {c: configs[c].to_numpy() for c in configs.columns}
-    elif isinstance(configs, Mapping):
-        cols = {k: np.asarray(v) for k, v in configs.items()}
-    else:
-        rows = list(configs)
-        present = [k for k in CONFIG_COLUMNS if any(k in r for r in rows)]
-        cols = {k: np.asarray([r.get(k, _DEFAULTS.get(k)) for r in rows]) for k in present}
-    missing = [k for k in ("model", "gpu", "input_tokens", "output_tokens") if k not in cols]
-    if missing:
-        raise InputError(f"configuration table lacks column(s) {', '.join(missing)}")
-    n = len(cols["model"])
-    for k, v in _DEFAULTS.items():
-        if k not in cols:
-            cols[k] = np.full(n, v, dtype=object if isinstance(v, str) else float)
-    return cols
+__all__ = ["CONFIG_COLUMNS", "build_inputs", "canonical_engine", "estimate_arrays"]
 
 
 def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog,
                  calibration: Calibration | str | Path | None = None,
                  power_limit_w: np.ndarray | float | None = None) -> tuple[dict[str, Any], np.ndarray]:
-    """Transition shim: planner.core.inputs.build_inputs after loading ``calibration`` when it is a
-    path (None: the shipped file). New code calls planner.core.inputs with a Calibration object."""
+    """planner.core.inputs.build_inputs after loading ``calibration`` when it is a path (None: the
+    shipped file). New code passes a Calibration object to planner.core.inputs.build_inputs."""
+    from planner.calibration.coefficients import load_calibration
+
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)[0]
     return _build_inputs(cols, catalog, cal, power_limit_w)
 
 
-def estimate_table(configs: Any, *, catalog: Catalog | None = None,
-                   calibration: str | Path | None = None) -> Any:
-    """Estimate many configurations at once; returns a pandas DataFrame (input columns + estimates).
+def __getattr__(name: str) -> Any:
+    """The public API's names, from their new home (lazily: planner.estimation imports the core)."""
+    if name in ("Estimate", "estimate", "estimate_table", "smallest_fitting_tp"):
+        import planner.estimation
 
-    Rows that cannot be evaluated (unsupported precision, impossible values) have ``problem`` set
-    and NaN estimates; rows whose model does not fit have ``fits_memory`` False.
-    """
-    import pandas as pd
-
-    cols = _columns(configs)
-    x, problem = build_inputs(cols, _catalog(catalog), calibration)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = estimate_arrays(x)
-    frame = pd.DataFrame({k: cols[k] for k in CONFIG_COLUMNS if k in cols})
-    bad = problem != ""
-    for k, v in out.items():
-        arr = np.asarray(v, dtype=float) if v.dtype != bool else v
-        if arr.dtype == bool:
-            frame[k] = arr & ~bad
-        else:
-            frame[k] = np.where(bad, np.nan, arr)
-    frame["heat_btu_per_hr"] = frame["power_total_w"] * W_TO_BTU_PER_HR
-    frame["problem"] = problem
-    return frame
-
-
-MAX_TOKENS = 10_000_000
-"""Tokens of one request: beyond the longest context any model offers (10M)."""
-MAX_BATCH = 100_000
-"""Sequences in flight on one replica: far beyond any engine's max_num_seqs."""
-MAX_POWER_LIMIT_W = 10_000.0
-"""A GPU power limit above this is a typo (the largest accelerator TDPs are about 1.4 kW)."""
-
-
-def _check_scalar(name: str, value: float, *, minimum: float, maximum: float = math.inf, whole: bool = False) -> None:
-    if (value is None or not math.isfinite(value) or not minimum <= value <= maximum
-            or (whole and value != int(value))):
-        kind = "a whole number" if whole else "a number"
-        upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
-        shown = repr(value) if len(repr(value)) <= 40 else f"{value:.3g}"
-        raise InputError(f"{name} must be {kind} >= {minimum:g}{upper}, got {shown}")
-
-
-def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: int = 1,
-             batch_size: int | None = None, input_tokens: float, output_tokens: float,
-             engine: str = DEFAULT_ENGINE, catalog: Catalog | None = None,
-             calibration: str | Path | None = None, power_limit_w: float | None = None,
-             prefill_chunk_tokens: int | None = None) -> Estimate:
-    """Estimate one deployment (one replica of ``tp x pp`` GPUs) serving ``batch_size`` sequences.
-
-    ``batch_size=None`` is the offline, maximum-throughput operating point: the largest batch that
-    fits memory (capped at the engine's maximum). Raises InputError subclasses for bad input,
-    UnsupportedPrecisionError for a 16-bit format the GPU lacks, DoesNotFitError when the model
-    does not fit even one sequence.
-    """
-    cat = _catalog(catalog)
-    m, g = cat.model(model), cat.gpu(gpu)
-    if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}", fix=f"use one of {', '.join(PRECISIONS)}")
-    _check_scalar("input_tokens", input_tokens, minimum=1, maximum=MAX_TOKENS)
-    _check_scalar("output_tokens", output_tokens, minimum=1, maximum=MAX_TOKENS)
-    _check_scalar("tp", tp, minimum=1, whole=True)
-    _check_scalar("pp", pp, minimum=1, maximum=m.layers, whole=True)  # at most one stage per layer
-    kv = 0 if m.attention.kind == "mla" else m.kv_heads
-    if not tp_splits_heads(np.array([float(tp)]), np.array([float(m.attention_heads)]), np.array([float(kv)]))[0]:
-        valid = [t for t in (1, 2, 4, 8, 16, 32, 64) if tp_splits_heads(
-            np.array([float(t)]), np.array([float(m.attention_heads)]), np.array([float(kv)]))[0]]
-        raise InputError(f"tp {tp} does not split {m.id}'s {m.attention_heads} attention heads / {m.kv_heads} KV heads "
-                         "evenly, which serving engines require", fix=f"use --tp in {valid}")
-    if batch_size is not None:
-        _check_scalar("batch_size", batch_size, minimum=1, maximum=MAX_BATCH, whole=True)
-    if prefill_chunk_tokens is not None:
-        _check_scalar("prefill_chunk_tokens", prefill_chunk_tokens, minimum=(batch_size or 0) + 1, whole=True)
-    engine = canonical_engine(engine)
-    _, _, weight_only, problem = precision_path(g, precision)
-    if problem:
-        raise UnsupportedPrecisionError(problem)
-    if power_limit_w is not None:
-        _check_scalar("power_limit_w", power_limit_w, minimum=0, maximum=MAX_POWER_LIMIT_W)
-    if power_limit_w is not None and not (power_limit_w > g.idle_w):
-        raise InputError(f"power_limit_w {power_limit_w:g} W is not above {g.id}'s idle power ({g.idle_w:g} W)",
-                         fix=f"use a limit between {g.idle_w:g} and {g.tdp_w:g} W")
-    cols = {"model": np.array([m.id]), "gpu": np.array([g.id]), "precision": np.array([precision]),
-            "tp": np.array([float(tp)]), "pp": np.array([float(pp)]),
-            "batch_size": np.array([np.nan if batch_size is None else float(batch_size)]),
-            "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)]),
-            "engine": np.array([engine]),
-            "prefill_chunk_tokens": np.array([np.nan if prefill_chunk_tokens is None else float(prefill_chunk_tokens)])}
-    x, _ = build_inputs(cols, cat, calibration, power_limit_w)
-    r = {k: v[0] for k, v in estimate_arrays(x).items()}
-    if not r["fits_memory"]:
-        raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
-                                                     output_tokens, cat, calibration))
-    warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision)
-    if tp > g.server.gpus_per_server:
-        warnings.append(f"tp {tp} spans more than one {g.server.model} ({g.server.gpus_per_server} GPUs): the "
-                        f"all-reduce is modelled at the in-server {g.interconnect.kind} speed, so cross-server "
-                        "TP is optimistic; prefer pp across servers")
-    return Estimate(
-        model=m.id, gpu=g.id, precision=precision, tp=int(tp), pp=int(pp), num_gpus=int(tp * pp),
-        input_tokens=float(input_tokens), output_tokens=float(output_tokens),
-        fits_memory=bool(r["fits_memory"]), memory_per_gpu_bytes=float(r["memory_per_gpu_bytes"]),
-        weights_per_gpu_bytes=float(r["weights_per_gpu_bytes"]), max_batch_size=int(r["max_batch_size"]),
-        batch_size=int(r["batch_size"]), batch_fits_memory=bool(r["batch_fits_memory"]),
-        ttft_s=float(r["ttft_s"]), itl_s=float(r["itl_s"]), itl_p95_s=float(r["itl_p95_s"]),
-        output_tokens_per_s=float(r["output_tokens_per_s"]), requests_per_s=float(r["requests_per_s"]),
-        power_per_gpu_w=float(r["power_per_gpu_w"]), power_total_w=float(r["power_total_w"]),
-        peak_power_total_w=float(r["peak_power_total_w"]),
-        energy_per_output_token_j=float(r["energy_per_output_token_j"]),
-        heat_btu_per_hr=float(r["power_total_w"]) * W_TO_BTU_PER_HR, weight_only=weight_only,
-        tdp_w=g.tdp_w, warnings=tuple(warnings))
-
-
-def _warnings(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, batch_size: int | None,
-              weight_only: bool, precision: str) -> list[str]:
-    out = []
-    if r["power_per_gpu_w"] > 0.9 * tdp_w:
-        out.append(f"power per GPU {r['power_per_gpu_w']:.0f} W is over 90 % of TDP ({tdp_w:.0f} W): "
-                   "expect clock throttling; provision for TDP. " + _power_options(r, tdp_w, limit_w, precision))
-    if batch_size is not None and not r["batch_fits_memory"]:
-        out.append(f"batch {batch_size} exceeds the memory limit of {int(r['max_batch_size'])} sequences: "
-                   "the engine would queue or preempt; latency and throughput assume it fits")
-    elif r["batch_size"] >= r["max_batch_size"]:
-        out.append(f"batch {int(r['batch_size'])} is at the KV-cache memory limit")
-    if weight_only:
-        out.append(f"{precision} runs weight-only on this GPU (dequantized to 16-bit for the math)")
-    return out
-
-
-def _power_options(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, precision: str) -> str:
-    """What lowers the draw of a GPU near its TDP, with the figure to try where there is one."""
-    batch = int(r["batch_size"])
-    options = [f"a smaller batch (--batch-size {max(batch // 2, 1)})" if batch > 1 else None,
-               "a lower precision (fp8 or int4 weights)" if precision in ("bf16", "fp16") else None,
-               f"a power limit (--power-limit-w {0.8 * (limit_w or tdp_w):.0f}: slower, but the cap is hard)",
-               "a GPU with more memory bandwidth per watt"]
-    return "Options: " + "; ".join(o for o in options if o) + "."
-
-
-def smallest_fitting_tp(model: str, gpu: str, precision: str, input_tokens: float, output_tokens: float,
-                        catalog: Catalog | None = None, calibration: str | Path | None = None,
-                        pp: int = 1) -> int | None:
-    cat = _catalog(catalog)
-    tps = np.array([1, 2, 4, 8, 16, 32, 64], dtype=float)
-    n = len(tps)
-    cols = {"model": np.full(n, cat.model(model).id), "gpu": np.full(n, cat.gpu(gpu).id),
-            "precision": np.full(n, precision), "tp": tps, "pp": np.full(n, float(pp)),
-            "batch_size": np.full(n, np.nan), "input_tokens": np.full(n, float(input_tokens)),
-            "output_tokens": np.full(n, float(output_tokens)), "engine": np.full(n, DEFAULT_ENGINE)}
-    x, _ = build_inputs(cols, cat, calibration)
-    fits = estimate_arrays(x)["fits_memory"]
-    per_server = cat.gpu(gpu).server.gpus_per_server
-    ok = [int(t) for t, f in zip(tps, fits, strict=True) if f and t <= max(per_server, 8)]
-    return ok[0] if ok else None
-
-
-def _does_not_fit_message(model: str, gpu: str, precision: str, tp: int, pp: int, n_in: float,
-                          n_out: float, cat: Catalog, calibration: str | Path | None) -> str:
-    best = smallest_fitting_tp(model, gpu, precision, n_in, n_out, cat, calibration, pp)
-    base = (f"{model} at {precision} does not fit {tp * pp} x {gpu} (tp={tp}, pp={pp}) with one "
-            f"{int(n_in + n_out)}-token sequence")
-    if best is not None and best > tp:
-        return f"{base}; the smallest tensor parallelism that fits is --tp {best}"
-    return f"{base}; use more GPUs (--tp/--pp), a lower precision, or a larger GPU"
+        return getattr(planner.estimation, name)
+    raise AttributeError(f"module 'planner.core.api' has no attribute {name!r}")

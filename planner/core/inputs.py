@@ -2,7 +2,7 @@
 per-configuration loop), and the vectorized estimate on them.
 
 Pure: every input is an argument (the catalog's specs, a Calibration object); nothing here reads a
-file or keeps state between calls. The public, file-reading entry points are in planner.estimate.
+file or keeps state between calls. The public, file-reading entry points are in planner.estimation.
 """
 
 from __future__ import annotations
