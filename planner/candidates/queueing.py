@@ -29,7 +29,8 @@ def erlang_c(slots: np.ndarray, offered_load: np.ndarray) -> np.ndarray:
         b = np.clip(b, 0.0, 1.0)
         rho = offered_load / slots
         c = b / (1.0 - rho * (1.0 - b))
-    return np.where(rho >= 1.0, 1.0, np.clip(np.nan_to_num(c, nan=1.0), 0.0, 1.0))
+    c = np.where(rho >= 1.0, 1.0, np.clip(np.nan_to_num(c, nan=1.0), 0.0, 1.0))
+    return np.where(offered_load <= 0.0, 0.0, c)  # idle: never waits (the log guard above leaves 1e-300)
 
 
 def slot_wait_quantile(rate: np.ndarray, slots: np.ndarray, hold_s: np.ndarray, q: float,
