@@ -47,6 +47,7 @@ from planner.catalog.loader import Catalog
 from planner.core.constants import fixed
 from planner.errors import CalibrationError, PlannerError
 from planner.schemas.catalog import PRECISIONS
+from planner.units import MS_PER_S
 
 REQUIRED = ("model", "gpu", "num_gpus", "tp", "precision", "output_tokens", "throughput_tok_s")
 NUMERIC = ("num_gpus", "tp", "pp", "batch_or_concurrency", "achieved_batch", "input_tokens", "output_tokens",
@@ -481,6 +482,6 @@ def measured_targets(m: Measurements) -> dict[str, np.ndarray]:
     thr = f["throughput_tok_s"].to_numpy(dtype=float)
     energy = f["energy_j_per_token"].to_numpy(dtype=float)
     energy = np.where(np.isnan(energy), power / thr, energy)
-    return {"output_tokens_per_s": thr, "itl_s": f["itl_ms"].to_numpy(dtype=float) / 1e3,
-            "ttft_s": f["ttft_ms"].to_numpy(dtype=float) / 1e3, "power_total_w": power,
+    return {"output_tokens_per_s": thr, "itl_s": f["itl_ms"].to_numpy(dtype=float) / MS_PER_S,
+            "ttft_s": f["ttft_ms"].to_numpy(dtype=float) / MS_PER_S, "power_total_w": power,
             "energy_per_output_token_j": energy}

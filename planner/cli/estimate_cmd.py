@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from planner.cli.catalog_cmd import catalog_option
-from planner.units import HOURS_PER_YEAR, W_PER_KW
+from planner.units import HOURS_PER_YEAR, MS_PER_S, W_PER_KW
 
 if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
@@ -165,9 +165,9 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
         ("memory per GPU at this batch (GiB)", _num(est.memory_per_gpu_bytes / GIB)),
         ("max batch that fits (sequences)", f"{est.max_batch_size}"),
         ("Latency", ""),
-        ("TTFT, no queueing (ms)", _num(est.ttft_s * 1e3)),
-        ("ITL mean (ms)", _num(est.itl_s * 1e3)),
-        ("ITL p95 (ms)", _num(est.itl_p95_s * 1e3)),
+        ("TTFT, no queueing (ms)", _num(est.ttft_s * MS_PER_S)),
+        ("ITL mean (ms)", _num(est.itl_s * MS_PER_S)),
+        ("ITL p95 (ms)", _num(est.itl_p95_s * MS_PER_S)),
         ("Throughput", ""),
         ("output tokens/s (replica)", _num(est.output_tokens_per_s)),
         ("requests/s (replica)", _num(est.requests_per_s)),
