@@ -16,7 +16,7 @@ Exit code: 1 when something is violated, else 4 on a policy deny, else 2 when st
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +25,18 @@ from planner.catalog.loader import Catalog
 from planner.errors import EXIT_INPUT, EXIT_OK, EXIT_POLICY_DENY, EXIT_STALE
 from planner.gitops.diff import deployment_key
 from planner.gitops.fmt import quantity
+from planner.gitops.limits import (
+    capacity_shortfall,
+    pair,
+    precise_req,
+    rack_limit_violations,
+    racks_count,
+    req,
+    site_limit_violations,
+)
 from planner.gitops.policy import RuleResult
-from planner.gitops.slo import REL_TOL, close, slo_checks, within
-from planner.plan.hashing import INPUT_PARTS
+from planner.gitops.slo import CLAIM_REL_TOL, REL_TOL, close, slo_checks, within
+from planner.plan.hashing import INPUT_PARTS, scenario_input_hashes
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Constraint, InputHashes, Plan
 from planner.schemas.scenario import Scenario, Workload
@@ -135,37 +144,6 @@ def violations(plan: Plan) -> list[str]:
 
 # -- against the current scenario ----------------------------------------------------------------
 
-def _req(x: float) -> str:
-    return quantity("_requests_per_s", x)
-
-
-def _two(fmt: Callable[[float], str], precise: Callable[[float], str], a: float, b: float) -> tuple[str, str]:
-    """``fmt(a), fmt(b)``, or ``precise`` of both when those would read the same though the
-    figures differ (``8.0 kW`` above ``8.0 kW`` says nothing)."""
-    ta, tb = fmt(a), fmt(b)
-    return (ta, tb) if ta != tb or a == b else (precise(a), precise(b))
-
-
-def _usd(x: float) -> str:
-    return quantity("_usd", x)
-
-
-def _precise_req(x: float) -> str:
-    return f"{x:.6g} req/s"
-
-
-def _precise_kw(w: float) -> str:
-    return f"{w / 1000:.6g} kW"
-
-
-def _precise_usd(x: float) -> str:
-    return f"${x:,.2f}"
-
-
-def _kw(w: float) -> str:
-    return quantity("_w", w)
-
-
 def _workload_presence(plan: Plan, scenario: Scenario) -> list[str]:
     enabled = {w.name for w in scenario.workloads if w.enabled}
     present = {w.name for w in scenario.workloads}
@@ -192,29 +170,13 @@ def _routed(plan: Plan, w: Workload) -> list[str]:
     routed = sum(d.demand_requests_per_s for d in plan.deployments if d.workload == w.name)
     if close(routed, peak):
         return []
-    routed_text, peak_text = _two(_req, _precise_req, routed, peak)
+    routed_text, peak_text = pair(req, precise_req, routed, peak)
     return [f"traffic {w.name}: the plan routes {routed_text}, but the scenario's "
             f"traffic.peak_requests_per_s is {peak_text}"]
 
 
 def _traffic_and_capacity(plan: Plan, w: Workload) -> list[str]:
     return _routed(plan, w) + capacity_shortfall(plan, w, [d.capacity_requests_per_s for d in plan.deployments])
-
-
-def capacity_shortfall(plan: Plan, w: Workload, capacities: Sequence[float]) -> list[str]:
-    """Workload ``w``'s capacity with its N+k spares down against peak x (1 + headroom), from
-    ``capacities`` (requests/s of each of plan.deployments: written or recomputed)."""
-    peak = w.traffic.peak_requests_per_s
-    need = peak * (1.0 + w.headroom)
-    have = sum(cap * (1.0 - w.redundancy / d.replicas)
-               for d, cap in zip(plan.deployments, capacities, strict=True) if d.workload == w.name and d.replicas > 0)
-    if within(need, have):
-        return []
-    k = w.redundancy
-    spare = f" with {k} replica{'s' if k > 1 else ''} spare (N+{k})" if k else ""
-    have_text, need_text = _two(_req, _precise_req, have, need)
-    return [f"capacity {w.name}: the plan serves {have_text}{spare}, below the scenario's "
-            f"peak x (1 + headroom) = {peak:g} x {1.0 + w.headroom:g} = {need_text}"]
 
 
 def _slo_violations(plan: Plan, scenario: Scenario) -> list[str]:
@@ -231,60 +193,12 @@ def _seconds(ms: float | None) -> float | None:
     return None if ms is None else ms / 1000.0
 
 
-def rack_cap_w(scenario: Scenario) -> float:
-    """A rack's usable power: the breaker rating x its derating."""
-    return scenario.site.rack_power_cap_kw * 1000.0 * scenario.site.breaker_derating
-
-
-def _rack_limit_violations(plan: Plan, scenario: Scenario) -> list[str]:
-    site = scenario.site
-    cap_w = rack_cap_w(scenario)
-    out = []
-    for r in plan.racks:
-        if not within(r.power_nameplate_w, cap_w):
-            draw, cap = _two(_kw, _precise_kw, r.power_nameplate_w, cap_w)
-            out.append(f"rack power: rack {r.id} draws {draw} at nameplate, above the scenario's usable {cap} "
-                       f"(site.rack_power_cap_kw {site.rack_power_cap_kw:g} x breaker_derating "
-                       f"{site.breaker_derating:g})")
-    air_w = site.air_cooling_limit_kw * 1000.0
-    for r in plan.racks if site.cooling == "air" else []:
-        if not within(r.power_nameplate_w, air_w):
-            draw, cap = _two(_kw, _precise_kw, r.power_nameplate_w, air_w)
-            out.append(f"air cooling: rack {r.id} draws {draw} at nameplate, above the scenario's "
-                       f"site.air_cooling_limit_kw {cap}")
-    return out
-
-
-def _racks_count(plan: Plan, scenario: Scenario) -> list[str]:
-    limit = scenario.site.racks
-    if limit is not None and len(plan.racks) > limit:
-        return [f"racks: the plan uses {len(plan.racks)} racks, above the scenario's site.racks {limit}"]
-    return []
-
-
 def _site_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str]) -> list[str]:
     """The site's limits against the plan's written figures (legacy call of scenario_violations)."""
     bought = gpus_bought(plan)
     inventory = [(name, bought[gpu_id(name)], limit) for name, limit in scenario.hardware.inventory.items()]
-    return (_rack_limit_violations(plan, scenario) + _racks_count(plan, scenario)
+    return (rack_limit_violations(plan, scenario) + racks_count(plan, scenario)
             + site_limit_violations(scenario, plan.totals.it_power_nameplate_w, plan.totals.capex_usd, inventory))
-
-
-def site_limit_violations(scenario: Scenario, nameplate_w: float, capex_usd: float,
-                          inventory: Sequence[tuple[str, int, int]]) -> list[str]:
-    """Site power at nameplate, inventory ((name, GPUs bought, limit) per GPU) and budget against
-    the scenario's limits."""
-    site, out = scenario.site, []
-    if site.power_cap_kw is not None and not within(nameplate_w, site.power_cap_kw * 1000.0):
-        draw, cap = _two(_kw, _precise_kw, nameplate_w, site.power_cap_kw * 1000.0)
-        out.append(f"site power: IT power at nameplate {draw} is above the scenario's site.power_cap_kw {cap}")
-    out += [f"inventory {name}: the plan buys {n} GPUs, above the scenario's hardware.inventory {limit}"
-            for name, n, limit in inventory if n > limit]
-    budget = scenario.finance.budget_usd
-    if budget is not None and not within(capex_usd, budget):
-        capex, limit_text = _two(_usd, _precise_usd, capex_usd, budget)
-        out.append(f"budget: capex {capex} is above the scenario's finance.budget_usd {limit_text}")
-    return out
 
 
 def scenario_violations(plan: Plan, scenario: LoadedScenario | Scenario,
@@ -305,15 +219,15 @@ def scenario_violations(plan: Plan, scenario: LoadedScenario | Scenario,
     limits only (``gpu_id`` maps a ``hardware.inventory`` name to the catalog id).
     """
     if isinstance(scenario, LoadedScenario) and isinstance(catalog, Catalog):
+        # imported here, not at the top: `planner diff` loads planner.gitops without the estimation core
         from planner.gitops.rederive import check_context, rederived_violations
-        from planner.plan.hashing import scenario_input_hashes
 
         now = scenario.scenario
         current = scenario_input_hashes(scenario.path, catalog, override=scenario.override,
                                         calibration_path=calibration)
         stale = bool(stale_reasons(plan, current, override=scenario.override))
-        return (_workload_presence(plan, now) + _traffic_routed(plan, now) + _rack_limit_violations(plan, now)
-                + _racks_count(plan, now)
+        return (_workload_presence(plan, now) + _traffic_routed(plan, now) + rack_limit_violations(plan, now)
+                + racks_count(plan, now)
                 + rederived_violations(plan, check_context(scenario, catalog, calibration), stale=stale))
     now = scenario.scenario if isinstance(scenario, LoadedScenario) else scenario
     gpu_id = catalog if callable(catalog) else str
@@ -361,8 +275,6 @@ def verified_summary(plan: Plan, scenario: LoadedScenario | Scenario | None = No
         return [own]
     if not isinstance(scenario, LoadedScenario):
         return [own, _scenario_summary(scenario)]
-    from planner.gitops.rederive import CLAIM_REL_TOL
-
     rederived = (f"re-derived from the scenario, the catalog and the estimation core: each deployment's model, "
                  f"engine, GPU, precision, TP/PP and batch (fits memory), its capacity, TTFT and ITL (every SLO "
                  f"quantile) and power, the servers, racks, totals, constraints, runner-up alternatives and "

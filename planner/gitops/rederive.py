@@ -19,76 +19,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from planner.candidates.generate import Evaluated, evaluate_configurations, valid_tp
 from planner.candidates.queueing import ttft_quantile
-from planner.catalog.loader import Catalog
 from planner.core.api import canonical_engine
 from planner.errors import InputError
+from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, Recomputed, check_context, claim_line
 from planner.gitops.diff import deployment_key
+from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
 from planner.gitops.slo import close, within
 from planner.optimize.model import GpuType
-from planner.scenario.load import LoadedScenario
-from planner.scenario.names import ResolvedNames, resolve_names
 from planner.schemas.plan import Deployment, Plan
-from planner.schemas.scenario import Scenario, Workload
+from planner.schemas.scenario import Workload
 
-CLAIM_REL_TOL = 1e-4
-"""A written figure matches its recomputed value within 0.01 % (relative): plan files round to 6
-significant digits (5e-6); the rest allows for floating-point differences between machines."""
+__all__ = ["CLAIM_REL_TOL", "ROUNDING", "check_context", "deployment_findings", "non_finite", "rederived_violations"]
+
 ROUNDING = 5e-6
 """Relative rounding of a figure written with 6 significant digits."""
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the plan is checked against: the scenario as solve sees it (enabled workloads only)."""
-
-    scenario: Scenario
-    names: ResolvedNames
-    types: dict[str, GpuType]
-    """The GPUs the scenario allows and whose server fits a rack, as `planner solve` builds them."""
-    catalog: Catalog
-    calibration: str | None
-    workload_index: dict[str, int]
-    """Workload name -> its position in the scenario file (for key paths)."""
-    left_out: dict[str, str]
-    """GPU id -> why solve leaves out a GPU the scenario allows (its server fits no rack)."""
-
-
-@dataclass(frozen=True)
-class Recomputed:
-    """One deployment's figures recomputed for its configuration (the plan's Deployment fields)."""
-
-    capacity_requests_per_s: float
-    ttft_p95_band_s: tuple[float, float]
-    """TTFT p95 at the routed rate less and more its rounding in the plan file (ROUNDING)."""
-    figures: dict[str, float]
-    ttft_low_s: dict[float, float]
-    """TTFT at quantiles 0.5, 0.95 and 0.99 at the routed rate less its rounding (for the SLOs)."""
-
-
-def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | Path | None = None) -> Context:
-    """Resolve the scenario's names, allowed GPUs, servers and calibration exactly as solve does."""
-    from planner.optimize.solve import gpu_types, select_gpus
-    from planner.plan.hashing import resolve_calibration
-
-    file = str(loaded.path)
-    sc = loaded.scenario
-    sc = sc.model_copy(update={"workloads": [w for w in sc.workloads if w.enabled]})
-    names = resolve_names(sc, catalog, file=file)
-    gpus, _ = select_gpus(sc, catalog, file)
-    types, notes = gpu_types(sc, gpus, catalog)
-    left_out = {g.id: next((n.removeprefix(f"{g.id} left out: ") for n in notes if n.startswith(f"{g.id} ")),
-                           "its server fits no rack of the scenario") for g in gpus if g.id not in types}
-    cal = resolve_calibration(loaded.path, loaded.override, calibration)
-    index = {w.name: i for i, w in enumerate(loaded.scenario.workloads)}
-    return Context(sc, names, types, catalog, str(cal) if cal else None, index, left_out)
 
 
 # -- finite numbers ----------------------------------------------------------------------------
@@ -266,13 +216,6 @@ def _mismatches(claims: dict[str, float], r: Recomputed) -> list[str]:
     return out
 
 
-def claim_line(what: str, wrong: list[str]) -> list[str]:
-    if not wrong:
-        return []
-    return [f"{what}: figures that do not follow from the scenario, the catalog and the estimation core "
-            f"(tolerance {CLAIM_REL_TOL * 100:g} %): {'; '.join(wrong)}"]
-
-
 TTFT_SLOS = ((0.5, "ttft_p50_ms"), (0.95, "ttft_p95_ms"), (0.99, "ttft_p99_ms"))
 """The TTFT SLOs of a workload and the quantile each bounds."""
 
@@ -315,18 +258,6 @@ def _reported(d: Deployment, slo_s: float, r: Recomputed) -> bool:
     recomputed one, misses the SLO the plan records, which is the scenario's."""
     return (not _mismatches(d.model_dump(), r) and d.slo_ttft_p95_s is not None
             and close(d.slo_ttft_p95_s, slo_s) and not within(d.ttft_p95_s, d.slo_ttft_p95_s))
-
-
-@dataclass
-class Findings:
-    """What re-derivation found: ``problems`` break the scenario as it is now (always violations);
-    ``claims`` are written figures that do not follow from the inputs (violations when the plan is
-    current; when it is stale its figures answer the old inputs and a re-solve rewrites them)."""
-
-    problems: list[str] = field(default_factory=list)
-    claims: list[str] = field(default_factory=list)
-    recomputed: dict[int, Recomputed] = field(default_factory=dict)
-    """Recomputed figures by position in plan.deployments (those whose configuration could be evaluated)."""
 
 
 def _pool_problems(plan: Plan, w: Workload) -> list[str]:
@@ -381,8 +312,6 @@ def rederived_violations(plan: Plan, ctx: Context, *, stale: bool = False) -> li
     compared with recomputed ones (they answer the old inputs), but its configuration and the
     scenario's limits are checked with the recomputed figures all the same.
     """
-    from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
-
     bad_numbers = non_finite(plan)
     if bad_numbers:
         return bad_numbers

@@ -10,9 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from planner.calibration.coefficients import load_calibration
+from planner.candidates.generate import generate_candidates
+from planner.core.constants import COEFFICIENTS, FIXED, HOURS_PER_YEAR, W_TO_BTU_PER_HR
+from planner.gitops.context import CLAIM_REL_TOL, Context, claim_line
 from planner.gitops.diff import deployment_key
-from planner.gitops.rederive import CLAIM_REL_TOL, Context, claim_line
 from planner.gitops.slo import close, within
+from planner.optimize.analysis import candidate_options, runner_ups
+from planner.optimize.plan_builder import OBJECTIVE_UNITS
 from planner.schemas.plan import Plan
 from planner.schemas.scenario import OBJECTIVES
 
@@ -26,9 +31,6 @@ STATUSES = ("optimal", "feasible")
 
 
 def _candidates(ctx: Context) -> Any:
-    from planner.candidates.generate import generate_candidates
-    from planner.optimize.analysis import candidate_options
-
     gpus = [ctx.catalog.gpu(g) for g in sorted(ctx.types)]
     return generate_candidates(ctx.scenario.workloads, gpus, ctx.catalog, ctx.calibration,
                                **candidate_options(ctx.types))
@@ -47,8 +49,6 @@ def _candidate_claims(plan: Plan, cand: Any) -> list[str]:
 
 
 def _alternative_claims(plan: Plan, ctx: Context, cand: Any) -> list[str]:
-    from planner.optimize.analysis import runner_ups
-
     chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
     want = [a.model_dump() for a in runner_ups(ctx.scenario, cand, ctx.types, chosen)]
     have = [a.model_dump() for a in plan.alternatives]
@@ -118,9 +118,6 @@ def _solver_claims(plan: Plan) -> list[str]:
 def _expected_assumptions(ctx: Context) -> dict[str, str]:
     """The value of each constant and calibrated coefficient the plan lists, as optimize.plan_builder
     writes it (the catalog lines are checked through the server groups)."""
-    from planner.calibration.coefficients import load_calibration
-    from planner.core.constants import COEFFICIENTS, FIXED, HOURS_PER_YEAR, W_TO_BTU_PER_HR
-
     cal, _ = load_calibration(ctx.calibration)
     fitted = cal.for_config("", "vllm")
     out = {c.name: f"{c.value:g}" for c in FIXED.values()}
@@ -142,8 +139,6 @@ def _assumption_claims(plan: Plan, ctx: Context) -> list[str]:
 
 
 def _objective_unit_claims(plan: Plan) -> list[str]:
-    from planner.optimize.plan_builder import OBJECTIVE_UNITS
-
     name, unit = plan.objective.get("name"), plan.objective.get("unit")
     want = OBJECTIVE_UNITS.get(str(name))
     return [] if want is None or unit == want else [f"objective: unit {unit!r} is not {name}'s {want!r}"]

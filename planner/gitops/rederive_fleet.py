@@ -9,9 +9,12 @@ from collections import Counter
 from typing import Any
 
 from planner.core.constants import BTU_PER_HR_PER_COOLING_TON, HOURS_PER_YEAR, W_TO_BTU_PER_HR
-from planner.gitops.rederive import CLAIM_REL_TOL, Context, Findings, claim_line
+from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, claim_line
+from planner.gitops.limits import capacity_shortfall, rack_cap_w, site_limit_violations
+from planner.gitops.rederive_analysis import analysis_claims
 from planner.gitops.slo import close, within
 from planner.optimize.model import OBJECTIVE_EXPR, usable_rack_w
+from planner.optimize.plan_builder import _workload_row as workload_row  # the row solve writes
 from planner.schemas.plan import Plan, ServerGroup
 
 
@@ -245,8 +248,6 @@ def _capacity(found: Findings, i: int, d: Any) -> float:
 
 def _record_claims(plan: Plan, ctx: Context) -> list[str]:
     """The plan's copies of the scenario's site, finance and workloads (reports print them)."""
-    from planner.optimize.plan_builder import _workload_row as workload_row  # the row solve writes
-
     sc = ctx.scenario
     finance = {k: v for k, v in sc.finance.model_dump().items() if not isinstance(v, dict)}
     ref = {"name": sc.name, "description": sc.description, "objective": sc.objective}
@@ -279,8 +280,6 @@ def _deployments_clean(plan: Plan, found: Findings) -> bool:
 
 def fleet_claims(plan: Plan, ctx: Context, found: Findings) -> list[str]:
     """Written figures of server groups, racks, totals, constraints and records that do not follow."""
-    from planner.gitops.rederive_analysis import analysis_claims
-
     out = _server_claims(plan, ctx) + _objective_claims(plan, ctx) + _record_claims(plan, ctx)
     clean = _deployments_clean(plan, found)
     if clean:
@@ -293,8 +292,6 @@ def fleet_claims(plan: Plan, ctx: Context, found: Findings) -> list[str]:
 
 def fleet_problems(plan: Plan, ctx: Context, found: Findings) -> list[str]:
     """The plan's fleet against the scenario's limits, with recomputed figures."""
-    from planner.gitops.check import capacity_shortfall, site_limit_violations
-
     totals = recomputed_totals(plan, ctx, found)
     caps = [_capacity(found, i, d) for i, d in enumerate(plan.deployments)]
     inventory = [(_inventory_key(ctx, g), _bought(plan, ctx, g), limit)
@@ -308,8 +305,6 @@ def fleet_problems(plan: Plan, ctx: Context, found: Findings) -> list[str]:
 def _left_out_problems(plan: Plan, ctx: Context) -> list[str]:
     """A GPU the plan uses whose server fits no rack of the scenario, unless a rack's power already
     says so (check's rack power lines, from the racks' nameplate)."""
-    from planner.gitops.check import rack_cap_w
-
     cap_w = rack_cap_w(ctx.scenario)
     used = {d.gpu for d in plan.deployments} | {g.gpu for g in plan.servers}
     return [f"gpu {gpu}: {ctx.left_out[gpu]}" for gpu in sorted(used & ctx.left_out.keys())

@@ -15,6 +15,9 @@ from planner.schemas.plan import Deployment, Plan
 
 REL_TOL = 1e-5
 """Plans are written with 6 significant digits, so figures may differ by up to 5e-6 relative."""
+CLAIM_REL_TOL = 1e-4
+"""A written figure matches its recomputed value within 0.01 % (relative): plan files round to 6
+significant digits (5e-6); the rest allows for floating-point differences between machines."""
 LATENCIES = ("TTFT", "ITL")
 """The latencies a plan records (their p95)."""
 
