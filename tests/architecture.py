@@ -75,15 +75,14 @@ def _from_base(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports_of(path: Path, module: str, modules: frozenset[str]) -> set[str]:
-    """The package modules that ``path`` (module ``module``) imports."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+def imports_of(source: str, module: str, modules: frozenset[str], *, is_package: bool = False) -> set[str]:
+    """The package modules that ``source`` (the text of module ``module``) imports."""
     found: set[str] = set()
-    for node in _import_nodes(tree):
+    for node in _import_nodes(ast.parse(source, filename=module)):
         if isinstance(node, ast.Import):
             found |= {m for a in node.names if (m := _known(a.name, modules))}
             continue
-        base = _from_base(node, module, path.name == "__init__.py")
+        base = _from_base(node, module, is_package)
         for alias in node.names:
             target = _known(f"{base}.{alias.name}", modules) if alias.name != "*" else None
             target = target if target == f"{base}.{alias.name}" else _known(base, modules)
@@ -93,11 +92,18 @@ def imports_of(path: Path, module: str, modules: frozenset[str]) -> set[str]:
     return found
 
 
+def graph_of_sources(sources: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """Module -> the modules it imports, from ``{"planner/x/y.py": source text}``."""
+    names = {path: module_name(Path(path), Path("planner")) for path in sources}
+    modules = frozenset(names.values())
+    return {names[path]: frozenset(imports_of(text, names[path], modules, is_package=path.endswith("__init__.py")))
+            for path, text in sources.items()}
+
+
 def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, frozenset[str]]:
     """Module -> the package modules it imports, for every module of the package."""
-    files = source_files(package_dir)
-    modules = frozenset(files)
-    return {m: frozenset(imports_of(p, m, modules)) for m, p in files.items()}
+    return graph_of_sources({p.relative_to(package_dir.parent).as_posix(): p.read_text(encoding="utf-8")
+                             for p in source_files(package_dir).values()})
 
 
 def strongly_connected(graph: Graph) -> list[list[str]]:
