@@ -18,12 +18,11 @@ import numpy as np
 
 from planner.candidates.prune import prune
 from planner.candidates.queueing import max_rate_meeting, ttft_quantile
-from planner.catalog.loader import Catalog
-from planner.core.api import build_inputs, estimate_arrays
 from planner.core.constants import fixed
 from planner.core.features import tp_splits_heads
+from planner.core.inputs import build_inputs, estimate_arrays
+from planner.problem.model import GpuOption, Problem, WorkloadDemand
 from planner.schemas.catalog import GpuSpec, ModelSpec
-from planner.schemas.scenario import Workload
 
 BATCH_GRID = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 TP_GRID = (1, 2, 4, 8, 16, 32, 64, 72)
@@ -71,7 +70,7 @@ def distinct_precisions(precisions: Sequence[str], g: GpuSpec) -> list[str]:
     return out
 
 
-def _grid(w: Workload, model: ModelSpec, gpus: list[GpuSpec], per_server: dict[str, int]) -> dict[str, np.ndarray]:
+def _grid(w: WorkloadDemand, model: ModelSpec, gpus: tuple[GpuOption, ...]) -> dict[str, np.ndarray]:
     """Every (GPU, precision, TP, PP, batch, token budget) to evaluate, as columns."""
     batches = np.asarray(BATCH_GRID, dtype=float)
     budgets = np.asarray(BUDGET_GRID, dtype=float)
@@ -80,9 +79,9 @@ def _grid(w: Workload, model: ModelSpec, gpus: list[GpuSpec], per_server: dict[s
     bb, kk = bb[valid], kk[valid]
     keys: list[tuple[str, str, int, int]] = []
     for g in gpus:
-        n = per_server.get(g.id, g.server.gpus_per_server)
+        n = g.gpus_per_server
         tps = [t for t in TP_GRID if t <= n and valid_tp(t, model, n) and (w.max_tp is None or t <= w.max_tp)]
-        for prec in distinct_precisions(w.precisions, g):
+        for prec in distinct_precisions(w.precisions, g.spec):
             for tp in tps:
                 # pipeline stages span servers: only once tensor parallelism fills a server
                 for pp in PP_GRID:
@@ -102,28 +101,22 @@ def _subset(grid: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarra
     return {k: v[idx] for k, v in grid.items()}
 
 
-def _evaluate(grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float, catalog: Catalog,
-              calibration: str | None, batch: np.ndarray | None = None, engine: str = "vllm"
-              ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float,
+              engine: str) -> tuple[dict[str, Any], dict[str, Any], Any]:
     n = len(grid["gpu"])
     cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, engine),
             "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
-    if batch is not None:
-        cols["batch_size"] = batch
-    x, problem = build_inputs(cols, catalog, calibration)
+    x, problem = build_inputs(cols, p.catalog, p.calibration)
     with np.errstate(all="ignore"):
         return x, estimate_arrays(x), problem
 
 
-def workload_candidates(w: Workload, gpus: list[GpuSpec], catalog: Catalog, calibration: str | None,
-                        per_server: dict[str, int] | None = None,
-                        overhead_w_per_gpu: dict[str, float] | None = None,
-                        ) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+def workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     """Feasible operating points of one workload (see the module docstring), and the best
     latencies any configuration reaches (for infeasibility answers)."""
-    model = catalog.model(w.model)
-    grid = _grid(w, model, gpus, per_server or {})
-    points = _operating_points(w, model, grid, catalog, calibration, overhead_w_per_gpu)
+    model = p.catalog.model(w.model_id)
+    grid = _grid(w, model, p.gpus)
+    points = _operating_points(p, w, model, grid)
     return points.cols, points.best, len(grid["gpu"])
 
 
@@ -152,16 +145,14 @@ def _reject(why: np.ndarray, bad: np.ndarray, reason: str) -> None:
     why[(why == "") & bad] = reason
 
 
-def _operating_points(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray], catalog: Catalog,
-                      calibration: str | None, overhead_w_per_gpu: dict[str, float] | None) -> _Points:
+def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray]) -> _Points:
     n = len(grid["gpu"])
-    t = w.traffic
-    _, m, problem = _evaluate(grid, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
-                              engine=w.engine)
+    n_in, n_out = w.input_tokens, w.output_tokens
+    _, m, problem = _evaluate(p, grid, model.id, n_in.mean, n_out.mean, w.engine)
     why = np.full(n, "", dtype=object)
     # KV memory: every sequence at its full mean length (the steady-state average is n_in + n_out/2,
     # the rest is margin for the spread), and one p95-length sequence must fit on its own.
-    longest = t.input_tokens.p95_or_mean + t.output_tokens.p95_or_mean
+    longest = w.longest_tokens
     _reject(why, problem != "", "problem")
     _reject(why, ~m["fits_memory"], "memory")
     _reject(why, ~(grid["batch_size"] <= m["max_batch_size"]), "batch")
@@ -171,8 +162,7 @@ def _operating_points(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray]
     tail = {"fits_memory": np.zeros(n, dtype=bool), "ttft_s": np.full(n, np.inf)}
     sub = np.flatnonzero(ok)
     if len(sub):
-        _, part, _ = _evaluate(_subset(grid, sub), model.id, t.input_tokens.p95_or_mean,
-                               t.output_tokens.p95_or_mean, catalog, calibration, engine=w.engine)
+        _, part, _ = _evaluate(p, _subset(grid, sub), model.id, n_in.p95, n_out.p95, w.engine)
         tail["fits_memory"][sub] = part["fits_memory"]
         tail["ttft_s"][sub] = part["ttft_s"]
     _reject(why, ~tail["fits_memory"], "p95_memory")
@@ -183,28 +173,25 @@ def _operating_points(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray]
             "itl_p99_s": float(np.min(np.where(ok, m["itl_p99_s"], np.inf))) if ok.any() else np.inf,
             "ttft_solo_s": float(np.min(np.where(ok, tail["ttft_s"], np.inf))) if ok.any() else np.inf,
             "fits_any": float(ok.any()), "context_ok": float(longest <= model.max_context_tokens)}
-    for reason, limit, value in (("itl_p50", slo.itl_p50_ms, m["itl_s"]), ("itl_p95", slo.itl_p95_ms, m["itl_p95_s"]),
-                                 ("itl_p99", slo.itl_p99_ms, m["itl_p99_s"])):
-        if limit is not None:
-            _reject(why, ~(value <= limit / 1e3), reason)
-    cols, rows = _feasible_columns(w, model, grid, np.flatnonzero(why == ""), m, tail, catalog, calibration,
-                                   overhead_w_per_gpu)
+    for reason, limit_s, value in (("itl_p50", slo.itl_p50_s, m["itl_s"]), ("itl_p95", slo.itl_p95_s, m["itl_p95_s"]),
+                                   ("itl_p99", slo.itl_p99_s, m["itl_p99_s"])):
+        if limit_s is not None:
+            _reject(why, ~(value <= limit_s), reason)
+    cols, rows = _feasible_columns(p, w, model, grid, np.flatnonzero(why == ""), m, tail)
     _reject(why, ~np.isin(np.arange(n), rows), "ttft")
     return _Points(cols, rows, why, m, problem, best)
 
 
-def _feasible_columns(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray], idx: np.ndarray,
-                      m: dict[str, Any], tail: dict[str, np.ndarray], catalog: Catalog, calibration: str | None,
-                      overhead_w_per_gpu: dict[str, float] | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray], idx: np.ndarray,
+                      m: dict[str, Any], tail: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Capacity under queueing, latencies and power of the grid rows ``idx`` that passed every other
     test; those whose TTFT SLOs no arrival rate meets are dropped. Returns the columns and their rows."""
-    t, slo = w.traffic, w.slo
+    slo = w.slo
     # a lone request: the floor a replica's power does not fall below while requests are in flight
     solo = {"power_total_w": np.full(len(grid["gpu"]), np.nan)}
     if len(idx):
         one = {**_subset(grid, idx), "batch_size": np.ones(len(idx)), "prefill_chunk_tokens": np.full(len(idx), np.nan)}
-        _, part, _ = _evaluate(one, model.id, t.input_tokens.mean, t.output_tokens.mean, catalog, calibration,
-                               engine=w.engine)
+        _, part, _ = _evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine)
         solo["power_total_w"][idx] = part["power_total_w"]
     mu = m["requests_per_s"][idx]
     batch = m["batch_size"][idx]
@@ -212,13 +199,13 @@ def _feasible_columns(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray]
     # The prefill budget serves `room` prompt tokens per mixed step; a mean prompt occupies it for
     # n_in / room of a step. Its utilization must stay below 1 for the replica to keep up.
     room = m["prefill_tokens_per_mixed_step"][idx]
-    prefill_service = t.input_tokens.mean / np.maximum(room, 1.0) * m["mixed_step_s"][idx]
+    prefill_service = w.input_tokens.mean / np.maximum(room, 1.0) * m["mixed_step_s"][idx]
     rate_max = np.minimum(fixed("planning_utilization_max") * mu, 0.95 / prefill_service)
     solo_ttft = {0.5: m["ttft_s"][idx], 0.95: tail["ttft_s"][idx], 0.99: tail["ttft_s"][idx]}
     cap = rate_max.copy()
-    for q, limit in ((0.5, slo.ttft_p50_ms), (0.95, slo.ttft_p95_ms), (0.99, slo.ttft_p99_ms)):
-        if limit is not None:
-            cap = np.minimum(cap, max_rate_meeting(np.full(len(idx), limit / 1e3), rate_max, q,
+    for q, limit_s in slo.ttft_by_quantile():
+        if limit_s is not None:
+            cap = np.minimum(cap, max_rate_meeting(np.full(len(idx), limit_s), rate_max, q,
                                                    ttft_solo_s=solo_ttft[q], slots=batch, hold_s=hold,
                                                    prefill_service_s=prefill_service))
     keep = cap > 1e-9
@@ -227,8 +214,8 @@ def _feasible_columns(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray]
     ttft95 = ttft_quantile(cap, q=0.95, ttft_solo_s=tail["ttft_s"][idx], slots=batch, hold_s=hold,
                            prefill_service_s=prefill_service)
     n_gpu = m["num_gpus"][idx]
-    per_gpu_overhead = np.array([(overhead_w_per_gpu or {}).get(g, fixed("server_overhead_w_per_gpu"))
-                                 for g in grid["gpu"][idx]])
+    overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
+    per_gpu_overhead = np.array([overhead_by_gpu.get(g, fixed("server_overhead_w_per_gpu")) for g in grid["gpu"][idx]])
     overhead = per_gpu_overhead * n_gpu
     p_full = m["power_total_w"][idx]
     # Power rises from a lone request's draw to the saturated draw, linearly in load (a secant of
@@ -248,7 +235,7 @@ def _feasible_columns(w: Workload, model: ModelSpec, grid: dict[str, np.ndarray]
         "power_base_w": p_floor + overhead, "power_slope_w_per_rps": slope,
         "power_at_capacity_w": p_floor + overhead + slope * cap,
         "peak_power_w": m["peak_power_total_w"][idx] + overhead,
-        "output_tokens_per_request": np.full(len(idx), t.output_tokens.mean),
+        "output_tokens_per_request": np.full(len(idx), w.output_tokens.mean),
     }
     return cols, idx
 
@@ -270,35 +257,40 @@ class Evaluated:
     """The p95 input + output length a sequence must fit (KV memory, context)."""
 
 
-def evaluate_configurations(w: Workload, configs: dict[str, np.ndarray], catalog: Catalog, calibration: str | None,
-                            overhead_w_per_gpu: dict[str, float] | None = None) -> Evaluated:
+def evaluate_configurations(p: Problem, w: WorkloadDemand, configs: dict[str, np.ndarray]) -> Evaluated:
     """Evaluate the configurations ``configs`` (columns gpu, precision, tp, pp, batch_size,
     prefill_chunk_tokens) of workload ``w`` with the code `workload_candidates` runs on its grid, so
     `planner check` recomputes a plan's figures exactly as `planner solve` computed them. The grid's
     own rules (allowed GPUs, precisions, TP and PP) are not applied: the caller checks those."""
-    model = catalog.model(w.model)
+    model = p.catalog.model(w.model_id)
     grid = {"gpu": np.asarray(configs["gpu"]).astype(str), "precision": np.asarray(configs["precision"]).astype(str)}
     grid |= {k: np.asarray(configs[k], dtype=float) for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}
-    p = _operating_points(w, model, grid, catalog, calibration, overhead_w_per_gpu)
+    found = _operating_points(p, w, model, grid)
     n = len(grid["gpu"])
     points: dict[str, np.ndarray] = {}
-    for k, v in p.cols.items():
+    for k, v in found.cols.items():
         if v.dtype.kind in "fiu":
             points[k] = np.full(n, np.nan)
-            points[k][p.rows] = v
-    t = w.traffic
-    return Evaluated(p.why, p.problem, p.mean, points, t.input_tokens.p95_or_mean + t.output_tokens.p95_or_mean)
+            points[k][found.rows] = v
+    return Evaluated(found.why, found.problem, found.mean, points, w.longest_tokens)
 
 
-def generate_candidates(workloads: list[Workload], gpus: list[GpuSpec], catalog: Catalog,
-                        calibration: str | None, per_server: dict[str, int] | None = None,
-                        overhead_w_per_gpu: dict[str, float] | None = None) -> Candidates:
+def generate_candidates(p: Problem, workloads: tuple[WorkloadDemand, ...] | None = None) -> Candidates:
+    """Operating points of every workload of ``p`` (or of ``workloads``) on its GPUs, pruned."""
     parts, best, evaluated = [], {}, 0
-    for w in workloads:
-        cols, b, n = workload_candidates(w, gpus, catalog, calibration, per_server, overhead_w_per_gpu)
+    for w in p.workloads if workloads is None else workloads:
+        cols, b, n = workload_candidates(p, w)
         parts.append(cols)
         best[w.name] = b
         evaluated += n
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    merged = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
     keep = prune(merged)
     return Candidates({k: v[keep] for k, v in merged.items()}, best, evaluated)
+
+
+def replace_workload(cand: Candidates, name: str, cols: dict[str, np.ndarray]) -> Candidates:
+    """``cand`` with one workload's operating points replaced by ``cols`` (pruned again)."""
+    keep_other = cand.columns["workload"] != name
+    merged = {k: np.concatenate([v[keep_other], cols[k]]) for k, v in cand.columns.items()}
+    mask = prune(merged)
+    return Candidates({k: v[mask] for k, v in merged.items()}, cand.best_latency, cand.evaluated)

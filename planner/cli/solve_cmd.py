@@ -147,16 +147,17 @@ def _problems(file: str, override: str | None, catalog: Catalog,
     A solver check's problem that the base scenario does not have is labelled with the override.
     """
     from planner.errors import InputError
-    from planner.optimize.solve import select_gpus
-    from planner.scenario.load import check_names, load_scenario, override_label
+    from planner.problem.build import allowed_gpus
+    from planner.scenario.load import load_scenario
+    from planner.scenario.names import check_names, override_label
 
     try:
         ls = load_scenario(file, override)
-        check_names(ls, catalog)
+        names = check_names(ls, catalog)
     except InputError as exc:
         return None, exc.render().splitlines()
     try:
-        select_gpus(ls.scenario, catalog, file)
+        allowed_gpus(names, catalog, file)
     except InputError as exc:
         if override is not None and exc.render() not in base_lines:
             exc = InputError(exc.message, file=exc.file, key_path=override_label(override) + (exc.key_path or ""),

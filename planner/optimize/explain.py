@@ -9,111 +9,80 @@ combination that would be needed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
-from planner.candidates.generate import Candidates
-from planner.catalog.loader import Catalog
+from planner.candidates.generate import Candidates, replace_workload, workload_candidates
 from planner.errors import InfeasibleError
-from planner.optimize.analysis import _replace_workload, candidate_options
-from planner.optimize.model import ALL_FAMILIES, FleetModel, GpuType, build_model, value
-from planner.schemas.catalog import GpuSpec
-from planner.schemas.scenario import Scenario, Workload
+from planner.optimize.program import ALL_FAMILIES, FleetModel, build_program, value
+from planner.problem.limits import CAPS, RACK_POWER, SLOS, limits_of
+from planner.problem.model import Problem
 
-LIMIT_FAMILIES = ("site_power", "racks", "inventory", "budget")
 SLO_FACTORS = (1.25, 1.5, 2.0, 3.0, 5.0)
 RACK_FACTORS = (1.25, 1.5, 2.0)
-Runner = Callable[[FleetModel], str]  # solves a model, returns "optimal" | "feasible" | "infeasible"
+Runner = Callable[[FleetModel], str]  # solves a model, returns "optimal" | "feasible" | "infeasible" | ...
 
 
 def _slack_lines(m: FleetModel) -> list[str]:
+    """Each non-zero slack in the plain words of its limit record."""
     lines = []
-    for name, (var, scale, _meaning) in sorted(m.slacks.items()):
-        amount = value(var) * scale
-        if amount <= 1e-6:
-            continue
-        if name.startswith("capacity_"):
-            lines.append(f"serve {amount:.3g} requests/s less of workload {name[len('capacity_'):]}")
-        elif name == "site_power":
-            lines.append(f"+{amount / 1e3:.1f} kW datacenter IT power (site.power_cap_kw)")
-        elif name == "racks":
-            lines.append(f"+{math.ceil(amount - 1e-6)} racks (site.racks)")
-        elif name.startswith("inventory_"):
-            lines.append(f"+{math.ceil(amount - 1e-6)} {name[len('inventory_'):]} GPUs of inventory "
-                         "(hardware.inventory)")
-        elif name == "budget":
-            lines.append(f"+${amount:,.0f} capex budget (finance.budget_usd)")
+    for _, (var, family, lim) in sorted(m.slacks.items()):
+        amount = value(var) * family.slack_unit
+        if amount > 1e-6:
+            lines.append(family.shortfall(lim, amount))
     return lines
 
 
-def _relaxed(w: Workload, field: str, factor: float) -> Workload:
-    old = getattr(w.slo, field)
-    return w.model_copy(update={"slo": w.slo.model_copy(update={field: old * factor})})
-
-
-def _slo_alternatives(scenario: Scenario, cand: Candidates, types: dict[str, GpuType], gpus: list[GpuSpec],
-                      catalog: Catalog, calibration: str | None, run: Runner) -> list[str]:
-    from planner.candidates.generate import workload_candidates
-
+def _cap_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
+    """Each cap family relaxed on its own (an elastic slack on that family only)."""
     out = []
-    for i, w in enumerate(scenario.workloads):
-        for field, label in (("itl_p95_ms", "ITL p95"), ("ttft_p95_ms", "TTFT p95")):
-            if getattr(w.slo, field) is None:
+    for family in CAPS:
+        if not family.limits(p):
+            continue
+        m = build_program(p, cand, elastic=frozenset({family.name}))
+        if run(m) != "infeasible":
+            out += _slack_lines(m)
+    return out
+
+
+def _rack_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
+    """Bigger rack circuits (and air-cooling limit, when air cooled) fit more servers per rack."""
+    lim = RACK_POWER.limits(p)[0]
+    for factor in RACK_FACTORS:
+        text, relaxed = RACK_POWER.scaled(p, lim, factor)  # type: ignore[misc]
+        if run(build_program(relaxed, cand)) != "infeasible":
+            return [text]
+    return []
+
+
+def _slo_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
+    """Per workload and SLO, the smallest factor of relaxation that admits a plan."""
+    out = []
+    for w in p.workloads:
+        for family, lim in limits_of(p, SLOS):
+            if lim.subject != w.name:
                 continue
             for factor in SLO_FACTORS:
-                relaxed = _relaxed(w, field, factor)
-                cols, _, _ = workload_candidates(relaxed, gpus, catalog, calibration, **candidate_options(types))
+                text, relaxed = family.scaled(p, lim, factor)  # type: ignore[misc]
+                cols, _, _ = workload_candidates(relaxed, relaxed.workload(w.name))
                 if len(cols["workload"]) == 0:
                     continue
-                workloads = list(scenario.workloads)
-                workloads[i] = relaxed
-                sc = scenario.model_copy(update={"workloads": workloads})
-                if run(build_model(sc, _replace_workload(cand, w.name, cols), types)) != "infeasible":
-                    old = getattr(w.slo, field)
-                    out.append(f"{label} SLO of {w.name} {old:g} -> {old * factor:g} ms")
+                if run(build_program(relaxed, replace_workload(cand, w.name, cols))) != "infeasible":
+                    out.append(text)
                     break
     return out
 
 
-def _rack_alternatives(scenario: Scenario, cand: Candidates,
-                       types_fn: Callable[[Scenario], dict[str, GpuType]], run: Runner) -> list[str]:
-    """Bigger rack circuits (and air-cooling limit, when air cooled) fit more servers per rack."""
-    site = scenario.site
-    for factor in RACK_FACTORS:
-        update = {"rack_power_cap_kw": site.rack_power_cap_kw * factor}
-        if site.cooling == "air":
-            update["air_cooling_limit_kw"] = site.air_cooling_limit_kw * factor
-        sc = scenario.model_copy(update={"site": site.model_copy(update=update)})
-        types = {g: t for g, t in types_fn(sc).items() if g in set(cand.columns["gpu"].tolist())}
-        if types and run(build_model(sc, cand, types)) != "infeasible":
-            air = (f" and air cooling {site.air_cooling_limit_kw:g} -> {site.air_cooling_limit_kw * factor:g} kW"
-                   if site.cooling == "air" else "")
-            return [f"rack circuits {site.rack_power_cap_kw:g} -> {site.rack_power_cap_kw * factor:g} kW per rack"
-                    f"{air} (site.rack_power_cap_kw)"]
-    return []
-
-
-def explain_infeasible(scenario: Scenario, cand: Candidates, types: dict[str, GpuType], gpus: list[GpuSpec],
-                       catalog: Catalog, calibration: str | None, run: Runner,
-                       notes: list[str], types_fn: Callable[[Scenario], dict[str, GpuType]] | None = None
-                       ) -> InfeasibleError:
-    alternatives: list[str] = []
-    for family in LIMIT_FAMILIES:
-        m = build_model(scenario, cand, types, elastic=frozenset({family}))
-        if not m.slacks:
-            continue
-        if run(m) != "infeasible":
-            alternatives += _slack_lines(m)
-    if types_fn is not None:
-        alternatives += _rack_alternatives(scenario, cand, types_fn, run)
-    alternatives += _slo_alternatives(scenario, cand, types, gpus, catalog, calibration, run)
+def explain_infeasible(p: Problem, cand: Candidates, run: Runner, notes: list[str]) -> InfeasibleError:
+    """Independent alternatives ("needs +220 kW datacenter power, or +3 racks, or ITL SLO 20 -> 35 ms");
+    when none suffices alone, the combination the all-families elastic solve needs."""
+    alternatives = _cap_alternatives(p, cand, run) + _rack_alternatives(p, cand, run)
+    alternatives += _slo_alternatives(p, cand, run)
     lines: list[str]
     if alternatives:
         lines = ["needs " + alternatives[0]] + [f"or {a}" for a in alternatives[1:]]
     else:
-        m = build_model(scenario, cand, types, elastic=ALL_FAMILIES)
+        m = build_program(p, cand, elastic=ALL_FAMILIES)
         combined = _slack_lines(m) if run(m) != "infeasible" else []
         lines = (["no single relaxation suffices; together it needs: " + "; ".join(combined)] if combined
                  else ["no relaxation of the limits or SLOs found a plan"])
-    return InfeasibleError(f"scenario {scenario.name!r} is infeasible", explanation=lines + notes)
-
+    return InfeasibleError(f"scenario {p.name!r} is infeasible", explanation=lines + notes)

@@ -1,27 +1,21 @@
-"""Turn a solved fleet model into a Plan, re-verifying every constraint on the integer values."""
+"""Turn a solved fleet program into a Plan, re-verifying every constraint on the integer values.
+
+Everything comes from the resolved problem (planner.problem) and the solution; the fleet figures
+and the constraints table come from planner.plan.figures, the functions `planner check` uses too.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
 from planner import __version__
 from planner.candidates.queueing import ttft_quantile
-from planner.catalog.loader import Catalog
-from planner.core.constants import (
-    BTU_PER_HR_PER_COOLING_TON,
-    COEFFICIENTS,
-    FIXED,
-    HOURS_PER_YEAR,
-    W_TO_BTU_PER_HR,
-)
-from planner.optimize.model import OBJECTIVE_EXPR, int_value, usable_rack_w, value
-from planner.optimize.solve import SolveResult
+from planner.core.constants import COEFFICIENTS, FIXED
+from planner.optimize.backend import SolveResult
+from planner.optimize.program import OBJECTIVE_EXPR, int_value, value
 from planner.optimize.ties import TIE_RULE
-from planner.plan.hashing import scenario_input_hashes
-from planner.scenario.load import LoadedScenario
-from planner.scenario.names import resolve_names
+from planner.plan import figures
+from planner.problem.model import Problem, WorkloadDemand
 from planner.schemas.plan import (
     PLAN_SCHEMA_VERSION,
     Constraint,
@@ -31,8 +25,8 @@ from planner.schemas.plan import (
     ScenarioRef,
     ServerGroup,
     Solver,
-    Totals,
 )
+from planner.units import BTU_PER_HR_PER_W, HOURS_PER_YEAR, s_to_ms
 
 TOLERANCE = 1e-6
 OBJECTIVE_UNITS = {"min_tco": "USD", "min_power": "W", "min_energy": "kWh/year", "min_gpus": "GPUs",
@@ -43,82 +37,77 @@ class PlanVerificationError(AssertionError):
     """The solver returned values that break a constraint: a bug, never an expected outcome."""
 
 
-def _seconds(ms: float | None) -> float | None:
-    return None if ms is None else ms / 1e3
+def _ttft_at_load(c: dict[str, np.ndarray], i: int, per_replica_rps: float) -> float:
+    """TTFT p95 of candidate ``i`` at a per-replica arrival rate (the queueing model of candidates)."""
+    return float(ttft_quantile(np.array([per_replica_rps]), q=0.95,
+                               ttft_solo_s=np.array([float(c["ttft_solo_p95_s"][i])]),
+                               slots=np.array([float(c["batch_size"][i])]),
+                               hold_s=np.array([float(c["hold_s"][i])]),
+                               prefill_service_s=np.array([float(c["prefill_service_s"][i])]))[0])
+
+
+def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
+    m = r.model
+    c = m.cand.columns
+    w = m.problem.workload(str(c["workload"][i]))
+    g = m.gpus[str(c["gpu"][i])]
+    routed = max(value(m.routed[i]), 0.0)
+    base, slope = float(c["power_base_w"][i]), float(c["power_slope_w_per_rps"][i])
+    gpus = n * int(c["num_gpus"][i])
+    cap = n * float(c["capacity_rps"][i])
+    p_max = n * base + slope * routed
+    p_avg = n * base + slope * routed * w.average_to_peak
+    tokens = routed * float(c["output_tokens_per_request"][i])
+    # TTFT p95 at the routed peak with the workload's k spare replicas down (its design point)
+    ttft_peak = _ttft_at_load(c, i, routed / max(n - w.redundancy, 1))
+    return Deployment(
+        workload=w.name, model=str(c["model"][i]), gpu=g.id, precision=str(c["precision"][i]),
+        tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=gpus, batch_size=int(c["batch_size"][i]),
+        capacity_requests_per_s=cap, demand_requests_per_s=routed, ttft_p95_s=ttft_peak,
+        itl_p95_s=float(c["itl_p95_s"][i]), slo_ttft_p95_s=w.slo.ttft_p95_s, slo_itl_p95_s=w.slo.itl_p95_s,
+        output_tokens_per_s=tokens, utilization=routed / cap if cap else 0.0,
+        power_avg_w=p_avg, power_max_w=p_max, power_burst_w=n * float(c["peak_power_w"][i]),
+        prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]), engine=w.engine,
+        power_nameplate_w=gpus / g.gpus_per_server * g.server_max_power_w,
+        power_per_gpu_avg_w=p_avg / gpus, energy_per_output_token_j=p_max / tokens if tokens else 0.0)
 
 
 def _deployments(r: SolveResult) -> list[Deployment]:
-    m = r.model
-    c = m.cand.columns
-    sc = m.scenario
-    slo = {w.name: w.slo for w in sc.workloads}
-    avg_ratio = {w.name: w.traffic.average_to_peak for w in sc.workloads}
     out = []
-    for i in range(len(m.cand)):
-        n = int_value(m.replicas[i])
-        if n <= 0:
-            continue
-        w = str(c["workload"][i])
-        routed = max(value(m.routed[i]), 0.0)
-        base, slope = float(c["power_base_w"][i]), float(c["power_slope_w_per_rps"][i])
-        g = m.gpu_types[str(c["gpu"][i])]
-        gpus = n * int(c["num_gpus"][i])
-        cap = n * float(c["capacity_rps"][i])
-        p_max = n * base + slope * routed
-        p_avg = n * base + slope * routed * avg_ratio[w]
-        tokens = routed * float(c["output_tokens_per_request"][i])
-        # TTFT p95 at the routed peak with the workload's k spare replicas down (its design point)
-        k = next(wl.redundancy for wl in sc.workloads if wl.name == w)
-        per_replica = routed / max(n - k, 1)
-        ttft_peak = float(ttft_quantile(np.array([per_replica]), q=0.95,
-                                        ttft_solo_s=np.array([float(c["ttft_solo_p95_s"][i])]),
-                                        slots=np.array([float(c["batch_size"][i])]),
-                                        hold_s=np.array([float(c["hold_s"][i])]),
-                                        prefill_service_s=np.array([float(c["prefill_service_s"][i])]))[0])
-        out.append(Deployment(
-            workload=w, model=str(c["model"][i]), gpu=g.id, precision=str(c["precision"][i]),
-            tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=gpus, batch_size=int(c["batch_size"][i]),
-            capacity_requests_per_s=cap, demand_requests_per_s=routed,
-            ttft_p95_s=ttft_peak, itl_p95_s=float(c["itl_p95_s"][i]),
-            slo_ttft_p95_s=_seconds(slo[w].ttft_p95_ms), slo_itl_p95_s=_seconds(slo[w].itl_p95_ms),
-            output_tokens_per_s=tokens, utilization=routed / cap if cap else 0.0,
-            power_avg_w=p_avg, power_max_w=p_max, power_burst_w=n * float(c["peak_power_w"][i]),
-            prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]),
-            engine=next(wl.engine for wl in sc.workloads if wl.name == w),
-            power_nameplate_w=gpus / g.gpus_per_server * g.server_max_power_w,
-            power_per_gpu_avg_w=p_avg / gpus, energy_per_output_token_j=p_max / tokens if tokens else 0.0))
+    for i in range(len(r.model.cand)):
+        n = int_value(r.model.replicas[i])
+        if n > 0:
+            out.append(_deployment(r, i, n))
     return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size))
 
 
-def _servers(r: SolveResult, catalog: Catalog) -> list[ServerGroup]:
+def _servers(r: SolveResult) -> list[ServerGroup]:
     out = []
-    for g, t in sorted(r.model.gpu_types.items()):
-        s = int_value(r.model.servers[g])
+    for g in r.model.problem.gpus:
+        s = int_value(r.model.servers[g.id])
         if s <= 0:
             continue
-        psu = catalog.gpu(g).server.psu
-        out.append(ServerGroup(gpu=g, server_model=t.server_model, servers=s, gpus=s * t.gpus_per_server,
-                               gpus_per_server=t.gpus_per_server, server_max_power_w=t.server_max_power_w,
-                               rack_units=t.server_rack_units, psu_count=psu.count if psu else None,
+        psu = g.psu
+        out.append(ServerGroup(gpu=g.id, server_model=g.server_model, servers=s, gpus=s * g.gpus_per_server,
+                               gpus_per_server=g.gpus_per_server, server_max_power_w=g.server_max_power_w,
+                               rack_units=g.server_rack_units, psu_count=psu.count if psu else None,
                                psu_rating_w=psu.rating_w if psu else None,
                                psu_redundancy=psu.redundancy if psu else None,
                                psu_efficiency_tier=psu.efficiency_tier if psu else None,
-                               gpu_price_usd=t.gpu_price_usd, server_price_usd=t.server_price_usd))
+                               gpu_price_usd=g.gpu_price_usd, server_price_usd=g.server_price_usd))
     return out
 
 
-def _racks(r: SolveResult, servers: list[ServerGroup], deployments: list[Deployment],
-           idle_by_gpu: dict[str, float]) -> list[Rack]:
-    site = r.model.scenario.site
-    cap_w = usable_rack_w(site)
+def _racks(r: SolveResult, servers: list[ServerGroup], deployments: list[Deployment]) -> list[Rack]:
+    p = r.model.problem
     out = []
     for sg in servers:
-        t = r.model.gpu_types[sg.gpu]
+        g = p.gpu(sg.gpu)
         n_racks = max(int_value(r.model.racks[sg.gpu]), 1)
         # spread servers evenly over the type's racks (a balanced layout; fewer hot racks)
         base, extra = divmod(sg.servers, n_racks)
         ds = [d for d in deployments if d.gpu == sg.gpu]
-        spare_w = idle_by_gpu[sg.gpu] * (sg.gpus - sum(d.gpus for d in ds))
+        spare_w = figures.spare_power_w(ds, [sg], {g.id: g.spare_gpu_w})
         per_server_max = (sum(d.power_max_w for d in ds) + spare_w) / sg.servers
         per_server_avg = (sum(d.power_avg_w for d in ds) + spare_w) / sg.servers
         for k in range(n_racks):
@@ -127,52 +116,34 @@ def _racks(r: SolveResult, servers: list[ServerGroup], deployments: list[Deploym
                 continue
             p_max = s * per_server_max
             out.append(Rack(id=f"{sg.gpu}-r{k + 1:02d}", gpu=sg.gpu, servers=s,
-                            power_nameplate_w=s * t.server_max_power_w, power_max_w=p_max,
-                            power_avg_w=s * per_server_avg, usable_cap_w=cap_w,
-                            heat_btu_per_hr=p_max * W_TO_BTU_PER_HR,
-                            liquid_cooling_required=s * t.server_max_power_w > site.air_cooling_limit_kw * 1e3))
+                            power_nameplate_w=s * g.server_max_power_w, power_max_w=p_max,
+                            power_avg_w=s * per_server_avg, usable_cap_w=p.site.usable_rack_w,
+                            heat_btu_per_hr=p_max * BTU_PER_HR_PER_W,
+                            liquid_cooling_required=p.site.needs_liquid(s * g.server_max_power_w)))
     return out
 
 
-def _constraints(r: SolveResult, deployments: list[Deployment], racks: list[Rack]) -> list[Constraint]:
-    m = r.model
-    out = []
-    for w in m.scenario.workloads:
-        need = w.traffic.peak_requests_per_s * (1 + w.headroom)
-        have = sum(d.capacity_requests_per_s - w.redundancy * d.capacity_requests_per_s / d.replicas
-                   for d in deployments if d.workload == w.name)
-        out.append(Constraint(name=f"capacity_{w.name}", kind="demand", limit=need, value=have,
-                              unit="requests/s", binding=have <= need * 1.02, slack=have - need))
-    for name, (expr, limit, unit, kind) in sorted(m.limits.items()):
-        v = value(expr)
-        out.append(Constraint(name=name, kind=kind, limit=limit, value=v, unit=unit,
-                              binding=v >= 0.98 * limit, slack=limit - v))
-    for rk in racks:
-        out.append(Constraint(name=f"rack_power_{rk.id}", kind="rack_power", limit=rk.usable_cap_w,
-                              value=rk.power_nameplate_w, unit="W",
-                              binding=rk.power_nameplate_w >= 0.98 * rk.usable_cap_w,
-                              slack=rk.usable_cap_w - rk.power_nameplate_w))
-    return out
-
-
-def verify(constraints: list[Constraint], deployments: list[Deployment], servers: list[ServerGroup],
-           r: SolveResult) -> None:
-    """Every constraint must hold on the returned integer values; otherwise it is a bug."""
+def _verify_pools(r: SolveResult, deployments: list[Deployment], servers: list[ServerGroup]) -> None:
     for sg in servers:
         used = sum(d.gpus for d in deployments if d.gpu == sg.gpu)
         if used > sg.servers * sg.gpus_per_server:
             raise PlanVerificationError(f"{sg.gpu}: {used} GPUs in use but only {sg.servers} servers bought")
-    for w in r.model.scenario.workloads:
+    for w in r.model.problem.workloads:
         ds = [d for d in deployments if d.workload == w.name]
         routed = sum(d.demand_requests_per_s for d in ds)
-        if abs(routed - w.traffic.peak_requests_per_s) > 1e-6 * w.traffic.peak_requests_per_s + 1e-9:
-            raise PlanVerificationError(f"{w.name}: {routed} requests/s routed, the peak is "
-                                        f"{w.traffic.peak_requests_per_s}")
+        if abs(routed - w.peak_requests_per_s) > 1e-6 * w.peak_requests_per_s + 1e-9:
+            raise PlanVerificationError(f"{w.name}: {routed} requests/s routed, the peak is {w.peak_requests_per_s}")
         if w.redundancy > 0 and len(ds) > 1:
             raise PlanVerificationError(f"{w.name}: an N+k workload must run one pool, got {len(ds)}")
         for d in ds:
             if w.redundancy > 0 and d.replicas < w.redundancy + 1:
                 raise PlanVerificationError(f"{w.name}: {d.replicas} replicas cannot keep {w.redundancy} spares")
+
+
+def verify(constraints: list[Constraint], deployments: list[Deployment], servers: list[ServerGroup],
+           r: SolveResult) -> None:
+    """Every constraint must hold on the returned integer values; otherwise it is a bug."""
+    _verify_pools(r, deployments, servers)
     for c in constraints:
         ok = c.value >= c.limit * (1 - TOLERANCE) if c.kind == "demand" else c.value <= c.limit * (1 + TOLERANCE) + 1e-6
         if not ok:
@@ -186,100 +157,68 @@ def verify(constraints: list[Constraint], deployments: list[Deployment], servers
             raise PlanVerificationError(f"{d.workload}/{d.gpu}: routed beyond capacity")
 
 
-def build_plan(ls: LoadedScenario, r: SolveResult, catalog: Catalog, notes: list[str],
-               calibration_path: Path | None) -> Plan:
-    m = r.model
-    sc = m.scenario
-    site, fin = sc.site, sc.finance
+def build_plan(r: SolveResult, notes: list[str]) -> Plan:
+    """The plan of a solved program (its integer values re-verified against every constraint);
+    ``notes`` (GPUs left out, analysis skipped, ...) become assumption rows."""
+    p = r.model.problem
     deployments = _deployments(r)
-    servers = _servers(r, catalog)
-    idle_by_gpu = {g: t.idle_w + t.overhead_w_per_gpu for g, t in m.gpu_types.items()}
-    racks = _racks(r, servers, deployments, idle_by_gpu)
-    constraints = _constraints(r, deployments, racks)
+    servers = _servers(r)
+    racks = _racks(r, servers, deployments)
+    fleet = figures.totals(p, deployments, servers, len(racks), {g.id: g.spare_gpu_w for g in p.gpus})
+    constraints = figures.constraints(p, deployments, servers, racks, fleet)
     verify(constraints, deployments, servers, r)
-    e = {k: value(v) for k, v in m.expr.items()}
-    ratio = {w.name: w.traffic.average_to_peak for w in sc.workloads}
-    tokens_per_s_avg = sum(d.output_tokens_per_s * ratio[d.workload] for d in deployments)
-    tokens_per_year = tokens_per_s_avg * HOURS_PER_YEAR * 3600
-    annual_cost = e["annual_energy_cost_usd"] + e["annual_colocation_usd"]
-    tco_per_year = e["capex_usd"] / fin.amortization_years + annual_cost
-    tokens_per_s_peak = sum(d.output_tokens_per_s for d in deployments)
-    totals = Totals(
-        gpus=sum(s.gpus for s in servers), servers=sum(s.servers for s in servers), racks=len(racks),
-        it_power_avg_w=e["it_power_avg_w"], it_power_max_w=e["it_power_max_w"],
-        it_power_nameplate_w=e["it_power_nameplate_w"],
-        facility_power_avg_w=e["it_power_avg_w"] * site.pue, facility_power_max_w=e["it_power_max_w"] * site.pue,
-        heat_btu_per_hr=e["it_power_max_w"] * W_TO_BTU_PER_HR,
-        cooling_tons=e["it_power_max_w"] * W_TO_BTU_PER_HR / BTU_PER_HR_PER_COOLING_TON,
-        annual_energy_kwh=e["annual_energy_kwh"], annual_facility_energy_kwh=e["annual_energy_kwh"] * site.pue,
-        annual_energy_cost_usd=e["annual_energy_cost_usd"], annual_colocation_usd=e["annual_colocation_usd"],
-        capex_usd=e["capex_usd"], tco_usd=e["tco_usd"], tco_per_year_usd=tco_per_year,
-        co2e_t_per_year=e["co2e_t_per_year"], output_tokens_per_year=tokens_per_year,
-        usd_per_million_tokens=tco_per_year / tokens_per_year * 1e6 if tokens_per_year else 0.0,
-        joules_per_output_token=e["it_power_max_w"] / tokens_per_s_peak if tokens_per_s_peak else 0.0,
-        joules_per_output_token_avg=(e["annual_energy_kwh"] * 3.6e6 / tokens_per_year) if tokens_per_year else 0.0,
-        output_tokens_per_s_per_kw=tokens_per_s_peak / (e["it_power_max_w"] / 1e3) if e["it_power_max_w"] else 0.0)
-    hashes = scenario_input_hashes(ls.path, catalog, override=ls.override, calibration_path=calibration_path)
-    objective_key = OBJECTIVE_EXPR[sc.objective]
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION, tool_version=__version__,
-        scenario=ScenarioRef(name=sc.name, description=sc.description, file=ls.path.name,
-                             override=ls.override, objective=sc.objective),
-        input_sha256=hashes, status=r.status,  # type: ignore[arg-type]
-        objective={"name": sc.objective, "value": e[objective_key], "unit": OBJECTIVE_UNITS[sc.objective]},
+        scenario=ScenarioRef(name=p.name, description=p.description, file=p.file_name, override=p.override,
+                             objective=p.objective),
+        input_sha256=p.hashes, status=r.status,  # type: ignore[arg-type]
+        objective={"name": p.objective, "value": float(getattr(fleet, OBJECTIVE_EXPR[p.objective])),
+                   "unit": OBJECTIVE_UNITS[p.objective]},
         solver=Solver(name=r.solver_name, version=r.solver_version, status=r.solver_status, mip_gap=r.mip_gap,
                       time_s=r.time_s, time_limit_s=r.time_limit_s),
-        deployments=deployments, servers=servers, racks=racks, totals=totals, constraints=constraints,
-        site={k: v for k, v in site.model_dump().items()},
-        finance={k: v for k, v in fin.model_dump().items() if not isinstance(v, dict)},
-        workloads=[_workload_row(w) for w in sc.workloads],
-        assumptions=_assumptions(calibration_path, notes, catalog, r))
+        deployments=deployments, servers=servers, racks=racks, totals=fleet, constraints=constraints,
+        site=dict(p.echo.site), finance=dict(p.echo.finance), workloads=[workload_row(w) for w in p.workloads],
+        assumptions=_assumptions(p, r, notes))
 
 
-def _workload_row(w) -> dict[str, float | str | None]:  # type: ignore[no-untyped-def]
-    t, s = w.traffic, w.slo
-    return {"name": w.name, "model": w.model, "peak_requests_per_s": t.peak_requests_per_s,
-            "average_requests_per_s": t.average_or_default_requests_per_s,
-            "input_tokens_mean": t.input_tokens.mean, "input_tokens_p95": t.input_tokens.p95_or_mean,
-            "output_tokens_mean": t.output_tokens.mean, "output_tokens_p95": t.output_tokens.p95_or_mean,
-            "ttft_p95_ms": s.ttft_p95_ms, "itl_p95_ms": s.itl_p95_ms, "redundancy": float(w.redundancy),
-            "headroom": w.headroom, "precisions": ",".join(w.precisions)}
+def workload_row(w: WorkloadDemand) -> dict[str, float | int | str | None]:
+    """The plan's record of a workload's inputs, in the scenario's units."""
+    return {"name": w.name, "model": w.model_as_written, "peak_requests_per_s": w.peak_requests_per_s,
+            "average_requests_per_s": w.average_requests_per_s,
+            "input_tokens_mean": w.input_tokens.mean, "input_tokens_p95": w.input_tokens.p95,
+            "output_tokens_mean": w.output_tokens.mean, "output_tokens_p95": w.output_tokens.p95,
+            "ttft_p95_ms": None if w.slo.ttft_p95_s is None else s_to_ms(w.slo.ttft_p95_s),
+            "itl_p95_ms": None if w.slo.itl_p95_s is None else s_to_ms(w.slo.itl_p95_s),
+            "redundancy": w.redundancy, "headroom": w.headroom, "precisions": ",".join(w.precisions)}
 
 
-def _assumptions(calibration_path: Path | None, notes: list[str], catalog: Catalog,
-                 r: SolveResult) -> list[dict[str, str]]:
+def _assumptions(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str, str]]:
     """Every constant, calibrated coefficient and catalog figure the plan rests on, with its source."""
-    from planner.calibration.coefficients import load_calibration
-
     out = [{"name": c.name, "value": f"{c.value:g}", "unit": c.unit, "source": c.source,
             "range": f"{c.low:g}-{c.high:g}"} for c in FIXED.values()]
-    cal, _ = load_calibration(calibration_path)
-    fitted = cal.for_config("", "vllm")
-    where = (f"fitted by planner calibrate on {cal.provenance.get('data_file', 'measurements')}"
-             if cal.coefficients else "literature prior (no calibration file)")
+    fitted = p.calibration.for_config("", "vllm")
     out += [{"name": f"coefficient {c.name}", "value": f"{fitted[c.name]:g}", "unit": c.unit,
-             "source": f"{where}; prior {c.value:g}: {c.source}", "range": f"{c.low:g}-{c.high:g}"}
+             "source": f"{p.calibration_origin}; prior {c.value:g}: {c.source}", "range": f"{c.low:g}-{c.high:g}"}
             for c in COEFFICIENTS.values()]
-    out.append({"name": "calibration file", "value": calibration_path.name if calibration_path else "priors",
+    out.append({"name": "calibration file", "value": p.calibration_file or "priors",
                 "unit": "", "source": "planner calibrate on the project's measurements", "range": ""})
-    scenario_prices = resolve_names(r.model.scenario, catalog).gpu_prices_usd
-    for g in sorted(r.model.gpu_types):
-        spec = catalog.gpu(g)
-        t = r.model.gpu_types[g]
-        price_source = ("scenario finance.gpu_prices_usd" if g in scenario_prices or not spec.price
+    for g in p.gpus:
+        spec = g.spec
+        price_source = ("scenario finance.gpu_prices_usd" if g.price_from_scenario or not spec.price
                         else f"{spec.price.source} ({spec.price.date})")
         out += [
-            {"name": f"{g} price", "value": f"{t.gpu_price_usd:g}", "unit": "USD per GPU",
+            {"name": f"{g.id} price", "value": f"{g.gpu_price_usd:g}", "unit": "USD per GPU",
              "source": price_source, "range": ""},
-            {"name": f"{g} datasheet", "value": f"{spec.memory_gib:g} GiB, {spec.memory_bandwidth_tb_per_s:g} TB/s, "
-             f"TDP {spec.tdp_w:g} W, idle {spec.idle_w:g} W", "unit": "", "source": spec.source, "range": ""},
-            {"name": f"{g} server", "value": f"{t.server_model}: {t.gpus_per_server} GPUs, {t.server_max_power_w:g} W "
-             f"max, {t.server_price_usd:g} USD without GPUs, {t.overhead_w_per_gpu:.0f} W non-GPU per GPU",
-             "unit": "", "source": spec.server.source + (f"; price: {spec.server.price_source}"
-                                                          if spec.server.price_source else ""), "range": ""},
+            {"name": f"{g.id} datasheet", "value": f"{spec.memory_gib:g} GiB, {spec.memory_bandwidth_tb_per_s:g} "
+             f"TB/s, TDP {spec.tdp_w:g} W, idle {spec.idle_w:g} W", "unit": "", "source": spec.source, "range": ""},
+            {"name": f"{g.id} server", "value": f"{g.server_model}: {g.gpus_per_server} GPUs, "
+             f"{g.server_max_power_w:g} W max, {g.server_price_usd:g} USD without GPUs, "
+             f"{g.overhead_w_per_gpu:.0f} W non-GPU per GPU", "unit": "",
+             "source": spec.server.source + (f"; price: {spec.server.price_source}"
+                                             if spec.server.price_source else ""), "range": ""},
         ]
     out.append({"name": "tie-break rule", "value": f"ties {r.ties}", "unit": "", "source": TIE_RULE, "range": ""})
-    out.append({"name": "W to BTU/hr", "value": f"{W_TO_BTU_PER_HR}", "unit": "BTU/hr per W",
+    out.append({"name": "W to BTU/hr", "value": f"{BTU_PER_HR_PER_W}", "unit": "BTU/hr per W",
                 "source": "NIST SP 811 App. B", "range": ""})
     out.append({"name": "hours per year", "value": f"{HOURS_PER_YEAR:g}", "unit": "h", "source": "8760 h", "range": ""})
     out += [{"name": "note", "value": n, "unit": "", "source": "planner", "range": ""} for n in notes]

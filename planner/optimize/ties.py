@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import pulp
 
-from planner.optimize.model import FleetModel, gpus_in_use, int_value, value
+from planner.optimize.program import FleetModel, gpus_in_use, int_value, value
 
 TIE_BAND_REL = 1e-6  # plans within one part per million of the optimal objective count as tied
 TIE_SCORE_GAP_ABS = 0.5  # the tie score is an integer: a gap below 1 proves its minimum
@@ -77,24 +77,24 @@ def derive_the_rest(m: FleetModel) -> None:
     c = m.cand.columns
     for i, v in m.used.items():
         v.varValue = 1.0 if int_value(m.replicas[i]) > 0 else 0.0
-    for g, t in m.gpu_types.items():
-        servers = math.ceil(round(value(gpus_in_use(m, g))) / t.gpus_per_server)
-        m.servers[g].varValue = float(servers)
-        m.racks[g].varValue = float(math.ceil(servers / t.servers_per_rack))
+    for g in m.problem.gpus:
+        servers = math.ceil(round(value(gpus_in_use(m, g.id))) / g.gpus_per_server)
+        m.servers[g.id].varValue = float(servers)
+        m.racks[g.id].varValue = float(math.ceil(servers / m.problem.site.servers_per_rack(g)))
     ranks = candidate_ranks(m)
-    for w in m.scenario.workloads:
-        idx = [i for i in range(len(m.cand)) if c["workload"][i] == w.name]
+    for w in m.problem.workloads:
+        idx = m.rows_of(w.name)
         _route(m, w.name, sorted(idx, key=lambda i: (float(c["power_slope_w_per_rps"][i]), ranks[i])))
 
 
 def _route(m: FleetModel, workload: str, order: list[int]) -> None:
     """Route the workload's peak (less any elastic shortfall) greedily, cheapest power per request first."""
-    peak = next(w.traffic.peak_requests_per_s for w in m.scenario.workloads if w.name == workload)
+    w = m.problem.workload(workload)
+    peak = w.peak_requests_per_s
     short = m.slacks.get(f"capacity_{workload}")
     left = peak
     if short is not None:
-        need = peak * (1.0 + next(w.headroom for w in m.scenario.workloads if w.name == workload))
-        left = max(peak - value(short[0]) * peak / need, 0.0)
+        left = max(peak - value(short[0]) * peak / w.required_requests_per_s, 0.0)
     for i in order:
         take = min(left, float(m.cand.columns["capacity_rps"][i]) * int_value(m.replicas[i]))
         m.routed[i].varValue = take

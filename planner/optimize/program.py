@@ -1,0 +1,226 @@
+"""The fleet integer program, built by one named function per constraint family.
+
+Decision variables: integer replicas per candidate, the peak request rate routed to each, whole
+servers and racks per GPU type. Every capped quantity comes from a limit record
+(planner.problem.limits): the record names the quantity, the bound and the sense, and
+``add_limit`` writes it. With ``elastic`` naming families, those limits get penalized slacks, so an
+infeasible scenario still solves and the slacks say what must be relaxed and by how much.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pulp
+
+from planner.candidates.generate import Candidates
+from planner.problem import economics
+from planner.problem.limits import CAPACITY, FAMILIES, Limit, LimitFamily, limits_of
+from planner.problem.model import GpuOption, Problem
+
+ELASTIC_PENALTY = 1e7  # per unit of normalized slack: dominates any objective term
+
+Elastic = frozenset[str]
+ALL_FAMILIES: Elastic = frozenset(f.name for f in FAMILIES)
+NOT_ELASTIC: Elastic = frozenset()
+
+
+@dataclass
+class FleetModel:
+    prob: pulp.LpProblem
+    cand: Candidates
+    problem: Problem
+    replicas: dict[int, pulp.LpVariable]
+    routed: dict[int, pulp.LpVariable]
+    used: dict[int, pulp.LpVariable]
+    servers: dict[str, pulp.LpVariable]
+    racks: dict[str, pulp.LpVariable]
+    expr: dict[str, Any] = field(default_factory=dict)
+    slacks: dict[str, tuple[pulp.LpVariable, LimitFamily, Limit]] = field(default_factory=dict)
+    """constraint name -> (slack variable in the family's slack units, its family, its limit)."""
+
+    @property
+    def gpus(self) -> dict[str, GpuOption]:
+        return {g.id: g for g in self.problem.gpus}
+
+    def rows_of(self, workload: str) -> list[int]:
+        c = self.cand.columns["workload"]
+        return [i for i in range(len(self.cand)) if c[i] == workload]
+
+
+def new_var(prob: pulp.LpProblem, name: str, low: float | None = 0, up: float | None = None,
+            cat: str = "Continuous") -> pulp.LpVariable:
+    """A variable attached to ``prob`` (PuLP 3.3+ / 4 API), or a plain LpVariable on older PuLP."""
+    if hasattr(prob, "add_variable"):
+        return prob.add_variable(name, lowBound=low, upBound=up, cat=cat)
+    return pulp.LpVariable(name, lowBound=low, upBound=up, cat=cat)
+
+
+def add_variables(m: FleetModel) -> None:
+    c = m.cand.columns
+    for i in range(len(m.cand)):
+        w = m.problem.workload(str(c["workload"][i]))
+        upper = math.ceil(w.required_requests_per_s / float(c["capacity_rps"][i])) + w.redundancy + 1
+        m.replicas[i] = new_var(m.prob, f"replicas_{i:05d}", 0, upper, "Integer")
+        m.routed[i] = new_var(m.prob, f"routed_{i:05d}")
+        if w.redundancy > 0:
+            m.used[i] = new_var(m.prob, f"used_{i:05d}", 0, 1, "Binary")
+    for g in m.problem.gpu_ids:
+        m.servers[g] = new_var(m.prob, f"servers_{g}", 0, None, "Integer")
+        m.racks[g] = new_var(m.prob, f"racks_{g}", 0, None, "Integer")
+
+
+def gpus_in_use(m: FleetModel, g: str) -> Any:
+    c = m.cand.columns
+    return pulp.lpSum(int(c["num_gpus"][i]) * m.replicas[i] for i in range(len(m.cand)) if c["gpu"][i] == g)
+
+
+def capacity_after_spares(m: FleetModel, workload: str) -> Any:
+    """Capacity of the workload's replicas less what its k spares hold back (one pool when k > 0)."""
+    c = m.cand.columns
+    w = m.problem.workload(workload)
+    idx = m.rows_of(workload)
+    total = pulp.lpSum(float(c["capacity_rps"][i]) * m.replicas[i] for i in idx)
+    if w.redundancy == 0:
+        return total
+    return total - pulp.lpSum(w.spare_requests_per_s(float(c["capacity_rps"][i])) * m.used[i] for i in idx)
+
+
+def quantity(m: FleetModel, name: str) -> Any:
+    """The program quantity a limit record names: a fleet expression, or one per GPU type or workload."""
+    kind, _, subject = name.partition(":")
+    if kind == "gpus_bought":
+        return m.gpus[subject].gpus_per_server * m.servers[subject]
+    if kind == "capacity_after_spares":
+        return capacity_after_spares(m, subject)
+    if kind == "racks":
+        return pulp.lpSum(m.racks.values())
+    return m.expr[kind]
+
+
+def slack(m: FleetModel, family: LimitFamily, lim: Limit, elastic: Elastic) -> Any:
+    """The limit's slack variable when its family is elastic, else 0."""
+    if family.name not in elastic:
+        return 0
+    v = new_var(m.prob, f"slack_{lim.name}")
+    m.slacks[lim.name] = (v, family, lim)
+    return v
+
+
+def add_limit(m: FleetModel, family: LimitFamily, lim: Limit, elastic: Elastic) -> None:
+    """quantity <= bound (or >= for requirements), relaxed by the slack when elastic."""
+    q = quantity(m, lim.quantity)
+    s = slack(m, family, lim, elastic) * family.slack_unit
+    if family.sense == "<=":
+        m.prob += (q <= lim.bound + s, lim.name)
+    else:
+        m.prob += (q + s >= lim.bound, lim.name)
+
+
+def add_demand_constraints(m: FleetModel, elastic: Elastic) -> None:
+    """Route all peak traffic to replicas within their capacity; N+k workloads run one pool."""
+    c = m.cand.columns
+    for lim in CAPACITY.limits(m.problem):
+        w = m.problem.workload(str(lim.subject))
+        idx = m.rows_of(w.name)
+        add_limit(m, CAPACITY, lim, elastic)
+        short = m.slacks[lim.name][0] if lim.name in m.slacks else 0
+        # traffic the capacity slack drops is not routed either
+        m.prob += (pulp.lpSum(m.routed[i] for i in idx) + short * w.peak_requests_per_s / lim.bound
+                   == w.peak_requests_per_s, f"route_{w.name}")
+        if w.redundancy > 0:
+            # N+k is well defined for a homogeneous pool: a redundant workload runs one configuration
+            m.prob += (pulp.lpSum(m.used[i] for i in idx) <= 1, f"one_pool_{w.name}")
+        for i in idx:
+            m.prob += (m.routed[i] <= float(c["capacity_rps"][i]) * m.replicas[i], f"load_{i:05d}")
+            if w.redundancy > 0:
+                m.prob += (m.replicas[i] <= m.replicas[i].upBound * m.used[i], f"used_{i:05d}")
+                m.prob += (m.replicas[i] >= (w.redundancy + 1) * m.used[i], f"spares_{i:05d}")
+
+
+def add_server_constraints(m: FleetModel) -> None:
+    """Whole servers per GPU type hold every replica's GPUs."""
+    for g in m.problem.gpus:
+        m.prob += (g.gpus_per_server * m.servers[g.id] >= gpus_in_use(m, g.id), f"servers_{g.id}")
+
+
+def add_rack_packing_constraints(m: FleetModel) -> None:
+    """Racks per GPU type: servers per rack bounded by the usable rack power at the servers'
+    nameplate maximum and by rack units (SiteLimits.servers_per_rack); no empty racks."""
+    for g in m.problem.gpus:
+        m.prob += (m.servers[g.id] <= m.problem.site.servers_per_rack(g) * m.racks[g.id], f"rack_power_{g.id}")
+        m.prob += (m.racks[g.id] <= m.servers[g.id], f"no_empty_racks_{g.id}")
+
+
+def add_cap_constraints(m: FleetModel, elastic: Elastic) -> None:
+    """Every capped quantity of the limit records (site power, racks, inventory, budget)."""
+    for family, lim in limits_of(m.problem):
+        if family is not CAPACITY:
+            add_limit(m, family, lim, elastic)
+
+
+def add_cost_expressions(m: FleetModel) -> None:
+    """Power, energy, money and carbon as linear expressions of the decisions."""
+    c, p = m.cand.columns, m.problem
+    peak_terms, avg_terms = [], []
+    for i in range(len(m.cand)):
+        base, slope = float(c["power_base_w"][i]), float(c["power_slope_w_per_rps"][i])
+        ratio = p.workload(str(c["workload"][i])).average_to_peak
+        peak_terms.append(base * m.replicas[i] + slope * m.routed[i])
+        avg_terms.append(base * m.replicas[i] + slope * ratio * m.routed[i])
+    idle_spare = pulp.lpSum(g.spare_gpu_w * (g.gpus_per_server * m.servers[g.id] - gpus_in_use(m, g.id))
+                            for g in p.gpus)
+    e = m.expr
+    e["it_power_max_w"] = pulp.lpSum(peak_terms) + idle_spare
+    e["it_power_avg_w"] = pulp.lpSum(avg_terms) + idle_spare
+    e["it_power_nameplate_w"] = pulp.lpSum(g.server_max_power_w * m.servers[g.id] for g in p.gpus)
+    e["gpus"] = pulp.lpSum(g.gpus_per_server * m.servers[g.id] for g in p.gpus)
+    e["capex_usd"] = pulp.lpSum(g.server_capex_usd * m.servers[g.id] for g in p.gpus)
+    kwh = economics.annual_energy_kwh(e["it_power_avg_w"])
+    e["annual_energy_kwh"] = kwh
+    e["annual_energy_cost_usd"] = economics.annual_energy_cost_usd(p, kwh)
+    e["annual_colocation_usd"] = economics.annual_colocation_usd(p, e["it_power_nameplate_w"])
+    e["tco_usd"] = economics.tco_usd(p, e["capex_usd"], e["annual_energy_cost_usd"], e["annual_colocation_usd"])
+    e["co2e_t_per_year"] = economics.co2e_t_per_year(p, kwh)
+
+
+OBJECTIVE_EXPR = {"min_tco": "tco_usd", "min_power": "it_power_max_w", "min_energy": "annual_energy_kwh",
+                  "min_gpus": "gpus", "min_carbon": "co2e_t_per_year"}
+
+
+def set_objective(m: FleetModel) -> None:
+    """The chosen objective (plus elastic penalties). Ties are settled afterwards by the rule in
+    planner.optimize.ties: a tie term small enough not to disturb the primary objective would sit
+    below the solver's gap tolerance and decide nothing."""
+    e = m.expr
+    primary = e[OBJECTIVE_EXPR[m.problem.objective]]
+    penalty = pulp.lpSum(ELASTIC_PENALTY * family.elastic_weight * v
+                         for _, (v, family, _) in sorted(m.slacks.items())) if m.slacks else 0
+    e["objective"] = primary + penalty
+    m.prob += e["objective"]
+
+
+def build_program(problem: Problem, cand: Candidates, *, elastic: Elastic = NOT_ELASTIC) -> FleetModel:
+    """The fleet program of ``problem`` over the candidates ``cand``."""
+    m = FleetModel(prob=pulp.LpProblem(f"fleet_{problem.name}".replace("-", "_"), pulp.LpMinimize),
+                   cand=cand, problem=problem, replicas={}, routed={}, used={}, servers={}, racks={})
+    add_variables(m)
+    add_cost_expressions(m)
+    add_demand_constraints(m, elastic)
+    add_server_constraints(m)
+    add_rack_packing_constraints(m)
+    add_cap_constraints(m, elastic)
+    set_objective(m)
+    return m
+
+
+def value(x: Any) -> float:
+    v = pulp.value(x)
+    return 0.0 if v is None else float(v)
+
+
+def int_value(v: pulp.LpVariable) -> int:
+    return int(np.rint(value(v)))

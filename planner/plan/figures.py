@@ -1,0 +1,93 @@
+"""A plan's fleet figures from its deployments and servers, written once.
+
+`planner solve` (planner.optimize.plan_builder) writes these figures and `planner check`
+(planner.gitops) recomputes them with the same functions, so the two cannot drift: totals (power,
+heat, energy, money, carbon, tokens), the quantity each limit record bounds, and the constraints
+table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from planner.problem import economics
+from planner.problem.limits import CAPS, FAMILIES, RACK_POWER, LimitFamily, is_binding, limits_of
+from planner.problem.model import Problem
+from planner.schemas.plan import Constraint, Deployment, Rack, ServerGroup, Totals
+from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W, W_PER_KW
+
+
+def spare_power_w(deployments: Iterable[Deployment], servers: Iterable[ServerGroup],
+                  spare_gpu_w: Mapping[str, float]) -> float:
+    """Draw of bought GPUs that serve nothing (idle plus their share of the server)."""
+    used: dict[str, int] = {}
+    for d in deployments:
+        used[d.gpu] = used.get(d.gpu, 0) + d.gpus
+    return sum(spare_gpu_w.get(s.gpu, 0.0) * (s.gpus - used.get(s.gpu, 0)) for s in servers)
+
+
+def totals(p: Problem, deployments: Sequence[Deployment], servers: Sequence[ServerGroup], racks: int,
+           spare_gpu_w: Mapping[str, float]) -> Totals:
+    """Fleet totals of a plan: peak and average IT power include the spare GPUs of bought servers."""
+    spare = spare_power_w(deployments, servers, spare_gpu_w)
+    p_max = sum(d.power_max_w for d in deployments) + spare
+    p_avg = sum(d.power_avg_w for d in deployments) + spare
+    nameplate = sum(s.servers * s.server_max_power_w for s in servers)
+    capex = sum(s.servers * (s.gpus_per_server * s.gpu_price_usd + s.server_price_usd) for s in servers)
+    kwh = economics.annual_energy_kwh(p_avg)
+    energy_usd = economics.annual_energy_cost_usd(p, kwh)
+    colo = economics.annual_colocation_usd(p, nameplate)
+    per_year = economics.tco_per_year_usd(p, capex, energy_usd, colo)
+    ratio = {w.name: w.average_to_peak for w in p.workloads}
+    tokens_peak = sum(d.output_tokens_per_s for d in deployments)
+    tokens_year = economics.tokens_per_year(sum(d.output_tokens_per_s * ratio.get(d.workload, 0.0)
+                                                for d in deployments))
+    heat = p_max * BTU_PER_HR_PER_W
+    return Totals(
+        gpus=sum(s.gpus for s in servers), servers=sum(s.servers for s in servers), racks=racks,
+        it_power_avg_w=p_avg, it_power_max_w=p_max, it_power_nameplate_w=nameplate,
+        facility_power_avg_w=p_avg * p.site.pue, facility_power_max_w=p_max * p.site.pue,
+        heat_btu_per_hr=heat, cooling_tons=heat / BTU_PER_HR_PER_COOLING_TON,
+        annual_energy_kwh=kwh, annual_facility_energy_kwh=kwh * p.site.pue,
+        annual_energy_cost_usd=energy_usd, annual_colocation_usd=colo, capex_usd=capex,
+        tco_usd=economics.tco_usd(p, capex, energy_usd, colo), tco_per_year_usd=per_year,
+        co2e_t_per_year=economics.co2e_t_per_year(p, kwh), output_tokens_per_year=tokens_year,
+        usd_per_million_tokens=per_year / tokens_year * 1e6 if tokens_year else 0.0,
+        joules_per_output_token=p_max / tokens_peak if tokens_peak else 0.0,
+        joules_per_output_token_avg=economics.joules_per_token_avg(kwh, tokens_year),
+        output_tokens_per_s_per_kw=tokens_peak / (p_max / W_PER_KW) if p_max else 0.0)
+
+
+def capacity_after_spares(p: Problem, workload: str, deployments: Iterable[Deployment]) -> float:
+    """The workload's capacity with each pool's k spare replicas down."""
+    w = p.workload(workload)
+    return sum(w.capacity_after_spares(d.capacity_requests_per_s / d.replicas, d.replicas)
+               for d in deployments if d.workload == workload and d.replicas > 0)
+
+
+def quantity(p: Problem, name: str, deployments: Sequence[Deployment], servers: Sequence[ServerGroup],
+             fleet: Totals) -> float:
+    """The plan's value of the quantity a limit record bounds (see planner.optimize.program.quantity)."""
+    kind, _, subject = name.partition(":")
+    if kind == "gpus_bought":
+        return float(sum(s.gpus for s in servers if s.gpu == subject))
+    if kind == "capacity_after_spares":
+        return capacity_after_spares(p, subject, deployments)
+    return float(getattr(fleet, kind))
+
+
+def constraint(family: LimitFamily, name: str, bound: float, value: float) -> Constraint:
+    return Constraint(name=name, kind=family.kind, limit=bound, value=value, unit=family.unit,
+                      binding=is_binding(family, value, bound),
+                      slack=value - bound if family.sense == ">=" else bound - value)
+
+
+def constraints(p: Problem, deployments: Sequence[Deployment], servers: Sequence[ServerGroup],
+                racks: Sequence[Rack], fleet: Totals) -> list[Constraint]:
+    """The plan's constraints table: capacity per workload, then the caps by name, then each rack."""
+    rows = [(f, lim) for f, lim in limits_of(p, FAMILIES) if f not in CAPS]
+    rows += sorted(limits_of(p, CAPS), key=lambda fl: fl[1].name)
+    out = [constraint(f, lim.name, lim.bound, quantity(p, lim.quantity, deployments, servers, fleet))
+           for f, lim in rows]
+    out += [constraint(RACK_POWER, f"rack_power_{r.id}", r.usable_cap_w, r.power_nameplate_w) for r in racks]
+    return out

@@ -1,0 +1,179 @@
+"""Build the resolved problem once: scenario + override + catalogs + calibration -> Problem.
+
+This is the last stage that reads a file (the calibration) or a raw scenario. Names go through
+the catalog lookup (planner.scenario.names), defaults are applied, units converted once with the
+factors of planner.units, and the input hashes taken from the bytes already read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.calibration.coefficients import default_calibration_path
+from planner.catalog.loader import Catalog
+from planner.core.constants import server_overhead_w_per_gpu
+from planner.errors import CalibrationError, InputError
+from planner.io.files import MAX_YAML_BYTES, parse_yaml, read_bounded, validate_data
+from planner.plan.hashing import input_hashes
+from planner.problem.model import (
+    Echo,
+    GpuOption,
+    Money,
+    Problem,
+    SiteLimits,
+    Slo,
+    TokenLengths,
+    WorkloadDemand,
+)
+from planner.scenario.load import LoadedScenario
+from planner.scenario.names import ResolvedNames, check_names
+from planner.schemas.calibration import Calibration
+from planner.schemas.catalog import GpuSpec
+from planner.schemas.scenario import Finance, Site, Workload
+from planner.units import MONTHS_PER_YEAR, W_PER_KW, kw_to_w, ms_to_s
+
+
+def _lengths(t: object) -> TokenLengths:
+    return TokenLengths(mean=t.mean, p95=t.p95_or_mean)  # type: ignore[attr-defined]
+
+
+def _slo(w: Workload) -> Slo:
+    s = w.slo
+    return Slo(ttft_p50_s=ms_to_s(s.ttft_p50_ms), ttft_p95_s=ms_to_s(s.ttft_p95_ms), ttft_p99_s=ms_to_s(s.ttft_p99_ms),
+               itl_p50_s=ms_to_s(s.itl_p50_ms), itl_p95_s=ms_to_s(s.itl_p95_ms), itl_p99_s=ms_to_s(s.itl_p99_ms))
+
+
+def workload_demand(w: Workload, model_id: str) -> WorkloadDemand:
+    t = w.traffic
+    return WorkloadDemand(
+        name=w.name, model_id=model_id, model_as_written=w.model, engine=w.engine,
+        peak_requests_per_s=t.peak_requests_per_s, average_requests_per_s=t.average_or_default_requests_per_s,
+        headroom=w.headroom, redundancy=w.redundancy, input_tokens=_lengths(t.input_tokens),
+        output_tokens=_lengths(t.output_tokens), slo=_slo(w), precisions=tuple(w.precisions),
+        max_tp=w.max_tp, max_pp=w.max_pp)
+
+
+def site_limits(site: Site) -> SiteLimits:
+    return SiteLimits(
+        power_cap_w=None if site.power_cap_kw is None else kw_to_w(site.power_cap_kw), racks=site.racks,
+        rack_power_cap_w=kw_to_w(site.rack_power_cap_kw), breaker_derating=site.breaker_derating,
+        rack_units=site.rack_units, cooling=site.cooling, air_cooling_limit_w=kw_to_w(site.air_cooling_limit_kw),
+        pue=site.pue, electricity_usd_per_kwh=site.electricity_usd_per_kwh, carbon_g_per_kwh=site.carbon_g_per_kwh)
+
+
+def money(fin: Finance) -> Money:
+    colo = fin.colocation_usd_per_kw_month or 0.0
+    return Money(amortization_years=fin.amortization_years,
+                 colocation_usd_per_w_year=colo * MONTHS_PER_YEAR / W_PER_KW, budget_usd=fin.budget_usd)
+
+
+def _gpu_price(names: ResolvedNames, g: GpuSpec) -> float | None:
+    override = names.gpu_prices_usd.get(g.id)
+    if override is not None:
+        return override
+    return g.price.usd if g.price else None
+
+
+def allowed_gpus(names: ResolvedNames, catalog: Catalog, file: str) -> tuple[list[GpuSpec], list[str]]:
+    """GPUs the scenario allows, and notes on those left out: without ``hardware.gpus`` every priced
+    datacenter GPU of the catalog (workstation and consumer cards only when listed)."""
+    explicit = names.gpu_ids is not None
+    ids = names.gpu_ids if names.gpu_ids is not None else tuple(catalog.gpus)
+    notes: list[str] = []
+    out = []
+    for g in sorted((catalog.gpus[i] for i in set(ids)), key=lambda g: g.id):
+        if not explicit and g.segment != "datacenter":
+            notes.append(f"{g.id} left out: a {g.segment} GPU (list it in hardware.gpus to consider it)")
+            continue
+        if _gpu_price(names, g) is None:
+            if explicit:
+                raise InputError(f"{g.id} has no catalog price", file=file, key_path="finance.gpu_prices_usd",
+                                 fix=f"add `{g.id}: <USD per GPU>`")
+            notes.append(f"{g.id} left out: no price in the catalog (set finance.gpu_prices_usd to include it)")
+            continue
+        out.append(g)
+    return out, notes
+
+
+def gpu_option(g: GpuSpec, names: ResolvedNames) -> GpuOption:
+    """``g`` in its server (the catalog's, then ``hardware.servers``), at its prices and inventory."""
+    srv, o = g.server, names.servers.get(g.id)
+    max_w = o.max_power_w if o and o.max_power_w else srv.max_power_w
+    per_server = o.gpus_per_server if o and o.gpus_per_server else srv.gpus_per_server
+    server_price = names.server_prices_usd.get(g.id)
+    if server_price is None:
+        server_price = o.price_usd if o and o.price_usd is not None else (srv.price_usd or 0.0)
+    return GpuOption(id=g.id, spec=g, gpus_per_server=per_server, server_model=o.model if o and o.model else srv.model,
+                     server_max_power_w=max_w, server_rack_units=o.rack_units if o and o.rack_units else srv.rack_units,
+                     gpu_price_usd=float(_gpu_price(names, g) or 0.0), server_price_usd=float(server_price),
+                     inventory_gpus=names.inventory_gpus.get(g.id),
+                     overhead_w_per_gpu=server_overhead_w_per_gpu(max_w, per_server, g.tdp_w),
+                     price_from_scenario=g.id in names.gpu_prices_usd)
+
+
+def gpu_options(gpus: list[GpuSpec], names: ResolvedNames, site: SiteLimits) -> tuple[list[GpuOption], list[str]]:
+    """The allowed GPUs as bought; notes on those whose server fits no rack."""
+    out, notes = [], []
+    for g in gpus:
+        option = gpu_option(g, names)
+        if site.servers_per_rack(option) < 1:
+            notes.append(f"{g.id} left out: one {option.server_model} draws up to "
+                         f"{option.server_max_power_w / W_PER_KW:.1f} kW, above a rack's usable "
+                         f"{site.usable_rack_w / W_PER_KW:.1f} kW (or needs more than {site.rack_units} U)")
+            continue
+        out.append(option)
+    return out, notes
+
+
+def calibration_file(loaded: LoadedScenario, explicit: str | Path | None) -> Path | None:
+    """The calibration a solve uses: ``--calibration``, else the scenario's (or its override's)
+    ``calibration:`` key relative to the scenario file, else the shipped default when it exists."""
+    if explicit:
+        return Path(explicit)
+    if loaded.calibration_path is not None:
+        return loaded.calibration_path
+    default = default_calibration_path()
+    return default if default.is_file() else None
+
+
+def read_calibration(path: Path | None) -> tuple[Calibration, bytes | None]:
+    """The calibration and the bytes it was parsed from (None: the priors), read once."""
+    if path is None:
+        return Calibration(), None
+    try:
+        raw = read_bounded(path, MAX_YAML_BYTES, CalibrationError)
+    except (FileNotFoundError, IsADirectoryError):
+        raise CalibrationError("calibration file not found", file=str(path),
+                               fix="fix the scenario's `calibration:` path, or run `planner calibrate`") from None
+    return validate_data(Calibration, parse_yaml(raw, str(path)), str(path)), raw
+
+
+def _origin(cal: Calibration) -> str:
+    if not cal.coefficients:
+        return "literature prior (no calibration file)"
+    return f"fitted by planner calibrate on {cal.provenance.get('data_file', 'measurements')}"
+
+
+def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: str | Path | None = None) -> Problem:
+    """The one resolved problem of a loaded scenario (raises InputError naming file and key path)."""
+    sc = loaded.scenario
+    file = str(loaded.path)
+    active = [w for w in sc.workloads if w.enabled]
+    if not active:
+        raise InputError("every workload is disabled", file=file, key_path="workloads",
+                         fix="enable at least one workload (enabled: true)")
+    names = check_names(loaded, catalog)
+    cal_path = calibration_file(loaded, calibration)
+    cal, cal_bytes = read_calibration(cal_path)
+    site = site_limits(sc.site)
+    specs, notes = allowed_gpus(names, catalog, file)
+    gpus, more = gpu_options(specs, names, site)
+    return Problem(
+        name=sc.name, description=sc.description, objective=sc.objective, file_name=loaded.path.name,
+        override=loaded.override, workloads=tuple(workload_demand(w, names.models[w.name]) for w in active),
+        gpus=tuple(gpus), site=site, money=money(sc.finance), calibration=cal,
+        calibration_file=cal_path.name if cal_path else None, calibration_origin=_origin(cal),
+        hashes=input_hashes(loaded.raw_bytes, catalog, cal_bytes, loaded.override), catalog=catalog,
+        echo=Echo(site=sc.site.model_dump(), finance={k: v for k, v in sc.finance.model_dump().items()
+                                                      if not isinstance(v, dict)}),
+        notes=tuple(notes + more))

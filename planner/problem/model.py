@@ -1,0 +1,229 @@
+"""The resolved problem: what every stage after the scenario reads, and nothing else.
+
+Built once by planner.problem.build from a scenario (with its override), the catalogs and the
+calibration: every name resolved to a catalog id, every default applied, every figure in SI units
+(W, s, USD, requests/s) converted once, every input file hashed. Frozen: a what-if or an
+infeasibility answer derives a relaxed copy with ``dataclasses.replace``; no stage after this one
+reads a file or the raw scenario.
+
+The rules that more than one stage needs (demand with headroom, N+k spare capacity, usable rack
+power, servers per rack) are written here once, as properties and methods.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from planner.catalog.loader import Catalog
+    from planner.schemas.calibration import Calibration
+    from planner.schemas.catalog import GpuSpec, Psu
+    from planner.schemas.plan import InputHashes
+
+
+@dataclass(frozen=True)
+class TokenLengths:
+    mean: float
+    p95: float
+    """The scenario's p95, or the mean when it gives none."""
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Latency promises in seconds (None: no promise)."""
+
+    ttft_p50_s: float | None = None
+    ttft_p95_s: float | None = None
+    ttft_p99_s: float | None = None
+    itl_p50_s: float | None = None
+    itl_p95_s: float | None = None
+    itl_p99_s: float | None = None
+
+    def ttft_by_quantile(self) -> tuple[tuple[float, float | None], ...]:
+        return (0.5, self.ttft_p50_s), (0.95, self.ttft_p95_s), (0.99, self.ttft_p99_s)
+
+
+@dataclass(frozen=True)
+class WorkloadDemand:
+    """One enabled workload: traffic, promises and the choices it allows."""
+
+    name: str
+    model_id: str
+    """Catalog id of the model."""
+    model_as_written: str
+    """The model name as the scenario writes it (echoed in the plan's workload rows)."""
+    engine: str
+    peak_requests_per_s: float
+    average_requests_per_s: float
+    headroom: float
+    redundancy: int
+    """k of N+k: spare replicas beyond what the required capacity needs."""
+    input_tokens: TokenLengths
+    output_tokens: TokenLengths
+    slo: Slo
+    precisions: tuple[str, ...]
+    max_tp: int | None
+    max_pp: int | None
+
+    @property
+    def required_requests_per_s(self) -> float:
+        """Capacity the fleet must hold for this workload: peak x (1 + headroom)."""
+        return self.peak_requests_per_s * (1.0 + self.headroom)
+
+    @property
+    def average_to_peak(self) -> float:
+        return self.average_requests_per_s / self.peak_requests_per_s
+
+    @property
+    def longest_tokens(self) -> float:
+        """The p95 prompt plus p95 output: the sequence that must fit KV memory and the context."""
+        return self.input_tokens.p95 + self.output_tokens.p95
+
+    def spare_requests_per_s(self, per_replica_requests_per_s: Any) -> Any:
+        """Capacity held back by the k spare replicas of a pool (works on floats and on linear
+        expressions): a pool of n replicas serves (n - k) x its per-replica capacity."""
+        return per_replica_requests_per_s * self.redundancy
+
+    def capacity_after_spares(self, per_replica_requests_per_s: float, replicas: int) -> float:
+        return per_replica_requests_per_s * replicas - self.spare_requests_per_s(per_replica_requests_per_s)
+
+
+@dataclass(frozen=True)
+class GpuOption:
+    """A GPU type the scenario allows, as bought: in its server, at its price, within its inventory."""
+
+    id: str
+    spec: GpuSpec
+    gpus_per_server: int
+    server_model: str
+    server_max_power_w: float
+    server_rack_units: int
+    gpu_price_usd: float
+    server_price_usd: float
+    inventory_gpus: int | None
+    overhead_w_per_gpu: float
+    """Average non-GPU server power per GPU (planner.core.constants.server_overhead_w_per_gpu)."""
+    price_from_scenario: bool = False
+    """The GPU price is the scenario's (finance.gpu_prices_usd), not the catalog's."""
+
+    @property
+    def idle_w(self) -> float:
+        return self.spec.idle_w
+
+    @property
+    def psu(self) -> Psu | None:
+        return self.spec.server.psu
+
+    @property
+    def server_capex_usd(self) -> float:
+        """One server with its GPUs."""
+        return self.gpus_per_server * self.gpu_price_usd + self.server_price_usd
+
+    @property
+    def spare_gpu_w(self) -> float:
+        """Draw of a bought GPU that serves nothing: idle plus its share of the server."""
+        return self.idle_w + self.overhead_w_per_gpu
+
+
+@dataclass(frozen=True)
+class SiteLimits:
+    """The site in SI units."""
+
+    power_cap_w: float | None
+    racks: int | None
+    rack_power_cap_w: float
+    breaker_derating: float
+    rack_units: int
+    cooling: Literal["air", "liquid"]
+    air_cooling_limit_w: float
+    pue: float
+    electricity_usd_per_kwh: float
+    carbon_g_per_kwh: float
+
+    @property
+    def usable_rack_w(self) -> float:
+        """Power one rack may carry: the derated breaker, and with air cooling at most what air removes."""
+        usable = self.rack_power_cap_w * self.breaker_derating
+        return min(usable, self.air_cooling_limit_w) if self.cooling == "air" else usable
+
+    @property
+    def air_limit_binds(self) -> bool:
+        """Air cooling, not the breaker, caps a rack."""
+        return self.cooling == "air" and self.air_cooling_limit_w < self.rack_power_cap_w * self.breaker_derating
+
+    def servers_per_rack(self, gpu: GpuOption) -> int:
+        """Servers of ``gpu`` one rack holds: by power at the servers' nameplate, and by rack units."""
+        return min(math.floor(self.usable_rack_w / gpu.server_max_power_w), self.rack_units // gpu.server_rack_units)
+
+    def needs_liquid(self, nameplate_w: float) -> bool:
+        return nameplate_w > self.air_cooling_limit_w
+
+
+@dataclass(frozen=True)
+class Money:
+    amortization_years: float
+    colocation_usd_per_w_year: float
+    """Colocation charge per W of nameplate IT capacity per year (0 without one)."""
+    budget_usd: float | None
+
+
+@dataclass(frozen=True)
+class Echo:
+    """The scenario's own site and finance values, as written (validated, defaults applied), for the
+    plan's input sections; no stage computes with these."""
+
+    site: dict[str, Any]
+    finance: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    description: str
+    objective: str
+    file_name: str
+    """The scenario file's base name (the plan records no directory)."""
+    override: str | None
+    workloads: tuple[WorkloadDemand, ...]
+    gpus: tuple[GpuOption, ...]
+    """Allowed GPU types, sorted by id."""
+    site: SiteLimits
+    money: Money
+    calibration: Calibration
+    calibration_file: str | None
+    """Base name of the calibration file (None: the priors)."""
+    calibration_origin: str
+    """Where the coefficients come from, for the plan's assumptions."""
+    hashes: InputHashes
+    catalog: Catalog
+    echo: Echo
+    notes: tuple[str, ...] = ()
+    """GPUs left out and why, and other facts the plan should state."""
+
+    def workload(self, name: str) -> WorkloadDemand:
+        return next(w for w in self.workloads if w.name == name)
+
+    def gpu(self, gpu_id: str) -> GpuOption:
+        return next(g for g in self.gpus if g.id == gpu_id)
+
+    @property
+    def gpu_ids(self) -> tuple[str, ...]:
+        return tuple(g.id for g in self.gpus)
+
+    def with_site(self, **changes: Any) -> Problem:
+        return replace(self, site=replace(self.site, **changes))
+
+    def with_money(self, **changes: Any) -> Problem:
+        return replace(self, money=replace(self.money, **changes))
+
+    def with_gpu(self, gpu_id: str, **changes: Any) -> Problem:
+        return replace(self, gpus=tuple(replace(g, **changes) if g.id == gpu_id else g for g in self.gpus))
+
+    def with_workload(self, name: str, **changes: Any) -> Problem:
+        return replace(self, workloads=tuple(replace(w, **changes) if w.name == name else w
+                                             for w in self.workloads))
+
+    def with_objective(self, objective: str) -> Problem:
+        return replace(self, objective=objective)
