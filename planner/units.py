@@ -9,8 +9,8 @@ from __future__ import annotations
 
 W_PER_KW = 1e3
 """Watts per kilowatt."""
-S_PER_MS = 1e-3
-"""Seconds per millisecond."""
+MS_PER_S = 1e3
+"""Milliseconds per second."""
 S_PER_HOUR = 3600.0
 J_PER_KWH = 3.6e6
 """Joules per kilowatt-hour (1 kWh = 1000 W x 3600 s)."""
@@ -33,4 +33,8 @@ def kw_to_w(kw: float) -> float:
 
 def ms_to_s(ms: float | None) -> float | None:
     """Milliseconds as seconds; None (no promise) stays None."""
-    return None if ms is None else ms * S_PER_MS
+    return None if ms is None else ms / MS_PER_S
+
+
+def s_to_ms(s: float) -> float:
+    return s * MS_PER_S
