@@ -17,7 +17,7 @@ from planner.paths import data_dir
 from planner.schemas.calibration import Calibration
 
 __all__ = ["DEFAULT_CALIBRATION", "Calibration", "calibration_info", "calibration_yaml", "default_calibration_path",
-           "load_calibration"]
+           "load_calibration", "read_calibration_file"]
 
 DEFAULT_CALIBRATION = "calibration.yaml"
 
@@ -26,19 +26,29 @@ def default_calibration_path() -> Path:
     return data_dir() / DEFAULT_CALIBRATION
 
 
-@lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int = 0, size: int = 0, name: str = "") -> tuple[Calibration, str]:
-    """Parse and validate a calibration file; the cache key includes its mtime and size, so a file
-    rewritten by `planner calibrate` in the same process is read again. ``name``: the path as the
-    user gave it, for messages (``path`` is resolved: a symlink's target)."""
+_RUN_CALIBRATE = "run `planner calibrate MEASUREMENTS.csv --out FILE`"
+
+
+def read_calibration_file(path: str | Path, *, missing_fix: str = _RUN_CALIBRATE) -> tuple[Calibration, bytes]:
+    """Parse and validate one calibration file, with the bytes it was parsed from (read once, bounded:
+    callers hash these bytes). Every reader of a calibration file goes through here."""
     from planner.calibration.measurements import read_bounded
 
-    name = name or path
+    name = str(path)
     if not Path(path).exists():
-        raise CalibrationError("calibration file not found", file=name,
-                               fix="run `planner calibrate MEASUREMENTS.csv --out FILE`")
-    raw = read_bounded(name, "calibration file", MAX_YAML_BYTES)  # hashed and parsed from the same bytes
-    cal = validate_data(Calibration, parse_yaml(raw, name), name)
+        raise CalibrationError("calibration file not found", file=name, fix=missing_fix)
+    raw = read_bounded(name, "calibration file", MAX_YAML_BYTES)
+    return validate_data(Calibration, parse_yaml(raw, name), name), raw
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int = 0, size: int = 0, name: str = "") -> tuple[Calibration, str]:
+    """read_calibration_file, cached: the key includes the file's mtime and size, so a file rewritten
+    by `planner calibrate` in the same process is read again. ``name``: the path as the user gave it,
+    for messages (``path`` is resolved: a symlink's target)."""
+    if not Path(path).exists():
+        raise CalibrationError("calibration file not found", file=name or path, fix=_RUN_CALIBRATE)
+    cal, raw = read_calibration_file(name or path)
     return cal, hashlib.sha256(raw).hexdigest()
 
 
