@@ -288,16 +288,24 @@ class Analytic:
 
 
 def analytic_from_candidates(cfg: Config, catalog: Catalog, calibration: str | None = None) -> Analytic:
-    """Run `evaluate_configurations` (the candidates' code) on the configuration, no TTFT SLO."""
-    from planner.candidates.generate import evaluate_configurations
-    from planner.schemas.scenario import Traffic, Workload
+    """Run `evaluate_configurations` (the candidates' code) on the configuration, no TTFT SLO, in the
+    resolved problem of a one-workload scenario (a site too large to leave the GPU out)."""
+    from pathlib import Path
 
-    w = Workload(name="sim", model=cfg.model, precisions=[cfg.precision],
-                 traffic=Traffic(peak_requests_per_s=1.0, input_tokens=cfg.input_tokens,
-                                 output_tokens=cfg.output_tokens))
+    from planner.candidates.generate import evaluate_configurations
+    from planner.problem.build import resolve_problem
+    from planner.scenario.load import LoadedScenario
+    from planner.schemas.scenario import Scenario
+
+    doc = {"name": "sim", "workloads": [{"name": "sim", "model": cfg.model, "precisions": [cfg.precision],
+                                         "traffic": {"peak_requests_per_s": 1.0, "input_tokens": cfg.input_tokens,
+                                                     "output_tokens": cfg.output_tokens}}],
+           "hardware": {"gpus": [cfg.gpu]}, "site": {"rack_power_cap_kw": 1000, "racks": 1000}}
+    loaded = LoadedScenario(Scenario.model_validate(doc), Path("sim.yaml"), None, repr(doc).encode())
+    problem = resolve_problem(loaded, catalog, calibration=calibration)
     cols = core_columns(cfg)
-    ev = evaluate_configurations(w, {k: cols[k] for k in ("gpu", "precision", "tp", "pp", "batch_size",
-                                                          "prefill_chunk_tokens")}, catalog, calibration)
+    ev = evaluate_configurations(problem, problem.workloads[0], {
+        k: cols[k] for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens")})
     if ev.why[0]:
         raise ValueError(f"{cfg.name}: not an operating point ({ev.why[0]})")
     p = {k: float(v[0]) for k, v in ev.points.items()}
