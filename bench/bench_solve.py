@@ -43,9 +43,10 @@ def fleet() -> dict:
 def main() -> None:
     from planner.candidates.generate import generate_candidates
     from planner.catalog import load_catalog
-    from planner.optimize.analysis import MAX_CANDIDATES_FOR_RESOLVES, candidate_options
-    from planner.optimize.model import build_model
-    from planner.optimize.solve import gpu_types, run_solver, select_gpus
+    from planner.optimize.analysis import MAX_CANDIDATES_FOR_RESOLVES
+    from planner.optimize.backend import run_solver
+    from planner.optimize.program import build_program
+    from planner.problem.build import resolve_problem
     from planner.scenario.load import load_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,16 +55,14 @@ def main() -> None:
         ls = load_scenario(path)
         cat = load_catalog()
         t0 = time.perf_counter()
-        gpus, _ = select_gpus(ls.scenario, cat, str(path))
-        types, _ = gpu_types(ls.scenario, gpus, cat)
-        cand = generate_candidates(ls.scenario.workloads, [g for g in gpus if g.id in types], cat, None,
-                                   **candidate_options(types))  # as planner solve does
+        problem = resolve_problem(ls, cat)
+        cand = generate_candidates(problem)  # as planner solve does
         t1 = time.perf_counter()
-        m = build_model(ls.scenario, cand, types)
+        m = build_program(problem, cand)
         t2 = time.perf_counter()
         r = run_solver(m, "highs", 60.0, tie_break=len(cand) <= MAX_CANDIDATES_FOR_RESOLVES)  # as planner solve does
         t3 = time.perf_counter()
-    print(f"fleet: 20 workloads x {len(types)} GPU types; {cand.evaluated} operating points evaluated, "
+    print(f"fleet: 20 workloads x {len(problem.gpus)} GPU types; {cand.evaluated} operating points evaluated, "
           f"{len(cand)} candidates after SLO filter and pruning")
     print(f"tie-break pass: {'yes' if len(cand) <= MAX_CANDIDATES_FOR_RESOLVES else 'skipped (large fleet)'}")
     print(f"candidates {t1 - t0:.2f} s, model build {t2 - t1:.2f} s, solve {t3 - t2:.2f} s "

@@ -9,8 +9,9 @@ import yaml
 
 from planner.catalog import load_catalog
 from planner.cli.main import main
-from planner.optimize.solve import select_gpus
+from planner.problem.build import allowed_gpus
 from planner.scenario.load import load_scenario
+from planner.scenario.names import check_names
 
 SCENARIO = {"name": "segment", "workloads": [{"name": "chat", "model": "llama-3.1-8b",
             "traffic": {"peak_requests_per_s": 2, "input_tokens": 300, "output_tokens": 100},
@@ -33,7 +34,8 @@ def test_every_catalog_gpu_has_a_segment_and_the_geforce_card_is_consumer() -> N
 def test_the_default_gpu_set_is_datacenter_only(tmp_path: Path) -> None:
     catalog = load_catalog()
     path = _write(tmp_path, SCENARIO)
-    gpus, notes = select_gpus(load_scenario(path).scenario, catalog, str(path))
+    loaded = load_scenario(path)
+    gpus, notes = allowed_gpus(check_names(loaded, catalog), catalog, str(path))
     assert gpus and all(g.segment == "datacenter" for g in gpus)
     assert "rtx-4090 left out: a consumer GPU (list it in hardware.gpus to consider it)" in notes
 

@@ -106,12 +106,14 @@ def _knapsack_min_servers(cands: list[tuple[int, float]], need: float, per_serve
 
 def test_min_gpus_matches_brute_force(tmp_path: Path) -> None:
     from planner.candidates.generate import generate_candidates
+    from planner.problem.build import resolve_problem
     from planner.scenario.load import load_scenario
 
     cat = load_catalog()
     p = write(tmp_path, SMALL)
-    ls = load_scenario(p)
-    cand = generate_candidates(ls.scenario.workloads, [cat.gpu("h100-sxm")], cat, None)
+    problem = resolve_problem(load_scenario(p), cat)
+    assert problem.gpu_ids == ("h100-sxm",)
+    cand = generate_candidates(problem)
     pairs = [(int(n), float(c)) for n, c in zip(cand.columns["num_gpus"], cand.columns["capacity_rps"], strict=True)]
     expected = _knapsack_min_servers(pairs, 30.0, cat.gpu("h100-sxm").server.gpus_per_server)
     plan = solve_scenario(p)
@@ -186,7 +188,7 @@ def test_unmeetable_slo_names_best_latency(tmp_path: Path) -> None:
 
 def test_cbc_fallback_agrees_with_highs(tmp_path: Path) -> None:
     from planner.errors import InputError
-    from planner.optimize.solve import _solver
+    from planner.optimize.backend import _solver
 
     try:
         _solver("cbc", 10.0)

@@ -73,16 +73,18 @@ def test_silenced_keeps_python_output_written_before(capfd: pytest.CaptureFixtur
 
 
 def _small_model():  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
     from planner.candidates.generate import generate_candidates
     from planner.catalog import load_catalog
-    from planner.optimize.model import build_model
-    from planner.optimize.solve import gpu_types, select_gpus
+    from planner.optimize.program import build_program
+    from planner.problem.build import resolve_problem
+    from planner.scenario.load import LoadedScenario
     from planner.schemas.scenario import Scenario
 
-    sc, cat = Scenario.model_validate(SMALL), load_catalog()
-    gpus, _ = select_gpus(sc, cat, "s.yaml")
-    types, _ = gpu_types(sc, gpus, cat)
-    return build_model(sc, generate_candidates(sc.workloads, gpus, cat, None), types)
+    loaded = LoadedScenario(Scenario.model_validate(SMALL), Path("s.yaml"), None, b"name: s\n")
+    p = resolve_problem(loaded, load_catalog())
+    return build_program(p, generate_candidates(p))
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
@@ -90,7 +92,7 @@ def test_no_solver_writes_to_stdout(solver: str, capfd: pytest.CaptureFixture[st
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A solver that prints on file descriptor 1 (as highspy 1.16 does, whatever its options) is silenced,
     whichever highspy this machine has: the banner is simulated at the C level."""
-    from planner.optimize.solve import run_solver
+    from planner.optimize.backend import run_solver
 
     for cls in (pulp.HiGHS, pulp.PULP_CBC_CMD, getattr(pulp, "COIN_CMD", pulp.PULP_CBC_CMD)):
         original = cls.actualSolve

@@ -12,10 +12,13 @@ import yaml
 
 from planner.candidates.generate import Candidates, generate_candidates
 from planner.catalog import load_catalog
-from planner.optimize.analysis import candidate_options
-from planner.optimize.model import build_model, gpus_in_use, int_value, value
-from planner.optimize.solve import SolveResult, gpu_types, run_solver, select_gpus, solve_scenario
+from planner.optimize.backend import SolveResult, run_solver
+from planner.optimize.program import build_program, gpus_in_use, int_value, value
+from planner.optimize.solve import solve_scenario
 from planner.optimize.ties import candidate_ranks
+from planner.problem.build import resolve_problem
+from planner.problem.model import Problem
+from planner.scenario.load import LoadedScenario
 from planner.schemas.scenario import Scenario
 
 # min_gpus leaves power and cost free: many plans buy the same GPUs, so ties are everywhere
@@ -35,13 +38,10 @@ TIED = {
 }
 
 
-def _candidates(doc: dict) -> tuple[Scenario, Candidates, dict]:
-    sc, cat = Scenario.model_validate(doc), load_catalog()
-    gpus, _ = select_gpus(sc, cat, "tied.yaml")
-    types, _ = gpu_types(sc, gpus, cat)
-    cand = generate_candidates(sc.workloads, [g for g in gpus if g.id in types], cat, None,
-                               **candidate_options(types))
-    return sc, cand, types
+def _candidates(doc: dict) -> tuple[Problem, Candidates]:
+    loaded = LoadedScenario(Scenario.model_validate(doc), Path("tied.yaml"), None, yaml.safe_dump(doc).encode())
+    p = resolve_problem(loaded, load_catalog())
+    return p, generate_candidates(p)
 
 
 def _reordered(cand: Candidates, order: np.ndarray) -> Candidates:
@@ -53,7 +53,7 @@ def _decisions(r: SolveResult) -> tuple:
     deployments = sorted((str(c["workload"][i]), str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]),
                           int(c["pp"][i]), int(c["batch_size"][i]), int_value(m.replicas[i]),
                           round(value(m.routed[i]), 9)) for i in range(len(m.cand)) if int_value(m.replicas[i]))
-    hardware = sorted((g, int_value(m.servers[g]), int_value(m.racks[g])) for g in m.gpu_types)
+    hardware = sorted((g, int_value(m.servers[g]), int_value(m.racks[g])) for g in m.problem.gpu_ids)
     return tuple(deployments), tuple(hardware)
 
 
@@ -61,10 +61,10 @@ def _decisions(r: SolveResult) -> tuple:
 def test_the_plan_does_not_depend_on_the_order_the_solver_sees(objective: str) -> None:
     """The same program with its candidates in another order is another route through the solver:
     it must end at the same plan."""
-    sc, cand, types = _candidates({**TIED, "objective": objective})
+    p, cand = _candidates({**TIED, "objective": objective})
     rng = np.random.default_rng(7)
     orders = [np.arange(len(cand)), np.arange(len(cand))[::-1], rng.permutation(len(cand))]
-    plans = {_decisions(run_solver(build_model(sc, _reordered(cand, o), types), "highs", 30.0)) for o in orders}
+    plans = {_decisions(run_solver(build_program(p, _reordered(cand, o)), "highs", 30.0)) for o in orders}
     assert len(plans) == 1, plans
 
 
@@ -73,8 +73,8 @@ def test_another_equally_good_answer_from_the_solver_changes_nothing(monkeypatch
     for multi-model-1mw, 30 racks where 29 hold the servers). The plan must not follow it."""
     import pulp
 
-    sc, cand, types = _candidates(TIED)
-    honest = _decisions(run_solver(build_model(sc, cand, types), "highs", 30.0))
+    p, cand = _candidates(TIED)
+    honest = _decisions(run_solver(build_program(p, cand), "highs", 30.0))
     original = pulp.HiGHS.actualSolve
 
     def spread_racks(self, lp, *a, **kw):  # type: ignore[no-untyped-def]
@@ -85,47 +85,47 @@ def test_another_equally_good_answer_from_the_solver_changes_nothing(monkeypatch
         return status
 
     monkeypatch.setattr(pulp.HiGHS, "actualSolve", spread_racks)
-    spread = run_solver(build_model(sc, cand, types), "highs", 30.0)
+    spread = run_solver(build_program(p, cand), "highs", 30.0)
     assert _decisions(spread) == honest
     assert sum(h[2] for h in honest[1]) < sum(h[1] for h in honest[1]), "racks must be able to differ"
 
 
 def test_highs_and_cbc_give_the_same_plan() -> None:
-    sc, cand, types = _candidates(TIED)
-    by_solver = [run_solver(build_model(sc, cand, types), s, 30.0) for s in ("highs", "cbc")]
+    p, cand = _candidates(TIED)
+    by_solver = [run_solver(build_program(p, cand), s, 30.0) for s in ("highs", "cbc")]
     assert [r.solver_name for r in by_solver] == ["highs", "cbc"]
     assert _decisions(by_solver[0]) == _decisions(by_solver[1])
 
 
 def test_servers_and_racks_are_the_fewest_that_hold_the_deployments() -> None:
-    sc, cand, types = _candidates(TIED)
-    r = run_solver(build_model(sc, cand, types), "highs", 30.0)
+    p, cand = _candidates(TIED)
+    r = run_solver(build_program(p, cand), "highs", 30.0)
     assert r.ties == "broken by the rule"
-    for g, t in r.model.gpu_types.items():
-        servers = math.ceil(round(value(gpus_in_use(r.model, g))) / t.gpus_per_server)
-        assert int_value(r.model.servers[g]) == servers
-        assert int_value(r.model.racks[g]) == math.ceil(servers / t.servers_per_rack)
+    for g in r.model.problem.gpus:
+        servers = math.ceil(round(value(gpus_in_use(r.model, g.id))) / g.gpus_per_server)
+        assert int_value(r.model.servers[g.id]) == servers
+        assert int_value(r.model.racks[g.id]) == math.ceil(servers / p.site.servers_per_rack(g))
 
 
 def test_traffic_goes_to_the_lowest_power_per_request_pools_first() -> None:
-    sc, cand, types = _candidates(TIED)
-    r = run_solver(build_model(sc, cand, types), "highs", 30.0)
+    p, cand = _candidates(TIED)
+    r = run_solver(build_program(p, cand), "highs", 30.0)
     m, c = r.model, r.model.cand.columns
     ranks = candidate_ranks(m)
-    for w in sc.workloads:
+    for w in p.workloads:
         pools = sorted((float(c["power_slope_w_per_rps"][i]), ranks[i], i) for i in range(len(m.cand))
                        if c["workload"][i] == w.name and int_value(m.replicas[i]))
         loads = [value(m.routed[i]) / (float(c["capacity_rps"][i]) * int_value(m.replicas[i])) for *_, i in pools]
         # every pool but the last one filled is full: no pool of higher power per request takes traffic early
         partly = [k for k, load in enumerate(loads) if load < 1 - 1e-9]
         assert all(load == 0 for load in loads[partly[0] + 1:]) if partly else True
-        assert sum(value(m.routed[i]) for *_, i in pools) == pytest.approx(w.traffic.peak_requests_per_s)
+        assert sum(value(m.routed[i]) for *_, i in pools) == pytest.approx(w.peak_requests_per_s)
 
 
 def test_the_tie_break_keeps_the_optimal_objective() -> None:
-    sc, cand, types = _candidates({**TIED, "objective": "min_tco"})
-    first = run_solver(build_model(sc, cand, types), "highs", 30.0, tie_break=False)
-    broken = run_solver(build_model(sc, cand, types), "highs", 30.0)
+    p, cand = _candidates({**TIED, "objective": "min_tco"})
+    first = run_solver(build_program(p, cand), "highs", 30.0, tie_break=False)
+    broken = run_solver(build_program(p, cand), "highs", 30.0)
     z0, z1 = value(first.model.expr["objective"]), value(broken.model.expr["objective"])
     assert z1 <= z0 * (1 + 1e-6)
 
@@ -140,10 +140,10 @@ def test_the_plan_states_the_rule(tmp_path: Path) -> None:
 
 
 def test_an_unproven_tie_break_keeps_the_first_plan_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.optimize.solve as solve_module
+    import planner.optimize.backend as solve_module
 
-    sc, cand, types = _candidates(TIED)
-    first = _decisions(run_solver(build_model(sc, cand, types), "highs", 30.0, tie_break=False))
+    p, cand = _candidates(TIED)
+    first = _decisions(run_solver(build_program(p, cand), "highs", 30.0, tie_break=False))
     real, calls = solve_module._solve_once, []
 
     def second_stops_early(m, solver):  # type: ignore[no-untyped-def]
@@ -155,7 +155,7 @@ def test_an_unproven_tie_break_keeps_the_first_plan_and_says_so(monkeypatch: pyt
         return "no_solution", "kTimeLimit", None
 
     monkeypatch.setattr(solve_module, "_solve_once", second_stops_early)
-    r = run_solver(build_model(sc, cand, types), "highs", 30.0)
+    r = run_solver(build_program(p, cand), "highs", 30.0)
     assert len(calls) == 2
     assert r.ties == ("not broken among deployments: the tie-break solve ended no solution, not proven "
                       "(raise --time-limit)")
