@@ -25,10 +25,11 @@ from planner.calibration.accuracy import (
     ape,
 )
 from planner.calibration.accuracy_render import render
-from planner.calibration.coefficients import Calibration, calibration_info
+from planner.calibration.coefficients import calibration_info
 from planner.calibration.measurements import load_measurements
 from planner.calibration.plot import render_plot
 from planner.cli.main import main
+from planner.schemas.calibration import Calibration
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "planner" / "data" / "measurements" / "calibration-h100-a100.csv"

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from planner.calibration.coefficients import Calibration, calibration_yaml, load_calibration
+from planner.calibration.coefficients import calibration_yaml, load_calibration
 from planner.calibration.fit import fit_calibration, fit_weights
 from planner.calibration.measurements import load_measurements
 from planner.cli.main import main
 from planner.core.constants import COEFFICIENTS
 from planner.errors import InputError
+from planner.schemas.calibration import Calibration
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "planner" / "data" / "measurements" / "calibration-h100-a100.csv"

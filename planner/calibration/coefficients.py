@@ -16,7 +16,7 @@ from planner.io.files import MAX_YAML_BYTES, parse_yaml, validate_data
 from planner.paths import data_dir
 from planner.schemas.calibration import Calibration
 
-__all__ = ["DEFAULT_CALIBRATION", "Calibration", "calibration_info", "calibration_yaml", "default_calibration_path",
+__all__ = ["DEFAULT_CALIBRATION", "calibration_info", "calibration_yaml", "default_calibration_path",
            "load_calibration", "read_calibration_file"]
 
 DEFAULT_CALIBRATION = "calibration.yaml"
