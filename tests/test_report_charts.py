@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from planner.report import charts
-from planner.report.pareto import COST_KEY, POWER_KEY, Point
+from planner.report.pareto import Point
+from planner.schemas.plan import ObjectiveAlternative
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "report"
@@ -39,7 +40,9 @@ def test_many_long_rack_names_widen_the_chart_instead_of_being_cut() -> None:
 
 
 def _point(objective: str, power_w: float, cost_usd_per_year: float) -> Point:
-    return Point({"objective": objective, POWER_KEY: power_w, COST_KEY: cost_usd_per_year}, "what_if[0]")
+    row = ObjectiveAlternative(objective=objective, status="optimal", tco_per_year_usd=cost_usd_per_year,
+                               it_power_max_w=power_w, it_power_nameplate_w=power_w, co2e_t_per_year=0.0, gpus=8)
+    return Point(row, "objective_alternatives[0]")
 
 
 def test_objectives_on_one_point_share_one_dot_and_one_label() -> None:

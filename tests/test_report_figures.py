@@ -17,8 +17,8 @@ import pytest
 
 from planner.plan import load_plan
 from planner.report import render_report
-from planner.report.constants import BTU_PER_HR_PER_COOLING_TON
 from planner.schemas.plan import Plan
+from planner.units import BTU_PER_HR_PER_COOLING_TON
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 PLANS = ["chatbot", "fleet", "binding"]

@@ -7,7 +7,6 @@ import math
 import pytest
 
 from planner.report.circuits import CircuitSpec, line_current_a, size_feed, standard_breaker_a
-from planner.report.constants import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W
 from planner.report.psu import (
     Redundancy,
     carries_nameplate,
@@ -15,6 +14,7 @@ from planner.report.psu import (
     parse_redundancy,
     psu_load,
 )
+from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W
 
 
 @pytest.mark.parametrize(("tier", "share", "expected", "below"), [

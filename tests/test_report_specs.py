@@ -10,8 +10,8 @@ import pytest
 
 from planner.plan import load_plan
 from planner.report import deployment_specs, render_report
-from planner.report.constants import BTU_PER_HR_PER_W
 from planner.schemas.plan import Plan
+from planner.units import BTU_PER_HR_PER_W
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 REQUIRED = ("model", "gpu", "num_gpus", "estimated_power_per_gpu_watts", "total_power_watts",

@@ -5,8 +5,10 @@ every float rounded to ``FLOAT_SIGNIFICANT_DIGITS`` significant digits (which al
 last-bit differences between machines), no timestamps, the solver's wall time written as 0,
 two-space indentation, UTF-8 and a trailing newline.
 
-Reading follows semantic versioning: a plan of a newer *minor* schema version loads (unknown keys
-are ignored); a newer or older *major* version is refused with a message.
+Reading follows semantic versioning: a plan of a newer *minor* schema version loads (the keys it
+adds are dropped); a plan of schema 1.x is migrated to 2.0 on read (planner.plan.migrate); any other
+major version is refused with a message. The bounded reader (size, depth, list length, text length,
+finite numbers) runs before anything else; the schema's strict models check every value.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,8 @@ from pydantic import ValidationError
 
 from planner.errors import PlanFileError
 from planner.io.files import describe_validation_error, read_bounded, write_atomic
-from planner.schemas.plan import NUMBER_KEYS, PLAN_SCHEMA_VERSION, Plan
+from planner.plan.migrate import needs_migration, upgrade
+from planner.schemas.plan import PLAN_SCHEMA_VERSION, Plan
 
 FLOAT_SIGNIFICANT_DIGITS = 6
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -60,10 +64,20 @@ def dump_plan(plan: Plan, *, keep_solve_time: bool = False) -> str:
     The solver's wall time varies from run to run, so it is written as 0 unless
     ``keep_solve_time`` is asked for.
     """
-    data = plan.model_dump(mode="json")
+    data = as_written(plan).model_dump(mode="json")
     if not keep_solve_time:
         data["solver"]["time_s"] = 0.0
     return dump_json(data)
+
+
+def as_written(plan: Plan) -> Plan:
+    """``plan`` validated again, as the file will hold it: sections that were replaced with plain
+    dicts (``model_copy(update=...)`` does not validate) become their models, and an ``analysis``
+    the plan was not given is derived from its final what-if lists."""
+    data = plan.model_dump(warnings=False)
+    if "analysis" not in plan.model_fields_set:
+        del data["analysis"]
+    return Plan.model_validate(data)
 
 
 def write_plan(plan: Plan, path: str | Path) -> None:
@@ -77,21 +91,49 @@ def normalize_plan(plan: Plan) -> Plan:
 
 
 def load_plan(path: str | Path) -> Plan:
-    """Read and validate a plan file; every problem is a PlanFileError naming the file and the fix."""
-    return parse_plan(_read_text(Path(path)), str(path))
+    """Read and validate a plan file; every problem is a PlanFileError naming the file and the fix.
+    A plan of schema 1.x is migrated silently (``read_plan`` says so)."""
+    return read_plan(path).plan
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    plan: Plan
+    file_schema_version: str
+    """The schema version the file was written with (the plan itself is in PLAN_SCHEMA_VERSION's shape)."""
+
+    @property
+    def migrated(self) -> bool:
+        return needs_migration(self.file_schema_version)
+
+    def migration_note(self, file: str) -> str | None:
+        """One line for stderr when the plan was migrated on read; None otherwise."""
+        if not self.migrated:
+            return None
+        return (f"{file}: schema {self.file_schema_version}, migrated on read to {PLAN_SCHEMA_VERSION}; "
+                f"re-solve to write {PLAN_SCHEMA_VERSION}")
+
+
+def read_plan(path: str | Path) -> ReadPlan:
+    """The plan of a file and the schema version it was written with."""
+    return parse_plan_text(_read_text(Path(path)), str(path))
 
 
 def parse_plan(text: str, file: str) -> Plan:
     """Validate the text of a plan file (``file`` names it in messages)."""
+    return parse_plan_text(text, file).plan
+
+
+def parse_plan_text(text: str, file: str) -> ReadPlan:
     data = _parse_json(text, file)
     _check_is_plan(data, file)
-    _check_numbers(data, file)
-    _check_version(data["schema_version"], file)
+    version = data["schema_version"]
+    _check_version(version, file)
     try:
-        return Plan.model_validate(data)
+        return ReadPlan(Plan.model_validate(upgrade(data)), version)
     except ValidationError as exc:
         details = describe_validation_error(exc, None).replace("\n", "; ")
-        raise PlanFileError(f"not a valid plan (schema {data['schema_version']}): {details}",
+        raise PlanFileError(f"not a valid plan (schema {version}): {details}",
                             file=file, fix=_RESOLVE_FIX) from None
 
 
@@ -129,33 +171,6 @@ def _parse_json(text: str, file: str) -> Any:
                             file=file, fix=_CORRUPT_FIX) from None
     _check_values(data, file)
     return data
-
-
-def _check_numbers(data: dict[str, Any], file: str) -> None:
-    """The free-form maps' numeric keys (schemas.plan.NUMBER_KEYS) hold numbers: named by key path
-    here (the schema checks them too, but can only name the map)."""
-    for section, keys in NUMBER_KEYS.items():
-        for where, mapping in _maps(section, data.get(section)):
-            for key in sorted(keys & mapping.keys()):
-                number = mapping[key]
-                if number is not None and (isinstance(number, bool) or not isinstance(number, int | float)):
-                    shown = repr(number) if len(repr(number)) <= 40 else repr(number)[:40] + "..."
-                    raise PlanFileError(f"must be a number, got {shown}", file=file, key_path=f"{where}.{key}",
-                                        fix=_CORRUPT_FIX)
-    site = data.get("site")
-    year = site.get("carbon_year") if isinstance(site, dict) else None
-    if year is not None and not isinstance(year, int | float) and not (isinstance(year, str) and year.isdigit()):
-        raise PlanFileError(f"must be a year, got {str(year)[:40]!r}", file=file, key_path="site.carbon_year",
-                            fix=_CORRUPT_FIX)
-
-
-def _maps(section: str, value: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(key path, map) of a section that is one map or a list of maps."""
-    if isinstance(value, dict):
-        return [(section, value)]
-    if isinstance(value, list):
-        return [(f"{section}[{i}]", v) for i, v in enumerate(value) if isinstance(v, dict)]
-    return []
 
 
 def _check_depth(text: str, file: str) -> None:
@@ -217,6 +232,10 @@ def _check_is_plan(data: Any, file: str) -> None:
                             file=file, fix="pass a plan.json written by planner")
 
 
+OLDEST_MAJOR_READ = 1
+"""Plans of schema 1.x are migrated on read (planner.plan.migrate)."""
+
+
 def schema_major(version: str) -> int | None:
     """The MAJOR number of a ``MAJOR.MINOR.PATCH`` version, or None when it is not one."""
     match = _VERSION_RE.match(version) if isinstance(version, str) else None
@@ -232,6 +251,7 @@ def _check_version(version: Any, file: str) -> None:
     if major > supported:  # type: ignore[operator]
         raise PlanFileError(f"plan schema {version} is newer than this planner reads ({supported}.x)",
                             file=file, fix="upgrade planner (pip install -U planner) to read it")
-    if major < supported:  # type: ignore[operator]
-        raise PlanFileError(f"plan schema {version} is older than this planner reads ({supported}.x)",
+    if major < OLDEST_MAJOR_READ:
+        raise PlanFileError(f"plan schema {version} is older than this planner reads ({OLDEST_MAJOR_READ}.x to "
+                            f"{supported}.x)",
                             file=file, fix=_RESOLVE_FIX)

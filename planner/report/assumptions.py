@@ -1,6 +1,7 @@
 """The plan's ``assumptions`` rows sorted into the groups the appendix shows.
 
-`planner solve` writes one flat list of ``{name, value, unit, source, range}`` rows: model
+`planner solve` writes one flat list of typed ``{name, value, unit, source, range}`` rows
+(schemas.plan.Assumption): model
 constants (priors with a plausible range), calibrated coefficients (``coefficient <name>``, plus
 the ``calibration file`` row), catalog figures per GPU type (``<gpu> price``, ``<gpu> datasheet``,
 ``<gpu> server``) and the solver's notes (``note``). Each row keeps its index in the plan so every
@@ -13,14 +14,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from planner.schemas.plan import Assumption
+
 COEFFICIENT_PREFIX = "coefficient "
 CALIBRATION_FILE = "calibration file"
 NOTE = "note"
 CATALOG_FIGURES = ("price", "datasheet", "server")
 ESTIMATE_MARKER = "ESTIMATE"
 """The catalog's marker for a figure with no public source (an order-of-magnitude estimate)."""
-SKIPPED_MARKER = "were skipped"
-"""Words of the solver's note when it skipped the what-if re-solves (large candidate sets)."""
+COLUMNS = ("name", "value", "unit", "source", "range")
+"""The keys of every row (schemas.plan.Assumption)."""
 
 _CATALOG_NAME = re.compile(r"(\S+) (" + "|".join(CATALOG_FIGURES) + r")")
 _NUMBER = r"-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?"
@@ -32,14 +35,15 @@ _AT_BOUND_RELATIVE = 1e-6
 class Row:
     index: int
     """Position in ``plan.assumptions``."""
-    values: dict[str, str]
+    row: Assumption
 
     def get(self, key: str) -> str:
-        return self.values.get(key, "")
+        """One of COLUMNS."""
+        return str(getattr(self.row, key))
 
     @property
     def name(self) -> str:
-        return self.get("name")
+        return self.row.name
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def is_estimate(source: str) -> bool:
     return ESTIMATE_MARKER in source
 
 
-def group(assumptions: list[dict[str, str]], gpus: Iterable[str] = ()) -> Groups:
+def group(assumptions: list[Assumption], gpus: Iterable[str] = ()) -> Groups:
     """Rows by kind. A ``<x> price`` or ``<x> server`` row is a catalog figure only when ``x`` is a GPU
     type: one with a ``<x> datasheet`` row, or one of ``gpus`` (so "electricity price" stays a constant)."""
     rows = [Row(i, a) for i, a in enumerate(assumptions)]
@@ -105,9 +109,3 @@ def range_position(value: str, range_text: str) -> str | None:
     if abs(number - low) <= tolerance or abs(number - high) <= tolerance:
         return "at bound"
     return "within"
-
-
-def skipped_analysis_note(assumptions: list[dict[str, str]]) -> str | None:
-    """The solver's note saying the what-if re-solves were skipped, if the plan carries one."""
-    return next((a.get("value", "") for a in assumptions
-                 if a.get("name") == NOTE and SKIPPED_MARKER in a.get("value", "")), None)

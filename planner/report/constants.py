@@ -1,20 +1,12 @@
-"""Engineering constants the reports use to derive presentation figures, each with its source.
+"""Engineering constants only the reports use (circuits, breakers, PSUs), each with its source.
 
 The plan holds every planned figure; these only turn plan figures into the units facilities and
-procurement read (BTU/hr, cooling tons, amps, PSU load share). Full precision lives here; text
-shows rounded values.
+procurement read (amps, breaker sizes, PSU load share). Unit factors shared with the planner
+(BTU/hr per W, BTU/hr per cooling ton, hours per year) live in planner.units. Full precision lives
+here; text shows rounded values.
 """
 
 from __future__ import annotations
-
-BTU_PER_HR_PER_W = 3.412142
-"""International Table BTU (1055.05585 J): 1 W = 3.412142 BTU/hr (NIST SP 811, App. B)."""
-
-BTU_PER_HR_PER_COOLING_TON = 12_000.0
-"""One ton of refrigeration removes 12,000 BTU/hr (ASHRAE definition)."""
-
-HOURS_PER_YEAR = 8760.0
-"""365 days x 24 h, the convention of the plan's annual energy (EIA, llm-d-planner)."""
 
 NEC_CONTINUOUS_LOAD_FACTOR = 0.8
 """Plan at most 80 % of a breaker for continuous loads (NEC 210.19(A)(1), 210.20(A), 215.2/215.3)."""

@@ -1,61 +1,38 @@
 """Alternative-objective results (the cost-versus-power trade-off) and their Pareto front.
 
-A plan carries them either in a dedicated ``objective_alternatives`` list (proposed schema field)
-or, until the schema has it, as ``what_if`` entries with ``kind: "objective"``. Each point is the
-plan the optimizer finds when it re-solves the same scenario with another objective.
+Each point is the plan the optimizer finds when it re-solves the same scenario with another
+objective (the plan's ``objective_alternatives``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from planner.schemas.plan import Plan
-
-OBJECTIVE_KIND = "objective"
-COST_KEY = "tco_per_year_usd"
-POWER_KEY = "it_power_max_w"
+from planner.schemas.plan import ObjectiveAlternative, Plan
 
 
 @dataclass(frozen=True)
 class Point:
-    values: dict[str, Any]
+    row: ObjectiveAlternative
     src: str
-    """Plan key path of this point, e.g. ``what_if[3]``."""
+    """Plan key path of this point, e.g. ``objective_alternatives[3]``."""
 
     @property
     def objective(self) -> str:
-        return str(self.values.get("objective", "?"))
+        return self.row.objective
 
     @property
     def cost_usd_per_year(self) -> float:
-        return float(self.values[COST_KEY])
+        return self.row.tco_per_year_usd
 
     @property
     def power_w(self) -> float:
-        return float(self.values[POWER_KEY])
-
-
-def _is_point(values: dict[str, Any]) -> bool:
-    return all(isinstance(values.get(k), int | float) and not isinstance(values.get(k), bool)
-               for k in (COST_KEY, POWER_KEY))
+        return self.row.it_power_max_w
 
 
 def objective_points(plan: Plan) -> list[Point]:
     """The alternative-objective results the plan carries, in plan order; [] when it has none."""
-    dedicated = getattr(plan, "objective_alternatives", None)
-    if dedicated:
-        raw = [(p.model_dump() if hasattr(p, "model_dump") else dict(p), f"objective_alternatives[{i}]")
-               for i, p in enumerate(dedicated)]
-    else:
-        raw = [(dict(w), f"what_if[{i}]") for i, w in enumerate(plan.what_if)
-               if w.get("kind") == OBJECTIVE_KIND]
-    return [Point(values, src) for values, src in raw if _is_point(values)]
-
-
-def marginal_values(plan: Plan) -> list[tuple[int, dict[str, Any]]]:
-    """``what_if`` entries that are marginal values (not objective re-solves), with their index."""
-    return [(i, dict(w)) for i, w in enumerate(plan.what_if) if w.get("kind") != OBJECTIVE_KIND]
+    return [Point(row, f"objective_alternatives[{i}]") for i, row in enumerate(plan.objective_alternatives)]
 
 
 def pareto_front(points: list[Point]) -> list[bool]:

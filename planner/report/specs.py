@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.report.constants import BTU_PER_HR_PER_W, HOURS_PER_YEAR
 from planner.report.site import SiteFacts, site_facts
 from planner.schemas.plan import Deployment, Plan, ServerGroup
+from planner.units import BTU_PER_HR_PER_W, HOURS_PER_YEAR
 
 _W_DECIMALS = 1
 _USD_DECIMALS = 2

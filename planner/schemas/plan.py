@@ -1,27 +1,42 @@
 """Plan file schema (``plan.json``): what `planner solve` decides and every figure reports show.
 
-Versioned with semantic versioning: a minor bump only adds keys (readers ignore unknown keys of a
-newer minor version); a newer major version is refused. Units are in the key names.
+Versioned with semantic versioning: a minor bump only adds keys (a reader drops the keys a newer
+minor version adds); another major version is refused, except 1.x, which planner.plan.migrate
+brings to 2.0 on read. Every section is a strict model (unknown keys refused), units in the names.
+
+2.0 (from 1.1): site, finance, objective, workloads, assumptions, what_if and objective_alternatives
+are typed models (counts as integers); what_if entries add ``objective_delta`` and ``objective_unit``
+beside the 1.x ``objective_delta_<unit>`` key; the new ``analysis`` section says whether what-if values
+and objective alternatives were computed or skipped, and why. No 1.x key is renamed.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import ItemsView, KeysView, ValuesView
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-PLAN_SCHEMA_VERSION = "1.1.0"  # 1.1: what_if, objective_alternatives
+PLAN_SCHEMA_VERSION = "2.0.0"  # 1.1: what_if, objective_alternatives; 2.0: typed sections, analysis
 
 Status = Literal["optimal", "feasible", "infeasible"]
 
 
 class PlanModel(BaseModel):
-    # Readers accept unknown keys so that a plan of a newer *minor* version still loads; a plan never
-    # holds NaN or infinity (dump_json refuses to write them), so a file that does was tampered with.
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+    # Unknown keys are refused (a reader of a newer minor version drops them first: plan.io); a plan
+    # never holds NaN or infinity (dump_json refuses to write them), so a file that does was tampered with.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScenarioRef(PlanModel):
@@ -175,62 +190,271 @@ class Alternative(PlanModel):
     reason: str
 
 
-# The free-form maps' keys that planner writes as numbers: a string there ("abc") was printed by
-# the report as the figure. Keys a newer minor version adds are not checked (they are ignored).
-NUMBER_KEYS: dict[str, frozenset[str]] = {
-    "site": frozenset({"air_cooling_limit_kw", "breaker_derating", "carbon_g_per_kwh", "circuit_phases",
-                       "circuit_voltage_v", "electricity_usd_per_kwh", "power_cap_kw", "power_factor", "pue",
-                       "rack_power_cap_kw", "rack_units", "racks"}),
-    "finance": frozenset({"amortization_years", "budget_usd", "colocation_usd_per_kw_month"}),
-    "objective": frozenset({"value", "value_usd"}),
-    "workloads": frozenset({"average_requests_per_s", "headroom", "input_tokens_mean", "input_tokens_p95",
-                            "itl_p95_ms", "output_tokens_mean", "output_tokens_p95", "peak_requests_per_s",
-                            "redundancy", "slo_itl_p95_ms", "slo_ttft_p95_ms", "ttft_p95_ms"}),
-    "what_if": frozenset({"co2e_t_per_year", "gpus", "it_power_max_w", "objective_delta_usd_per_year",
-                          "tco_per_year_usd"}),
-    "objective_alternatives": frozenset({"co2e_t_per_year", "gpus", "it_power_max_w", "it_power_nameplate_w",
-                                         "tco_per_year_usd"}),
-}
+# -- value types ------------------------------------------------------------------------------------
+# A number is a JSON number: text ("4"), a bool or a list where planner writes a number was printed by
+# the report as the figure (fuzz finding F4), so those are refused, not coerced.
 
+def _whole(value: Any) -> Any:
+    """A count: an int, or a float within rounding of one (1.x plans wrote counts as 1.0; a solver's
+    integer value can be 727.9999999)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("plan_count", "must be a whole number, got {got}", {"got": _shown(value)})
+    if isinstance(value, float) and abs(value - round(value)) <= COUNT_TOLERANCE * max(1.0, abs(value)):
+        return round(value)
+    return value
+
+
+COUNT_TOLERANCE = 1e-6
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _between(low: float, high: float) -> AfterValidator:
+    """Where a site or finance number can be: a solve never writes one outside, so a plan that holds
+    one was edited (a zero derating would divide by zero when the report sizes circuits)."""
+    def check(value: float | None) -> float | None:
+        if value is not None and not low <= value <= high:
+            raise PydanticCustomError("plan_range", "must be between {low} and {high}, got {got}",
+                                      {"low": f"{low:g}", "high": f"{high:g}", "got": f"{value:g}"})
+        return value
+    return AfterValidator(check)
+
+
+Number = Annotated[float, Field(strict=True)]
+"""A JSON number (an int is accepted and read as a float)."""
+Count = Annotated[int, BeforeValidator(_whole)]
+"""A whole number (1.x plans wrote some counts as 2.0: read as 2)."""
 
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "breaker_derating": (0.01, 1.0), "rack_power_cap_kw": (0.001, 1e6), "air_cooling_limit_kw": (0.001, 1e6),
     "pue": (1.0, 10.0), "amortization_years": (0.01, 100.0), "circuit_voltage_v": (1.0, 1e5),
-    "circuit_phases": (1.0, 3.0), "power_factor": (0.01, 1.0)}
-"""Where a site or finance number of a plan can be (a solve never writes one outside: a plan that
-holds one was edited, and e.g. a zero derating would divide by zero when the report sizes circuits)."""
+    "circuit_phases": (1.0, 3.0), "power_factor": (0.01, 1.0), "carbon_year": (1900, 2200)}
+"""Where a site or finance number of a plan can be (the fields below enforce these)."""
 
 
-def _numbers_at(section: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A validator: every key of NUMBER_KEYS[section] present in the map holds a number (or null),
-    within NUMBER_RANGES where one is given."""
-    def check(mapping: dict[str, Any]) -> dict[str, Any]:
-        for key in sorted(NUMBER_KEYS[section] & mapping.keys()):
-            value = mapping[key]
-            if value is not None and not isinstance(value, int | float):
-                got = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
-                raise PydanticCustomError("plan_number", "{key} must be a number, got {got}", {"key": key, "got": got})
-            low, high = NUMBER_RANGES.get(key, (-math.inf, math.inf))
-            if value is not None and not low <= value <= high:
-                raise PydanticCustomError("plan_number", "{key} must be between {low} and {high}, got {got}",
-                                          {"key": key, "low": f"{low:g}", "high": f"{high:g}", "got": f"{value:g}"})
-        return mapping
-    return check
+def _ranged(key: str) -> AfterValidator:
+    return _between(*NUMBER_RANGES[key])
 
 
-def _year(mapping: dict[str, Any]) -> dict[str, Any]:
-    year = mapping.get("carbon_year")
-    if isinstance(year, str) and not year.isdigit():
-        raise PydanticCustomError("plan_number", "carbon_year must be a year, got {got}", {"got": repr(year[:40])})
-    return mapping
+class MappingView:
+    """Read-only dict-style access (``row.get("name")``, ``site["pue"]``, ``dict(site.items())``), as the
+    1.x plan's free-form maps were read. Prefer attributes in new code; this keeps 1.x callers working."""
+
+    def _as_dict(self) -> dict[str, Any]:
+        return self.model_dump()  # type: ignore[attr-defined,no-any-return]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._as_dict().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._as_dict()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._as_dict()
+
+    def keys(self) -> KeysView[str]:
+        return self._as_dict().keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._as_dict().items()
+
+    def values(self) -> ValuesView[Any]:
+        return self._as_dict().values()
 
 
-SiteMap = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("site")), AfterValidator(_year)]
-FinanceMap = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("finance"))]
-ObjectiveMap = Annotated[dict[str, float | str], AfterValidator(_numbers_at("objective"))]
-WorkloadRecord = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("workloads"))]
-WhatIfRecord = Annotated[dict[str, float | str | None], AfterValidator(_numbers_at("what_if"))]
-AlternativeRecord = Annotated[dict[str, float | str], AfterValidator(_numbers_at("objective_alternatives"))]
+# -- site, finance, objective, workloads -------------------------------------------------------------
+
+REPORT_ONLY_SITE_KEYS = ("pue_category", "circuit_voltage_v", "circuit_phases", "power_factor")
+"""Site facts `planner solve` does not write (the scenario has no such keys yet); a plan written by
+hand may state them for the report's circuit sizing. Left out of plan.json when not stated."""
+
+
+class PlanSite(MappingView, PlanModel):
+    """The scenario's ``site`` block as solved (same keys, units in the names)."""
+    power_cap_kw: Number | None = None
+    """Datacenter IT power available to this fleet (kW); null: no cap."""
+    racks: Count | None = None
+    """Racks available; null: no limit."""
+    rack_power_cap_kw: Annotated[Number, _ranged("rack_power_cap_kw")]
+    """Breaker rating of one rack's circuit (kW); usable = cap x breaker_derating."""
+    breaker_derating: Annotated[Number, _ranged("breaker_derating")]
+    rack_units: Count
+    cooling: Literal["air", "liquid"]
+    air_cooling_limit_kw: Annotated[Number, _ranged("air_cooling_limit_kw")]
+    pue: Annotated[Number, _ranged("pue")]
+    electricity_usd_per_kwh: Number
+    carbon_g_per_kwh: Number
+    carbon_source: str
+    carbon_year: Annotated[Count | None, _ranged("carbon_year")] = None
+    feeds: Literal["N", "2N"]
+    pue_category: str | None = None
+    """Green Grid measurement category (PUE0-3), when a hand-written plan states it (report only)."""
+    circuit_voltage_v: Annotated[Number | None, _ranged("circuit_voltage_v")] = None
+    """Line-to-line rack circuit voltage (report only; default in planner.report.constants)."""
+    circuit_phases: Annotated[Count | None, _ranged("circuit_phases")] = None
+    power_factor: Annotated[Number | None, _ranged("power_factor")] = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unstated(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in REPORT_ONLY_SITE_KEYS and v is None)}
+
+
+class PlanFinance(MappingView, PlanModel):
+    """The scenario's ``finance`` block as solved, without the per-GPU price maps (see assumptions)."""
+    amortization_years: Annotated[Number, _ranged("amortization_years")]
+    colocation_usd_per_kw_month: Number | None = None
+    budget_usd: Number | None = None
+    """Capex budget (GPUs + servers); null: none."""
+
+
+class Objective(MappingView, PlanModel):
+    """What the plan minimizes and its value."""
+    name: str
+    """min_tco, min_power, min_energy, min_gpus or min_carbon."""
+    value: Number
+    """In ``unit``: min_tco's is the TCO over the amortization horizon."""
+    unit: str
+    """USD, W, kWh/year, GPUs or tCO2e/year."""
+
+
+class WorkloadRow(MappingView, PlanModel):
+    """One workload of the scenario as solved (traffic, token lengths, SLOs), units in the names."""
+    name: str
+    model: str
+    peak_requests_per_s: Number
+    average_requests_per_s: Number
+    """The scenario's average, or half the peak when it gives none."""
+    input_tokens_mean: Number
+    input_tokens_p95: Number
+    """The scenario's p95, or the mean when it gives none."""
+    output_tokens_mean: Number
+    output_tokens_p95: Number
+    ttft_p95_ms: Number | None = None
+    """TTFT p95 SLO (ms); null: none."""
+    itl_p95_ms: Number | None = None
+    """ITL p95 SLO (ms); null: none."""
+    redundancy: Count
+    """Spare replicas kept (N+k)."""
+    headroom: Number
+    precisions: str
+    """The precisions allowed, comma-separated ("bf16,fp8")."""
+
+
+class Assumption(MappingView, PlanModel):
+    """A constant, calibrated coefficient, catalog figure or solver note the plan rests on."""
+    name: str
+    value: str
+    """As text: a figure (``"0.9"``) or a description."""
+    unit: str
+    source: str
+    range: str
+    """Plausible range ``"low-high"`` of a constant, or empty."""
+
+
+# -- analysis: what-if values and objective alternatives -------------------------------------------
+
+ObjectiveDeltaUnit = Literal["usd_per_year", "w", "kwh_per_year", "gpus", "t_co2e_per_year"]
+OBJECTIVE_DELTA_UNITS: dict[str, ObjectiveDeltaUnit] = {
+    "min_tco": "usd_per_year", "min_power": "w", "min_energy": "kwh_per_year", "min_gpus": "gpus",
+    "min_carbon": "t_co2e_per_year"}
+"""Unit of a what-if objective change per objective (per year: min_tco's TCO is spread over the horizon)."""
+DELTA_KEY_PREFIX = "objective_delta_"
+
+
+class WhatIf(MappingView, PlanModel):
+    """The objective's change when one binding limit is relaxed one step (from a re-solve).
+
+    1.x wrote the change under a key named for its unit (``objective_delta_usd_per_year``); 2.0 keeps
+    that key and adds ``objective_delta`` and ``objective_unit``. Either form validates: the one given
+    fills the other."""
+    limit: str
+    constraint: str
+    """The constraint (plan ``constraints[].name``) relaxed."""
+    change: str
+    """What was relaxed, in words (``+10 % datacenter IT power``)."""
+    method: str
+    """How the value was found (``re-solve``)."""
+    objective_delta: Number | None
+    """Objective change of the relaxed re-solve (negative: better); null when it gave no proven optimum."""
+    objective_unit: ObjectiveDeltaUnit
+    objective_delta_usd_per_year: Number | None = None
+    objective_delta_w: Number | None = None
+    objective_delta_kwh_per_year: Number | None = None
+    objective_delta_gpus: Number | None = None
+    objective_delta_t_co2e_per_year: Number | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_both_forms(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        named = [k for k in data if isinstance(k, str) and k.startswith(DELTA_KEY_PREFIX)]
+        if "objective_unit" not in data and len(named) == 1:  # a 1.x entry
+            unit = named[0].removeprefix(DELTA_KEY_PREFIX)
+            return {**data, "objective_unit": unit, "objective_delta": data[named[0]]}
+        unit = data.get("objective_unit")
+        if isinstance(unit, str) and f"{DELTA_KEY_PREFIX}{unit}" not in data and "objective_delta" in data:
+            return {**data, f"{DELTA_KEY_PREFIX}{unit}": data["objective_delta"]}
+        return data
+
+    @model_validator(mode="after")
+    def _forms_agree(self) -> WhatIf:
+        for unit in OBJECTIVE_DELTA_UNITS.values():
+            named = getattr(self, f"{DELTA_KEY_PREFIX}{unit}")
+            if unit != self.objective_unit and named is not None:
+                raise ValueError(f"{DELTA_KEY_PREFIX}{unit} is given, but objective_unit is {self.objective_unit!r}")
+            if unit == self.objective_unit and named != self.objective_delta:
+                raise ValueError(f"{DELTA_KEY_PREFIX}{unit} ({named}) differs from objective_delta "
+                                 f"({self.objective_delta})")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _one_unit_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not isinstance(self, WhatIf):  # a plain dict put in place by model_copy: as it is
+            return data
+        keep = f"{DELTA_KEY_PREFIX}{self.objective_unit}"
+        return {k: v for k, v in data.items() if not k.startswith(DELTA_KEY_PREFIX) or k == keep}
+
+
+class ObjectiveAlternative(MappingView, PlanModel):
+    """The plan re-solved under another objective (same candidates and limits)."""
+    objective: str
+    status: str
+    """optimal or feasible (the solver's answer for that objective)."""
+    tco_per_year_usd: Number
+    it_power_max_w: Number
+    it_power_nameplate_w: Number
+    co2e_t_per_year: Number
+    gpus: Count
+
+
+AnalysisState = Literal["done", "skipped"]
+
+
+class Analysis(PlanModel):
+    """Whether the what-if re-solves and the objective alternatives were computed, and if not, why.
+
+    An empty ``what_if`` list means "no binding limit to relax" when ``what_if`` is ``done``."""
+    what_if: AnalysisState
+    objective_alternatives: AnalysisState
+    skipped_reason: str | None = None
+    """Why the analysis was skipped (``--no-analysis was given``, ...); null when nothing was skipped."""
+
+    @property
+    def skipped(self) -> bool:
+        return self.what_if == "skipped" or self.objective_alternatives == "skipped"
+
+
+def _derived_analysis(data: dict[str, Any]) -> dict[str, Any]:
+    """``analysis`` of a plan built without one: done when it lists results (what-if values and objective
+    alternatives are computed together; what_if alone may be empty when no limit binds), no reason known."""
+    state = "done" if data.get("what_if") or data.get("objective_alternatives") else "skipped"
+    return {"what_if": state, "objective_alternatives": state, "skipped_reason": None}
 
 
 class Plan(PlanModel):
@@ -239,7 +463,7 @@ class Plan(PlanModel):
     scenario: ScenarioRef
     input_sha256: InputHashes
     status: Status
-    objective: ObjectiveMap
+    objective: Objective
     solver: Solver
     deployments: list[Deployment]
     servers: list[ServerGroup]
@@ -247,12 +471,26 @@ class Plan(PlanModel):
     totals: Totals
     constraints: list[Constraint]
     alternatives: list[Alternative] = []
-    site: SiteMap
-    finance: FinanceMap
-    workloads: list[WorkloadRecord]
-    assumptions: list[dict[str, str]]
+    site: PlanSite
+    finance: PlanFinance
+    workloads: list[WorkloadRow]
+    assumptions: list[Assumption]
     """Every constant used, with its value, unit and source."""
-    what_if: list[WhatIfRecord] = []
+    what_if: list[WhatIf] = []
     """Marginal value of relaxing each binding limit one step, from re-solves."""
-    objective_alternatives: list[AlternativeRecord] = []
+    objective_alternatives: list[ObjectiveAlternative] = []
     """The plan re-solved under each objective (for the cost-versus-power Pareto view)."""
+    analysis: Analysis
+    """Whether what_if and objective_alternatives were computed or skipped (and why)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _analysis_when_not_given(cls, data: Any, handler: ModelWrapValidatorHandler[Plan]) -> Plan:
+        # A plan constructed without ``analysis`` (by a plan builder that does not record one yet) gets
+        # the state its lists show, and keeps ``analysis`` out of its set fields: plan.io re-derives it
+        # when writing, after the what-if lists were added with model_copy.
+        missing = isinstance(data, dict) and "analysis" not in data
+        plan = handler({**data, "analysis": _derived_analysis(data)} if missing else data)
+        if missing:
+            plan.model_fields_set.discard("analysis")
+        return plan

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
+from planner import units
 from planner.report import assumptions as a
 from planner.report import constants as k
 from planner.report import format as f
@@ -26,18 +29,14 @@ def _header(key: str) -> str:
 
 
 def _text(row: a.Row, key: str) -> Cell:
-    """``row[key]`` as typed, traced to ``assumptions[<i>].<key>`` (blank when the row lacks the key)."""
-    if key not in row.values:
-        return Cell("")
-    return Cell(row.values[key], f"assumptions[{row.index}].{key}")
+    """``row.<key>`` as typed, traced to ``assumptions[<i>].<key>``."""
+    return Cell(row.get(key), f"assumptions[{row.index}].{key}")
 
 
 def constants_of_model_table(rows: list[a.Row]) -> Table:
-    """Model constants: every key the rows carry, name/value/unit/range first and source last."""
-    keys = list(dict.fromkeys(key for r in rows for key in r.values))
-    columns = ([c for c in _LEADING_KEYS if c in keys]
-               + [c for c in keys if c not in _LEADING_KEYS + _TRAILING_KEYS]
-               + [c for c in _TRAILING_KEYS if c in keys])
+    """Model constants: name/value/unit/range first and source last."""
+    columns = ([c for c in _LEADING_KEYS if c in a.COLUMNS]
+               + [c for c in a.COLUMNS if c not in _LEADING_KEYS + _TRAILING_KEYS] + list(_TRAILING_KEYS))
     return table([_header(c) for c in columns], [[_text(r, c) for c in columns] for r in rows],
                  empty_text="The plan lists no model constants.")
 
@@ -85,8 +84,10 @@ def bought_gpus_text(plan: Plan) -> str:
             f"A source marked {a.ESTIMATE_MARKER} in the catalog is flagged as an estimate.")
 
 
-def mapping_table(mapping: dict[str, Any], prefix: str, header: tuple[str, str]) -> Table:
-    rows = [(label(key), f.value_cell(key, value, f"{prefix}.{key}")) for key, value in mapping.items()]
+def inputs_table(section: BaseModel, prefix: str, header: tuple[str, str]) -> Table:
+    """Every key a site or finance section states (as plan.json writes it), in key order."""
+    stated = section.model_dump()
+    rows = [(label(key), f.value_cell(key, stated[key], f"{prefix}.{key}")) for key in sorted(stated)]
     return key_value_table(rows, header=header)
 
 
@@ -98,11 +99,11 @@ def _constant_rows(facts: SiteFacts) -> list[tuple[str, str, str, str]]:
     """(name, value text, source, id) of every constant the report derives figures with."""
     c = facts.circuit
     return [
-        ("Heat from power", f"1 W = {k.BTU_PER_HR_PER_W} BTU/hr",
+        ("Heat from power", f"1 W = {units.BTU_PER_HR_PER_W} BTU/hr",
          "NIST SP 811, App. B (International Table BTU)", "btu_per_hr_per_w"),
-        ("Cooling ton", f.number_text(k.BTU_PER_HR_PER_COOLING_TON, f.BTU_PER_HR),
+        ("Cooling ton", f.number_text(units.BTU_PER_HR_PER_COOLING_TON, f.BTU_PER_HR),
          "ASHRAE definition of a ton of refrigeration", "btu_per_hr_per_cooling_ton"),
-        ("Hours per year", f"{k.HOURS_PER_YEAR:,.0f} h", "365 x 24 h (EIA, llm-d-planner convention)",
+        ("Hours per year", f"{units.HOURS_PER_YEAR:,.0f} h", "365 x 24 h (EIA, llm-d-planner convention)",
          "hours_per_year"),
         ("Continuous-load rule", f"load <= {k.NEC_CONTINUOUS_LOAD_FACTOR * 100:.0f} % of the breaker rating",
          "NEC 210.19(A)(1), 210.20(A), 215.2/215.3 (the plan's site.breaker_derating is applied)",
@@ -150,8 +151,8 @@ def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
         "catalog": catalog_table(groups.catalog),
         "catalog_note": bought_gpus_text(plan),
         "notes": notes_table(groups.notes),
-        "site": mapping_table(plan.site, "site", ("Site input", "Value")),
-        "finance": mapping_table(plan.finance, "finance", ("Finance input", "Value")),
+        "site": inputs_table(plan.site, "site", ("Site input", "Value")),
+        "finance": inputs_table(plan.finance, "finance", ("Finance input", "Value")),
         "constants": constants_table(facts),
         "hashes": hashes_table(plan),
     }

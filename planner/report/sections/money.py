@@ -31,15 +31,15 @@ def cost_table(plan: Plan, facts: SiteFacts) -> Table:
                                            "totals.annual_energy_cost_usd")),
             ("Colocation per year", f.fig(t.annual_colocation_usd, f.USD_PER_YEAR,
                                           "totals.annual_colocation_usd"))]
-    colo_rate = plan.finance.get("colocation_usd_per_kw_month")
-    if isinstance(colo_rate, int | float):
+    colo_rate = plan.finance.colocation_usd_per_kw_month
+    if colo_rate is not None:
         rows.append(("Colocation rate (per kW of nameplate capacity)",
                      f.fig(colo_rate, f.USD_PER_KW_MONTH, "finance.colocation_usd_per_kw_month")))
     rows += [("Amortization horizon", f.fig(facts.amortization_years, f.YEARS, "finance.amortization_years")),
              ("TCO over the horizon", f.fig(t.tco_usd, f.USD, "totals.tco_usd")),
              ("TCO per year", f.fig(t.tco_per_year_usd, f.USD_PER_YEAR, "totals.tco_per_year_usd"))]
-    budget = plan.finance.get("budget_usd")
-    if isinstance(budget, int | float):
+    budget = plan.finance.budget_usd
+    if budget is not None:
         rows.append(("Capex budget", f.fig(budget, f.USD, "finance.budget_usd")))
     return key_value_table(rows, header=("Cost", "Value"))
 

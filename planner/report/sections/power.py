@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from planner.report import format as f
-from planner.report.constants import BTU_PER_HR_PER_COOLING_TON
 from planner.report.fleet import rack_feeds
 from planner.report.site import SiteFacts
 from planner.report.tables import Cell, Table, key_value_table, table
 from planner.schemas.plan import Plan, Rack
+from planner.units import BTU_PER_HR_PER_COOLING_TON
 
 
 def three_figures_table(plan: Plan) -> Table:
@@ -31,8 +31,8 @@ def three_figures_table(plan: Plan) -> Table:
 def site_table(plan: Plan, facts: SiteFacts) -> Table:
     rows = [("PUE", f.fig(facts.pue, f.RATIO, "site.pue")),
             ("PUE category", Cell(facts.pue_category or "not stated in the plan"))]
-    cap = plan.site.get("power_cap_kw")
-    if isinstance(cap, int | float):
+    cap = plan.site.power_cap_kw
+    if cap is not None:
         rows.append(("Site IT power cap", f.fig(cap, f.KW, "site.power_cap_kw")))
     rows += [("Cooling", Cell(facts.cooling)),
              ("Air-cooling limit per rack", f.fig(facts.air_cooling_limit_w, f.KW_FROM_W,

@@ -6,7 +6,6 @@ from typing import Any
 
 from planner.report import format as f
 from planner.report.constraints import binding_constraints_table
-from planner.report.labels import label
 from planner.report.site import SiteFacts
 from planner.report.tables import Cell, Table, key_value_table, table, text
 from planner.schemas.plan import Plan
@@ -33,14 +32,10 @@ def provenance_table(plan: Plan) -> Table:
 
 
 def objective_table(plan: Plan) -> Table:
-    unit = f.unit_named(plan.objective.get("unit"))
-
-    def cell(key: str, value: float | str) -> Cell:
-        if key == "value" and isinstance(value, int | float):
-            return f.fig(value, unit, "objective.value")
-        return f.value_cell(key, value, f"objective.{key}")
-    rows = [(label(key), cell(key, value)) for key, value in plan.objective.items()]
-    return key_value_table(rows, header=("Objective", "Value"), empty_text="The plan states no objective.")
+    o = plan.objective
+    return key_value_table([("Name", Cell(o.name, "objective.name")), ("Unit", Cell(o.unit, "objective.unit")),
+                            ("Value", f.fig(o.value, f.unit_named(o.unit), "objective.value"))],
+                           header=("Objective", "Value"))
 
 
 def served_table(plan: Plan) -> Table:

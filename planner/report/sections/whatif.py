@@ -5,27 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from planner.report import format as f
-from planner.report.assumptions import skipped_analysis_note
 from planner.report.constraints import all_constraints_table
 from planner.report.labels import label
-from planner.report.pareto import marginal_values as marginal_entries
 from planner.report.pareto import objective_points, pareto_front
 from planner.report.tables import Cell, Table, table
-from planner.schemas.plan import Plan
+from planner.schemas.plan import DELTA_KEY_PREFIX, Plan, WhatIf
 
-_LEADING_KEYS = ("limit", "constraint", "change", "method")
+_TEXT_KEYS = ("limit", "constraint", "change", "method")
 
 
-def _columns(entries: list[dict[str, Any]]) -> list[str]:
-    keys = list(dict.fromkeys(k for e in entries for k in e if k != "kind"))
-    return [k for k in _LEADING_KEYS if k in keys] + [k for k in keys if k not in _LEADING_KEYS]
+def _delta_key(entry: WhatIf) -> str:
+    """The entry's 1.x key (``objective_delta_usd_per_year``): its label and unit name the objective's unit."""
+    return f"{DELTA_KEY_PREFIX}{entry.objective_unit}"
+
+
+def _row(i: int, entry: WhatIf, delta_keys: list[str]) -> list[Cell]:
+    src = f"what_if[{i}]"
+    cells = [Cell(getattr(entry, k), f"{src}.{k}") for k in _TEXT_KEYS]
+    return cells + [f.value_cell(k, entry.objective_delta, f"{src}.{k}") if k == _delta_key(entry) else Cell("n/a")
+                    for k in delta_keys]
 
 
 def marginal_table(plan: Plan) -> Table:
-    entries = marginal_entries(plan)
-    columns = _columns([e for _, e in entries])
-    rows = [[f.value_cell(k, e.get(k), f"what_if[{i}].{k}") for k in columns] for i, e in entries]
-    return table([label(k) for k in columns], rows,
+    delta_keys = list(dict.fromkeys(_delta_key(e) for e in plan.what_if))
+    rows = [_row(i, e, delta_keys) for i, e in enumerate(plan.what_if)]
+    return table([label(k) for k in (*_TEXT_KEYS, *delta_keys)], rows,
                  empty_text="The plan carries no marginal values (no LP duals or re-solves).")
 
 
@@ -36,22 +40,21 @@ _POINT_COLUMNS = ("objective", "status", "tco_per_year_usd", "it_power_max_w", "
 def pareto_table(plan: Plan) -> Table:
     points = objective_points(plan)
     front = pareto_front(points)
-    columns = [k for k in _POINT_COLUMNS if any(k in p.values for p in points)]
     rows = []
     for p, on_front in zip(points, front, strict=True):
-        cells = [f.value_cell(k, p.values.get(k), f"{p.src}.{k}") for k in columns]
+        cells = [f.value_cell(k, getattr(p.row, k), f"{p.src}.{k}") for k in _POINT_COLUMNS]
         chosen = p.objective == plan.scenario.objective
         rows.append(cells + [Cell(f.yes_no(on_front)), Cell("this plan" if chosen else "", flag=chosen)])
-    return table([label(k) for k in columns] + ["Pareto-optimal", "Chosen"], rows,
+    return table([label(k) for k in _POINT_COLUMNS] + ["Pareto-optimal", "Chosen"], rows,
                  empty_text="The plan carries no alternative-objective results, so there is no "
                             "cost-versus-power trade-off to show.")
 
 
 def skipped_note(plan: Plan) -> str | None:
-    """The solver's note, when it skipped the what-if re-solves and the plan carries no what-if result."""
-    if plan.what_if or getattr(plan, "objective_alternatives", None):
+    """Why the what-if re-solves and objective alternatives were not computed, when they were not."""
+    if not plan.analysis.skipped:
         return None
-    return skipped_analysis_note(plan.assumptions)
+    return plan.analysis.skipped_reason or "the plan does not say why"
 
 
 def build(plan: Plan) -> dict[str, Any]:

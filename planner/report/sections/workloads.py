@@ -7,7 +7,7 @@ from typing import Any
 from planner.report import format as f
 from planner.report.labels import label
 from planner.report.tables import Cell, Table, key_value_table, table
-from planner.schemas.plan import Alternative, Deployment, Plan
+from planner.schemas.plan import Alternative, Deployment, Plan, WorkloadRow
 
 POWER_PER_GPU_LABEL = "IT power per GPU incl. server share, average"
 """``power_per_gpu_avg_w`` is the deployment's IT power / its GPUs: the GPU's own draw plus its share
@@ -17,18 +17,17 @@ of the server's non-GPU power, so it can exceed the GPU's TDP; never call it GPU
 def workload_names(plan: Plan) -> list[str]:
     """Workloads in the order the plan deploys them, then any the plan lists but does not deploy."""
     names = list(dict.fromkeys(d.workload for d in plan.deployments))
-    for w in plan.workloads:
-        name = w.get("name")
-        if isinstance(name, str) and name not in names:
-            names.append(name)
-    return names
+    return names + [w.name for w in plan.workloads if w.name not in names]
+
+
+INPUT_KEYS = tuple(sorted(k for k in WorkloadRow.model_fields if k != "name"))
+"""The rows of a workload's inputs table, in key order."""
 
 
 def inputs_table(plan: Plan, name: str) -> Table:
     for i, w in enumerate(plan.workloads):
-        if w.get("name") == name:
-            rows = [(label(k), f.value_cell(k, v, f"workloads[{i}].{k}")) for k, v in w.items()
-                    if k != "name"]
+        if w.name == name:
+            rows = [(label(k), f.value_cell(k, getattr(w, k), f"workloads[{i}].{k}")) for k in INPUT_KEYS]
             return key_value_table(rows, header=("Input", "Value"))
     return key_value_table([], empty_text="The plan lists no inputs for this workload.")
 
@@ -84,7 +83,7 @@ def performance_table(d: Deployment, i: int) -> Table:
 
 
 def alternatives_table(plan: Plan, name: str) -> Table:
-    unit = f.unit_named(plan.objective.get("unit"))
+    unit = f.unit_named(plan.objective.unit)
     rows = []
     for i, a in enumerate(plan.alternatives):
         if a.workload == name:
