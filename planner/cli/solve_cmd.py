@@ -66,12 +66,12 @@ def default_folder(scenario_name: str, override: str | None) -> Path:
     return folder
 
 
-def _refuse_overwriting(folder: Path, scenario: str, override: str | None, calibration: str | None) -> None:
+def _refuse_overwriting(folder: Path, loaded: LoadedScenario, calibration: str | None) -> None:
     """Refuse an output folder where plan.json or a report would replace the scenario or calibration."""
     from planner.io.files import refuse_overwriting_inputs
-    from planner.plan.hashing import resolve_calibration
+    from planner.problem.build import calibration_file
 
-    inputs = [Path(scenario), resolve_calibration(Path(scenario), override, calibration)]
+    inputs = [loaded.path, calibration_file(loaded, calibration)]
     refuse_overwriting_inputs([folder / name for name in OUTPUT_FILES], inputs)
 
 
@@ -111,20 +111,23 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
 
     Exit 0 with a plan, 1 on bad input, 3 when infeasible (the reasons are printed).
     """
+    from planner.catalog.loader import load_catalog
     from planner.io.files import write_together
-    from planner.optimize.solve import solve_scenario
+    from planner.optimize.solve import solve_loaded
     from planner.plan.io import dump_plan, normalize_plan
+    from planner.scenario.load import load_scenario
 
+    loaded = load_scenario(scenario, override)
     if out_dir is not None and not no_write:
-        _refuse_overwriting(Path(out_dir), scenario, override, calibration)
-    solved = solve_scenario(scenario, override=override, catalog_dirs=list(catalogs), calibration=calibration,
-                            solver=solver, time_limit_s=time_limit, analysis=analysis)
+        _refuse_overwriting(Path(out_dir), loaded, calibration)
+    solved = solve_loaded(loaded, load_catalog(list(catalogs)), calibration=calibration, solver=solver,
+                          time_limit_s=time_limit, analysis=analysis)
     text = dump_plan(solved)
     # Render what the file holds (rounded, ordered), so `planner report plan.json` gives the same bytes.
     plan = normalize_plan(solved)
     if not no_write:
         folder = Path(out_dir) if out_dir else default_folder(plan.scenario.name, override)
-        _refuse_overwriting(folder, scenario, override, calibration)
+        _refuse_overwriting(folder, loaded, calibration)
         # rendered first and written as one set: a failure leaves the previous three files together
         write_together({folder / "plan.json": text, folder / "report.md": _render(plan, "md"),
                         folder / "report.html": _render(plan, "html")})
