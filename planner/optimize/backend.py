@@ -8,6 +8,7 @@ equally good plans are then settled by the rule in planner.optimize.ties.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -96,14 +97,20 @@ def _snap_integers(m: FleetModel) -> None:
 
 
 def _solver_version(solver: pulp.LpSolver) -> str:
+    package = "highspy" if isinstance(solver, pulp.HiGHS) else "pulp"
+    v = _package_version(package)
+    return f"highspy {v}" if package == "highspy" else f"CBC via PuLP {v}"
+
+
+@functools.cache
+def _package_version(package: str) -> str:
+    """The installed version (read from its metadata once per process)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    package = "highspy" if isinstance(solver, pulp.HiGHS) else "pulp"
     try:
-        v = version(package)
+        return version(package)
     except PackageNotFoundError:
-        v = "unknown"
-    return f"highspy {v}" if package == "highspy" else f"CBC via PuLP {v}"
+        return "unknown"
 
 
 def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_break: bool = True) -> SolveResult:
