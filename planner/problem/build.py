@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.calibration.coefficients import default_calibration_path
+from planner.calibration.coefficients import default_calibration_path, read_calibration_file
 from planner.catalog.loader import Catalog
 from planner.core.constants import server_overhead_w_per_gpu
-from planner.errors import CalibrationError, InputError
-from planner.io.files import MAX_YAML_BYTES, parse_yaml, read_bounded, validate_data
+from planner.errors import InputError
 from planner.plan.hashing import input_hashes
 from planner.problem.model import (
     Echo,
@@ -140,12 +139,7 @@ def read_calibration(path: Path | None) -> tuple[Calibration, bytes | None]:
     """The calibration and the bytes it was parsed from (None: the priors), read once."""
     if path is None:
         return Calibration(), None
-    try:
-        raw = read_bounded(path, MAX_YAML_BYTES, CalibrationError)
-    except (FileNotFoundError, IsADirectoryError):
-        raise CalibrationError("calibration file not found", file=str(path),
-                               fix="fix the scenario's `calibration:` path, or run `planner calibrate`") from None
-    return validate_data(Calibration, parse_yaml(raw, str(path)), str(path)), raw
+    return read_calibration_file(path, missing_fix="fix the scenario's `calibration:` path, or run `planner calibrate`")
 
 
 def _origin(cal: Calibration) -> str:
