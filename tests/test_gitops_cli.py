@@ -76,7 +76,7 @@ def _corrupt(tmp_path: Path) -> str:
 
 
 def _newer_major(tmp_path: Path) -> str:
-    data = json.loads(Path(BASE).read_text(encoding="utf-8")) | {"schema_version": "2.0.0"}
+    data = json.loads(Path(BASE).read_text(encoding="utf-8")) | {"schema_version": "3.0.0"}
     path = tmp_path / "v2.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return str(path)
@@ -91,7 +91,7 @@ def _foreign(tmp_path: Path) -> str:
 BAD_PLANS = {
     "corrupt": (_corrupt, "not valid JSON: line"),
     "foreign": (_foreign, "not a planner plan: no `schema_version` key"),
-    "newer-major": (_newer_major, "plan schema 2.0.0 is newer than this planner reads (1.x)"),
+    "newer-major": (_newer_major, "plan schema 3.0.0 is newer than this planner reads (2.x)"),
     "missing": (lambda tmp: str(tmp / "nope.json"), "plan file not found"),
     "directory": (lambda tmp: str(tmp), "is a directory"),
 }

@@ -150,7 +150,7 @@ def test_site_numbers_a_solve_never_writes_are_refused_by_report(
     for fmt in ("md", "html"):
         rc, err = run(capsys, "report", str(plan), "--format", fmt)
         # refused when the plan is read (naming the file), before the report needs the number
-        assert rc == 1 and f"{plan}: " in err and f"{section}: {key} must be between" in err
+        assert rc == 1 and f"{plan}: " in err and f"{section}.{key}: must be between" in err
 
 
 @pytest.mark.parametrize("fmt", ["text", "md", "github-comment"])

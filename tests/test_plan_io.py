@@ -155,8 +155,8 @@ def test_foreign_json_is_not_a_plan(tmp_path, data, words):
 
 
 def test_newer_major_version_is_refused(tmp_path):
-    data = _raw() | {"schema_version": "2.0.0"}
-    newer = r"plan schema 2\.0\.0 is newer than this planner reads \(1\.x\)"
+    data = _raw() | {"schema_version": "3.0.0"}
+    newer = r"plan schema 3\.0\.0 is newer than this planner reads \(2\.x\)"
     with pytest.raises(PlanFileError, match=newer) as e:
         load_plan(_write_json(tmp_path / "plan.json", data))
     assert "upgrade planner" in e.value.fix

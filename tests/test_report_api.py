@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 
 import pytest
 
 import planner.report
 from planner.errors import InputError, PlanFileError
-from planner.plan import load_plan
-from planner.report import deployment_specs, render_report
+from planner.plan import load_plan, parse_plan
+from planner.report import render_report
 from planner.report.pareto import objective_points, pareto_front
 from planner.schemas.plan import Plan
 
@@ -34,13 +35,15 @@ def test_unknown_format_is_an_input_error() -> None:
 
 
 def test_missing_site_keys_are_reported_together() -> None:
-    plan = load("chatbot")
+    """The plan schema types the site: a report never sees text where a number belongs or a missing key."""
+    data = json.loads((FIXTURES / "chatbot.plan.json").read_text(encoding="utf-8"))
+    data["site"] = {"pue": "high"}
     with pytest.raises(PlanFileError) as info:
-        deployment_specs(plan.model_copy(update={"site": {"pue": "high"}}))
+        parse_plan(json.dumps(data), "plan.json")
     message = str(info.value)
-    assert "site.pue must be a number, got 'high'" in message
+    assert "site.pue: Input should be a valid number, got 'high'" in message
     for key in ("site.feeds", "site.cooling", "site.rack_power_cap_kw"):
-        assert key in message
+        assert f"{key}: Field required" in message
 
 
 def empty_plan() -> Plan:
@@ -48,7 +51,7 @@ def empty_plan() -> Plan:
     totals = plan.totals.model_copy(update={k: 0 for k in type(plan.totals).model_fields})
     return plan.model_copy(update={"status": "infeasible", "deployments": [], "servers": [], "racks": [],
                                    "totals": totals, "alternatives": [], "what_if": [], "assumptions": [],
-                                   "constraints": [], "objective": {}})
+                                   "constraints": [], "objective_alternatives": []})
 
 
 @pytest.mark.parametrize("fmt", ["md", "html", "json"])
@@ -64,21 +67,12 @@ def test_an_empty_infeasible_plan_renders(fmt: str) -> None:
         assert text == "[]\n"
 
 
-class PlanWithObjectives(Plan):
-    """The plan schema with the proposed ``objective_alternatives`` field."""
-
-    objective_alternatives: list[dict[str, float | str]] = []
-
-
-def test_dedicated_objective_alternatives_field_is_preferred() -> None:
+def test_objective_alternatives_are_the_pareto_points() -> None:
     plan = load("fleet")
-    points = [dict(w) for w in plan.what_if if w.get("kind") == "objective"]
-    rest = [w for w in plan.what_if if w.get("kind") != "objective"]
-    data = {**plan.model_dump(), "what_if": rest, "objective_alternatives": points}
-    extended = PlanWithObjectives.model_validate(data)
-    found = objective_points(extended)
-    assert [p.src for p in found] == [f"objective_alternatives[{i}]" for i in range(len(points))]
-    html = render_report(extended, "html")
+    found = objective_points(plan)
+    assert [p.src for p in found] == [f"objective_alternatives[{i}]" for i in range(len(plan.objective_alternatives))]
+    assert [p.objective for p in found] == ["min_tco", "min_power", "min_gpus", "min_carbon"]
+    html = render_report(plan, "html")
     assert 'aria-label="Cost versus power of alternative objectives"' in html
     assert 'data-src="objective_alternatives[1].tco_per_year_usd"' in html
 

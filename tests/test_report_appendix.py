@@ -4,19 +4,21 @@ what-if section of a plan whose solver skipped the re-solves."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from planner.plan import load_plan
+from planner.plan import load_plan, parse_plan
 from planner.report import assumptions as a
 from planner.report import format as f
 from planner.report import render_report
 from planner.report.sections.workloads import POWER_PER_GPU_LABEL
-from planner.schemas.plan import Plan
+from planner.schemas.plan import Analysis, Assumption, Plan, WhatIf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
+PLANS_1X = Path(__file__).parent / "fixtures" / "plans-1.x"
 PLANS = ["chatbot", "fleet", "binding"]
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -77,8 +79,11 @@ def test_identifier_like_numbers_have_no_separators(key: str, value: float, text
 
 @pytest.mark.parametrize("year", [2022.0, 2022, "2022"])
 def test_factor_year_prints_without_a_separator(year: float | int | str) -> None:
-    plan = load("fleet")
-    plan = plan.model_copy(update={"site": {**plan.site, "carbon_year": year}})
+    """1.x plans wrote the year as 2022.0 (or, by hand, "2022"); 2.0 reads it as the integer 2022."""
+    data = json.loads((PLANS_1X / "chatbot.json").read_text(encoding="utf-8"))
+    data["site"]["carbon_year"] = year
+    plan = parse_plan(json.dumps(data), "plan.json")
+    assert plan.site.carbon_year == 2022
     for fmt in ("md", "html"):
         text = render_report(plan, fmt)
         assert "2,022" not in text
@@ -165,11 +170,10 @@ def test_range_position(value: str, bounds: str, position: str | None) -> None:
 
 
 def test_grouping_of_solver_rows() -> None:
-    rows = [{"name": "gpu_memory_utilization", "value": "0.9"}, {"name": "coefficient eta_compute", "value": "0.7"},
-            {"name": "calibration file", "value": "priors"}, {"name": "b200 price", "value": "40000"},
-            {"name": "b200 datasheet", "value": "x"}, {"name": "h100-sxm server", "value": "y"},
-            {"name": "electricity price", "value": "0.1"}, {"name": "note", "value": "z price"},
-            {"name": "hours per year", "value": "8760"}]
+    named = [("gpu_memory_utilization", "0.9"), ("coefficient eta_compute", "0.7"), ("calibration file", "priors"),
+             ("b200 price", "40000"), ("b200 datasheet", "x"), ("h100-sxm server", "y"),
+             ("electricity price", "0.1"), ("note", "z price"), ("hours per year", "8760")]
+    rows = [Assumption(name=name, value=value, unit="", source="", range="") for name, value in named]
     g = a.group(rows, ["h100-sxm"])
     assert [r.index for r in g.constants] == [0, 6, 8]
     assert [r.index for r in g.coefficients] == [2, 1]
@@ -199,16 +203,25 @@ SKIPPED = "were not computed for this plan"
 
 def test_skipped_what_if_is_explained() -> None:
     plan = load("binding")
-    note = a.skipped_analysis_note(plan.assumptions)
-    assert note and "were skipped" in note
+    assert plan.analysis.skipped and plan.analysis.skipped_reason
     whatif = section(render_report(plan, "md"), 6)
     assert SKIPPED in whatif
-    assert "Solver note: 1184 candidates (over 400): the tie-break pass" in whatif
+    assert "Reason: 1184 candidates (over 400): the tie-break pass" in whatif
     assert "The plan carries no marginal values" not in whatif
     assert "### Marginal values of the limits" not in whatif
     assert "### All constraints" in whatif
     html = render_report(plan, "html")
-    assert 'id="what-if-skipped"' in html and "Solver note: 1184 candidates" in html
+    assert 'id="what-if-skipped"' in html and "Reason: 1184 candidates" in html
+
+
+def test_a_skipped_analysis_is_read_from_the_plan_not_from_its_notes() -> None:
+    """The note row stays in the appendix, but only ``analysis`` decides the what-if section."""
+    plan = load("binding")
+    done = plan.model_copy(update={"analysis": Analysis(what_if="done", objective_alternatives="done")})
+    assert any(r.name == "note" and "were skipped" in r.value for r in done.assumptions)
+    assert SKIPPED not in section(render_report(done, "md"), 6)
+    no_notes = load("chatbot").model_copy(update={"assumptions": [], "analysis": plan.analysis})
+    assert "Reason: 1184 candidates" in section(render_report(no_notes, "md"), 6)
 
 
 def test_empty_what_if_without_a_skip_note_keeps_the_empty_tables() -> None:
@@ -219,13 +232,12 @@ def test_empty_what_if_without_a_skip_note_keeps_the_empty_tables() -> None:
     assert "no alternative-objective results" in whatif
 
 
-@pytest.mark.parametrize("update", [
-    {"what_if": [{"limit": "racks", "constraint": "racks", "change": "+1 rack",
-                  "objective_delta_usd_per_year": -1000.0, "method": "re-solve"}]},
-    {"objective_alternatives": [{"objective": "min_power", "status": "optimal", "tco_per_year_usd": 1.0e6,
-                                 "it_power_max_w": 9.0e4}]},
-])
-def test_skip_note_is_not_shown_when_the_plan_has_what_if_results(update: dict[str, object]) -> None:
-    whatif = section(render_report(load("binding").model_copy(update=update), "md"), 6)
+def test_skip_note_is_not_shown_when_the_analysis_ran() -> None:
+    entry = WhatIf.model_validate({"limit": "racks", "constraint": "racks", "change": "+1 rack",
+                                   "objective_delta_usd_per_year": -1000.0, "method": "re-solve"})
+    plan = load("binding").model_copy(update={
+        "what_if": [entry], "analysis": Analysis(what_if="done", objective_alternatives="done")})
+    whatif = section(render_report(plan, "md"), 6)
     assert SKIPPED not in whatif
     assert "### Marginal values of the limits" in whatif
+    assert md_line(whatif, "| racks | racks | +1 rack | re-solve |").endswith("| -1,000 USD/yr |")

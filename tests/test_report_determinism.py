@@ -16,7 +16,7 @@ import pytest
 
 from planner.plan import load_plan
 from planner.report import render_report
-from planner.schemas.plan import Plan
+from planner.schemas.plan import Assumption, Plan
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 ROOT = Path(__file__).resolve().parent.parent  # `python -c` in ROOT imports this checkout's planner
@@ -90,7 +90,7 @@ def test_html_is_self_contained(name: str) -> None:
 
 def test_urls_in_plan_text_stay_text() -> None:
     plan = load("chatbot")
-    source = {"name": "x", "value": "1", "unit": "W", "source": "https://docs.nvidia.com/dgx/"}
+    source = Assumption(name="x", value="1", unit="W", source="https://docs.nvidia.com/dgx/", range="")
     html = render_report(plan.model_copy(update={"assumptions": [*plan.assumptions, source]}), "html")
     refs = _References()
     refs.feed(html)

@@ -74,7 +74,7 @@ def as_written(plan: Plan) -> Plan:
     """``plan`` validated again, as the file will hold it: sections that were replaced with plain
     dicts (``model_copy(update=...)`` does not validate) become their models, and an ``analysis``
     the plan was not given is derived from its final what-if lists."""
-    data = plan.model_dump(warnings=False)
+    data = round_floats(plan.model_dump(warnings=False))  # a NaN or infinity is a bug: refused here, named
     if "analysis" not in plan.model_fields_set:
         del data["analysis"]
     return Plan.model_validate(data)
