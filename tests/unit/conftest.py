@@ -103,8 +103,9 @@ def solve(p: Problem, cand: Candidates, *, elastic: Elastic = NOT_ELASTIC) -> tu
     return run_solver(m, "highs", 30.0, tie_break=False).status, m
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny() -> SimpleNamespace:
-    """The builders above (tests/unit/test_program_*.py take them through this fixture)."""
+    """The builders above (tests/unit/test_program_*.py take them through this fixture; stateless,
+    so one for the session, which hypothesis tests may share between examples)."""
     return SimpleNamespace(gpu=gpu, workload=workload, problem=problem, Point=Point, candidates=candidates,
                            solve=solve)
