@@ -12,6 +12,7 @@ import pytest
 from planner.cli.main import main
 from planner.gitops.render import COMMENT_MARKER
 from planner.plan.io import load_plan, write_plan
+from planner.schemas.plan import PLAN_SCHEMA_VERSION
 
 _SPEC = importlib.util.spec_from_file_location("gitops_support", Path(__file__).parent / "fixtures" / "gitops"
                                                / "support.py")
@@ -361,3 +362,43 @@ def test_check_missing_scenario_is_an_input_error(capsys, repo):
 def test_check_through_python_m_planner(repo):
     done = support.run_planner(repo, "check", "scenarios/chatbot.yaml", "--plan", "plans/chatbot/plan.json")
     assert done.returncode == 0 and done.stdout.splitlines()[-1] == "check passed"
+
+
+# -- plans of schema 1.x: migrated on read, one note on stderr ----------------------------------------
+
+PLANS_1X = Path(__file__).parent / "fixtures" / "plans-1.x"
+CHATBOT_1X = PLANS_1X / "chatbot.json"
+
+
+def _migration_note(path: Path) -> str:
+    return f"Note: {path}: schema 1.1.0, migrated on read to 2.0.0; re-solve to write 2.0.0"
+
+
+def _as_2_0(tmp_path: Path, path: Path) -> Path:
+    """The 1.x plan written as planner 2.0 writes a plan (same figures, schema 2.0.0)."""
+    plan = load_plan(path)
+    out = tmp_path / "plan-2.0.json"
+    write_plan(plan.model_copy(update={"schema_version": PLAN_SCHEMA_VERSION}), out)
+    return out
+
+
+def test_diff_of_a_1x_plan_and_its_2_0_form_is_no_change(capsys, tmp_path):
+    code, out, err = run(capsys, "diff", str(CHATBOT_1X), str(_as_2_0(tmp_path, CHATBOT_1X)))
+    assert code == 0 and "No changes" in out
+    assert err.splitlines() == [_migration_note(CHATBOT_1X)]
+
+
+def test_diff_of_two_1x_plans_notes_each_once(capsys):
+    other = PLANS_1X / "multi-model-1mw.json"
+    code, out, err = run(capsys, "diff", str(CHATBOT_1X), str(other))
+    assert code == 2 and "+" in out
+    assert [line for line in err.splitlines() if line.startswith("Note: ")] == [
+        _migration_note(CHATBOT_1X), _migration_note(other)]
+
+
+def test_check_of_a_1x_plan_runs_with_one_note(capsys):
+    """The committed 1.1 chatbot plan, checked against its scenario: migrated, then checked in full."""
+    code, out, err = run(capsys, "check", str(ROOT / "scenarios" / "chatbot.yaml"), "--plan", str(CHATBOT_1X))
+    assert err.splitlines() == [_migration_note(CHATBOT_1X)]
+    assert code in (0, 2), out  # 2 (stale) once the scenario or catalog moves on; never a violation
+    assert out.splitlines()[-1].startswith(("check passed", "check failed: 1 stale"))

@@ -62,3 +62,28 @@ def test_plan_without_site_keys_names_every_missing_key(tmp_path: Path,
 def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", CHATBOT, "--format", "pdf"]) == 1
     assert "pdf" in capsys.readouterr().err
+
+
+PLANS_1X = Path(__file__).parent / "fixtures" / "plans-1.x"
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_a_1x_plan_renders_with_one_migration_note(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = PLANS_1X / "multi-model-1mw.json"
+    assert main(["report", str(plan), "--format", fmt]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (f"Note: {plan}: schema 1.1.0, migrated on read to 2.0.0; re-solve to write 2.0.0\n")
+    assert captured.out.strip()
+
+
+def test_a_1x_plan_renders_as_its_1x_report(capsys: pytest.CaptureFixture[str]) -> None:
+    """Migration changes no figure: the report of a 1.1 plan names its schema and shows its what-if results."""
+    assert main(["report", str(PLANS_1X / "chatbot.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| Planner / plan schema | 0.1.0 / 1.1.0 |" in out
+    assert "were not computed for this plan" not in out
+
+
+def test_a_2_0_plan_renders_without_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", CHATBOT]) == 0
+    assert capsys.readouterr().err == ""

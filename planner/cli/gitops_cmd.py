@@ -2,6 +2,7 @@
 
 Exit codes (terraform's -detailed-exitcode for diff): diff 0 no change, 2 changed, 1 error;
 check 0 ok, 2 stale plan, 1 constraint violated or input error, 4 policy deny.
+A plan file of schema 1.x is migrated on read; one note on stderr says so.
 """
 
 from __future__ import annotations
@@ -29,10 +30,18 @@ def _solve(path: str, override: str | None, catalog_dirs: tuple[str, ...]) -> Pl
     return normalize_plan(plan)  # compare as the plan file would read back
 
 
+def load_plan_noting_migration(path: str) -> Plan:
+    """The plan of a plan file; a 1.x plan is migrated on read and one note says so on stderr."""
+    from planner.plan.io import read_plan
+
+    read = read_plan(path)
+    if (note := read.migration_note(path)) is not None:
+        click.echo(f"Note: {note}", err=True)
+    return read.plan
+
+
 def load_side(path: str, *, override: str | None = None, catalog_dirs: tuple[str, ...] = ()) -> Plan | None:
     """A plan from a plan file, a scenario file (solved now) or /dev/null (None)."""
-    from planner.plan.io import load_plan
-
     if path == NO_PLAN:
         return None
     if Path(path).suffix.lower() in SCENARIO_SUFFIXES:
@@ -40,7 +49,7 @@ def load_side(path: str, *, override: str | None = None, catalog_dirs: tuple[str
     if override:
         raise InputError("--override applies to scenario files, not to plan files", file=path,
                          fix="pass the scenario YAML, or drop the override")
-    return load_plan(path)
+    return load_plan_noting_migration(path)
 
 
 _CATALOG = click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR",
@@ -106,10 +115,9 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
     )
     from planner.gitops.policy import evaluate_policy, load_policy
     from planner.plan.hashing import scenario_input_hashes
-    from planner.plan.io import load_plan
     from planner.scenario.load import load_scenario
 
-    plan = load_plan(plan_path)
+    plan = load_plan_noting_migration(plan_path)
     policy = load_policy(policy_path) if policy_path else None
     base = load_side(base_path) if base_path else None
     wanted = override if override is not None else plan.scenario.override

@@ -1,7 +1,8 @@
 """`planner report PLAN.json --format md|html|json [--out FILE]`: re-render a committed plan.
 
-The plan is read and validated (schema version checked); the report is rendered from it alone,
-without solving. Without ``--out`` the report goes to stdout.
+The plan is read and validated (schema version checked; a 1.x plan is migrated on read, with one
+note on stderr); the report is rendered from it alone, without solving. Without ``--out`` the
+report goes to stdout.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from planner.report.render import FORMATS
 def report(plan_file: str, fmt: str, out_file: str | None) -> None:
     """Render the report of a plan file (Markdown, HTML or JSON deployment specs)."""
     from planner.io.files import refuse_overwriting_inputs, write_atomic
-    from planner.plan import load_plan
+    from planner.plan import read_plan
     from planner.report import render_report
 
     if out_file is not None:
         refuse_overwriting_inputs([out_file], [plan_file])
-    text = render_report(load_plan(plan_file), fmt)
+    read = read_plan(plan_file)
+    if (note := read.migration_note(plan_file)) is not None:
+        click.echo(f"Note: {note}", err=True)
+    text = render_report(read.plan, fmt)
     if out_file is None:
         click.echo(text, nl=False)
     else:

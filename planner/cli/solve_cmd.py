@@ -27,7 +27,7 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[s
 def _summary(plan) -> str:  # type: ignore[no-untyped-def]
     t = plan.totals
     lines = [f"Plan for {plan.scenario.name}: {plan.status} ({plan.solver.name}, gap {plan.solver.mip_gap:.2%}, "
-             f"{plan.objective['name']} = {plan.objective['value']:,.0f} {plan.objective['unit']})", ""]
+             f"{plan.objective.name} = {plan.objective.value:,.0f} {plan.objective.unit})", ""]
     headers = ["workload", "gpu", "prec", "tp", "pp", "batch", "replicas", "gpus", "capacity rps", "demand rps",
                "TTFT p95 ms", "ITL p95 ms", "avg kW"]
     rows = [[d.workload, d.gpu, d.precision, str(d.tp), str(d.pp), str(d.batch_size), str(d.replicas), str(d.gpus),

@@ -169,8 +169,7 @@ def _scenario_name(base: Plan | None, new: Plan | None) -> str:
 
 
 def _pue(plan: Plan | None) -> float | None:
-    value = plan.site.get("pue") if plan else None
-    return float(value) if isinstance(value, int | float) else None
+    return plan.site.pue if plan else None
 
 
 def diff_plans(base: Plan | None, new: Plan | None, *, base_label: str = "base",
