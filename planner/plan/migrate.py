@@ -5,10 +5,10 @@
   written as floats (``racks: 8.0``) become integers, each what-if
   entry gains ``objective_delta`` and ``objective_unit`` beside its ``objective_delta_<unit>`` key, and
   the ``analysis`` section is derived (1.x recorded a skipped analysis only as a note among the
-  assumptions, so this is the one place that reads that note). Unknown keys are dropped, as 1.x
-  readers ignored them. No key is renamed and no figure changes.
-- A plan of a newer *minor* 2.x version loses the keys this version does not know (semantic
-  versioning: a minor version only adds keys).
+  assumptions, so this is the one place that reads that note). No key is renamed and no figure
+  changes; a key 1.1 did not have is refused by the schema, as in a 2.0 plan (an edited plan).
+- A plan of a minor version newer than the last this planner knows of its major (1.2+, 2.1+) loses
+  the keys this version does not know (semantic versioning: a minor version only adds keys).
 
 Nothing here prints: the command line says when a plan was migrated (see planner.cli).
 """
@@ -42,6 +42,10 @@ def major_minor(version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+LAST_KNOWN_MINOR: dict[int, int] = {1: 1}
+"""The newest minor version of each older major this planner knows (1.1); the current major's is its own."""
+
+
 def needs_migration(version: str) -> bool:
     """True when a plan of this schema version is not read as it is (1.x, or a newer 2.x minor)."""
     have, ours = major_minor(version), major_minor(PLAN_SCHEMA_VERSION)
@@ -56,7 +60,8 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
         return data
     if version[0] == 1:
         data = from_1x(data)
-    return drop_unknown_keys(data, Plan)
+    last_minor = LAST_KNOWN_MINOR.get(version[0], ours[1])
+    return drop_unknown_keys(data, Plan) if version[1] > last_minor else data
 
 
 def from_1x(data: dict[str, Any]) -> dict[str, Any]:

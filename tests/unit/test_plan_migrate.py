@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from planner.plan.migrate import analysis_of_1x, drop_unknown_keys, from_1x, needs_migration, upgrade
 from planner.schemas.plan import PLAN_SCHEMA_VERSION, Plan
@@ -119,8 +120,16 @@ def test_a_1_0_plan_without_the_analysis_lists_migrates() -> None:
     assert plan.what_if == [] and plan.analysis.skipped
 
 
-def test_unknown_keys_of_a_1x_plan_are_dropped_as_1x_readers_ignored_them() -> None:
+def test_a_key_1_1_did_not_have_is_refused_as_an_edit() -> None:
+    """1.1 planner wrote no other key: one in a 1.1 file was added by hand (planner check named it in 1.x)."""
     data = _raw(PLANS_1X[0])
+    data["site"]["made_up_kw"] = 1.0
+    with pytest.raises(ValidationError, match="made_up_kw"):
+        Plan.model_validate(upgrade(data))
+
+
+def test_keys_of_a_newer_1x_minor_are_dropped_as_1x_readers_ignored_them() -> None:
+    data = _raw(PLANS_1X[0]) | {"schema_version": "1.5.0"}
     data["totals"]["water_l_per_year"] = 1.0
     data["workloads"][0]["slo_ttft_p99_ms"] = 900.0
     plan = Plan.model_validate(upgrade(data))
