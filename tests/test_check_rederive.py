@@ -23,7 +23,7 @@ from planner.gitops.rederive import check_context, non_finite
 from planner.plan.io import load_plan
 from planner.scenario.load import load_scenario
 from planner.schemas.catalog import PRECISIONS
-from planner.schemas.plan import Deployment
+from planner.schemas.plan import PLAN_SCHEMA_VERSION, Deployment
 from planner.schemas.scenario import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def _other_precision(d: Deployment, w: Workload, plan_path: Path) -> dict[str, A
 
 def _other_gpu(d: Deployment, w: Workload, plan_path: Path) -> dict[str, Any]:
     loaded = load_scenario(_scenario_of(plan_path), None)
-    allowed = sorted(set(check_context(loaded, CATALOG).types) - {d.gpu})
+    allowed = sorted(set(check_context(loaded, CATALOG).gpus) - {d.gpu})
     if not allowed:
         pytest.skip(f"{plan_path.parent.name}: the scenario allows no other GPU")
     return {"gpu": allowed[0]}
@@ -361,7 +361,7 @@ RECORD_TAMPERINGS = {
     "objective_alternatives.min_power": (_other_objective_row, ".it_power_max_w"),
     "constraints.binding": (_set("constraints.0.binding", lambda v: not v), "binding"),
     "solver.mip_gap": (_set("solver.mip_gap", lambda v: -1.0), "solver.mip_gap"),
-    "site.extra": (lambda doc: doc["site"].update(made_up_kw=1.0), "site.made_up_kw"),
+    "site.carbon_source": (lambda doc: doc["site"].update(carbon_source="made up"), "site.carbon_source"),
     "assumptions.constant": (lambda doc: _first_constant(doc).update(value="123456"), "fail  assumptions"),
     "assumptions.hours_per_year": (lambda doc: next(a for a in doc["assumptions"] if a["name"] == "hours per year")
                                    .update(value="8761"), "hours per year"),
@@ -372,6 +372,18 @@ RECORD_TAMPERINGS = {
     "assumptions.calibration": (lambda doc: next(a for a in doc["assumptions"] if a["name"] == "calibration file")
                                 .update(value="other.yaml"), "calibration file"),
 }
+
+
+def test_a_key_the_plan_schema_does_not_have_is_refused(capsys, tmp_path):
+    """A plan's sections are typed (schema 2.0): a key added to one is refused when the plan is read,
+    before any check, naming it (a 1.x plan's free-form site is migrated on read, see planner.plan.migrate)."""
+    doc = load_plan(CHATBOT).model_dump(mode="json") | {"schema_version": PLAN_SCHEMA_VERSION}
+    doc["site"]["made_up_kw"] = 1.0
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    code = main(["check", str(_scenario_of(CHATBOT)), "--plan", str(path)])
+    assert code == 1
+    assert "site.made_up_kw" in capsys.readouterr().err
 
 
 def _first_constant(doc: dict[str, Any]) -> dict[str, Any]:
@@ -459,15 +471,14 @@ def test_evaluate_configurations_gives_candidate_generation_s_own_figures():
 
     ctx = check_context(load_scenario(_scenario_of(CHATBOT), None), CATALOG)
     c = _candidates(ctx).columns
-    w = ctx.scenario.workloads[0]
+    w = ctx.problem.workloads[0]
     rows = c["workload"] == w.name
     configs = {k: c[k][rows] for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens")}
-    overhead = {g: t.overhead_w_per_gpu for g, t in ctx.types.items()}
-    ev = evaluate_configurations(w, configs, CATALOG, ctx.calibration, overhead)
+    ev = evaluate_configurations(ctx.problem, w, configs)
     assert (ev.why == "").all()
     for k in ("capacity_rps", "ttft_p95_s", "itl_p95_s", "power_base_w", "power_slope_w_per_rps", "peak_power_w"):
         np.testing.assert_allclose(ev.points[k], c[k][rows], rtol=1e-12, err_msg=k)
     beyond = {**{k: v[:1] for k, v in configs.items()}, "batch_size": np.array([100_000.0]),
               "prefill_chunk_tokens": np.array([200_000.0])}
-    ev = evaluate_configurations(w, beyond, CATALOG, ctx.calibration, overhead)
+    ev = evaluate_configurations(ctx.problem, w, beyond)
     assert list(ev.why) == ["batch"] and np.isnan(ev.points["capacity_rps"][0])

@@ -27,19 +27,20 @@ from planner.gitops.diff import deployment_key
 from planner.gitops.fmt import quantity
 from planner.gitops.limits import (
     capacity_shortfall,
-    pair,
-    precise_req,
     rack_limit_violations,
     racks_count,
-    req,
+    routed,
     site_limit_violations,
+    workload_presence,
 )
 from planner.gitops.policy import RuleResult
 from planner.gitops.slo import CLAIM_REL_TOL, REL_TOL, close, slo_checks, within
-from planner.plan.hashing import INPUT_PARTS, scenario_input_hashes
+from planner.plan.hashing import INPUT_PARTS
+from planner.problem.build import money, site_limits, workload_demand
+from planner.problem.model import WorkloadDemand
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Constraint, InputHashes, Plan
-from planner.schemas.scenario import Scenario, Workload
+from planner.schemas.scenario import Scenario
 
 __all__ = ["REL_TOL", "CheckReport", "scenario_violations", "stale_reasons", "unchecked_slos",
            "verified_summary", "violations", "within"]
@@ -144,61 +145,37 @@ def violations(plan: Plan) -> list[str]:
 
 # -- against the current scenario ----------------------------------------------------------------
 
-def _workload_presence(plan: Plan, scenario: Scenario) -> list[str]:
-    enabled = {w.name for w in scenario.workloads if w.enabled}
-    present = {w.name for w in scenario.workloads}
-    return [f"workload {name}: the plan deploys it, but the scenario "
-            f"{'disables it (enabled: false)' if name in present else 'has no such workload'}"
-            for name in sorted({d.workload for d in plan.deployments} - enabled)]
+def _demands(scenario: Scenario) -> list[WorkloadDemand]:
+    """The enabled workloads in the problem's units (the legacy call resolves no model name)."""
+    return [workload_demand(w, w.model) for w in scenario.workloads if w.enabled]
 
 
 def _workload_violations(plan: Plan, scenario: Scenario) -> list[str]:
     """Traffic routed and capacity kept (with headroom and N+k spares) per enabled workload."""
-    out = _workload_presence(plan, scenario)
-    for w in scenario.workloads:
-        out += _traffic_and_capacity(plan, w) if w.enabled else []
+    out = workload_presence(plan, (w.name for w in scenario.workloads if w.enabled),
+                             (w.name for w in scenario.workloads))
+    for w in _demands(scenario):
+        out += routed(plan, w) + capacity_shortfall(plan, w, [d.capacity_requests_per_s for d in plan.deployments])
     return out
-
-
-def _traffic_routed(plan: Plan, scenario: Scenario) -> list[str]:
-    """Each enabled workload's peak is routed to its deployments in full."""
-    return [line for w in scenario.workloads if w.enabled for line in _routed(plan, w)]
-
-
-def _routed(plan: Plan, w: Workload) -> list[str]:
-    peak = w.traffic.peak_requests_per_s
-    routed = sum(d.demand_requests_per_s for d in plan.deployments if d.workload == w.name)
-    if close(routed, peak):
-        return []
-    routed_text, peak_text = pair(req, precise_req, routed, peak)
-    return [f"traffic {w.name}: the plan routes {routed_text}, but the scenario's "
-            f"traffic.peak_requests_per_s is {peak_text}"]
-
-
-def _traffic_and_capacity(plan: Plan, w: Workload) -> list[str]:
-    return _routed(plan, w) + capacity_shortfall(plan, w, [d.capacity_requests_per_s for d in plan.deployments])
 
 
 def _slo_violations(plan: Plan, scenario: Scenario) -> list[str]:
     """p95 latencies against the scenario's SLOs. A miss of an SLO the plan records unchanged is
     left to `violations` (its own SLO check), so one miss is one line."""
-    slos = {w.name: (_seconds(w.slo.ttft_p95_ms), _seconds(w.slo.itl_p95_ms))
-            for w in scenario.workloads if w.enabled}
+    slos = {w.name: (w.slo.ttft_p95_s, w.slo.itl_p95_s) for w in _demands(scenario)}
     recorded = {(c.deployment, c.latency): c.slo_s for c in slo_checks(plan)}
     return [c.miss(f"the scenario's slo.{c.latency.lower()}_p95_ms") for c in slo_checks(plan, slos)
             if not c.met and not close(recorded.get((c.deployment, c.latency), -1.0), c.slo_s)]
-
-
-def _seconds(ms: float | None) -> float | None:
-    return None if ms is None else ms / 1000.0
 
 
 def _site_violations(plan: Plan, scenario: Scenario, gpu_id: Callable[[str], str]) -> list[str]:
     """The site's limits against the plan's written figures (legacy call of scenario_violations)."""
     bought = gpus_bought(plan)
     inventory = [(name, bought[gpu_id(name)], limit) for name, limit in scenario.hardware.inventory.items()]
-    return (rack_limit_violations(plan, scenario) + racks_count(plan, scenario)
-            + site_limit_violations(scenario, plan.totals.it_power_nameplate_w, plan.totals.capex_usd, inventory))
+    site = site_limits(scenario.site)
+    return (rack_limit_violations(plan, site) + racks_count(plan, site)
+            + site_limit_violations(site, money(scenario.finance), plan.totals.it_power_nameplate_w,
+                                    plan.totals.capex_usd, inventory))
 
 
 def scenario_violations(plan: Plan, scenario: LoadedScenario | Scenario,
@@ -220,15 +197,11 @@ def scenario_violations(plan: Plan, scenario: LoadedScenario | Scenario,
     """
     if isinstance(scenario, LoadedScenario) and isinstance(catalog, Catalog):
         # imported here, not at the top: `planner diff` loads planner.gitops without the estimation core
-        from planner.gitops.rederive import check_context, rederived_violations
+        from planner.gitops.rederive import check_context, problem_violations
 
-        now = scenario.scenario
-        current = scenario_input_hashes(scenario.path, catalog, override=scenario.override,
-                                        calibration_path=calibration)
-        stale = bool(stale_reasons(plan, current, override=scenario.override))
-        return (_workload_presence(plan, now) + _traffic_routed(plan, now) + rack_limit_violations(plan, now)
-                + racks_count(plan, now)
-                + rederived_violations(plan, check_context(scenario, catalog, calibration), stale=stale))
+        ctx = check_context(scenario, catalog, calibration)
+        return problem_violations(plan, ctx, stale=bool(stale_reasons(plan, ctx.problem.hashes,
+                                                                      override=scenario.override)))
     now = scenario.scenario if isinstance(scenario, LoadedScenario) else scenario
     gpu_id = catalog if callable(catalog) else str
     return _workload_violations(plan, now) + _slo_violations(plan, now) + _site_violations(plan, now, gpu_id)

@@ -1,5 +1,9 @@
 """What `planner check` re-derives a plan against, and what re-derivation finds.
 
+The plan is checked against the resolved Problem (planner.problem), built by the same
+`resolve_problem` as `planner solve` builds it: names resolved once, units converted once, the
+calibration read once. Only the key paths and names of messages come from the scenario as written.
+
 The lower module of the re-deriving check: planner.gitops.rederive (deployments),
 planner.gitops.rederive_fleet (servers, racks, totals, constraints) and
 planner.gitops.rederive_analysis (how the plan was chosen) all read it, and it reads none of them.
@@ -7,35 +11,41 @@ planner.gitops.rederive_analysis (how the plan was chosen) all read it, and it r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.catalog.loader import Catalog
 from planner.gitops.slo import CLAIM_REL_TOL
-from planner.optimize.model import GpuType
-from planner.optimize.solve import gpu_types, select_gpus
-from planner.plan.hashing import resolve_calibration
+from planner.problem.build import resolve_problem
+from planner.problem.model import GpuOption, Problem
 from planner.scenario.load import LoadedScenario
-from planner.scenario.names import ResolvedNames, resolve_names
-from planner.schemas.scenario import Scenario
 
 __all__ = ["CLAIM_REL_TOL", "Context", "Findings", "Recomputed", "check_context", "claim_line"]
 
 
 @dataclass(frozen=True)
 class Context:
-    """What the plan is checked against: the scenario as solve sees it (enabled workloads only)."""
+    """What the plan is checked against: the resolved problem, and where its parts are written."""
 
-    scenario: Scenario
-    names: ResolvedNames
-    types: dict[str, GpuType]
-    """The GPUs the scenario allows and whose server fits a rack, as `planner solve` builds them."""
-    catalog: Catalog
-    calibration: str | None
-    workload_index: dict[str, int]
-    """Workload name -> its position in the scenario file (for key paths)."""
-    left_out: dict[str, str]
+    problem: Problem
+    left_out: Mapping[str, str]
     """GPU id -> why solve leaves out a GPU the scenario allows (its server fits no rack)."""
+    workload_index: Mapping[str, int]
+    """Workload name (enabled or not) -> its position in the scenario file (for key paths)."""
+    inventory_keys: Mapping[str, str]
+    """GPU id -> its ``hardware.inventory`` key as the user wrote it (for messages)."""
+    gpus_listed: bool
+    """The scenario lists ``hardware.gpus`` (else every priced datacenter GPU of the catalog is allowed)."""
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.problem.catalog
+
+    @property
+    def gpus(self) -> dict[str, GpuOption]:
+        """The GPUs the scenario allows and whose server fits a rack, as `planner solve` buys them."""
+        return {g.id: g for g in self.problem.gpus}
 
 
 @dataclass(frozen=True)
@@ -62,19 +72,25 @@ class Findings:
     """Recomputed figures by position in plan.deployments (those whose configuration could be evaluated)."""
 
 
+def _left_out(p: Problem) -> dict[str, str]:
+    """GPU id -> why: the allowed GPUs the problem leaves out because their server fits no rack."""
+    out = {}
+    for note in p.notes:
+        gpu, sep, why = note.partition(" left out: ")
+        if sep and p.catalog.has_gpu(gpu) and gpu not in p.gpu_ids and "rack" in why:
+            out[gpu] = why
+    return out
+
+
 def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | Path | None = None) -> Context:
-    """Resolve the scenario's names, allowed GPUs, servers and calibration exactly as solve does."""
-    file = str(loaded.path)
+    """The resolved problem of the scenario exactly as solve builds it (``calibration``: the
+    --calibration the plan was solved with, else the scenario's), and the names its messages use."""
+    p = resolve_problem(loaded, catalog, calibration=calibration)
     sc = loaded.scenario
-    sc = sc.model_copy(update={"workloads": [w for w in sc.workloads if w.enabled]})
-    names = resolve_names(sc, catalog, file=file)
-    gpus, _ = select_gpus(sc, catalog, file)
-    types, notes = gpu_types(sc, gpus, catalog)
-    left_out = {g.id: next((n.removeprefix(f"{g.id} left out: ") for n in notes if n.startswith(f"{g.id} ")),
-                           "its server fits no rack of the scenario") for g in gpus if g.id not in types}
-    cal = resolve_calibration(loaded.path, loaded.override, calibration)
-    index = {w.name: i for i, w in enumerate(loaded.scenario.workloads)}
-    return Context(sc, names, types, catalog, str(cal) if cal else None, index, left_out)
+    inventory = {catalog.gpu(k).id: k for k in reversed(sc.hardware.inventory)}  # the first key of a GPU
+    return Context(problem=p, left_out=_left_out(p),
+                   workload_index={w.name: i for i, w in enumerate(sc.workloads)},
+                   inventory_keys=inventory, gpus_listed=sc.hardware.gpus is not None)
 
 
 def claim_line(what: str, wrong: list[str]) -> list[str]:

@@ -1,22 +1,26 @@
 """The current scenario's limits against a plan's figures, one line per limit broken.
 
-`planner check` runs these on the plan's written figures (planner.gitops.check) and on figures it
-recomputed (planner.gitops.rederive_fleet): capacity with headroom and N+k spares, rack power and air
-cooling, racks, site power, inventory and budget. Two figures that would print alike though they
-differ are printed with more digits.
+The limits are the resolved problem's (planner.problem: SI units, converted once), their key paths
+the limit records' (planner.problem.limits). `planner check` runs these on the plan's written
+figures (planner.gitops.check) and on figures it recomputed (planner.gitops.rederive_fleet): the
+workloads deployed and their traffic routed, capacity with headroom and N+k spares, rack power and
+air cooling, racks, site power, inventory and budget. Two figures that would print alike though
+they differ are printed with more digits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from planner.gitops.fmt import quantity
-from planner.gitops.slo import within
+from planner.gitops.slo import close, within
+from planner.problem.limits import BUDGET, RACK_POWER, RACKS, SITE_POWER
+from planner.problem.model import Money, SiteLimits, WorkloadDemand
 from planner.schemas.plan import Plan
-from planner.schemas.scenario import Scenario, Workload
+from planner.units import W_PER_KW
 
-__all__ = ["capacity_shortfall", "pair", "precise_req", "rack_cap_w", "rack_limit_violations", "racks_count",
-           "req", "site_limit_violations"]
+__all__ = ["breaker_usable_w", "capacity_shortfall", "rack_limit_violations", "racks_count", "routed",
+           "site_limit_violations", "workload_presence"]
 
 
 def req(x: float) -> str:
@@ -39,7 +43,7 @@ def precise_req(x: float) -> str:
 
 
 def precise_kw(w: float) -> str:
-    return f"{w / 1000:.6g} kW"
+    return f"{w / W_PER_KW:.6g} kW"
 
 
 def precise_usd(x: float) -> str:
@@ -50,12 +54,29 @@ def kw(w: float) -> str:
     return quantity("_w", w)
 
 
-def capacity_shortfall(plan: Plan, w: Workload, capacities: Sequence[float]) -> list[str]:
+def workload_presence(plan: Plan, enabled: Iterable[str], present: Iterable[str]) -> list[str]:
+    """Each deployed workload is one the scenario has (``present``) and enables (``enabled``)."""
+    written = set(present)
+    return [f"workload {name}: the plan deploys it, but the scenario "
+            f"{'disables it (enabled: false)' if name in written else 'has no such workload'}"
+            for name in sorted({d.workload for d in plan.deployments} - set(enabled))]
+
+
+def routed(plan: Plan, w: WorkloadDemand) -> list[str]:
+    """The workload's peak is routed to its deployments in full."""
+    total = sum(d.demand_requests_per_s for d in plan.deployments if d.workload == w.name)
+    if close(total, w.peak_requests_per_s):
+        return []
+    routed_text, peak_text = pair(req, precise_req, total, w.peak_requests_per_s)
+    return [f"traffic {w.name}: the plan routes {routed_text}, but the scenario's "
+            f"traffic.peak_requests_per_s is {peak_text}"]
+
+
+def capacity_shortfall(plan: Plan, w: WorkloadDemand, capacities: Sequence[float]) -> list[str]:
     """Workload ``w``'s capacity with its N+k spares down against peak x (1 + headroom), from
     ``capacities`` (requests/s of each of plan.deployments: written or recomputed)."""
-    peak = w.traffic.peak_requests_per_s
-    need = peak * (1.0 + w.headroom)
-    have = sum(cap * (1.0 - w.redundancy / d.replicas)
+    need = w.required_requests_per_s
+    have = sum(w.capacity_after_spares(cap / d.replicas, d.replicas)
                for d, cap in zip(plan.deployments, capacities, strict=True) if d.workload == w.name and d.replicas > 0)
     if within(need, have):
         return []
@@ -63,52 +84,49 @@ def capacity_shortfall(plan: Plan, w: Workload, capacities: Sequence[float]) -> 
     spare = f" with {k} replica{'s' if k > 1 else ''} spare (N+{k})" if k else ""
     have_text, need_text = pair(req, precise_req, have, need)
     return [f"capacity {w.name}: the plan serves {have_text}{spare}, below the scenario's "
-            f"peak x (1 + headroom) = {peak:g} x {1.0 + w.headroom:g} = {need_text}"]
+            f"peak x (1 + headroom) = {w.peak_requests_per_s:g} x {1.0 + w.headroom:g} = {need_text}"]
 
 
-def rack_cap_w(scenario: Scenario) -> float:
-    """A rack's usable power: the breaker rating x its derating."""
-    return scenario.site.rack_power_cap_kw * 1000.0 * scenario.site.breaker_derating
+def breaker_usable_w(site: SiteLimits) -> float:
+    """What a rack's breaker lets it draw: its rating x its derating (the air-cooling limit aside)."""
+    return site.rack_power_cap_w * site.breaker_derating
 
 
-def rack_limit_violations(plan: Plan, scenario: Scenario) -> list[str]:
-    site = scenario.site
-    cap_w = rack_cap_w(scenario)
+def rack_limit_violations(plan: Plan, site: SiteLimits) -> list[str]:
+    """Each rack's nameplate power against the derated breaker and, with air cooling, the air limit."""
+    cap_w = breaker_usable_w(site)
     out = []
     for r in plan.racks:
         if not within(r.power_nameplate_w, cap_w):
             draw, cap = pair(kw, precise_kw, r.power_nameplate_w, cap_w)
             out.append(f"rack power: rack {r.id} draws {draw} at nameplate, above the scenario's usable {cap} "
-                       f"(site.rack_power_cap_kw {site.rack_power_cap_kw:g} x breaker_derating "
+                       f"({RACK_POWER.key_path} {site.rack_power_cap_w / W_PER_KW:g} x breaker_derating "
                        f"{site.breaker_derating:g})")
-    air_w = site.air_cooling_limit_kw * 1000.0
     for r in plan.racks if site.cooling == "air" else []:
-        if not within(r.power_nameplate_w, air_w):
-            draw, cap = pair(kw, precise_kw, r.power_nameplate_w, air_w)
+        if not within(r.power_nameplate_w, site.air_cooling_limit_w):
+            draw, cap = pair(kw, precise_kw, r.power_nameplate_w, site.air_cooling_limit_w)
             out.append(f"air cooling: rack {r.id} draws {draw} at nameplate, above the scenario's "
                        f"site.air_cooling_limit_kw {cap}")
     return out
 
 
-def racks_count(plan: Plan, scenario: Scenario) -> list[str]:
-    limit = scenario.site.racks
-    if limit is not None and len(plan.racks) > limit:
-        return [f"racks: the plan uses {len(plan.racks)} racks, above the scenario's site.racks {limit}"]
+def racks_count(plan: Plan, site: SiteLimits) -> list[str]:
+    if site.racks is not None and len(plan.racks) > site.racks:
+        return [f"racks: the plan uses {len(plan.racks)} racks, above the scenario's {RACKS.key_path} {site.racks}"]
     return []
 
 
-def site_limit_violations(scenario: Scenario, nameplate_w: float, capex_usd: float,
+def site_limit_violations(site: SiteLimits, money: Money, nameplate_w: float, capex_usd: float,
                           inventory: Sequence[tuple[str, int, int]]) -> list[str]:
     """Site power at nameplate, inventory ((name, GPUs bought, limit) per GPU) and budget against
-    the scenario's limits."""
-    site, out = scenario.site, []
-    if site.power_cap_kw is not None and not within(nameplate_w, site.power_cap_kw * 1000.0):
-        draw, cap = pair(kw, precise_kw, nameplate_w, site.power_cap_kw * 1000.0)
-        out.append(f"site power: IT power at nameplate {draw} is above the scenario's site.power_cap_kw {cap}")
+    the problem's limits."""
+    out = []
+    if site.power_cap_w is not None and not within(nameplate_w, site.power_cap_w):
+        draw, cap = pair(kw, precise_kw, nameplate_w, site.power_cap_w)
+        out.append(f"site power: IT power at nameplate {draw} is above the scenario's {SITE_POWER.key_path} {cap}")
     out += [f"inventory {name}: the plan buys {n} GPUs, above the scenario's hardware.inventory {limit}"
             for name, n, limit in inventory if n > limit]
-    budget = scenario.finance.budget_usd
-    if budget is not None and not within(capex_usd, budget):
-        capex, limit_text = pair(usd, precise_usd, capex_usd, budget)
-        out.append(f"budget: capex {capex} is above the scenario's finance.budget_usd {limit_text}")
+    if money.budget_usd is not None and not within(capex_usd, money.budget_usd):
+        capex, limit_text = pair(usd, precise_usd, capex_usd, money.budget_usd)
+        out.append(f"budget: capex {capex} is above the scenario's {BUDGET.key_path} {limit_text}")
     return out

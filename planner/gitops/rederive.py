@@ -1,15 +1,15 @@
 """Re-derive every claim of a plan from the scenario, the catalog and the estimation core.
 
 `planner check` does not trust the figures written in a plan. For each deployment it checks the
-configuration against what the scenario allows (model, engine, GPU, precision, TP and PP), then
-evaluates it with `planner.candidates.generate.evaluate_configurations`, the code candidate
+configuration against what the resolved problem allows (model, engine, GPU, precision, TP and PP),
+then evaluates it with `planner.candidates.generate.evaluate_configurations`, the code candidate
 generation runs, with the calibration the plan was solved with: the batch must fit memory, the ITL
 SLOs must hold, and capacity, latencies and power must match what the plan claims within
-CLAIM_REL_TOL. Server groups, racks, totals and constraints are re-derived from the catalog and the
-scenario's overrides (planner.gitops.rederive_fleet; one name resolution,
-`planner.scenario.names.resolve_names`, shared with validate and solve), and the scenario's limits
+CLAIM_REL_TOL. Server groups, racks, totals and constraints are re-derived with the functions solve
+writes them with (planner.gitops.rederive_fleet, planner.plan.figures), and the problem's limits
 (capacity with headroom and N+k spares, every TTFT/ITL SLO quantile, site power, inventory, budget)
-are checked with the recomputed figures. Every finding is one line.
+are checked with the recomputed figures. The problem is built by `planner.problem.resolve_problem`,
+as for solve (see planner.gitops.context). Every finding is one line.
 
 A stale plan (its inputs changed since it was solved) is not held to its written figures, which
 answer the old inputs, only to the scenario as it is now: its configuration and the limits.
@@ -25,17 +25,19 @@ import numpy as np
 
 from planner.candidates.generate import Evaluated, evaluate_configurations, valid_tp
 from planner.candidates.queueing import ttft_quantile
-from planner.core.api import canonical_engine
+from planner.core.inputs import canonical_engine
 from planner.errors import InputError
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, Recomputed, check_context, claim_line
 from planner.gitops.diff import deployment_key
+from planner.gitops.limits import rack_limit_violations, racks_count, routed, workload_presence
 from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
 from planner.gitops.slo import close, within
-from planner.optimize.model import GpuType
+from planner.problem.model import GpuOption, WorkloadDemand
 from planner.schemas.plan import Deployment, Plan
-from planner.schemas.scenario import Workload
+from planner.units import s_to_ms
 
-__all__ = ["CLAIM_REL_TOL", "ROUNDING", "check_context", "deployment_findings", "non_finite", "rederived_violations"]
+__all__ = ["CLAIM_REL_TOL", "ROUNDING", "check_context", "deployment_findings", "non_finite", "problem_violations",
+           "rederived_violations"]
 
 ROUNDING = 5e-6
 """Relative rounding of a figure written with 6 significant digits."""
@@ -74,7 +76,7 @@ def non_finite(plan: Plan) -> list[str]:
 
 # -- each deployment's configuration -------------------------------------------------------------
 
-def _engine_problem(d: Deployment, w: Workload, where: str) -> str | None:
+def _engine_problem(d: Deployment, w: WorkloadDemand, where: str) -> str | None:
     """The plan records the workload's engine as the scenario spells it (one of planner's engine names)."""
     if d.engine == w.engine:
         return None
@@ -88,18 +90,18 @@ def _engine_problem(d: Deployment, w: Workload, where: str) -> str | None:
 
 
 def _gpu_problem(d: Deployment, ctx: Context, plan: Plan) -> str | None:
-    if d.gpu in ctx.types:
+    if d.gpu in ctx.gpus:
         if not any(g.gpu == d.gpu for g in plan.servers):
             return f"gpu {d.gpu} has no server group in the plan (servers[])"
         return None
-    allowed = ", ".join(sorted(ctx.types)) or "none"
-    where = "hardware.gpus" if ctx.names.gpu_ids is not None else "the catalog's priced GPUs"
+    allowed = ", ".join(sorted(ctx.gpus)) or "none"
+    where = "hardware.gpus" if ctx.gpus_listed else "the catalog's priced GPUs"
     return f"gpu {d.gpu!r} is not one the scenario allows ({where} whose server fits a rack: {allowed})"
 
 
-def _parallelism_problems(d: Deployment, w: Workload, ctx: Context, where: str) -> list[str]:
-    model = ctx.catalog.model(w.model)
-    per_server = ctx.types[d.gpu].gpus_per_server
+def _parallelism_problems(d: Deployment, w: WorkloadDemand, ctx: Context, where: str) -> list[str]:
+    model = ctx.catalog.model(w.model_id)
+    per_server = ctx.gpus[d.gpu].gpus_per_server
     out = []
     if d.tp < 1 or not valid_tp(d.tp, model, per_server):
         out.append(f"tp {d.tp} is not a valid tensor parallelism for {model.id} on {d.gpu}: it must divide the "
@@ -117,11 +119,11 @@ def _parallelism_problems(d: Deployment, w: Workload, ctx: Context, where: str) 
     return out
 
 
-def configuration_problems(d: Deployment, w: Workload, ctx: Context, plan: Plan) -> list[str]:
+def configuration_problems(d: Deployment, w: WorkloadDemand, ctx: Context, plan: Plan) -> list[str]:
     """Why the scenario does not allow the deployment's configuration, one line each (empty when it does)."""
     where = f"workloads[{ctx.workload_index[w.name]}]"
     out = []
-    model = ctx.names.models[w.name]
+    model = w.model_id
     if d.model != model:
         out.append(f"model {d.model!r} is not workload {w.name}'s model {model} ({where}.model)")
     if (engine := _engine_problem(d, w, where)) is not None:
@@ -138,19 +140,23 @@ def configuration_problems(d: Deployment, w: Workload, ctx: Context, plan: Plan)
 
 # -- recomputing each deployment ------------------------------------------------------------------
 
-def _evaluate(ds: list[Deployment], w: Workload, ctx: Context) -> Evaluated:
+def _evaluate(ds: list[Deployment], w: WorkloadDemand, ctx: Context) -> Evaluated:
     configs = {"gpu": np.array([d.gpu for d in ds]), "precision": np.array([d.precision for d in ds]),
                **{k: np.array([float(getattr(d, k)) for d in ds])
                   for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}}
-    overhead = {g: t.overhead_w_per_gpu for g, t in ctx.types.items()}
-    return evaluate_configurations(w, configs, ctx.catalog, ctx.calibration, overhead)
+    return evaluate_configurations(ctx.problem, w, configs)
 
 
 def _ms(s: float) -> str:
-    return f"{s * 1e3:.4g} ms"
+    return f"{s_to_ms(s):.4g} ms"
 
 
-def _rejection(d: Deployment, w: Workload, ev: Evaluated, i: int) -> str:
+def _slo_ms(slo_s: float | None) -> str:
+    """An SLO in the scenario's unit, as the user wrote it."""
+    return "None" if slo_s is None else f"{s_to_ms(slo_s):g}"
+
+
+def _rejection(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int) -> str:
     """Why the recomputed configuration is not an operating point of the workload."""
     why, m = str(ev.why[i]), ev.mean
     if why == "problem" and d.batch_size > m["max_batch_size"][i]:
@@ -166,19 +172,19 @@ def _rejection(d: Deployment, w: Workload, ev: Evaluated, i: int) -> str:
         "p95_memory": f"one p95 sequence of {ev.longest_tokens:g} tokens does not fit memory for {config} "
                       f"with batch_size {d.batch_size} (recomputed)",
         "itl_p50": f"itl (p50) recomputed {_ms(float(m['itl_s'][i]))} misses the scenario's slo.itl_p50_ms "
-                   f"{slo.itl_p50_ms}",
+                   f"{_slo_ms(slo.itl_p50_s)}",
         "itl_p95": f"itl_p95_s recomputed {_ms(float(m['itl_p95_s'][i]))} misses the scenario's slo.itl_p95_ms "
-                   f"{slo.itl_p95_ms}",
+                   f"{_slo_ms(slo.itl_p95_s)}",
         "itl_p99": f"itl (p99) recomputed {_ms(float(m['itl_p99_s'][i]))} misses the scenario's slo.itl_p99_ms "
-                   f"{slo.itl_p99_ms}",
+                   f"{_slo_ms(slo.itl_p99_s)}",
         "ttft": "no arrival rate keeps its TTFT within the scenario's TTFT SLOs (slo." + ", slo.".join(
-            f"{name} {getattr(slo, name):g}" for _, name in TTFT_SLOS if getattr(slo, name) is not None)
+            f"{name}_ms {_slo_ms(slo_s)}" for name, slo_s in _ttft_slos(w) if slo_s is not None)
                 + "; recomputed with queueing)",
     }
     return f"deployment {deployment_key(d)}: {reasons[why]}"
 
 
-def _recompute(d: Deployment, w: Workload, ev: Evaluated, i: int, t: GpuType) -> Recomputed:
+def _recompute(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int, t: GpuOption) -> Recomputed:
     """The Deployment figures `planner solve` writes (see optimize.plan_builder), for this configuration."""
     p = {k: float(v[i]) for k, v in ev.points.items()}
     n, routed = d.replicas, d.demand_requests_per_s
@@ -194,7 +200,7 @@ def _recompute(d: Deployment, w: Workload, ev: Evaluated, i: int, t: GpuType) ->
              for q, solo_s in solo.items()}
     ttft = bands[0.95]
     p_max = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed
-    p_avg = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed * w.traffic.average_to_peak
+    p_avg = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed * w.average_to_peak
     tokens = routed * p["output_tokens_per_request"]
     figures = {"capacity_requests_per_s": cap, "ttft_p95_s": float(ttft[1]), "itl_p95_s": p["itl_p95_s"],
                "output_tokens_per_s": tokens, "utilization": routed / cap if cap else 0.0,
@@ -216,11 +222,16 @@ def _mismatches(claims: dict[str, float], r: Recomputed) -> list[str]:
     return out
 
 
-TTFT_SLOS = ((0.5, "ttft_p50_ms"), (0.95, "ttft_p95_ms"), (0.99, "ttft_p99_ms"))
-"""The TTFT SLOs of a workload and the quantile each bounds."""
+TTFT_SLOS = ((0.5, "ttft_p50"), (0.95, "ttft_p95"), (0.99, "ttft_p99"))
+"""The quantile each TTFT SLO bounds, and its name (``slo.<name>_ms`` in the scenario)."""
 
 
-def _slo_lines(d: Deployment, w: Workload, r: Recomputed) -> list[str]:
+def _ttft_slos(w: WorkloadDemand) -> list[tuple[str, float | None]]:
+    """(name, SLO in seconds or None) of each TTFT SLO of ``w``."""
+    return [(name, getattr(w.slo, f"{name}_s")) for _, name in TTFT_SLOS]
+
+
+def _slo_lines(d: Deployment, w: WorkloadDemand, r: Recomputed) -> list[str]:
     """The scenario's TTFT SLOs against the recomputed TTFT at the routed peak (the ITL SLOs hold,
     else the configuration is rejected), and the demand against the recomputed capacity."""
     out = []
@@ -228,26 +239,24 @@ def _slo_lines(d: Deployment, w: Workload, r: Recomputed) -> list[str]:
     k = w.redundancy
     down = f" with {k} replica{'s' if k > 1 else ''} down" if k else ""
     for q, name in TTFT_SLOS:
-        slo_ms = getattr(w.slo, name)
+        slo_s: float | None = getattr(w.slo, f"{name}_s")
         ttft_s = r.ttft_low_s[q]
-        met = slo_ms is None or ttft_s <= slo_ms / 1e3 * (1 + CLAIM_REL_TOL)
-        if met or (q == 0.95 and _reported(d, slo_ms / 1e3, r)):
+        if slo_s is None or ttft_s <= slo_s * (1 + CLAIM_REL_TOL) or (q == 0.95 and _reported(d, slo_s, r)):
             continue
         figure = "ttft_p95_s" if q == 0.95 else f"TTFT p{round(q * 100)}"
         out.append(f"deployment {key}: {figure} recomputed at the routed peak{down} {_ms(ttft_s)} misses "
-                   f"the scenario's slo.{name} {slo_ms:g}")
+                   f"the scenario's slo.{name}_ms {_slo_ms(slo_s)}")
     if not d.demand_requests_per_s <= r.capacity_requests_per_s * (1 + CLAIM_REL_TOL):
         out.append(f"deployment {key}: demand_requests_per_s {d.demand_requests_per_s:.6g} is above its "
                    f"recomputed capacity {r.capacity_requests_per_s:.6g} req/s")
     return out
 
 
-def _recorded_slos(d: Deployment, w: Workload) -> list[str]:
+def _recorded_slos(d: Deployment, w: WorkloadDemand) -> list[str]:
     """The SLOs a deployment records are the scenario's."""
     out = []
-    for name, recorded, slo_ms in (("slo_ttft_p95_s", d.slo_ttft_p95_s, w.slo.ttft_p95_ms),
-                                   ("slo_itl_p95_s", d.slo_itl_p95_s, w.slo.itl_p95_ms)):
-        slo = None if slo_ms is None else slo_ms / 1e3
+    for name, recorded, slo in (("slo_ttft_p95_s", d.slo_ttft_p95_s, w.slo.ttft_p95_s),
+                                ("slo_itl_p95_s", d.slo_itl_p95_s, w.slo.itl_p95_s)):
         if (recorded is None) != (slo is None) or not close(recorded or 0.0, slo or 0.0, CLAIM_REL_TOL):
             out.append(f"{name} {recorded} (the scenario's: {slo})")
     return out
@@ -260,7 +269,7 @@ def _reported(d: Deployment, slo_s: float, r: Recomputed) -> bool:
             and close(d.slo_ttft_p95_s, slo_s) and not within(d.ttft_p95_s, d.slo_ttft_p95_s))
 
 
-def _pool_problems(plan: Plan, w: Workload) -> list[str]:
+def _pool_problems(plan: Plan, w: WorkloadDemand) -> list[str]:
     """An N+k workload runs one pool of at least k + 1 replicas (as the program requires)."""
     ds = [d for d in plan.deployments if d.workload == w.name]
     k = w.redundancy
@@ -272,10 +281,10 @@ def _pool_problems(plan: Plan, w: Workload) -> list[str]:
 
 def deployment_findings(plan: Plan, ctx: Context) -> Findings:
     """Every deployment re-derived: its configuration, then its figures (see the module docstring)."""
-    workloads = {w.name: w for w in ctx.scenario.workloads}
+    workloads = {w.name: w for w in ctx.problem.workloads}
     found = Findings()
     todo: dict[str, list[int]] = {}
-    for w in ctx.scenario.workloads:
+    for w in ctx.problem.workloads:
         found.problems += _pool_problems(plan, w)
     for i, d in enumerate(plan.deployments):
         workload = workloads.get(d.workload)
@@ -290,7 +299,7 @@ def deployment_findings(plan: Plan, ctx: Context) -> Findings:
     return found
 
 
-def _recompute_workload(plan: Plan, w: Workload, idx: list[int], ctx: Context, found: Findings) -> None:
+def _recompute_workload(plan: Plan, w: WorkloadDemand, idx: list[int], ctx: Context, found: Findings) -> None:
     ds = [plan.deployments[i] for i in idx]
     ev = _evaluate(ds, w, ctx)
     for j, (i, d) in enumerate(zip(idx, ds, strict=True)):
@@ -298,11 +307,21 @@ def _recompute_workload(plan: Plan, w: Workload, idx: list[int], ctx: Context, f
             found.problems.append(_rejection(d, w, ev, j))
             continue
         with np.errstate(all="ignore"):  # a hostile figure may overflow: it then fails the comparison
-            r = _recompute(d, w, ev, j, ctx.types[d.gpu])
+            r = _recompute(d, w, ev, j, ctx.gpus[d.gpu])
         found.recomputed[i] = r
         found.claims += claim_line(f"deployment {deployment_key(d)}",
                                     _mismatches(d.model_dump(), r) + _recorded_slos(d, w))
         found.problems += _slo_lines(d, w, r)
+
+
+def problem_violations(plan: Plan, ctx: Context, *, stale: bool = False) -> list[str]:
+    """The plan against the resolved problem (see `rederived_violations`), after the workloads it
+    deploys, the traffic it routes and its racks' nameplate power."""
+    p = ctx.problem
+    return (workload_presence(plan, (w.name for w in p.workloads), ctx.workload_index)
+            + [line for w in p.workloads for line in routed(plan, w)]
+            + rack_limit_violations(plan, p.site) + racks_count(plan, p.site)
+            + rederived_violations(plan, ctx, stale=stale))
 
 
 def rederived_violations(plan: Plan, ctx: Context, *, stale: bool = False) -> list[str]:

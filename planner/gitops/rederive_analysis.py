@@ -7,19 +7,18 @@ figures come from re-solves, which `planner check` does not run (it stays fast).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from planner.calibration.coefficients import load_calibration
-from planner.candidates.generate import generate_candidates
-from planner.core.constants import COEFFICIENTS, FIXED, HOURS_PER_YEAR, W_TO_BTU_PER_HR
+from planner.candidates.generate import Candidates, generate_candidates
+from planner.core.constants import COEFFICIENTS, FIXED
 from planner.gitops.context import CLAIM_REL_TOL, Context, claim_line
 from planner.gitops.diff import deployment_key
 from planner.gitops.slo import close, within
-from planner.optimize.analysis import candidate_options, runner_ups
+from planner.optimize.analysis import runner_ups
 from planner.optimize.plan_builder import OBJECTIVE_UNITS
-from planner.schemas.plan import Plan
+from planner.schemas.plan import ObjectiveAlternative, Plan
 from planner.schemas.scenario import OBJECTIVES
+from planner.units import BTU_PER_HR_PER_W, HOURS_PER_YEAR
 
 OBJECTIVE_FIGURE = {"min_tco": "tco_per_year_usd", "min_power": "it_power_max_w", "min_gpus": "gpus",
                     "min_carbon": "co2e_t_per_year"}
@@ -30,13 +29,12 @@ PLAN_FIGURE = {"tco_per_year_usd": "tco_per_year_usd", "it_power_max_w": "it_pow
 STATUSES = ("optimal", "feasible")
 
 
-def _candidates(ctx: Context) -> Any:
-    gpus = [ctx.catalog.gpu(g) for g in sorted(ctx.types)]
-    return generate_candidates(ctx.scenario.workloads, gpus, ctx.catalog, ctx.calibration,
-                               **candidate_options(ctx.types))
+def _candidates(ctx: Context) -> Candidates:
+    """The operating points `planner solve` chooses among, generated from the same problem."""
+    return generate_candidates(ctx.problem)
 
 
-def _candidate_claims(plan: Plan, cand: Any) -> list[str]:
+def _candidate_claims(plan: Plan, cand: Candidates) -> list[str]:
     """Each deployment is an operating point candidate generation keeps (the solver chooses among them)."""
     c = cand.columns
     kept = {(str(c["workload"][i]), str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
@@ -48,9 +46,9 @@ def _candidate_claims(plan: Plan, cand: Any) -> list[str]:
             if (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size, d.prefill_chunk_tokens) not in kept]
 
 
-def _alternative_claims(plan: Plan, ctx: Context, cand: Any) -> list[str]:
+def _alternative_claims(plan: Plan, ctx: Context, cand: Candidates) -> list[str]:
     chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
-    want = [a.model_dump() for a in runner_ups(ctx.scenario, cand, ctx.types, chosen)]
+    want = [a.model_dump() for a in runner_ups(ctx.problem, cand, chosen)]
     have = [a.model_dump() for a in plan.alternatives]
     if len(want) != len(have):
         return [f"alternatives: {len(have)} listed, `planner solve` lists {len(want)}"]
@@ -92,7 +90,7 @@ def _objective_alternative_claims(plan: Plan) -> list[str]:
     return claim_line("objective alternatives", wrong)
 
 
-def _own_row(i: int, row: dict[str, Any], plan: Plan) -> list[str]:
+def _own_row(i: int, row: ObjectiveAlternative, plan: Plan) -> list[str]:
     """The row of the plan's own objective is the same solve: every figure is the plan's."""
     wrong = []
     for figure in (*PLAN_FIGURE, "it_power_nameplate_w"):
@@ -118,13 +116,13 @@ def _solver_claims(plan: Plan) -> list[str]:
 def _expected_assumptions(ctx: Context) -> dict[str, str]:
     """The value of each constant and calibrated coefficient the plan lists, as optimize.plan_builder
     writes it (the catalog lines are checked through the server groups)."""
-    cal, _ = load_calibration(ctx.calibration)
-    fitted = cal.for_config("", "vllm")
+    p = ctx.problem
+    fitted = p.calibration.for_config("", "vllm")
     out = {c.name: f"{c.value:g}" for c in FIXED.values()}
     out |= {f"coefficient {c.name}": f"{fitted[c.name]:g}" for c in COEFFICIENTS.values()}
-    out["calibration file"] = Path(ctx.calibration).name if ctx.calibration else "priors"
-    out |= {f"{g} price": f"{t.gpu_price_usd:g}" for g, t in sorted(ctx.types.items())}
-    out |= {"W to BTU/hr": f"{W_TO_BTU_PER_HR}", "hours per year": f"{HOURS_PER_YEAR:g}"}
+    out["calibration file"] = p.calibration_file or "priors"
+    out |= {f"{g.id} price": f"{g.gpu_price_usd:g}" for g in p.gpus}
+    out |= {"W to BTU/hr": f"{BTU_PER_HR_PER_W}", "hours per year": f"{HOURS_PER_YEAR:g}"}
     return out
 
 
