@@ -64,7 +64,7 @@ FILE_TIERS: dict[str, str] = {
     "test_plan_io.py": "integration",
     "test_properties_inputs.py": "integration",
     "test_public_api.py": "e2e",
-    "test_queueing_vs_simulation.py": "unit",
+    "test_queueing_vs_simulation.py": "integration",
     "test_readme.py": "integration",
     "test_report_api.py": "unit",
     "test_report_appendix.py": "integration",

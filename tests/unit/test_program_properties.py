@@ -13,7 +13,7 @@ from planner.optimize.program import OBJECTIVE_EXPR, value
 
 pytestmark = pytest.mark.unit
 
-FEW = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 gpu_spec = st.fixed_dictionaries({
     "gpus_per_server": st.sampled_from([1, 2, 4]),

@@ -20,7 +20,7 @@ from planner.candidates.prune import prune
 
 pytestmark = pytest.mark.unit
 
-FEW = settings(max_examples=80, deadline=None, derandomize=True)
+FEW = settings(max_examples=50, deadline=None, derandomize=True)
 SIZES = (1, 2, 4, 8)  # replica sizes tp x pp of the candidate grid: each divides the next
 
 
