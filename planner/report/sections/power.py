@@ -9,7 +9,7 @@ from planner.report.fleet import rack_feeds
 from planner.report.site import SiteFacts
 from planner.report.tables import Cell, Table, key_value_table, table
 from planner.schemas.plan import Plan, Rack
-from planner.units import BTU_PER_HR_PER_COOLING_TON
+from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W
 
 
 def three_figures_table(plan: Plan) -> Table:
@@ -95,8 +95,15 @@ def liquid_racks(plan: Plan) -> list[str]:
     return [r.id for r in plan.racks if r.liquid_cooling_required]
 
 
+def heat_rule_text() -> str:
+    """How heat and cooling follow from power, with planner.units' factors."""
+    return (f"{BTU_PER_HR_PER_W:.3f} (all electrical input becomes heat); cooling tons = BTU/hr / "
+            f"{BTU_PER_HR_PER_COOLING_TON:,.0f}")
+
+
 def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
     return {
+        "heat_rule": heat_rule_text(),
         "three_figures": three_figures_table(plan),
         "site": site_table(plan, facts),
         "heat": heat_table(plan),
