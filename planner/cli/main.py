@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "check": "planner.cli.gitops_cmd:check",
     "calibrate": "planner.cli.calibrate_cmd:calibrate",
     "accuracy": "planner.cli.calibrate_cmd:accuracy",
+    "sweep": "planner.cli.sweep_cmd:sweep",
 }
 # command name -> its line in `planner --help`: listed here so that help imports no command
 # module (each pulls in pydantic, numpy or PuLP); a loaded command shows the same line.
@@ -40,6 +41,7 @@ SUMMARIES: dict[str, str] = {
     "report": "Render a plan file as Markdown, HTML or JSON.",
     "schema": "Print the JSON Schema of a file kind.",
     "solve": "Solve a scenario: the fleet that serves it.",
+    "sweep": "Solve a scenario over a grid and a sample of futures.",
     "validate": "Check scenarios against schema and catalogs.",
 }
 

@@ -1,0 +1,102 @@
+"""Completed variants on disk, so that an interrupted sweep resumes where it stopped.
+
+``DIR/variants/NNNNN.json`` holds a variant's record (its values, input hash, status, reason and the
+table's figures) and ``DIR/variants/NNNNN.plan.json`` its plan (the bytes of a serial ``planner solve``;
+``planner report`` renders it). Both are written together and atomically; the record is renamed into
+place last, so a record on disk always has its plan. A re-run keeps a record whose input hash is the
+variant's and solves the others again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from planner.io.files import write_together
+from planner.sweep.prepare import Task
+from planner.sweep.variants import Variant
+from planner.sweep.worker import Outcome
+
+Record = dict[str, Any]
+MAX_RECORD_BYTES = 1024 * 1024
+PLANNED = ("optimal", "feasible")
+"""Statuses that come with a plan."""
+
+
+class Store:
+    def __init__(self, out_dir: Path) -> None:
+        self.folder = out_dir / "variants"
+
+    def record_path(self, index: int) -> Path:
+        return self.folder / f"{index:05d}.json"
+
+    def plan_path(self, index: int) -> Path:
+        return self.folder / f"{index:05d}.plan.json"
+
+    def completed(self, tasks: list[Task]) -> dict[int, Record]:
+        """Index -> record of every variant already solved with the same inputs; stale files of variants
+        the sweep no longer has are removed."""
+        keys = {t.index: t.input_sha256 for t in tasks}
+        out = {}
+        for path in sorted(self.folder.glob("[0-9]*.json")) if self.folder.is_dir() else []:
+            index = _index(path)
+            if index is None:
+                continue
+            if index not in keys:
+                path.unlink(missing_ok=True)
+            elif not path.name.endswith(".plan.json"):
+                record = self._read(path)
+                if record is not None and record.get("input_sha256") == keys[index] and record.get("variant") == index:
+                    out[index] = record
+        return out
+
+    def _read(self, path: Path) -> Record | None:
+        """The record, or None when it is unreadable or its plan is missing (solved again)."""
+        try:
+            if path.stat().st_size > MAX_RECORD_BYTES:
+                return None
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict):
+            return None
+        if record.get("status") in PLANNED and not self._plan_matches(record):
+            return None
+        return record
+
+    def _plan_matches(self, record: Record) -> bool:
+        try:
+            data = self.plan_path(int(record["variant"])).read_bytes()
+        except (OSError, KeyError, TypeError, ValueError):
+            return False
+        return hashlib.sha256(data).hexdigest() == record.get("plan_sha256")
+
+    def save(self, variant: Variant, outcome: Outcome) -> Record:
+        record = make_record(variant, outcome)
+        files: dict[Path, str] = {}
+        if outcome.plan_text is not None:
+            files[self.plan_path(variant.index)] = outcome.plan_text
+        else:
+            self.plan_path(variant.index).unlink(missing_ok=True)
+        files[self.record_path(variant.index)] = dump_record(record)
+        write_together(files)
+        return record
+
+
+def _index(path: Path) -> int | None:
+    stem = path.name.removesuffix(".json").removesuffix(".plan")
+    return int(stem) if stem.isdigit() else None
+
+
+def make_record(variant: Variant, outcome: Outcome) -> Record:
+    plan = outcome.plan_text
+    return {"variant": variant.index, "input_sha256": outcome.input_sha256, "values": variant.as_dict,
+            "status": outcome.status, "reason": outcome.reason, "figures": outcome.figures,
+            "plan_sha256": hashlib.sha256(plan.encode("utf-8")).hexdigest() if plan is not None else None}
+
+
+def dump_record(record: Record) -> str:
+    """Deterministic text (sorted keys); values as given, not rounded."""
+    return json.dumps(record, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
