@@ -41,12 +41,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def tiny_problem(tiny, objective: str = "min_tco"):
+def tiny_problem(tiny, objective: str = "min_tco", **site):
     gpus = [tiny.gpu("g1", inventory_gpus=16), tiny.gpu("g2", gpus_per_server=8, server_max_power_w=6000.0)]
     workloads = [tiny.workload("chat", peak_requests_per_s=10.0, headroom=0.25, redundancy=1),
                  tiny.workload("batch", peak_requests_per_s=3.0)]
     p = tiny.problem(workloads, gpus, objective=objective, power_cap_w=20_000.0, racks=3, budget_usd=500_000.0,
-                     colocation_usd_per_w_year=1.2)
+                     colocation_usd_per_w_year=1.2, **site)
     cand = tiny.candidates([tiny.Point("chat", "g1", 1, 4.0, 300.0, 20.0),
                             tiny.Point("chat", "g2", 2, 9.0, 700.0, 30.0),
                             tiny.Point("batch", "g1", 1, 2.0, 300.0, 10.0)])
@@ -146,6 +146,12 @@ def check_golden(name: str, text: str) -> None:
 def test_constraint_family_matches_its_golden_lp(family, tiny, tmp_path):
     p, cand = tiny_problem(tiny)
     check_golden(family, excerpt(written_lp(build_program(p, cand), tmp_path), FAMILIES[family]))
+
+
+def test_air_cooled_racks_match_their_golden_lp(tiny, tmp_path):
+    """Air cooling at 6.5 kW under the 8 kW derated breaker: 3 g1 servers per rack (not 4), 1 g2."""
+    p, cand = tiny_problem(tiny, cooling="air", air_cooling_limit_w=6_500.0)
+    check_golden("racks_air_cooled", excerpt(written_lp(build_program(p, cand), tmp_path), FAMILIES["racks"]))
 
 
 @pytest.mark.parametrize("objective", sorted(OBJECTIVE_EXPR))
