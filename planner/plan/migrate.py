@@ -114,7 +114,7 @@ def _skip_reason(assumptions: Any) -> str | None:
         value = row.get("value") if isinstance(row, dict) and row.get("name") == "note" else None
         match = SKIPPED_NOTE.search(value) if isinstance(value, str) else None
         if match:
-            return (match.group("why") or value).strip()
+            return str(match.group("why") or value).strip()
     return None
 
 

@@ -394,8 +394,8 @@ class WhatIf(MappingView, PlanModel):
             return data
         named = [k for k in data if isinstance(k, str) and k.startswith(DELTA_KEY_PREFIX)]
         if "objective_unit" not in data and len(named) == 1:  # a 1.x entry
-            unit = named[0].removeprefix(DELTA_KEY_PREFIX)
-            return {**data, "objective_unit": unit, "objective_delta": data[named[0]]}
+            one_x_unit = named[0].removeprefix(DELTA_KEY_PREFIX)
+            return {**data, "objective_unit": one_x_unit, "objective_delta": data[named[0]]}
         unit = data.get("objective_unit")
         if isinstance(unit, str) and f"{DELTA_KEY_PREFIX}{unit}" not in data and "objective_delta" in data:
             return {**data, f"{DELTA_KEY_PREFIX}{unit}": data["objective_delta"]}
