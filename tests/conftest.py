@@ -89,6 +89,8 @@ TEST_TIERS: dict[str, str] = {
     "test_calibration_measurements.py::test_cli_subprocess_has_no_traceback": "e2e",
     "test_cli_help.py::test_help_imports_no_command_module": "e2e",
     "test_constants_doc.py::test_constants_doc_is_current": "e2e",
+    "test_gitops_cli.py::test_diff_through_python_m_planner": "e2e",
+    "test_gitops_cli.py::test_check_through_python_m_planner": "e2e",
     "test_hardening_scenario.py::test_alias_bomb_of_the_issue_answers_fast": "e2e",
     "test_report_charts.py::test_charts_are_the_same_bytes_every_time_and_need_no_plotting_library": "e2e",
     "test_report_determinism.py::test_same_bytes_in_another_process_with_another_hash_seed": "e2e",
