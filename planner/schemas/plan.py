@@ -39,160 +39,13 @@ class PlanModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
 
-class ScenarioRef(PlanModel):
-    name: str
-    description: str = ""
-    file: str = ""
-    override: str | None = None
-    objective: str
-
-
-class InputHashes(PlanModel):
-    scenario: str
-    catalog: str
-    calibration: str
-    combined: str
-
-
-class Solver(PlanModel):
-    name: str
-    version: str
-    status: str
-    """Solver's own words: optimal, time_limit, ..."""
-    mip_gap: float | None
-    """Relative MIP gap at the end (None when the solver does not report it, e.g. CBC stopped early)."""
-    time_s: float
-    """Written as 0 in plan.json so the same input gives the same bytes; `planner solve` prints it."""
-    time_limit_s: float | None = None
-
-
-class Deployment(PlanModel):
-    workload: str
-    model: str
-    gpu: str
-    precision: str
-    tp: int
-    pp: int
-    replicas: int
-    gpus: int
-    batch_size: int
-    capacity_requests_per_s: float
-    """Requests/s the replicas serve at the planned utilization while meeting the SLOs."""
-    demand_requests_per_s: float
-    """Peak demand routed to this deployment (headroom is capacity kept on top: see constraints)."""
-    ttft_p95_s: float
-    """TTFT p95 at the routed peak, queueing included, with the workload's k spare replicas down."""
-    itl_p95_s: float
-    """ITL p95 with every batch slot busy (load-independent upper bound)."""
-    slo_ttft_p95_s: float | None
-    slo_itl_p95_s: float | None
-    output_tokens_per_s: float
-    """Output tokens/s of all replicas at peak demand."""
-    utilization: float
-    """demand_requests_per_s / capacity_requests_per_s."""
-    power_avg_w: float
-    """Expected average IT power (GPUs + server share) at the average traffic."""
-    power_max_w: float
-    """Expected peak IT power at peak traffic."""
-    power_nameplate_w: float
-    """Nameplate share: servers' max power prorated to this deployment's GPUs."""
-    power_burst_w: float = 0.0
-    """Highest short-term draw: every replica in a prefill-heavy step at once (instantaneous)."""
-    prefill_chunk_tokens: int = 0
-    """The engine's step token budget (max_num_batched_tokens) this configuration assumes."""
-    engine: str = "vllm"
-    """Serving engine the estimates assume (workloads[].engine)."""
-    power_per_gpu_avg_w: float
-    energy_per_output_token_j: float
-    """IT energy per output token at peak traffic (J)."""
-
-
-class ServerGroup(PlanModel):
-    gpu: str
-    server_model: str
-    servers: int
-    gpus: int
-    gpus_per_server: int
-    server_max_power_w: float
-    rack_units: int
-    psu_count: int | None
-    psu_rating_w: float | None
-    psu_redundancy: str | None
-    psu_efficiency_tier: str | None
-    gpu_price_usd: float
-    server_price_usd: float
-
-
-class Rack(PlanModel):
-    id: str
-    gpu: str
-    servers: int
-    power_nameplate_w: float
-    power_max_w: float
-    power_avg_w: float
-    usable_cap_w: float
-    """Rack breaker rating x derating (and the air-cooling limit when air cooled)."""
-    heat_btu_per_hr: float
-    liquid_cooling_required: bool
-
-
-class Totals(PlanModel):
-    gpus: int
-    servers: int
-    racks: int
-    it_power_avg_w: float
-    it_power_max_w: float
-    it_power_nameplate_w: float
-    facility_power_avg_w: float
-    facility_power_max_w: float
-    heat_btu_per_hr: float
-    """At the expected peak IT power (all electrical input becomes heat)."""
-    cooling_tons: float
-    annual_energy_kwh: float
-    """IT energy per year at the average traffic."""
-    annual_facility_energy_kwh: float
-    annual_energy_cost_usd: float
-    annual_colocation_usd: float
-    capex_usd: float
-    tco_usd: float
-    """Capex + energy (+ colocation) over the amortization horizon."""
-    tco_per_year_usd: float
-    co2e_t_per_year: float
-    output_tokens_per_year: float
-    usd_per_million_tokens: float
-    joules_per_output_token: float
-    """IT energy per output token at peak traffic (J); see joules_per_output_token_avg for the year."""
-    joules_per_output_token_avg: float = 0.0
-    """Annual IT energy over annual output tokens (J): includes the idle share at average load."""
-    output_tokens_per_s_per_kw: float
-
-
-class Constraint(PlanModel):
-    name: str
-    kind: str
-    limit: float
-    value: float
-    unit: str
-    binding: bool
-    slack: float
-
-
-class Alternative(PlanModel):
-    workload: str
-    gpu: str
-    precision: str
-    tp: int
-    pp: int
-    batch_size: int
-    replicas_needed: int
-    objective_delta: float
-    """How much worse the objective would be serving this workload this way alone."""
-    reason: str
-
-
 # -- value types ------------------------------------------------------------------------------------
 # A number is a JSON number: text ("4"), a bool or a list where planner writes a number was printed by
 # the report as the figure (fuzz finding F4), so those are refused, not coerced.
+
+COUNT_TOLERANCE = 1e-6
+"""How far from a whole number a count may be and still read as one (relative)."""
+
 
 def _whole(value: Any) -> Any:
     """A count: an int, or a float within rounding of one (1.x plans wrote counts as 1.0; a solver's
@@ -202,9 +55,6 @@ def _whole(value: Any) -> Any:
     if isinstance(value, float) and abs(value - round(value)) <= COUNT_TOLERANCE * max(1.0, abs(value)):
         return round(value)
     return value
-
-
-COUNT_TOLERANCE = 1e-6
 
 
 def _shown(value: Any) -> str:
@@ -227,6 +77,159 @@ Number = Annotated[float, Field(strict=True)]
 """A JSON number (an int is accepted and read as a float)."""
 Count = Annotated[int, BeforeValidator(_whole)]
 """A whole number (1.x plans wrote some counts as 2.0: read as 2)."""
+Flag = Annotated[bool, Field(strict=True)]
+"""true or false (not "yes", not 1)."""
+
+class ScenarioRef(PlanModel):
+    name: str
+    description: str = ""
+    file: str = ""
+    override: str | None = None
+    objective: str
+
+
+class InputHashes(PlanModel):
+    scenario: str
+    catalog: str
+    calibration: str
+    combined: str
+
+
+class Solver(PlanModel):
+    name: str
+    version: str
+    status: str
+    """Solver's own words: optimal, time_limit, ..."""
+    mip_gap: Number | None
+    """Relative MIP gap at the end (None when the solver does not report it, e.g. CBC stopped early)."""
+    time_s: Number
+    """Written as 0 in plan.json so the same input gives the same bytes; `planner solve` prints it."""
+    time_limit_s: Number | None = None
+
+
+class Deployment(PlanModel):
+    workload: str
+    model: str
+    gpu: str
+    precision: str
+    tp: Count
+    pp: Count
+    replicas: Count
+    gpus: Count
+    batch_size: Count
+    capacity_requests_per_s: Number
+    """Requests/s the replicas serve at the planned utilization while meeting the SLOs."""
+    demand_requests_per_s: Number
+    """Peak demand routed to this deployment (headroom is capacity kept on top: see constraints)."""
+    ttft_p95_s: Number
+    """TTFT p95 at the routed peak, queueing included, with the workload's k spare replicas down."""
+    itl_p95_s: Number
+    """ITL p95 with every batch slot busy (load-independent upper bound)."""
+    slo_ttft_p95_s: Number | None
+    slo_itl_p95_s: Number | None
+    output_tokens_per_s: Number
+    """Output tokens/s of all replicas at peak demand."""
+    utilization: Number
+    """demand_requests_per_s / capacity_requests_per_s."""
+    power_avg_w: Number
+    """Expected average IT power (GPUs + server share) at the average traffic."""
+    power_max_w: Number
+    """Expected peak IT power at peak traffic."""
+    power_nameplate_w: Number
+    """Nameplate share: servers' max power prorated to this deployment's GPUs."""
+    power_burst_w: Number = 0.0
+    """Highest short-term draw: every replica in a prefill-heavy step at once (instantaneous)."""
+    prefill_chunk_tokens: Count = 0
+    """The engine's step token budget (max_num_batched_tokens) this configuration assumes."""
+    engine: str = "vllm"
+    """Serving engine the estimates assume (workloads[].engine)."""
+    power_per_gpu_avg_w: Number
+    energy_per_output_token_j: Number
+    """IT energy per output token at peak traffic (J)."""
+
+
+class ServerGroup(PlanModel):
+    gpu: str
+    server_model: str
+    servers: Count
+    gpus: Count
+    gpus_per_server: Count
+    server_max_power_w: Number
+    rack_units: Count
+    psu_count: Count | None
+    psu_rating_w: Number | None
+    psu_redundancy: str | None
+    psu_efficiency_tier: str | None
+    gpu_price_usd: Number
+    server_price_usd: Number
+
+
+class Rack(PlanModel):
+    id: str
+    gpu: str
+    servers: Count
+    power_nameplate_w: Number
+    power_max_w: Number
+    power_avg_w: Number
+    usable_cap_w: Number
+    """Rack breaker rating x derating (and the air-cooling limit when air cooled)."""
+    heat_btu_per_hr: Number
+    liquid_cooling_required: Flag
+
+
+class Totals(PlanModel):
+    gpus: Count
+    servers: Count
+    racks: Count
+    it_power_avg_w: Number
+    it_power_max_w: Number
+    it_power_nameplate_w: Number
+    facility_power_avg_w: Number
+    facility_power_max_w: Number
+    heat_btu_per_hr: Number
+    """At the expected peak IT power (all electrical input becomes heat)."""
+    cooling_tons: Number
+    annual_energy_kwh: Number
+    """IT energy per year at the average traffic."""
+    annual_facility_energy_kwh: Number
+    annual_energy_cost_usd: Number
+    annual_colocation_usd: Number
+    capex_usd: Number
+    tco_usd: Number
+    """Capex + energy (+ colocation) over the amortization horizon."""
+    tco_per_year_usd: Number
+    co2e_t_per_year: Number
+    output_tokens_per_year: Number
+    usd_per_million_tokens: Number
+    joules_per_output_token: Number
+    """IT energy per output token at peak traffic (J); see joules_per_output_token_avg for the year."""
+    joules_per_output_token_avg: Number = 0.0
+    """Annual IT energy over annual output tokens (J): includes the idle share at average load."""
+    output_tokens_per_s_per_kw: Number
+
+
+class Constraint(PlanModel):
+    name: str
+    kind: str
+    limit: Number
+    value: Number
+    unit: str
+    binding: Flag
+    slack: Number
+
+
+class Alternative(PlanModel):
+    workload: str
+    gpu: str
+    precision: str
+    tp: Count
+    pp: Count
+    batch_size: Count
+    replicas_needed: Count
+    objective_delta: Number
+    """How much worse the objective would be serving this workload this way alone."""
+    reason: str
+
 
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "breaker_derating": (0.01, 1.0), "rack_power_cap_kw": (0.001, 1e6), "air_cooling_limit_kw": (0.001, 1e6),

@@ -183,3 +183,15 @@ def test_the_json_schema_describes_every_section() -> None:
     assert schema["$defs"]["PlanSite"]["properties"]["racks"]["anyOf"][0] == {"type": "integer"}
     assert schema["$defs"]["PlanSite"]["additionalProperties"] is False
     assert "analysis" in schema["required"]
+
+
+@pytest.mark.parametrize(("section", "key", "value"), [
+    ("totals", "capex_usd", "440000"), ("totals", "gpus", "8"), ("totals", "racks", 1.5),
+    ("solver", "mip_gap", "0"), ("racks", "liquid_cooling_required", "no"), ("constraints", "binding", 1),
+    ("deployments", "replicas", True)])
+def test_every_section_is_typed_not_only_the_2_0_ones(section: str, key: str, value: object) -> None:
+    data = _plan_data()
+    target = data[section][0] if isinstance(data[section], list) else data[section]
+    target[key] = value
+    with pytest.raises(ValidationError, match=key):
+        Plan.model_validate(data)
