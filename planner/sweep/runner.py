@@ -92,7 +92,7 @@ def _dask_windowed(client: Any, ctx: Context, tasks: list[Task], window: int) ->
         return client.submit(solve_task, ctx, t, pure=False, key=f"planner-sweep-{t.index}-{t.input_sha256[:12]}")
 
     queue = iter(tasks)
-    running = as_completed([submit(t) for t in itertools.islice(queue, window)])
+    running = as_completed([submit(t) for t in itertools.islice(queue, window)], loop=client.loop)
     for future in running:
         yield future.result()
         nxt = next(queue, None)

@@ -41,7 +41,7 @@ def rows(key_paths: list[str], records: list[Record]) -> list[dict[str, Any]]:
         row.update({GPU_PREFIX + g: f["gpus_by_type"].get(g, 0) if planned else None for g in gpus})
         row.update({k: f.get(k) for k in TOTALS})
         row["configurations"] = f.get("configurations", "")
-        row["reason"] = r["reason"]
+        row["reason"] = "; ".join(line.strip() for line in r["reason"].splitlines() if line.strip())
         out.append(row)
     return out
 
