@@ -241,3 +241,17 @@ def test_skip_note_is_not_shown_when_the_analysis_ran() -> None:
     assert SKIPPED not in whatif
     assert "### Marginal values of the limits" in whatif
     assert md_line(whatif, "| racks | racks | +1 rack | re-solve |").endswith("| -1,000 USD/yr |")
+
+
+@pytest.mark.parametrize(("unit", "header", "shown"), [
+    ("usd_per_year", "Objective change per year", "-1,000 USD/yr"),
+    ("w", "Objective change (expected peak IT power)", "-1.00 kW"),
+    ("kwh_per_year", "Objective change per year", "-1,000 kWh/yr"),
+    ("gpus", "Objective change (GPUs)", "-1,000 GPUs"),
+    ("t_co2e_per_year", "Objective change per year", "-1,000.0 tCO2e/yr")])
+def test_a_what_if_value_is_shown_in_its_objective_unit(unit: str, header: str, shown: str) -> None:
+    entry = WhatIf(limit="racks", constraint="racks", change="+1 rack", method="re-solve", objective_delta=-1000.0,
+                   objective_unit=unit)  # type: ignore[arg-type]
+    whatif = section(render_report(load("chatbot").model_copy(update={"what_if": [entry]}), "md"), 6)
+    assert f"| Limit | Constraint | Change | Method | {header} |" in whatif
+    assert md_line(whatif, "| racks | racks | +1 rack |").endswith(f"| {shown} |")

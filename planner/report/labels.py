@@ -16,6 +16,10 @@ KEY_LABELS: dict[str, str] = {
     "co2e_t_per_year": "Carbon, location-based",
     "gpus": "GPUs",
     "objective_delta_usd_per_year": "Objective change per year",
+    "objective_delta_w": "Objective change (expected peak IT power)",
+    "objective_delta_kwh_per_year": "Objective change per year",
+    "objective_delta_gpus": "Objective change (GPUs)",
+    "objective_delta_t_co2e_per_year": "Objective change per year",
     # site and finance
     "pue": "PUE",
     "pue_category": "PUE category",
