@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from planner.problem.model import Problem
-from planner.units import G_PER_TONNE, HOURS_PER_YEAR, J_PER_KWH, W_PER_KW
+from planner.units import G_PER_TONNE, HOURS_PER_YEAR, J_PER_KWH, S_PER_HOUR, W_PER_KW
 
 X = TypeVar("X")
 
@@ -48,4 +48,4 @@ def joules_per_token_avg(energy_kwh: float, tokens_per_year: float) -> float:
 
 
 def tokens_per_year(tokens_per_s_avg: float) -> float:
-    return tokens_per_s_avg * HOURS_PER_YEAR * 3600.0
+    return tokens_per_s_avg * HOURS_PER_YEAR * S_PER_HOUR

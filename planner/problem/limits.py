@@ -25,6 +25,8 @@ from planner.problem.model import Problem
 from planner.units import MS_PER_S, W_PER_KW, s_to_ms
 
 Sense = Literal["<=", ">="]
+USD_PER_KUSD = 1e3
+"""Budget slack is counted in thousands of dollars, so its penalty weighs like a kW of power."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ INVENTORY = LimitFamily(
 
 BUDGET = LimitFamily(
     name="budget", key_path="finance.budget_usd", unit="USD", kind="budget", label="capex budget",
-    sense="<=", slack_unit=1e3, elastic_weight=1.0,
+    sense="<=", slack_unit=USD_PER_KUSD, elastic_weight=1.0,
     limits=_fleet("budget", "capex_usd", lambda p: p.money.budget_usd),
     shortfall=lambda lim, amount: f"+${amount:,.0f} capex budget (finance.budget_usd)",
     what_if=lambda p, lim: ("+10 % capex budget", p.with_money(budget_usd=lim.bound * 1.1)))
