@@ -143,15 +143,20 @@ class SiteLimits:
     carbon_g_per_kwh: float
 
     @property
+    def derated_breaker_w(self) -> float:
+        """The share of a rack's breaker planned for continuous load (NEC 210.19/210.20: 80 %)."""
+        return self.rack_power_cap_w * self.breaker_derating
+
+    @property
     def usable_rack_w(self) -> float:
         """Power one rack may carry: the derated breaker, and with air cooling at most what air removes."""
-        usable = self.rack_power_cap_w * self.breaker_derating
+        usable = self.derated_breaker_w
         return min(usable, self.air_cooling_limit_w) if self.cooling == "air" else usable
 
     @property
     def air_limit_binds(self) -> bool:
         """Air cooling, not the breaker, caps a rack."""
-        return self.cooling == "air" and self.air_cooling_limit_w < self.rack_power_cap_w * self.breaker_derating
+        return self.cooling == "air" and self.air_cooling_limit_w < self.derated_breaker_w
 
     def servers_per_rack(self, gpu: GpuOption) -> int:
         """Servers of ``gpu`` one rack holds: by power at the servers' nameplate, and by rack units."""
