@@ -18,8 +18,9 @@ TIERS = ("unit", "integration", "e2e")
 
 # The tier of each flat tests/test_*.py file, measured with `pytest --durations=0` (a file whose tests
 # are mixed is `integration`). A file may instead mark itself with `pytestmark = pytest.mark.<tier>`
-# (tests/unit/ files do). unit: pure, in-process, seconds for the whole tier, no subprocess, no solve
-# beyond a tiny one; integration: solves, the CLI in-process, files; e2e: subprocesses, git, a browser.
+# (tests/unit/ files do), or each of its tests (test_sweep.py); a tier given in the file wins.
+# unit: pure, in-process, seconds for the whole tier, no subprocess, no solve beyond a tiny one;
+# integration: solves, the CLI in-process, files; e2e: subprocesses, git, a browser.
 FILE_TIERS: dict[str, str] = {
     "test_accuracy.py": "integration",
     "test_architecture.py": "unit",
@@ -120,7 +121,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         own = [m.name for m in item.iter_markers() if m.name in TIERS]
         table = _table_tier(item)
-        if table is not None and table not in own:
+        if table is not None and not own:  # a tier the test or its file gives itself wins over the table
             item.add_marker(getattr(pytest.mark, table))
             own.append(table)
         if len(set(own)) != 1:
