@@ -1,16 +1,11 @@
 """Transition shim, to be deleted: the public API moved to planner.estimation and the pure inputs to
 planner.core.inputs (build_inputs there takes a Calibration object). Kept only while
-planner/gitops/rederive.py (canonical_engine) and tests/test_catalog_generic.py (estimate) still
-import from here; new code must not.
+tests/test_catalog_generic.py still imports ``estimate`` from here; new code must not.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from planner.core.inputs import CONFIG_COLUMNS, build_inputs, canonical_engine, estimate_arrays
-
-__all__ = ["CONFIG_COLUMNS", "build_inputs", "canonical_engine", "estimate_arrays"]
 
 
 def __getattr__(name: str) -> Any:

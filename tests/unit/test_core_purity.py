@@ -27,8 +27,8 @@ TESTS = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("planner.calibration", "planner.catalog.loader", "planner.io")
 """Module prefixes the core must not import: each reads files or holds the file-reading API."""
 TRANSITION = {"planner.core.api"}
-"""A shim to be deleted once planner/gitops/rederive.py and tests/test_catalog_generic.py stop
-importing it; it forwards lazily to planner.estimation, which reads the shipped files."""
+"""A shim to be deleted once tests/test_catalog_generic.py stops importing it; it forwards lazily to
+planner.estimation, which reads the shipped files."""
 CORE = sorted(f"planner.core.{m.name}" for m in pkgutil.iter_modules(planner.core.__path__))
 
 
