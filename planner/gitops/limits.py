@@ -19,7 +19,7 @@ from planner.problem.model import Money, SiteLimits, WorkloadDemand
 from planner.schemas.plan import Plan
 from planner.units import W_PER_KW
 
-__all__ = ["breaker_usable_w", "capacity_shortfall", "rack_limit_violations", "racks_count", "routed",
+__all__ = ["capacity_shortfall", "rack_limit_violations", "racks_count", "routed",
            "site_limit_violations", "workload_presence"]
 
 
@@ -87,14 +87,9 @@ def capacity_shortfall(plan: Plan, w: WorkloadDemand, capacities: Sequence[float
             f"peak x (1 + headroom) = {w.peak_requests_per_s:g} x {1.0 + w.headroom:g} = {need_text}"]
 
 
-def breaker_usable_w(site: SiteLimits) -> float:
-    """What a rack's breaker lets it draw: its rating x its derating (the air-cooling limit aside)."""
-    return site.rack_power_cap_w * site.breaker_derating
-
-
 def rack_limit_violations(plan: Plan, site: SiteLimits) -> list[str]:
     """Each rack's nameplate power against the derated breaker and, with air cooling, the air limit."""
-    cap_w = breaker_usable_w(site)
+    cap_w = site.derated_breaker_w
     out = []
     for r in plan.racks:
         if not within(r.power_nameplate_w, cap_w):

@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, claim_line
-from planner.gitops.limits import breaker_usable_w, capacity_shortfall, site_limit_violations
+from planner.gitops.limits import capacity_shortfall, site_limit_violations
 from planner.gitops.rederive_analysis import analysis_claims
 from planner.gitops.slo import close, within
 from planner.optimize.plan_builder import workload_row
@@ -286,7 +286,7 @@ def fleet_problems(plan: Plan, ctx: Context, found: Findings) -> list[str]:
 def _left_out_problems(plan: Plan, ctx: Context) -> list[str]:
     """A GPU the plan uses whose server fits no rack of the scenario, unless a rack's power already
     says so (check's rack power lines, from the racks' nameplate)."""
-    cap_w = breaker_usable_w(ctx.problem.site)
+    cap_w = ctx.problem.site.derated_breaker_w
     used = {d.gpu for d in plan.deployments} | {g.gpu for g in plan.servers}
     return [f"gpu {gpu}: {ctx.left_out[gpu]}" for gpu in sorted(used & ctx.left_out.keys())
             if not any(r.gpu == gpu and not within(r.power_nameplate_w, cap_w) for r in plan.racks)]
