@@ -10,10 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.units import BTU_PER_HR_PER_COOLING_TON as BTU_PER_HR_PER_COOLING_TON
-from planner.units import BTU_PER_HR_PER_W
-from planner.units import HOURS_PER_YEAR as HOURS_PER_YEAR
-
 
 @dataclass(frozen=True)
 class Constant:
@@ -142,12 +138,6 @@ ENGINE_ALIASES = {"vllm": "vllm", "sglang": "sglang", "trt-llm": "trt-llm", "trt
                   "tensorrt-llm": "trt-llm", "trt_llm": "trt-llm"}
 DEFAULT_ENGINE = "vllm"
 ACTIVATION_BYTES = 2.0
-
-# ---- Unit conversions ----------------------------------------------------------------------------
-# Defined once in planner.units. These names stay only until their last importers (planner/gitops/
-# rederive_fleet.py and rederive_analysis.py, planner/optimize/model.py and analysis.py) import
-# planner.units; new code must not use them.
-W_TO_BTU_PER_HR = BTU_PER_HR_PER_W
 
 
 def coefficient_defaults() -> dict[str, float]:
