@@ -4,12 +4,16 @@ limit, and the plans other objectives would give (a cost-versus-power Pareto vie
 Runner-ups are priced standalone from the candidate table (no solve). What-if values and
 objective alternatives come from re-solving the same candidates with one thing changed, so they
 are exact for the integer program, not LP-relaxation duals (which are often zero or misleading
-for integer fleets).
+for integer fleets). Every re-solve follows one rule at every fleet size (ReSolveRule): it starts
+from the plan, proves the plan's gap within a node limit that is a multiple of the plan's own
+solve, and reports no value rather than an unproven one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +22,7 @@ from planner.candidates.generate import Candidates, replace_workload, workload_c
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.backend import SolveResult, run_solver
 from planner.optimize.program import OBJECTIVE_EXPR, build_program, value
+from planner.optimize.warm import Replicas, config_keys, plan_replicas, start_values
 from planner.problem import economics
 from planner.problem.limits import CAPS, RACK_POWER, SLOS, family_of, limits_of
 from planner.problem.model import Problem
@@ -25,9 +30,6 @@ from planner.schemas.plan import OBJECTIVE_DELTA_UNITS, Alternative
 from planner.schemas.scenario import OBJECTIVES
 
 RUNNER_UPS_PER_WORKLOAD = 3
-# Re-solving costs one integer program each: above this many candidates the analysis is skipped
-# (a deterministic rule, so the same input always gives the same plan bytes).
-MAX_CANDIDATES_FOR_RESOLVES = 400
 SolveFn = Callable[[Problem, Candidates], SolveResult]
 
 
@@ -52,6 +54,18 @@ def _standalone(p: Problem, cand: Candidates) -> dict[str, np.ndarray]:
                             economics.annual_colocation_usd(p, nameplate))
     return {"min_tco": tco, "min_power": power_max, "min_energy": kwh, "min_gpus": servers * per_server,
             "min_carbon": economics.co2e_t_per_year(p, kwh), "replicas": replicas}
+
+
+def standalone_start(p: Problem, cand: Candidates) -> Replicas:
+    """Per workload, its cheapest standalone configuration (by the objective) with the replicas it
+    needs alone: a feasible MIP start for the fleet whenever no cap binds."""
+    standalone = _standalone(p, cand)
+    obj, keys = standalone[p.objective], config_keys(cand)
+    best: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key[0] not in best or obj[i] < obj[best[key[0]]]:
+            best[key[0]] = i
+    return {keys[i]: int(standalone["replicas"][i]) for i in best.values()}
 
 
 def runner_ups(p: Problem, cand: Candidates, chosen: set[tuple[str, str, str, int, int, int]]) -> list[Alternative]:
@@ -114,42 +128,63 @@ def _relaxations(p: Problem, binding: list[str]) -> list[Relaxation]:
 
 
 def what_if(p: Problem, cand: Candidates, solve: SolveFn, base_value: float,
-            binding: list[str]) -> list[dict[str, float | str | None]]:
-    """Re-solve with each binding limit relaxed by one step (and each ITL SLO by 10 ms)."""
+            binding: list[str], notes: list[str] | None = None) -> list[dict[str, float | str | None]]:
+    """Re-solve with each binding limit relaxed by one step (and each ITL SLO by 10 ms); a re-solve
+    that proves no optimum gives null, and ``notes`` (when given) says why."""
     out: list[dict[str, float | str | None]] = []
     for limit, constraint, change, relaxed, workload in _relaxations(p, binding):
         table = cand
         if workload is not None:
             w = relaxed.workload(workload)
             table = replace_workload(cand, w.name, workload_candidates(relaxed, w)[0])
+        delta, why = _delta(relaxed, table, solve, base_value)
+        if why is not None and notes is not None:
+            notes.append(f"what-if {limit} ({change}): no value, the re-solve {why}")
         out.append({"limit": limit, "constraint": constraint, "change": change, "method": "re-solve",
-                    "objective_delta": _delta(relaxed, table, solve, base_value),
-                    "objective_unit": OBJECTIVE_DELTA_UNITS[p.objective]})
+                    "objective_delta": delta, "objective_unit": OBJECTIVE_DELTA_UNITS[p.objective]})
     return out
 
 
-def _delta(p: Problem, cand: Candidates, solve: SolveFn, base_value: float) -> float | None:
-    """Objective change of the relaxed re-solve (None when it gave no proven-optimal answer)."""
+def _outcome(solve: SolveFn, p: Problem, cand: Candidates) -> tuple[SolveResult | None, str | None]:
+    """The re-solve's result when it proved its optimum, else None and why not (in words)."""
     try:
         r = solve(p, cand)
-    except (InfeasibleError, SolverLimitError):
-        return None
+    except InfeasibleError:
+        return None, "found no plan (infeasible)"
+    except SolverLimitError:
+        return None, "stopped before finding a plan"
     if r.status != "optimal":
-        return None
+        return None, f"stopped by its {r.stopped_by or 'limit'} before proving the optimum (gap {r.mip_gap or 0:.2g})"
+    return r, None
+
+
+def _delta(p: Problem, cand: Candidates, solve: SolveFn, base_value: float) -> tuple[float | None, str | None]:
+    """Objective change of the relaxed re-solve (None, and why, when it gave no proven-optimal answer)."""
+    r, why = _outcome(solve, p, cand)
+    if r is None:
+        return None, why
     delta = objective_per_year(p, r.model) - base_value
     # the base comes from the plan's figures, the re-solve from the program: below this they agree
-    return 0.0 if abs(delta) <= 1e-9 * max(1.0, abs(base_value)) else delta
+    return (0.0 if abs(delta) <= 1e-9 * max(1.0, abs(base_value)) else delta), None
 
 
-def objective_alternatives(p: Problem, cand: Candidates, solve: SolveFn) -> list[dict[str, float | str]]:
-    """The plan under every objective (same candidates and limits): the cost-versus-power trade-off."""
+def objective_alternatives(p: Problem, cand: Candidates, solve: SolveFn, primary: SolveResult | None = None,
+                           notes: list[str] | None = None) -> list[dict[str, float | str]]:
+    """The plan under every objective (same candidates and limits): the cost-versus-power trade-off.
+
+    The plan's own objective is ``primary`` when given (the same program, already solved and
+    tie-broken); an objective whose re-solve proves no optimum is left out, and ``notes`` says why."""
     out: list[dict[str, float | str]] = []
     for objective in OBJECTIVES:
-        relaxed = p.with_objective(objective)
-        try:
-            r = solve(relaxed, cand)
-        except (InfeasibleError, SolverLimitError):
-            continue
+        r: SolveResult | None
+        if primary is not None and objective == p.objective:
+            r = primary
+        else:
+            r, why = _outcome(solve, p.with_objective(objective), cand)
+            if r is None:
+                if notes is not None:
+                    notes.append(f"objective alternative {objective}: left out, the re-solve {why}")
+                continue
         e = {k: value(v) for k, v in r.model.expr.items()}
         out.append({"objective": objective, "status": r.status,
                     "tco_per_year_usd": economics.tco_per_year_usd(p, e["capex_usd"], e["annual_energy_cost_usd"],
@@ -159,9 +194,56 @@ def objective_alternatives(p: Problem, cand: Candidates, solve: SolveFn) -> list
     return out
 
 
-def solve_with(solver_name: str, time_limit_s: float) -> SolveFn:
+@dataclass(frozen=True)
+class ReSolveRule:
+    """How every analysis re-solve runs, the same at every fleet size (a deterministic rule).
+
+    Each re-solve starts from the primary plan (feasible under every relaxation of a cap, and under
+    every objective), proves the same gap as the primary, and may explore at most ``node_limit``
+    branch-and-bound nodes: a multiple of the primary solve's own node count, so the analysis is
+    bounded by a multiple of the primary's work. A re-solve stopped by the node limit reports no value.
+    The wall-clock ``time_limit_s`` (the solve's --time-limit, shared by the whole analysis) is only a
+    safety net; the plan says when it applied, since a wall-clock stop is not reproducible."""
+    solver: str
+    node_limit: int
+    deadline_s: float
+    """time.perf_counter() value after which re-solves are stopped by the safety net."""
+    start: Replicas
+
+    def describe(self) -> str:
+        return (f"what-if values and objective alternatives re-solve from the plan as a MIP start, each within "
+                f"{self.node_limit} branch-and-bound nodes ({ANALYSIS_NODE_FACTOR} x the plan's own solve, at "
+                f"least {ANALYSIS_NODE_FLOOR}); a re-solve stopped by that limit gives no value")
+
+
+WHOLE_NUMBER_OBJECTIVES = ("min_gpus",)
+WHOLE_NUMBER_GAP_ABS = 0.5  # a whole-number objective is proven optimal once its gap is below 1
+ANALYSIS_NODE_FACTOR = 4
+ANALYSIS_NODE_FLOOR = 1000
+
+
+def rule_for(primary: SolveResult, solver_name: str, time_limit_s: float) -> ReSolveRule:
+    """The re-solve rule of an analysis after the primary solve ``primary``."""
+    return ReSolveRule(solver_name, max(ANALYSIS_NODE_FLOOR, ANALYSIS_NODE_FACTOR * primary.nodes),
+                       time.perf_counter() + time_limit_s, plan_replicas(primary.model))
+
+
+def solve_with(solver_name: str, time_limit_s: float, rule: ReSolveRule | None = None, *,
+               tie_break: bool = True) -> SolveFn:
+    """A re-solve function for the analysis: with ``rule``, warm-started and node-limited. What-if
+    values use only the objective value, so they need no tie-break pass (``tie_break=False``);
+    objective alternatives report the plan's other figures, so they keep it."""
     def solve(p: Problem, cand: Candidates) -> SolveResult:
-        r = run_solver(build_program(p, cand), solver_name, time_limit_s)
+        m = build_program(p, cand)
+        if rule is None:
+            r = run_solver(m, solver_name, time_limit_s, tie_break=tie_break)
+        else:
+            left_s = rule.deadline_s - time.perf_counter()
+            if left_s <= 0:
+                raise SolverLimitError("the analysis time limit was reached")
+            r = run_solver(m, solver_name, left_s, tie_break=tie_break,
+                           node_limit=rule.node_limit, start=start_values(m, rule.start), heuristics=False,
+                           gap_abs=WHOLE_NUMBER_GAP_ABS if p.objective in WHOLE_NUMBER_OBJECTIVES else None)
         if r.status == "infeasible":
             raise InfeasibleError("infeasible")
         return r

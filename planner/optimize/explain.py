@@ -1,25 +1,45 @@
 """Why a scenario is infeasible, in the scenario's own terms, and what would make it feasible.
 
-Each limit family is relaxed on its own (an elastic re-solve with a penalized slack on that family
-only), so the answer lists independent alternatives: "needs +220 kW datacenter power, or +3
-racks, or ITL SLO 20 -> 35 ms". SLO relaxations regenerate the workload's candidates at looser
-SLOs. Only when no single relaxation suffices is the all-families elastic solve reported, as the
-combination that would be needed.
+The answer lists independent alternatives: "needs +220 kW datacenter power, or +3 racks, or ITL SLO
+20 -> 35 ms", each verified by a solve that finds a plan. It takes a handful of solves:
+
+1. One elastic solve with every limit family relaxable (penalized slacks) says which families and
+   which workloads carry slack.
+2. Each cap family that carries slack is relaxed on its own (an elastic solve on that family only):
+   its slack is the alternative.
+3. Bigger rack circuits are tried when racks or a workload's demand carry slack, by bisection over
+   the rack factors (feasibility is monotone: a bigger circuit holds at least as many servers).
+4. SLO relaxations by group testing and bisection: relaxing SLOs only adds candidates, so if all the
+   workloads of a group at the loosest factor still find no plan, no single one of them does; a
+   group that does is split until single workloads remain, and each SLO of such a workload gets
+   the smallest factor that admits a plan by bisection over the factors.
+
+Only when no single relaxation suffices is the all-families elastic solve of step 1 reported, as
+the combination that would be needed. Feasibility checks stop at the first plan found (they need
+no optimum); elastic solves are solved to optimality, since their slacks are the answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from planner.candidates.generate import Candidates, replace_workload, workload_candidates
 from planner.errors import InfeasibleError
 from planner.optimize.program import ALL_FAMILIES, FleetModel, build_program, value
-from planner.problem.limits import CAPS, RACK_POWER, SLOS, limits_of
+from planner.problem.limits import CAPACITY, CAPS, RACK_POWER, RACKS, SLOS, Limit, LimitFamily, limits_of
 from planner.problem.model import Problem
 
 SLO_FACTORS = (1.25, 1.5, 2.0, 3.0, 5.0)
 RACK_FACTORS = (1.25, 1.5, 2.0)
-Runner = Callable[[FleetModel], str]  # solves a model, returns "optimal" | "feasible" | "infeasible" | ...
+SLACK_EPS = 1e-6
+
+
+class Runner(Protocol):
+    """Solves a model; returns "optimal" | "feasible" | "infeasible" | "no_solution". With
+    ``feasibility_only`` it may stop at the first plan it finds."""
+
+    def __call__(self, m: FleetModel, feasibility_only: bool = False) -> str: ...
 
 
 def _slack_lines(m: FleetModel) -> list[str]:
@@ -27,16 +47,25 @@ def _slack_lines(m: FleetModel) -> list[str]:
     lines = []
     for _, (var, family, lim) in sorted(m.slacks.items()):
         amount = value(var) * family.slack_unit
-        if amount > 1e-6:
+        if amount > SLACK_EPS:
             lines.append(family.shortfall(lim, amount))
     return lines
 
 
-def _cap_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
-    """Each cap family relaxed on its own (an elastic slack on that family only)."""
+def _slack_of(m: FleetModel) -> dict[str, set[str]]:
+    """Family name -> subjects (GPU, workload or "") whose limits carry slack in a solved elastic model."""
+    out: dict[str, set[str]] = {}
+    for _, (var, family, lim) in sorted(m.slacks.items()):
+        if value(var) * family.slack_unit > SLACK_EPS:
+            out.setdefault(family.name, set()).add(lim.subject or "")
+    return out
+
+
+def _cap_alternatives(p: Problem, cand: Candidates, run: Runner, slack: dict[str, set[str]]) -> list[str]:
+    """Each cap family that carries slack, relaxed on its own (an elastic slack on that family only)."""
     out = []
     for family in CAPS:
-        if not family.limits(p):
+        if family.name not in slack or not family.limits(p):
             continue
         m = build_program(p, cand, elastic=frozenset({family.name}))
         if run(m) != "infeasible":
@@ -44,45 +73,107 @@ def _cap_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
     return out
 
 
-def _rack_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
+def smallest_feasible(factors: Sequence[float], feasible: Callable[[float], bool]) -> float | None:
+    """The smallest factor for which ``feasible`` holds, by bisection (``feasible`` is monotone in the
+    factor); None when even the largest fails. About log2(len(factors)) + 1 calls."""
+    if not factors or not feasible(factors[-1]):
+        return None
+    lo, hi = -1, len(factors) - 1  # factors[hi] is feasible; factors[lo] is not (or below the list)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if feasible(factors[mid]):
+            hi = mid
+        else:
+            lo = mid
+    return factors[hi]
+
+
+def _rack_alternatives(p: Problem, cand: Candidates, run: Runner, slack: dict[str, set[str]]) -> list[str]:
     """Bigger rack circuits (and air-cooling limit, when air cooled) fit more servers per rack."""
+    if RACKS.name not in slack and CAPACITY.name not in slack:
+        return []
     lim = RACK_POWER.limits(p)[0]
-    for factor in RACK_FACTORS:
-        text, relaxed = RACK_POWER.scaled(p, lim, factor)  # type: ignore[misc]
-        if run(build_program(relaxed, cand)) != "infeasible":
-            return [text]
-    return []
+
+    def feasible(factor: float) -> bool:
+        _, relaxed = RACK_POWER.scaled(p, lim, factor)  # type: ignore[misc]
+        return run(build_program(relaxed, cand), feasibility_only=True) != "infeasible"
+
+    factor = smallest_feasible(RACK_FACTORS, feasible)
+    return [] if factor is None else [RACK_POWER.scaled(p, lim, factor)[0]]  # type: ignore[misc]
+
+
+SloLimit = tuple[LimitFamily, Limit]
+
+
+class _SloSearch:
+    """Feasibility of the problem with some SLOs scaled, the regenerated candidates cached per workload."""
+
+    def __init__(self, p: Problem, cand: Candidates, run: Runner) -> None:
+        self.p, self.cand, self.run = p, cand, run
+        self.tables: dict[tuple[str, tuple[tuple[str, float], ...]], dict | None] = {}
+
+    def _relaxed(self, scaled: list[tuple[SloLimit, float]]) -> tuple[Problem, list[str]]:
+        p, texts = self.p, []
+        for (family, lim), factor in scaled:
+            text, p = family.scaled(p, lim, factor)  # type: ignore[misc]
+            texts.append(text)
+        return p, texts
+
+    def feasible(self, scaled: list[tuple[SloLimit, float]]) -> bool:
+        relaxed, _ = self._relaxed(scaled)
+        table = self.cand
+        for w in dict.fromkeys(str(lim.subject) for (_, lim), _ in scaled):
+            key = (w, tuple(sorted((f.name, x) for (f, lim), x in scaled if lim.subject == w)))
+            if key not in self.tables:
+                cols = workload_candidates(relaxed, relaxed.workload(w))[0]
+                self.tables[key] = cols if len(cols["workload"]) else None
+            cols = self.tables[key]
+            if cols is not None:
+                table = replace_workload(table, w, cols)
+        return self.run(build_program(relaxed, table), feasibility_only=True) != "infeasible"
+
+    def text(self, slo: SloLimit, factor: float) -> str:
+        return self._relaxed([(slo, factor)])[1][0]
 
 
 def _slo_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
-    """Per workload and SLO, the smallest factor of relaxation that admits a plan."""
+    """Per workload and SLO, the smallest factor of relaxation that admits a plan (group testing over
+    workloads at the loosest factor, then bisection over the factors)."""
+    search = _SloSearch(p, cand, run)
+    by_workload = {w.name: [(f, lim) for f, lim in limits_of(p, SLOS) if lim.subject == w.name] for w in p.workloads}
+    loosest = SLO_FACTORS[-1]
+
+    def groups(names: list[str]) -> list[str]:
+        """The workloads among ``names`` whose SLOs, relaxed alone, admit a plan."""
+        if not search.feasible([(s, loosest) for n in names for s in by_workload[n]]):
+            return []
+        if len(names) == 1:
+            return names
+        half = len(names) // 2
+        return groups(names[:half]) + groups(names[half:])
+
     out = []
-    for w in p.workloads:
-        for family, lim in limits_of(p, SLOS):
-            if lim.subject != w.name:
-                continue
-            for factor in SLO_FACTORS:
-                text, relaxed = family.scaled(p, lim, factor)  # type: ignore[misc]
-                cols, _, _ = workload_candidates(relaxed, relaxed.workload(w.name))
-                if len(cols["workload"]) == 0:
-                    continue
-                if run(build_program(relaxed, replace_workload(cand, w.name, cols))) != "infeasible":
-                    out.append(text)
-                    break
+    for name in groups([n for n, slos in by_workload.items() if slos]):
+        for slo in by_workload[name]:
+            factor = smallest_feasible(SLO_FACTORS, lambda x, slo=slo: search.feasible([(slo, x)]))
+            if factor is not None:
+                out.append(search.text(slo, factor))
     return out
 
 
 def explain_infeasible(p: Problem, cand: Candidates, run: Runner, notes: list[str]) -> InfeasibleError:
     """Independent alternatives ("needs +220 kW datacenter power, or +3 racks, or ITL SLO 20 -> 35 ms");
     when none suffices alone, the combination the all-families elastic solve needs."""
-    alternatives = _cap_alternatives(p, cand, run) + _rack_alternatives(p, cand, run)
+    combined_model = build_program(p, cand, elastic=ALL_FAMILIES)
+    solved = run(combined_model) != "infeasible"
+    slack = _slack_of(combined_model) if solved else {}
+    alternatives = _cap_alternatives(p, cand, run, slack) + _rack_alternatives(p, cand, run, slack)
     alternatives += _slo_alternatives(p, cand, run)
     lines: list[str]
     if alternatives:
         lines = ["needs " + alternatives[0]] + [f"or {a}" for a in alternatives[1:]]
     else:
-        m = build_program(p, cand, elastic=ALL_FAMILIES)
-        combined = _slack_lines(m) if run(m) != "infeasible" else []
+        combined = _slack_lines(combined_model) if solved else []
         lines = (["no single relaxation suffices; together it needs: " + "; ".join(combined)] if combined
                  else ["no relaxation of the limits or SLOs found a plan"])
     return InfeasibleError(f"scenario {p.name!r} is infeasible", explanation=lines + notes)

@@ -14,10 +14,11 @@ from planner.candidates.generate import Candidates, generate_candidates
 from planner.catalog.loader import Catalog, load_catalog
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize import analysis as an
-from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, run_solver
+from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, MIP_REL_GAP, SolveResult, run_solver
 from planner.optimize.explain import explain_infeasible
 from planner.optimize.plan_builder import build_plan
 from planner.optimize.program import FleetModel, build_program
+from planner.optimize.warm import start_values
 from planner.problem.build import resolve_problem
 from planner.problem.model import Problem
 from planner.scenario.load import LoadedScenario, load_scenario
@@ -49,33 +50,30 @@ def _no_candidate_lines(p: Problem, cand: Candidates) -> list[str]:
 
 
 def solve_problem(p: Problem, *, solver: str = "highs", time_limit_s: float = DEFAULT_TIME_LIMIT_S,
-                  analysis: bool = True) -> Plan:
-    """The plan of a resolved problem (raises InfeasibleError with the reasons and the relaxations)."""
+                  analysis: bool = True, mip_rel_gap: float = MIP_REL_GAP) -> Plan:
+    """The plan of a resolved problem (raises InfeasibleError with the reasons and the relaxations).
+
+    The same rules at every fleet size: the solve starts from the per-workload standalone plans, ties
+    are settled by the rule, and the analysis re-solves under planner.optimize.analysis.ReSolveRule.
+    ``mip_rel_gap``: the relative gap that counts as proven (the plan reports the gap it reached)."""
     notes = list(p.notes)
     cand = generate_candidates(p)
     missing = _no_candidate_lines(p, cand)
     if missing:
         raise InfeasibleError(f"scenario {p.name!r} is infeasible", explanation=missing + notes)
-    small = len(cand) <= an.MAX_CANDIDATES_FOR_RESOLVES
-    if not small:
-        notes.append(f"{len(cand)} candidates (over {an.MAX_CANDIDATES_FOR_RESOLVES}): the tie-break solve, what-if "
-                     "values and objective alternatives were skipped to keep the solve fast; the plan is still "
-                     "optimal, and servers, racks and routing still follow the tie-break rule")
-    r = run_solver(build_program(p, cand), solver, time_limit_s, tie_break=small)
+    m = build_program(p, cand)
+    r = run_solver(m, solver, time_limit_s, gap_rel=mip_rel_gap, start=start_values(m, an.standalone_start(p, cand)))
     if r.status == "infeasible":
-        def run(model: FleetModel) -> str:
-            try:
-                return run_solver(model, solver, time_limit_s).status
-            except SolverLimitError:
-                return "no_solution"
-
-        raise explain_infeasible(p, cand, run, notes)
-    plan = build_plan(r, notes)
-    return _with_analysis(plan, p, cand, solver, time_limit_s, analysis)
+        raise explain_infeasible(p, cand, Runner(solver, time_limit_s), notes)
+    if r.stopped_by is not None:
+        notes.append(f"the solve was stopped by its {r.stopped_by} at a proven gap of {r.mip_gap or 0:.3g}")
+    if mip_rel_gap != MIP_REL_GAP:
+        notes.append(f"proven optimal means within a relative gap of {mip_rel_gap:g}")
+    return _with_analysis(build_plan(r, notes), r, solver, time_limit_s, analysis)
 
 
-def _with_analysis(plan: Plan, p: Problem, cand: Candidates, solver: str, time_limit_s: float,
-                   analysis: bool) -> Plan:
+def _with_analysis(plan: Plan, r: SolveResult, solver: str, time_limit_s: float, analysis: bool) -> Plan:
+    p, cand = r.model.problem, r.model.cand
     chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
     update: dict[str, object] = {"alternatives": an.runner_ups(p, cand, chosen)}
     reason = None
@@ -83,24 +81,41 @@ def _with_analysis(plan: Plan, p: Problem, cand: Candidates, solver: str, time_l
         reason = "--no-analysis was given"
     elif plan.status != "optimal":
         reason = f"the plan is {plan.status}, not proven optimal"
-    elif len(cand) > an.MAX_CANDIDATES_FOR_RESOLVES:
-        reason = f"{len(cand)} candidates, over {an.MAX_CANDIDATES_FOR_RESOLVES}"
+    notes: list[str] = []
     if reason is None:
-        solve = an.solve_with(solver, time_limit_s)
+        rule = an.rule_for(r, solver, time_limit_s)
         base = float(plan.objective.value)
         if p.objective == "min_tco":
             base /= p.money.amortization_years
         binding = [c.name for c in plan.constraints if c.binding]
-        update["what_if"] = an.what_if(p, cand, solve, base, binding)
-        update["objective_alternatives"] = an.objective_alternatives(p, cand, solve)
+        update["what_if"] = an.what_if(p, cand, an.solve_with(solver, time_limit_s, rule, tie_break=False), base,
+                                       binding, notes)
+        update["objective_alternatives"] = an.objective_alternatives(
+            p, cand, an.solve_with(solver, time_limit_s, rule), r, notes)
         update["analysis"] = {"what_if": "done", "objective_alternatives": "done", "skipped_reason": None}
+        if notes:
+            notes.insert(0, rule.describe())
     else:
         update["analysis"] = {"what_if": "skipped", "objective_alternatives": "skipped", "skipped_reason": reason}
-        if not analysis or plan.status != "optimal":
-            update["assumptions"] = [*plan.assumptions, {
-                "name": "note", "value": f"what-if values and objective alternatives were skipped: {reason}",
-                "unit": "", "source": "planner", "range": ""}]
+        notes.append(f"what-if values and objective alternatives were skipped: {reason}")
+    update["assumptions"] = [*plan.assumptions, *({"name": "note", "value": n, "unit": "", "source": "planner",
+                                                   "range": ""} for n in notes)]
     return Plan.model_validate({**plan.model_dump(), **_dump(update)})
+
+
+class Runner:
+    """Solves a model for the infeasibility answer: its status, a limit with no plan counting as none."""
+
+    def __init__(self, solver: str, time_limit_s: float) -> None:
+        self.solver, self.time_limit_s, self.solves = solver, time_limit_s, 0
+
+    def __call__(self, model: FleetModel, feasibility_only: bool = False) -> str:
+        self.solves += 1
+        try:
+            return run_solver(model, self.solver, self.time_limit_s, tie_break=False,
+                              first_plan=feasibility_only).status
+        except SolverLimitError:
+            return "no_solution"
 
 
 def _dump(update: dict[str, object]) -> dict[str, object]:
@@ -121,7 +136,7 @@ def solve_scenario(scenario_path: str | Path, *, override: str | None = None,
                    analysis: bool = True) -> Plan:
     """Load, solve and return the plan of a scenario file (raises InfeasibleError with reasons).
 
-    ``analysis`` adds what-if re-solves and objective alternatives (skipped for large fleets).
+    ``analysis`` adds what-if re-solves and objective alternatives (the same rule at every size).
     """
     catalog = load_catalog(catalog_dirs)
     return solve_loaded(load_scenario(scenario_path, override), catalog, solver=solver,

@@ -1,0 +1,136 @@
+"""Benchmark: synthetic fleets of 20-200 workloads from the catalog's models and GPUs (issue 13).
+
+Cases (targets in CPU seconds of this process, time.process_time, on a 2-core machine):
+  analysis-20x8     20 workloads x 8 GPU types, full analysis (what-if + objective alternatives)  <= 3 s
+  optimal-50xall    50 workloads x every datacenter GPU type, proven optimal                      <= 10 s
+  gap-200xall       200 workloads x every datacenter GPU type, within a proven 0.1 % gap          <= 60 s
+  infeasible-20x8   20 workloads x 8 GPU types under a 12 kW site power cap (a third of their 38.5 kW)  <= 5 s
+Not a test: machines are noisy, so nothing here asserts a time. Each case prints its CPU seconds,
+the number of candidates, the plan's status and gap, and the number of integer programs solved.
+
+    python3 bench/bench_fleet.py [CASE ...]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Models small enough that every workload has candidates on one server of most GPU types; taken from
+# the catalog in its own (sorted) order, with a context window that holds the longest request.
+SKIP_MODELS = {"deepseek-r1", "deepseek-v3", "llama-3.1-405b", "qwen3-235b-a22b", "mixtral-8x22b"}
+EIGHT_GPUS = ["a100-sxm-80gb", "b200", "h100-nvl", "h100-sxm", "h200", "l40s", "mi300x", "mi325x"]
+
+
+def catalog_models() -> list[str]:
+    from planner.catalog.loader import load_catalog
+
+    models = load_catalog().models
+    return [m for m in sorted(models) if m not in SKIP_MODELS and models[m].max_context_tokens >= 8192]
+
+
+def fleet(n: int, gpus: list[str] | None, *, power_cap_kw: float | None = None) -> dict[str, Any]:
+    """A deterministic fleet of ``n`` workloads cycling through the catalog's models."""
+    models = catalog_models()
+    workloads = []
+    for i in range(n):
+        workloads.append({
+            "name": f"w{i:03d}", "model": models[(i * 7) % len(models)],
+            "traffic": {"peak_requests_per_s": 2 + 3 * (i % 7),
+                        "input_tokens": {"mean": 500 + 250 * (i % 5), "p95": 2000 + 500 * (i % 5)},
+                        "output_tokens": {"mean": 150 + 50 * (i % 4), "p95": 600}},
+            "slo": {"ttft_p95_ms": 1500 + 500 * (i % 3), "itl_p95_ms": 50 + 10 * (i % 4)},
+            "precisions": ["bf16", "fp8", "int4"], "redundancy": i % 2, "headroom": 0.1,
+        })
+    site: dict[str, Any] = {"racks": 100 * max(1, n // 10), "rack_power_cap_kw": 60, "cooling": "liquid"}
+    if power_cap_kw is not None:
+        site["power_cap_kw"] = power_cap_kw
+    out: dict[str, Any] = {"name": f"bench-fleet-{n}", "workloads": workloads, "site": site, "objective": "min_tco"}
+    if gpus is not None:
+        out["hardware"] = {"gpus": gpus}
+    return out
+
+
+def problem_of(spec: dict[str, Any]) -> Any:
+    from planner.catalog.loader import load_catalog
+    from planner.problem.build import resolve_problem
+    from planner.scenario.load import load_scenario
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fleet.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        return resolve_problem(load_scenario(path, None), load_catalog(), calibration=None)
+
+
+class SolveCounter:
+    """Counts the integer programs the backend solves (every solve passes through _solve_once)."""
+
+    def __init__(self) -> None:
+        from planner.optimize import backend
+
+        self.backend, self.original, self.count = backend, backend._solve_once, 0
+
+    def __enter__(self) -> SolveCounter:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return self.original(*args, **kwargs)
+
+        self.backend._solve_once = counted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.backend._solve_once = self.original
+
+
+def run_case(name: str, spec: dict[str, Any], target_s: float, **solve_kwargs: Any) -> None:
+    import inspect
+
+    from planner.candidates.generate import generate_candidates
+    from planner.errors import InfeasibleError
+    from planner.optimize.solve import solve_problem
+
+    p = problem_of(spec)
+    gpus = len(p.gpus)
+    accepted = inspect.signature(solve_problem).parameters  # older versions take fewer options
+    solve_kwargs = {k: v for k, v in solve_kwargs.items() if k in accepted}
+    t0 = time.process_time()
+    n_cand = len(generate_candidates(p))  # timed apart: candidate generation is issue 13 item 4
+    cand_s = time.process_time() - t0
+    start = time.process_time()
+    with SolveCounter() as counter:
+        try:
+            plan = solve_problem(p, **solve_kwargs)
+            outcome = (f"{plan.status}, gap {plan.solver.mip_gap:.2e}, what-if {plan.analysis.what_if} "
+                       f"({sum(w.objective_delta is not None for w in plan.what_if)}/{len(plan.what_if)} values), "
+                       f"objective alternatives {len(plan.objective_alternatives)}")
+        except InfeasibleError as e:
+            outcome = f"infeasible: {len(e.explanation)} lines, first: {e.explanation[0][:100]}"
+    cpu = time.process_time() - start
+    print(f"{name}: {len(p.workloads)} workloads x {gpus} GPU types, {n_cand} candidates: {cpu:.2f} CPU s "
+          f"(target <= {target_s:g} s; of which candidate generation {cand_s:.2f} s), {counter.count} solves; "
+          f"{outcome}", flush=True)
+
+
+CASES: dict[str, Callable[[], None]] = {
+    "analysis-20x8": lambda: run_case("analysis-20x8", fleet(20, EIGHT_GPUS), 3.0),
+    "optimal-50xall": lambda: run_case("optimal-50xall", fleet(50, None), 10.0, analysis=False),
+    "gap-200xall": lambda: run_case("gap-200xall", fleet(200, None), 60.0, analysis=False, mip_rel_gap=1e-3),
+    "infeasible-20x8": lambda: run_case("infeasible-20x8", fleet(20, EIGHT_GPUS, power_cap_kw=12), 5.0),
+}
+
+
+def main(argv: list[str]) -> None:
+    for name in argv or list(CASES):
+        if name not in CASES:
+            raise SystemExit(f"unknown case {name!r}; cases: {', '.join(CASES)}")
+        CASES[name]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,46 @@
+"""MIP starts: a known plan handed to the solver so it begins from a feasible incumbent.
+
+A plan is kept as replicas per configuration (workload, GPU, precision, TP, PP, batch size, prefill
+chunk), so it carries over to a program over another candidate table (an SLO relaxed for one
+workload regenerates that workload's rows). Everything else in the start (pools in use, servers,
+racks, routing) is derived from the replicas by the tie rule's own derivation
+(planner.optimize.ties.derive_the_rest), so the start is consistent: feasible whenever the replicas
+cover every workload's demand within the program's caps. A start that is not feasible is only a
+wasted hint: the solver checks it and discards it.
+"""
+
+from __future__ import annotations
+
+from planner.candidates.generate import Candidates
+from planner.optimize.program import FleetModel, int_value
+from planner.optimize.ties import derive_the_rest
+
+ConfigKey = tuple[str, str, str, int, int, int, int]
+Replicas = dict[ConfigKey, int]
+
+
+def config_keys(cand: Candidates) -> list[ConfigKey]:
+    """Each candidate row's configuration, the same in any table that holds it."""
+    c = cand.columns
+    return [(str(c["workload"][i]), str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
+             int(c["batch_size"][i]), int(c["prefill_chunk_tokens"][i])) for i in range(len(cand))]
+
+
+def plan_replicas(m: FleetModel) -> Replicas:
+    """The replicas of a solved program, per configuration (configurations in use only)."""
+    return {k: n for k, i in zip(config_keys(m.cand), range(len(m.cand)), strict=True)
+            if (n := int_value(m.replicas[i])) > 0}
+
+
+def start_values(m: FleetModel, replicas: Replicas) -> dict[str, float]:
+    """A complete MIP start for ``m`` (variable name -> value) from replicas per configuration:
+    configurations the table lacks get none, elastic slacks are zero, the rest is derived."""
+    for i, key in enumerate(config_keys(m.cand)):
+        m.replicas[i].varValue = float(replicas.get(key, 0))
+    for var, _, _ in m.slacks.values():
+        var.varValue = 0.0
+    derive_the_rest(m)
+    values = {v.name: float(v.varValue) for v in m.prob.variables() if v.varValue is not None}
+    for v in m.prob.variables():  # the solve, not the start, sets the model's values
+        v.varValue = None
+    return values
