@@ -482,3 +482,29 @@ def test_evaluate_configurations_gives_candidate_generation_s_own_figures():
               "prefill_chunk_tokens": np.array([200_000.0])}
     ev = evaluate_configurations(ctx.problem, w, beyond)
     assert list(ev.why) == ["batch"] and np.isnan(ev.points["capacity_rps"][0])
+
+
+def test_check_reads_no_file_after_the_problem_is_resolved(monkeypatch):
+    """`planner check` reads the scenario and the calibration once, into the resolved problem (as solve
+    does); re-deriving every claim of the plan from it opens no file."""
+    import builtins
+    import io
+    import os
+
+    from planner.gitops.rederive import check_context, problem_violations
+
+    plan = load_plan(CHATBOT)
+    ctx = check_context(load_scenario(_scenario_of(CHATBOT), plan.scenario.override), CATALOG)
+    assert problem_violations(plan, ctx) == []  # lazy imports (scipy.special, ...) read their own files once
+
+    def refusing(real: Callable[..., Any]) -> Callable[..., Any]:
+        def opener(*args: object, **kwargs: object) -> object:
+            raise AssertionError(f"a file was opened after the problem was resolved: {args[:1]}")
+        return opener
+
+    for target, name in ((builtins, "open"), (io, "open"), (os, "open"), (Path, "open"), (Path, "read_bytes"),
+                         (Path, "read_text")):
+        monkeypatch.setattr(target, name, refusing(getattr(target, name)))
+    tampered = plan.model_copy(update={"deployments": [plan.deployments[0].model_copy(update={"tp": 3})]})
+    assert problem_violations(plan, ctx) == []
+    assert any("tp 3 is not a valid tensor parallelism" in line for line in problem_violations(tampered, ctx))
