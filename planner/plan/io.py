@@ -98,24 +98,23 @@ def load_plan(path: str | Path) -> Plan:
 
 @dataclass(frozen=True)
 class ReadPlan:
+    """A plan as read from its file. Its ``schema_version`` is the file's; a 1.x plan has the 2.0 shape."""
     plan: Plan
-    file_schema_version: str
-    """The schema version the file was written with (the plan itself is in PLAN_SCHEMA_VERSION's shape)."""
 
     @property
     def migrated(self) -> bool:
-        return needs_migration(self.file_schema_version)
+        return needs_migration(self.plan.schema_version)
 
     def migration_note(self, file: str) -> str | None:
         """One line for stderr when the plan was migrated on read; None otherwise."""
         if not self.migrated:
             return None
-        return (f"{file}: schema {self.file_schema_version}, migrated on read to {PLAN_SCHEMA_VERSION}; "
+        return (f"{file}: schema {self.plan.schema_version}, migrated on read to {PLAN_SCHEMA_VERSION}; "
                 f"re-solve to write {PLAN_SCHEMA_VERSION}")
 
 
 def read_plan(path: str | Path) -> ReadPlan:
-    """The plan of a file and the schema version it was written with."""
+    """The plan of a file, and whether it was migrated on read."""
     return parse_plan_text(_read_text(Path(path)), str(path))
 
 
@@ -130,7 +129,7 @@ def parse_plan_text(text: str, file: str) -> ReadPlan:
     version = data["schema_version"]
     _check_version(version, file)
     try:
-        return ReadPlan(Plan.model_validate(upgrade(data)), version)
+        return ReadPlan(Plan.model_validate(upgrade(data)))
     except ValidationError as exc:
         details = describe_validation_error(exc, None).replace("\n", "; ")
         raise PlanFileError(f"not a valid plan (schema {version}): {details}",
