@@ -113,7 +113,8 @@ def _shown(values: tuple[tuple[str, Any], ...]) -> str:
 
 def _named_path(loc: tuple[Any, ...], doc: dict[str, Any]) -> str:
     """A pydantic location as a key path with workloads by name (``workloads.chat.traffic``)."""
-    parts, node = [], doc
+    parts: list[str] = []
+    node: Any = doc
     for part in loc:
         if isinstance(part, int) and isinstance(node, list) and part < len(node):
             node = node[part]
@@ -147,7 +148,9 @@ def _validation_lines(exc: ValidationError, spec: SweepSpec, variant: Variant, d
 
 def _documents(spec: SweepSpec, variants: list[Variant], base: dict[str, Any], file: str) -> list[dict[str, Any]]:
     """Each variant's scenario document, each validated; all problems (once each) in one InputError."""
-    docs, lines, seen = [], [], set()
+    docs: list[dict[str, Any]] = []
+    lines: list[str] = []
+    seen: set[str] = set()
     for v in variants:
         doc = merge(base, patch_of(v.as_dict))
         try:

@@ -61,6 +61,32 @@ def bands(planned: list[Record]) -> Table:
     return table(["Figure", "P10", "P50", "P90", "min", "max"], rows, empty_text="No variant has a plan.")
 
 
+GRID_BANDS = (BANDS[0], BANDS[1], BANDS[3], BANDS[4])
+"""Figures banded per grid point: GPUs, expected peak kW, TCO per year, J per token."""
+
+
+def _band_text(b: Band, planned: list[Record]) -> str:
+    if not planned:
+        return "n/a"
+    x = np.array([float(r["figures"][b.key]) for r in planned]) / b.scale
+    return " / ".join(b.fmt.format(float(q)) for q in np.percentile(x, PERCENTILES))
+
+
+def by_grid_point(spec: SweepSpec, records: list[Record]) -> Table:
+    """P10 / P50 / P90 over the draws of each grid combination (empty without both a grid and a sample)."""
+    if not spec.grid or spec.sample is None:
+        return table([], [], empty_text="")
+    groups: dict[tuple[str, ...], list[Record]] = {}
+    for r in records:
+        groups.setdefault(tuple(cell(r["values"][k]) for k in spec.grid), []).append(r)
+    rows = []
+    for values, group in groups.items():
+        planned = [r for r in group if r["status"] in PLANNED]
+        rows.append([*(Cell(v) for v in values), _num(f"{len(planned)}/{len(group)}"),
+                     *(_num(_band_text(b, planned)) for b in GRID_BANDS)])
+    return table([*spec.grid, "with a plan", *(f"{b.label} P10 / P50 / P90" for b in GRID_BANDS)], rows)
+
+
 def gpu_frequency(planned: list[Record]) -> Table:
     chosen: Counter[str] = Counter()
     gpus: dict[str, list[int]] = {}
@@ -127,7 +153,8 @@ def view(spec: SweepSpec, sweep_name: str, records: list[Record]) -> dict[str, A
     return {"title": f"Sweep: {sweep_name}", "description": spec.description,
             "overview": key_value_table(overview),
             "inputs": key_value_table(_describe(spec), header=("Input", "Values")),
-            "bands": bands(planned), "planned": len(planned), "gpus": gpu_frequency(planned),
+            "bands": bands(planned), "by_grid": by_grid_point(spec, records),
+            "draws": spec.sample.n if spec.sample else 1, "planned": len(planned), "gpus": gpu_frequency(planned),
             "configurations": configuration_frequency(planned), "reasons": grouped, "missing": listed,
             "missing_count": len(records) - len(planned), "max_listed": MAX_LISTED}
 

@@ -65,7 +65,7 @@ def expand(spec: SweepSpec) -> list[Variant]:
     combos = list(itertools.product(*spec.grid.values())) if spec.grid else [()]
     sampled = draws(spec.sample) if spec.sample else {}
     n = spec.sample.n if spec.sample else 1
-    out = []
+    out: list[Variant] = []
     for combo in combos:
         grid_values = list(zip(spec.grid, combo, strict=True))
         for j in range(n):

@@ -23,6 +23,7 @@ from planner.schemas.plan import Plan
 from planner.sweep.prepare import Context, Task, variant_loaded
 
 _CATALOGS: dict[tuple[str, ...], Catalog] = {}
+_CATALOG_SHA256: dict[tuple[str, ...], str] = {}  # Catalog.sha256 reads every file again: once per process
 _LOCK = threading.Lock()
 
 
@@ -83,7 +84,9 @@ def solve_task(ctx: Context, task: Task) -> Outcome:
     """The outcome of one variant (the same bytes in any process: see planner.plan.io.dump_plan)."""
     with _LOCK:
         catalog = _catalog(ctx.catalog_dirs)
-        base = Outcome(task.index, task.input_sha256, "", catalog_sha256=catalog.sha256())
+        if ctx.catalog_dirs not in _CATALOG_SHA256:
+            _CATALOG_SHA256[ctx.catalog_dirs] = catalog.sha256()
+        base = Outcome(task.index, task.input_sha256, "", catalog_sha256=_CATALOG_SHA256[ctx.catalog_dirs])
         loaded = variant_loaded(task.doc, Path(ctx.scenario_path), ctx.override)
         o = ctx.options
         try:
