@@ -178,6 +178,32 @@ def test_an_interrupted_sweep_resumes_with_the_variants_not_yet_on_disk(
 
 
 @pytest.mark.integration
+def test_fresh_solves_every_variant_again_and_gives_the_same_bytes(runs: dict[str, Path], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(runs["serial"], out)
+    solved = []
+    real = worker.solve_problem
+    monkeypatch.setattr(worker, "solve_problem", lambda p, **kw: solved.append(p.name) or real(p, **kw))
+    run_sweep(runs["sweep"], out, workers=1)
+    assert solved == []
+    run_sweep(runs["sweep"], out, workers=1, fresh=True)
+    assert len(solved) == 4
+    assert outputs(out) == outputs(runs["serial"])
+
+
+@pytest.mark.integration
+def test_usage_errors_exit_1(runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["sweep", str(runs["sweep"]), "--out", str(tmp_path / "out")]
+    assert main([*base, "--time-limit", "nan"]) == 1
+    assert main([*base, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    assert main([*base, "--workers", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "--time-limit" in err and "not both" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.integration
 def test_a_changed_input_solves_its_variants_again(runs: dict[str, Path], tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"

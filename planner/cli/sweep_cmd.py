@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -50,9 +51,10 @@ class _ProgressLine:
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False), help="Calibration YAML.")
 @click.option("--analysis", is_flag=True, help="Also compute each variant's what-if values and objective "
                                                "alternatives (slower; off by default).")
+@click.option("--fresh", is_flag=True, help="Solve every variant again, even those kept under OUT/variants/.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no summary.")
 def sweep(sweep_file: str, out_dir: str, workers: int | None, scheduler: str | None, solver: str, time_limit: float,
-          catalogs: tuple[str, ...], calibration: str | None, analysis: bool, quiet: bool) -> int:
+          catalogs: tuple[str, ...], calibration: str | None, analysis: bool, fresh: bool, quiet: bool) -> int:
     """Solve every variant of SWEEP.yaml (a grid and/or a seeded sample over scenario key paths) and write
     one table row per variant and a report of percentile bands and choices.
 
@@ -63,6 +65,8 @@ def sweep(sweep_file: str, out_dir: str, workers: int | None, scheduler: str | N
     from planner.sweep.runner import default_workers
     from planner.sweep.sweep import run_sweep
 
+    if not math.isfinite(time_limit):  # click's FloatRange lets nan through
+        raise click.BadParameter(f"must be a finite number of seconds > 0, got {time_limit}", param_hint="--time-limit")
     if scheduler and workers is not None:
         raise click.BadParameter("give --workers or --scheduler, not both", param_hint="--workers")
     progress = None if quiet or not sys.stderr.isatty() else _ProgressLine()
@@ -71,7 +75,7 @@ def sweep(sweep_file: str, out_dir: str, workers: int | None, scheduler: str | N
         result = run_sweep(sweep_file, out_dir, workers=workers or default_workers(), scheduler=scheduler,
                            catalog_dirs=catalogs, calibration=calibration,
                            options=SolveOptions(solver=solver, time_limit_s=time_limit, analysis=analysis),
-                           progress=progress)
+                           progress=progress, fresh=fresh)
     finally:
         if progress is not None:
             progress.close()

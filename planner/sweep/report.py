@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import PurePath
 from typing import Any
 
 import jinja2
@@ -143,10 +144,15 @@ def _describe(spec: SweepSpec) -> list[tuple[str, Cell]]:
     return rows
 
 
+def _relative(path: str) -> str:
+    """The scenario as the sweep file names it, unless that is a path of this machine (then its name)."""
+    return PurePath(path).name if PurePath(path).is_absolute() else path
+
+
 def view(spec: SweepSpec, sweep_name: str, records: list[Record]) -> dict[str, Any]:
     planned = [r for r in records if r["status"] in PLANNED]
     statuses = Counter(r["status"] for r in records)
-    overview = [("sweep file", Cell(sweep_name)), ("scenario", Cell(spec.scenario)),
+    overview = [("sweep file", Cell(sweep_name)), ("scenario", Cell(_relative(spec.scenario))),
                 ("override", Cell(spec.override or "none")), ("variants", _num(str(len(records)))),
                 *((f"status {s}", _num(f"{n} ({_pct(n, len(records))})")) for s, n in sorted(statuses.items()))]
     grouped, listed = without_plan(records, spec.key_paths)

@@ -119,10 +119,11 @@ def _check_same_planner(o: Outcome, catalog_sha256: str) -> None:
 
 
 def run(prep: Prepared, out_dir: Path, catalog_sha256: str, *, workers: int, scheduler: str | None = None,
-        progress: Progress | None = None) -> list[Record]:
-    """Every variant's record, in variant order: those on disk with the same inputs, the rest solved now."""
+        progress: Progress | None = None, fresh: bool = False) -> list[Record]:
+    """Every variant's record, in variant order: those on disk with the same inputs (unless ``fresh``), the
+    rest solved now."""
     store = Store(out_dir)
-    done = store.completed(prep.tasks)
+    done = {} if fresh else store.completed(prep.tasks)
     todo = [t for t in prep.tasks if t.index not in done]
     infeasible = sum(1 for r in done.values() if r["status"] == "infeasible")
     total = len(prep.tasks)

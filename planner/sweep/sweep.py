@@ -27,7 +27,8 @@ class SweepResult:
 
 def run_sweep(sweep_file: str | Path, out_dir: str | Path, *, workers: int = 1, scheduler: str | None = None,
               catalog_dirs: tuple[str, ...] = (), calibration: str | None = None,
-              options: SolveOptions = DEFAULT_OPTIONS, progress: Progress | None = None) -> SweepResult:
+              options: SolveOptions = DEFAULT_OPTIONS, progress: Progress | None = None,
+              fresh: bool = False) -> SweepResult:
     out = Path(out_dir)
     catalog = load_catalog(list(catalog_dirs))
     cal = str(Path(calibration).resolve()) if calibration else None
@@ -36,7 +37,8 @@ def run_sweep(sweep_file: str | Path, out_dir: str | Path, *, workers: int = 1, 
     remember_catalog(prep.context.catalog_dirs, catalog)
     inputs = [prep.sweep_file, Path(prep.context.scenario_path), calibration]
     refuse_overwriting_inputs([out / name for name in OUTPUTS], inputs)
-    records = run(prep, out, catalog.sha256(), workers=workers, scheduler=scheduler, progress=progress)
+    records = run(prep, out, catalog.sha256(), workers=workers, scheduler=scheduler, progress=progress,
+                  fresh=fresh)
     return _write(prep, out, records)
 
 
