@@ -8,7 +8,9 @@ and not refitted. Units are SI and appear in the names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Constant:
 
 # ---- Coefficients refitted by `planner calibrate` ---------------------------------------------
 # The values here are the literature priors; the calibrated values live in the calibration file.
-COEFFICIENTS: dict[str, Constant] = {c.name: c for c in [
+COEFFICIENTS: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
     Constant("eta_weight_bw", 0.80, 0.50, 0.95, "1",
              "share of HBM peak bandwidth achieved streaming weights in decode GEMMs; "
              "aiconfigurator mem_bw_empirical_scaling_factor 0.8, GenZ default 0.80, llm-analysis <= 0.9"),
@@ -65,10 +67,10 @@ COEFFICIENTS: dict[str, Constant] = {c.name: c for c in [
     Constant("power_compute_share", 1.00, 0.20, 3.00, "1",
              "share of (TDP - idle) drawn at 100 % of dense tensor peak; above 1 means the power limit "
              "binds before the tensor peak, as on H100 SXM (saturated prefill runs at TDP, WattGPU)"),
-]}
+]})
 
 # ---- Fixed constants (literature; not refitted) ------------------------------------------------
-FIXED: dict[str, Constant] = {c.name: c for c in [
+FIXED: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
     Constant("gpu_memory_utilization", 0.90, 0.70, 0.98, "1",
              "share of GPU memory the engine may use; vLLM default gpu_memory_utilization 0.9"),
     Constant("runtime_reserve_bytes", 3.0e9, 0.5e9, 8.0e9, "B",
@@ -108,14 +110,14 @@ FIXED: dict[str, Constant] = {c.name: c for c in [
     Constant("default_input_tokens", 256, 64, 2048, "tokens",
              "prompt length assumed for ML.ENERGY v3 chat rows whose inputs were not published "
              "(../shared/data/README.md)"),
-]}
+]})
 
 # ---- Precision formats -------------------------------------------------------------------------
 # bytes per weight, including quantization scales; source: GPTQ/AWQ group-128 scales (int4 + scales
 # 0.53-0.56 B), OCP MX spec (MXFP4: 4 bits + 8-bit scale per 32 = 4.25 bits), NVFP4 (4 bits + fp8
 # scale per 16 = 4.5 bits).
-WEIGHT_BYTES: dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5625,
-                                  "fp4": 0.5625}
+WEIGHT_BYTES: Mapping[str, float] = MappingProxyType({"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0,
+                                                    "int4": 0.5625, "fp4": 0.5625})
 # Embedding and lm_head matrices stay 16-bit under weight quantization (GPTQ/AWQ/FP8 recipes
 # leave them unquantized).
 VOCAB_BYTES = 2.0
@@ -129,13 +131,14 @@ KV_BYTES = 2.0
 # (calibration file `per_engine`); kv_fp8_with_fp8_weights: the engine's FP8 checkpoints also
 # quantize the KV cache (NVIDIA ModelOpt FP8 checkpoints for TRT-LLM carry FP8 KV scales;
 # vLLM keeps kv_cache_dtype="auto", i.e. 16-bit, unless told otherwise).
-ENGINES: dict[str, dict[str, bool]] = {
-    "vllm": {"kv_fp8_with_fp8_weights": False},
-    "sglang": {"kv_fp8_with_fp8_weights": False},
-    "trt-llm": {"kv_fp8_with_fp8_weights": True},
-}
-ENGINE_ALIASES = {"vllm": "vllm", "sglang": "sglang", "trt-llm": "trt-llm", "trtllm": "trt-llm",
-                  "tensorrt-llm": "trt-llm", "trt_llm": "trt-llm"}
+ENGINES: Mapping[str, Mapping[str, bool]] = MappingProxyType({
+    "vllm": MappingProxyType({"kv_fp8_with_fp8_weights": False}),
+    "sglang": MappingProxyType({"kv_fp8_with_fp8_weights": False}),
+    "trt-llm": MappingProxyType({"kv_fp8_with_fp8_weights": True}),
+})
+ENGINE_ALIASES: Mapping[str, str] = MappingProxyType({
+    "vllm": "vllm", "sglang": "sglang", "trt-llm": "trt-llm", "trtllm": "trt-llm", "tensorrt-llm": "trt-llm",
+    "trt_llm": "trt-llm"})
 DEFAULT_ENGINE = "vllm"
 ACTIVATION_BYTES = 2.0
 
