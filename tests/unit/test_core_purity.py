@@ -106,3 +106,11 @@ def test_each_call_uses_the_calibration_it_is_given():
     with np.errstate(all="ignore"):
         itl = [estimate_arrays(x)["itl_s"][0] for x in (x1, x2, x3)]
     assert itl[1] > itl[0] == itl[2]
+
+
+@pytest.mark.parametrize("table", ["COEFFICIENTS", "FIXED", "WEIGHT_BYTES", "ENGINES", "ENGINE_ALIASES"])
+def test_the_constant_tables_cannot_be_changed(table):
+    from planner.core import constants
+
+    with pytest.raises(TypeError):
+        getattr(constants, table)["bf16"] = None
