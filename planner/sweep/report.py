@@ -17,7 +17,7 @@ import numpy as np
 from planner.paths import templates_dir
 from planner.report import markdown
 from planner.report.tables import Cell, Table, key_value_table, table
-from planner.sweep.spec import SweepSpec
+from planner.sweep.spec import Distribution, SweepSpec
 from planner.sweep.store import PLANNED, Record
 from planner.sweep.table import cell
 from planner.units import W_PER_KW
@@ -135,11 +135,17 @@ def without_plan(records: list[Record], key_paths: list[str]) -> tuple[Table, Ta
     return grouped, listed
 
 
+def _distribution(d: Distribution) -> str:
+    """``lognormal median=38000, sigma=0.35``."""
+    params = d.params.model_dump(exclude_none=True)
+    return d.kind + " " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={cell(v)}"
+                                    for k, v in params.items())
+
+
 def _describe(spec: SweepSpec) -> list[tuple[str, Cell]]:
     rows = [(f"grid: {k}", Cell(", ".join(cell(v) for v in values))) for k, values in spec.grid.items()]
     if spec.sample:
-        rows += [(f"sample: {k}", Cell(f"{d.kind} {cell(d.params.model_dump(exclude_none=True))}"))
-                 for k, d in spec.sample.vary.items()]
+        rows += [(f"sample: {k}", Cell(_distribution(d))) for k, d in spec.sample.vary.items()]
         rows.append(("sample: draws per grid combination, seed", Cell(f"{spec.sample.n}, seed {spec.sample.seed}")))
     return rows
 
@@ -153,8 +159,8 @@ def view(spec: SweepSpec, sweep_name: str, records: list[Record]) -> dict[str, A
     planned = [r for r in records if r["status"] in PLANNED]
     statuses = Counter(r["status"] for r in records)
     overview = [("sweep file", Cell(sweep_name)), ("scenario", Cell(_relative(spec.scenario))),
-                ("override", Cell(spec.override or "none")), ("variants", _num(str(len(records)))),
-                *((f"status {s}", _num(f"{n} ({_pct(n, len(records))})")) for s, n in sorted(statuses.items()))]
+                ("override", Cell(spec.override or "none")), ("variants", Cell(str(len(records)))),
+                *((f"status {s}", Cell(f"{n} ({_pct(n, len(records))})")) for s, n in sorted(statuses.items()))]
     grouped, listed = without_plan(records, spec.key_paths)
     return {"title": f"Sweep: {sweep_name}", "description": spec.description,
             "overview": key_value_table(overview),
