@@ -17,7 +17,7 @@ from planner import __version__
 from planner.catalog.loader import Catalog, load_catalog
 from planner.errors import InfeasibleError, PlannerError, SolverLimitError
 from planner.optimize.solve import solve_problem
-from planner.plan.io import as_written, dump_plan
+from planner.plan.io import dump_plan, round_floats
 from planner.problem.build import resolve_problem
 from planner.schemas.plan import Plan
 from planner.sweep.prepare import Context, Task, variant_loaded
@@ -62,17 +62,18 @@ def configuration(d: Any) -> str:
 
 
 def figures(plan: Plan) -> dict[str, Any]:
-    """The table's decisions and totals of a plan (as written: rounded like plan.json)."""
+    """The table's decisions and totals of a plan, rounded as plan.json writes them (round_floats is
+    what dump_plan applies, so these are the file's numbers without parsing it again)."""
     t = plan.totals
     by_gpu: dict[str, int] = {}
     for s in plan.servers:
         by_gpu[s.gpu] = by_gpu.get(s.gpu, 0) + s.gpus
-    return {"gpus_by_type": dict(sorted(by_gpu.items())), "gpus": t.gpus, "servers": t.servers, "racks": t.racks,
-            "it_power_nameplate_w": t.it_power_nameplate_w, "it_power_max_w": t.it_power_max_w,
-            "capex_usd": t.capex_usd, "tco_per_year_usd": t.tco_per_year_usd,
-            "joules_per_output_token": t.joules_per_output_token,
-            "usd_per_million_tokens": t.usd_per_million_tokens,
-            "configurations": "; ".join(configuration(d) for d in plan.deployments)}
+    return round_floats({
+        "gpus_by_type": dict(sorted(by_gpu.items())), "gpus": t.gpus, "servers": t.servers, "racks": t.racks,
+        "it_power_nameplate_w": t.it_power_nameplate_w, "it_power_max_w": t.it_power_max_w, "capex_usd": t.capex_usd,
+        "tco_per_year_usd": t.tco_per_year_usd, "joules_per_output_token": t.joules_per_output_token,
+        "usd_per_million_tokens": t.usd_per_million_tokens,
+        "configurations": "; ".join(configuration(d) for d in plan.deployments)})
 
 
 def _reason(exc: PlannerError) -> str:
@@ -99,4 +100,4 @@ def solve_task(ctx: Context, task: Task) -> Outcome:
         except PlannerError as exc:
             return replace(base, status="error", reason=_reason(exc))
         text = dump_plan(plan)
-        return replace(base, status=plan.status, figures=figures(as_written(plan)), plan_text=text)
+        return replace(base, status=plan.status, figures=figures(plan), plan_text=text)
