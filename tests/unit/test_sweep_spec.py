@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from planner.sweep import report
@@ -206,3 +210,21 @@ def test_report_bands_counts_and_reasons_are_escaped_and_stable() -> None:
     assert "| chat:b200/fp8/tp1pp1/b96 | 10 | 100.0 % |" in md
     assert "<b>" not in html and "&lt;b&gt;|too low|&lt;/b&gt;" in html
     assert "\\<b\\>\\|too low\\|\\</b\\>" in md
+
+
+@settings(max_examples=40, deadline=None)
+@given(grid=st.dictionaries(st.sampled_from(["site.pue", "site.racks", "objective", "finance.budget_usd"]),
+                            st.lists(st.integers(0, 9), min_size=1, max_size=4), min_size=0, max_size=3),
+       n=st.integers(1, 5), seed=st.integers(0, 2**32))
+def test_variants_are_the_grid_product_times_n_each_seeded_draw_once(grid: dict[str, list[int]], n: int,
+                                                                     seed: int) -> None:
+    sample = {"n": n, "seed": seed, "vary": {"site.electricity_usd_per_kwh": {"uniform": {"low": 0.05, "high": 0.3}}}}
+    s = spec(grid=grid, sample=sample)
+    vs = expand(s)
+    assert len(vs) == s.variant_count == math.prod(len(v) for v in grid.values()) * n
+    assert [v.index for v in vs] == list(range(len(vs)))
+    combos = list(itertools.product(*grid.values()))
+    assert [tuple(dict(v.values)[k] for k in grid) for v in vs[::n]] == combos
+    draws = [v.as_dict["site.electricity_usd_per_kwh"] for v in vs]
+    assert draws == draws[:n] * len(combos)
+    assert [v.values for v in expand(s)] == [v.values for v in vs]
