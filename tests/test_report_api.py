@@ -81,3 +81,18 @@ def test_pareto_front() -> None:
     found = objective_points(load("fleet"))
     front = dict(zip([p.objective for p in found], pareto_front(found), strict=True))
     assert front == {"min_tco": True, "min_power": True, "min_gpus": False, "min_carbon": False}
+
+
+@pytest.mark.parametrize("name", ["chatbot", "fleet", "binding"])
+def test_the_report_reads_typed_fields_only(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No report code reads a plan section as a 1.x dict (``site.get("pue")``, ``row["name"]``): with the
+    dict-style access of schemas.plan.MappingView switched off, every format still renders."""
+    from planner.schemas.plan import MappingView
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the report read a plan section as a dict")
+
+    for method in ("get", "__getitem__", "__contains__", "keys", "items", "values"):
+        monkeypatch.setattr(MappingView, method, refuse)
+    for fmt in ("md", "html", "json"):
+        assert render_report(load(name), fmt)
