@@ -268,3 +268,16 @@ def test_a_real_dask_scheduler_and_two_workers_give_the_same_table_bytes(runs: d
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+
+
+@pytest.mark.integration
+def test_the_progress_line_counts_variants_and_infeasible_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    from planner.cli.sweep_cmd import _ProgressLine
+
+    line = _ProgressLine()
+    line(3, 10, 0)  # three on disk already: the estimate counts only the variants solved in this run
+    line(10, 10, 2)
+    line.close()
+    err = capsys.readouterr().err
+    assert "\r[ 3/10]  30 % " in err and "starting" in err
+    assert "\r[10/10] 100 % " in err and "2 infeasible, about 0 s left" in err and err.endswith("\n")

@@ -11,23 +11,29 @@ import click
 
 
 class _ProgressLine:
-    """``[  120/1000] 12 % 8.1 s, 3 infeasible, about 59 s left`` on stderr, redrawn at most 5 times a second."""
+    """``[ 120/1000]  12 % 8.1 s, 3 infeasible, about 59 s left`` on stderr, redrawn at most 5 times a second."""
 
     def __init__(self) -> None:
         self.start = time.monotonic()
         self.last = 0.0
+        self.first: int | None = None  # variants already on disk when the run started
         self.drawn = False
+        self.width = 0
 
     def __call__(self, done: int, total: int, infeasible: int) -> None:
         now = time.monotonic()
-        if now - self.last < 0.2 and done < total:
+        if self.first is None:
+            self.first = done
+        elif now - self.last < 0.2 and done < total:
             return
         self.last = now
         elapsed = now - self.start
-        left = elapsed / done * (total - done) if done else 0.0
+        solved = done - self.first
+        left = f"about {elapsed / solved * (total - done):.0f} s left" if solved else "starting"
         width = len(str(total))
-        click.echo(f"\r[{done:>{width}}/{total}] {100 * done // total:3d} % {elapsed:.1f} s, {infeasible} infeasible, "
-                   f"about {left:.0f} s left ", err=True, nl=False)
+        line = f"[{done:>{width}}/{total}] {100 * done // total:3d} % {elapsed:.1f} s, {infeasible} infeasible, {left}"
+        click.echo("\r" + line.ljust(self.width), err=True, nl=False)  # spaces cover a longer line before
+        self.width = max(self.width, len(line))
         self.drawn = True
 
     def close(self) -> None:

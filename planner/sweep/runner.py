@@ -127,6 +127,8 @@ def run(prep: Prepared, out_dir: Path, catalog_sha256: str, *, workers: int, sch
     todo = [t for t in prep.tasks if t.index not in done]
     infeasible = sum(1 for r in done.values() if r["status"] == "infeasible")
     total = len(prep.tasks)
+    if progress is not None and todo:
+        progress(len(done), total, infeasible)  # shown while the workers start
     for o in outcomes(prep.context, todo, workers=workers, scheduler=scheduler):
         _check_same_planner(o, catalog_sha256)
         done[o.index] = store.save(prep.variants[o.index], o)
