@@ -12,7 +12,7 @@ import yaml
 
 from planner.candidates.generate import Candidates, generate_candidates
 from planner.catalog import load_catalog
-from planner.optimize.backend import SolveResult, run_solver
+from planner.optimize.backend import SolveResult, run_solver, tie_node_limit
 from planner.optimize.program import build_program, gpus_in_use, int_value, value
 from planner.optimize.solve import solve_scenario
 from planner.optimize.ties import candidate_ranks
@@ -157,6 +157,6 @@ def test_an_unproven_tie_break_keeps_the_first_plan_and_says_so(monkeypatch: pyt
     monkeypatch.setattr(solve_module, "_solve_once", second_stops_early)
     r = run_solver(build_program(p, cand), "highs", 30.0)
     assert len(calls) == 2
-    assert r.ties == ("not broken among deployments: the tie-break solve ended no solution, not proven "
-                      "(raise --time-limit)")
+    assert r.ties == ("not broken among deployments: the tie-break solve ended no solution, not proven within its "
+                      f"{tie_node_limit(r.nodes)} nodes and the time limit")
     assert _decisions(r) == first

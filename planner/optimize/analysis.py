@@ -151,8 +151,8 @@ def _outcome(solve: SolveFn, p: Problem, cand: Candidates) -> tuple[SolveResult 
         r = solve(p, cand)
     except InfeasibleError:
         return None, "found no plan (infeasible)"
-    except SolverLimitError:
-        return None, "stopped before finding a plan"
+    except SolverLimitError as e:
+        return None, e.message.removeprefix("the solver ").split(", which")[0]
     if r.status != "optimal":
         return None, f"stopped by its {r.stopped_by or 'limit'} before proving the optimum (gap {r.mip_gap or 0:.2g})"
     return r, None
@@ -242,7 +242,7 @@ def solve_with(solver_name: str, time_limit_s: float, rule: ReSolveRule | None =
             if left_s <= 0:
                 raise SolverLimitError("the analysis time limit was reached")
             r = run_solver(m, solver_name, left_s, tie_break=tie_break,
-                           node_limit=rule.node_limit, start=start_values(m, rule.start), heuristics=False,
+                           node_limit=rule.node_limit, start=start_values(m, rule.start), reprove=True,
                            gap_abs=WHOLE_NUMBER_GAP_ABS if p.objective in WHOLE_NUMBER_OBJECTIVES else None)
         if r.status == "infeasible":
             raise InfeasibleError("infeasible")
