@@ -497,3 +497,16 @@ class Plan(PlanModel):
         if missing:
             plan.model_fields_set.discard("analysis")
         return plan
+
+    def frames(self) -> dict[str, Any]:
+        """The plan as pandas DataFrames: ``deployments`` (one row per deployment, every Deployment field:
+        workload, model, gpu, precision, tp, replicas, gpus, ...), ``servers``, ``racks``, ``totals`` (one
+        row) and ``constraints``; columns are the plan.json keys, so units are in the names."""
+        import pandas as pd  # only a caller who asks for frames pays for pandas
+
+        tables: dict[str, tuple[type[PlanModel], list[PlanModel]]] = {
+            "deployments": (Deployment, list(self.deployments)), "servers": (ServerGroup, list(self.servers)),
+            "racks": (Rack, list(self.racks)), "totals": (Totals, [self.totals]),
+            "constraints": (Constraint, list(self.constraints))}
+        return {name: pd.DataFrame([row.model_dump() for row in rows], columns=list(model.model_fields))
+                for name, (model, rows) in tables.items()}

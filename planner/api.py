@@ -1,0 +1,77 @@
+"""The Python API of a solve: a scenario (a file or a dict) in, the typed plan out, no file written.
+
+    plan = planner.solve("scenarios/chatbot.yaml")
+    plan.totals.tco_usd
+    plan.frames()["deployments"]          # pandas DataFrames: deployments, servers, racks, totals, constraints
+
+A dict is validated as a scenario file is: every problem is reported once, naming ``<dict>`` as the
+file and the key path. Its input hash is the hash of its content (a canonical YAML dump), so the same
+dict always gives the same plan, byte for byte. A ``calibration:`` path in a dict is relative to the
+current directory (a file's is relative to the file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planner.catalog.loader import load_catalog
+from planner.errors import InputError
+from planner.io.files import validate_data
+from planner.optimize.solve import solve_problem
+from planner.problem.build import resolve_problem
+from planner.scenario.load import LoadedScenario, load_scenario
+from planner.scenario.load import _merge as merge_override
+from planner.scenario.load import _override_patch as override_patch
+from planner.scenario.load import _validate_with_override as validate_with_override
+from planner.schemas.plan import Plan
+from planner.schemas.scenario import Scenario
+
+DICT_FILE = "<dict>"
+"""How messages about a dict scenario name its file."""
+
+__all__ = ["DICT_FILE", "loaded_from_dict", "solve"]
+
+
+def canonical_bytes(doc: Mapping[str, Any]) -> bytes:
+    """The dict as YAML with sorted keys: the bytes its input hash is taken from."""
+    try:
+        text = yaml.safe_dump(dict(doc), sort_keys=True, allow_unicode=True, default_flow_style=False)
+    except yaml.YAMLError as exc:
+        raise InputError(f"the scenario holds a value YAML cannot represent ({exc})", file=DICT_FILE,
+                         fix="use only str, int, float, bool, None, lists and dicts") from None
+    return text.encode()
+
+
+def loaded_from_dict(doc: Mapping[str, Any], override: str | None = None) -> LoadedScenario:
+    """A scenario dict validated (with its override merged) as planner.scenario.load does a file."""
+    if not isinstance(doc, Mapping):
+        raise InputError(f"a scenario must be a mapping (name:, workloads:, ...), got {type(doc).__name__}",
+                         file=DICT_FILE)
+    data = dict(doc)
+    raw = canonical_bytes(data)
+    path = Path(DICT_FILE)
+    if override is None:
+        return LoadedScenario(scenario=validate_data(Scenario, data, DICT_FILE), path=path, override=None,
+                              raw_bytes=raw)
+    merged = merge_override(data, override_patch(data, override, DICT_FILE), f"overrides.{override}", DICT_FILE)
+    scenario, base = validate_with_override(data, merged, override, DICT_FILE)
+    return LoadedScenario(scenario=scenario, path=path, override=override, raw_bytes=raw, base=base)
+
+
+def solve(scenario: str | Path | Mapping[str, Any], *, override: str | None = None,
+          catalog_dirs: list[str] | None = None, calibration: str | Path | None = None,
+          analysis: bool = True) -> Plan:
+    """Solve a scenario (a YAML path or a dict) and return its typed plan; no file is written.
+
+    ``override`` names one of the scenario's ``overrides:``; ``catalog_dirs`` adds user catalog
+    folders; ``calibration`` replaces the scenario's calibration file; ``analysis`` False skips the
+    what-if re-solves and objective alternatives (faster). Raises planner.errors.InputError for a
+    bad scenario and InfeasibleError (with the relaxations that would help) when no fleet fits."""
+    loaded = (load_scenario(scenario, override) if isinstance(scenario, str | Path)
+              else loaded_from_dict(scenario, override))
+    problem = resolve_problem(loaded, load_catalog(catalog_dirs), calibration=calibration)
+    return solve_problem(problem, analysis=analysis)
