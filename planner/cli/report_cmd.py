@@ -1,4 +1,4 @@
-"""`planner report PLAN.json --format md|html|json [--out FILE]`: re-render a committed plan.
+"""`planner report PLAN.json --format md|html|json|comment [--out FILE]`: re-render a committed plan.
 
 The plan is read and validated (schema version checked; a 1.x plan is migrated on read, with one
 note on stderr); the report is rendered from it alone, without solving. Without ``--out`` the
@@ -15,11 +15,12 @@ from planner.report.render import FORMATS
 @click.command("report")
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True,
-              help="md: GitHub PR comment; html: self-contained page; json: deployment specs.")
+              help="md: full Markdown report; html: self-contained page; json: deployment specs; "
+                   "comment: pull-request comment under 60,000 characters, pointing to the full report.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file (atomically) instead of stdout.")
 def report(plan_file: str, fmt: str, out_file: str | None) -> None:
-    """Render the report of a plan file (Markdown, HTML or JSON deployment specs)."""
+    """Render the report of a plan file (Markdown, HTML, JSON deployment specs or a PR comment)."""
     from planner.io.files import refuse_overwriting_inputs, write_atomic
     from planner.plan import read_plan
     from planner.report import render_report
@@ -29,7 +30,7 @@ def report(plan_file: str, fmt: str, out_file: str | None) -> None:
     read = read_plan(plan_file)
     if (note := read.migration_note(plan_file)) is not None:
         click.echo(f"Note: {note}", err=True)
-    text = render_report(read.plan, fmt)
+    text = render_report(read.plan, fmt, plan_file=plan_file)
     if out_file is None:
         click.echo(text, nl=False)
     else:

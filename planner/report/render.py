@@ -18,11 +18,12 @@ from markupsafe import Markup
 from planner.errors import InputError
 from planner.paths import templates_dir
 from planner.report import markdown
+from planner.report.comment import render_comment
 from planner.report.specs import deployment_specs
 from planner.report.view import build_charts, build_view
 from planner.schemas.plan import Plan
 
-FORMATS = ("md", "html", "json")
+FORMATS = ("md", "html", "json", "comment")
 
 
 def _finalize_markdown(value: Any) -> Any:
@@ -59,9 +60,11 @@ def render_json(plan: Plan) -> str:
     return json.dumps(deployment_specs(plan), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_report(plan: Plan, fmt: str) -> str:
-    """The report of ``plan`` as text: ``fmt`` is md, html or json (the deployment specs)."""
-    renderers = {"md": render_markdown, "html": render_html, "json": render_json}
+def render_report(plan: Plan, fmt: str, *, plan_file: str | None = None) -> str:
+    """The report of ``plan`` as text: ``fmt`` is md, html, json (the deployment specs) or comment
+    (the pull-request form, under 60,000 characters, pointing to the full report next to ``plan_file``)."""
+    renderers = {"md": render_markdown, "html": render_html, "json": render_json,
+                 "comment": lambda p: render_comment(p, plan_file)}
     if fmt not in renderers:
         raise InputError(f"unknown report format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     return renderers[fmt](plan)

@@ -1,0 +1,101 @@
+"""`planner report PLAN.json --format comment`: the PR-comment form stays under 60,000 characters for
+any fleet (a synthetic 200-workload plan included), keeps the reviewer's figures, says how many rows
+it leaves out, points to the full report and is deterministic."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from planner.cli.main import cli
+from planner.plan import read_plan
+from planner.report import render_report
+from planner.report.comment import DEFAULT_ROWS, MAX_COMMENT_CHARS, render_comment, watch_items
+from planner.schemas.plan import Plan
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+PLANS = sorted((ROOT / "plans").glob("*/plan.json"))
+BIG_SOURCE = ROOT / "plans" / "multi-model-1mw" / "plan.json"
+
+
+def big_plan(n_workloads: int = 200, name_chars: int = 60) -> Plan:
+    """The 1 MW plan scaled to ``n_workloads`` workloads (long names), one rack per deployment and
+    every capacity constraint binding: a fleet far larger than any committed plan."""
+    plan = read_plan(BIG_SOURCE).plan
+    base = plan.deployments
+    deployments, racks, constraints = [], [], []
+    for k in range(n_workloads):
+        d = base[k % len(base)]
+        name = f"w{k:03d}-" + "x" * (name_chars - 5)
+        deployments.append(d.model_copy(update={"workload": name}))
+        rack = plan.racks[k % len(plan.racks)]
+        racks.append(rack.model_copy(update={"id": f"{d.gpu}-r{k:03d}", "liquid_cooling_required": k % 2 == 0}))
+        c = plan.constraints[0]
+        constraints.append(c.model_copy(update={"name": f"capacity_{name}", "binding": True}))
+    return plan.model_copy(update={"deployments": deployments, "racks": racks, "constraints": constraints})
+
+
+@pytest.mark.parametrize("path", PLANS, ids=[p.parent.name for p in PLANS])
+def test_every_committed_plan_gives_a_short_comment_with_its_figures(path):
+    plan = read_plan(path).plan
+    text = render_comment(plan, "plans/x/plan.json")
+    assert len(text) < MAX_COMMENT_CHARS
+    assert f"Capacity plan: {plan.scenario.name}".replace("_", "\\_") in text
+    assert f"{plan.totals.gpus:,} GPUs in {plan.totals.servers:,} servers" in text
+    assert "`plans/x/report.md`" in text and "`plans/x/report.html`" in text
+    for c in plan.constraints:
+        if c.binding:
+            assert c.name.replace("_", "\\_") in text
+    assert "more deployments" not in text or len(plan.deployments) > DEFAULT_ROWS
+
+
+def test_a_200_workload_plan_fits_and_says_what_it_leaves_out():
+    plan = big_plan()
+    md = render_report(plan, "md")
+    assert len(md) > MAX_COMMENT_CHARS  # the full report would not fit a comment
+    text = render_comment(plan, "plans/big/plan.json")
+    assert len(text) < MAX_COMMENT_CHARS
+    left = re.search(r"_(\d+) more deployments \(smaller ones\) not shown", text)
+    assert left is not None
+    shown = text.split("#### Deployments, largest first")[1].count("\n| ") - 1  # minus the header row
+    assert shown + int(left.group(1)) == len(plan.deployments)
+    assert re.search(r"_(\d+) more binding constraints not shown", text)
+    assert "100 racks need liquid cooling" in text
+
+
+def test_row_caps_halve_until_even_a_huge_fleet_fits():
+    plan = big_plan(n_workloads=600, name_chars=200)
+    text = render_comment(plan)
+    assert len(text) <= MAX_COMMENT_CHARS
+    assert "report.md" in text.splitlines()[-1]
+
+
+def test_the_comment_is_deterministic():
+    plan = big_plan(n_workloads=50)
+    assert render_comment(plan, "a/plan.json") == render_comment(plan, "a/plan.json")
+
+
+def test_watch_items_name_what_needs_a_second_look():
+    plan = read_plan(BIG_SOURCE).plan
+    skipped = plan.model_copy(update={"analysis": plan.analysis.model_copy(update={
+        "what_if": "skipped", "objective_alternatives": "skipped", "skipped_reason": "--no-analysis was given"}),
+        "status": "feasible"})
+    items = watch_items(skipped)
+    assert items[0].startswith("the solver did not prove this plan optimal")
+    assert "--no-analysis was given" in items[1]
+    spare = plan.totals.gpus - sum(d.gpus for d in plan.deployments)
+    assert any(i.startswith(f"{spare:,} GPU") for i in items) == (spare > 0)
+
+
+def test_the_cli_prints_the_comment(tmp_path):
+    out = tmp_path / "comment.md"
+    result = CliRunner().invoke(cli, ["report", str(BIG_SOURCE), "--format", "comment", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text == render_comment(read_plan(BIG_SOURCE).plan, str(BIG_SOURCE))
+    assert "#### Binding limits" in text and "#### Worth a reviewer's eye" in text
