@@ -22,7 +22,7 @@ from planner.candidates.generate import Candidates, replace_workload, workload_c
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.backend import SolveResult, run_solver
 from planner.optimize.program import OBJECTIVE_EXPR, build_program, value
-from planner.optimize.warm import Replicas, config_keys, plan_replicas, start_values
+from planner.optimize.warm import Replicas, plan_replicas, start_values
 from planner.problem import economics
 from planner.problem.limits import CAPS, RACK_POWER, SLOS, family_of, limits_of
 from planner.problem.model import Problem
@@ -54,18 +54,6 @@ def _standalone(p: Problem, cand: Candidates) -> dict[str, np.ndarray]:
                             economics.annual_colocation_usd(p, nameplate))
     return {"min_tco": tco, "min_power": power_max, "min_energy": kwh, "min_gpus": servers * per_server,
             "min_carbon": economics.co2e_t_per_year(p, kwh), "replicas": replicas}
-
-
-def standalone_start(p: Problem, cand: Candidates) -> Replicas:
-    """Per workload, its cheapest standalone configuration (by the objective) with the replicas it
-    needs alone: a feasible MIP start for the fleet whenever no cap binds."""
-    standalone = _standalone(p, cand)
-    obj, keys = standalone[p.objective], config_keys(cand)
-    best: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        if key[0] not in best or obj[i] < obj[best[key[0]]]:
-            best[key[0]] = i
-    return {keys[i]: int(standalone["replicas"][i]) for i in best.values()}
 
 
 def runner_ups(p: Problem, cand: Candidates, chosen: set[tuple[str, str, str, int, int, int]]) -> list[Alternative]:

@@ -17,7 +17,7 @@ import numpy as np
 import pulp
 
 from planner.errors import InputError, SolverLimitError
-from planner.optimize.program import FleetModel
+from planner.optimize.program import FleetModel, value
 from planner.optimize.quiet import solver_output_silenced
 from planner.optimize.ties import TIE_BAND_REL, TIE_SCORE_GAP_ABS, break_ties, derive_the_rest
 
@@ -48,6 +48,9 @@ class SolveResult:
     stopped_by: str | None = None
     """The limit that stopped the first solve before it proved its gap (``node limit 400``,
     ``time limit 60 s``); None when it finished."""
+    dual_bound: float | None = None
+    """The first solve's proven lower bound on the objective, less the objective's constant term
+    (PuLP hands the solver no constant); None when the solver does not report one."""
 
 
 class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
@@ -105,11 +108,13 @@ REPROVE_OPTIONS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_j
 
 def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, gap_abs: float | None = None,
             node_limit: int | None = None, start: dict[str, float] | None = None, reprove: bool = False,
-            first_plan: bool = False) -> pulp.LpSolver:
+            first_plan: bool = False, objective_target: float | None = None) -> pulp.LpSolver:
     if name == "highs":
         options: dict[str, object] = {} if node_limit is None else {"mip_max_nodes": int(node_limit)}
         if first_plan:
             options["mip_max_improving_sols"] = 1
+        if objective_target is not None:
+            options["objective_target"] = float(objective_target)
         if reprove:
             options.update(REPROVE_OPTIONS)
         solver = _HiGHS(start=start, msg=False, timeLimit=time_limit_s, gapRel=gap_rel, gapAbs=gap_abs, threads=1,
@@ -183,19 +188,28 @@ def _package_version(package: str) -> str:
         return "unknown"
 
 
+def _dual_bound(m: FleetModel, solver: pulp.LpSolver, status: str) -> float | None:
+    if not isinstance(solver, pulp.HiGHS) or status not in ("optimal", "feasible"):
+        return None
+    bound = float(m.prob.solverModel.getInfo().mip_dual_bound)
+    return bound if math.isfinite(bound) else None
+
+
 def _nodes(m: FleetModel, solver: pulp.LpSolver) -> int:
     return int(m.prob.solverModel.getInfo().mip_node_count) if isinstance(solver, pulp.HiGHS) else 0
 
 
 # the limit that stopped a solve, in the plan's words (kSolutionLimit: a node limit, or first_plan)
 _STOPPED_BY = {"kSolutionLimit": "node limit {nodes}", "kTimeLimit": "time limit {time:g} s",
+               "kObjectiveTarget": "objective target (its gap over the lower bound)",
                "kIterationLimit": "iteration limit", "kMemoryLimit": "memory limit", "Not Solved": "a limit"}
 
 
 def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_break: bool = True,
                gap_rel: float = MIP_REL_GAP, node_limit: int | None = None,
                start: dict[str, float] | None = None, reprove: bool = False,
-               gap_abs: float | None = None, first_plan: bool = False) -> SolveResult:
+               gap_abs: float | None = None, first_plan: bool = False,
+               lower_bound: float | None = None) -> SolveResult:
     """Solve the program honestly: optimal only when proven, feasible with its gap when a limit
     stopped the search, infeasible only when proven; a limit with no plan raises SolverLimitError.
 
@@ -204,13 +218,19 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
     deterministic work limit (branch-and-bound nodes) under the time limit; ``start``: a MIP start
     (variable name -> value), e.g. a plan known to be feasible; ``reprove`` when the start is already
     near the optimum (REPROVE_OPTIONS); ``first_plan`` stops at the first
-    plan found (a feasibility check: its status is then "feasible"). Without ``tie_break`` the first
-    solution is kept as it is (for callers that use only its objective value)."""
+    plan found (a feasibility check: its status is then "feasible"); ``lower_bound``, a proven bound
+    on the optimum found elsewhere (planner.optimize.warm.separable), stops the solve as soon as a
+    plan is within ``gap_rel`` of it, and the gap reported is the better of the two proofs. Without
+    ``tie_break`` the first solution is kept as it is (for callers that use only its objective value)."""
+    target = None if lower_bound is None else lower_bound + gap_rel * abs(lower_bound)
     solver = _solver(solver_name, time_limit_s, gap_rel=gap_rel, gap_abs=gap_abs, node_limit=node_limit,
-                     start=start, reprove=reprove, first_plan=first_plan)
+                     start=start, reprove=reprove, first_plan=first_plan, objective_target=target)
     start_s = time.perf_counter()
     status, raw, gap = _solve_once(m, solver)
+    if lower_bound is not None and status in ("optimal", "feasible"):
+        status, gap = _with_bound(m, status, gap, lower_bound, gap_rel)
     nodes = _nodes(m, solver)
+    dual_bound = _dual_bound(m, solver, status)
     stopped_by = None
     if status in ("feasible", "no_solution"):
         stopped_by = _STOPPED_BY.get(raw, raw).format(nodes=node_limit, time=time_limit_s)
@@ -226,7 +246,16 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
     elapsed = time.perf_counter() - start_s
     name = "highs" if isinstance(solver, pulp.HiGHS) else "cbc"
     return SolveResult(m, status, name, _solver_version(solver), raw, gap if status != "infeasible" else 0.0,
-                       elapsed, time_limit_s, ties, nodes, stopped_by)
+                       elapsed, time_limit_s, ties, nodes, stopped_by, dual_bound)
+
+
+def _with_bound(m: FleetModel, status: str, gap: float | None, lower_bound: float, gap_rel: float
+                ) -> tuple[str, float | None]:
+    """The status and gap with a lower bound proven outside the solver taken into account."""
+    z = value(m.expr["objective"])
+    proven = max(z - lower_bound, 0.0) / max(abs(z), 1e-9)
+    gap = proven if gap is None else min(gap, proven)
+    return ("optimal" if gap <= gap_rel else status), gap
 
 
 def current_values(m: FleetModel) -> dict[str, float]:

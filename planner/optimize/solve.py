@@ -8,6 +8,7 @@ infeasibility answers from planner.optimize.analysis and planner.optimize.explai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from planner.candidates.generate import Candidates, generate_candidates
@@ -18,7 +19,7 @@ from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, MIP_REL_GAP, SolveRes
 from planner.optimize.explain import explain_infeasible
 from planner.optimize.plan_builder import build_plan
 from planner.optimize.program import FleetModel, build_program
-from planner.optimize.warm import start_values
+from planner.optimize.warm import separable, start_values
 from planner.problem.build import resolve_problem
 from planner.problem.model import Problem
 from planner.scenario.load import LoadedScenario, load_scenario
@@ -53,7 +54,8 @@ def solve_problem(p: Problem, *, solver: str = "highs", time_limit_s: float = DE
                   analysis: bool = True, mip_rel_gap: float = MIP_REL_GAP) -> Plan:
     """The plan of a resolved problem (raises InfeasibleError with the reasons and the relaxations).
 
-    The same rules at every fleet size: the solve starts from the per-workload standalone plans, ties
+    The same rules at every fleet size: the solve starts from each workload's best plan on its own
+    (planner.optimize.warm.separable, whose optimum also bounds the fleet's from below), ties
     are settled by the rule, and the analysis re-solves under planner.optimize.analysis.ReSolveRule.
     ``mip_rel_gap``: the relative gap that counts as proven (the plan reports the gap it reached)."""
     notes = list(p.notes)
@@ -62,7 +64,9 @@ def solve_problem(p: Problem, *, solver: str = "highs", time_limit_s: float = DE
     if missing:
         raise InfeasibleError(f"scenario {p.name!r} is infeasible", explanation=missing + notes)
     m = build_program(p, cand)
-    r = run_solver(m, solver, time_limit_s, gap_rel=mip_rel_gap, start=start_values(m, an.standalone_start(p, cand)))
+    sep = separable(m, _bound_of(solver, time_limit_s))
+    r = run_solver(m, solver, time_limit_s, gap_rel=mip_rel_gap, start=start_values(m, sep.replicas),
+                   lower_bound=sep.lower_bound)
     if r.status == "infeasible":
         raise explain_infeasible(p, cand, Runner(solver, time_limit_s), notes)
     if r.stopped_by is not None:
@@ -101,6 +105,17 @@ def _with_analysis(plan: Plan, r: SolveResult, solver: str, time_limit_s: float,
     update["assumptions"] = [*plan.assumptions, *({"name": "note", "value": n, "unit": "", "source": "planner",
                                                    "range": ""} for n in notes)]
     return Plan.model_validate({**plan.model_dump(), **_dump(update)})
+
+
+def _bound_of(solver: str, time_limit_s: float) -> Callable[[FleetModel], float | None]:
+    """Solves a program and returns its proven lower bound (None: no plan, or no bound reported)."""
+    def bound(m: FleetModel) -> float | None:
+        try:
+            return run_solver(m, solver, time_limit_s, tie_break=False).dual_bound
+        except SolverLimitError:
+            return None
+
+    return bound
 
 
 class Runner:

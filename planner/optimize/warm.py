@@ -11,9 +11,16 @@ wasted hint: the solver checks it and discards it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import pulp
+
 from planner.candidates.generate import Candidates
-from planner.optimize.program import FleetModel, int_value
+from planner.optimize.program import FleetModel, build_program, int_value
 from planner.optimize.ties import derive_the_rest
+from planner.problem.limits import CAPS, limits_of
+from planner.problem.model import Problem, WorkloadDemand
 
 ConfigKey = tuple[str, str, str, int, int, int, int]
 Replicas = dict[ConfigKey, int]
@@ -44,3 +51,46 @@ def start_values(m: FleetModel, replicas: Replicas) -> dict[str, float]:
     for v in m.prob.variables():  # the solve, not the start, sets the model's values
         v.varValue = None
     return values
+
+
+@dataclass(frozen=True)
+class Separable:
+    """The fleet relaxed to whole replicas but fractional servers and racks, with no cap: it splits
+    into one small program per workload. Its optimum is a lower bound on the fleet's (every fleet
+    plan is a plan of the relaxation, at no lower objective), and its replicas are a start for the
+    fleet, feasible whenever they fit the caps; on large fleets, where whole servers cost little
+    extra, the two bound the optimum tightly."""
+    replicas: Replicas
+    lower_bound: float | None
+    """The relaxation's optimum (the fleet objective's units); None when a workload's program was
+    not solved to optimality, so no bound is proven."""
+
+
+def _workload_program(p: Problem, cand: Candidates, w: WorkloadDemand) -> FleetModel:
+    """The program of one workload alone, servers and racks fractional, without caps."""
+    mask = cand.columns["workload"] == w.name
+    sub = Candidates({k: v[mask] for k, v in cand.columns.items()}, cand.best_latency, cand.evaluated)
+    m = build_program(replace(p, workloads=(w,)), sub)
+    for var in (*m.servers.values(), *m.racks.values()):
+        var.cat = pulp.LpContinuous
+    for _, lim in limits_of(m.problem, CAPS):
+        m.prob.constraints.pop(lim.name, None)
+    return m
+
+
+def separable(fleet: FleetModel, solve: Callable[[FleetModel], float | None]) -> Separable:
+    """Each workload's best plan on its own with fractional servers. ``solve`` solves a program,
+    leaving its plan in the model, and returns its proven lower bound (without the objective's
+    constant term) or None; ``fleet`` is the fleet's program (its constant term is counted once)."""
+    replicas: Replicas = {}
+    bound: float | None = _constant(fleet)
+    for w in fleet.problem.workloads:
+        m = _workload_program(fleet.problem, fleet.cand, w)
+        part = solve(m)
+        replicas.update(plan_replicas(m))
+        bound = None if bound is None or part is None else bound + part
+    return Separable(replicas, bound)
+
+
+def _constant(m: FleetModel) -> float:
+    return float(getattr(m.expr["objective"], "constant", 0.0))
