@@ -281,3 +281,15 @@ def test_the_progress_line_counts_variants_and_infeasible_ones(capsys: pytest.Ca
     err = capsys.readouterr().err
     assert "\r[ 3/10]  30 % " in err and "starting" in err
     assert "\r[10/10] 100 % " in err and "2 infeasible, about 0 s left" in err and err.endswith("\n")
+
+
+@pytest.mark.integration
+def test_the_sweeps_override_is_applied_first_and_its_values_on_top(tmp_path: Path) -> None:
+    sweep = write_sweep(tmp_path / "in", {"scenario": "chatbot.yaml", "override": "traffic_x2",
+                                          "grid": {"workloads.chat.traffic.average_requests_per_s": [20, 30]}})
+    run_sweep(sweep, tmp_path / "out", workers=1)
+    plans = [json.loads((tmp_path / "out" / "variants" / f"0000{i}.plan.json").read_text(encoding="utf-8"))
+             for i in range(2)]
+    assert [p["scenario"]["override"] for p in plans] == ["traffic_x2", "traffic_x2"]
+    assert [p["workloads"][0]["peak_requests_per_s"] for p in plans] == [60, 60]  # from the override
+    assert [p["workloads"][0]["average_requests_per_s"] for p in plans] == [20, 30]  # from the sweep
