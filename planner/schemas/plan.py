@@ -162,6 +162,14 @@ class ServerGroup(PlanModel):
     psu_efficiency_tier: str | None
     gpu_price_usd: Number
     server_price_usd: Number
+    server_overhead_w_per_gpu: Number | None = None
+    """Average non-GPU power of the server per GPU (CPUs, memory, NICs, fans, PSU loss), included in
+    the deployments' powers; left out of plans that do not record it (see the "<gpu> server" assumption row)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unrecorded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k == "server_overhead_w_per_gpu" and v is None)}
 
 
 class Rack(PlanModel):
