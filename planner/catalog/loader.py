@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.errors import InputError, UnknownNameError
-from planner.io.files import read_yaml, validate_data
+from planner.io.files import read_yaml_and_bytes, validate_data
 from planner.paths import catalogs_dir
 from planner.schemas.catalog import GpuCatalogFile, GpuSpec, ModelCatalogFile, ModelSpec
 
@@ -80,6 +80,8 @@ class Catalog:
     _model_index: dict[str, str] = field(default_factory=dict, repr=False)
     _gpu_canon: dict[str, str] = field(default_factory=dict, repr=False)
     _model_canon: dict[str, str] = field(default_factory=dict, repr=False)
+    digest: str = field(default="", repr=False)
+    """sha256 of the files' names and bytes as they were parsed (empty: computed from ``files``)."""
 
     def __post_init__(self) -> None:
         for entries, index, canon, keys in ((self.gpus, self._gpu_index, self._gpu_canon, _gpu_keys),
@@ -126,12 +128,19 @@ class Catalog:
         raise UnknownNameError(f"unknown {kind} {shown!r}", fix=hint)
 
     def sha256(self) -> str:
-        """Hash of every catalog file's bytes, in load order (for plan input hashes)."""
-        h = hashlib.sha256()
-        for f in self.files:
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-        return h.hexdigest()
+        """Hash of every catalog file's bytes, in load order (for plan input hashes): the bytes the
+        catalog was parsed from, so a file edited after loading cannot be hashed in its place."""
+        if self.digest:
+            return self.digest
+        return catalog_digest((f.name, f.read_bytes()) for f in self.files)
+
+
+def catalog_digest(named_bytes: Iterable[tuple[str, bytes]]) -> str:
+    h = hashlib.sha256()
+    for name, raw in named_bytes:
+        h.update(name.encode())
+        h.update(raw)
+    return h.hexdigest()
 
 
 def _catalog_files(folder: Path) -> list[Path]:
@@ -176,9 +185,10 @@ def load_catalog(extra_dirs: Iterable[str | Path] | None = None) -> Catalog:
     gpus: dict[str, GpuSpec] = {}
     models: dict[str, ModelSpec] = {}
     files: list[Path] = []
+    contents: list[tuple[str, bytes]] = []
     for folder in [catalogs_dir(), *_user_dirs(extra_dirs)]:
         for path in _catalog_files(folder):
-            data = read_yaml(path)
+            data, raw = read_yaml_and_bytes(path)
             if not isinstance(data, dict):
                 raise InputError("a catalog file must be a mapping with `gpus:` or `models:`", file=str(path),
                                  fix="see catalogs/gpus.yaml and catalogs/models.yaml for the format")
@@ -192,4 +202,6 @@ def load_catalog(extra_dirs: Iterable[str | Path] | None = None) -> Catalog:
             else:
                 continue  # other catalog kinds (servers, grids) have their own loaders
             files.append(path)
-    return Catalog(gpus=dict(sorted(gpus.items())), models=dict(sorted(models.items())), files=tuple(files))
+            contents.append((path.name, raw))
+    return Catalog(gpus=dict(sorted(gpus.items())), models=dict(sorted(models.items())), files=tuple(files),
+                   digest=catalog_digest(contents))

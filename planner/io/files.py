@@ -147,16 +147,19 @@ def _too_large(p: Path, size_bytes: int, limit_bytes: int, error: type[InputErro
 
 def read_yaml(path: str | Path) -> Any:
     """``yaml.safe_load`` a file; malformed YAML becomes one InputError naming file, line and column."""
+    return read_yaml_and_bytes(path)[0]
+
+
+def read_yaml_and_bytes(path: str | Path) -> tuple[Any, bytes]:
+    """The parsed document and the bytes it was parsed from (read once: callers hash these bytes)."""
     p = Path(path)
     try:
-        text = read_bounded(p, MAX_YAML_BYTES).decode("utf-8")
+        raw = read_bounded(p, MAX_YAML_BYTES)
     except FileNotFoundError:
         raise InputError("file not found", file=str(p), fix="check the path") from None
     except IsADirectoryError:
         raise InputError("is a directory, expected a YAML file", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise InputError("is not UTF-8 text", file=str(p), fix="save the file as UTF-8") from None
-    return parse_yaml(text, str(p))
+    return parse_yaml(raw, str(p)), raw
 
 
 def parse_yaml(text: str | bytes, file: str) -> Any:
