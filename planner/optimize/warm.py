@@ -70,12 +70,20 @@ def _workload_program(p: Problem, cand: Candidates, w: WorkloadDemand) -> FleetM
     """The program of one workload alone, servers and racks fractional, without caps."""
     mask = cand.columns["workload"] == w.name
     sub = Candidates({k: v[mask] for k, v in cand.columns.items()}, cand.best_latency, cand.evaluated)
-    m = build_program(replace(p, workloads=(w,)), sub)
+    m = build_program(replace(_uncapped(p), workloads=(w,)), sub)
     for var in (*m.servers.values(), *m.racks.values()):
         var.cat = pulp.LpContinuous
-    for _, lim in limits_of(m.problem, CAPS):
-        m.prob.constraints.pop(lim.name, None)
     return m
+
+
+def _uncapped(p: Problem) -> Problem:
+    """``p`` without site power, rack, budget and inventory caps."""
+    out = p.with_site(power_cap_w=None, racks=None).with_money(budget_usd=None)
+    for g in p.gpus:
+        out = out.with_gpu(g.id, inventory_gpus=None)
+    if limits_of(out, CAPS):
+        raise ValueError("a cap family the separable relaxation does not lift (add it to _uncapped)")
+    return out
 
 
 def separable(fleet: FleetModel, solve: Callable[[FleetModel], float | None]) -> Separable:
