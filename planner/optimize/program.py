@@ -178,12 +178,18 @@ def add_cost_expressions(m: FleetModel) -> None:
     e["it_power_avg_w"] = pulp.lpSum(avg_terms) + idle_spare
     e["it_power_nameplate_w"] = pulp.lpSum(g.server_max_power_w * m.servers[g.id] for g in p.gpus)
     e["gpus"] = pulp.lpSum(g.gpus_per_server * m.servers[g.id] for g in p.gpus)
-    e["capex_usd"] = pulp.lpSum(g.server_capex_usd * m.servers[g.id] for g in p.gpus)
+    # capex: every server with its GPUs, network and storage shares, and every rack with its PDUs
+    # (the budget limit bounds this); support is a running cost, beside energy and colocation
+    e["capex_usd"] = (pulp.lpSum(g.server_hardware_usd * m.servers[g.id] for g in p.gpus)
+                      + p.money.rack_usd * pulp.lpSum(m.racks.values()))
+    e["annual_support_usd"] = pulp.lpSum(g.support_usd_per_server_year * m.servers[g.id] for g in p.gpus)
     kwh = economics.annual_energy_kwh(e["it_power_avg_w"])
     e["annual_energy_kwh"] = kwh
     e["annual_energy_cost_usd"] = economics.annual_energy_cost_usd(p, kwh)
     e["annual_colocation_usd"] = economics.annual_colocation_usd(p, e["it_power_nameplate_w"])
-    e["tco_usd"] = economics.tco_usd(p, e["capex_usd"], e["annual_energy_cost_usd"], e["annual_colocation_usd"])
+    running = e["annual_colocation_usd"] + e["annual_support_usd"]
+    e["tco_usd"] = economics.tco_usd(p, e["capex_usd"], e["annual_energy_cost_usd"], running)
+    e["tco_per_year_usd"] = economics.tco_per_year_usd(p, e["capex_usd"], e["annual_energy_cost_usd"], running)
     e["co2e_t_per_year"] = economics.co2e_t_per_year(p, kwh)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from planner.problem import economics
 from planner.problem.limits import CAPS, FAMILIES, RACK_POWER, LimitFamily, is_binding, limits_of
-from planner.problem.model import Problem
+from planner.problem.model import GpuOption, Problem
 from planner.schemas.plan import Constraint, Deployment, Rack, ServerGroup, Totals
 from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W, W_PER_KW
 
@@ -26,6 +26,36 @@ def spare_power_w(deployments: Iterable[Deployment], servers: Iterable[ServerGro
     return sum(spare_gpu_w.get(s.gpu, 0.0) * (s.gpus - used.get(s.gpu, 0)) for s in servers)
 
 
+def _option(p: Problem, gpu: str) -> GpuOption | None:
+    return next((g for g in p.gpus if g.id == gpu), None)
+
+
+def capex_lines(p: Problem, servers: Sequence[ServerGroup], racks: int) -> dict[str, float]:
+    """Capex by line: GPUs and servers at the plan's prices, each server's network and storage shares
+    (the problem's figures for its model: 0 for a GPU type the problem no longer allows), racks with
+    their PDUs. The integer program's capex (planner.optimize.program) is the same sum."""
+    options = {s.gpu: _option(p, s.gpu) for s in servers}
+    return {
+        "gpus": sum(s.gpus * s.gpu_price_usd for s in servers),
+        "servers": sum(s.servers * s.server_price_usd for s in servers),
+        "network": sum(s.servers * o.network_usd_per_server for s in servers if (o := options[s.gpu])),
+        "storage": sum(s.servers * o.storage_usd_per_server for s in servers if (o := options[s.gpu])),
+        "racks": racks * p.money.rack_usd}
+
+
+def annual_support_usd(p: Problem, servers: Sequence[ServerGroup]) -> float:
+    """Hardware support per year: each server model's share of its servers' hardware capex (GPUs,
+    server, network, storage; racks and PDUs carry none)."""
+    total = 0.0
+    for s in servers:
+        o = _option(p, s.gpu)
+        if o is not None:
+            hardware = s.gpus * s.gpu_price_usd + s.servers * (s.server_price_usd + o.network_usd_per_server
+                                                               + o.storage_usd_per_server)
+            total += o.support_share_per_year * hardware
+    return total
+
+
 def totals(p: Problem, deployments: Sequence[Deployment], servers: Sequence[ServerGroup], racks: int,
            spare_gpu_w: Mapping[str, float]) -> Totals:
     """Fleet totals of a plan: peak and average IT power include the spare GPUs of bought servers."""
@@ -33,11 +63,13 @@ def totals(p: Problem, deployments: Sequence[Deployment], servers: Sequence[Serv
     p_max = sum(d.power_max_w for d in deployments) + spare
     p_avg = sum(d.power_avg_w for d in deployments) + spare
     nameplate = sum(s.servers * s.server_max_power_w for s in servers)
-    capex = sum(s.servers * (s.gpus_per_server * s.gpu_price_usd + s.server_price_usd) for s in servers)
+    lines = capex_lines(p, servers, racks)
+    capex = sum(lines.values())
+    support = annual_support_usd(p, servers)
     kwh = economics.annual_energy_kwh(p_avg)
     energy_usd = economics.annual_energy_cost_usd(p, kwh)
     colo = economics.annual_colocation_usd(p, nameplate)
-    per_year = economics.tco_per_year_usd(p, capex, energy_usd, colo)
+    per_year = economics.tco_per_year_usd(p, capex, energy_usd, colo + support)
     ratio = {w.name: w.average_to_peak for w in p.workloads}
     tokens_peak = sum(d.output_tokens_per_s for d in deployments)
     tokens_year = economics.tokens_per_year(sum(d.output_tokens_per_s * ratio.get(d.workload, 0.0)
@@ -50,7 +82,9 @@ def totals(p: Problem, deployments: Sequence[Deployment], servers: Sequence[Serv
         heat_btu_per_hr=heat, cooling_tons=heat / BTU_PER_HR_PER_COOLING_TON,
         annual_energy_kwh=kwh, annual_facility_energy_kwh=kwh * p.site.pue,
         annual_energy_cost_usd=energy_usd, annual_colocation_usd=colo, capex_usd=capex,
-        tco_usd=economics.tco_usd(p, capex, energy_usd, colo), tco_per_year_usd=per_year,
+        network_capex_usd=lines["network"], storage_capex_usd=lines["storage"], rack_capex_usd=lines["racks"],
+        annual_support_usd=support,
+        tco_usd=economics.tco_usd(p, capex, energy_usd, colo + support), tco_per_year_usd=per_year,
         co2e_t_per_year=economics.co2e_t_per_year(p, kwh), output_tokens_per_year=tokens_year,
         usd_per_million_tokens=per_year / tokens_year * 1e6 if tokens_year else 0.0,
         joules_per_output_token=p_max / tokens_peak if tokens_peak else 0.0,

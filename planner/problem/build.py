@@ -63,7 +63,28 @@ def site_limits(site: Site) -> SiteLimits:
 def money(fin: Finance) -> Money:
     colo = fin.colocation_usd_per_kw_month or 0.0
     return Money(amortization_years=fin.amortization_years,
-                 colocation_usd_per_w_year=colo * MONTHS_PER_YEAR / W_PER_KW, budget_usd=fin.budget_usd)
+                 colocation_usd_per_w_year=colo * MONTHS_PER_YEAR / W_PER_KW, budget_usd=fin.budget_usd,
+                 rack_usd=fin.rack_usd)
+
+
+def infrastructure(g: GpuSpec, fin: Finance) -> dict[str, float]:
+    """The server's network and storage shares and its support share: the scenario's finance values,
+    else the catalog's figures for the server model, else 0 (a user catalog without them)."""
+    infra = g.server.infrastructure
+    figures = {"network_usd_per_server": fin.network_usd_per_server,
+               "storage_usd_per_server": fin.storage_usd_per_server,
+               "support_share_per_year": fin.support_share_per_year}
+    return {key: float(value if value is not None else getattr(infra, key).value if infra is not None else 0.0)
+            for key, value in figures.items()}
+
+
+def infrastructure_notes(gpus: list[GpuOption], fin: Finance) -> list[str]:
+    """GPUs whose server model has no infrastructure figures that the scenario does not replace."""
+    given = None not in (fin.network_usd_per_server, fin.storage_usd_per_server, fin.support_share_per_year)
+    return [] if given else [
+        f"{g.id}: the catalog gives no network, storage or support figures for {g.server_model}; "
+        "they count as 0 unless finance.network_usd_per_server, storage_usd_per_server and "
+        "support_share_per_year set them" for g in gpus if g.spec.server.infrastructure is None]
 
 
 def _gpu_price(names: ResolvedNames, g: GpuSpec) -> float | None:
@@ -94,7 +115,7 @@ def allowed_gpus(names: ResolvedNames, catalog: Catalog, file: str) -> tuple[lis
     return out, notes
 
 
-def gpu_option(g: GpuSpec, names: ResolvedNames) -> GpuOption:
+def gpu_option(g: GpuSpec, names: ResolvedNames, fin: Finance | None = None) -> GpuOption:
     """``g`` in its server (the catalog's, then ``hardware.servers``), at its prices and inventory."""
     srv, o = g.server, names.servers.get(g.id)
     max_w = o.max_power_w if o and o.max_power_w else srv.max_power_w
@@ -107,14 +128,15 @@ def gpu_option(g: GpuSpec, names: ResolvedNames) -> GpuOption:
                      gpu_price_usd=float(_gpu_price(names, g) or 0.0), server_price_usd=float(server_price),
                      inventory_gpus=names.inventory_gpus.get(g.id),
                      overhead_w_per_gpu=server_overhead_w_per_gpu(max_w, per_server, g.tdp_w),
-                     price_from_scenario=g.id in names.gpu_prices_usd)
+                     price_from_scenario=g.id in names.gpu_prices_usd, **infrastructure(g, fin or Finance()))
 
 
-def gpu_options(gpus: list[GpuSpec], names: ResolvedNames, site: SiteLimits) -> tuple[list[GpuOption], list[str]]:
+def gpu_options(gpus: list[GpuSpec], names: ResolvedNames, site: SiteLimits,
+                fin: Finance | None = None) -> tuple[list[GpuOption], list[str]]:
     """The allowed GPUs as bought; notes on those whose server fits no rack."""
     out, notes = [], []
     for g in gpus:
-        option = gpu_option(g, names)
+        option = gpu_option(g, names, fin)
         if site.servers_per_rack(option) < 1:
             notes.append(f"{g.id} left out: one {option.server_model} draws up to "
                          f"{option.server_max_power_w / W_PER_KW:.1f} kW, above a rack's usable "
@@ -161,7 +183,8 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
     cal, cal_bytes = read_calibration(cal_path)
     site = site_limits(sc.site)
     specs, notes = allowed_gpus(names, catalog, file)
-    gpus, more = gpu_options(specs, names, site)
+    gpus, more = gpu_options(specs, names, site, sc.finance)
+    more += infrastructure_notes(gpus, sc.finance)
     return Problem(
         name=sc.name, description=sc.description, objective=sc.objective, file_name=loaded.path.name,
         override=loaded.override, workloads=tuple(workload_demand(w, names.models[w.name]) for w in active),

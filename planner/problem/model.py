@@ -107,6 +107,12 @@ class GpuOption:
     """Average non-GPU server power per GPU (planner.core.constants.server_overhead_w_per_gpu)."""
     price_from_scenario: bool = False
     """The GPU price is the scenario's (finance.gpu_prices_usd), not the catalog's."""
+    network_usd_per_server: float = 0.0
+    """The server's share of the network outside it (switch ports, optics, cables)."""
+    storage_usd_per_server: float = 0.0
+    """The server's share of shared storage."""
+    support_share_per_year: float = 0.0
+    """Hardware support per year as a share of the server's hardware capex (server_hardware_usd)."""
 
     @property
     def idle_w(self) -> float:
@@ -120,6 +126,15 @@ class GpuOption:
     def server_capex_usd(self) -> float:
         """One server with its GPUs."""
         return self.gpus_per_server * self.gpu_price_usd + self.server_price_usd
+
+    @property
+    def server_hardware_usd(self) -> float:
+        """One server as bought with what it brings: its GPUs, the server, its network and storage shares."""
+        return self.server_capex_usd + self.network_usd_per_server + self.storage_usd_per_server
+
+    @property
+    def support_usd_per_server_year(self) -> float:
+        return self.support_share_per_year * self.server_hardware_usd
 
     @property
     def spare_gpu_w(self) -> float:
@@ -172,6 +187,9 @@ class Money:
     colocation_usd_per_w_year: float
     """Colocation charge per W of nameplate IT capacity per year (0 without one)."""
     budget_usd: float | None
+    """Bounds the capex: GPUs, servers, network, storage, racks and PDUs (support is a running cost)."""
+    rack_usd: float = 0.0
+    """One rack with its PDUs."""
 
 
 @dataclass(frozen=True)

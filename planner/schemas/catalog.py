@@ -62,6 +62,45 @@ class Psu(StrictModel):
     efficiency_tier: Literal["titanium", "platinum", "gold", "silver", "bronze"] = "titanium"
 
 
+class SourcedFigure(StrictModel):
+    """A default figure with where it comes from; an estimate says so and gives a plausible range."""
+
+    value: float = Field(ge=0, le=MAX_PRICE_USD)
+    low: float | None = Field(None, ge=0, le=MAX_PRICE_USD)
+    high: float | None = Field(None, ge=0, le=MAX_PRICE_USD)
+    """The plausible range (required for an estimate)."""
+    estimate: bool
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _range_holds_the_value(self) -> SourcedFigure:
+        if self.estimate and (self.low is None or self.high is None):
+            raise ValueError("an estimate needs its plausible range (low and high)")
+        if self.low is not None and self.high is not None and not self.low <= self.value <= self.high:
+            raise ValueError(f"value {self.value:g} is outside its range {self.low:g}-{self.high:g}")
+        return self
+
+
+class ServerInfrastructure(StrictModel):
+    """What a server brings with it beyond its own price: per server, and its support contract."""
+
+    network_usd_per_server: SourcedFigure
+    """The server's share of the network outside it: top-of-rack/leaf and spine switch ports, optics
+    and cables, USD (the NICs are in the server's price)."""
+    storage_usd_per_server: SourcedFigure
+    """The server's share of shared storage (model weights, images, logs), USD (local NVMe is in the
+    server's price)."""
+    support_share_per_year: SourcedFigure
+    """Vendor hardware support per year as a share of the hardware capex (GPUs, server, network, storage)."""
+
+    @field_validator("support_share_per_year")
+    @classmethod
+    def _a_share(cls, v: SourcedFigure) -> SourcedFigure:
+        if v.value > 1 or (v.high is not None and v.high > 1):
+            raise ValueError("a share per year is at most 1 (100 % of the hardware every year)")
+        return v
+
+
 class Server(StrictModel):
     model: str
     """Reference server, e.g. "NVIDIA DGX H100"."""
@@ -74,6 +113,8 @@ class Server(StrictModel):
     """Price of the server without its GPUs (chassis, CPUs, memory, NICs), USD."""
     price_source: str | None = None
     """Where price_usd comes from (or that it is an estimate)."""
+    infrastructure: ServerInfrastructure | None = None
+    """Network, storage and support figures of this server model (None: not counted, and the plan says so)."""
     source: str
 
 
@@ -226,6 +267,9 @@ class ModelSpec(StrictModel):
 
 class GpuCatalogFile(StrictModel):
     schema_version: Literal[1] = 1
+    infrastructure_classes: dict[str, ServerInfrastructure] = {}
+    """Infrastructure figures shared by a class of servers, written once as YAML anchors that the
+    servers' ``infrastructure:`` keys refer to (the loader reads them through the servers)."""
     gpus: list[GpuSpec]
 
 

@@ -203,8 +203,9 @@ class Totals(PlanModel):
     annual_energy_cost_usd: Number
     annual_colocation_usd: Number
     capex_usd: Number
+    """GPUs, servers, the servers' network and storage shares, racks and PDUs (the budget bounds this)."""
     tco_usd: Number
-    """Capex + energy (+ colocation) over the amortization horizon."""
+    """Capex + energy (+ colocation) + support over the amortization horizon."""
     tco_per_year_usd: Number
     co2e_t_per_year: Number
     output_tokens_per_year: Number
@@ -214,6 +215,15 @@ class Totals(PlanModel):
     joules_per_output_token_avg: Number = 0.0
     """Annual IT energy over annual output tokens (J): includes the idle share at average load."""
     output_tokens_per_s_per_kw: Number
+    network_capex_usd: Number = 0.0
+    """Capex share: the servers' network outside them (switch ports, optics, cables); 0 in plans
+    written before the line existed (their capex_usd is GPUs and servers)."""
+    storage_capex_usd: Number = 0.0
+    """Capex share: the servers' shares of shared storage."""
+    rack_capex_usd: Number = 0.0
+    """Capex share: racks with their PDUs."""
+    annual_support_usd: Number = 0.0
+    """Hardware support per year (a share of the GPUs, servers, network and storage capex)."""
 
 
 class Constraint(PlanModel):
@@ -319,7 +329,15 @@ class PlanFinance(MappingView, PlanModel):
     amortization_years: Annotated[Number, _ranged("amortization_years")]
     colocation_usd_per_kw_month: Number | None = None
     budget_usd: Number | None = None
-    """Capex budget (GPUs + servers); null: none."""
+    """Capex budget (what totals.capex_usd counts); null: none."""
+    network_usd_per_server: Number | None = None
+    """The scenario's network share per server; null: the catalog's figure per server model."""
+    storage_usd_per_server: Number | None = None
+    """The scenario's storage share per server; null: the catalog's figure per server model."""
+    rack_usd: Number | None = None
+    """One rack with its PDUs; null in plans written before racks were priced."""
+    support_share_per_year: Number | None = None
+    """The scenario's support share per year; null: the catalog's figure per server model."""
 
 
 class Objective(MappingView, PlanModel):

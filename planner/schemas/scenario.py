@@ -175,6 +175,10 @@ class Site(StrictModel):
     """Power feeds per rack: 2N means each of the A/B feeds carries the full load."""
 
 
+DEFAULT_RACK_USD = 8000.0
+"""finance.rack_usd when the scenario gives none (its docstring gives the source and the range)."""
+
+
 class Finance(StrictModel):
     gpu_prices_usd: dict[str, PriceUsd] = {}
     """Per-GPU price overrides (USD per GPU); default: the catalog's price."""
@@ -184,7 +188,21 @@ class Finance(StrictModel):
     colocation_usd_per_kw_month: float | None = Field(None, ge=0, le=1e5)
     """Colocation charge per kW of contracted (nameplate) IT capacity per month."""
     budget_usd: float | None = Field(None, gt=0, le=1e15)
-    """Capex budget (GPUs + servers)."""
+    """Capex budget: everything the plan's capex_usd counts (GPUs, servers, their network and storage
+    shares, racks and PDUs). Support is a yearly running cost, not capex: it is not in the budget."""
+    network_usd_per_server: float | None = Field(None, ge=0, le=1e7)
+    """Each server's share of the network outside it (switch ports, optics, cables), USD, for every
+    GPU type; default: the catalog's figure for the server model (its `infrastructure:`)."""
+    storage_usd_per_server: float | None = Field(None, ge=0, le=1e7)
+    """Each server's share of shared storage, USD, for every GPU type; default: the catalog's figure."""
+    rack_usd: float = Field(DEFAULT_RACK_USD, ge=0, le=1e7)
+    """One rack with its PDUs, USD. Default 8,000: an ESTIMATE (plausible 4,000-15,000) for a 42-48U
+    enclosure (1,500-3,000 USD list, e.g. APC NetShelter SX) with two metered or switched 3-phase rack
+    PDUs (1,500-4,000 USD each, vendor list prices 2024-2026) and installation; a liquid-cooled rack
+    (rear-door heat exchanger or CDU) costs several times more: set it here."""
+    support_share_per_year: float | None = Field(None, ge=0, le=1)
+    """Hardware support per year as a share of the hardware capex (GPUs, servers, network, storage);
+    default: the catalog's figure for the server model."""
 
 
 class Scenario(StrictModel):
