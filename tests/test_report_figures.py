@@ -179,7 +179,7 @@ def test_markdown_shows_the_same_cells_as_the_html(name: str) -> None:
 
 
 KEY_FIGURES = {
-    "Capex (GPUs and servers)": "totals.capex_usd",
+    "Capex (GPUs, servers, network, storage, racks)": "totals.capex_usd",
     "TCO per year (capex amortized)": "totals.tco_per_year_usd",
     "Cost per million output tokens": "totals.usd_per_million_tokens",
     "IT power, nameplate maximum (circuits, PSUs)": "totals.it_power_nameplate_w",

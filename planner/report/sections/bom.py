@@ -34,8 +34,24 @@ def server_table(plan: Plan) -> Table:
 
 
 def capex_table(plan: Plan) -> Table:
-    return key_value_table([("Capex, GPUs and servers (plan total)",
-                             f.fig(plan.totals.capex_usd, f.USD, "totals.capex_usd"))])
+    """Capex by line, then the support it carries per year (plans written before the network, storage,
+    rack and support lines existed show them as 0: their capex is GPUs and servers)."""
+    t = plan.totals
+    rack_usd = plan.finance.rack_usd
+    racks = (f"Racks and PDUs ({t.racks:,} x {f.number_text(rack_usd, f.USD)})" if rack_usd is not None
+             else "Racks and PDUs")
+    return key_value_table([
+        ("GPUs", f.fig(sum(g.gpus * g.gpu_price_usd for g in plan.servers), f.USD, "derived:gpu_capex")),
+        ("Servers (without GPUs)", f.fig(sum(g.servers * g.server_price_usd for g in plan.servers), f.USD,
+                                         "derived:server_capex")),
+        ("Network (switch ports, optics, cables; NICs are in the servers)",
+         f.fig(t.network_capex_usd, f.USD, "totals.network_capex_usd")),
+        ("Storage (shared: model weights, logs)", f.fig(t.storage_capex_usd, f.USD, "totals.storage_capex_usd")),
+        (racks, f.fig(t.rack_capex_usd, f.USD, "totals.rack_capex_usd")),
+        ("Capex (plan total; the budget bounds this)", f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
+        ("Hardware support per year (not capex)", f.fig(t.annual_support_usd, f.USD_PER_YEAR,
+                                                        "totals.annual_support_usd")),
+    ], header=("Capex line", "Value"))
 
 
 def rack_table(plan: Plan) -> Table:

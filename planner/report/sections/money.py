@@ -26,11 +26,13 @@ def energy_table(plan: Plan, facts: SiteFacts) -> Table:
 
 def cost_table(plan: Plan, facts: SiteFacts) -> Table:
     t = plan.totals
-    rows = [("Capex, GPUs and servers", f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
+    rows = [("Capex (GPUs, servers, network, storage, racks; see the bill of materials)",
+             f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
             ("Electricity per year", f.fig(t.annual_energy_cost_usd, f.USD_PER_YEAR,
                                            "totals.annual_energy_cost_usd")),
             ("Colocation per year", f.fig(t.annual_colocation_usd, f.USD_PER_YEAR,
-                                          "totals.annual_colocation_usd"))]
+                                          "totals.annual_colocation_usd")),
+            ("Hardware support per year", f.fig(t.annual_support_usd, f.USD_PER_YEAR, "totals.annual_support_usd"))]
     colo_rate = plan.finance.colocation_usd_per_kw_month
     if colo_rate is not None:
         rows.append(("Colocation rate (per kW of nameplate capacity)",
@@ -75,12 +77,15 @@ def carbon_table(plan: Plan, facts: SiteFacts) -> Table:
 
 def annual_cost_parts(plan: Plan, facts: SiteFacts) -> list[tuple[str, float]]:
     """Yearly cost by kind, capex straight-line over the horizon (for the cost chart)."""
-    years = facts.amortization_years
+    years, t = facts.amortization_years, plan.totals
     gpu_capex = sum(g.gpus * g.gpu_price_usd for g in plan.servers)
     server_capex = sum(g.servers * g.server_price_usd for g in plan.servers)
-    return [("GPUs (capex / year)", gpu_capex / years), ("Servers (capex / year)", server_capex / years),
-            ("Electricity", plan.totals.annual_energy_cost_usd),
-            ("Colocation", plan.totals.annual_colocation_usd)]
+    parts = [("GPUs (capex / year)", gpu_capex / years), ("Servers (capex / year)", server_capex / years)]
+    parts += [(label, value / years) for label, value in (
+        ("Network (capex / year)", t.network_capex_usd), ("Storage (capex / year)", t.storage_capex_usd),
+        ("Racks and PDUs (capex / year)", t.rack_capex_usd)) if value > 0]
+    parts += [("Electricity", t.annual_energy_cost_usd), ("Colocation", t.annual_colocation_usd)]
+    return parts + ([("Hardware support", t.annual_support_usd)] if t.annual_support_usd > 0 else [])
 
 
 def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:

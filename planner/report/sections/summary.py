@@ -60,7 +60,7 @@ def key_figures_table(plan: Plan, facts: SiteFacts) -> Table:
     t = plan.totals
     return key_value_table([
         ("Racks", f.fig(t.racks, f.COUNT, "totals.racks")),
-        ("Capex (GPUs and servers)", f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
+        ("Capex (GPUs, servers, network, storage, racks)", f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
         ("TCO per year (capex amortized)", f.fig(t.tco_per_year_usd, f.USD_PER_YEAR,
                                                  "totals.tco_per_year_usd")),
         ("Amortization horizon", f.fig(facts.amortization_years, f.YEARS, "finance.amortization_years")),
