@@ -228,7 +228,8 @@ def solve_with(solver_name: str, time_limit_s: float, rule: ReSolveRule | None =
         else:
             left_s = rule.deadline_s - time.perf_counter()
             if left_s <= 0:
-                raise SolverLimitError("the analysis time limit was reached")
+                raise SolverLimitError("the solver stopped by the analysis's wall-clock limit (the solve's "
+                                       "--time-limit) before this re-solve began")
             r = run_solver(m, solver_name, left_s, tie_break=tie_break,
                            node_limit=rule.node_limit, start=start_values(m, rule.start), reprove=True,
                            gap_abs=WHOLE_NUMBER_GAP_ABS if p.objective in WHOLE_NUMBER_OBJECTIVES else None)
