@@ -161,6 +161,24 @@ def test_a_gpu_price_below_the_catalogs_fails(capsys, tmp_path):
     assert any(line.startswith("fail  servers[0]") and "gpu_price_usd" in line for line in lines), lines
 
 
+def test_a_recorded_server_overhead_is_the_problems(capsys, tmp_path):
+    """A plan may record each server's non-GPU power per GPU; check holds it to the resolved problem's."""
+    from planner.gitops.rederive import check_context
+
+    ctx = check_context(load_scenario(_scenario_of(CHATBOT), None), CATALOG)
+    group = load_plan(CHATBOT).servers[0]
+    overhead_w = ctx.problem.gpu(group.gpu).overhead_w_per_gpu
+
+    def recorded(value: float) -> Callable[[dict[str, Any]], None]:
+        return lambda doc: doc["servers"][0].update(server_overhead_w_per_gpu=value)
+
+    code, lines = _check(capsys, _scenario_of(CHATBOT), _plan_copy(tmp_path, recorded(overhead_w)))
+    assert code == 0, lines
+    code, lines = _check(capsys, _scenario_of(CHATBOT), _plan_copy(tmp_path, recorded(overhead_w + 50)))
+    assert code == 1
+    assert any(line.startswith("fail  servers[0]") and "server_overhead_w_per_gpu" in line for line in lines), lines
+
+
 def test_a_price_keyed_by_an_alias_is_the_one_check_uses(capsys, tmp_path):
     """finance.gpu_prices_usd keyed by a name the catalog resolves is the price check uses, as solve
     does: with it, the plan's servers cost more than a budget its catalog prices fit."""

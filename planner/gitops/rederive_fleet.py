@@ -62,6 +62,8 @@ def _server_claims(plan: Plan, ctx: Context) -> list[str]:
             "psu_count": psu.count if psu else None, "psu_rating_w": psu.rating_w if psu else None,
             "psu_redundancy": psu.redundancy if psu else None,
             "psu_efficiency_tier": psu.efficiency_tier if psu else None}
+        if g.server_overhead_w_per_gpu is not None:  # recorded only by some plans
+            want["server_overhead_w_per_gpu"] = t.overhead_w_per_gpu
         out += claim_line(f"servers[{i}] ({g.gpu})", _differences(g.model_dump(), want, "catalog/scenario"))
     return out
 
