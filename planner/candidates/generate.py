@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.candidates.prune import prune
+from planner.candidates.prune import prune, prune_exact
 from planner.candidates.queueing import max_rate_meeting, ttft_quantile
 from planner.core.constants import fixed
 from planner.core.features import tp_splits_heads
@@ -30,6 +30,7 @@ PP_GRID = (1, 2, 4)
 # step token budgets tried (decode tokens included): small budgets protect ITL tails, large ones
 # shorten TTFT (Sarathi-Serve, OSDI'24; vLLM max_num_batched_tokens)
 BUDGET_GRID = (512, 2048, 8192)
+PRUNING = {"heuristic": prune, "exact": prune_exact}
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Candidates:
     # per workload: best achievable latencies over all evaluated points (for infeasibility answers)
     best_latency: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluated: int = 0
+    pruning: str = "heuristic"
+    """The rule that dropped dominated points (planner.candidates.prune)."""
 
     def __len__(self) -> int:
         return len(self.columns["workload"])
@@ -284,13 +287,13 @@ def generate_candidates(p: Problem, workloads: tuple[WorkloadDemand, ...] | None
         best[w.name] = b
         evaluated += n
     merged = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
-    keep = prune(merged)
-    return Candidates({k: v[keep] for k, v in merged.items()}, best, evaluated)
+    keep = PRUNING[p.candidate_pruning](merged)
+    return Candidates({k: v[keep] for k, v in merged.items()}, best, evaluated, p.candidate_pruning)
 
 
 def replace_workload(cand: Candidates, name: str, cols: dict[str, np.ndarray]) -> Candidates:
     """``cand`` with one workload's operating points replaced by ``cols`` (pruned again)."""
     keep_other = cand.columns["workload"] != name
     merged = {k: np.concatenate([v[keep_other], cols[k]]) for k, v in cand.columns.items()}
-    mask = prune(merged)
-    return Candidates({k: v[mask] for k, v in merged.items()}, cand.best_latency, cand.evaluated)
+    mask = PRUNING[cand.pruning](merged)
+    return Candidates({k: v[mask] for k, v in merged.items()}, cand.best_latency, cand.evaluated, cand.pruning)

@@ -105,23 +105,28 @@ def _finite(seconds: float) -> float:
 @click.option("--no-write", is_flag=True, help="Print only; write no files.")
 @click.option("--analysis/--no-analysis", default=True, show_default=True,
               help="Re-solve for what-if values and other objectives (skipped above 400 candidates).")
+@click.option("--exact", is_flag=True,
+              help="Keep every operating point that could lower the objective (slower; default: a pruning "
+                   "heuristic that can miss a cheaper plan by up to one replica per pool).")
 def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, solver: str, time_limit: float,
-          catalogs: tuple[str, ...], calibration: str | None, no_write: bool, analysis: bool) -> int:
+          catalogs: tuple[str, ...], calibration: str | None, no_write: bool, analysis: bool, exact: bool) -> int:
     """Solve SCENARIO: the cheapest fleet (or per the objective) meeting traffic, SLOs and power caps.
 
     Exit 0 with a plan, 1 on bad input, 3 when infeasible (the reasons are printed).
     """
     from planner.catalog.loader import load_catalog
     from planner.io.files import write_together
-    from planner.optimize.solve import solve_loaded
+    from planner.optimize.solve import solve_problem
     from planner.plan.io import dump_plan, normalize_plan
+    from planner.problem.build import resolve_problem
     from planner.scenario.load import load_scenario
 
     loaded = load_scenario(scenario, override)
     if out_dir is not None and not no_write:
         _refuse_overwriting(Path(out_dir), loaded, calibration)
-    solved = solve_loaded(loaded, load_catalog(list(catalogs)), calibration=calibration, solver=solver,
-                          time_limit_s=time_limit, analysis=analysis)
+    problem = resolve_problem(loaded, load_catalog(list(catalogs)), calibration=calibration,
+                              candidate_pruning="exact" if exact else "heuristic")
+    solved = solve_problem(problem, solver=solver, time_limit_s=time_limit, analysis=analysis)
     text = dump_plan(solved)
     # Render what the file holds (rounded, ordered), so `planner report plan.json` gives the same bytes.
     plan = normalize_plan(solved)

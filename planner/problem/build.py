@@ -8,6 +8,7 @@ factors of planner.units, and the input hashes taken from the bytes already read
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from planner.calibration.coefficients import default_calibration_path, read_calibration_file
 from planner.catalog.loader import Catalog
@@ -170,7 +171,8 @@ def _origin(cal: Calibration) -> str:
     return f"fitted by planner calibrate on {cal.provenance.get('data_file', 'measurements')}"
 
 
-def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: str | Path | None = None) -> Problem:
+def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: str | Path | None = None,
+                    candidate_pruning: Literal["heuristic", "exact"] = "heuristic") -> Problem:
     """The one resolved problem of a loaded scenario (raises InputError naming file and key path)."""
     sc = loaded.scenario
     file = str(loaded.path)
@@ -193,4 +195,4 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
         hashes=input_hashes(loaded.raw_bytes, catalog, cal_bytes, loaded.override), catalog=catalog,
         echo=Echo(site=sc.site.model_dump(), finance={k: v for k, v in sc.finance.model_dump().items()
                                                       if not isinstance(v, dict)}),
-        notes=tuple(notes + more))
+        notes=tuple(notes + more), candidate_pruning=candidate_pruning)

@@ -224,6 +224,8 @@ class Problem:
     echo: Echo
     notes: tuple[str, ...] = ()
     """GPUs left out and why, and other facts the plan should state."""
+    candidate_pruning: Literal["heuristic", "exact"] = "heuristic"
+    """How dominated operating points are dropped before the solve (planner.candidates.prune)."""
 
     def workload(self, name: str) -> WorkloadDemand:
         return next(w for w in self.workloads if w.name == name)

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.candidates.prune import prune
+from planner.candidates.prune import prune, prune_exact
 
 pytestmark = pytest.mark.unit
 
@@ -234,3 +234,62 @@ def test_every_pruned_point_has_a_kept_dominator(spec):
     covers = same & (a[None, :] >= a[:, None]) & (b[None, :] <= b[:, None]) & (s[None, :] <= s[:, None])
     for i in np.flatnonzero(~keep):
         assert (covers[i] & keep).any(), i
+
+
+# --- the exact rule ------------------------------------------------------------------------------
+
+def program_table(seed: int, per_workload: int) -> dict[str, np.ndarray]:
+    """One workload's points with the program's power terms: base W per replica, W per routed rps."""
+    rng = np.random.default_rng(seed)
+    size = rng.choice((1, 2, 4), per_workload)
+    cap = size * rng.integers(2, 6, per_workload).astype(float)
+    base = size * rng.integers(2, 5, per_workload) * 50.0
+    slope = rng.integers(1, 4, per_workload) * 10.0
+    return {"workload": np.full(per_workload, "w"), "gpu": np.full(per_workload, "g"), "num_gpus": size,
+            "capacity_rps": cap, "power_base_w": base, "power_slope_w_per_rps": slope,
+            "power_at_capacity_w": base + slope * cap}
+
+
+def program_optimum(cols: dict[str, np.ndarray], mask: np.ndarray, need: float, gpu_w: float) -> float:
+    """Least gpu_w x GPUs + base power + power at the routed load (lowest slope first) over every
+    whole-replica count vector of the points in ``mask`` whose capacity covers ``need``."""
+    idx = np.flatnonzero(mask)
+    cap, size = cols["capacity_rps"][idx], cols["num_gpus"][idx]
+    base, slope = cols["power_base_w"][idx], cols["power_slope_w_per_rps"][idx]
+    best = math.inf
+    for n in itertools.product(*[range(math.ceil(need / c) + 1) for c in cap]):
+        if np.dot(n, cap) < need:
+            continue
+        left, routed_w = need, 0.0
+        for i in np.argsort(slope, kind="stable"):
+            take = min(left, n[i] * cap[i])
+            routed_w += take * slope[i]
+            left -= take
+        best = min(best, gpu_w * float(np.dot(n, size)) + float(np.dot(n, base)) + routed_w)
+    return best
+
+
+@FEW
+@given(seed=st.integers(0, 2**32 - 1), per_workload=st.integers(1, 4), need=st.integers(1, 16),
+       gpu_w=st.sampled_from([0.0, 1.0, 1e4]))
+def test_the_exact_rule_never_loses_the_programs_optimum(seed, per_workload, need, gpu_w):
+    cols = program_table(seed, per_workload)
+    everything = np.ones(per_workload, dtype=bool)
+    assert program_optimum(cols, prune_exact(cols), need, gpu_w) == program_optimum(cols, everything, need, gpu_w)
+
+
+def test_the_exact_rule_keeps_both_counterexamples_of_the_heuristic():
+    """The two pinned limits of the heuristic above: the exact rule keeps the cheaper point."""
+    whole = {**table([("w", "g", 1, 10.0, 100.0), ("w", "g", 2, 15.0, 160.0)]),
+             "power_base_w": np.array([100.0, 160.0]), "power_slope_w_per_rps": np.array([0.0, 0.0])}
+    assert prune_exact(whole).tolist() == [True, True]
+    routed = {**table([("rag", "mi300x", 4, 1.72, 0.0), ("rag", "mi300x", 4, 1.69, 0.0)]),
+              "power_base_w": np.array([2224.59, 2224.59]), "power_slope_w_per_rps": np.array([536.16, 529.01])}
+    assert prune_exact(routed).tolist() == [True, True]
+
+
+def test_the_exact_rule_drops_what_whole_copies_replace_and_one_of_each_duplicate():
+    cols = {**table([("w", "g", 1, 10.0, 0.0), ("w", "g", 2, 19.0, 0.0), ("w", "g", 1, 10.0, 0.0)]),
+            "power_base_w": np.array([100.0, 250.0, 100.0]), "power_slope_w_per_rps": np.array([5.0, 6.0, 5.0])}
+    # two copies of the first hold 20 >= 19 rps on the same 2 GPUs, 200 <= 250 W base, 5 <= 6 W per rps
+    assert prune_exact(cols).tolist() == [True, False, False]
