@@ -14,8 +14,8 @@ from planner.catalog.generic import (
     with_model,
 )
 from planner.catalog.loader import load_catalog
-from planner.core.api import estimate
 from planner.errors import InputError
+from planner.estimation import estimate
 
 
 @pytest.mark.parametrize(("params", "layers", "hidden", "ffn"), [

@@ -26,9 +26,6 @@ pytestmark = pytest.mark.unit
 TESTS = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("planner.calibration", "planner.catalog.loader", "planner.io")
 """Module prefixes the core must not import: each reads files or holds the file-reading API."""
-TRANSITION = {"planner.core.api"}
-"""A shim to be deleted once tests/test_catalog_generic.py stops importing it; it forwards lazily to
-planner.estimation, which reads the shipped files."""
 CORE = sorted(f"planner.core.{m.name}" for m in pkgutil.iter_modules(planner.core.__path__))
 
 
@@ -60,7 +57,7 @@ def test_no_core_module_imports_a_file_reading_module_even_inside_a_function():
     finally:
         sys.path.remove(str(TESTS))
     graph = architecture.import_graph()
-    seen, todo = set(), [m for m in CORE if m not in TRANSITION]
+    seen, todo = set(), list(CORE)
     while todo:
         m = todo.pop()
         if m not in seen:
