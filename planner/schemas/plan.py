@@ -185,6 +185,17 @@ class Rack(PlanModel):
     liquid_cooling_required: Flag
 
 
+def _without_unset(model: BaseModel, data: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    """``data`` without those of ``keys`` the model was not given: a plan read from a file written
+    before those keys existed is written back byte for byte."""
+    return {k: v for k, v in data.items() if k not in keys or k in model.model_fields_set}
+
+
+CAPEX_LINE_TOTALS = frozenset({"network_capex_usd", "storage_capex_usd", "rack_capex_usd", "annual_support_usd"})
+CAPEX_LINE_FINANCE = frozenset({"network_usd_per_server", "storage_usd_per_server", "rack_usd",
+                                "support_share_per_year"})
+
+
 class Totals(PlanModel):
     gpus: Count
     servers: Count
@@ -224,6 +235,10 @@ class Totals(PlanModel):
     """Capex share: racks with their PDUs."""
     annual_support_usd: Number = 0.0
     """Hardware support per year (a share of the GPUs, servers, network and storage capex)."""
+
+    @model_serializer(mode="wrap")
+    def _capex_lines_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_unset(self, handler(self), CAPEX_LINE_TOTALS)
 
 
 class Constraint(PlanModel):
@@ -338,6 +353,10 @@ class PlanFinance(MappingView, PlanModel):
     """One rack with its PDUs; null in plans written before racks were priced."""
     support_share_per_year: Number | None = None
     """The scenario's support share per year; null: the catalog's figure per server model."""
+
+    @model_serializer(mode="wrap")
+    def _capex_lines_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_unset(self, handler(self), CAPEX_LINE_FINANCE)
 
 
 class Objective(MappingView, PlanModel):

@@ -33,9 +33,18 @@ def server_table(plan: Plan) -> Table:
                   "Unit price (no GPUs)", "Extended price"], rows)
 
 
+NOT_COUNTED = "not counted (the plan was solved before this line existed)"
+
+
+def line_cell(plan: Plan, key: str, unit: f.Unit) -> Cell:
+    """A capex line or support total of the plan, or a note that the plan predates the line."""
+    if key not in plan.totals.model_fields_set:
+        return Cell(NOT_COUNTED)
+    return f.fig(getattr(plan.totals, key), unit, f"totals.{key}")
+
+
 def capex_table(plan: Plan) -> Table:
-    """Capex by line, then the support it carries per year (plans written before the network, storage,
-    rack and support lines existed show them as 0: their capex is GPUs and servers)."""
+    """Capex by line, then the support it carries per year."""
     t = plan.totals
     rack_usd = plan.finance.rack_usd
     racks = (f"Racks and PDUs ({t.racks:,} x {f.number_text(rack_usd, f.USD)})" if rack_usd is not None
@@ -45,12 +54,11 @@ def capex_table(plan: Plan) -> Table:
         ("Servers (without GPUs)", f.fig(sum(g.servers * g.server_price_usd for g in plan.servers), f.USD,
                                          "derived:server_capex")),
         ("Network (switch ports, optics, cables; NICs are in the servers)",
-         f.fig(t.network_capex_usd, f.USD, "totals.network_capex_usd")),
-        ("Storage (shared: model weights, logs)", f.fig(t.storage_capex_usd, f.USD, "totals.storage_capex_usd")),
-        (racks, f.fig(t.rack_capex_usd, f.USD, "totals.rack_capex_usd")),
+         line_cell(plan, "network_capex_usd", f.USD)),
+        ("Storage (shared: model weights, logs)", line_cell(plan, "storage_capex_usd", f.USD)),
+        (racks, line_cell(plan, "rack_capex_usd", f.USD)),
         ("Capex (plan total; the budget bounds this)", f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
-        ("Hardware support per year (not capex)", f.fig(t.annual_support_usd, f.USD_PER_YEAR,
-                                                        "totals.annual_support_usd")),
+        ("Hardware support per year (not capex)", line_cell(plan, "annual_support_usd", f.USD_PER_YEAR)),
     ], header=("Capex line", "Value"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.report import format as f
+from planner.report.sections.bom import line_cell
 from planner.report.site import SiteFacts
 from planner.report.tables import Cell, Table, key_value_table
 from planner.schemas.plan import Plan
@@ -32,7 +33,7 @@ def cost_table(plan: Plan, facts: SiteFacts) -> Table:
                                            "totals.annual_energy_cost_usd")),
             ("Colocation per year", f.fig(t.annual_colocation_usd, f.USD_PER_YEAR,
                                           "totals.annual_colocation_usd")),
-            ("Hardware support per year", f.fig(t.annual_support_usd, f.USD_PER_YEAR, "totals.annual_support_usd"))]
+            ("Hardware support per year", line_cell(plan, "annual_support_usd", f.USD_PER_YEAR))]
     colo_rate = plan.finance.colocation_usd_per_kw_month
     if colo_rate is not None:
         rows.append(("Colocation rate (per kW of nameplate capacity)",
