@@ -120,6 +120,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     problems: list[str] = []
     for item in items:
         own = [m.name for m in item.iter_markers() if m.name in TIERS]
+        mine = [m.name for m in item.own_markers if m.name in TIERS]
+        if len(mine) == 1:  # a tier on the test function wins over its file's (one subprocess test in a unit file)
+            own = mine
         table = _table_tier(item)
         if table is not None and not own:  # a tier the test or its file gives itself wins over the table
             item.add_marker(getattr(pytest.mark, table))

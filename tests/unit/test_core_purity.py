@@ -40,6 +40,7 @@ def _columns(n: int = 2) -> dict[str, np.ndarray]:
             "output_tokens": np.full(n, 200.0), "engine": np.array(["vllm"] * n)}
 
 
+@pytest.mark.e2e  # starts a fresh interpreter
 def test_importing_the_core_loads_no_file_reading_module():
     code = ("import importlib, json, sys\n"
             f"for m in {CORE!r}: importlib.import_module(m)\n"
