@@ -77,6 +77,7 @@ FILE_TIERS: dict[str, str] = {
     "test_report_figures.py": "integration",
     "test_report_golden.py": "unit",
     "test_report_layout.py": "e2e",
+    "test_core_import_purity.py": "e2e",
     "test_report_psu.py": "unit",
     "test_report_specs.py": "unit",
     "test_scenario_input.py": "integration",
@@ -120,9 +121,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     problems: list[str] = []
     for item in items:
         own = [m.name for m in item.iter_markers() if m.name in TIERS]
-        mine = [m.name for m in item.own_markers if m.name in TIERS]
-        if len(mine) == 1:  # a tier on the test function wins over its file's (one subprocess test in a unit file)
-            own = mine
         table = _table_tier(item)
         if table is not None and not own:  # a tier the test or its file gives itself wins over the table
             item.add_marker(getattr(pytest.mark, table))
