@@ -109,3 +109,9 @@ def test_the_plans_own_objective_row_is_the_plan(multi) -> None:  # type: ignore
     own = next(row for row in rows if row["objective"] == p.objective)
     assert own["gpus"] == round(value(r.model.expr["gpus"]))
     assert own["it_power_max_w"] == pytest.approx(value(r.model.expr["it_power_max_w"]))
+
+
+def test_warm_started_analysis_gives_the_same_plan_bytes_every_run() -> None:
+    p = problem("multi-model-1mw")
+    first, second = (solve_problem(p).model_dump_json() for _ in range(2))
+    assert first == second
