@@ -12,6 +12,7 @@ import functools
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pulp
@@ -88,9 +89,9 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
             return pulp.LpStatusOptimal, (pulp.LpSolutionOptimal if proven else pulp.LpSolutionIntegerFeasible)
         return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
 
-    def _gap_closed(self, info: object) -> bool:
+    def _gap_closed(self, info: Any) -> bool:
         """A limit reached just as the bounds met: the plan is proven within the gap all the same."""
-        primal, dual = float(info.objective_function_value), float(info.mip_dual_bound)  # type: ignore[attr-defined]
+        primal, dual = float(info.objective_function_value), float(info.mip_dual_bound)
         gap = abs(primal - dual)
         return gap <= (self.gapRel or 0.0) * max(abs(primal), 1e-9) or gap <= (self.gapAbs or 0.0)
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from planner.candidates.generate import Candidates, replace_workload, workload_candidates
 from planner.errors import InfeasibleError
 from planner.optimize.program import ALL_FAMILIES, FleetModel, build_program, value
@@ -110,7 +112,7 @@ class _SloSearch:
 
     def __init__(self, p: Problem, cand: Candidates, run: Runner) -> None:
         self.p, self.cand, self.run = p, cand, run
-        self.tables: dict[tuple[str, tuple[tuple[str, float], ...]], dict | None] = {}
+        self.tables: dict[tuple[str, tuple[tuple[str, float], ...]], dict[str, np.ndarray] | None] = {}
 
     def _relaxed(self, scaled: list[tuple[SloLimit, float]]) -> tuple[Problem, list[str]]:
         p, texts = self.p, []
