@@ -46,8 +46,9 @@ def render() -> str:
                           f"prior {c.value:g}: {c.source}"))
     if cal.per_engine:
         lines += ["", "Engine-specific values: " + "; ".join(
-            f"{e}: " + ", ".join(f"{n}={v:g}" for n, v in sorted(vals.items()))
-            for e, vals in sorted(cal.per_engine.items())) + "."]
+            f"{e}: " + (", ".join(f"{n}={v:g}" for n, v in sorted(vals.items())) or "the global fit")
+            for e, vals in sorted(cal.per_engine.items())) + ". The table shows the values vLLM (the default "
+            "engine) uses."]
     if cal.provenance.get("clamped"):
         lines += ["", f"Held at a bound by the fit (`--allow-clamped`): {cal.provenance['clamped']}."]
     lines += ["", "## Fixed constants", "", "| constant | value | plausible range | unit | source |",

@@ -176,7 +176,7 @@ def test_cli_output_is_the_readme_table(capsys, monkeypatch):
     if section is None:
         pytest.skip("README.md has no accuracy markers yet (scripts/accuracy_table.py prints the section)")
     monkeypatch.chdir(ROOT)
-    args = ["accuracy", "planner/data/measurements/calibration-h100-a100.csv", "--format", "md",
+    args = ["accuracy", "planner/data/measurements/measurements.csv", "--format", "md",
             "--leave-one-out", "gpu", "--leave-one-out", "model"]
     assert main(args) == 0
     out = capsys.readouterr().out

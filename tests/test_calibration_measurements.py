@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planner.calibration.measurements import load_measurements, measured_targets, to_configs
@@ -61,6 +62,17 @@ def test_a_good_file_loads(tmp_path, catalog):
     assert m.frame["model"][0] == "llama-3.1-8b"
     # energy is derived from power and throughput when the column is blank or absent
     assert measured_targets(m)["energy_per_output_token_j"][0] == pytest.approx(600 / 5000)
+
+
+def test_a_ttft_run_may_leave_throughput_blank(tmp_path, catalog):
+    """A batch-1 TTFT run (one output token) measures no throughput: it loads and scores TTFT only."""
+    header = [*HEADER, "ttft_ms"]
+    ttft_only = [*with_value("throughput_tok_s", ""), "15.4"]
+    ttft_only[HEADER.index("itl_ms")] = ttft_only[HEADER.index("avg_power_w")] = ""
+    m = load_measurements(write_rows(tmp_path / "m.csv", [ttft_only], header), catalog)
+    t = measured_targets(m)
+    assert t["ttft_s"][0] == pytest.approx(0.0154)
+    assert np.isnan(t["output_tokens_per_s"][0]) and np.isnan(t["energy_per_output_token_j"][0])
 
 
 def test_missing_columns_are_named(tmp_path, catalog):

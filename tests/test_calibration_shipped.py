@@ -14,20 +14,38 @@ from planner.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "planner" / "data"
-SHIPPED = DATA / "measurements" / "calibration-h100-a100.csv"
+FIRST = DATA / "measurements" / "calibration-h100-a100.csv"
 # ../shared/data/measurements-calibration.csv, copied unchanged (planner/data/README.md)
-SHIPPED_SHA256 = "199750dc9ce593b6ebaf6b518e4d26a9b20ec77b47785982ed52b8d3d24cf756"
+FIRST_SHA256 = "199750dc9ce593b6ebaf6b518e4d26a9b20ec77b47785982ed52b8d3d24cf756"
+SHIPPED = DATA / "measurements" / "measurements.csv"
+# the project's measurement set: the header and rows of the two source files below, unchanged, in order
+SOURCES = {"measurements-calibration.csv": (48, FIRST_SHA256),
+           "measurements-ampere-ada.csv": (54, "2fdad4f3374ccbc4d3c96bc18c7ece18fdc32e93b4d869e41fdb0edc47e3f704")}
 
 
 def test_measurements_are_the_documented_copy():
-    assert hashlib.sha256(SHIPPED.read_bytes()).hexdigest() == SHIPPED_SHA256
-    assert SHIPPED_SHA256 in (DATA / "README.md").read_text(encoding="utf-8")
+    assert hashlib.sha256(FIRST.read_bytes()).hexdigest() == FIRST_SHA256
+    assert FIRST_SHA256 in (DATA / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_measurement_set_is_the_documented_sources_unchanged():
+    """Each source file is rebuilt byte for byte from the set's header and its slice of rows."""
+    header, *rows = SHIPPED.read_bytes().split(b"\r\n")
+    assert rows[-1] == b""  # CRLF after the last row, as in the sources
+    start = 0
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for name, (count, sha) in SOURCES.items():
+        part = b"\r\n".join([header, *rows[start:start + count]]) + b"\r\n"
+        assert hashlib.sha256(part).hexdigest() == sha, name
+        assert sha in readme and name in readme
+        start += count
+    assert start == len(rows) - 1
 
 
 def test_shipped_calibration_is_the_default_and_names_its_data():
     assert default_calibration_path() == DATA / "calibration.yaml"
     cal, _ = load_calibration(None)
-    assert cal.provenance["data_sha256"] == SHIPPED_SHA256
+    assert cal.provenance["data_sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     assert cal.provenance["command"] == f"planner calibrate {SHIPPED.name} --allow-clamped"
 
 

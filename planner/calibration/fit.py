@@ -22,8 +22,8 @@ from planner.core.inputs import build_inputs, estimate_arrays
 from planner.errors import CalibrationError
 from planner.schemas.calibration import Calibration
 
-FIT_METRICS = ("output_tokens_per_s", "itl_s", "power_total_w")
-METRIC_WEIGHT = {"output_tokens_per_s": 1.0, "itl_s": 1.0, "power_total_w": 1.0}
+FIT_METRICS = ("output_tokens_per_s", "ttft_s", "itl_s", "power_total_w")
+METRIC_WEIGHT = {"output_tokens_per_s": 1.0, "ttft_s": 1.0, "itl_s": 1.0, "power_total_w": 1.0}
 LOW_TRUST_SOURCES = ("MLE2",)
 # ML.ENERGY v2 ran an older vLLM 2-5x below the roofline on A100 (no CUDA graphs, TPOT incl.
 # queueing): its rows are scored by `planner accuracy` but do not steer the fit.

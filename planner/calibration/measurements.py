@@ -13,7 +13,7 @@ is an error, so that a misspelled ``avg_power_watts`` is not silently read as "n
 | batch_or_concurrency | sequences in flight (max_num_seqs or client concurrency); blank = engine's max |
 | achieved_batch | optional: the measured average batch, preferred over batch_or_concurrency |
 | input_tokens, output_tokens | mean lengths (blank input = 256, the chat default) |
-| throughput_tok_s | output tokens per second of the whole run (all GPUs) |
+| throughput_tok_s | output tokens per second of the whole run (all GPUs); may be blank on a row that measures ttft_ms (a batch-1 TTFT run) |
 | ttft_ms, itl_ms | measured TTFT and inter-token latency (median or mean as measured) |
 | avg_power_w | average power over the measured window (W) |
 | power_scope | summed (blank, "total", "GPU-only, summed over all GPUs"), per GPU, or wall (not scored) |
@@ -380,16 +380,22 @@ class _NameResolver:
         return ident
 
 
+
+
 def _check_values(out: Any, catalog: Catalog, problems: _Problems) -> None:
     positive = ("num_gpus", "tp", "pp", "output_tokens", "throughput_tok_s", "input_tokens")
+    ttft_run = out["ttft_ms"].notna().to_numpy()
     for col in positive:
         for i in np.flatnonzero(~(out[col] > 0).to_numpy()):
             if problems.reported(int(i) + 1, col):
                 continue  # not a number: already reported
+            if col == "throughput_tok_s" and np.isnan(out[col].iloc[i]) and ttft_run[i]:
+                continue  # a TTFT run (e.g. batch 1, one output token) has no throughput to report
             value = out[col].iloc[i]
             got = "blank" if np.isnan(value) else f"{value:g}"
+            blank_ok = " (blank only on a row that measures ttft_ms)" if col == "throughput_tok_s" else ""
             problems.add(int(i) + 1, col, f"must be > 0, got {got}",
-                         "fill in the measured value, or remove the row")
+                         f"fill in the measured value, or remove the row{blank_ok}")
     for col in ("ttft_ms", "itl_ms", "avg_power_w", "energy_j_per_token", "batch_or_concurrency",
                 "achieved_batch"):
         bad = out[col].notna() & ~(out[col] > 0)
