@@ -8,8 +8,8 @@
 
 The section is `planner accuracy planner/data/measurements/measurements.csv --format md
 --leave-one-out gpu --leave-one-out model` (shipped calibration) plus leave-one-GPU-out for every fitted
-GPU beside WattGPU's published figures and issue 11's targets. Only the text between the markers is touched; when README.md
-lacks them, the section is printed and the script says where it belongs.
+GPU beside WattGPU's published figures and issue 11's targets. Only the text between the markers is
+touched; when README.md lacks them, the section is printed and the script says where it belongs.
 
 --refit runs `planner calibrate` on the shipped measurements with SOURCE_DATE_EPOCH set (from the
 environment, else today 00:00 UTC; in --check mode the shipped file's own date) so the calibration

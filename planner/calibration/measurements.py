@@ -13,7 +13,7 @@ is an error, so that a misspelled ``avg_power_watts`` is not silently read as "n
 | batch_or_concurrency | sequences in flight (max_num_seqs or client concurrency); blank = engine's max |
 | achieved_batch | optional: the measured average batch, preferred over batch_or_concurrency |
 | input_tokens, output_tokens | mean lengths (blank input = 256, the chat default) |
-| throughput_tok_s | output tokens per second of the whole run (all GPUs); may be blank on a row that measures ttft_ms (a batch-1 TTFT run) |
+| throughput_tok_s | output tokens/s of the whole run (all GPUs); may be blank on a row with ttft_ms (a TTFT run) |
 | ttft_ms, itl_ms | measured TTFT and inter-token latency (median or mean as measured) |
 | avg_power_w | average power over the measured window (W) |
 | power_scope | summed (blank, "total", "GPU-only, summed over all GPUs"), per GPU, or wall (not scored) |
