@@ -1,0 +1,105 @@
+"""Accuracy on the project's measurement set with the Ampere/Ada rows (issue 11, item 6): in sample per
+fitted GPU and metric, and leave-one-GPU-out (each GPU's rows scored by a fit made without them).
+
+The pins are upper bounds a little above the MdAPE measured with the shipped calibration on
+2026-11-27 (measured + 15 %, at least + 1.5 points): a regression fails, an improvement passes (then
+lower the pin). Issue 11's targets are in ISSUE_11 for reference; where a pin is above its target the
+target is not met yet (README accuracy section, "Leave-one-GPU-out next to WattGPU's published figures").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.calibration.accuracy import PLANNER, AccuracyReport, accuracy_report
+from planner.calibration.coefficients import calibration_info
+from planner.calibration.measurements import load_measurements
+
+pytestmark = pytest.mark.integration
+
+MEASUREMENTS = Path(__file__).resolve().parent.parent / "planner" / "data" / "measurements" / "measurements.csv"
+FITTED_GPUS = ("h100-sxm", "a100-sxm-80gb", "a100-pcie-80gb", "l40s")
+
+# Issue 11, "Done when": leave-one-GPU-out MdAPE (ITL, power, energy with the H100 held out); in sample <= 8 %.
+ISSUE_11 = {"throughput": 12.0, "ttft": 20.0, "itl": 12.0, "power": 10.0, "energy_per_token": 15.0}
+
+# (gpu, metric): (MdAPE measured in %, points). Metrics a GPU has no measurement of are absent.
+IN_SAMPLE = {
+    ("h100-sxm", "throughput"): (9.6, 41), ("h100-sxm", "itl"): (9.6, 29), ("h100-sxm", "power"): (6.0, 29),
+    ("h100-sxm", "energy_per_token"): (6.9, 29),
+    ("a100-sxm-80gb", "throughput"): (14.9, 21), ("a100-sxm-80gb", "ttft"): (12.4, 5),
+    ("a100-pcie-80gb", "throughput"): (9.7, 5),
+    ("l40s", "throughput"): (14.0, 18), ("l40s", "ttft"): (7.9, 5),
+}
+LEAVE_ONE_GPU_OUT = {
+    ("h100-sxm", "throughput"): (12.2, 41), ("h100-sxm", "itl"): (9.2, 29), ("h100-sxm", "power"): (24.1, 29),
+    ("h100-sxm", "energy_per_token"): (27.9, 29),
+    ("a100-sxm-80gb", "throughput"): (20.3, 21), ("a100-sxm-80gb", "ttft"): (19.2, 5),
+    ("a100-pcie-80gb", "throughput"): (9.3, 5),
+    ("l40s", "throughput"): (22.0, 18), ("l40s", "ttft"): (26.6, 5),
+}
+# ML.ENERGY v2 A100 40GB rows (a 2024 vLLM): scored, never fitted, no leave-one-out fold of their own.
+UNFITTED_A100_40GB = {"throughput": (191.8, 7), "itl": (64.6, 7), "energy_per_token": (34.8, 7)}
+
+
+def pin(measured: float) -> float:
+    return max(measured * 1.15, measured + 1.5)
+
+
+@pytest.fixture(scope="module")
+def report(catalog) -> AccuracyReport:
+    m = load_measurements(MEASUREMENTS, catalog)
+    cal, info = calibration_info(None, m.sha256)
+    return accuracy_report(m, catalog, cal, calibration_info=info, leave_one_out=("gpu",))
+
+
+def _fold_stats(report: AccuracyReport, gpu: str) -> dict:
+    cv = next(c for c in report.cross_validation if c.by == "gpu")
+    return next(f for f in cv.folds if f.held_out == gpu).score.stats[PLANNER]
+
+
+def test_every_fitted_gpu_is_pinned_for_every_metric_it_has(report):
+    for gpu in FITTED_GPUS:
+        measured = {k for k, s in report.group(f"gpu: {gpu}").stats[PLANNER].items() if s.n}
+        assert measured == {k for g, k in IN_SAMPLE if g == gpu} == {k for g, k in LEAVE_ONE_GPU_OUT if g == gpu}
+
+
+@pytest.mark.parametrize(("gpu", "metric"), sorted(IN_SAMPLE))
+def test_in_sample_error_per_gpu(report, gpu, metric):
+    s = report.group(f"gpu: {gpu}").stats[PLANNER][metric]
+    mdape, n = IN_SAMPLE[gpu, metric]
+    assert s.n == n
+    assert s.mdape <= pin(mdape), f"{gpu} {metric}: in-sample MdAPE {s.mdape:.1f} % (was {mdape} %)"
+
+
+@pytest.mark.parametrize(("gpu", "metric"), sorted(LEAVE_ONE_GPU_OUT))
+def test_leave_one_gpu_out_error(report, gpu, metric):
+    s = _fold_stats(report, gpu)[metric]
+    mdape, n = LEAVE_ONE_GPU_OUT[gpu, metric]
+    assert s.n == n
+    assert s.mdape <= pin(mdape), f"{gpu} held out, {metric}: MdAPE {s.mdape:.1f} % (was {mdape} %)"
+
+
+def test_every_fold_of_a_fitted_gpu_is_refitted_on_the_others(report):
+    cv = next(c for c in report.cross_validation if c.by == "gpu")
+    points = report.measurements["calibration_points"]
+    for f in cv.folds:
+        if f.held_out in FITTED_GPUS:
+            assert 0 < f.train_fitted_rows < points  # its own rows left the fit; the others' did not
+        else:
+            assert f.train_fitted_rows == points  # the score-only A100 40GB rows steer no fit
+
+
+@pytest.mark.parametrize("metric", sorted(UNFITTED_A100_40GB))
+def test_the_2024_vllm_a100_rows_are_scored_not_fitted(report, metric):
+    s = report.group("gpu: a100-sxm-40gb").stats[PLANNER][metric]
+    mdape, n = UNFITTED_A100_40GB[metric]
+    assert s.n == n and s.mdape <= pin(mdape)
+
+
+def test_the_readme_table_states_issue_11_targets():
+    readme = (MEASUREMENTS.parents[3] / "README.md").read_text(encoding="utf-8")
+    order = ("throughput", "ttft", "itl", "power", "energy_per_token")
+    assert "| issue 11 target | " + " | ".join(f"<= {ISSUE_11[k]:g}" for k in order) + " |" in readme
