@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ class Estimate:
     memory_per_gpu_bytes: float
     weights_per_gpu_bytes: float
     max_batch_size: int
-    batch_size: int
+    batch_size: int | float
     batch_fits_memory: bool
     ttft_s: float
     itl_s: float
@@ -82,6 +82,23 @@ class Estimate:
     weight_only: bool
     tdp_w: float
     warnings: tuple[str, ...] = field(default=())
+    prefix_cache_hit_rate: float = 0.0
+    """Share of prompt tokens served from the prefix cache (no prefill compute)."""
+    arrival_requests_per_s: float | None = None
+    """Poisson arrival rate the latencies under load are for (None: no arrival rate; the fields below
+    are None). With one, ``batch_size`` is the achieved mean number of sequences in flight,
+    ``output_tokens_per_s`` the served rate x output tokens, ``itl_s``/``itl_p95_s`` at that batch, and
+    ``requests_per_s`` still the saturated rate."""
+    concurrency_cap: int | None = None
+    """The engine's concurrency cap under load (the batch_size asked for, or the memory limit)."""
+    saturated: bool | None = None
+    """The arrival rate is at or above what the replica serves: TTFTs under load are infinite (ITL is
+    the full batch's)."""
+    ttft_mean_s: float | None = None
+    ttft_p50_s: float | None = None
+    ttft_p95_s: float | None = None
+    ttft_p99_s: float | None = None
+    itl_mean_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -160,13 +177,20 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
              batch_size: int | None = None, input_tokens: float, output_tokens: float,
              engine: str = DEFAULT_ENGINE, catalog: Catalog | None = None,
              calibration: CalibrationArg = None, power_limit_w: float | None = None,
-             prefill_chunk_tokens: int | None = None) -> Estimate:
+             prefill_chunk_tokens: int | None = None, arrival_requests_per_s: float | None = None,
+             prefix_cache_hit_rate: float = 0.0, output_tokens_p95: float | None = None) -> Estimate:
     """Estimate one deployment (one replica of ``tp x pp`` GPUs) serving ``batch_size`` sequences.
 
     ``batch_size=None`` is the offline, maximum-throughput operating point: the largest batch that
-    fits memory (capped at the engine's maximum). Raises InputError subclasses for bad input,
-    UnsupportedPrecisionError for a 16-bit format the GPU lacks, DoesNotFitError when the model
-    does not fit even one sequence.
+    fits memory (capped at the engine's maximum). With ``arrival_requests_per_s`` the replica serves
+    Poisson arrivals with continuous batching (planner.candidates.queueing, the model candidate
+    generation sizes capacity with): ``batch_size`` is then the concurrency cap (None: the memory
+    limit) and the estimate adds TTFT mean/p50/p95/p99 and ITL mean/p95 under that load, the mean
+    batch and the served tokens/s; at or above saturation it says ``saturated`` with infinite
+    latencies. ``output_tokens_p95`` (default: the mean, fixed lengths) sets the output-length spread
+    the slot wait depends on. ``prefix_cache_hit_rate`` removes that share of prompt tokens from
+    prefill. Raises InputError subclasses for bad input, UnsupportedPrecisionError for a 16-bit
+    format the GPU lacks, DoesNotFitError when the model does not fit even one sequence.
     """
     cat = _catalog(catalog)
     m, g = cat.model(model), cat.gpu(gpu)
@@ -201,9 +225,17 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
             "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)]),
             "engine": np.array([engine]),
             "prefill_chunk_tokens": np.array([np.nan if prefill_chunk_tokens is None else float(prefill_chunk_tokens)])}
+    _check_scalar("prefix_cache_hit_rate", prefix_cache_hit_rate, minimum=0.0, maximum=0.999)
+    if arrival_requests_per_s is not None:
+        _check_scalar("arrival_requests_per_s", arrival_requests_per_s, minimum=0.0, maximum=1e6)
+    if output_tokens_p95 is not None:
+        _check_scalar("output_tokens_p95", output_tokens_p95, minimum=output_tokens, maximum=MAX_TOKENS)
     cal = _calibration(calibration)
     x, _ = build_inputs(cols, cat, cal, power_limit_w)
-    r = {k: v[0] for k, v in estimate_arrays(x).items()}
+    if prefix_cache_hit_rate:
+        x["cached_prompt_share"] = np.array([float(prefix_cache_hit_rate)])
+    at_c = estimate_arrays(x)
+    r = {k: v[0] for k, v in at_c.items()}
     if not r["fits_memory"]:
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
                                                      output_tokens, cat, cal))
@@ -212,7 +244,14 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         warnings.append(f"tp {tp} spans more than one {g.server.model} ({g.server.gpus_per_server} GPUs): the "
                         f"all-reduce is modelled at the in-server {g.interconnect.kind} speed, so cross-server "
                         "TP is optimistic; prefer pp across servers")
-    return Estimate(
+    load = {} if arrival_requests_per_s is None else _under_load(
+        cols, x, at_c, cat, cal, power_limit_w, float(arrival_requests_per_s), float(prefix_cache_hit_rate),
+        output_tokens_p95)
+    if load.get("saturated"):
+        warnings.append(f"{arrival_requests_per_s:g} requests/s is at or above what this replica serves "
+                        f"({load['saturated_rps']:.3g} requests/s under Poisson arrivals): the queue grows "
+                        "without bound")
+    est = Estimate(
         model=m.id, gpu=g.id, precision=precision, tp=int(tp), pp=int(pp), num_gpus=int(tp * pp),
         input_tokens=float(input_tokens), output_tokens=float(output_tokens),
         fits_memory=bool(r["fits_memory"]), memory_per_gpu_bytes=float(r["memory_per_gpu_bytes"]),
@@ -224,7 +263,40 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         peak_power_total_w=float(r["peak_power_total_w"]),
         energy_per_output_token_j=float(r["energy_per_output_token_j"]),
         heat_btu_per_hr=float(r["power_total_w"]) * BTU_PER_HR_PER_W, weight_only=weight_only,
-        tdp_w=g.tdp_w, warnings=tuple(warnings))
+        tdp_w=g.tdp_w, warnings=tuple(warnings), prefix_cache_hit_rate=float(prefix_cache_hit_rate))
+    if not load:
+        return est
+    return replace(est, arrival_requests_per_s=float(arrival_requests_per_s or 0.0),
+                   concurrency_cap=int(r["batch_size"]), saturated=bool(load["saturated"]),
+                   batch_size=float(load["batch_size"]), output_tokens_per_s=float(load["output_tokens_per_s"]),
+                   itl_s=float(load["itl_mean_s"]), itl_p95_s=float(load["itl_p95_s"]),
+                   **{k: float(load[k]) for k in LOAD_FIELDS})
+
+
+LOAD_FIELDS = ("ttft_mean_s", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s", "itl_mean_s")
+"""Latencies under load (infinite when saturated)."""
+
+
+def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, np.ndarray], cat: Catalog,
+                cal: Calibration, power_limit_w: float | None, rate: float, hit_rate: float,
+                output_tokens_p95: float | None) -> dict[str, Any]:
+    """Latency under Poisson arrivals at ``rate``: the queueing model candidate generation uses
+    (planner.candidates.queueing), from the core at the concurrency cap and at one sequence in flight
+    with the cap's step budget."""
+    from planner.candidates.queueing import latency_at_load, output_cv2, replica_load
+
+    one = {**cols, "batch_size": np.array([1.0]), "prefill_chunk_tokens": np.asarray(at_c["prefill_chunk_tokens"])}
+    x1, _ = build_inputs(one, cat, cal, power_limit_w)
+    if "cached_prompt_share" in x:
+        x1["cached_prompt_share"] = x["cached_prompt_share"]
+    with np.errstate(all="ignore"):
+        at_1 = estimate_arrays(x1)
+    n_in, n_out = float(cols["input_tokens"][0]), float(cols["output_tokens"][0])
+    load = replica_load(at_1, at_c, np.array([max(n_in * (1.0 - hit_rate), 1.0)]), np.array([n_out]),
+                        output_cv2(n_out, output_tokens_p95 if output_tokens_p95 is not None else n_out))
+    with np.errstate(all="ignore"):
+        out = {k: v[0] for k, v in latency_at_load(load, np.array([rate])).items()}
+    return {**out, "saturated_rps": float(load.saturated_rps[0])}
 
 
 def _warnings(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, batch_size: int | None,

@@ -263,56 +263,61 @@ LOADS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 @dataclass(frozen=True)
 class Analytic:
-    """A configuration's queueing inputs as planner/candidates/generate.py computes them."""
+    """A configuration's queueing model as planner/candidates/generate.py builds it."""
 
+    load: object
+    """planner.candidates.queueing.ReplicaLoad of the one configuration."""
     saturated_rps: float
     rate_max_rps: float
     """The highest rate candidates load the replica to (capacity without a TTFT SLO)."""
-    ttft_solo_p50_s: float
     ttft_solo_p95_s: float
     hold_s: float
-    slots: float
     prefill_service_s: float
-    itl_mean_s: float
-    itl_p95_s: float
+
+    def at(self, rate_per_s: float) -> dict[str, float]:
+        from planner.candidates.queueing import latency_at_load
+
+        with np.errstate(all="ignore"):
+            out = latency_at_load(self.load, np.array([rate_per_s]))  # type: ignore[arg-type]
+        return {k: float(v[0]) for k, v in out.items()}
 
     def ttft_quantile_s(self, rate_per_s: float, q: float) -> float:
-        from planner.candidates.queueing import ttft_quantile
-
-        solo = self.ttft_solo_p50_s if q == 0.5 else self.ttft_solo_p95_s
-        with np.errstate(all="ignore"):
-            out = ttft_quantile(np.array([rate_per_s]), ttft_solo_s=np.array([solo]), slots=np.array([self.slots]),
-                                hold_s=np.array([self.hold_s]), prefill_service_s=np.array([self.prefill_service_s]),
-                                q=q)
-        return float(out[0])
+        return self.at(rate_per_s)[f"ttft_p{round(q * 100)}_s"]
 
 
 def analytic_from_candidates(cfg: Config, catalog: Catalog, calibration: str | None = None) -> Analytic:
-    """Run `evaluate_configurations` (the candidates' code) on the configuration, no TTFT SLO, in the
-    resolved problem of a one-workload scenario (a site too large to leave the GPU out)."""
+    """Run the candidates' code on the configuration, no TTFT SLO, in the resolved problem of a
+    one-workload scenario (a site too large to leave the GPU out). Geometric output lengths are given
+    to the scenario as a p95 of ln 20 x the mean (what an exponential length has)."""
     from pathlib import Path
 
-    from planner.candidates.generate import evaluate_configurations
+    from planner.candidates import generate
     from planner.problem.build import resolve_problem
     from planner.scenario.load import LoadedScenario
     from planner.schemas.scenario import Scenario
 
+    out_len: object = cfg.output_tokens
+    if cfg.output_lengths != "fixed":
+        out_len = {"mean": cfg.output_tokens, "p95": round(math.log(20.0) * cfg.output_tokens)}
     doc = {"name": "sim", "workloads": [{"name": "sim", "model": cfg.model, "precisions": [cfg.precision],
                                          "traffic": {"peak_requests_per_s": 1.0, "input_tokens": cfg.input_tokens,
-                                                     "output_tokens": cfg.output_tokens}}],
+                                                     "output_tokens": out_len}}],
            "hardware": {"gpus": [cfg.gpu]}, "site": {"rack_power_cap_kw": 1000, "racks": 1000}}
     loaded = LoadedScenario(Scenario.model_validate(doc), Path("sim.yaml"), None, repr(doc).encode())
     problem = resolve_problem(loaded, catalog, calibration=calibration)
+    w = problem.workloads[0]
     cols = core_columns(cfg)
-    ev = evaluate_configurations(problem, problem.workloads[0], {
-        k: cols[k] for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens")})
+    grid = {k: cols[k] for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens")}
+    ev = generate.evaluate_configurations(problem, w, grid)
     if ev.why[0]:
         raise ValueError(f"{cfg.name}: not an operating point ({ev.why[0]})")
+    one = {**grid, "batch_size": np.array([1.0])}
+    _, at_1, _ = generate._evaluate(problem, one, cfg.model, float(cfg.input_tokens), w.output_tokens.mean, "vllm")
+    load = generate._replica_load(w, dict(ev.mean), at_1, np.array([float(ev.points["ttft_solo_p95_s"][0])]))
     p = {k: float(v[0]) for k, v in ev.points.items()}
-    return Analytic(saturated_rps=p["saturated_rps"], rate_max_rps=p["capacity_rps"],
-                    ttft_solo_p50_s=float(ev.mean["ttft_s"][0]), ttft_solo_p95_s=p["ttft_solo_p95_s"],
-                    hold_s=p["hold_s"], slots=p["batch_size"], prefill_service_s=p["prefill_service_s"],
-                    itl_mean_s=p["itl_s"], itl_p95_s=p["itl_p95_s"])
+    return Analytic(load=load, saturated_rps=p["saturated_rps"], rate_max_rps=p["capacity_rps"],
+                    ttft_solo_p95_s=p["ttft_solo_p95_s"], hold_s=p["hold_s"],
+                    prefill_service_s=p["prefill_service_s"])
 
 
 def saturated_rps(rep: Replica, offered_rps: float, n_requests: int = 20000, seed: int = 0) -> float:
@@ -355,11 +360,13 @@ def compare(cfg: Config, catalog: Catalog, loads: tuple[float, ...] = LOADS, n_r
                 for k in range(replications)]
         s = pooled(runs)
         each = [r.ttft_quantile_s(0.95) for r in runs]
+        at = a.at(rate)
         rows.append({"load": load, "rate_rps": rate,
-                     "ttft_p50_analytic_s": a.ttft_quantile_s(rate, 0.5), "ttft_p50_sim_s": s.ttft_quantile_s(0.5),
-                     "ttft_p95_analytic_s": a.ttft_quantile_s(rate, 0.95), "ttft_p95_sim_s": s.ttft_quantile_s(0.95),
-                     "itl_mean_analytic_s": a.itl_mean_s, "itl_mean_sim_s": s.itl_mean_s(),
-                     "itl_p95_analytic_s": a.itl_p95_s, "itl_p95_sim_s": s.itl_quantile_s(0.95),
+                     "ttft_p50_analytic_s": at["ttft_p50_s"], "ttft_p50_sim_s": s.ttft_quantile_s(0.5),
+                     "ttft_p95_analytic_s": at["ttft_p95_s"], "ttft_p95_sim_s": s.ttft_quantile_s(0.95),
+                     "itl_mean_analytic_s": at["itl_mean_s"], "itl_mean_sim_s": s.itl_mean_s(),
+                     "itl_p95_analytic_s": at["itl_p95_s"], "itl_p95_sim_s": s.itl_quantile_s(0.95),
+                     "decode_batch_analytic": at["batch_size"],
                      "admission_wait_p95_sim_s": float(np.quantile(s.slot_wait_s, 0.95)),
                      "decode_batch_sim": s.mean_decode_batch,
                      "ttft_p95_sim_min_s": min(each), "ttft_p95_sim_max_s": max(each)})

@@ -29,17 +29,42 @@ def chat(catalog):
     return sim.replica_from_core(sim.CHAT, catalog)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2, not met today: the analytic TTFT p95 is -21 % to +69 % off "
-                   "the simulation for chat, -12 % to -40 % for 8k prompts from 30 % to 80 % load, and at 90 % the "
-                   "simulated 8k replica is past its own saturated rate (the analytic one is 13 % too high); "
-                   "table and diagnosis in docs/queueing.md. Remove this mark with the fix.")
-@pytest.mark.parametrize("cfg", [sim.CHAT, sim.LONG], ids=lambda c: c.name)
-def test_analytic_ttft_p95_within_10_percent_of_simulation(cfg, catalog):
-    rows = sim.compare(cfg, catalog, loads=TEST_LOADS, n_requests=20000)
-    err = {r["load"]: r["ttft_p95_analytic_s"] / r["ttft_p95_sim_s"] - 1.0 for r in rows}
-    table = ", ".join(f"{load:.0%}: {r['ttft_p95_analytic_s']:.4g} s vs {r['ttft_p95_sim_s']:.4g} s ({err[load]:+.0%})"
-                      for load, r in zip(TEST_LOADS, rows, strict=True))
-    assert all(abs(e) <= TARGET for e in err.values()), f"{cfg.name} TTFT p95 analytic vs simulated: {table}"
+KNOWN_MISSES = {("8k-prompt", 0.1): "-11 %: at light load an 8k prompt that finds another being prefilled "
+                "waits its uniform residual, longer than the model's exponential M/D/1 tail",
+                ("8k-prompt", 0.8): "-37 %: the simulated admission wait (p95 1.5 s) is above the M/D/1 budget "
+                "wait plus a slot wait whose probability (4.6 %) is just under the 5 % tail"}
+"""Points where the analytic p95 is still more than 10 % off (docs/queueing.md); strict: a fix shows."""
+
+
+def _cases():
+    for cfg in (sim.CHAT, sim.LONG):
+        for load in TEST_LOADS:
+            why = KNOWN_MISSES.get((cfg.name, load))
+            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+            yield pytest.param(cfg, load, marks=marks, id=f"{cfg.name}-{load:.0%}")
+
+
+@pytest.fixture(scope="module")
+def compared(catalog):
+    return {cfg.name: {r["load"]: r for r in sim.compare(cfg, catalog, loads=TEST_LOADS, n_requests=20000)}
+            for cfg in (sim.CHAT, sim.LONG)}
+
+
+@pytest.mark.parametrize(("cfg", "load"), list(_cases()))
+def test_analytic_ttft_p95_within_10_percent_of_simulation(cfg, load, compared):
+    r = compared[cfg.name][load]
+    err = r["ttft_p95_analytic_s"] / r["ttft_p95_sim_s"] - 1.0
+    assert abs(err) <= TARGET, (f"{cfg.name} at {load:.0%} load: TTFT p95 analytic {r['ttft_p95_analytic_s']:.4g} s "
+                                f"vs simulated {r['ttft_p95_sim_s']:.4g} s ({err:+.0%})")
+
+
+def test_analytic_saturated_rate_is_the_simulated_one(catalog):
+    """The queueing model's saturated rate (steps carry a whole prompt chunk or none) is the simulated
+    replica's within 2 % (short chat prompts and 8k prompts)."""
+    for cfg in (sim.CHAT, sim.LONG):
+        a = sim.analytic_from_candidates(cfg, catalog)
+        got = sim.saturated_rps(sim.replica_from_core(cfg, catalog), 1.3 * a.saturated_rps, n_requests=8000)
+        assert got == pytest.approx(a.saturated_rps, rel=0.02), cfg.name
 
 
 def _core_batch1_ttft_s(cfg: sim.Config, catalog) -> float:

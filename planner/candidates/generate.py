@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from planner.candidates.prune import prune, prune_exact
-from planner.candidates.queueing import max_rate_meeting, ttft_quantile
+from planner.candidates.queueing import max_rate_meeting, output_cv2, replica_load, ttft_quantile_at_load
 from planner.core.constants import fixed
 from planner.core.features import tp_splits_heads
 from planner.core.inputs import build_inputs, estimate_arrays
@@ -105,11 +105,13 @@ def _subset(grid: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarra
 
 
 def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float,
-              engine: str) -> tuple[dict[str, Any], dict[str, Any], Any]:
+              engine: str, hit_rate: float = 0.0) -> tuple[dict[str, Any], dict[str, Any], Any]:
     n = len(grid["gpu"])
     cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, engine),
             "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
     x, problem = build_inputs(cols, p.catalog, p.calibration)
+    if hit_rate:
+        x["cached_prompt_share"] = np.full(n, hit_rate)  # the core computes only uncached prompt tokens
     with np.errstate(all="ignore"):
         return x, estimate_arrays(x), problem
 
@@ -151,7 +153,7 @@ def _reject(why: np.ndarray, bad: np.ndarray, reason: str) -> None:
 def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray]) -> _Points:
     n = len(grid["gpu"])
     n_in, n_out = w.input_tokens, w.output_tokens
-    _, m, problem = _evaluate(p, grid, model.id, n_in.mean, n_out.mean, w.engine)
+    _, m, problem = _evaluate(p, grid, model.id, n_in.mean, n_out.mean, w.engine, w.prefix_cache_hit_rate)
     why = np.full(n, "", dtype=object)
     # KV memory: every sequence at its full mean length (the steady-state average is n_in + n_out/2,
     # the rest is margin for the spread), and one p95-length sequence must fit on its own.
@@ -165,7 +167,8 @@ def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     tail = {"fits_memory": np.zeros(n, dtype=bool), "ttft_s": np.full(n, np.inf)}
     sub = np.flatnonzero(ok)
     if len(sub):
-        _, part, _ = _evaluate(p, _subset(grid, sub), model.id, n_in.p95, n_out.p95, w.engine)
+        _, part, _ = _evaluate(p, _subset(grid, sub), model.id, n_in.p95, n_out.p95, w.engine,
+                               w.prefix_cache_hit_rate)
         tail["fits_memory"][sub] = part["fits_memory"]
         tail["ttft_s"][sub] = part["ttft_s"]
     _reject(why, ~tail["fits_memory"], "p95_memory")
@@ -190,32 +193,25 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     """Capacity under queueing, latencies and power of the grid rows ``idx`` that passed every other
     test; those whose TTFT SLOs no arrival rate meets are dropped. Returns the columns and their rows."""
     slo = w.slo
-    # a lone request: the floor a replica's power does not fall below while requests are in flight
+    # one sequence in flight, same step budget: the light-load end of the queueing model and the
+    # floor a replica's power does not fall below while requests are in flight
     solo = {"power_total_w": np.full(len(grid["gpu"]), np.nan)}
+    at_1: dict[str, Any] = {}
     if len(idx):
-        one = {**_subset(grid, idx), "batch_size": np.ones(len(idx)), "prefill_chunk_tokens": np.full(len(idx), np.nan)}
-        _, part, _ = _evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine)
-        solo["power_total_w"][idx] = part["power_total_w"]
-    mu = m["requests_per_s"][idx]
-    batch = m["batch_size"][idx]
-    hold = batch / mu
-    # The prefill budget serves `room` prompt tokens per mixed step; a mean prompt occupies it for
-    # n_in / room of a step. Its utilization must stay below 1 for the replica to keep up.
-    room = m["prefill_tokens_per_mixed_step"][idx]
-    prefill_service = w.input_tokens.mean / np.maximum(room, 1.0) * m["mixed_step_s"][idx]
-    rate_max = np.minimum(fixed("planning_utilization_max") * mu, 0.95 / prefill_service)
-    solo_ttft = {0.5: m["ttft_s"][idx], 0.95: tail["ttft_s"][idx], 0.99: tail["ttft_s"][idx]}
+        one = {**_subset(grid, idx), "batch_size": np.ones(len(idx))}
+        _, at_1, _ = _evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine,
+                               w.prefix_cache_hit_rate)
+        solo["power_total_w"][idx] = at_1["power_total_w"]
+    load = _replica_load(w, {k: v[idx] for k, v in m.items()}, at_1, tail["ttft_s"][idx])
+    rate_max = load.rate_max()
     cap = rate_max.copy()
     for q, limit_s in slo.ttft_by_quantile():
         if limit_s is not None:
-            cap = np.minimum(cap, max_rate_meeting(np.full(len(idx), limit_s), rate_max, q,
-                                                   ttft_solo_s=solo_ttft[q], slots=batch, hold_s=hold,
-                                                   prefill_service_s=prefill_service))
+            cap = np.minimum(cap, max_rate_meeting(np.full(len(idx), limit_s), load, q, rate_max))
     keep = cap > 1e-9
-    idx, cap, mu, batch, hold, prefill_service = idx[keep], cap[keep], mu[keep], batch[keep], hold[keep], \
-        prefill_service[keep]
-    ttft95 = ttft_quantile(cap, q=0.95, ttft_solo_s=tail["ttft_s"][idx], slots=batch, hold_s=hold,
-                           prefill_service_s=prefill_service)
+    idx, cap, load = idx[keep], cap[keep], load.take(keep)
+    mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
+    ttft95 = ttft_quantile_at_load(load, cap, 0.95)
     n_gpu = m["num_gpus"][idx]
     overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
     per_gpu_overhead = np.array([overhead_by_gpu.get(g, fixed("server_overhead_w_per_gpu")) for g in grid["gpu"][idx]])
@@ -241,6 +237,23 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "output_tokens_per_request": np.full(len(idx), w.output_tokens.mean),
     }
     return cols, idx
+
+
+def _replica_load(w: WorkloadDemand, at_c: dict[str, Any], at_1: dict[str, Any], tail_ttft_c_s: np.ndarray) -> Any:
+    """Queueing inputs of the points (planner.candidates.queueing.replica_load); the tail prompt's TTFT
+    at one sequence in flight scales the cap's by the mean prompt's ratio of the two."""
+    if not len(tail_ttft_c_s):
+        empty = {k: np.array([]) for k in ("batch_size", "prefill_chunk_tokens", "loaded_step_s", "decode_step_s",
+                                           "mixed_step_s", "prefill_tokens_per_mixed_step", "ttft_s")}
+        at_c, at_1 = empty, empty
+    hit = w.prefix_cache_hit_rate
+    n_in = max(w.input_tokens.mean * (1.0 - hit), 1.0)
+    load = replica_load(at_1, at_c, np.full(len(tail_ttft_c_s), n_in),
+                        np.full(len(tail_ttft_c_s), w.output_tokens.mean),
+                        output_cv2(w.output_tokens.mean, w.output_tokens.p95))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(at_c["ttft_s"] > 0, at_1["ttft_s"] / at_c["ttft_s"], 1.0)
+    return load.with_tail(tail_ttft_c_s * ratio, tail_ttft_c_s)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,34 @@
-"""Queueing delay of a continuous-batching replica, vectorized.
+"""Latency of a continuous-batching replica under Poisson arrivals, closed form and vectorized.
 
-A replica with ``slots`` concurrent sequences (its batch) is an M/G/c system for slot admission:
-a request holds a slot for ``hold_s`` = slots / saturated request rate (Little's law). Waiting for
-a slot follows Erlang C. Admitted prompts then share the per-step prefill budget, an M/D/1 queue
-whose mean wait is rho / (2 (1 - rho)) x service time.
+One model, used by candidate generation (capacity: the largest rate meeting the TTFT SLOs) and by
+``planner.estimate(..., arrival_requests_per_s=...)``; docs/queueing.md checks it against a
+discrete-event simulation of the same scheduler (tests/sim_continuous_batching.py).
+
+A replica admits at most ``slots`` sequences (the engine's concurrency cap). With n sequences in
+flight a step lasts ``step(n)``, linear between the core's step at 1 and at ``slots`` sequences
+(the mean of steps that carry a whole prompt chunk and decode-only steps), so a sequence holds its
+slot ``hold(n) = n_out x step(n) = hold0 + slope x n``. At arrival rate ``rate``:
+
+* the mean number in flight is ``b = rate hold0 / (1 - rate slope)`` (Little's law with hold(b));
+* **slot wait**: the birth-death chain with completion rate ``n / hold(n)`` below ``slots`` (its
+  weights are negative-binomial terms: P(wait) is a closed form in ``betainc``; Erlang C when the
+  slope is 0), tail ``P(W > t) = P(wait) exp(-decay t)``, decay ``(slots / hold(slots) - rate)
+  x 2 / (1 + cv^2)`` with cv the output length's coefficient of variation (fixed lengths drain twice
+  as fast as exponential ones: heavy-traffic M/G/c);
+* **step in progress**: an arrival waits for the running step to end, ``q x step(b)`` at quantile q;
+* **prefill budget**: prompts queue for the step budget, an M/D/1 queue whose service is one prompt's
+  share of the mixed steps (``n_in / room x mixed step``) with ``P(W > t) = rho exp(-t rho / mean)``,
+  scaled by ``n_in / room`` below one room (short prompts share a step rather than queue);
+* **prefill**: the core's solo TTFT beside ``b - 1`` decoding sequences (interpolated).
+
+TTFT_q = prefill + step in progress_q + slot wait_q + prefill-budget wait_q.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -33,12 +55,38 @@ def erlang_c(slots: np.ndarray, offered_load: np.ndarray) -> np.ndarray:
     return np.where(offered_load <= 0.0, 0.0, c)  # idle: never waits (the log guard above leaves 1e-300)
 
 
+def wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, slope_s: np.ndarray) -> np.ndarray:
+    """P(an arrival finds every slot taken) when n sequences in flight complete at n / (hold0 + slope n).
+
+    Below ``slots`` the chain's weights are p^n Gamma(n + r) / (Gamma(r) n!) with p = rate x slope and
+    r = 1 + hold0 / slope (negative binomial), so their sum is (1 - p)^-r I_{1-p}(r, slots); at and
+    above ``slots`` the queue drains at slots / hold(slots). Erlang C where the slope is negligible.
+    """
+    from scipy.special import betainc, gammaln
+
+    hold_c = hold0_s + slope_s * slots
+    ratio = rate * hold_c / slots
+    flat = slope_s <= 1e-9 * np.maximum(hold0_s, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        slope = np.where(flat, 1.0, slope_s)
+        p = np.clip(rate * slope, 1e-300, 1.0 - 1e-12)
+        r = 1.0 + hold0_s / slope
+        log_full = slots * np.log(p) + gammaln(slots + r) - gammaln(r) - gammaln(slots + 1.0)
+        log_below = -r * np.log1p(-p) + np.log(betainc(r, slots, 1.0 - p))
+        chain = 1.0 / (1.0 + np.exp(log_below - log_full + np.log1p(-np.minimum(ratio, 1.0 - 1e-15))))
+    chain = np.nan_to_num(chain, nan=1.0)
+    out = np.where(flat, erlang_c(slots, rate * hold0_s), chain)
+    out = np.where(ratio >= 1.0, 1.0, out)
+    return np.where(rate <= 0.0, 0.0, np.clip(out, 0.0, 1.0))
+
+
 def slot_wait_quantile(rate: np.ndarray, slots: np.ndarray, hold_s: np.ndarray, q: float,
-                       p_wait: np.ndarray | None = None) -> np.ndarray:
-    """Wait for a free slot at quantile q: P(W > t) = C exp(-(slots/hold - rate) t)."""
+                       p_wait: np.ndarray | None = None, drain_factor: np.ndarray | float = 1.0) -> np.ndarray:
+    """Wait for a free slot at quantile q: P(W > t) = P(wait) exp(-drain_factor (slots/hold - rate) t)
+    (M/M/c with Erlang C by default; ``hold_s`` is the hold time with every slot taken)."""
     if p_wait is None:
         p_wait = erlang_c(slots, rate * hold_s)
-    drain = slots / hold_s - rate
+    drain = (slots / hold_s - rate) * drain_factor
     tail = 1.0 - q
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.log(p_wait / tail) / drain
@@ -46,37 +94,236 @@ def slot_wait_quantile(rate: np.ndarray, slots: np.ndarray, hold_s: np.ndarray, 
 
 
 def prefill_wait_quantile(rate: np.ndarray, service_s: np.ndarray, q: float) -> np.ndarray:
-    """M/D/1 wait for the prefill budget; the quantile scales the mean by an exponential tail."""
+    """M/D/1 wait for the prefill budget at quantile q: P(W > t) = rho exp(-t rho / mean), the M/D/1
+    mean rho / (2 (1 - rho)) x service and P(W > 0) = rho (about 10 % above Erlang's exact p95)."""
     rho = rate * service_s
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = rho / (2.0 * (1.0 - rho)) * service_s
-    scale = {0.5: np.log(2.0), 0.95: fixed("wait_tail_factor"), 0.99: np.log(100.0)}.get(q, np.log(1 / (1 - q)))
-    return np.where(rho >= 1.0, np.inf, mean * scale)
+        t = mean / rho * np.log(rho / (1.0 - q))
+    t = np.where(rho > 1.0 - q, t, 0.0)
+    return np.where(rho >= 1.0, np.inf, np.where(rate <= 0.0, 0.0, t))
+
+
+def prefill_wait_mean(rate: np.ndarray, service_s: np.ndarray) -> np.ndarray:
+    rho = rate * service_s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = rho / (2.0 * (1.0 - rho)) * service_s
+    return np.where(rho >= 1.0, np.inf, mean)
+
+
+@dataclass(frozen=True)
+class ReplicaLoad:
+    """Queueing inputs of replicas (numpy arrays of equal length), from the core evaluated at one
+    sequence in flight (``*_1``) and at the concurrency cap (``*_c``), same step budget."""
+
+    slots: np.ndarray
+    output_tokens: np.ndarray
+    output_cv2: np.ndarray
+    """Squared coefficient of variation of the output length (0 fixed, 1 about exponential)."""
+    step_1_s: np.ndarray
+    step_c_s: np.ndarray
+    """Mean step: steps carrying a whole prompt chunk mixed with decode-only ones (core loaded_step_s)."""
+    decode_step_1_s: np.ndarray
+    decode_step_c_s: np.ndarray
+    mixed_step_1_s: np.ndarray
+    mixed_step_c_s: np.ndarray
+    mixed_share_1: np.ndarray
+    mixed_share_c: np.ndarray
+    """Share of steps carrying a prompt chunk."""
+    prefill_service_1_s: np.ndarray
+    prefill_service_c_s: np.ndarray
+    """One prompt's share of the mixed steps: n_in / room x mixed step."""
+    prompt_room_share: np.ndarray
+    """n_in / room at the cap, at most 1: below one room prompts share a step."""
+    solo_1_s: np.ndarray
+    solo_c_s: np.ndarray
+    """TTFT of the median prompt with nothing queued: alone, and beside slots - 1 decodes."""
+    solo_tail_1_s: np.ndarray
+    solo_tail_c_s: np.ndarray
+    """The same for the tail (p95) prompt, used at quantiles >= 0.9."""
+
+    def take(self, idx: np.ndarray) -> ReplicaLoad:
+        return ReplicaLoad(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    def with_tail(self, solo_tail_1_s: np.ndarray, solo_tail_c_s: np.ndarray) -> ReplicaLoad:
+        return replace(self, solo_tail_1_s=solo_tail_1_s, solo_tail_c_s=solo_tail_c_s)
+
+    @property
+    def hold_slope_s(self) -> np.ndarray:
+        per_seq = (self.step_c_s - self.step_1_s) / np.maximum(self.slots - 1.0, 1.0)
+        return self.output_tokens * np.maximum(per_seq, 0.0)
+
+    @property
+    def hold0_s(self) -> np.ndarray:
+        return np.maximum(self.output_tokens * self.step_1_s - self.hold_slope_s, 1e-12)
+
+    @property
+    def hold_s(self) -> np.ndarray:
+        """A slot's hold time with every slot taken."""
+        return self.hold0_s + self.hold_slope_s * self.slots
+
+    @property
+    def saturated_rps(self) -> np.ndarray:
+        return self.slots / self.hold_s
+
+    def rate_max(self) -> np.ndarray:
+        """The highest rate a plan loads the replica to: ``planning_utilization_max`` of the saturated
+        rate, and the prefill budget at most 95 % busy."""
+        return np.minimum(fixed("planning_utilization_max") * self.saturated_rps, 0.95 / self.prefill_service_c_s)
+
+
+def output_cv2(mean_tokens: float, p95_tokens: float) -> float:
+    """Squared coefficient of variation of the output length from its mean and p95: 0 when the p95 is
+    the mean (fixed lengths), 1 when it is ln 20 x the mean (an exponential length's p95), linear in
+    the p95 / mean ratio in between and beyond."""
+    spread = (p95_tokens / max(mean_tokens, 1.0) - 1.0) / (np.log(20.0) - 1.0)
+    return float(max(spread, 0.0) ** 2)
+
+
+def replica_load(at_1: Mapping[str, Any], at_c: Mapping[str, Any], input_tokens: np.ndarray,
+                 output_tokens: np.ndarray, output_cv2: np.ndarray | float = 1.0) -> ReplicaLoad:
+    """Queueing inputs from two core estimates (planner.core.model.evaluate outputs) of the same
+    configurations: at batch 1 and at the concurrency cap, same step budget and request lengths."""
+    n_in = np.asarray(input_tokens, dtype=float)
+    n_out = np.asarray(output_tokens, dtype=float)
+
+    def share(m: Mapping[str, Any]) -> np.ndarray:
+        per_step = m["batch_size"] * n_in / n_out
+        return np.clip(per_step / np.maximum(m["prefill_tokens_per_mixed_step"], 1.0), 0.0, 1.0)
+
+    def service(m: Mapping[str, Any]) -> np.ndarray:
+        return n_in / np.maximum(m["prefill_tokens_per_mixed_step"], 1.0) * m["mixed_step_s"]
+
+    room_c = np.maximum(at_c["prefill_chunk_tokens"] - at_c["batch_size"], 1.0)
+    return ReplicaLoad(
+        slots=np.asarray(at_c["batch_size"], dtype=float), output_tokens=n_out,
+        output_cv2=np.broadcast_to(np.asarray(output_cv2, dtype=float), n_out.shape).copy(),
+        step_1_s=at_1["loaded_step_s"], step_c_s=at_c["loaded_step_s"],
+        decode_step_1_s=at_1["decode_step_s"], decode_step_c_s=at_c["decode_step_s"],
+        mixed_step_1_s=at_1["mixed_step_s"], mixed_step_c_s=at_c["mixed_step_s"],
+        mixed_share_1=share(at_1), mixed_share_c=share(at_c),
+        prefill_service_1_s=service(at_1), prefill_service_c_s=service(at_c),
+        prompt_room_share=np.minimum(1.0, n_in / room_c),
+        solo_1_s=at_1["ttft_s"], solo_c_s=at_c["ttft_s"], solo_tail_1_s=at_1["ttft_s"], solo_tail_c_s=at_c["ttft_s"])
+
+
+def mean_in_flight(r: ReplicaLoad, rate: np.ndarray) -> np.ndarray:
+    """Sequences in flight on average: b = rate hold(b) (Little's law), at most the cap."""
+    free = 1.0 - rate * r.hold_slope_s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = rate * r.hold0_s / free
+    return np.where(free > 0, np.clip(b, 0.0, r.slots), r.slots)
+
+
+def _weight(r: ReplicaLoad, rate: np.ndarray) -> np.ndarray:
+    """Interpolation weight between one sequence in flight (0) and the cap (1) at the load's batch."""
+    b = mean_in_flight(r, rate)
+    return np.clip((b - 1.0) / np.maximum(r.slots - 1.0, 1.0), 0.0, 1.0)
+
+
+def _at(a1: np.ndarray, ac: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return a1 + w * (ac - a1)
+
+
+def _saturated(r: ReplicaLoad, rate: np.ndarray, service: np.ndarray) -> np.ndarray:
+    return (rate >= r.saturated_rps) | (rate * service >= 1.0)
+
+
+def ttft_quantile_at_load(r: ReplicaLoad, rate: np.ndarray, q: float) -> np.ndarray:
+    """TTFT at quantile q for Poisson arrivals at ``rate`` (inf at or past saturation)."""
+    rate = np.asarray(rate, dtype=float)
+    w = _weight(r, rate)
+    tail = q >= 0.9
+    solo = _at(r.solo_tail_1_s, r.solo_tail_c_s, w) if tail else _at(r.solo_1_s, r.solo_c_s, w)
+    step = _at(r.step_1_s, r.step_c_s, w)
+    p_wait = wait_probability(rate, r.slots, r.hold0_s, r.hold_slope_s)
+    slot = slot_wait_quantile(rate, r.slots, r.hold_s, q, p_wait, 2.0 / (1.0 + r.output_cv2))
+    service = _at(r.prefill_service_1_s, r.prefill_service_c_s, w)
+    budget = prefill_wait_quantile(rate, service, q) * r.prompt_room_share
+    out = solo + q * step + slot + budget
+    return np.where(_saturated(r, rate, service), np.inf, out)
+
+
+def latency_at_load(r: ReplicaLoad, rate: np.ndarray) -> dict[str, np.ndarray]:
+    """TTFT mean and quantiles, ITL mean and p95, mean batch and output tokens/s at ``rate``."""
+    rate = np.asarray(rate, dtype=float)
+    w = _weight(r, rate)
+    step = _at(r.step_1_s, r.step_c_s, w)
+    service = _at(r.prefill_service_1_s, r.prefill_service_c_s, w)
+    sat = _saturated(r, rate, service)
+    p_wait = wait_probability(rate, r.slots, r.hold0_s, r.hold_slope_s)
+    drain = (r.slots / r.hold_s - rate) * 2.0 / (1.0 + r.output_cv2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slot_mean = np.where(p_wait > 0, p_wait / drain, 0.0)
+    ttft_mean = (_at(r.solo_1_s, r.solo_c_s, w) + step / 2.0 + slot_mean
+                 + prefill_wait_mean(rate, service) * r.prompt_room_share)
+    decode = _at(r.decode_step_1_s, r.decode_step_c_s, w)
+    extra = _at(r.mixed_step_1_s, r.mixed_step_c_s, w) - decode
+    share = _at(r.mixed_share_1, r.mixed_share_c, w)
+    itl_p95 = np.maximum(step, decode + extra * np.clip(share / 0.05, 0.0, 1.0))
+    inf = np.full(rate.shape, np.inf)
+    out = {"ttft_mean_s": ttft_mean, **{f"ttft_p{round(q * 100)}_s": ttft_quantile_at_load(r, rate, q)
+                                         for q in (0.5, 0.95, 0.99)},
+           "itl_mean_s": step, "itl_p95_s": itl_p95}
+    out = {k: np.where(sat, inf, v) if k.startswith("ttft") else v for k, v in out.items()}
+    full = np.maximum(r.step_c_s, r.decode_step_c_s + (r.mixed_step_c_s - r.decode_step_c_s)
+                      * np.clip(r.mixed_share_c / 0.05, 0.0, 1.0))
+    out["itl_mean_s"] = np.where(sat, r.step_c_s, step)  # saturated: every slot taken
+    out["itl_p95_s"] = np.where(sat, full, itl_p95)
+    out["batch_size"] = np.where(sat, r.slots, mean_in_flight(r, rate))
+    out["output_tokens_per_s"] = np.where(sat, r.saturated_rps, rate) * r.output_tokens
+    out["saturated"] = sat
+    return out
 
 
 def ttft_quantile(rate: np.ndarray, *, ttft_solo_s: np.ndarray, slots: np.ndarray, hold_s: np.ndarray,
                   prefill_service_s: np.ndarray, q: float) -> np.ndarray:
+    """The flat-hold special case (every step as at the cap), from the candidate columns
+    ttft_solo_p95_s, batch_size, hold_s and prefill_service_s: an upper bound of
+    `ttft_quantile_at_load` below saturation, for callers that hold only those columns."""
     return (ttft_solo_s + slot_wait_quantile(rate, slots, hold_s, q)
             + prefill_wait_quantile(rate, prefill_service_s, q))
 
 
-BISECTION_STEPS = 24  # rate resolved to 2^-24 of the replica's ceiling: far below any other error
+BISECT_FIRST = 8
+"""Bisection steps of max_rate_meeting before the false-position ones (the TTFT curve bends sharply
+near saturation, where false position alone converges slowly)."""
+SOLVE_STEPS = 8
+"""Illinois (regula falsi) iterations of max_rate_meeting: superlinear, the feasible end is kept."""
 
 
-def max_rate_meeting(limit_s: np.ndarray, rate_max: np.ndarray, q: float, **kw: np.ndarray) -> np.ndarray:
-    """Largest arrival rate in [0, rate_max] whose TTFT quantile stays within ``limit_s`` (bisection).
+def max_rate_meeting(limit_s: np.ndarray, r: ReplicaLoad, q: float, rate_max: np.ndarray | None = None) -> np.ndarray:
+    """Largest arrival rate in [0, rate_max] whose TTFT quantile stays within ``limit_s``.
 
-    Returns 0 where even an idle replica misses the limit. NaN limits mean no TTFT SLO.
+    TTFT_q is increasing in the rate; the root of TTFT_q(rate) - limit is bracketed by [0, rate_max]
+    and found by a few bisection steps, then the Illinois variant of regula falsi, keeping the end
+    that meets the limit (16 evaluations instead of 24 bisection steps). Returns 0
+    where even an idle replica misses the limit; NaN limits mean no TTFT SLO (rate_max).
     """
-    lo = np.zeros_like(rate_max)
-    hi = rate_max.copy()
+    hi = r.rate_max() if rate_max is None else np.asarray(rate_max, dtype=float).copy()
     no_slo = np.isnan(limit_s)
-    ok_hi = ttft_quantile(hi, q=q, **kw) <= limit_s
-    for _ in range(BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        ok = ttft_quantile(mid, q=q, **kw) <= limit_s
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    solo_ok = kw["ttft_solo_s"] <= limit_s
-    rate = np.where(ok_hi, rate_max, lo)
-    return np.where(no_slo, rate_max, np.where(solo_ok, rate, 0.0))
+    lim = np.where(no_slo, np.inf, limit_s)
+    lo = np.zeros_like(hi)
+    f_lo = ttft_quantile_at_load(r, lo, q) - lim
+    f_hi = ttft_quantile_at_load(r, hi, q) - lim
+    done = f_hi <= 0
+    f_hi = np.where(np.isfinite(f_hi), f_hi, 1e3 * np.maximum(lim, 1e-3))  # past saturation: a large finite excess
+    side = np.zeros_like(hi)
+    for step in range(BISECT_FIRST + SOLVE_STEPS):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        ok_mid = np.isfinite(mid) & (mid > lo) & (mid < hi) & (step >= BISECT_FIRST)
+        mid = np.where(ok_mid, mid, 0.5 * (lo + hi))
+        f = ttft_quantile_at_load(r, mid, q) - lim
+        f = np.where(np.isfinite(f), f, 1e3 * np.maximum(lim, 1e-3))
+        ok = f <= 0
+        lo, f_lo = np.where(ok, mid, lo), np.where(ok, f, f_lo)
+        hi, f_hi = np.where(ok, hi, mid), np.where(ok, f_hi, f)
+        # Illinois: halve the retained end's value when the same end is kept twice
+        f_hi = np.where(ok & (side > 0), 0.5 * f_hi, f_hi)
+        f_lo = np.where(~ok & (side < 0), 0.5 * f_lo, f_lo)
+        side = np.where(ok, 1.0, -1.0)
+    top = r.rate_max() if rate_max is None else np.asarray(rate_max, dtype=float)
+    rate = np.where(done, top, lo)
+    idle_ok = ttft_quantile_at_load(r, np.zeros_like(hi), q) <= lim
+    return np.where(no_slo, top, np.where(idle_ok, rate, 0.0))

@@ -1,7 +1,7 @@
 """`planner estimate`: one deployment's memory, latency, throughput, power, energy and cost.
 
-Imports of numpy, pydantic and the catalog happen inside the command (never pandas, SciPy, PuLP
-or matplotlib), so the command answers in well under a second.
+Imports of numpy, pydantic and the catalog happen inside the command (never pandas, PuLP or
+matplotlib; SciPy only for --arrival-requests-per-s), so the command answers in well under a second.
 """
 
 from __future__ import annotations
@@ -168,9 +168,11 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
         ("TTFT, no queueing (ms)", _num(est.ttft_s * MS_PER_S)),
         ("ITL mean (ms)", _num(est.itl_s * MS_PER_S)),
         ("ITL p95 (ms)", _num(est.itl_p95_s * MS_PER_S)),
+        *load_lines(est),
         ("Throughput", ""),
-        ("output tokens/s (replica)", _num(est.output_tokens_per_s)),
-        ("requests/s (replica)", _num(est.requests_per_s)),
+        ("output tokens/s (replica)" if est.arrival_requests_per_s is None
+         else "output tokens/s served at this arrival rate", _num(est.output_tokens_per_s)),
+        ("requests/s (replica, saturated)", _num(est.requests_per_s)),
         ("Power and heat", ""),
         ("power per GPU (W)", f"{_num(est.power_per_gpu_w)} ({pct_tdp:.0f} % of {est.tdp_w:.0f} W TDP)"),
         (f"power total, {est.num_gpus} GPU(s) (W)", _num(est.power_total_w)),
@@ -187,11 +189,31 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
     ]
 
 
+def load_lines(est: Estimate) -> list[tuple[str, str]]:
+    """Rows of the latency under Poisson arrivals (none without --arrival-requests-per-s)."""
+    if est.arrival_requests_per_s is None:
+        return []
+    head = (f"Under load: Poisson arrivals at {_num(est.arrival_requests_per_s)} requests/s, continuous batching, "
+            f"at most {est.concurrency_cap} sequences")
+    if est.saturated:
+        return [(head, ""), ("saturated", "yes: the queue grows without bound (latencies infinite)")]
+
+    def ms(v: float | None) -> str:
+        return _num((v or 0.0) * MS_PER_S)
+
+    return [(head, ""), ("TTFT mean / p50 / p95 / p99 (ms)",
+                         " / ".join(ms(v) for v in (est.ttft_mean_s, est.ttft_p50_s, est.ttft_p95_s, est.ttft_p99_s))),
+            ("mean sequences in flight", _num(float(est.batch_size)))]
+
+
 def render_table(est: Estimate, engine: str, annual: dict[str, float], duty: float, pue: float,
                  usd_per_kwh: float) -> str:
     head = (f"{est.model} on {est.num_gpus} x {est.gpu} (tp {est.tp}, pp {est.pp}), {est.precision}"
             f"{' weight-only' if est.weight_only else ''}, {engine}\n"
-            f"{est.input_tokens:.0f} input + {est.output_tokens:.0f} output tokens, batch {est.batch_size}")
+            f"{est.input_tokens:.0f} input + {est.output_tokens:.0f} output tokens, "
+            + (f"batch {est.batch_size}" if est.arrival_requests_per_s is None
+               else f"at most {est.concurrency_cap} sequences in flight")
+            + (f", prefix-cache hit rate {est.prefix_cache_hit_rate:g}" if est.prefix_cache_hit_rate else ""))
     rows = table_lines(est, annual, duty, pue, usd_per_kwh)
     width = max(len(label) for label, value in rows if value)
     body = [f"{label}" if not value else f"  {label.ljust(width)}  {value}" for label, value in rows]
@@ -204,7 +226,12 @@ def json_document(est: Estimate, engine: str, annual: dict[str, float], warnings
     doc.update(engine=engine, generic_model=generic, duty_cycle=duty, pue=pue,
                electricity_usd_per_kwh=usd_per_kwh, **annual)
     doc["warnings"] = warnings
+    if est.saturated:  # infinite latencies: JSON has no infinity; `saturated` says why they are null
+        doc.update({k: None for k in LOAD_LATENCIES})
     return doc
+
+
+LOAD_LATENCIES = ("ttft_mean_s", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s")
 
 
 def check_finite(doc: dict[str, Any], est: Estimate) -> None:
@@ -239,13 +266,22 @@ def check_finite(doc: dict[str, Any], est: Estimate) -> None:
 @click.option("--electricity-usd-per-kwh", type=float, default=0.10, show_default=True,
               help="Electricity price, applied to facility energy.")
 @click.option("--pue", type=float, default=1.3, show_default=True, help="Facility power / IT power.")
+@click.option("--arrival-requests-per-s", type=float,
+              help="Poisson arrival rate: adds TTFT mean/p50/p95/p99 and ITL under this load (continuous "
+                   "batching; --batch-size is then the concurrency cap).")
+@click.option("--output-tokens-p95", type=float,
+              help="With --arrival-requests-per-s: p95 output length (default: the mean, fixed lengths).")
+@click.option("--prefix-cache-hit-rate", type=float, default=0.0, show_default=True,
+              help="Share of prompt tokens served from the prefix cache (no prefill compute).")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp: int, pp: int,
              batch_size: int | None, input_tokens: float, output_tokens: float, engine: str,
              calibration: str | None, catalog_dirs: tuple[str, ...], power_limit_w: float | None,
-             duty_cycle: float, electricity_usd_per_kwh: float, pue: float, fmt: str) -> None:
+             duty_cycle: float, electricity_usd_per_kwh: float, pue: float, arrival_requests_per_s: float | None,
+             output_tokens_p95: float | None, prefix_cache_hit_rate: float, fmt: str) -> None:
     """Estimate one deployment (a replica of TP x PP GPUs): memory, TTFT, ITL, tokens/s, power,
-    energy per token, heat, and annual energy and cost.
+    energy per token, heat, and annual energy and cost; with --arrival-requests-per-s, latency under
+    Poisson arrivals (at or above saturation: `saturated`, latencies null in JSON).
 
     Warnings go to stderr; with --format json they are also in the `warnings` field.
     """
@@ -260,7 +296,9 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
     engine = canonical_engine(engine)
     est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp,
                        batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
-                       engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w)
+                       engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w,
+                       arrival_requests_per_s=arrival_requests_per_s, prefix_cache_hit_rate=prefix_cache_hit_rate,
+                       output_tokens_p95=output_tokens_p95)
     warnings += [*est.warnings, *extra_warnings(est, cat, power_limit_w)]
     annual = annual_with_idle(est, cat, duty_cycle=duty_cycle, pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh)
     doc = json_document(est, engine, annual, warnings, duty=duty_cycle, pue=pue,

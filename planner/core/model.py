@@ -205,6 +205,18 @@ def _capped(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]:
     return timed, gpu_power(x, c, timed)
 
 
+def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarray, n_in: np.ndarray,
+                   context: np.ndarray, eta: np.ndarray | float, inv: Arrays) -> np.ndarray:
+    """A prompt of ``n_in`` tokens alone in the budget beside ``decoding`` decode tokens per step:
+    whole chunks of the room, then the remainder (vLLM V1 chunked prefill)."""
+    room = np.maximum(budget - decoding, 1.0)
+    full = np.floor(n_in / room)
+    rest = n_in - full * room
+    chunk, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv))
+    last, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv))
+    return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
+
+
 def evaluate(x: Arrays, c: Arrays) -> Arrays:
     """Estimate every configuration in ``x`` with coefficients ``c``.
 
@@ -212,15 +224,20 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     ``compute_flops``, ``input_tokens``, ``output_tokens``, ``batch_size`` (NaN = offline: the
     largest batch that fits memory, capped at the engine maximum) and optionally
     ``prefill_chunk_tokens`` (the engine's token budget per step, decode tokens included; NaN or
-    absent = the engine default) and ``power_limit_w``.
+    absent = the engine default), ``power_limit_w`` and ``cached_prompt_share`` (the prompt share a
+    prefix cache serves; absent = 0).
     """
     mem = memory(x)
     n_in, n_out = x["input_tokens"], x["output_tokens"]
+    # prompt tokens the steps compute: a prefix-cache hit skips its share of the prompt (at least the
+    # last token is computed); the KV cache still holds the whole prompt
+    cached = x.get("cached_prompt_share")
+    n_pf = n_in if cached is None else np.maximum(n_in * (1.0 - cached), 1.0)
     offline = np.isnan(x["batch_size"])
     cap = fixed("max_batch_size")
     batch: np.ndarray = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"]), 1.0)
     # Steady state: B n_in / n_out prompt tokens per step; more than the room stalls decodes.
-    prefill_per_step = batch * n_in / n_out
+    prefill_per_step = batch * n_pf / n_out
     budget = x.get("prefill_chunk_tokens")
     # the engine default grows with the batch (engines raise the budget with max_num_seqs)
     default_budget = np.maximum(fixed("prefill_chunk_tokens"),
@@ -234,24 +251,25 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     carried = np.minimum(prefill_per_step, room)
     mean, power = _capped(x, c, token_step(x, c, batch, carried, context, eta, inv))
     stall = np.maximum(prefill_per_step / room, 1.0)
-    step_s = mean["step_s"] * stall
-    tokens_per_s = batch / step_s
 
-    # A step that carries prompt tokens holds a whole prompt (or the room, if smaller): ITL
-    # quantiles are such mixed steps once enough steps carry one.
-    mixed_tokens = np.minimum(room, np.maximum(n_in, prefill_per_step))
+    # A step that carries prompt tokens holds a whole prompt (or the room, if smaller), the others
+    # none: the mean step is the share-weighted mix of the two (step time is convex in the prompt
+    # tokens, so it is longer than a step carrying the mean). ITL quantiles are mixed steps once
+    # enough steps carry one.
+    mixed_tokens = np.minimum(room, np.maximum(n_pf, prefill_per_step))
     decode_only, _ = _capped(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
     mixed, burst = _capped(x, c, token_step(x, c, batch, mixed_tokens, context, eta, inv))
     share = np.clip(prefill_per_step / mixed_tokens, 0.0, 1.0)
+    step_s = mean["step_s"] * stall
+    tokens_per_s = batch / step_s
+    loaded_step_s = (share * mixed["step_s"] + (1.0 - share) * decode_only["step_s"]) * stall
     extra = mixed["step_s"] - decode_only["step_s"]
     itl_p95 = np.maximum(step_s, decode_only["step_s"] + extra * np.clip(share / 0.05, 0.0, 1.0))
     itl_p99 = np.maximum(itl_p95, decode_only["step_s"] + extra * np.clip(share / 0.01, 0.0, 1.0))
 
-    # TTFT without queueing: the prompt goes through in room-sized chunks beside the decodes.
-    first = np.minimum(n_in, room)
-    chunks = np.ceil(n_in / room)
-    pf, _ = _capped(x, c, token_step(x, c, np.maximum(batch - 1.0, 0.0), first, context, eta, inv))
-    ttft = chunks * pf["step_s"]
+    # TTFT without queueing: the prompt goes through in chunks of the room beside the other
+    # batch - 1 sequences' decodes (its own sequence does not decode yet), the last chunk at its size.
+    ttft = prefill_time_s(x, c, np.maximum(batch - 1.0, 0.0), budget, n_pf, context, eta, inv)
 
     n_gpu = x["tp"] * x["pp"]
     fits = mem["fits_memory"]
@@ -272,6 +290,8 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
         "itl_p95_s": itl_p95,
         "itl_p99_s": itl_p99,
         "mixed_step_s": mixed["step_s"],
+        "decode_step_s": decode_only["step_s"],
+        "loaded_step_s": loaded_step_s,
         "prefill_tokens_per_mixed_step": mixed_tokens,
         "output_tokens_per_s": tokens_per_s,
         "requests_per_s": tokens_per_s / n_out,

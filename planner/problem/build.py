@@ -50,7 +50,7 @@ def workload_demand(w: Workload, model_id: str) -> WorkloadDemand:
         peak_requests_per_s=t.peak_requests_per_s, average_requests_per_s=t.average_or_default_requests_per_s,
         headroom=w.headroom, redundancy=w.redundancy, input_tokens=_lengths(t.input_tokens),
         output_tokens=_lengths(t.output_tokens), slo=_slo(w), precisions=tuple(w.precisions),
-        max_tp=w.max_tp, max_pp=w.max_pp)
+        max_tp=w.max_tp, max_pp=w.max_pp, prefix_cache_hit_rate=t.prefix_cache_hit_rate)
 
 
 def site_limits(site: Site) -> SiteLimits:

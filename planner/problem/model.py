@@ -66,6 +66,8 @@ class WorkloadDemand:
     precisions: tuple[str, ...]
     max_tp: int | None
     max_pp: int | None
+    prefix_cache_hit_rate: float = 0.0
+    """Share of prompt tokens a prefix cache serves (no prefill compute; still in KV memory)."""
 
     @property
     def required_requests_per_s(self) -> float:

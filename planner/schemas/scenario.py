@@ -61,6 +61,9 @@ class Traffic(StrictModel):
     """Prompt length: a number (mean) or {mean, p95}."""
     output_tokens: TokenLength
     """Generated length: a number (mean) or {mean, p95}."""
+    prefix_cache_hit_rate: float = Field(0.0, ge=0.0, lt=1.0)
+    """Share of prompt tokens served from the engine's prefix cache (shared system prompts, multi-turn
+    history): they take KV memory but no prefill compute. 0 (default): no prompt is cached."""
 
     _in = field_validator("input_tokens", mode="before")(_as_length)
     _out = field_validator("output_tokens", mode="before")(_as_length)
