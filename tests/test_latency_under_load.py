@@ -1,0 +1,85 @@
+"""planner.estimate(..., arrival_requests_per_s=...) and `planner estimate --arrival-requests-per-s`:
+latency under Poisson arrivals from the same queueing model candidate generation sizes capacity
+with (planner.candidates.queueing), saturation said instead of raised, and the prefix-cache hit rate."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from planner.cli.main import main
+from planner.estimation import estimate
+
+pytestmark = pytest.mark.integration
+
+CHAT = {"input_tokens": 256, "output_tokens": 256, "batch_size": 64, "prefill_chunk_tokens": 2048}
+
+
+def est(rate: float | None, **kw):
+    return estimate("llama-3.1-8b", "h100-sxm", arrival_requests_per_s=rate, **(CHAT | kw))
+
+
+def test_without_an_arrival_rate_nothing_changes():
+    e = est(None)
+    assert e.arrival_requests_per_s is None and e.saturated is None and e.ttft_p95_s is None
+    assert e.batch_size == 64
+
+
+def test_latency_rises_with_load_and_the_batch_is_littles_law():
+    sat = est(1.0).requests_per_s
+    light, heavy = est(0.2 * sat), est(0.8 * sat)
+    assert not light.saturated and not heavy.saturated
+    assert light.ttft_p50_s <= light.ttft_p95_s <= light.ttft_p99_s
+    assert light.ttft_p95_s < heavy.ttft_p95_s and light.itl_mean_s < heavy.itl_mean_s
+    assert light.batch_size < heavy.batch_size <= 64
+    assert heavy.output_tokens_per_s == pytest.approx(0.8 * sat * 256)
+    assert heavy.concurrency_cap == 64 and heavy.requests_per_s == pytest.approx(sat)  # its meaning kept
+
+
+def test_at_or_above_saturation_it_says_so():
+    e = est(1e3)
+    assert e.saturated and math.isinf(e.ttft_p95_s) and math.isfinite(e.itl_p95_s)
+    assert any("at or above" in w for w in e.warnings)
+
+
+def test_prefix_cache_hits_shorten_prefill():
+    kw = {"input_tokens": 4000, "batch_size": None, "prefill_chunk_tokens": None}
+    cold, warm = est(5.0, **kw), est(5.0, prefix_cache_hit_rate=0.75, **kw)
+    assert warm.ttft_p50_s < cold.ttft_p50_s and warm.ttft_s < cold.ttft_s
+    assert warm.memory_per_gpu_bytes == cold.memory_per_gpu_bytes  # cached tokens still hold KV memory
+
+
+def test_candidates_and_estimate_share_the_queueing_model():
+    """The capacity candidate generation gives a configuration meets its TTFT SLO in the estimate at
+    that arrival rate, within the solver's tolerance."""
+    import numpy as np
+
+    from planner.candidates.queueing import max_rate_meeting, replica_load
+    from planner.catalog import load_catalog
+    from planner.core.inputs import build_inputs, estimate_arrays
+    from planner.estimation import _calibration
+
+    cols = {"model": np.array(["llama-3.1-8b"] * 2), "gpu": np.array(["h100-sxm"] * 2),
+            "precision": np.array(["bf16"] * 2), "tp": np.ones(2), "pp": np.ones(2),
+            "batch_size": np.array([64.0, 1.0]), "prefill_chunk_tokens": np.full(2, 2048.0),
+            "engine": np.array(["vllm"] * 2), "input_tokens": np.full(2, 256.0), "output_tokens": np.full(2, 256.0)}
+    x, _ = build_inputs(cols, load_catalog(), _calibration(None))
+    out = estimate_arrays(x)
+    at_c, at_1 = ({k: v[i:i + 1] for k, v in out.items()} for i in (0, 1))
+    load = replica_load(at_1, at_c, np.array([256.0]), np.array([256.0]), 0.0)
+    rate = float(max_rate_meeting(np.array([0.03]), load, 0.95)[0])
+    assert rate > 0
+    assert est(rate).ttft_p95_s == pytest.approx(0.03, rel=1e-3) or est(rate).ttft_p95_s < 0.03
+
+
+def test_cli_json_has_the_load_fields_and_nulls_when_saturated(capsys):
+    args = ["estimate", "-m", "llama-3.1-8b", "-g", "h100-sxm", "--input-tokens", "256", "--output-tokens", "256",
+            "--batch-size", "64", "--format", "json"]
+    assert main([*args, "--arrival-requests-per-s", "5"]) == 0
+    ok = json.loads(capsys.readouterr().out)
+    assert ok["saturated"] is False and ok["ttft_p95_s"] > ok["ttft_p50_s"] > 0 and ok["batch_size"] < 64
+    assert main([*args, "--arrival-requests-per-s", "1000"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["saturated"] is True and doc["ttft_p95_s"] is None and doc["itl_mean_s"] > 0
