@@ -99,3 +99,27 @@ def test_the_cli_prints_the_comment(tmp_path):
     text = out.read_text()
     assert text == render_comment(read_plan(BIG_SOURCE).plan, str(BIG_SOURCE))
     assert "#### Binding limits" in text and "#### Worth a reviewer's eye" in text
+
+
+def test_with_a_base_the_comment_says_what_changed(tmp_path):
+    base = read_plan(BIG_SOURCE).plan
+    d = base.deployments[0]
+    grown = base.model_copy(update={"deployments": [d.model_copy(update={"replicas": d.replicas + 2,
+                                                                         "gpus": d.gpus + 2 * d.tp * d.pp}),
+                                                    *base.deployments[1:]]})
+    new = tmp_path / "plan.json"
+    from planner.plan import dump_plan
+
+    new.write_text(dump_plan(grown))
+    result = CliRunner().invoke(cli, ["report", str(new), "--format", "comment", "--base", str(BIG_SOURCE)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "#### Changes against the base: Capacity plan" in text
+    assert f"replicas {d.replicas} -> {d.replicas + 2}" in text
+    assert text.index("#### Changes against the base") < text.index("#### What to buy")
+    assert len(text) < MAX_COMMENT_CHARS
+
+
+def test_base_is_only_for_the_comment_form():
+    result = CliRunner().invoke(cli, ["report", str(BIG_SOURCE), "--format", "md", "--base", str(BIG_SOURCE)])
+    assert result.exit_code == 2 and "--base is for --format comment" in result.output

@@ -1,4 +1,4 @@
-"""`planner report PLAN.json --format md|html|json|comment [--out FILE]`: re-render a committed plan.
+"""`planner report PLAN.json --format md|html|json|comment [--base BASE.json] [--out FILE]`: re-render a committed plan.
 
 The plan is read and validated (schema version checked; a 1.x plan is migrated on read, with one
 note on stderr); the report is rendered from it alone, without solving. Without ``--out`` the
@@ -19,20 +19,37 @@ from planner.report.render import FORMATS
                    "comment: pull-request comment under 60,000 characters, pointing to the full report.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
               help="Write the report to this file (atomically) instead of stdout.")
-def report(plan_file: str, fmt: str, out_file: str | None) -> None:
+@click.option("--base", "base_file", metavar="BASE.json", type=click.Path(dir_okay=False), default=None,
+              help="With --format comment: add what changed against this plan (as `planner diff --format md`).")
+def report(plan_file: str, fmt: str, out_file: str | None, base_file: str | None) -> None:
     """Render the report of a plan file (Markdown, HTML, JSON deployment specs or a PR comment)."""
     from planner.io.files import refuse_overwriting_inputs, write_atomic
-    from planner.plan import read_plan
     from planner.report import render_report
 
+    if base_file is not None and fmt != "comment":
+        raise click.UsageError("--base is for --format comment (use `planner diff` to compare plans)")
     if out_file is not None:
-        refuse_overwriting_inputs([out_file], [plan_file])
-    read = read_plan(plan_file)
-    if (note := read.migration_note(plan_file)) is not None:
-        click.echo(f"Note: {note}", err=True)
-    text = render_report(read.plan, fmt, plan_file=plan_file)
+        refuse_overwriting_inputs([out_file], [plan_file, *([base_file] if base_file else [])])
+    plan = _read(plan_file)
+    changes = None if base_file is None else _changes(_read(base_file), plan, base_file, plan_file)
+    text = render_report(plan, fmt, plan_file=plan_file, changes=changes)
     if out_file is None:
         click.echo(text, nl=False)
     else:
         write_atomic(out_file, text)
         click.echo(f"wrote {out_file} ({fmt})", err=True)
+
+
+def _read(path: str):  # type: ignore[no-untyped-def]
+    from planner.plan import read_plan
+
+    read = read_plan(path)
+    if (note := read.migration_note(path)) is not None:
+        click.echo(f"Note: {note}", err=True)
+    return read.plan
+
+
+def _changes(base, plan, base_file: str, plan_file: str) -> str:  # type: ignore[no-untyped-def]
+    from planner.gitops import diff_plans, render
+
+    return render(diff_plans(base, plan, base_label=base_file, new_label=plan_file), "md")

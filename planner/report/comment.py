@@ -165,13 +165,23 @@ def _pointer(plan_file: str | None) -> str:
             f"`{escape(plan_file)}` (or `planner report {escape(plan_file)} --format html`).")
 
 
-def _render(plan: Plan, plan_file: str | None, cap: int) -> str:
+def _changes(changes: str | None) -> list[Callable[[], str]]:
+    """The diff against the base plan (planner diff's Markdown, already capped), under its own heading."""
+    if changes is None:
+        return []
+    text = changes.strip("\n")
+    if text.startswith("### "):
+        text = "#### Changes against the base: " + text[4:]
+    return [lambda: text]
+
+
+def _render(plan: Plan, plan_file: str | None, cap: int, changes: str | None = None) -> str:
     title = f"### Capacity plan: {escape(plan.scenario.name)}"
     description = escape(plan.scenario.description)
     if len(description) > MAX_DESCRIPTION_CHARS:
         description = description[:MAX_DESCRIPTION_CHARS].rstrip("\\") + " …"
     sections: list[Callable[[], str]] = [
-        lambda: _headline(plan), lambda: _buy(plan, cap),
+        lambda: _headline(plan), *_changes(changes), lambda: _buy(plan, cap),
         lambda: _block("Totals", key_figures_table(plan, site_facts(plan))),
         lambda: _binding(plan, cap), lambda: _watch(plan, cap), lambda: _deployments(plan, cap),
         lambda: _pointer(plan_file)]
@@ -179,12 +189,13 @@ def _render(plan: Plan, plan_file: str | None, cap: int) -> str:
     return "\n\n".join(parts + [s() for s in sections]) + "\n"
 
 
-def render_comment(plan: Plan, plan_file: str | None = None) -> str:
+def render_comment(plan: Plan, plan_file: str | None = None, changes: str | None = None) -> str:
     """The PR-comment Markdown of ``plan``: under MAX_COMMENT_CHARS for any fleet (row caps halve
-    until it fits; as a last resort the text is cut with a pointer to the full report)."""
+    until it fits; as a last resort the text is cut with a pointer to the full report). ``changes``:
+    Markdown of the plan's diff against a base plan (``planner diff --format md``), shown after the headline."""
     cap = DEFAULT_ROWS
     while True:
-        text = _render(plan, plan_file, cap)
+        text = _render(plan, plan_file, cap, changes)
         if len(text) <= MAX_COMMENT_CHARS or cap == 1:
             break
         cap = max(1, cap // 2)

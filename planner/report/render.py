@@ -60,11 +60,12 @@ def render_json(plan: Plan) -> str:
     return json.dumps(deployment_specs(plan), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_report(plan: Plan, fmt: str, *, plan_file: str | None = None) -> str:
+def render_report(plan: Plan, fmt: str, *, plan_file: str | None = None, changes: str | None = None) -> str:
     """The report of ``plan`` as text: ``fmt`` is md, html, json (the deployment specs) or comment
-    (the pull-request form, under 60,000 characters, pointing to the full report next to ``plan_file``)."""
+    (the pull-request form, under 60,000 characters, pointing to the full report next to ``plan_file``,
+    with ``changes``, the Markdown diff against a base plan, when given)."""
     renderers = {"md": render_markdown, "html": render_html, "json": render_json,
-                 "comment": lambda p: render_comment(p, plan_file)}
+                 "comment": lambda p: render_comment(p, plan_file, changes)}
     if fmt not in renderers:
         raise InputError(f"unknown report format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     return renderers[fmt](plan)
