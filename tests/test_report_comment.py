@@ -46,7 +46,8 @@ def test_every_committed_plan_gives_a_short_comment_with_its_figures(path):
     text = render_comment(plan, "plans/x/plan.json")
     assert len(text) < MAX_COMMENT_CHARS
     assert f"Capacity plan: {plan.scenario.name}".replace("_", "\\_") in text
-    assert f"{plan.totals.gpus:,} GPUs in {plan.totals.servers:,} servers" in text
+    servers = f"{plan.totals.servers:,} server" + ("s" if plan.totals.servers != 1 else "")
+    assert f"{plan.totals.gpus:,} GPUs in {servers}," in text
     assert "`plans/x/report.md`" in text and "`plans/x/report.html`" in text
     for c in plan.constraints:
         if c.binding:

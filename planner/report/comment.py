@@ -51,7 +51,8 @@ def _headline(plan: Plan) -> str:
     workloads = len({d.workload for d in plan.deployments})
     return (f"**{_STATUS[plan.status]}** · objective {escape(plan.objective.name)} = "
             f"{f.number_text(plan.objective.value, f.unit_named(plan.objective.unit))} · "
-            f"{workloads} workloads · {t.gpus:,} GPUs in {t.servers:,} servers, {t.racks:,} racks · "
+            f"{_count(workloads, 'workload')} · {_count(t.gpus, 'GPU')} in {_count(t.servers, 'server')}, "
+            f"{_count(t.racks, 'rack')} · "
             f"capex {f.number_text(t.capex_usd, f.USD)} · TCO {f.number_text(t.tco_per_year_usd, f.USD_PER_YEAR)} · "
             f"IT peak {f.number_text(t.it_power_max_w, f.KW_FROM_W)}")
 
