@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,10 @@ def test_solve_writes_no_file(tmp_path, chatbot_doc):
     finally:
         os.chdir(before)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_documented_call_works_in_a_fresh_interpreter():
+    code = ('import planner.api; f = planner.api.solve("scenarios/chatbot.yaml", analysis=False).frames(); '
+            'print(len(f["deployments"]), sorted(f["deployments"].columns)[:3])')
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert out.startswith("1 ")
