@@ -189,3 +189,26 @@ def test_readme_section_is_up_to_date():
     r = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, cwd=ROOT,
                        check=False)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_coefficients_at_a_bound_are_listed():
+    from planner.calibration.accuracy import coefficients_at_bound
+    from planner.core.constants import COEFFICIENTS
+
+    share = COEFFICIENTS["power_active_share"]
+    eta = COEFFICIENTS["eta_compute"]
+    cal = Calibration(coefficients={"power_active_share": share.high, "eta_compute": eta.value},
+                      per_engine={"trt-llm": {"eta_compute": eta.low}})
+    assert coefficients_at_bound(cal) == (f"power_active_share = {share.high:g} (ceiling)",
+                                          f"eta_compute = {eta.low:g} [engine trt-llm] (floor)")
+    assert coefficients_at_bound(Calibration()) == ()
+
+
+def test_the_report_names_the_shipped_coefficients_at_a_bound(report):
+    from planner.calibration.accuracy import coefficients_at_bound
+
+    cal, _ = calibration_info(None, "")
+    assert report.at_bound == coefficients_at_bound(cal)
+    text = render(report, "md")
+    assert "Coefficients at a bound of their plausible range: " + (", ".join(report.at_bound) or "none") in text
+    assert "Refits with a coefficient at a bound of its plausible range:" in text

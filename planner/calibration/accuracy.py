@@ -97,6 +97,8 @@ class Fold:
     train_rows: int
     train_fitted_rows: int
     score: GroupScore
+    at_bound: tuple[str, ...] = ()
+    """Coefficients of the fold's refit that sit at a bound of their plausible range."""
 
     @property
     def priors_only(self) -> bool:
@@ -105,7 +107,7 @@ class Fold:
     def to_dict(self) -> dict[str, Any]:
         return {"held_out": self.held_out, "held_out_rows": self.held_out_rows, "train_rows": self.train_rows,
                 "train_fitted_rows": self.train_fitted_rows, "priors_only": self.priors_only,
-                "score": self.score.to_dict()}
+                "at_bound": list(self.at_bound), "score": self.score.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class AccuracyReport:
     groups: tuple[GroupScore, ...]  # planner per GPU, engine and model
     cross_validation: tuple[CrossValidation, ...] = ()
     points: dict[str, Any] = field(default_factory=dict, repr=False)  # per-row values for plots
+    at_bound: tuple[str, ...] = ()
+    """Coefficients of the scored calibration at a bound of their plausible range (global, per engine, per GPU)."""
 
     def group(self, name: str) -> GroupScore:
         for g in (*self.summary, *self.groups):
@@ -138,6 +142,7 @@ class AccuracyReport:
         return {"measurements": self.measurements, "calibration": self.calibration,
                 "metrics": {k: {"label": METRIC_LABELS[k], "unit": METRIC_UNITS[k]} for k in METRICS},
                 "summary": [g.to_dict() for g in self.summary], "groups": [g.to_dict() for g in self.groups],
+                "at_bound": list(self.at_bound),
                 "cross_validation": [c.to_dict() for c in self.cross_validation], "points": self._points()}
 
     def _points(self) -> list[dict[str, Any]]:
@@ -266,7 +271,8 @@ def cross_validate(m: Measurements, p: _Prepared, by: str, fit: FitFn) -> CrossV
         train_fitted = int((fitted & ~test).sum())
         folds.append(Fold(held_out=v, held_out_rows=int(test.sum()), train_rows=int((~test).sum()),
                           train_fitted_rows=train_fitted,
-                          score=score_group(f"{by}: {v}", test, {PLANNER: preds}, p.targets)))
+                          score=score_group(f"{by}: {v}", test, {PLANNER: preds}, p.targets),
+                          at_bound=coefficients_at_bound(cal) if train_fitted else ()))
     everything = np.ones(len(m), dtype=bool)
     pooled = (score_group(f"pooled: {ALL_ROWS}", everything, {PLANNER: held}, p.targets),
               score_group(f"pooled: {CALIBRATION_POINTS}", fitted, {PLANNER: held}, p.targets))
@@ -298,4 +304,24 @@ def accuracy_report(m: Measurements, catalog: Catalog, cal: Calibration, *, cali
     info = {"file": m.path.split("/")[-1], "sha256": m.sha256, "rows": len(m),
             "calibration_points": int(fitted.sum())}
     return AccuracyReport(measurements=info, calibration=calibration_info, summary=summary, groups=groups,
-                          cross_validation=cv, points=points)
+                          cross_validation=cv, points=points, at_bound=coefficients_at_bound(cal))
+
+
+def coefficients_at_bound(cal: Calibration) -> tuple[str, ...]:
+    """Each coefficient of ``cal`` at a bound of its plausible range, as "name = value (floor|ceiling)",
+    with "[engine e]" or "[gpu g]" for the engine- and GPU-specific ones (a bounded fit holds a value
+    the data pushes further there, so the figure is named, never silent)."""
+    sets = [("", cal.coefficients)]
+    sets += [(f" [engine {e}]", v) for e, v in sorted(cal.per_engine.items())]
+    sets += [(f" [gpu {g}]", v) for g, v in sorted(cal.per_gpu.items())]
+    out = []
+    for where, values in sets:
+        for name, value in values.items():
+            c = COEFFICIENTS.get(name)
+            if c is None or c.low == c.high:
+                continue
+            tol = 1e-6 * (c.high - c.low)
+            side = "floor" if abs(value - c.low) <= tol else "ceiling" if abs(value - c.high) <= tol else ""
+            if side:
+                out.append(f"{name} = {value:g}{where} ({side})")
+    return tuple(out)

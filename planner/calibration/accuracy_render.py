@@ -82,7 +82,10 @@ def _cross_validation(cv: CrossValidation, fmt: str) -> list[str]:
     for g in cv.pooled:
         rows.append([f"{g.name} ({g.rows})", "", *_metric_cells(g, PLANNER)])
     title = f"{CV_TITLES[cv.by]}: refit without the {cv.by}, score its rows"
-    return [*_heading(title, fmt), *_table(["held out", "refit on", *_metric_headers()], rows, fmt), ""]
+    bounded = [f"{f.held_out} held out: {', '.join(f.at_bound)}" for f in cv.folds if f.at_bound]
+    note = ["Refits with a coefficient at a bound of its plausible range: "
+            + ("; ".join(bounded) if bounded else "none") + ".", ""]
+    return [*_heading(title, fmt), *_table(["held out", "refit on", *_metric_headers()], rows, fmt), "", *note]
 
 
 def _preamble(report: AccuracyReport, fmt: str) -> list[str]:
@@ -90,7 +93,9 @@ def _preamble(report: AccuracyReport, fmt: str) -> list[str]:
     code = (lambda s: f"`{s}`") if fmt == "md" else (lambda s: s)
     lines = [f"Measurements: {code(m['file'])} ({m['rows']} rows, sha256 {m['sha256'][:12]}; "
              f"{m['calibration_points']} calibration points = rows with fit weight > 0).",
-             f"Calibration: {c.get('label', 'priors')}."]
+             f"Calibration: {c.get('label', 'priors')}.",
+             "Coefficients at a bound of their plausible range: "
+             + (", ".join(report.at_bound) if report.at_bound else "none") + "."]
     unmeasured = [METRIC_LABELS[k] for k in METRICS
                   if all(g.stats[PLANNER][k].n == 0 for g in report.summary)]
     lines.append("Cells: MdAPE / MAPE in % (points); " + NOT_MEASURED + " = not measured"
@@ -99,7 +104,7 @@ def _preamble(report: AccuracyReport, fmt: str) -> list[str]:
                  "batch / ITL; power = TDP x GPUs or 0.7 x TDP x GPUs, their energy/token over the roofline "
                  "throughput.")
     if fmt == "md":
-        return [" ".join(lines[:2]), "", " ".join(lines[2:]), ""]
+        return [" ".join(lines[:3]), "", " ".join(lines[3:]), ""]
     return [*lines, ""]
 
 
