@@ -7,9 +7,14 @@ report goes to stdout.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from planner.report.render import FORMATS
+
+if TYPE_CHECKING:
+    from planner.schemas.plan import Plan
 
 
 @click.command("report")
@@ -40,7 +45,7 @@ def report(plan_file: str, fmt: str, out_file: str | None, base_file: str | None
         click.echo(f"wrote {out_file} ({fmt})", err=True)
 
 
-def _read(path: str):  # type: ignore[no-untyped-def]
+def _read(path: str) -> Plan:
     from planner.plan import read_plan
 
     read = read_plan(path)
@@ -49,7 +54,7 @@ def _read(path: str):  # type: ignore[no-untyped-def]
     return read.plan
 
 
-def _changes(base, plan, base_file: str, plan_file: str) -> str:  # type: ignore[no-untyped-def]
+def _changes(base: Plan, plan: Plan, base_file: str, plan_file: str) -> str:
     from planner.gitops import diff_plans, render
 
     return render(diff_plans(base, plan, base_label=base_file, new_label=plan_file), "md")
