@@ -313,10 +313,11 @@ def analytic_from_candidates(cfg: Config, catalog: Catalog, calibration: str | N
         raise ValueError(f"{cfg.name}: not an operating point ({ev.why[0]})")
     one = {**grid, "batch_size": np.array([1.0])}
     _, at_1, _ = generate._evaluate(problem, one, cfg.model, float(cfg.input_tokens), w.output_tokens.mean, "vllm")
-    load = generate._replica_load(w, dict(ev.mean), at_1, np.array([float(ev.points["ttft_solo_p95_s"][0])]))
+    # fixed prompt lengths: the tail prompt is the mean one
+    load = generate._replica_load(w, dict(ev.mean), at_1, np.asarray(ev.mean["ttft_s"], dtype=float))
     p = {k: float(v[0]) for k, v in ev.points.items()}
     return Analytic(load=load, saturated_rps=p["saturated_rps"], rate_max_rps=p["capacity_rps"],
-                    ttft_solo_p95_s=p["ttft_solo_p95_s"], hold_s=p["hold_s"],
+                    ttft_solo_p95_s=float(ev.mean["ttft_s"][0]), hold_s=p["hold_s"],
                     prefill_service_s=p["prefill_service_s"])
 
 

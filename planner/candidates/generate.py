@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from planner.candidates.prune import prune, prune_exact
-from planner.candidates.queueing import max_rate_meeting, output_cv2, replica_load, ttft_quantile_at_load
+from planner.candidates.queueing import (
+    max_rate_meeting,
+    output_cv2,
+    replica_load,
+    ttft_quantile,
+    ttft_quantile_at_load,
+)
 from planner.core.constants import fixed
 from planner.core.features import tp_splits_heads
 from planner.core.inputs import build_inputs, estimate_arrays
@@ -212,6 +218,10 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     idx, cap, load = idx[keep], cap[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
     ttft95 = ttft_quantile_at_load(load, cap, 0.95)
+    # STOPGAP until plan_builder/rederive evaluate ttft_quantile_at_load from the candidates: the flat
+    # ttft_quantile they call gives exactly ttft95 at the capacity with this offset (and less below it)
+    solo_offset = ttft95 - ttft_quantile(cap, ttft_solo_s=np.zeros(len(cap)), slots=batch, hold_s=hold,
+                                         prefill_service_s=prefill_service, q=0.95)
     n_gpu = m["num_gpus"][idx]
     overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
     per_gpu_overhead = np.array([overhead_by_gpu.get(g, fixed("server_overhead_w_per_gpu")) for g in grid["gpu"][idx]])
@@ -230,7 +240,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "capacity_rps": cap, "saturated_rps": mu,
         "ttft_p95_s": ttft95, "itl_p95_s": m["itl_p95_s"][idx], "itl_s": m["itl_s"][idx],
         # queueing inputs, to evaluate TTFT at the load a plan actually routes to the replica
-        "ttft_solo_p95_s": tail["ttft_s"][idx], "hold_s": hold, "prefill_service_s": prefill_service,
+        "ttft_solo_p95_s": solo_offset, "hold_s": hold, "prefill_service_s": prefill_service,
         "power_base_w": p_floor + overhead, "power_slope_w_per_rps": slope,
         "power_at_capacity_w": p_floor + overhead + slope * cap,
         "peak_power_w": m["peak_power_total_w"][idx] + overhead,
