@@ -14,7 +14,7 @@ from planner.api import solve
 from planner.catalog import load_catalog
 from planner.errors import InfeasibleError
 from planner.report import render_report
-from planner.schemas.plan import Plan
+from planner.schemas.plan import Assumption, Plan
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +84,19 @@ def test_the_report_shows_every_line(plan):
         assert f"| {label}" in section
     assert f"{plan.totals.network_capex_usd:,.0f} USD" in section
     assert f"{plan.totals.annual_support_usd:,.0f} USD/yr" in md.split("| Cost | Value |")[1]
+
+
+def test_the_appendix_lists_the_capex_figures_as_catalog_estimates(plan, doc):
+    from planner.api import loaded_from_dict
+    from planner.plan.figures import infrastructure_assumptions
+    from planner.problem.build import resolve_problem
+
+    rows = infrastructure_assumptions(resolve_problem(loaded_from_dict(copy.deepcopy(doc)), load_catalog()))
+    with_rows = plan.model_copy(update={"assumptions": [*plan.assumptions, *(Assumption(**r) for r in rows)]})
+    md = render_report(with_rows, "md")
+    catalog = md.split("### Catalog figures used")[1].split("### Notes")[0]
+    gpu = plan.servers[0].gpu
+    for name in ("network", "storage", "support"):
+        line = next(line for line in catalog.splitlines() if line.startswith(f"| {gpu} | {name} |"))
+        assert "**estimate**" in line
+    assert "| rack with PDUs | 8000 | USD per rack | 4000-15000 |" in md

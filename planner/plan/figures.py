@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from planner.problem import economics
 from planner.problem.limits import CAPS, FAMILIES, RACK_POWER, LimitFamily, is_binding, limits_of
 from planner.problem.model import GpuOption, Problem
+from planner.schemas.catalog import SourcedFigure
 from planner.schemas.plan import Constraint, Deployment, Rack, ServerGroup, Totals
+from planner.schemas.scenario import DEFAULT_RACK_USD, DEFAULT_RACK_USD_RANGE, DEFAULT_RACK_USD_SOURCE
 from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W, W_PER_KW
 
 
@@ -54,6 +56,39 @@ def annual_support_usd(p: Problem, servers: Sequence[ServerGroup]) -> float:
                                                                + o.storage_usd_per_server)
             total += o.support_share_per_year * hardware
     return total
+
+
+INFRASTRUCTURE_ROWS = (("network_usd_per_server", "network", "USD per server"),
+                       ("storage_usd_per_server", "storage", "USD per server"),
+                       ("support_share_per_year", "support", "share of hardware per year"))
+"""GpuOption field, the assumption row's name after the GPU id, its unit."""
+
+
+def _figure_row(name: str, value: float, unit: str, figure: SourcedFigure | None, key: str) -> dict[str, str]:
+    """An assumption row: the catalog's source and range when the value is the catalog's figure."""
+    if figure is not None and figure.value == value:
+        source = figure.source
+        spread = f"{figure.low:g}-{figure.high:g}" if figure.low is not None and figure.high is not None else ""
+    else:
+        source = f"scenario finance.{key}" if figure is not None or value else "not in the catalog: counted as 0"
+        spread = ""
+    return {"name": name, "value": f"{value:g}", "unit": unit, "source": source, "range": spread}
+
+
+def infrastructure_assumptions(p: Problem) -> list[dict[str, str]]:
+    """The plan's assumption rows for the capex lines: each GPU type's network, storage and support
+    figures, and the rack with its PDUs, with their sources and plausible ranges."""
+    out = []
+    for g in p.gpus:
+        infra = getattr(g.spec.server, "infrastructure", None)
+        out += [_figure_row(f"{g.id} {name}", getattr(g, key), unit, getattr(infra, key) if infra else None, key)
+                for key, name, unit in INFRASTRUCTURE_ROWS]
+    low, high = DEFAULT_RACK_USD_RANGE
+    default = p.money.rack_usd == DEFAULT_RACK_USD
+    out.append({"name": "rack with PDUs", "value": f"{p.money.rack_usd:g}", "unit": "USD per rack",
+                "source": DEFAULT_RACK_USD_SOURCE if default else "scenario finance.rack_usd",
+                "range": f"{low:g}-{high:g}" if default else ""})
+    return out
 
 
 def totals(p: Problem, deployments: Sequence[Deployment], servers: Sequence[ServerGroup], racks: int,

@@ -4,7 +4,8 @@
 (schemas.plan.Assumption): model
 constants (priors with a plausible range), calibrated coefficients (``coefficient <name>``, plus
 the ``calibration file`` row), catalog figures per GPU type (``<gpu> price``, ``<gpu> datasheet``,
-``<gpu> server``) and the solver's notes (``note``). Each row keeps its index in the plan so every
+``<gpu> server``, and the capex lines ``<gpu> network``, ``<gpu> storage``, ``<gpu> support``) and the
+solver's notes (``note``). Each row keeps its index in the plan so every
 cell the report shows stays traceable to ``assumptions[<i>]``.
 """
 
@@ -19,7 +20,7 @@ from planner.schemas.plan import Assumption
 COEFFICIENT_PREFIX = "coefficient "
 CALIBRATION_FILE = "calibration file"
 NOTE = "note"
-CATALOG_FIGURES = ("price", "datasheet", "server")
+CATALOG_FIGURES = ("price", "datasheet", "server", "network", "storage", "support")
 ESTIMATE_MARKER = "ESTIMATE"
 """The catalog's marker for a figure with no public source (an order-of-magnitude estimate)."""
 COLUMNS = ("name", "value", "unit", "source", "range")

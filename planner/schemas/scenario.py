@@ -179,7 +179,12 @@ class Site(StrictModel):
 
 
 DEFAULT_RACK_USD = 8000.0
-"""finance.rack_usd when the scenario gives none (its docstring gives the source and the range)."""
+"""finance.rack_usd when the scenario gives none."""
+DEFAULT_RACK_USD_RANGE = (4000.0, 15000.0)
+DEFAULT_RACK_USD_SOURCE = (
+    "ESTIMATE: a 42-48U enclosure (1,500-3,000 USD list, e.g. APC NetShelter SX) with two metered or "
+    "switched 3-phase rack PDUs (1,500-4,000 USD each, vendor list prices 2024-2026) and installation; "
+    "a liquid-cooled rack (rear-door heat exchanger or CDU) costs several times more: set finance.rack_usd")
 
 
 class Finance(StrictModel):
@@ -200,9 +205,8 @@ class Finance(StrictModel):
     """Each server's share of shared storage, USD, for every GPU type; default: the catalog's figure."""
     rack_usd: float = Field(DEFAULT_RACK_USD, ge=0, le=1e7)
     """One rack with its PDUs, USD. Default 8,000: an ESTIMATE (plausible 4,000-15,000) for a 42-48U
-    enclosure (1,500-3,000 USD list, e.g. APC NetShelter SX) with two metered or switched 3-phase rack
-    PDUs (1,500-4,000 USD each, vendor list prices 2024-2026) and installation; a liquid-cooled rack
-    (rear-door heat exchanger or CDU) costs several times more: set it here."""
+    enclosure with two metered or switched 3-phase rack PDUs and installation (DEFAULT_RACK_USD_SOURCE);
+    a liquid-cooled rack (rear-door heat exchanger or CDU) costs several times more: set it here."""
     support_share_per_year: float | None = Field(None, ge=0, le=1)
     """Hardware support per year as a share of the hardware capex (GPUs, servers, network, storage);
     default: the catalog's figure for the server model."""

@@ -98,3 +98,23 @@ def test_a_user_server_without_figures_counts_zero_and_the_plan_says_so(tmp_path
     assert (g.network_usd_per_server, g.storage_usd_per_server, g.support_share_per_year) == (0.0, 0.0, 0.0)
     assert any(n.startswith("l40s: the catalog gives no network, storage or support figures") for n in p.notes)
     assert not any(n.startswith("h100-sxm:") for n in p.notes)
+
+
+def test_assumption_rows_name_each_figure_with_its_source_and_range() -> None:
+    from planner.plan.figures import infrastructure_assumptions
+
+    rows = {r["name"]: r for r in infrastructure_assumptions(_problem(DOC))}
+    infra = load_catalog().gpus["h100-sxm"].server.infrastructure
+    assert infra is not None
+    net = rows["h100-sxm network"]
+    assert (net["value"], net["unit"], net["source"]) == ("8000", "USD per server", infra.network_usd_per_server.source)
+    assert net["range"] == f"{infra.network_usd_per_server.low:g}-{infra.network_usd_per_server.high:g}"
+    assert rows["rack with PDUs"]["source"].startswith("ESTIMATE") and rows["rack with PDUs"]["range"] == "4000-15000"
+    doc = copy.deepcopy(DOC)
+    doc["finance"] = {"network_usd_per_server": 100, "rack_usd": 9000}
+    rows = {r["name"]: r for r in infrastructure_assumptions(_problem(doc))}
+    net = rows["l40s network"]
+    assert (net["value"], net["source"]) == ("100", "scenario finance.network_usd_per_server")
+    l40s = load_catalog().gpus["l40s"].server.infrastructure
+    assert l40s is not None and rows["l40s storage"]["source"] == l40s.storage_usd_per_server.source
+    assert rows["rack with PDUs"]["source"] == "scenario finance.rack_usd" and rows["rack with PDUs"]["range"] == ""
