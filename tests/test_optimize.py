@@ -222,6 +222,9 @@ def test_infeasible_racks_offer_bigger_circuits_or_more_racks(tmp_path: Path) ->
     doc = yaml.safe_load((ROOT / "scenarios" / "colo-retrofit-20kw.yaml").read_text())
     doc["workloads"][0]["traffic"]["peak_requests_per_s"] = 150
     doc["workloads"][0]["traffic"]["average_requests_per_s"] = 60
+    doc["site"]["racks"] = 1000
+    needed = solve_scenario(write(tmp_path, doc), analysis=False).totals.racks
+    doc["site"]["racks"] = max(needed - 2, 1)  # two racks short, whatever the estimates give
     with pytest.raises(InfeasibleError) as exc:
         solve_scenario(write(tmp_path, doc), analysis=False)
     text = "\n".join(exc.value.explanation)

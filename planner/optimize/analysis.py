@@ -22,7 +22,7 @@ from planner.candidates.generate import Candidates, replace_workload, workload_c
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.backend import SolveResult, run_solver
 from planner.optimize.program import OBJECTIVE_EXPR, build_program, value
-from planner.optimize.warm import Replicas, plan_replicas, start_values
+from planner.optimize.warm import Replicas, carried_over, plan_replicas, start_values
 from planner.problem import economics
 from planner.problem.limits import CAPS, RACK_POWER, SLOS, family_of, limits_of
 from planner.problem.model import Problem
@@ -197,6 +197,8 @@ class ReSolveRule:
     deadline_s: float
     """time.perf_counter() value after which re-solves are stopped by the safety net."""
     start: Replicas
+    table: Candidates
+    """The plan's candidate table (a re-solve over another one carries the start over by configuration)."""
 
     def describe(self) -> str:
         return (f"what-if values and objective alternatives re-solve from the plan as a MIP start, each within "
@@ -213,7 +215,13 @@ ANALYSIS_NODE_FLOOR = 1000
 def rule_for(primary: SolveResult, solver_name: str, time_limit_s: float) -> ReSolveRule:
     """The re-solve rule of an analysis after the primary solve ``primary``."""
     return ReSolveRule(solver_name, max(ANALYSIS_NODE_FLOOR, ANALYSIS_NODE_FACTOR * primary.nodes),
-                       time.perf_counter() + time_limit_s, plan_replicas(primary.model))
+                       time.perf_counter() + time_limit_s, plan_replicas(primary.model), primary.model.cand)
+
+
+def _start(p: Problem, cand: Candidates, rule: ReSolveRule) -> Replicas:
+    if cand is rule.table:
+        return rule.start
+    return carried_over(rule.start, rule.table, cand, {w.name: w.redundancy for w in p.workloads})
 
 
 def solve_with(solver_name: str, time_limit_s: float, rule: ReSolveRule | None = None, *,
@@ -231,7 +239,7 @@ def solve_with(solver_name: str, time_limit_s: float, rule: ReSolveRule | None =
                 raise SolverLimitError("the solver stopped by the analysis's wall-clock limit (the solve's "
                                        "--time-limit) before this re-solve began")
             r = run_solver(m, solver_name, left_s, tie_break=tie_break,
-                           node_limit=rule.node_limit, start=start_values(m, rule.start), reprove=True,
+                           node_limit=rule.node_limit, start=start_values(m, _start(p, cand, rule)), reprove=True,
                            gap_abs=WHOLE_NUMBER_GAP_ABS if p.objective in WHOLE_NUMBER_OBJECTIVES else None)
         if r.status == "infeasible":
             raise InfeasibleError("infeasible")

@@ -11,6 +11,7 @@ wasted hint: the solver checks it and discards it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -37,6 +38,29 @@ def plan_replicas(m: FleetModel) -> Replicas:
     """The replicas of a solved program, per configuration (configurations in use only)."""
     return {k: n for k, i in zip(config_keys(m.cand), range(len(m.cand)), strict=True)
             if (n := int_value(m.replicas[i])) > 0}
+
+
+def carried_over(replicas: Replicas, old: Candidates, new: Candidates, redundancy: dict[str, int]) -> Replicas:
+    """The plan's replicas in another candidate table (an SLO relaxed for one workload): a configuration
+    the new table lacks (pruned by a better one) is replaced by the same GPU, precision and parallelism
+    at its largest capacity, with enough replicas for the capacity it had; none such: left out."""
+    new_keys = config_keys(new)
+    present = set(new_keys)
+    old_capacity = dict(zip(config_keys(old), old.columns["capacity_rps"].tolist(), strict=True))
+    by_shape: dict[tuple[str, str, str, int, int], tuple[float, ConfigKey]] = {}
+    for key, cap in zip(new_keys, new.columns["capacity_rps"].tolist(), strict=True):
+        shape = key[:5]
+        if shape not in by_shape or cap > by_shape[shape][0]:
+            by_shape[shape] = (cap, key)
+    out: Replicas = {}
+    for key, n in replicas.items():
+        if key in present:
+            out[key] = out.get(key, 0) + n
+        elif key[:5] in by_shape:
+            cap, substitute = by_shape[key[:5]]
+            k = redundancy.get(key[0], 0)
+            out[substitute] = out.get(substitute, 0) + math.ceil((n - k) * old_capacity[key] / cap - 1e-9) + k
+    return out
 
 
 def start_values(m: FleetModel, replicas: Replicas) -> dict[str, float]:
