@@ -18,13 +18,19 @@ from planner.plan import figures
 from planner.problem.model import Problem, WorkloadDemand
 from planner.schemas.plan import (
     PLAN_SCHEMA_VERSION,
+    Analysis,
+    Assumption,
     Constraint,
     Deployment,
+    Objective,
     Plan,
+    PlanFinance,
+    PlanSite,
     Rack,
     ScenarioRef,
     ServerGroup,
     Solver,
+    WorkloadRow,
 )
 from planner.units import BTU_PER_HR_PER_W, HOURS_PER_YEAR, s_to_ms
 
@@ -180,13 +186,16 @@ def build_plan(r: SolveResult, notes: list[str]) -> Plan:
         scenario=ScenarioRef(name=p.name, description=p.description, file=p.file_name, override=p.override,
                              objective=p.objective),
         input_sha256=p.hashes, status=r.status,  # type: ignore[arg-type]
-        objective={"name": p.objective, "value": float(getattr(fleet, OBJECTIVE_EXPR[p.objective])),
-                   "unit": OBJECTIVE_UNITS[p.objective]},
+        objective=Objective(name=p.objective, value=float(getattr(fleet, OBJECTIVE_EXPR[p.objective])),
+                            unit=OBJECTIVE_UNITS[p.objective]),
         solver=Solver(name=r.solver_name, version=r.solver_version, status=r.solver_status, mip_gap=r.mip_gap,
                       time_s=r.time_s, time_limit_s=r.time_limit_s),
         deployments=deployments, servers=servers, racks=racks, totals=fleet, constraints=constraints,
-        site=dict(p.echo.site), finance=dict(p.echo.finance), workloads=[workload_row(w) for w in p.workloads],
-        assumptions=_assumptions(p, r, notes))
+        site=PlanSite.model_validate(p.echo.site), finance=PlanFinance.model_validate(p.echo.finance),
+        workloads=[WorkloadRow.model_validate(workload_row(w)) for w in p.workloads],
+        assumptions=[Assumption.model_validate(a) for a in _assumptions(p, r, notes)],
+        analysis=Analysis(what_if="skipped", objective_alternatives="skipped",
+                          skipped_reason="not run (planner.optimize.solve adds the analysis)"))
 
 
 def workload_row(w: WorkloadDemand) -> dict[str, float | int | str | None]:

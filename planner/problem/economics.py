@@ -6,17 +6,15 @@ builder, `planner check`) and a linear expression for the integer program (plann
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from planner.problem.model import Problem
 from planner.units import G_PER_TONNE, HOURS_PER_YEAR, J_PER_KWH, S_PER_HOUR, W_PER_KW
 
-X = TypeVar("X")
 
-
-def annual_energy_kwh(it_power_avg_w: X) -> X:
+def annual_energy_kwh(it_power_avg_w: Any) -> Any:
     """IT energy over a year at the average draw."""
-    return it_power_avg_w * (HOURS_PER_YEAR / W_PER_KW)  # type: ignore[operator, no-any-return]
+    return it_power_avg_w * (HOURS_PER_YEAR / W_PER_KW)
 
 
 def annual_energy_cost_usd(p: Problem, energy_kwh: Any) -> Any:

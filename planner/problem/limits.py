@@ -192,7 +192,7 @@ def _slo_family(name: str, field: str, label: str, step_s: float | None) -> Limi
     def step(p: Problem, lim: Limit) -> tuple[str, Problem]:
         w = p.workload(str(lim.subject))
         old_ms = s_to_ms(getattr(w.slo, field))
-        new_ms = old_ms + s_to_ms(float(step_s))
+        new_ms = old_ms + s_to_ms(step_s or 0.0)
         return (f"{label} SLO {old_ms:g} -> {new_ms:g} ms",
                 p.with_workload(w.name, slo=replace(w.slo, **{field: new_ms / MS_PER_S})))
 
