@@ -92,7 +92,7 @@ def run_case(name: str, spec: dict[str, Any], target_s: float, **solve_kwargs: A
     import inspect
 
     from planner.candidates.generate import generate_candidates
-    from planner.errors import InfeasibleError
+    from planner.errors import InfeasibleError, SolverLimitError
     from planner.optimize.solve import solve_problem
 
     p = problem_of(spec)
@@ -111,6 +111,8 @@ def run_case(name: str, spec: dict[str, Any], target_s: float, **solve_kwargs: A
                        f"objective alternatives {len(plan.objective_alternatives)}")
         except InfeasibleError as e:
             outcome = f"infeasible: {len(e.explanation)} lines, first: {e.explanation[0][:100]}"
+        except SolverLimitError as e:
+            outcome = f"no plan: {e.message}"
     cpu = time.process_time() - start
     print(f"{name}: {len(p.workloads)} workloads x {gpus} GPU types, {n_cand} candidates: {cpu:.2f} CPU s "
           f"(target <= {target_s:g} s; of which candidate generation {cand_s:.2f} s), {counter.count} solves; "
