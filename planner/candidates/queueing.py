@@ -55,13 +55,30 @@ def erlang_c(slots: np.ndarray, offered_load: np.ndarray) -> np.ndarray:
     return np.where(offered_load <= 0.0, 0.0, c)  # idle: never waits (the log guard above leaves 1e-300)
 
 
-def wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, slope_s: np.ndarray) -> np.ndarray:
+def wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, slope_s: np.ndarray,
+                     floor: float = 0.0) -> np.ndarray:
     """P(an arrival finds every slot taken) when n sequences in flight complete at n / (hold0 + slope n).
 
     Below ``slots`` the chain's weights are p^n Gamma(n + r) / (Gamma(r) n!) with p = rate x slope and
     r = 1 + hold0 / slope (negative binomial), so their sum is (1 - p)^-r I_{1-p}(r, slots); at and
     above ``slots`` the queue drains at slots / hold(slots). Erlang C where the slope is negligible.
+
+    Elements whose utilization at the full-batch hold, ``rate hold(slots) / slots``, is at most
+    ``floor`` are not computed and read 0: P(wait) is at most that utilization there (the chain is
+    stochastically below M/M/c at the full-batch hold, whose Erlang C is at most its utilization), so
+    a caller that only needs P(wait) above ``floor`` (a quantile's tail) loses nothing.
     """
+    rate, slots, hold0_s, slope_s = np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                                          for v in (rate, slots, hold0_s, slope_s)))
+    ratio = rate * (hold0_s + slope_s * slots) / slots
+    out = np.zeros(ratio.shape)
+    need = ratio > floor
+    if need.any():
+        out[need] = _wait_probability(rate[need], slots[need], hold0_s[need], slope_s[need])
+    return out
+
+
+def _wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, slope_s: np.ndarray) -> np.ndarray:
     from scipy.special import betainc, gammaln
 
     hold_c = hold0_s + slope_s * slots
@@ -75,7 +92,10 @@ def wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, s
         log_below = -r * np.log1p(-p) + np.log(betainc(r, slots, 1.0 - p))
         chain = 1.0 / (1.0 + np.exp(log_below - log_full + np.log1p(-np.minimum(ratio, 1.0 - 1e-15))))
     chain = np.nan_to_num(chain, nan=1.0)
-    out = np.where(flat, erlang_c(slots, rate * hold0_s), chain)
+    out = chain
+    if flat.any():
+        out = np.where(flat, 0.0, chain)
+        out[flat] = erlang_c(slots[flat], rate[flat] * hold0_s[flat])
     out = np.where(ratio >= 1.0, 1.0, out)
     return np.where(rate <= 0.0, 0.0, np.clip(out, 0.0, 1.0))
 
@@ -236,7 +256,7 @@ def ttft_quantile_at_load(r: ReplicaLoad, rate: np.ndarray, q: float) -> np.ndar
     tail = q >= 0.9
     solo = _at(r.solo_tail_1_s, r.solo_tail_c_s, w) if tail else _at(r.solo_1_s, r.solo_c_s, w)
     step = _at(r.step_1_s, r.step_c_s, w)
-    p_wait = wait_probability(rate, r.slots, r.hold0_s, r.hold_slope_s)
+    p_wait = wait_probability(rate, r.slots, r.hold0_s, r.hold_slope_s, floor=1.0 - q)
     slot = slot_wait_quantile(rate, r.slots, r.hold_s, q, p_wait, 2.0 / (1.0 + r.output_cv2))
     service = _at(r.prefill_service_1_s, r.prefill_service_c_s, w)
     budget = prefill_wait_quantile(rate, service, q) * r.prompt_room_share
@@ -297,25 +317,41 @@ def max_rate_meeting(limit_s: np.ndarray, r: ReplicaLoad, q: float, rate_max: np
 
     TTFT_q is increasing in the rate; the root of TTFT_q(rate) - limit is bracketed by [0, rate_max]
     and found by a few bisection steps, then the Illinois variant of regula falsi, keeping the end
-    that meets the limit (16 evaluations instead of 24 bisection steps). Returns 0
-    where even an idle replica misses the limit; NaN limits mean no TTFT SLO (rate_max).
+    that meets the limit (16 evaluations instead of 24 bisection steps), on the configurations whose
+    answer is neither end. Returns 0 where even an idle replica misses the limit; NaN limits mean no
+    TTFT SLO (rate_max).
     """
-    hi = r.rate_max() if rate_max is None else np.asarray(rate_max, dtype=float).copy()
+    top = r.rate_max() if rate_max is None else np.asarray(rate_max, dtype=float)
+    limit_s = np.asarray(limit_s, dtype=float)
     no_slo = np.isnan(limit_s)
     lim = np.where(no_slo, np.inf, limit_s)
+    idle_ok = ttft_quantile_at_load(r, np.zeros_like(top), q) <= lim
+    top_ok = ttft_quantile_at_load(r, top, q) <= lim
+    out = np.where(no_slo | (idle_ok & top_ok), top, 0.0)
+    open_ = np.flatnonzero(~no_slo & idle_ok & ~top_ok)
+    if len(open_):
+        out[open_] = _solve(r.take(open_), lim[open_], top[open_], q)
+    return out
+
+
+def _solve(r: ReplicaLoad, lim: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
+    """The root bracketed by [0 (meets the limit), hi (misses it)]: its feasible end."""
+    hi = hi.copy()
     lo = np.zeros_like(hi)
-    f_lo = ttft_quantile_at_load(r, lo, q) - lim
-    f_hi = ttft_quantile_at_load(r, hi, q) - lim
-    done = f_hi <= 0
-    f_hi = np.where(np.isfinite(f_hi), f_hi, 1e3 * np.maximum(lim, 1e-3))  # past saturation: a large finite excess
+    big = 1e3 * np.maximum(lim, 1e-3)  # past saturation: a large finite excess
+
+    def excess(rate: np.ndarray) -> np.ndarray:
+        f = ttft_quantile_at_load(r, rate, q) - lim
+        return np.where(np.isfinite(f), f, big)
+
+    f_lo, f_hi = excess(lo), excess(hi)
     side = np.zeros_like(hi)
     for step in range(BISECT_FIRST + SOLVE_STEPS):
         with np.errstate(divide="ignore", invalid="ignore"):
             mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
         ok_mid = np.isfinite(mid) & (mid > lo) & (mid < hi) & (step >= BISECT_FIRST)
         mid = np.where(ok_mid, mid, 0.5 * (lo + hi))
-        f = ttft_quantile_at_load(r, mid, q) - lim
-        f = np.where(np.isfinite(f), f, 1e3 * np.maximum(lim, 1e-3))
+        f = excess(mid)
         ok = f <= 0
         lo, f_lo = np.where(ok, mid, lo), np.where(ok, f, f_lo)
         hi, f_hi = np.where(ok, hi, mid), np.where(ok, f_hi, f)
@@ -323,7 +359,4 @@ def max_rate_meeting(limit_s: np.ndarray, r: ReplicaLoad, q: float, rate_max: np
         f_hi = np.where(ok & (side > 0), 0.5 * f_hi, f_hi)
         f_lo = np.where(~ok & (side < 0), 0.5 * f_lo, f_lo)
         side = np.where(ok, 1.0, -1.0)
-    top = r.rate_max() if rate_max is None else np.asarray(rate_max, dtype=float)
-    rate = np.where(done, top, lo)
-    idle_ok = ttft_quantile_at_load(r, np.zeros_like(hi), q) <= lim
-    return np.where(no_slo, top, np.where(idle_ok, rate, 0.0))
+    return lo
