@@ -114,13 +114,17 @@ def slot_wait_quantile(rate: np.ndarray, slots: np.ndarray, hold_s: np.ndarray, 
 
 
 def prefill_wait_quantile(rate: np.ndarray, service_s: np.ndarray, q: float) -> np.ndarray:
-    """M/D/1 wait for the prefill budget at quantile q: P(W > t) = rho exp(-t rho / mean), the M/D/1
-    mean rho / (2 (1 - rho)) x service and P(W > 0) = rho (about 10 % above Erlang's exact p95)."""
+    """M/D/1 wait for the prefill budget at quantile q, P(W > 0) = rho: the larger of two tails,
+    the light-traffic one (a waiting prompt waits the residual of the one in service, uniform:
+    P(W > t) = rho (1 - t / service)) and the heavy-traffic one (exponential with the M/D/1 mean
+    rho / (2 (1 - rho)) x service: P(W > t) = rho exp(-t rho / mean), about 10 % above Erlang's exact
+    p95 at moderate load)."""
     rho = rate * service_s
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         mean = rho / (2.0 * (1.0 - rho)) * service_s
-        t = mean / rho * np.log(rho / (1.0 - q))
-    t = np.where(rho > 1.0 - q, t, 0.0)
+        heavy = mean / rho * np.log(rho / (1.0 - q))
+        light = service_s * (1.0 - (1.0 - q) / rho)
+    t = np.where(rho > 1.0 - q, np.maximum(heavy, light), 0.0)
     return np.where(rho >= 1.0, np.inf, np.where(rate <= 0.0, 0.0, t))
 
 

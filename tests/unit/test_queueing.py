@@ -144,14 +144,18 @@ def test_slot_wait_idle_and_saturated():
 # --- prefill wait: M/D/1 --------------------------------------------------------------------
 
 def test_prefill_wait_tail_is_rho_times_an_exponential_of_the_md1_mean():
-    """Pollaczek-Khinchine for deterministic service: W_q = rho S / (2 (1 - rho)); the tail is
-    P(W > t) = rho exp(-t rho / W_q) (P(W > 0) = rho, the mean kept): the quantile is
-    W_q / rho x ln(rho / (1 - q)), and 0 when rho <= 1 - q."""
+    """Pollaczek-Khinchine for deterministic service: W_q = rho S / (2 (1 - rho)); the heavy-traffic
+    tail is P(W > t) = rho exp(-t rho / W_q) (P(W > 0) = rho, the mean kept), the light-traffic one
+    rho (1 - t / S); the quantile is the larger, and 0 when rho <= 1 - q."""
     service_s, rate = 0.02, 30.0  # rho = 0.6
     pk_mean = 0.6 * service_s / (2.0 * 0.4)
     for q in (0.5, 0.9, 0.95, 0.99):
         got = float(prefill_wait_quantile(np.array([rate]), np.array([service_s]), q)[0])
-        assert got == pytest.approx(pk_mean / 0.6 * math.log(0.6 / (1.0 - q)), rel=1e-12)
+        heavy = pk_mean / 0.6 * math.log(0.6 / (1.0 - q))
+        light = service_s * (1.0 - (1.0 - q) / 0.6)  # the uniform residual of the prompt in service
+        assert got == pytest.approx(max(heavy, light), rel=1e-12)
+    # light traffic: the residual dominates (rho 0.1: p95 = half a service)
+    assert float(prefill_wait_quantile(np.array([5.0]), np.array([service_s]), 0.95)[0]) == pytest.approx(0.01)
     assert float(prefill_wait_quantile(np.array([30.0]), np.array([service_s]), 0.3)[0]) == 0.0
     # Erlang's exact M/D/1 p95 at rho 0.4 and a 0.32 s service is 0.49 s (docs/queueing.md): within 15 %
     assert float(prefill_wait_quantile(np.array([1.25]), np.array([0.32]), 0.95)[0]) == pytest.approx(0.49, rel=0.15)
