@@ -11,7 +11,7 @@ from typing import Any as _Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Catalog", "Estimate", "__version__", "errors", "estimate", "estimate_table", "load_catalog"]
+__all__ = ["Catalog", "Estimate", "__version__", "errors", "estimate", "estimate_table", "load_catalog", "solve"]
 
 # public name -> module that defines it (the module itself for `errors`)
 _LAZY = {
@@ -21,10 +21,12 @@ _LAZY = {
     "load_catalog": "planner.catalog.loader",
     "Catalog": "planner.catalog.loader",
     "errors": "planner.errors",
+    "solve": "planner.api",
 }
 
 if _TYPE_CHECKING:
     from planner import errors
+    from planner.api import solve
     from planner.catalog.loader import Catalog, load_catalog
     from planner.estimation import Estimate, estimate, estimate_table
 

@@ -11,7 +11,7 @@ import pytest
 
 import planner
 
-PUBLIC = ["Catalog", "Estimate", "__version__", "errors", "estimate", "estimate_table", "load_catalog"]
+PUBLIC = ["Catalog", "Estimate", "__version__", "errors", "estimate", "estimate_table", "load_catalog", "solve"]
 HEAVY = ("pandas", "scipy", "pulp", "matplotlib", "highspy")
 
 

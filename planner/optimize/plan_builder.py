@@ -108,7 +108,8 @@ def _servers(r: SolveResult) -> list[ServerGroup]:
                                psu_rating_w=psu.rating_w if psu else None,
                                psu_redundancy=psu.redundancy if psu else None,
                                psu_efficiency_tier=psu.efficiency_tier if psu else None,
-                               gpu_price_usd=g.gpu_price_usd, server_price_usd=g.server_price_usd))
+                               gpu_price_usd=g.gpu_price_usd, server_price_usd=g.server_price_usd,
+                               server_overhead_w_per_gpu=g.overhead_w_per_gpu))
     return out
 
 
@@ -234,6 +235,7 @@ def _assumptions(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str,
              "source": spec.server.source + (f"; price: {spec.server.price_source}"
                                              if spec.server.price_source else ""), "range": ""},
         ]
+    out += figures.infrastructure_assumptions(p)
     out.append({"name": "candidate pruning", "value": p.candidate_pruning, "unit": "",
                 "source": PRUNING_RULES[p.candidate_pruning], "range": ""})
     out.append({"name": "tie-break rule", "value": f"ties {r.ties}", "unit": "", "source": TIE_RULE, "range": ""})
