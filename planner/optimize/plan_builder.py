@@ -73,7 +73,7 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
     p_avg = n * base + slope * routed * w.average_to_peak
     tokens = routed * float(c["output_tokens_per_request"][i])
     # TTFT p95 at the routed peak with the workload's k spare replicas down (its design point)
-    ttft_peak = _ttft_at_load(c, i, routed / max(n - w.redundancy, 1))
+    ttft_peak = _ttft_at_load(c, i, routed / w.serving_replicas(n))
     return Deployment(
         workload=w.name, model=str(c["model"][i]), gpu=g.id, precision=str(c["precision"][i]),
         tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=gpus, batch_size=int(c["batch_size"][i]),
@@ -151,7 +151,7 @@ def _verify_pools(r: SolveResult, deployments: list[Deployment], servers: list[S
         if w.redundancy > 0 and len(ds) > 1:
             raise PlanVerificationError(f"{w.name}: an N+k workload must run one pool, got {len(ds)}")
         for d in ds:
-            if w.redundancy > 0 and d.replicas < w.redundancy + 1:
+            if w.redundancy > 0 and d.replicas < w.min_replicas:
                 raise PlanVerificationError(f"{w.name}: {d.replicas} replicas cannot keep {w.redundancy} spares")
 
 

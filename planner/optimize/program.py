@@ -9,7 +9,6 @@ infeasible scenario still solves and the slacks say what must be relaxed and by 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +62,7 @@ def add_variables(m: FleetModel) -> None:
     c = m.cand.columns
     for i in range(len(m.cand)):
         w = m.problem.workload(str(c["workload"][i]))
-        upper = math.ceil(w.required_requests_per_s / float(c["capacity_rps"][i])) + w.redundancy + 1
+        upper = w.replicas_bound(float(c["capacity_rps"][i]))
         m.replicas[i] = new_var(m.prob, f"replicas_{i:05d}", 0, upper, "Integer")
         m.routed[i] = new_var(m.prob, f"routed_{i:05d}")
         if w.redundancy > 0:
@@ -78,7 +77,7 @@ def gpus_in_use(m: FleetModel, g: str) -> Any:
     return pulp.lpSum(int(c["num_gpus"][i]) * m.replicas[i] for i in range(len(m.cand)) if c["gpu"][i] == g)
 
 
-def capacity_after_spares(m: FleetModel, workload: str) -> Any:
+def capacity_after_spares_expr(m: FleetModel, workload: str) -> Any:
     """Capacity of the workload's replicas less what its k spares hold back (one pool when k > 0)."""
     c = m.cand.columns
     w = m.problem.workload(workload)
@@ -95,7 +94,7 @@ def quantity(m: FleetModel, name: str) -> Any:
     if kind == "gpus_bought":
         return m.gpus[subject].gpus_per_server * m.servers[subject]
     if kind == "capacity_after_spares":
-        return capacity_after_spares(m, subject)
+        return capacity_after_spares_expr(m, subject)
     if kind == "racks":
         return pulp.lpSum(m.racks.values())
     return m.expr[kind]
@@ -138,7 +137,7 @@ def add_demand_constraints(m: FleetModel, elastic: Elastic) -> None:
             m.prob += (m.routed[i] <= float(c["capacity_rps"][i]) * m.replicas[i], f"load_{i:05d}")
             if w.redundancy > 0:
                 m.prob += (m.replicas[i] <= m.replicas[i].upBound * m.used[i], f"used_{i:05d}")
-                m.prob += (m.replicas[i] >= (w.redundancy + 1) * m.used[i], f"spares_{i:05d}")
+                m.prob += (m.replicas[i] >= w.min_replicas * m.used[i], f"spares_{i:05d}")
 
 
 def add_server_constraints(m: FleetModel) -> None:

@@ -127,7 +127,7 @@ def totals(p: Problem, deployments: Sequence[Deployment], servers: Sequence[Serv
         output_tokens_per_s_per_kw=tokens_peak / (p_max / W_PER_KW) if p_max else 0.0)
 
 
-def capacity_after_spares(p: Problem, workload: str, deployments: Iterable[Deployment]) -> float:
+def workload_capacity(p: Problem, workload: str, deployments: Iterable[Deployment]) -> float:
     """The workload's capacity with each pool's k spare replicas down."""
     w = p.workload(workload)
     return sum(w.capacity_after_spares(d.capacity_requests_per_s / d.replicas, d.replicas)
@@ -141,7 +141,7 @@ def quantity(p: Problem, name: str, deployments: Sequence[Deployment], servers: 
     if kind == "gpus_bought":
         return float(sum(s.gpus for s in servers if s.gpu == subject))
     if kind == "capacity_after_spares":
-        return capacity_after_spares(p, subject, deployments)
+        return workload_capacity(p, subject, deployments)
     return float(getattr(fleet, kind))
 
 

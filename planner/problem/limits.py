@@ -150,9 +150,10 @@ def _rack_step(p: Problem, lim: Limit) -> tuple[str, Problem]:
     """+10 kW on whichever limit binds a rack: the air-cooling limit when it is below the derated breaker."""
     site = p.site
     if site.air_limit_binds:
-        return "+10 kW air-cooling limit per rack", p.with_site(air_cooling_limit_w=site.air_cooling_limit_w + 10e3)
+        return "+10 kW air-cooling limit per rack", p.with_site(
+            air_cooling_limit_w=site.air_cooling_limit_w + 10 * W_PER_KW)
     return "+10 kW usable per rack breaker", p.with_site(
-        rack_power_cap_w=site.rack_power_cap_w + 10e3 / site.breaker_derating)
+        rack_power_cap_w=site.rack_power_cap_w + site.breaker_for_usable_w(10 * W_PER_KW))
 
 
 def _rack_scaled(p: Problem, lim: Limit, factor: float) -> tuple[str, Problem]:

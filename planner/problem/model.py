@@ -91,6 +91,20 @@ class WorkloadDemand:
     def capacity_after_spares(self, per_replica_requests_per_s: float, replicas: int) -> float:
         return per_replica_requests_per_s * replicas - self.spare_requests_per_s(per_replica_requests_per_s)
 
+    @property
+    def min_replicas(self) -> int:
+        """A pool keeps k spares, so it needs at least k + 1 replicas."""
+        return self.redundancy + 1
+
+    def serving_replicas(self, replicas: int) -> int:
+        """Replicas left serving with the k spares down (the design point of latency), at least one."""
+        return max(replicas - self.redundancy, 1)
+
+    def replicas_bound(self, per_replica_requests_per_s: float) -> int:
+        """The most replicas of one configuration an optimal plan can use: enough for the required
+        capacity alone, plus the k spares, plus one."""
+        return math.ceil(self.required_requests_per_s / per_replica_requests_per_s) + self.min_replicas
+
 
 @dataclass(frozen=True)
 class GpuOption:
@@ -169,6 +183,10 @@ class SiteLimits:
         """Power one rack may carry: the derated breaker, and with air cooling at most what air removes."""
         usable = self.derated_breaker_w
         return min(usable, self.air_cooling_limit_w) if self.cooling == "air" else usable
+
+    def breaker_for_usable_w(self, usable_w: float) -> float:
+        """The breaker rating whose derated share is ``usable_w``."""
+        return usable_w / self.breaker_derating
 
     @property
     def air_limit_binds(self) -> bool:
