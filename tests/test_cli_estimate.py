@@ -225,3 +225,24 @@ def test_bad_input_is_one_error_line_and_exit_1(capsys, case):
 def test_debug_shows_the_traceback():
     with pytest.raises(UnknownNameError):
         main(["--debug", *_with(model="llama-3.1-7b")])
+
+
+def test_arrival_rate_adds_latency_under_load_to_the_table(capsys):
+    args = ["estimate", "-m", "llama-3.1-8b", "-g", "h100-sxm", "--input-tokens", "256", "--output-tokens", "256",
+            "--batch-size", "64", "--arrival-requests-per-s", "10", "--prefix-cache-hit-rate", "0.2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Under load: Poisson arrivals at 10 requests/s" in out and "TTFT mean / p50 / p95 / p99 (ms)" in out
+    assert "at most 64 sequences in flight, prefix-cache hit rate 0.2" in out
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--arrival-requests-per-s", "-1"], "--arrival-requests-per-s must be from 0"),
+    (["--prefix-cache-hit-rate", "1"], "--prefix-cache-hit-rate must be at least 0 and below 1"),
+    (["--arrival-requests-per-s", "1", "--output-tokens-p95", "10"], "--output-tokens-p95 must be at least"),
+    (["--output-tokens-p95", "500"], "only matters with --arrival-requests-per-s"),
+])
+def test_bad_load_flags_name_the_flag(flags, message, capsys):
+    args = ["estimate", "-m", "llama-3.1-8b", "-g", "h100-sxm", "--input-tokens", "256", "--output-tokens", "256"]
+    assert main([*args, *flags]) != 0
+    assert message in capsys.readouterr().err

@@ -79,3 +79,12 @@ def test_estimate_stays_the_function_after_its_module_is_imported():
     out = _python("import planner.estimation, planner; print(callable(planner.estimate), "
                   "planner.estimate is planner.estimation.estimate)")
     assert out.split() == ["True", "True"]
+
+
+def test_latency_under_load_through_the_package():
+    e = planner.estimate("llama-3.1-8b", "h100-sxm", batch_size=64, input_tokens=256, output_tokens=256,
+                         arrival_requests_per_s=5.0)
+    assert e.saturated is False and 0 < e.ttft_p50_s <= e.ttft_p95_s <= e.ttft_p99_s and e.batch_size < 64
+    keys = {"arrival_requests_per_s", "concurrency_cap", "saturated", "ttft_mean_s", "ttft_p50_s", "ttft_p95_s",
+            "ttft_p99_s", "itl_mean_s", "prefix_cache_hit_rate"}
+    assert keys <= set(e.to_dict())

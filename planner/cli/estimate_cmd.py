@@ -87,6 +87,28 @@ def check_request(input_tokens: float, output_tokens: float, batch_size: int | N
                          fix="leave it out for the largest batch that fits memory")
 
 
+def check_load(arrival_requests_per_s: float | None, prefix_cache_hit_rate: float,
+               output_tokens_p95: float | None, output_tokens: float) -> None:
+    """The latency-under-load flags, named as the command spells them."""
+    from planner.errors import InputError
+
+    if arrival_requests_per_s is not None and not (0.0 <= arrival_requests_per_s <= 1e6):
+        raise InputError(f"--arrival-requests-per-s must be from 0 to 1,000,000, got {arrival_requests_per_s:g}",
+                         fix="the mean Poisson arrival rate of one replica, e.g. 5")
+    if not (0.0 <= prefix_cache_hit_rate < 1.0):
+        raise InputError(f"--prefix-cache-hit-rate must be at least 0 and below 1, got {prefix_cache_hit_rate:g}",
+                         fix="the share of prompt tokens served from the prefix cache, e.g. 0.3")
+    if output_tokens_p95 is not None and not (output_tokens <= output_tokens_p95 <= MAX_P95_TOKENS):
+        raise InputError(f"--output-tokens-p95 must be at least --output-tokens ({output_tokens:g}), "
+                         f"got {output_tokens_p95:g}", fix="leave it out for fixed output lengths")
+    if output_tokens_p95 is not None and arrival_requests_per_s is None:
+        raise InputError("--output-tokens-p95 only matters with --arrival-requests-per-s",
+                         fix="add --arrival-requests-per-s, or leave --output-tokens-p95 out")
+
+
+MAX_P95_TOKENS = 10_000_000
+
+
 def check_parallelism(cat: Catalog, model_id: str, pp: int) -> None:
     """At most one pipeline stage per layer (the core would split layers into fractions)."""
     from planner.errors import InputError
@@ -290,6 +312,7 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
 
     check_operating_inputs(duty_cycle, pue, electricity_usd_per_kwh, power_limit_w)
     check_request(input_tokens, output_tokens, batch_size)
+    check_load(arrival_requests_per_s, prefix_cache_hit_rate, output_tokens_p95, output_tokens)
     cat, model_id, warnings = resolve_model(catalog_dirs, model, params)
     check_parallelism(cat, model_id, pp)
     _check_power_limit(cat, gpu, power_limit_w)
