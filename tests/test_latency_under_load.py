@@ -83,3 +83,35 @@ def test_cli_json_has_the_load_fields_and_nulls_when_saturated(capsys):
     assert main([*args, "--arrival-requests-per-s", "1000"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["saturated"] is True and doc["ttft_p95_s"] is None and doc["itl_mean_s"] > 0
+
+
+def _workload_capacity(traffic: dict) -> float:
+    """The best capacity per GPU of a one-workload scenario's candidates (llama-3.1-8b on h100-sxm, TTFT SLO)."""
+    from pathlib import Path
+
+    from planner.candidates.generate import workload_candidates
+    from planner.catalog import load_catalog
+    from planner.problem.build import resolve_problem
+    from planner.scenario.load import LoadedScenario
+    from planner.schemas.scenario import Scenario
+
+    doc = {"name": "t", "workloads": [{"name": "w", "model": "llama-3.1-8b", "precisions": ["fp8"],
+                                       "traffic": {"peak_requests_per_s": 1.0, **traffic},
+                                       "slo": {"ttft_p95_ms": 400, "itl_p95_ms": 60}}],
+           "hardware": {"gpus": ["h100-sxm"]}, "site": {"rack_power_cap_kw": 1000, "racks": 1000}}
+    loaded = LoadedScenario(Scenario.model_validate(doc), Path("t.yaml"), None, repr(doc).encode())
+    p = resolve_problem(loaded, load_catalog(), calibration=None)
+    assert p.workloads[0].prefix_cache_hit_rate == traffic.get("prefix_cache_hit_rate", 0.0)
+    cols, _, _ = workload_candidates(p, p.workloads[0])
+    return float((cols["capacity_rps"] / cols["num_gpus"]).max())
+
+
+def test_scenario_prefix_cache_hits_and_output_spread_move_capacity():
+    """A prefix-cache hit rate (traffic key) frees prefill work: more capacity per GPU for long
+    prompts; exponential-like output lengths (p95 = 3 x mean) wait longer for slots than fixed ones."""
+    base = {"input_tokens": 6000, "output_tokens": 200}
+    cold = _workload_capacity(base)
+    assert _workload_capacity(base | {"prefix_cache_hit_rate": 0.8}) > 1.2 * cold
+    fixed_out = _workload_capacity({"input_tokens": 500, "output_tokens": 300})
+    spread = _workload_capacity({"input_tokens": 500, "output_tokens": {"mean": 300, "p95": 900}})
+    assert spread <= fixed_out
