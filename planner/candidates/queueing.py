@@ -300,6 +300,33 @@ def latency_at_load(r: ReplicaLoad, rate: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+LOAD_COLUMN_PREFIX = "queue_"
+"""Candidate columns ``queue_<field>`` carry each operating point's ReplicaLoad (planner.candidates.generate)."""
+
+
+def load_columns(r: ReplicaLoad) -> dict[str, np.ndarray]:
+    """A ReplicaLoad as candidate columns."""
+    return {LOAD_COLUMN_PREFIX + f.name: getattr(r, f.name) for f in fields(r)}
+
+
+def ttft_from_candidates(columns: Mapping[str, np.ndarray], rows: np.ndarray | int, rate: np.ndarray | float,
+                         q: float) -> np.ndarray:
+    """TTFT at quantile q of candidate rows at a per-replica arrival rate, with the model candidate
+    generation sized them with (`ttft_quantile_at_load`) when the table carries the ``queue_*``
+    columns, else the flat `ttft_quantile` of ttft_solo_p95_s, batch_size, hold_s and
+    prefill_service_s (hand-made tables)."""
+    idx = np.atleast_1d(np.asarray(rows))
+    rate = np.broadcast_to(np.asarray(rate, dtype=float), idx.shape)
+    names = [f.name for f in fields(ReplicaLoad)]
+    if all(LOAD_COLUMN_PREFIX + k in columns for k in names):
+        r = ReplicaLoad(**{k: np.asarray(columns[LOAD_COLUMN_PREFIX + k], dtype=float)[idx] for k in names})
+        return ttft_quantile_at_load(r, rate, q)
+    return ttft_quantile(rate, ttft_solo_s=np.asarray(columns["ttft_solo_p95_s"], dtype=float)[idx],
+                         slots=np.asarray(columns["batch_size"], dtype=float)[idx],
+                         hold_s=np.asarray(columns["hold_s"], dtype=float)[idx],
+                         prefill_service_s=np.asarray(columns["prefill_service_s"], dtype=float)[idx], q=q)
+
+
 def ttft_quantile(rate: np.ndarray, *, ttft_solo_s: np.ndarray, slots: np.ndarray, hold_s: np.ndarray,
                   prefill_service_s: np.ndarray, q: float) -> np.ndarray:
     """The flat-hold special case (every step as at the cap), from the candidate columns
