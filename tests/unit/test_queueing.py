@@ -19,6 +19,7 @@ from planner.candidates.queueing import (
     max_rate_meeting,
     prefill_wait_quantile,
     slot_wait_quantile,
+    ttft_from_candidates,
     ttft_quantile,
     ttft_quantile_at_load,
     wait_probability,
@@ -302,3 +303,18 @@ def test_max_rate_meeting_rises_with_the_limit():
     r = load_of(32.0, 0.01, 0.02, n=5)
     rate = max_rate_meeting(np.array([0.06, 0.07, 0.1, 0.3, 1.0]), r, 0.95)
     assert np.all(np.diff(rate) >= 0.0) and rate[-1] > rate[0]
+
+
+def test_ttft_from_candidates_uses_the_load_columns_else_the_flat_model():
+    from planner.candidates.queueing import load_columns
+
+    r = load_of(32.0, 0.01, 0.02, n=3)
+    flat = {"ttft_solo_p95_s": np.full(3, 0.1), "batch_size": np.full(3, 32.0), "hold_s": np.full(3, 4.0),
+            "prefill_service_s": np.full(3, 0.01)}
+    rate = np.array([1.0, 2.0, 3.0])
+    with_load = ttft_from_candidates({**flat, **load_columns(r)}, np.arange(3), rate, 0.95)
+    assert np.array_equal(with_load, ttft_quantile_at_load(r, rate, 0.95))
+    without = ttft_from_candidates(flat, np.arange(3), rate, 0.95)
+    assert np.array_equal(without, ttft_quantile(rate, ttft_solo_s=flat["ttft_solo_p95_s"], slots=flat["batch_size"],
+                                                 hold_s=flat["hold_s"], prefill_service_s=flat["prefill_service_s"],
+                                                 q=0.95))
