@@ -6,7 +6,7 @@ The answer lists independent alternatives: "needs +220 kW datacenter power, or +
 1. One elastic solve with every limit family relaxable (penalized slacks) says which families and
    which workloads carry slack.
 2. Each cap family that carries slack is relaxed on its own (an elastic solve on that family only):
-   its slack is the alternative.
+   its slack is the alternative. When one family alone carries slack, step 1 already solved it.
 3. Bigger rack circuits are tried when racks or a workload's demand carry slack, by bisection over
    the rack factors (feasibility is monotone: a bigger circuit holds at least as many servers).
 4. SLO relaxations by group testing and bisection: relaxing SLOs only adds candidates, so if all the
@@ -63,11 +63,17 @@ def _slack_of(m: FleetModel) -> dict[str, set[str]]:
     return out
 
 
-def _cap_alternatives(p: Problem, cand: Candidates, run: Runner, slack: dict[str, set[str]]) -> list[str]:
-    """Each cap family that carries slack, relaxed on its own (an elastic slack on that family only)."""
+def _cap_alternatives(p: Problem, cand: Candidates, run: Runner, combined: FleetModel,
+                      slack: dict[str, set[str]]) -> list[str]:
+    """Each cap family that carries slack, relaxed on its own (an elastic slack on that family only).
+    When it is the only family with slack, the combined solve already is that family's optimum (its
+    other slacks are zero, so it solves the family's program, which cannot do better)."""
     out = []
     for family in CAPS:
         if family.name not in slack or not family.limits(p):
+            continue
+        if set(slack) == {family.name}:
+            out += _slack_lines(combined)
             continue
         m = build_program(p, cand, elastic=frozenset({family.name}))
         if run(m) != "infeasible":
@@ -169,7 +175,7 @@ def explain_infeasible(p: Problem, cand: Candidates, run: Runner, notes: list[st
     combined_model = build_program(p, cand, elastic=ALL_FAMILIES)
     solved = run(combined_model) != "infeasible"
     slack = _slack_of(combined_model) if solved else {}
-    alternatives = _cap_alternatives(p, cand, run, slack) + _rack_alternatives(p, cand, run, slack)
+    alternatives = _cap_alternatives(p, cand, run, combined_model, slack) + _rack_alternatives(p, cand, run, slack)
     alternatives += _slo_alternatives(p, cand, run)
     lines: list[str]
     if alternatives:
