@@ -103,3 +103,19 @@ def test_the_readme_table_states_issue_11_targets():
     readme = (MEASUREMENTS.parents[3] / "README.md").read_text(encoding="utf-8")
     order = ("throughput", "ttft", "itl", "power", "energy_per_token")
     assert "| issue 11 target | " + " | ".join(f"<= {ISSUE_11[k]:g}" for k in order) + " |" in readme
+
+
+def test_the_aiconfigurator_estimates_name_rows_of_the_measurement_set(catalog):
+    """planner/data/aiconfigurator-ampere-ada.csv scores the same rows: each names a measured row with the
+    same GPU and lengths (TTFT rows: two output tokens, aiconfigurator's minimum)."""
+    import csv
+
+    m = load_measurements(MEASUREMENTS, catalog).frame
+    with (MEASUREMENTS.parents[1] / "aiconfigurator-ampere-ada.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == int((m["source_id"].str.startswith("TRTLLM_V")).sum())
+    for r in rows:
+        i = int(r["row"]) - 1
+        assert catalog.gpu(r["gpu"]).id == m["gpu"][i]
+        assert float(r["input_tokens"]) == m["input_tokens"][i]
+        assert float(r["output_tokens"]) == max(m["output_tokens"][i], 2.0)
