@@ -191,7 +191,7 @@ def _recompute(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int, t: GpuOp
     cap = n * p["capacity_rps"]
     # the routed rate is written rounded, and queueing amplifies that near capacity: TTFT at the
     # rate's rounding band (low, nominal, high)
-    per_replica = routed / max(n - w.redundancy, 1) * np.array([1 - ROUNDING, 1.0, 1 + ROUNDING])
+    per_replica = routed / w.serving_replicas(n) * np.array([1 - ROUNDING, 1.0, 1 + ROUNDING])
     # a lone request's TTFT as candidate generation takes it: at the mean prompt for the median, at
     # the p95 prompt for the tail quantiles
     solo = {0.5: float(ev.mean["ttft_s"][i]), 0.95: p["ttft_solo_p95_s"], 0.99: p["ttft_solo_p95_s"]}
@@ -276,7 +276,7 @@ def _pool_problems(plan: Plan, w: WorkloadDemand) -> list[str]:
     if k and len(ds) > 1:
         return [f"workload {w.name}: {len(ds)} deployments, but an N+{k} workload (redundancy {k}) runs one pool"]
     return [f"deployment {deployment_key(d)}: replicas {d.replicas} cannot keep the workload's {k} spare "
-            f"replica{'s' if k > 1 else ''} (redundancy {k})" for d in ds if k and d.replicas < k + 1]
+            f"replica{'s' if k > 1 else ''} (redundancy {k})" for d in ds if k and d.replicas < w.min_replicas]
 
 
 def deployment_findings(plan: Plan, ctx: Context) -> Findings:
