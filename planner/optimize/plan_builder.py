@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner import __version__
-from planner.candidates.queueing import ttft_quantile
+from planner.candidates.queueing import ttft_from_candidates
 from planner.core.constants import COEFFICIENTS, FIXED
 from planner.optimize.backend import SolveResult
 from planner.optimize.program import OBJECTIVE_EXPR, int_value, value
@@ -52,12 +52,9 @@ class PlanVerificationError(AssertionError):
 
 
 def _ttft_at_load(c: dict[str, np.ndarray], i: int, per_replica_rps: float) -> float:
-    """TTFT p95 of candidate ``i`` at a per-replica arrival rate (the queueing model of candidates)."""
-    return float(ttft_quantile(np.array([per_replica_rps]), q=0.95,
-                               ttft_solo_s=np.array([float(c["ttft_solo_p95_s"][i])]),
-                               slots=np.array([float(c["batch_size"][i])]),
-                               hold_s=np.array([float(c["hold_s"][i])]),
-                               prefill_service_s=np.array([float(c["prefill_service_s"][i])]))[0])
+    """TTFT p95 of candidate ``i`` at a per-replica arrival rate, with the queueing model candidate
+    generation sized its capacity with."""
+    return float(ttft_from_candidates(c, i, per_replica_rps, 0.95)[0])
 
 
 def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
