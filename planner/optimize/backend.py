@@ -20,7 +20,14 @@ import pulp
 from planner.errors import InputError, SolverLimitError
 from planner.optimize.program import FleetModel, value
 from planner.optimize.quiet import solver_output_silenced
-from planner.optimize.ties import TIE_BAND_REL, TIE_SCORE_GAP_ABS, break_ties, derive_the_rest
+from planner.optimize.ties import (
+    TIE_BAND_REL,
+    TIE_SCORE_GAP_ABS,
+    band_top,
+    break_ties,
+    derive_the_rest,
+    lower_score_in_band,
+)
 
 DEFAULT_TIME_LIMIT_S = 60.0
 # Proven far inside the tie band (planner.optimize.ties): every solver version then finds the same
@@ -109,13 +116,16 @@ REPROVE_OPTIONS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_j
 
 def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, gap_abs: float | None = None,
             node_limit: int | None = None, start: dict[str, float] | None = None, reprove: bool = False,
-            first_plan: bool = False, objective_target: float | None = None) -> pulp.LpSolver:
+            first_plan: bool = False, objective_target: float | None = None,
+            objective_bound: float | None = None) -> pulp.LpSolver:
     if name == "highs":
         options: dict[str, object] = {} if node_limit is None else {"mip_max_nodes": int(node_limit)}
         if first_plan:
             options["mip_max_improving_sols"] = 1
         if objective_target is not None:
             options["objective_target"] = float(objective_target)
+        if objective_bound is not None:
+            options["objective_bound"] = float(objective_bound)
         if reprove:
             options.update(REPROVE_OPTIONS)
         solver = _HiGHS(start=start, msg=False, timeLimit=time_limit_s, gapRel=gap_rel, gapAbs=gap_abs, threads=1,
@@ -269,6 +279,19 @@ def tie_node_limit(first_nodes: int) -> int:
     return max(TIE_NODE_FLOOR, TIE_NODE_FACTOR * first_nodes)
 
 
+def _break_ties(m: FleetModel, solver_name: str, time_limit_s: float, node_limit: int) -> str:
+    """The tie rule's plan: first a check that no plan in the band scores lower (the usual case, and
+    the cheaper proof); only when one does, or the check was stopped, the tie score's minimum."""
+    check = _solver(solver_name, time_limit_s, reprove=True, node_limit=node_limit, objective_bound=band_top(m))
+    verdict = lower_score_in_band(m, lambda model: _solve_once(model, check)[0])
+    if verdict == "none":
+        return "optimal"
+    # a plan in the band (the first, or a lower-scoring one the check found) starts the tie-break solve
+    solver = _solver(solver_name, time_limit_s, gap_rel=0.0, gap_abs=TIE_SCORE_GAP_ABS, start=current_values(m),
+                     reprove=True, node_limit=node_limit)
+    return break_ties(m, lambda model: _solve_once(model, solver)[0])
+
+
 def _settle_ties(m: FleetModel, status: str, solver_name: str, time_left_s: float, tie_break: bool,
                  node_limit: int, skipped: str = "the tie-break solve was skipped") -> str:
     """Apply the tie rule (planner.optimize.ties) to a solution; say how ties were settled."""
@@ -280,10 +303,7 @@ def _settle_ties(m: FleetModel, status: str, solver_name: str, time_left_s: floa
     elif not tie_break:
         ties = f"not broken among deployments: {skipped}"
     else:
-        # the first solution lies in the band: it starts the tie-break solve
-        solver = _solver(solver_name, max(time_left_s, 1.0), gap_rel=0.0, gap_abs=TIE_SCORE_GAP_ABS,
-                         start=current_values(m), reprove=True, node_limit=node_limit)
-        status = break_ties(m, lambda model: _solve_once(model, solver)[0])
+        status = _break_ties(m, solver_name, max(time_left_s, 1.0), node_limit)
         if status != "optimal":
             ties = (f"not broken among deployments: the tie-break solve ended {status.replace('_', ' ')}, "
                     f"not proven within its {node_limit} nodes and the time limit")

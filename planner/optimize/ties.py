@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import pulp
 
@@ -26,6 +27,7 @@ from planner.optimize.program import FleetModel, gpus_in_use, int_value, value
 TIE_BAND_REL = 1e-6  # plans within one part per million of the optimal objective count as tied
 TIE_SCORE_GAP_ABS = 0.5  # the tie score is an integer: a gap below 1 proves its minimum
 TIE_CONSTRAINT = "tie_break_primary_within_band"
+TIE_CHECK_CONSTRAINT = "tie_break_score_below_first"
 
 TIE_RULE = ("plans whose objective is within 1 ppm of the optimum count as equal; among them planner keeps the one "
             "with the smallest tie score, the sum over deployments of replicas x the configuration's rank "
@@ -59,8 +61,7 @@ def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> str:
     returns too: "optimal" when the minimum is proven; otherwise the first solution is put back.
     """
     first = {v.name: v.varValue for v in m.prob.variables()}
-    z = value(m.expr["objective"])
-    m.prob += (m.expr["objective"] <= z + max(TIE_BAND_REL * abs(z), 1e-9), TIE_CONSTRAINT)
+    m.prob += (m.expr["objective"] <= band_top(m), TIE_CONSTRAINT)
     m.prob.setObjective(tie_score(m))
     try:
         status = solve(m)
@@ -70,6 +71,37 @@ def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> str:
         for v in m.prob.variables():
             v.varValue = first.get(v.name)
     return status
+
+
+def band_top(m: FleetModel) -> float:
+    """The largest objective that still counts as tied with the solution in ``m`` (the optimum)."""
+    z = value(m.expr["objective"])
+    return z + max(TIE_BAND_REL * abs(z), 1e-9)
+
+
+def lower_score_in_band(m: FleetModel, solve: Callable[[FleetModel], str]) -> str:
+    """Whether a plan within the band scores below the solution in ``m``: "none" (proven: the solution
+    already is the rule's plan), "found" (its values are left in ``m``) or "unknown" (a limit stopped
+    the search).
+
+    Usually the first optimal solution already has the smallest tie score and the tie-break solve only
+    proves it; proving it this way (the objective, with the tie score capped one below the solution's
+    and the band as the objective bound) is the primary's own problem with one more row, which the
+    solver proves about three times faster than the tie score's minimum over the band.
+    ``solve`` must stop at the band (the solver's objective bound) and returns the status."""
+    first = {v.name: v.varValue for v in m.prob.variables()}
+    top = band_top(m)
+    check = replace(m, prob=m.prob.copy())
+    check.prob += (tie_score(m) <= round(value(tie_score(m))) - 1, TIE_CHECK_CONSTRAINT)
+    status = solve(check)
+    in_band = status in ("optimal", "feasible") and value(m.expr["objective"]) <= top
+    if in_band:
+        return "found"
+    # proven: no plan under the bound at all, or the cheapest lower-scoring plan lies above the band
+    verdict = "none" if status in ("infeasible", "optimal") else "unknown"
+    for v in m.prob.variables():
+        v.varValue = first.get(v.name)
+    return verdict
 
 
 def derive_the_rest(m: FleetModel) -> None:
