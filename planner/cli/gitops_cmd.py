@@ -114,7 +114,7 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
         violations,
     )
     from planner.gitops.policy import evaluate_policy, load_policy
-    from planner.plan.hashing import scenario_input_hashes
+    from planner.problem.build import input_hashes_of
     from planner.scenario.load import load_scenario
 
     plan = load_plan_noting_migration(plan_path)
@@ -122,8 +122,8 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
     base = load_side(base_path) if base_path else None
     wanted = override if override is not None else plan.scenario.override
     catalog = load_catalog(catalog_dirs)
-    current = scenario_input_hashes(scenario, catalog, override=wanted, calibration_path=calibration)
     loaded = load_scenario(scenario, wanted)
+    current = input_hashes_of(loaded, catalog, calibration=calibration)
     note = unchecked_slos(loaded)
     report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),
                          violated=violations(plan) + scenario_violations(plan, loaded, catalog,

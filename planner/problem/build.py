@@ -29,6 +29,7 @@ from planner.scenario.load import LoadedScenario
 from planner.scenario.names import ResolvedNames, check_names
 from planner.schemas.calibration import Calibration
 from planner.schemas.catalog import GpuSpec
+from planner.schemas.plan import InputHashes
 from planner.schemas.scenario import Finance, Site, Workload
 from planner.units import MONTHS_PER_YEAR, W_PER_KW, kw_to_w, ms_to_s
 
@@ -165,6 +166,20 @@ def read_calibration(path: Path | None) -> tuple[Calibration, bytes | None]:
     return read_calibration_file(path, missing_fix="fix the scenario's `calibration:` path, or run `planner calibrate`")
 
 
+def _calibration_and_hashes(loaded: LoadedScenario, catalog: Catalog, explicit: str | Path | None
+                            ) -> tuple[Calibration, Path | None, InputHashes]:
+    """The calibration a solve of ``loaded`` uses, its file, and the input hashes, from one read."""
+    path = calibration_file(loaded, explicit)
+    cal, raw = read_calibration(path)
+    return cal, path, input_hashes(loaded.raw_bytes, catalog, raw, loaded.override)
+
+
+def input_hashes_of(loaded: LoadedScenario, catalog: Catalog, *, calibration: str | Path | None = None
+                    ) -> InputHashes:
+    """The input hashes a solve of ``loaded`` records: what `planner check` compares with a plan's."""
+    return _calibration_and_hashes(loaded, catalog, calibration)[2]
+
+
 def _origin(cal: Calibration) -> str:
     if not cal.coefficients:
         return "literature prior (no calibration file)"
@@ -181,8 +196,7 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
         raise InputError("every workload is disabled", file=file, key_path="workloads",
                          fix="enable at least one workload (enabled: true)")
     names = check_names(loaded, catalog)
-    cal_path = calibration_file(loaded, calibration)
-    cal, cal_bytes = read_calibration(cal_path)
+    cal, cal_path, hashes = _calibration_and_hashes(loaded, catalog, calibration)
     site = site_limits(sc.site)
     specs, notes = allowed_gpus(names, catalog, file)
     gpus, more = gpu_options(specs, names, site, sc.finance)
@@ -192,7 +206,7 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
         override=loaded.override, workloads=tuple(workload_demand(w, names.models[w.name]) for w in active),
         gpus=tuple(gpus), site=site, money=money(sc.finance), calibration=cal,
         calibration_file=cal_path.name if cal_path else None, calibration_origin=_origin(cal),
-        hashes=input_hashes(loaded.raw_bytes, catalog, cal_bytes, loaded.override), catalog=catalog,
+        hashes=hashes, catalog=catalog,
         echo=Echo(site=sc.site.model_dump(), finance={k: v for k, v in sc.finance.model_dump().items()
                                                       if not isinstance(v, dict)}),
         notes=tuple(notes + more), candidate_pruning=candidate_pruning)
