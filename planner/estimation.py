@@ -67,7 +67,9 @@ class Estimate:
     memory_per_gpu_bytes: float
     weights_per_gpu_bytes: float
     max_batch_size: int
-    batch_size: int | float
+    batch_size: float
+    """Sequences in flight: the batch asked for (or the offline batch), a whole number; with an arrival
+    rate, the achieved mean."""
     batch_fits_memory: bool
     ttft_s: float
     itl_s: float
@@ -135,12 +137,20 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
     """Estimate many configurations at once; returns a pandas DataFrame (input columns + estimates).
 
     Rows that cannot be evaluated (unsupported precision, impossible values) have ``problem`` set
-    and NaN estimates; rows whose model does not fit have ``fits_memory`` False.
+    and NaN estimates; rows whose model does not fit have ``fits_memory`` False. An optional
+    ``prefix_cache_hit_rate`` column removes that share of prompt tokens from prefill (latency under
+    load is ``estimate(..., arrival_requests_per_s=...)``'s).
     """
     import pandas as pd
 
     cols = _columns(configs)
     x, problem = build_inputs(cols, _catalog(catalog), _calibration(calibration))
+    hit = np.zeros(len(cols["model"]))
+    if "prefix_cache_hit_rate" in cols:  # prompt share served from the prefix cache (no prefill compute)
+        hit = np.asarray(cols["prefix_cache_hit_rate"], dtype=float)
+        bad_hit = ~((hit >= 0.0) & (hit < 1.0))
+        problem = np.where(bad_hit & (problem == ""), "prefix_cache_hit_rate must be at least 0 and below 1", problem)
+        x["cached_prompt_share"] = np.where(bad_hit, 0.0, hit)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = estimate_arrays(x)
     frame = pd.DataFrame({k: cols[k] for k in CONFIG_COLUMNS if k in cols})
@@ -152,6 +162,7 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
         else:
             frame[k] = np.where(bad, np.nan, arr)
     frame["heat_btu_per_hr"] = frame["power_total_w"] * BTU_PER_HR_PER_W
+    frame["prefix_cache_hit_rate"] = hit
     frame["problem"] = problem
     return frame
 
