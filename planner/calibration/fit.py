@@ -1,7 +1,8 @@
 """Refit the core's coefficients on measured points with bounded least squares (scipy).
 
-Residuals are log(predicted / measured) for throughput, ITL and power, so every metric counts in
-relative terms; each coefficient is bounded to its plausible range, so a fit can never leave it.
+Residuals are log(predicted / measured) for throughput, TTFT, ITL and power, so every metric counts in
+relative terms (TTFT only where measured: batch-1 prefill runs in the shipped data); each coefficient
+is bounded to its plausible range, so a fit can never leave it.
 Rows whose source is marked lower-trust (ML.ENERGY v2) or whose ``fit_weight`` is 0 are scored but not
 fitted. Power measured at the wall is not used (the core predicts GPU power). Data with no fittable row
 gives the priors (planner.core.constants), said so in the provenance.
