@@ -170,3 +170,23 @@ def test_a_fit_the_data_pushes_past_a_bound_is_refused(tmp_path, capsys):
     assert not out.exists()
     assert main(["calibrate", str(bad), "--out", str(out), "--allow-clamped"]) == 0
     assert "clamped" in out.read_text()
+
+
+def test_a_per_gpu_coefficient_pushed_past_its_bound_is_named(measurements, catalog, monkeypatch):
+    """--per-gpu fits are checked like the global one: a GPU's coefficient the data pushes past a bound is
+    in the result's clamped list and provenance (so `planner calibrate --per-gpu` refuses it)."""
+    import planner.calibration.fit as fit_module
+
+    real_fit = fit_module._fit
+
+    def fit_pushing_the_first_per_gpu_coefficient(*args, **kwargs):
+        theta, cost, pushed = real_fit(*args, **kwargs)
+        per_gpu_fit = len(args) + len(kwargs) > 7  # per-GPU fits pass a start (the global fit)
+        return theta, cost, ([0] if per_gpu_fit else pushed)
+
+    monkeypatch.setattr(fit_module, "_fit", fit_pushing_the_first_per_gpu_coefficient)
+    result = fit_calibration(measurements, catalog, per_gpu=True)
+    engine_specific = {k for values in result.calibration.per_engine.values() for k in values}
+    first = next(k for k in fit_module.PER_GPU_COEFFICIENTS if k not in engine_specific)
+    assert f"{first} (gpu h100-sxm)" in result.clamped
+    assert result.calibration.provenance["clamped"] == ", ".join(result.clamped)

@@ -206,8 +206,11 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
     per: dict[str, dict[str, float]] = {}
     if per_gpu:
         engine_specific = {k for k, e in params if e is not None}
-        per = _fit_per_gpu(m, x, targets, weights, wall, engines,
-                           _coefficient_arrays(theta, params, engines, base), engine_specific)
+        per, gpu_clamped = _fit_per_gpu(m, x, targets, weights, wall, engines,
+                                        _coefficient_arrays(theta, params, engines, base), engine_specific)
+        clamped += gpu_clamped
+        if clamped:
+            provenance["clamped"] = ", ".join(clamped)
     cal = Calibration(coefficients=glob, per_gpu=per, per_engine=per_engine, provenance=provenance)
     return FitResult(cal, cost, n, int(fitted.sum()), clamped)
 
@@ -218,13 +221,15 @@ PER_GPU_COEFFICIENTS = ("eta_weight_bw", "eta_kv_bw", "eta_compute", "power_memo
 
 def _fit_per_gpu(m: Measurements, x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
                  wall: np.ndarray, engines: np.ndarray, fitted: dict[str, np.ndarray],
-                 engine_specific: set[str]) -> dict[str, dict[str, float]]:
+                 engine_specific: set[str]) -> tuple[dict[str, dict[str, float]], tuple[str, ...]]:
     """Bandwidth, compute and power coefficients refitted per GPU that has enough fitted rows,
     starting from (and keeping everything else at) the global fit. A coefficient fitted per engine
-    is left alone: a per-GPU value would override it for every engine (per_gpu wins in for_config)."""
+    is left alone: a per-GPU value would override it for every engine (per_gpu wins in for_config).
+    Also returns the per-GPU coefficients the data pushes past a bound, as "name (gpu g)"."""
     n = len(m)
     gpus = m.frame["gpu"].to_numpy(dtype=str)
     per: dict[str, dict[str, float]] = {}
+    clamped: list[str] = []
     for g in sorted(set(gpus)):
         sel = gpus == g
         if int((sel & (weights > 0)).sum()) < MIN_ROWS_PER_GPU:
@@ -235,9 +240,10 @@ def _fit_per_gpu(m: Measurements, x: dict[str, Any], targets: dict[str, np.ndarr
         names = [k for k in PER_GPU_COEFFICIENTS if k not in engine_specific]
         gparams: list[Param] = [(k, None) for k in names]
         start = np.array([float(np.median(b[k])) for k in names])
-        gtheta, _, _ = _fit(xs, ts, weights[sel], wall[sel], gparams, engines[sel], b, start)
+        gtheta, _, pushed = _fit(xs, ts, weights[sel], wall[sel], gparams, engines[sel], b, start)
         per[g] = {k: float(v) for v, (k, _) in zip(gtheta, gparams, strict=True)}
-    return per
+        clamped += [f"{gparams[i][0]} (gpu {g})" for i in pushed]
+    return per, tuple(clamped)
 
 
 def _fixed_date() -> str:
