@@ -5,8 +5,10 @@ configuration against what the resolved problem allows (model, engine, GPU, prec
 then evaluates it with `planner.candidates.generate.evaluate_configurations`, the code candidate
 generation runs, with the calibration the plan was solved with: the batch must fit memory, the ITL
 SLOs must hold, and capacity, latencies and power must match what the plan claims within
-CLAIM_REL_TOL. Server groups, racks, totals and constraints are re-derived with the functions solve
-writes them with (planner.gitops.rederive_fleet, planner.plan.figures), and the problem's limits
+CLAIM_REL_TOL (TTFT at the routed load with the queueing model candidate generation sized the
+configuration with, `planner.candidates.queueing.ttft_from_candidates`, as solve writes it).
+Server groups, racks, totals and constraints are re-derived with the functions solve writes them
+with (planner.gitops.rederive_fleet, planner.plan.figures), and the problem's limits
 (capacity with headroom and N+k spares, every TTFT/ITL SLO quantile, site power, inventory, budget)
 are checked with the recomputed figures. The problem is built by `planner.problem.resolve_problem`,
 as for solve (see planner.gitops.context). Every finding is one line.
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from planner.candidates.generate import Evaluated, evaluate_configurations, valid_tp
-from planner.candidates.queueing import ttft_quantile
+from planner.candidates.queueing import ttft_from_candidates
 from planner.core.inputs import canonical_engine
 from planner.errors import InputError
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, Recomputed, check_context, claim_line
@@ -192,12 +194,8 @@ def _recompute(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int, t: GpuOp
     # the routed rate is written rounded, and queueing amplifies that near capacity: TTFT at the
     # rate's rounding band (low, nominal, high)
     per_replica = routed / w.serving_replicas(n) * np.array([1 - ROUNDING, 1.0, 1 + ROUNDING])
-    # a lone request's TTFT as candidate generation takes it: at the mean prompt for the median, at
-    # the p95 prompt for the tail quantiles
-    solo = {0.5: float(ev.mean["ttft_s"][i]), 0.95: p["ttft_solo_p95_s"], 0.99: p["ttft_solo_p95_s"]}
-    bands = {q: ttft_quantile(per_replica, q=q, ttft_solo_s=np.full(3, solo_s), slots=np.full(3, p["batch_size"]),
-                              hold_s=np.full(3, p["hold_s"]), prefill_service_s=np.full(3, p["prefill_service_s"]))
-             for q, solo_s in solo.items()}
+    # with the queueing model candidate generation sized the configuration with (as plan_builder)
+    bands = {q: ttft_from_candidates(ev.points, np.full(3, i), per_replica, q) for q, _ in TTFT_SLOS}
     ttft = bands[0.95]
     p_max = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed
     p_avg = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed * w.average_to_peak
