@@ -22,7 +22,6 @@ from planner.candidates.queueing import (
     max_rate_meeting,
     output_cv2,
     replica_load,
-    ttft_quantile,
     ttft_quantile_at_load,
 )
 from planner.core.constants import fixed
@@ -219,7 +218,6 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     idx, cap, load = idx[keep], cap[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
     ttft95 = ttft_quantile_at_load(load, cap, 0.95)
-    flat = _flat_equivalent(cap, ttft95, np.minimum(tail["ttft_s"][idx], ttft95), batch, hold, prefill_service)
     n_gpu = m["num_gpus"][idx]
     overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
     per_gpu_overhead = np.array([overhead_by_gpu.get(g, fixed("server_overhead_w_per_gpu")) for g in grid["gpu"][idx]])
@@ -238,7 +236,8 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "capacity_rps": cap, "saturated_rps": mu,
         "ttft_p95_s": ttft95, "itl_p95_s": m["itl_p95_s"][idx], "itl_s": m["itl_s"][idx],
         # queueing inputs, to evaluate TTFT at the load a plan actually routes to the replica
-        **flat,
+        # the flat model's inputs (queueing.ttft_quantile: hand-made tables); queue_* below is the full one
+        "ttft_solo_p95_s": tail["ttft_s"][idx], "hold_s": hold, "prefill_service_s": prefill_service,
         "power_base_w": p_floor + overhead, "power_slope_w_per_rps": slope,
         "power_at_capacity_w": p_floor + overhead + slope * cap,
         "peak_power_w": m["peak_power_total_w"][idx] + overhead,
@@ -247,29 +246,6 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         **load_columns(load),
     }
     return cols, idx
-
-
-def _flat_equivalent(cap: np.ndarray, ttft95: np.ndarray, solo: np.ndarray, slots: np.ndarray, hold: np.ndarray,
-                     service: np.ndarray) -> dict[str, np.ndarray]:
-    """Columns ttft_solo_p95_s, hold_s and prefill_service_s for callers of the flat `ttft_quantile`
-    (plan_builder, gitops rederive) until they call `queueing.ttft_from_candidates`: the solo TTFT
-    and the hold and prefill service scaled by one factor k in (0, 1] so that the flat model gives
-    exactly the load model's TTFT p95 at the capacity (and rises to it monotonically from the solo
-    TTFT below it). The load model's own hold is ``queue_*`` and ``saturated_rps``."""
-    def excess(k: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            t = ttft_quantile(cap, ttft_solo_s=solo, slots=slots, hold_s=hold * k, prefill_service_s=service * k,
-                              q=0.95)
-        return np.where(np.isfinite(t), t, np.inf) - ttft95
-
-    lo, hi = np.zeros(len(cap)), np.ones(len(cap))
-    fits = excess(hi) <= 0
-    for _ in range(40):
-        mid = 0.5 * (lo + hi)
-        ok = excess(mid) <= 0
-        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-    k = np.where(fits, 1.0, lo)
-    return {"ttft_solo_p95_s": solo, "hold_s": hold * k, "prefill_service_s": service * k}
 
 
 def _replica_load(w: WorkloadDemand, at_c: dict[str, Any], at_1: dict[str, Any], tail_ttft_c_s: np.ndarray) -> Any:
