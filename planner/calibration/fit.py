@@ -188,7 +188,7 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
     wall = wall_power(m)
     engines = np.asarray(cols["engine"], dtype=str)
     counts = {e: int((engines[fitted] == e).sum()) for e in sorted(set(engines[fitted]))}
-    main_engine = max(counts, key=lambda e: (counts[e], e == DEFAULT_ENGINE))
+    main_engine = _main_engine(counts)
     params: list[Param] = [(k, None) for k in COEFFICIENTS]
     params += [(k, e) for e in counts if e != main_engine and counts[e] >= MIN_ROWS_PER_ENGINE
                for k in ENGINE_COEFFICIENTS]
@@ -213,6 +213,15 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
             provenance["clamped"] = ", ".join(clamped)
     cal = Calibration(coefficients=glob, per_gpu=per, per_engine=per_engine, provenance=provenance)
     return FitResult(cal, cost, n, int(fitted.sum()), clamped)
+
+
+def _main_engine(counts: dict[str, int]) -> str:
+    """The engine the global coefficients describe: the default engine (vLLM) whenever it has enough
+    fitted rows, so the globals that engines without data fall back on do not flip with the data's mix;
+    else the engine with the most fitted rows. The others get engine-specific coefficients."""
+    if counts.get(DEFAULT_ENGINE, 0) >= MIN_ROWS_PER_ENGINE:
+        return DEFAULT_ENGINE
+    return max(counts, key=lambda e: (counts[e], e == DEFAULT_ENGINE))
 
 
 PER_GPU_COEFFICIENTS = ("eta_weight_bw", "eta_kv_bw", "eta_compute", "power_memory_share",
