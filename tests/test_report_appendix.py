@@ -190,7 +190,8 @@ def test_solved_plan_assumptions_are_grouped() -> None:
     coefficient_rows = [x for x in plan.assumptions if x["name"].startswith("coefficient ")]
     assert len(groups.coefficients) == len(coefficient_rows) + 1  # and the calibration file
     gpus = {a.catalog_figure(r.name)[0] for r in groups.catalog}  # type: ignore[index]
-    assert len(groups.catalog) == 3 * len(gpus) and {g.gpu for g in plan.servers} <= gpus
+    # per GPU: price, datasheet, server, and the capex lines network, storage and support
+    assert len(groups.catalog) == 6 * len(gpus) and {g.gpu for g in plan.servers} <= gpus
     md = render_report(plan, "md")
     estimates = [r for r in groups.catalog if a.is_estimate(r.get("source"))]
     assert section(md, 7).count("| **estimate** |") == len(estimates)
