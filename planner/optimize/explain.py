@@ -29,6 +29,7 @@ import numpy as np
 from planner.candidates.generate import Candidates, replace_workload, workload_candidates
 from planner.errors import InfeasibleError
 from planner.optimize.program import ALL_FAMILIES, FleetModel, build_program, value
+from planner.optimize.warm import Replicas, start_values
 from planner.problem.limits import CAPACITY, CAPS, RACK_POWER, RACKS, SLOS, Limit, LimitFamily, limits_of
 from planner.problem.model import Problem
 
@@ -39,9 +40,10 @@ SLACK_EPS = 1e-6
 
 class Runner(Protocol):
     """Solves a model; returns "optimal" | "feasible" | "infeasible" | "no_solution". With
-    ``feasibility_only`` it may stop at the first plan it finds."""
+    ``feasibility_only`` it may stop at the first plan it finds; ``start`` is a MIP start."""
 
-    def __call__(self, m: FleetModel, feasibility_only: bool = False) -> str: ...
+    def __call__(self, m: FleetModel, feasibility_only: bool = False,
+                 start: dict[str, float] | None = None) -> str: ...
 
 
 def _slack_lines(m: FleetModel) -> list[str]:
@@ -169,11 +171,14 @@ def _slo_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
     return out
 
 
-def explain_infeasible(p: Problem, cand: Candidates, run: Runner, notes: list[str]) -> InfeasibleError:
+def explain_infeasible(p: Problem, cand: Candidates, run: Runner, notes: list[str],
+                       start: Replicas | None = None) -> InfeasibleError:
     """Independent alternatives ("needs +220 kW datacenter power, or +3 racks, or ITL SLO 20 -> 35 ms");
-    when none suffices alone, the combination the all-families elastic solve needs."""
+    when none suffices alone, the combination the all-families elastic solve needs. ``start``: replicas
+    of a plan that breaks the limits (the elastic solve starts from it, its slacks taking up the excess)."""
     combined_model = build_program(p, cand, elastic=ALL_FAMILIES)
-    solved = run(combined_model) != "infeasible"
+    initial = None if start is None else start_values(combined_model, start)
+    solved = run(combined_model, start=initial) != "infeasible"
     slack = _slack_of(combined_model) if solved else {}
     alternatives = _cap_alternatives(p, cand, run, combined_model, slack) + _rack_alternatives(p, cand, run, slack)
     alternatives += _slo_alternatives(p, cand, run)

@@ -68,7 +68,7 @@ def solve_problem(p: Problem, *, solver: str = "highs", time_limit_s: float = DE
     r = run_solver(m, solver, time_limit_s, gap_rel=mip_rel_gap, start=start_values(m, sep.replicas),
                    lower_bound=sep.lower_bound)
     if r.status == "infeasible":
-        raise explain_infeasible(p, cand, Runner(solver, time_limit_s), notes)
+        raise explain_infeasible(p, cand, Runner(solver, time_limit_s), notes, sep.replicas)
     if r.stopped_by is not None:
         notes.append(f"the solve was stopped by its {r.stopped_by} at a proven gap of {r.mip_gap or 0:.3g}")
     if mip_rel_gap != MIP_REL_GAP:
@@ -124,11 +124,12 @@ class Runner:
     def __init__(self, solver: str, time_limit_s: float) -> None:
         self.solver, self.time_limit_s, self.solves = solver, time_limit_s, 0
 
-    def __call__(self, model: FleetModel, feasibility_only: bool = False) -> str:
+    def __call__(self, model: FleetModel, feasibility_only: bool = False,
+                 start: dict[str, float] | None = None) -> str:
         self.solves += 1
         try:
             return run_solver(model, self.solver, self.time_limit_s, tie_break=False,
-                              first_plan=feasibility_only).status
+                              first_plan=feasibility_only, start=start).status
         except SolverLimitError:
             return "no_solution"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import pulp
 
 from planner.candidates.generate import Candidates
-from planner.optimize.program import FleetModel, build_program, int_value
+from planner.optimize.program import FleetModel, build_program, int_value, quantity, value
 from planner.optimize.ties import derive_the_rest
 from planner.problem.limits import CAPS, limits_of
 from planner.problem.model import Problem, WorkloadDemand
@@ -65,12 +65,16 @@ def carried_over(replicas: Replicas, old: Candidates, new: Candidates, redundanc
 
 def start_values(m: FleetModel, replicas: Replicas) -> dict[str, float]:
     """A complete MIP start for ``m`` (variable name -> value) from replicas per configuration:
-    configurations the table lacks get none, elastic slacks are zero, the rest is derived."""
+    configurations the table lacks get none, the rest is derived, and an elastic slack holds what the
+    plan exceeds its limit by (so the start of an elastic program is feasible)."""
     for i, key in enumerate(config_keys(m.cand)):
         m.replicas[i].varValue = float(replicas.get(key, 0))
     for var, _, _ in m.slacks.values():
         var.varValue = 0.0
     derive_the_rest(m)
+    for var, family, lim in m.slacks.values():  # an elastic limit takes up what the plan exceeds it by
+        q = value(quantity(m, lim.quantity))
+        var.varValue = max(q - lim.bound if family.sense == "<=" else lim.bound - q, 0.0) / family.slack_unit
     values = {v.name: float(v.varValue) for v in m.prob.variables() if v.varValue is not None}
     for v in m.prob.variables():  # the solve, not the start, sets the model's values
         v.varValue = None
