@@ -336,7 +336,7 @@ def ttft_quantile(rate: np.ndarray, *, ttft_solo_s: np.ndarray, slots: np.ndarra
             + prefill_wait_quantile(rate, prefill_service_s, q))
 
 
-BISECT_FIRST = 8
+BISECT_FIRST = 10
 """Bisection steps of max_rate_meeting before the false-position ones (the TTFT curve bends sharply
 near saturation, where false position alone converges slowly)."""
 SOLVE_STEPS = 8
@@ -348,7 +348,7 @@ def max_rate_meeting(limit_s: np.ndarray, r: ReplicaLoad, q: float, rate_max: np
 
     TTFT_q is increasing in the rate; the root of TTFT_q(rate) - limit is bracketed by [0, rate_max]
     and found by a few bisection steps, then the Illinois variant of regula falsi, keeping the end
-    that meets the limit (16 evaluations instead of 24 bisection steps), on the configurations whose
+    that meets the limit (18 evaluations instead of 24 bisection steps), on the configurations whose
     answer is neither end. Returns 0 where even an idle replica misses the limit; NaN limits mean no
     TTFT SLO (rate_max).
     """
