@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planner.candidates.generate import generate_candidates
@@ -17,7 +18,7 @@ from planner.optimize import analysis as an
 from planner.optimize.backend import run_solver
 from planner.optimize.program import build_program, value
 from planner.optimize.solve import solve_problem
-from planner.optimize.warm import config_keys, plan_replicas, start_values
+from planner.optimize.warm import carried_over, config_keys, plan_replicas, start_values
 from planner.problem.build import resolve_problem
 from planner.scenario.load import load_scenario
 
@@ -117,3 +118,23 @@ def test_warm_started_analysis_gives_the_same_plan_bytes_every_run() -> None:
     for plan in (first, second):
         plan["solver"]["time_s"] = 0.0  # plan.json writes 0 (the one figure that is a measurement)
     assert first == second
+
+
+def _table(rows: list[tuple[str, str, int, float]]):  # type: ignore[no-untyped-def]
+    """A candidate table with the columns a configuration key and its capacity need."""
+    from planner.candidates.generate import Candidates
+
+    cols = {"workload": np.array([r[0] for r in rows]), "gpu": np.array([r[1] for r in rows]),
+            "precision": np.array(["fp8"] * len(rows)), "tp": np.ones(len(rows), int), "pp": np.ones(len(rows), int),
+            "batch_size": np.array([r[2] for r in rows]), "prefill_chunk_tokens": np.full(len(rows), 2048),
+            "capacity_rps": np.array([r[3] for r in rows])}
+    return Candidates(cols)
+
+
+def test_a_pruned_configuration_carries_over_to_its_best_sibling_with_enough_replicas() -> None:
+    old = _table([("a", "h100", 64, 10.0), ("b", "l40s", 32, 4.0)])
+    new = _table([("a", "h100", 128, 7.5), ("a", "h100", 96, 6.0), ("b", "h200", 32, 9.0)])
+    replicas = {("a", "h100", "fp8", 1, 1, 64, 2048): 4, ("b", "l40s", "fp8", 1, 1, 32, 2048): 3}
+    out = carried_over(replicas, old, new, {"a": 1, "b": 0})
+    # a: 3 serving replicas of 10 rps = 30 rps -> 4 of 7.5 rps, plus its 1 spare; b: no l40s row left
+    assert out == {("a", "h100", "fp8", 1, 1, 128, 2048): 5}
