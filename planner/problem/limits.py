@@ -211,6 +211,17 @@ ALL: tuple[LimitFamily, ...] = (*FAMILIES, RACK_POWER, *SLOS)
 BY_NAME: dict[str, LimitFamily] = {f.name: f for f in ALL}
 
 
+def scenario_key(constraint_name: str) -> str | None:
+    """The scenario key that sets a constraint's limit (``inventory_h100-sxm`` ->
+    ``hardware.inventory.h100-sxm``), None for a constraint no record describes."""
+    family = family_of(constraint_name)
+    if family is None:
+        return None
+    prefix = "racks_total" if family is RACKS else family.name
+    subject = constraint_name[len(prefix) + 1:] if "{subject}" in family.key_path else ""
+    return family.key_path.replace("{subject}", subject)
+
+
 def family_of(constraint_name: str) -> LimitFamily | None:
     """The family of a constraint name (``inventory_h100-sxm`` -> INVENTORY, ``racks_total`` -> RACKS)."""
     if constraint_name == "racks_total":

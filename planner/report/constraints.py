@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from planner.problem.limits import scenario_key
 from planner.report import format as f
 from planner.report.tables import Cell, Table, table
 from planner.schemas.plan import Constraint, Plan
@@ -18,13 +19,13 @@ def share_of_limit(constraint: Constraint) -> float | None:
 def constraint_row(index: int, c: Constraint) -> list[Cell]:
     unit = unit_of(c)
     src = f"constraints[{index}]"
-    return [Cell(c.name, flag=c.binding), Cell(c.kind), f.fig(c.value, unit, f"{src}.value"),
+    return [Cell(c.name, flag=c.binding), Cell(scenario_key(c.name) or c.kind), f.fig(c.value, unit, f"{src}.value"),
             f.fig(c.limit, unit, f"{src}.limit"),
             f.fig(share_of_limit(c), f.PERCENT, "derived:constraint_share_of_limit"),
             f.fig(c.slack, unit, f"{src}.slack"), Cell(f.yes_no(c.binding), flag=c.binding)]
 
 
-_COLUMNS = ["Constraint", "Kind", "Planned", "Limit", "Share of limit", "Slack", "Binding"]
+_COLUMNS = ["Constraint", "Set by (scenario key, else kind)", "Planned", "Limit", "Share of limit", "Slack", "Binding"]
 
 
 def binding_constraints_table(plan: Plan) -> Table:
