@@ -282,9 +282,12 @@ def latency_at_load(r: ReplicaLoad, rate: np.ndarray) -> dict[str, np.ndarray]:
     ttft_mean = (_at(r.solo_1_s, r.solo_c_s, w) + step / 2.0 + slot_mean
                  + prefill_wait_mean(rate, service) * r.prompt_room_share)
     decode = _at(r.decode_step_1_s, r.decode_step_c_s, w)
-    extra = _at(r.mixed_step_1_s, r.mixed_step_c_s, w) - decode
-    share = _at(r.mixed_share_1, r.mixed_share_c, w)
-    itl_p95 = np.maximum(step, decode + extra * np.clip(share / 0.05, 0.0, 1.0))
+    mixed = _at(r.mixed_step_1_s, r.mixed_step_c_s, w)
+    # steps carrying a prompt chunk: chunks per second (rate x chunks per prompt) x the mean step;
+    # the ITL p95 is the mixed step once more than 5 % of steps carry one, else the decode step
+    chunks = _at(r.prefill_service_1_s / r.mixed_step_1_s, r.prefill_service_c_s / r.mixed_step_c_s, w)
+    share = rate * chunks * step
+    itl_p95 = np.maximum(np.where(share > 0.05, mixed, decode), step)
     inf = np.full(rate.shape, np.inf)
     out = {"ttft_mean_s": ttft_mean, **{f"ttft_p{round(q * 100)}_s": ttft_quantile_at_load(r, rate, q)
                                          for q in (0.5, 0.95, 0.99)},
