@@ -9,6 +9,16 @@ Not a test: machines are noisy, so nothing here asserts a time. Each case prints
 the number of candidates, the plan's status and gap, and the number of integer programs solved.
 
     python3 bench/bench_fleet.py [CASE ...]
+
+Measured 2026-11-27 on the 2-core machine shared with other jobs (load 1-8, so +-30 %), the same
+tree with planner/optimize before (af552ea~1) and after issue 13 items 1-3:
+  analysis-20x8    21.7 s, 52 solves (30.5 s on an earlier tree)  ->  5.9 s, 51 solves (20 of them
+                   the one-workload solves of the start); what-if 20/20 values, 5 objective alternatives
+  optimal-50xall   17.3 s with no tie-break pass (skipped above 400 candidates)  ->  18.0 s with the tie
+                   rule applied (5-10 s of either is candidate generation, issue 13 item 4)
+  gap-200xall      60 s wall limit: 0.35 % gap, or no plan at all (SolverLimitError) on a busier run
+                   ->  0.29 % at the limit on a busy machine, proven 0.0998 % in 57 CPU s on a quiet one
+  infeasible-20x8  25.4 s, 207 solves  ->  2.8 s, 23 solves (20 of them the one-workload solves)
 """
 
 from __future__ import annotations
