@@ -104,7 +104,7 @@ def _finite(seconds: float) -> float:
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False), help="Calibration YAML.")
 @click.option("--no-write", is_flag=True, help="Print only; write no files.")
 @click.option("--analysis/--no-analysis", default=True, show_default=True,
-              help="Re-solve for what-if values and other objectives (skipped above 400 candidates).")
+              help="Re-solve for what-if values and other objectives (each re-solve warm-started and node-limited).")
 @click.option("--exact", is_flag=True,
               help="Keep every operating point that could lower the objective (slower; default: a pruning "
                    "heuristic that can miss a cheaper plan by up to one replica per pool).")

@@ -175,8 +175,7 @@ def objective_alternatives(p: Problem, cand: Candidates, solve: SolveFn, primary
                 continue
         e = {k: value(v) for k, v in r.model.expr.items()}
         out.append({"objective": objective, "status": r.status,
-                    "tco_per_year_usd": economics.tco_per_year_usd(p, e["capex_usd"], e["annual_energy_cost_usd"],
-                                                                   e["annual_colocation_usd"]),
+                    "tco_per_year_usd": e["tco_per_year_usd"],
                     "it_power_max_w": e["it_power_max_w"], "it_power_nameplate_w": e["it_power_nameplate_w"],
                     "co2e_t_per_year": e["co2e_t_per_year"], "gpus": round(e["gpus"])})
     return out
