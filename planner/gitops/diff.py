@@ -137,9 +137,16 @@ def _totals(plan: Plan | None) -> dict[str, float]:
     return {f: getattr(plan.totals, f) for f in TOTAL_FIELDS}
 
 
+def _recorded(plan: Plan | None) -> set[str]:
+    """Totals the plan holds (a plan solved before a total existed does not hold it)."""
+    return set(TOTAL_FIELDS) if plan is None else set(plan.totals.model_fields_set)
+
+
 def diff_totals(base: Plan | None, new: Plan | None) -> tuple[TotalDelta, ...]:
+    """Every total either plan holds (one neither plan records is no change worth a line)."""
     before, after = _totals(base), _totals(new)
-    return tuple(TotalDelta(f, before[f], after[f]) for f in TOTAL_FIELDS)
+    shown = _recorded(base) | _recorded(new) if base is not None and new is not None else set(TOTAL_FIELDS)
+    return tuple(TotalDelta(f, before[f], after[f]) for f in TOTAL_FIELDS if f in shown)
 
 
 def binding_names(plan: Plan | None) -> set[str]:
