@@ -78,9 +78,19 @@ def notes_table(rows: list[a.Row]) -> Table:
     return table(["Note"], [[_text(r, "value")] for r in rows], empty_text="The plan carries no notes.")
 
 
-def bought_gpus_text(plan: Plan) -> str:
+def bought_rows(plan: Plan, rows: list[a.Row]) -> list[a.Row]:
+    """The catalog figures of the GPU types the plan buys (and those of no GPU type, such as racks)."""
+    bought = {g.gpu for g in plan.servers}
+    return [r for r in rows if (a.catalog_figure(r.name) or ("", ""))[0] in bought | {""}]
+
+
+def bought_gpus_text(plan: Plan, rows: list[a.Row]) -> str:
     bought = ", ".join(dict.fromkeys(g.gpu for g in plan.servers)) or "none"
-    return (f"Figures of every GPU type the optimizer considered; the plan buys: {bought}. "
+    others = sorted({gpu for r in rows if (gpu := (a.catalog_figure(r.name) or ("", ""))[0])}
+                    - {g.gpu for g in plan.servers})
+    rest = (f" The figures of the other GPU types considered ({', '.join(others)}) are in plan.json's "
+            "assumptions." if others else "")
+    return (f"Figures of the GPU types the plan buys: {bought}.{rest} "
             f"A source marked {a.ESTIMATE_MARKER} in the catalog is flagged as an estimate.")
 
 
@@ -148,8 +158,8 @@ def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
         "coefficients": coefficients_table(groups.coefficients),
         "coefficients_at_bound": any(a.range_position(r.get("value"), r.get("range")) == "at bound"
                                      for r in groups.coefficients),
-        "catalog": catalog_table(groups.catalog),
-        "catalog_note": bought_gpus_text(plan),
+        "catalog": catalog_table(bought_rows(plan, groups.catalog)),
+        "catalog_note": bought_gpus_text(plan, groups.catalog),
         "notes": notes_table(groups.notes),
         "site": inputs_table(plan.site, "site", ("Site input", "Value")),
         "finance": inputs_table(plan.finance, "finance", ("Finance input", "Value")),
