@@ -281,11 +281,11 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
                    concurrency_cap=int(r["batch_size"]), saturated=bool(load["saturated"]),
                    batch_size=float(load["batch_size"]), output_tokens_per_s=float(load["output_tokens_per_s"]),
                    itl_s=float(load["itl_mean_s"]), itl_p95_s=float(load["itl_p95_s"]),
-                   **{k: float(load[k]) for k in LOAD_FIELDS})
+                   ttft_mean_s=float(load["ttft_mean_s"]), ttft_p50_s=float(load["ttft_p50_s"]),
+                   ttft_p95_s=float(load["ttft_p95_s"]), ttft_p99_s=float(load["ttft_p99_s"]),
+                   itl_mean_s=float(load["itl_mean_s"]))
 
 
-LOAD_FIELDS = ("ttft_mean_s", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s", "itl_mean_s")
-"""Latencies under load (infinite when saturated)."""
 
 
 def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, np.ndarray], cat: Catalog,

@@ -100,7 +100,7 @@ Relaxation = tuple[str, str, str, Problem, str | None]
 def _relaxations(p: Problem, binding: list[str]) -> list[Relaxation]:
     """(limit, constraint, what changes, relaxed problem, workload whose candidates change) for each
     binding cap, rack power when a rack binds, and each ITL SLO (always: it changes the candidates)."""
-    out = []
+    out: list[Relaxation] = []
     for family, lim in limits_of(p, CAPS):
         if lim.name in binding and family.what_if is not None:
             change, relaxed = family.what_if(p, lim)

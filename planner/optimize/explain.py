@@ -21,6 +21,7 @@ no optimum); elastic solves are solved to optimality, since their slacks are the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -137,13 +138,17 @@ class _SloSearch:
             if key not in self.tables:
                 cols = workload_candidates(relaxed, relaxed.workload(w))[0]
                 self.tables[key] = cols if len(cols["workload"]) else None
-            cols = self.tables[key]
-            if cols is not None:
-                table = replace_workload(table, w, cols)
+            found = self.tables[key]
+            if found is not None:
+                table = replace_workload(table, w, found)
         return self.run(build_program(relaxed, table), feasibility_only=True) != "infeasible"
 
     def text(self, slo: SloLimit, factor: float) -> str:
         return self._relaxed([(slo, factor)])[1][0]
+
+
+def _feasible_at(search: _SloSearch, slo: SloLimit, factor: float) -> bool:
+    return search.feasible([(slo, factor)])
 
 
 def _slo_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
@@ -165,7 +170,7 @@ def _slo_alternatives(p: Problem, cand: Candidates, run: Runner) -> list[str]:
     out = []
     for name in groups([n for n, slos in by_workload.items() if slos]):
         for slo in by_workload[name]:
-            factor = smallest_feasible(SLO_FACTORS, lambda x, slo=slo: search.feasible([(slo, x)]))
+            factor = smallest_feasible(SLO_FACTORS, functools.partial(_feasible_at, search, slo))
             if factor is not None:
                 out.append(search.text(slo, factor))
     return out

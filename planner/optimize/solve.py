@@ -124,11 +124,11 @@ class Runner:
     def __init__(self, solver: str, time_limit_s: float) -> None:
         self.solver, self.time_limit_s, self.solves = solver, time_limit_s, 0
 
-    def __call__(self, model: FleetModel, feasibility_only: bool = False,
+    def __call__(self, m: FleetModel, feasibility_only: bool = False,
                  start: dict[str, float] | None = None) -> str:
         self.solves += 1
         try:
-            return run_solver(model, self.solver, self.time_limit_s, tie_break=False,
+            return run_solver(m, self.solver, self.time_limit_s, tie_break=False,
                               first_plan=feasibility_only, start=start).status
         except SolverLimitError:
             return "no_solution"
