@@ -103,7 +103,10 @@ def test_a_price_keyed_by_an_alias_sets_the_capex(tmp_path: Path) -> None:
     catalog = load_catalog()
     server = catalog.gpu("h100-sxm").server
     (sg,) = plan.servers
-    assert plan.totals.capex_usd == pytest.approx(sg.servers * (sg.gpus_per_server * 1.0 + server.price_usd))
+    t = plan.totals
+    gpus_and_servers_usd = t.capex_usd - t.network_capex_usd - t.storage_capex_usd - t.rack_capex_usd
+    assert sg.gpu_price_usd == 1.0
+    assert gpus_and_servers_usd == pytest.approx(sg.servers * (sg.gpus_per_server * 1.0 + server.price_usd))
     (row,) = [a for a in plan.assumptions if a["name"] == "h100-sxm price"]
     assert (row["value"], row["source"]) == ("1", "scenario finance.gpu_prices_usd")
 
