@@ -21,11 +21,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ModelWrapValidatorHandler,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
+from pydantic.functional_validators import ModelWrapValidatorHandler  # pydantic < 2.10 does not re-export it
 from pydantic_core import PydanticCustomError
 
 PLAN_SCHEMA_VERSION = "2.0.0"  # 1.1: what_if, objective_alternatives; 2.0: typed sections, analysis
