@@ -76,15 +76,25 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         if self.start:
             variables = lp.variables()
             values = np.array([self.start.get(v.name, 0.0) for v in variables], dtype=np.float64)
-            lp.solverModel.setSolution(len(variables), np.arange(len(variables), dtype=np.int32), values)
+            try:
+                lp.solverModel.setSolution(len(variables), np.arange(len(variables), dtype=np.int32), values)
+            except TypeError:  # highspy < 1.8 takes only a whole HighsSolution
+                import highspy
+
+                solution = highspy.HighsSolution()
+                solution.col_value = values.tolist()
+                solution.value_valid = True
+                lp.solverModel.setSolution(solution)
         lp.solverModel.run()
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:
         import highspy
 
         status = lp.solverModel.getModelStatus()
-        if status not in (highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kMemoryLimit,
-                          highspy.HighsModelStatus.kHighsInterrupt):
+        # statuses PuLP 3.3 cannot map; kHighsInterrupt is newer than highspy 1.7 (our floor)
+        names = ("kSolutionLimit", "kMemoryLimit", "kHighsInterrupt")
+        unmapped = tuple(getattr(highspy.HighsModelStatus, n) for n in names if hasattr(highspy.HighsModelStatus, n))
+        if status not in unmapped:
             return super().findSolutionValues(lp)  # type: ignore[no-any-return]
         has_plan = math.isfinite(lp.solverModel.getInfo().objective_function_value) and \
             lp.solverModel.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
@@ -143,11 +153,21 @@ def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, gap_ab
                 # PuLP 3.3 deprecates its bundled CBC (PuLP 4 drops it; COIN_CMD finds a `cbc` on
                 # PATH or from pulp[cbc]); the bundled one is the fallback of last resort
                 warnings.simplefilter("ignore", DeprecationWarning)
+                # CBC takes no start here: it begins cold; PuLP < 3 has no maxNodes (its node limit is an option)
+                limit = {"maxNodes": node_limit} if node_limit is not None and _takes_max_nodes(cls) else {}
+                if node_limit is not None and not limit:
+                    limit = {"options": [f"maxNodes {node_limit}"]}
                 s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, gapAbs=gap_abs, threads=1,
-                                       maxNodes=node_limit)  # CBC takes no start here: it begins cold
+                                       **limit)
                 if s.available():
                     return s
     raise InputError(f"solver {name!r} is not available", fix="install highspy (default) or CBC")
+
+
+def _takes_max_nodes(cls: str) -> bool:
+    import inspect
+
+    return "maxNodes" in inspect.signature(getattr(pulp, cls).__init__).parameters
 
 
 _HIGHS_INFEASIBLE = ("kInfeasible", "kUnboundedOrInfeasible")
