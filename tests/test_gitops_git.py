@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from planner.catalog import load_catalog
-from planner.plan.hashing import scenario_input_hashes
 from planner.plan.io import load_plan
+from planner.problem.build import input_hashes_of
+from planner.scenario.load import load_scenario
 
 _SPEC = importlib.util.spec_from_file_location("gitops_support", Path(__file__).parent / "fixtures" / "gitops"
                                                / "support.py")
@@ -131,7 +132,7 @@ def test_a_scenario_edited_without_re_solving_is_stale_and_checked_against_the_e
     assert [line for line in done.stdout.splitlines() if line.startswith("stale")] == [
         f"stale the scenario {SCENARIO} changed since the plan was solved "
         f"(sha256 {load_plan(repo / PLAN).input_sha256.scenario[:12]} -> "
-        f"{scenario_input_hashes(repo / SCENARIO, load_catalog()).scenario[:12]})"]
+        f"{input_hashes_of(load_scenario(repo / SCENARIO), load_catalog()).scenario[:12]})"]
     assert [line for line in done.stdout.splitlines() if line.startswith("fail")] == [
         "fail  traffic chat: the plan routes 20 req/s, but the scenario's traffic.peak_requests_per_s is 30 req/s",
         f"fail  capacity chat: the plan serves {served:.3g} req/s, below the scenario's peak x (1 + headroom) = "

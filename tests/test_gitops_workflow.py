@@ -21,8 +21,9 @@ import yaml
 from planner.catalog import load_catalog
 from planner.gitops.diff import deployment_key
 from planner.gitops.render import COMMENT_MARKER
-from planner.plan.hashing import scenario_input_hashes
 from planner.plan.io import load_plan, write_plan
+from planner.problem.build import input_hashes_of
+from planner.scenario.load import load_scenario
 from planner.schemas.plan import Plan
 
 _SPEC = importlib.util.spec_from_file_location("gitops_support", Path(__file__).parent / "fixtures" / "gitops"
@@ -115,7 +116,7 @@ def _tree(root: Path, plans: dict[str, str], solved: dict[str, Plan]) -> Path:
         scenario.write_text(text.replace("name: chatbot", f"name: {name}"), encoding="utf-8")
         plan = solved[fixture]
         ref = plan.scenario.model_copy(update={"name": name, "file": f"{name}.yaml"})
-        hashes = scenario_input_hashes(scenario, load_catalog())
+        hashes = input_hashes_of(load_scenario(scenario), load_catalog())
         path = root / "plans" / name / "plan.json"
         path.parent.mkdir(parents=True)
         write_plan(plan.model_copy(update={"scenario": ref, "input_sha256": hashes}), path)

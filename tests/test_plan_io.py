@@ -21,7 +21,6 @@ from planner.plan.hashing import (
     calibration_sha256,
     content_sha256,
     input_hashes,
-    scenario_input_hashes,
     scenario_sha256,
     sha256_file,
 )
@@ -193,6 +192,18 @@ def test_plan_missing_a_section_names_the_key(tmp_path):
 
 # -- hashing ------------------------------------------------------------------------------------
 
+VALID = ("name: s\nworkloads:\n  - {name: chat, model: any-model, "
+         "traffic: {peak_requests_per_s: 1, input_tokens: 100, output_tokens: 10}}\n")
+"""A scenario the schema accepts (the hashes of a solve are taken from a loaded scenario)."""
+
+
+def _hashes(scenario: Path, catalog: Catalog, override: str | None = None):  # type: ignore[no-untyped-def]
+    from planner.problem.build import input_hashes_of
+    from planner.scenario.load import load_scenario
+
+    return input_hashes_of(load_scenario(scenario, override), catalog)
+
+
 def _catalog(tmp_path: Path, text: str = "gpus: []\n") -> Catalog:
     path = tmp_path / "catalog" / "gpus.yaml"
     path.parent.mkdir(exist_ok=True)
@@ -296,26 +307,27 @@ def test_malformed_scenario_yaml_is_an_input_error(tmp_path):
 
 
 def test_scenario_hashes_follow_the_calibration_named_by_the_scenario(tmp_path):
-    (tmp_path / "cal.yaml").write_text("fit: 1\n", encoding="utf-8")
-    (tmp_path / "cal-growth.yaml").write_text("fit: 2\n", encoding="utf-8")
+    one, two = "coefficients: {eta_weight_bw: 0.7}\n", "coefficients: {eta_weight_bw: 0.75}\n"
+    (tmp_path / "cal.yaml").write_text(one, encoding="utf-8")
+    (tmp_path / "cal-growth.yaml").write_text(two, encoding="utf-8")
     scenario = tmp_path / "s.yaml"
-    scenario.write_text("name: s\ncalibration: cal.yaml\n"
+    scenario.write_text(f"{VALID}calibration: cal.yaml\n"
                         "overrides:\n  growth: {calibration: cal-growth.yaml}\n", encoding="utf-8")
     catalog = _catalog(tmp_path)
-    plain = scenario_input_hashes(scenario, catalog)
-    assert plain.calibration == calibration_sha256({"fit": 1})
-    assert scenario_input_hashes(scenario, catalog, override="growth").calibration == calibration_sha256(
-        {"fit": 2})
-    assert plain == input_hashes(scenario.read_bytes(), catalog, b"fit: 1\n", None)
+    plain = _hashes(scenario, catalog)
+    assert plain.calibration == calibration_sha256({"coefficients": {"eta_weight_bw": 0.7}})
+    assert _hashes(scenario, catalog, override="growth").calibration == calibration_sha256(
+        {"coefficients": {"eta_weight_bw": 0.75}})
+    assert plain == input_hashes(scenario.read_bytes(), catalog, one.encode(), None)
     scenario.write_text("# edited comment\n" + scenario.read_text(encoding="utf-8"), encoding="utf-8")
-    assert scenario_input_hashes(scenario, catalog) == plain
+    assert _hashes(scenario, catalog) == plain
 
 
 def test_missing_calibration_file_is_a_calibration_error(tmp_path):
     scenario = tmp_path / "s.yaml"
-    scenario.write_text("name: s\ncalibration: gone.yaml\n", encoding="utf-8")
+    scenario.write_text(f"{VALID}calibration: gone.yaml\n", encoding="utf-8")
     with pytest.raises(CalibrationError, match="calibration file not found"):
-        scenario_input_hashes(scenario, _catalog(tmp_path))
+        _hashes(scenario, _catalog(tmp_path))
 
 
 def test_public_api_is_only_what_all_lists():

@@ -1,6 +1,6 @@
 """Plan files: deterministic ``plan.json`` writing, versioned reading (1.x migrated on read), input hashes."""
 
-from planner.plan.hashing import input_hashes, scenario_input_hashes, sha256_file
+from planner.plan.hashing import input_hashes, sha256_file
 from planner.plan.io import ReadPlan, dump_plan, load_plan, normalize_plan, parse_plan, read_plan, write_plan
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "normalize_plan",
     "parse_plan",
     "read_plan",
-    "scenario_input_hashes",
     "sha256_file",
     "write_plan",
 ]

@@ -21,8 +21,8 @@ from typing import Any
 
 from planner import __version__
 from planner.catalog import Catalog
-from planner.errors import CalibrationError, InputError
-from planner.io.files import MAX_YAML_BYTES, parse_yaml, read_bounded, read_yaml
+from planner.errors import InputError
+from planner.io.files import parse_yaml, read_bounded
 from planner.schemas.plan import InputHashes
 
 NO_CALIBRATION = "none"
@@ -114,63 +114,3 @@ def input_hashes(scenario_bytes: bytes, catalog: Catalog, calibration_bytes: byt
     calibration = None if calibration_bytes is None else parse_yaml_bytes(calibration_bytes, "calibration")
     return _hashes(parse_yaml_bytes(scenario_bytes, "scenario"), catalog, calibration,
                    calibration_bytes is not None, override)
-
-
-def scenario_input_hashes(scenario_path: str | Path, catalog: Catalog, *, override: str | None = None,
-                          calibration_path: str | Path | None = None) -> InputHashes:
-    """Hashes of a scenario file and the calibration it is solved with (see resolve_calibration).
-
-    `planner solve` and `planner check` both call this, so they always agree.
-    """
-    path = Path(scenario_path)
-    try:
-        scenario_bytes = read_bounded(path, MAX_YAML_BYTES)
-    except FileNotFoundError:
-        raise InputError("scenario file not found", file=str(path), fix="check the path") from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a scenario YAML file", file=str(path)) from None
-    calibration = resolve_calibration(path, override, calibration_path)
-    calibration_bytes = _read_calibration(calibration)
-    calibration_doc = (None if calibration_bytes is None
-                       else parse_yaml_bytes(calibration_bytes, str(calibration)))
-    return _hashes(parse_yaml_bytes(scenario_bytes, str(path)), catalog, calibration_doc,
-                   calibration_bytes is not None, override)
-
-
-def resolve_calibration(scenario_path: Path, override: str | None,
-                        explicit: str | Path | None = None) -> Path | None:
-    """The calibration file a solve uses: ``explicit`` (``--calibration``), else the scenario's
-    (or the override's) ``calibration:`` key relative to the scenario file, else the shipped
-    default calibration when it exists, else None (the priors)."""
-    if explicit:
-        return Path(explicit)
-    named = calibration_of(scenario_path, override)
-    if named is not None:
-        return named
-    from planner.calibration.coefficients import default_calibration_path
-
-    default = default_calibration_path()
-    return default if default.is_file() else None
-
-
-def calibration_of(scenario_path: Path, override: str | None) -> Path | None:
-    """The calibration file a scenario names (an override's ``calibration:`` wins), or None."""
-    doc = read_yaml(scenario_path)
-    if not isinstance(doc, dict):
-        return None
-    name = doc.get("calibration")
-    overrides = doc.get("overrides")
-    patch: Any = overrides.get(override) if override and isinstance(overrides, dict) else None
-    if isinstance(patch, dict) and "calibration" in patch:
-        name = patch["calibration"]
-    return scenario_path.parent / name if isinstance(name, str) and name else None
-
-
-def _read_calibration(path: str | Path | None) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return read_bounded(path, MAX_YAML_BYTES, CalibrationError)
-    except (FileNotFoundError, IsADirectoryError):
-        raise CalibrationError("calibration file not found", file=str(path),
-                               fix="fix the scenario's `calibration:` path") from None
