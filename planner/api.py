@@ -20,15 +20,10 @@ import yaml
 
 from planner.catalog.loader import load_catalog
 from planner.errors import InputError
-from planner.io.files import validate_data
 from planner.optimize.solve import solve_problem
 from planner.problem.build import resolve_problem
-from planner.scenario.load import LoadedScenario, load_scenario
-from planner.scenario.load import _merge as merge_override
-from planner.scenario.load import _override_patch as override_patch
-from planner.scenario.load import _validate_with_override as validate_with_override
+from planner.scenario.load import LoadedScenario, load_scenario, loaded_from_document
 from planner.schemas.plan import Plan
-from planner.schemas.scenario import Scenario
 
 DICT_FILE = "<dict>"
 """How messages about a dict scenario name its file."""
@@ -52,14 +47,7 @@ def loaded_from_dict(doc: Mapping[str, Any], override: str | None = None) -> Loa
         raise InputError(f"a scenario must be a mapping (name:, workloads:, ...), got {type(doc).__name__}",
                          file=DICT_FILE)
     data = dict(doc)
-    raw = canonical_bytes(data)
-    path = Path(DICT_FILE)
-    if override is None:
-        return LoadedScenario(scenario=validate_data(Scenario, data, DICT_FILE), path=path, override=None,
-                              raw_bytes=raw)
-    merged = merge_override(data, override_patch(data, override, DICT_FILE), f"overrides.{override}", DICT_FILE)
-    scenario, base = validate_with_override(data, merged, override, DICT_FILE)
-    return LoadedScenario(scenario=scenario, path=path, override=override, raw_bytes=raw, base=base)
+    return loaded_from_document(data, canonical_bytes(data), Path(DICT_FILE), override)
 
 
 def solve(scenario: str | Path | Mapping[str, Any], *, override: str | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from planner.errors import InputError
-from planner.io.files import MAX_YAML_BYTES, describe_validation_error, read_bounded, read_yaml, validate_data
+from planner.io.files import describe_validation_error, read_yaml, read_yaml_and_bytes, validate_data
 from planner.scenario.names import check_names, name_problems, override_label
 from planner.schemas.scenario import Scenario
 
@@ -114,18 +114,32 @@ def _validate_with_override(doc: dict[str, Any], merged: dict[str, Any], overrid
         raise InputError(text) from None
 
 
-def load_scenario(path: str | Path, override: str | None = None) -> LoadedScenario:
-    p = Path(path)
-    file = str(p)
-    doc = read_yaml(p)
+def merge_override(base: dict[str, Any], patch: dict[str, Any], *, where: str = "overrides",
+                   file: str = "<scenario>") -> dict[str, Any]:
+    """``patch`` deep-merged into the scenario document ``base`` as an override is: mappings key by key,
+    workloads by name (an unknown workload name is an InputError naming ``where``)."""
+    merged: dict[str, Any] = _merge(base, patch, where, file)
+    return merged
+
+
+def loaded_from_document(doc: Any, raw_bytes: bytes, path: Path, override: str | None = None) -> LoadedScenario:
+    """A parsed scenario document validated, with its override merged; ``raw_bytes`` are what its input
+    hash is taken from and ``path`` names it in every message."""
+    file = str(path)
     if doc is None:
         raise InputError("file is empty", file=file, fix="write the scenario or pick another file")
     if not isinstance(doc, dict):
         raise InputError("a scenario must be a mapping (name:, workloads:, site:, ...)", file=file)
     if override is None:
-        scenario = validate_data(Scenario, doc, file)
-        return LoadedScenario(scenario=scenario, path=p, override=None, raw_bytes=read_bounded(p, MAX_YAML_BYTES))
-    merged = _merge(doc, _override_patch(doc, override, file), f"overrides.{override}", file)
+        return LoadedScenario(scenario=validate_data(Scenario, doc, file), path=path, override=None,
+                              raw_bytes=raw_bytes)
+    merged = merge_override(doc, _override_patch(doc, override, file), where=f"overrides.{override}", file=file)
     scenario, base = _validate_with_override(doc, merged, override, file)
-    return LoadedScenario(scenario=scenario, path=p, override=override, raw_bytes=read_bounded(p, MAX_YAML_BYTES),
-                          base=base)
+    return LoadedScenario(scenario=scenario, path=path, override=override, raw_bytes=raw_bytes, base=base)
+
+
+def load_scenario(path: str | Path, override: str | None = None) -> LoadedScenario:
+    """Read a scenario file once, validate it and apply the override."""
+    p = Path(path)
+    doc, raw = read_yaml_and_bytes(p)
+    return loaded_from_document(doc, raw, p, override)

@@ -3,7 +3,6 @@ schema, turned into override patches and merged into the scenario document as ov
 
 from __future__ import annotations
 
-import copy
 import difflib
 import types
 import typing
@@ -11,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from planner.scenario.load import merge_override
 from planner.schemas.scenario import Scenario
 
 REFUSED_ROOTS = ("overrides",)
@@ -109,20 +109,7 @@ def patch_of(values: dict[str, Any]) -> dict[str, Any]:
     return patch
 
 
-# --- PRIVATE COPY of planner.scenario.load._merge (not public there yet; asked the lead to publish it as
-# planner.scenario.load.merge_override). Keep the two identical until this copy is replaced by an import.
 def merge(base: Any, patch: Any) -> Any:
-    """Deep-merge ``patch`` into ``base``; lists of named mappings (workloads) merge by name. Unknown
+    """``patch`` merged into the scenario document as an override is (planner.scenario.load). Unknown
     names are refused up front by key_path_problem, so none reaches this merge."""
-    if isinstance(base, dict) and isinstance(patch, dict):
-        out = dict(base)
-        for k, v in patch.items():
-            out[k] = merge(base[k], v) if k in base else copy.deepcopy(v)
-        return out
-    if isinstance(base, list) and isinstance(patch, dict) and all(isinstance(i, dict) and "name" in i for i in base):
-        by_name = {i["name"]: idx for idx, i in enumerate(base)}
-        out_list = list(base)
-        for name, item_patch in patch.items():
-            out_list[by_name[name]] = merge(base[by_name[name]], item_patch)
-        return out_list
-    return copy.deepcopy(patch)
+    return merge_override(base, patch, where="sweep")
