@@ -154,7 +154,8 @@ def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, gap_ab
                 # PATH or from pulp[cbc]); the bundled one is the fallback of last resort
                 warnings.simplefilter("ignore", DeprecationWarning)
                 # CBC takes no start here: it begins cold; PuLP < 3 has no maxNodes (its node limit is an option)
-                limit = {"maxNodes": node_limit} if node_limit is not None and _takes_max_nodes(cls) else {}
+                limit: dict[str, Any] = ({"maxNodes": node_limit} if node_limit is not None and _takes_max_nodes(cls)
+                                         else {})
                 if node_limit is not None and not limit:
                     limit = {"options": [f"maxNodes {node_limit}"]}
                 s = getattr(pulp, cls)(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, gapAbs=gap_abs, threads=1,
