@@ -74,12 +74,7 @@ class Findings:
 
 def _left_out(p: Problem) -> dict[str, str]:
     """GPU id -> why: the allowed GPUs the problem leaves out because their server fits no rack."""
-    out = {}
-    for note in p.notes:
-        gpu, sep, why = note.partition(" left out: ")
-        if sep and p.catalog.has_gpu(gpu) and gpu not in p.gpu_ids and "rack" in why:
-            out[gpu] = why
-    return out
+    return dict(p.left_out)
 
 
 def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | Path | None = None) -> Context:

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from planner.units import MS_PER_S, W_PER_KW
+
+KILO = 1e3
+MEGA = 1e6
+"""Display prefixes (k$, M$, k BTU/hr, MWh); unit conversions come from planner.units."""
+
 
 def _usd(x: float) -> str:
-    if abs(x) >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    if abs(x) >= 1e3:
-        return f"${x / 1e3:,.1f}k"
+    if abs(x) >= MEGA:
+        return f"${x / MEGA:,.2f}M"
+    if abs(x) >= KILO:
+        return f"${x / KILO:,.1f}k"
     return f"${x:,.2f}" if 0 < abs(x) < 10 else f"${x:,.0f}"
 
 
 def _kw(w: float) -> str:
-    return f"{w / 1000:,.1f} kW"
+    return f"{w / W_PER_KW:,.1f} kW"
 
 
 def _btu(x: float) -> str:
-    return f"{x / 1000:,.1f}k BTU/hr"
+    return f"{x / KILO:,.1f}k BTU/hr"
 
 
 def _ms(s: float) -> str:
-    ms = s * 1000
+    ms = s * MS_PER_S
     return f"{ms:,.1f} ms" if abs(ms) < 100 else f"{ms:,.0f} ms"
 
 
@@ -38,7 +44,7 @@ _SUFFIXES: tuple[tuple[str, Callable[[float], str]], ...] = (
     ("_w", _kw),
     ("btu_per_hr", _btu),
     ("_t_per_year", lambda x: f"{x:,.1f} tCO2e/yr"),
-    ("_kwh", lambda x: f"{x / 1000:,.1f} MWh"),
+    ("_kwh", lambda x: f"{x / KILO:,.1f} MWh"),
     ("usd_per_million_tokens", lambda x: f"${x:,.3g}/M tokens"),
     ("_requests_per_s", lambda x: f"{number(x)} req/s"),
     ("_per_s", lambda x: f"{number(x)}/s"),

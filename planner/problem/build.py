@@ -134,18 +134,18 @@ def gpu_option(g: GpuSpec, names: ResolvedNames, fin: Finance | None = None) -> 
 
 
 def gpu_options(gpus: list[GpuSpec], names: ResolvedNames, site: SiteLimits,
-                fin: Finance | None = None) -> tuple[list[GpuOption], list[str]]:
-    """The allowed GPUs as bought; notes on those whose server fits no rack."""
-    out, notes = [], []
+                fin: Finance | None = None) -> tuple[list[GpuOption], list[tuple[str, str]]]:
+    """The allowed GPUs as bought, and (GPU id, why) of those whose server fits no rack."""
+    out, left_out = [], []
     for g in gpus:
         option = gpu_option(g, names, fin)
         if site.servers_per_rack(option) < 1:
-            notes.append(f"{g.id} left out: one {option.server_model} draws up to "
-                         f"{option.server_max_power_w / W_PER_KW:.1f} kW, above a rack's usable "
-                         f"{site.usable_rack_w / W_PER_KW:.1f} kW (or needs more than {site.rack_units} U)")
+            left_out.append((g.id, f"one {option.server_model} draws up to "
+                                   f"{option.server_max_power_w / W_PER_KW:.1f} kW, above a rack's usable "
+                                   f"{site.usable_rack_w / W_PER_KW:.1f} kW (or needs more than {site.rack_units} U)"))
             continue
         out.append(option)
-    return out, notes
+    return out, left_out
 
 
 def calibration_file(loaded: LoadedScenario, explicit: str | Path | None) -> Path | None:
@@ -199,8 +199,8 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
     cal, cal_path, hashes = _calibration_and_hashes(loaded, catalog, calibration)
     site = site_limits(sc.site)
     specs, notes = allowed_gpus(names, catalog, file)
-    gpus, more = gpu_options(specs, names, site, sc.finance)
-    more += infrastructure_notes(gpus, sc.finance)
+    gpus, left_out = gpu_options(specs, names, site, sc.finance)
+    more = [f"{gpu} left out: {why}" for gpu, why in left_out] + infrastructure_notes(gpus, sc.finance)
     return Problem(
         name=sc.name, description=sc.description, objective=sc.objective, file_name=loaded.path.name,
         override=loaded.override, workloads=tuple(workload_demand(w, names.models[w.name]) for w in active),
@@ -209,4 +209,4 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
         hashes=hashes, catalog=catalog,
         echo=Echo(site=sc.site.model_dump(), finance={k: v for k, v in sc.finance.model_dump().items()
                                                       if not isinstance(v, dict)}),
-        notes=tuple(notes + more), candidate_pruning=candidate_pruning)
+        notes=tuple(notes + more), left_out=tuple(left_out), candidate_pruning=candidate_pruning)

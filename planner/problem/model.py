@@ -244,6 +244,8 @@ class Problem:
     echo: Echo
     notes: tuple[str, ...] = ()
     """GPUs left out and why, and other facts the plan should state."""
+    left_out: tuple[tuple[str, str], ...] = ()
+    """(GPU id, why) of the allowed GPUs left out because one of their servers fits no rack."""
     candidate_pruning: Literal["heuristic", "exact"] = "heuristic"
     """How dominated operating points are dropped before the solve (planner.candidates.prune)."""
 
