@@ -142,7 +142,7 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
         click.echo(_render(plan, fmt), nl=False)
     else:
         click.echo(_summary(plan))
-        click.echo(f"solved in {solved.solver.time_s:.2f} s")
+        click.echo(f"solved in {solved.solver.time_s:.2g} s (the solver; candidates and the analysis come on top)")
         if not no_write:
             click.echo(f"wrote {folder}/plan.json, report.md, report.html")
     return 0
