@@ -34,6 +34,7 @@ from planner.gitops.diff import deployment_key
 from planner.gitops.limits import rack_limit_violations, racks_count, routed, workload_presence
 from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
 from planner.gitops.slo import close, within
+from planner.plan.figures import deployment_figures
 from planner.problem.model import GpuOption, WorkloadDemand
 from planner.schemas.plan import Deployment, Plan
 from planner.units import s_to_ms
@@ -197,15 +198,7 @@ def _recompute(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int, t: GpuOp
     # with the queueing model candidate generation sized the configuration with (as plan_builder)
     bands = {q: ttft_from_candidates(ev.points, np.full(3, i), per_replica, q) for q, _ in TTFT_SLOS}
     ttft = bands[0.95]
-    p_max = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed
-    p_avg = n * p["power_base_w"] + p["power_slope_w_per_rps"] * routed * w.average_to_peak
-    tokens = routed * p["output_tokens_per_request"]
-    figures = {"capacity_requests_per_s": cap, "ttft_p95_s": float(ttft[1]), "itl_p95_s": p["itl_p95_s"],
-               "output_tokens_per_s": tokens, "utilization": routed / cap if cap else 0.0,
-               "power_avg_w": p_avg, "power_max_w": p_max, "power_burst_w": n * p["peak_power_w"],
-               "power_nameplate_w": d.gpus / t.gpus_per_server * t.server_max_power_w,
-               "power_per_gpu_avg_w": p_avg / d.gpus if d.gpus else math.nan,
-               "energy_per_output_token_j": p_max / tokens if tokens else 0.0}
+    figures = deployment_figures(w, t, p, n, routed, float(ttft[1]))
     return Recomputed(cap, (float(ttft[0]), float(ttft[2])), figures,
                       {q: float(b[0]) for q, b in bands.items()})
 

@@ -63,24 +63,16 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
     w = m.problem.workload(str(c["workload"][i]))
     g = m.gpus[str(c["gpu"][i])]
     routed = max(value(m.routed[i]), 0.0)
-    base, slope = float(c["power_base_w"][i]), float(c["power_slope_w_per_rps"][i])
-    gpus = n * int(c["num_gpus"][i])
-    cap = n * float(c["capacity_rps"][i])
-    p_max = n * base + slope * routed
-    p_avg = n * base + slope * routed * w.average_to_peak
-    tokens = routed * float(c["output_tokens_per_request"][i])
+    point = {k: float(v[i]) for k, v in c.items() if v.dtype.kind in "fiu"}
     # TTFT p95 at the routed peak with the workload's k spare replicas down (its design point)
     ttft_peak = _ttft_at_load(c, i, routed / w.serving_replicas(n))
     return Deployment(
         workload=w.name, model=str(c["model"][i]), gpu=g.id, precision=str(c["precision"][i]),
-        tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=gpus, batch_size=int(c["batch_size"][i]),
-        capacity_requests_per_s=cap, demand_requests_per_s=routed, ttft_p95_s=ttft_peak,
-        itl_p95_s=float(c["itl_p95_s"][i]), slo_ttft_p95_s=w.slo.ttft_p95_s, slo_itl_p95_s=w.slo.itl_p95_s,
-        output_tokens_per_s=tokens, utilization=routed / cap if cap else 0.0,
-        power_avg_w=p_avg, power_max_w=p_max, power_burst_w=n * float(c["peak_power_w"][i]),
+        tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=n * int(c["num_gpus"][i]),
+        batch_size=int(c["batch_size"][i]), demand_requests_per_s=routed,
+        slo_ttft_p95_s=w.slo.ttft_p95_s, slo_itl_p95_s=w.slo.itl_p95_s,
         prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]), engine=w.engine,
-        power_nameplate_w=gpus / g.gpus_per_server * g.server_max_power_w,
-        power_per_gpu_avg_w=p_avg / gpus, energy_per_output_token_j=p_max / tokens if tokens else 0.0)
+        **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
 
 
 def _deployments(r: SolveResult) -> list[Deployment]:

@@ -8,15 +8,37 @@ table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from planner.problem import economics
 from planner.problem.limits import CAPS, FAMILIES, RACK_POWER, LimitFamily, is_binding, limits_of
-from planner.problem.model import GpuOption, Problem
+from planner.problem.model import GpuOption, Problem, WorkloadDemand
 from planner.schemas.catalog import SourcedFigure
 from planner.schemas.plan import Constraint, Deployment, Rack, ServerGroup, Totals
 from planner.schemas.scenario import DEFAULT_RACK_USD, DEFAULT_RACK_USD_RANGE, DEFAULT_RACK_USD_SOURCE
 from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W, W_PER_KW
+
+
+def deployment_figures(w: WorkloadDemand, gpu: GpuOption, point: Mapping[str, float], replicas: int,
+                       routed_rps: float, ttft_p95_s: float) -> dict[str, float]:
+    """A deployment's written figures from its candidate's columns (``point``: capacity_rps, num_gpus,
+    power_base_w, power_slope_w_per_rps, peak_power_w, itl_p95_s, output_tokens_per_request), its
+    replicas and the peak traffic routed to it; ``ttft_p95_s`` at that load comes from the queueing
+    model (planner.candidates.queueing.ttft_from_candidates). The plan builder writes these and
+    `planner check` recomputes them with this same function."""
+    n = replicas
+    gpus = n * int(point["num_gpus"])
+    cap = n * point["capacity_rps"]
+    p_max = n * point["power_base_w"] + point["power_slope_w_per_rps"] * routed_rps
+    p_avg = n * point["power_base_w"] + point["power_slope_w_per_rps"] * routed_rps * w.average_to_peak
+    tokens = routed_rps * point["output_tokens_per_request"]
+    return {"capacity_requests_per_s": cap, "ttft_p95_s": ttft_p95_s, "itl_p95_s": point["itl_p95_s"],
+            "output_tokens_per_s": tokens, "utilization": routed_rps / cap if cap else 0.0,
+            "power_avg_w": p_avg, "power_max_w": p_max, "power_burst_w": n * point["peak_power_w"],
+            "power_nameplate_w": gpus / gpu.gpus_per_server * gpu.server_max_power_w,
+            "power_per_gpu_avg_w": p_avg / gpus if gpus else math.nan,
+            "energy_per_output_token_j": p_max / tokens if tokens else 0.0}
 
 
 def spare_power_w(deployments: Iterable[Deployment], servers: Iterable[ServerGroup],

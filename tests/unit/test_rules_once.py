@@ -26,7 +26,7 @@ RULE_FIELDS = {"headroom": "WorkloadDemand.required_requests_per_s",
                "redundancy": "WorkloadDemand.spare_requests_per_s / capacity_after_spares"}
 """Scenario fields whose arithmetic is a planning rule, and the rule's home."""
 DEFINED_ONCE = ("usable_rack_w", "servers_per_rack", "required_requests_per_s", "spare_requests_per_s",
-                "capacity_after_spares", "resolve_names", "annual_energy_kwh", "tco_usd")
+                "capacity_after_spares", "resolve_names", "annual_energy_kwh", "tco_usd", "deployment_figures")
 """Functions and properties that exist once in planner (a second definition would be a second rule)."""
 
 
