@@ -78,8 +78,12 @@ def runner_ups(p: Problem, cand: Candidates, chosen: set[tuple[str, str, str, in
                 continue
             seen.add(key)
             delta = float(obj[i] - best)
-            reason = (f"serving {w.name} alone this way: {delta:+,.0f} {unit} versus the chosen configuration "
-                      f"({int(standalone['replicas'][i])} replicas of {int(c['num_gpus'][i])} GPUs)")
+            size = f"{int(standalone['replicas'][i])} replicas of {int(c['num_gpus'][i])} GPUs"
+            reason = (f"serving {w.name} alone this way: {delta:+,.0f} {unit} versus the chosen configuration ({size})"
+                      if delta >= 0 else
+                      f"serving {w.name} alone this way would cost {-delta:,.0f} less ({unit}; {size}), but not "
+                      "within the fleet's shared limits and whole servers: the chosen configuration is better for the "
+                      "fleet")
             out.append(Alternative(workload=w.name, gpu=key[0], precision=key[1], tp=key[2], pp=key[3],
                                    batch_size=int(c["batch_size"][i]), replicas_needed=int(standalone["replicas"][i]),
                                    objective_delta=delta, reason=reason))
