@@ -29,8 +29,6 @@ class Context:
     """What the plan is checked against: the resolved problem, and where its parts are written."""
 
     problem: Problem
-    left_out: Mapping[str, str]
-    """GPU id -> why solve leaves out a GPU the scenario allows (its server fits no rack)."""
     workload_index: Mapping[str, int]
     """Workload name (enabled or not) -> its position in the scenario file (for key paths)."""
     inventory_keys: Mapping[str, str]
@@ -45,7 +43,12 @@ class Context:
     @property
     def gpus(self) -> dict[str, GpuOption]:
         """The GPUs the scenario allows and whose server fits a rack, as `planner solve` buys them."""
-        return {g.id: g for g in self.problem.gpus}
+        return self.problem.gpus_by_id
+
+    @property
+    def left_out(self) -> dict[str, str]:
+        """GPU id -> why solve leaves out a GPU the scenario allows (its server fits no rack)."""
+        return dict(self.problem.left_out)
 
 
 @dataclass(frozen=True)
@@ -72,18 +75,13 @@ class Findings:
     """Recomputed figures by position in plan.deployments (those whose configuration could be evaluated)."""
 
 
-def _left_out(p: Problem) -> dict[str, str]:
-    """GPU id -> why: the allowed GPUs the problem leaves out because their server fits no rack."""
-    return dict(p.left_out)
-
-
 def check_context(loaded: LoadedScenario, catalog: Catalog, calibration: str | Path | None = None) -> Context:
     """The resolved problem of the scenario exactly as solve builds it (``calibration``: the
     --calibration the plan was solved with, else the scenario's), and the names its messages use."""
     p = resolve_problem(loaded, catalog, calibration=calibration)
     sc = loaded.scenario
     inventory = {catalog.gpu(k).id: k for k in reversed(sc.hardware.inventory)}  # the first key of a GPU
-    return Context(problem=p, left_out=_left_out(p),
+    return Context(problem=p,
                    workload_index={w.name: i for i, w in enumerate(sc.workloads)},
                    inventory_keys=inventory, gpus_listed=sc.hardware.gpus is not None)
 

@@ -43,7 +43,7 @@ class FleetModel:
 
     @property
     def gpus(self) -> dict[str, GpuOption]:
-        return {g.id: g for g in self.problem.gpus}
+        return self.problem.gpus_by_id
 
     def rows_of(self, workload: str) -> list[int]:
         c = self.cand.columns["workload"]

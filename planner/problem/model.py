@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -249,11 +250,19 @@ class Problem:
     candidate_pruning: Literal["heuristic", "exact"] = "heuristic"
     """How dominated operating points are dropped before the solve (planner.candidates.prune)."""
 
+    @cached_property
+    def workloads_by_name(self) -> dict[str, WorkloadDemand]:
+        return {w.name: w for w in self.workloads}
+
+    @cached_property
+    def gpus_by_id(self) -> dict[str, GpuOption]:
+        return {g.id: g for g in self.gpus}
+
     def workload(self, name: str) -> WorkloadDemand:
-        return next(w for w in self.workloads if w.name == name)
+        return self.workloads_by_name[name]
 
     def gpu(self, gpu_id: str) -> GpuOption:
-        return next(g for g in self.gpus if g.id == gpu_id)
+        return self.gpus_by_id[gpu_id]
 
     @property
     def gpu_ids(self) -> tuple[str, ...]:
