@@ -32,27 +32,26 @@ from typing import Any
 
 import numpy as np
 
+from planner.candidates.special import negbin_below_ratio, poisson_below_ratio
 from planner.core.constants import fixed
 
 
 def erlang_c(slots: np.ndarray, offered_load: np.ndarray) -> np.ndarray:
     """Probability an arrival waits (Erlang C), vectorized and O(1) per element.
 
-    Erlang B is the Poisson pmf over the cdf at ``slots`` (B = p(c; a) / P(X <= c; a)), computed in
-    log space with the regularized incomplete gamma function; C = B / (1 - rho (1 - B)).
+    Erlang B is the Poisson pmf over the cdf at ``slots`` (B = p(c; a) / P(X <= c; a), from the
+    incomplete gamma series in planner.candidates.special); C = B / (1 - rho (1 - B)).
     """
-    from scipy.special import gammaincc, gammaln
-
-    a = np.maximum(offered_load, 1e-300)
-    log_pmf = slots * np.log(a) - a - gammaln(slots + 1.0)
-    cdf = gammaincc(slots + 1.0, a)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        b = np.exp(log_pmf - np.log(np.maximum(cdf, 1e-300)))
-        b = np.clip(b, 0.0, 1.0)
-        rho = offered_load / slots
-        c = b / (1.0 - rho * (1.0 - b))
+    slots, offered_load = np.broadcast_arrays(np.asarray(slots, dtype=float), np.asarray(offered_load, dtype=float))
+    rho = offered_load / slots
+    c = np.ones(rho.shape)
+    busy = (rho < 1.0) & (offered_load > 0.0)
+    if busy.any():
+        b = 1.0 / poisson_below_ratio(slots[busy], offered_load[busy])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            c[busy] = b / (1.0 - rho[busy] * (1.0 - b))
     c = np.where(rho >= 1.0, 1.0, np.clip(np.nan_to_num(c, nan=1.0), 0.0, 1.0))
-    return np.where(offered_load <= 0.0, 0.0, c)  # idle: never waits (the log guard above leaves 1e-300)
+    return np.where(offered_load <= 0.0, 0.0, c)  # idle: never waits
 
 
 def wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, slope_s: np.ndarray,
@@ -79,8 +78,6 @@ def wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, s
 
 
 def _wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, slope_s: np.ndarray) -> np.ndarray:
-    from scipy.special import betainc, gammaln
-
     hold_c = hold0_s + slope_s * slots
     ratio = rate * hold_c / slots
     flat = slope_s <= 1e-9 * np.maximum(hold0_s, 1e-300)
@@ -88,9 +85,10 @@ def _wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, 
         slope = np.where(flat, 1.0, slope_s)
         p = np.clip(rate * slope, 1e-300, 1.0 - 1e-12)
         r = 1.0 + hold0_s / slope
-        log_full = slots * np.log(p) + gammaln(slots + r) - gammaln(r) - gammaln(slots + 1.0)
-        log_below = -r * np.log1p(-p) + np.log(betainc(r, slots, 1.0 - p))
-        chain = 1.0 / (1.0 + np.exp(log_below - log_full + np.log1p(-np.minimum(ratio, 1.0 - 1e-15))))
+        below = np.full(ratio.shape, np.inf)
+        live = ~flat & (ratio < 1.0) & (rate > 0.0)
+        below[live] = negbin_below_ratio(r[live], slots[live], p[live])
+        chain = 1.0 / (1.0 + below * (1.0 - np.minimum(ratio, 1.0 - 1e-15)))
     chain = np.nan_to_num(chain, nan=1.0)
     out = chain
     if flat.any():
