@@ -20,16 +20,42 @@ from __future__ import annotations
 import numpy as np
 
 
-def _pareto_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Mask of points not dominated in (a high, b low), ties kept once, in O(n log n)."""
-    order = np.lexsort((b, -a))  # a descending, then b ascending
-    keep = np.zeros(len(a), dtype=bool)
-    best_b = np.inf
-    for i in order:
-        if b[i] < best_b:
-            keep[i] = True
-            best_b = b[i]
+def _group_codes(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """An integer per (workload, GPU) pair, without building joined strings."""
+    _, w = np.unique(np.asarray(cols["workload"]).astype(str), return_inverse=True)
+    g_names, g = np.unique(np.asarray(cols["gpu"]).astype(str), return_inverse=True)
+    return w.reshape(-1).astype(np.int64) * max(len(g_names), 1) + g.reshape(-1)
+
+
+def _dense_rank(v: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... in increasing value; equal values share a rank."""
+    _, rank = np.unique(v, return_inverse=True)
+    return rank.reshape(-1).astype(np.int64)
+
+
+def _pareto_2d(segment: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mask of points not dominated within their segment in (a high, b low), exact duplicates kept
+    once (the first listed): sorted by segment, a descending, b ascending, a point survives when its
+    b is below every b before it in its segment (a running minimum; the segment's offset makes it
+    restart at each segment)."""
+    n = len(a)
+    order = np.lexsort((b, -a, segment))
+    key = _dense_rank(b)[order] - _dense_rank(segment)[order] * (n + 1)  # later segments lie below earlier keys
+    before = np.minimum.accumulate(np.concatenate(([np.iinfo(np.int64).max], key[:-1])))
+    keep = np.zeros(n, dtype=bool)
+    keep[order] = key < before
     return keep
+
+
+def _pairs_within(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair (i, j) of positions with the same group, ``groups`` sorted."""
+    starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1])))
+    sizes = np.diff(np.append(starts, len(groups)))
+    size_of = np.repeat(sizes, sizes)
+    rows = np.repeat(np.arange(len(groups)), size_of)
+    first = np.repeat(np.repeat(starts, sizes), size_of)
+    offset = np.arange(len(rows)) - np.repeat(np.cumsum(size_of) - size_of, size_of)
+    return rows, first + offset
 
 
 def prune(cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -37,25 +63,21 @@ def prune(cols: dict[str, np.ndarray]) -> np.ndarray:
     request/s at capacity, and replica size (smaller replicas pack more finely)."""
     n = len(cols["workload"])
     keep = np.zeros(n, dtype=bool)
+    if not n:
+        return keep
     per_gpu = cols["capacity_rps"] / cols["num_gpus"]
     w_per_rps = cols["power_at_capacity_w"] / cols["capacity_rps"]
     size = cols["num_gpus"].astype(float)
-    key = np.char.add(np.char.add(cols["workload"].astype(str), "|"), cols["gpu"].astype(str))
-    _, group = np.unique(key, return_inverse=True)
-    for gi in range(group.max() + 1 if n else 0):
-        g = np.flatnonzero(group == gi)
-        # first the 2-D front within each replica size, then the 3-D check across sizes
-        front = np.zeros(len(g), dtype=bool)
-        for s in np.unique(size[g]):
-            same = np.flatnonzero(size[g] == s)
-            front[same] = _pareto_2d(per_gpu[g][same], w_per_rps[g][same])
-        g = g[front]
-        # rows: the point judged; columns: the point that might dominate it
-        a_row, b_row, c_row = per_gpu[g][:, None], w_per_rps[g][:, None], size[g][:, None]
-        a_col, b_col, c_col = per_gpu[g][None, :], w_per_rps[g][None, :], size[g][None, :]
-        ge = (a_col >= a_row) & (b_col <= b_row) & (c_col <= c_row)
-        gt = (a_col > a_row) | (b_col < b_row) | (c_col < c_row)
-        keep[g] = ~(ge & gt).any(axis=1)
+    group = _group_codes(cols)
+    # first the 2-D front within each (group, replica size), then the 3-D check across sizes
+    front = np.flatnonzero(_pareto_2d(group * (n + 1) + _dense_rank(size), per_gpu, w_per_rps))
+    front = front[np.argsort(group[front], kind="stable")]
+    i, j = (front[k] for k in _pairs_within(group[front]))  # i: the point judged; j: one that might dominate it
+    ge = (per_gpu[j] >= per_gpu[i]) & (w_per_rps[j] <= w_per_rps[i]) & (size[j] <= size[i])
+    gt = (per_gpu[j] > per_gpu[i]) | (w_per_rps[j] < w_per_rps[i]) | (size[j] < size[i])
+    dominated = np.zeros(n, dtype=bool)
+    dominated[i[ge & gt]] = True
+    keep[front] = ~dominated[front]
     return keep
 
 
@@ -69,12 +91,14 @@ def prune_exact(cols: dict[str, np.ndarray]) -> np.ndarray:
     objective gets worse: the optimum over the kept points is the optimum over all points."""
     n = len(cols["workload"])
     keep = np.ones(n, dtype=bool)
-    key = np.char.add(np.char.add(cols["workload"].astype(str), "|"), cols["gpu"].astype(str))
-    _, group = np.unique(key, return_inverse=True)
+    if not n:
+        return keep
+    group = _group_codes(cols)
     size = cols["num_gpus"].astype(float)
     cap, base, slope = cols["capacity_rps"], cols["power_base_w"], cols["power_slope_w_per_rps"]
-    for gi in range(group.max() + 1 if n else 0):
-        g = np.flatnonzero(group == gi)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(group[order][1:] != group[order][:-1]) + 1
+    for g in np.split(order, starts):  # one pass per (workload, GPU), over the pairs within it
         # rows: the point judged (B); columns: the point that might replace it (A)
         m = size[g][:, None] / size[g][None, :]
         whole = (m >= 1) & (m == np.floor(m))
