@@ -103,7 +103,7 @@ def test_import_writes_a_file_the_estimate_can_use(capsys, tmp_path):
     assert code == 0 and out_file.exists() and "wrote model my-llama" in err
     assert load_catalog([folder]).model("my-llama").params_total_b == pytest.approx(8.03, abs=0.01)
     code, out, _ = run(capsys, "estimate", "--model", "my-llama", "--catalog", str(folder), "--gpu", "h100-sxm",
-                       "--input-tokens", "100", "--output-tokens", "10", "--format", "json")
+                       "--input-tokens", "100", "--output-tokens", "10", "--batch-size", "1", "--format", "json")
     assert code == 0 and json.loads(out)["model"] == "my-llama"
 
 

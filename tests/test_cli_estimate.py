@@ -116,20 +116,53 @@ def test_options_reach_the_estimate(capsys):
 
 def test_warns_over_90_percent_of_tdp_and_at_the_memory_limit(capsys):
     code, out, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens",
-                         "2000", "--output-tokens", "500", "--format", "json")
+                         "2000", "--output-tokens", "500", "--batch-size", "max", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["batch_size"] == doc["max_batch_size"]
+    assert doc["batch_size"] == doc["max_batch_size"] and doc["batch_size_requested"] == "max"
     assert any("90 % of TDP" in w for w in doc["warnings"])
     assert any("memory limit" in w for w in doc["warnings"])
     assert all(line.startswith("Warning: ") for line in err.splitlines())
     assert len(err.splitlines()) == len(doc["warnings"])
 
 
-def test_warns_when_the_batch_exceeds_memory(capsys):
-    code, _, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "l4", "--input-tokens", "4000",
-                       "--output-tokens", "1000", "--batch-size", "512")
-    assert code == 0 and "exceeds the memory limit" in err
+def test_a_batch_beyond_memory_is_an_error_naming_the_limit(capsys):
+    code, out, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "l4", "--input-tokens", "4000",
+                         "--output-tokens", "1000", "--batch-size", "512")
+    most = json.loads(run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "l4", "--input-tokens", "4000",
+                          "--output-tokens", "1000", "--batch-size", "max", "--format", "json")[1])["max_batch_size"]
+    assert code == 1 and out == "" and 0 < most < 512
+    assert err.startswith(f"Error: batch 512 does not fit memory: at most {most} sequence(s)")
+    assert f"use --batch-size {most} or less, --batch-size max" in err
+
+
+def test_without_an_operating_point_the_command_asks_for_one(capsys):
+    code, out, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "10",
+                         "--output-tokens", "10")
+    assert code == 1 and out == ""
+    assert "--batch-size N" in err and "--batch-size max" in err and "--arrival-requests-per-s" in err
+
+
+def test_batch_size_max_is_the_offline_point_of_the_api(capsys):
+    import planner
+
+    code, out, _ = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "1000",
+                       "--output-tokens", "100", "--batch-size", "MAX", "--format", "json")
+    offline = planner.estimate("llama-3.1-8b", "h100-sxm", input_tokens=1000, output_tokens=100)
+    assert code == 0 and json.loads(out)["batch_size"] == offline.batch_size == offline.max_batch_size
+
+
+def test_a_batch_that_is_neither_a_count_nor_max_is_a_usage_error(capsys):
+    code, _, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "10",
+                       "--output-tokens", "10", "--batch-size", "most")
+    assert code == 1 and "neither a whole number of sequences nor `max`" in err
+
+
+def test_the_default_price_is_the_scenario_default(capsys):
+    from planner.schemas.scenario import Site
+
+    code, out, _ = run(capsys, *BASE, "--format", "json")
+    assert code == 0 and json.loads(out)["electricity_usd_per_kwh"] == Site().electricity_usd_per_kwh
 
 
 def test_warns_when_the_sequence_exceeds_the_model_context(capsys):
@@ -140,7 +173,8 @@ def test_warns_when_the_sequence_exceeds_the_model_context(capsys):
 
 def test_warns_when_the_power_limit_binds(capsys):
     code, out, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens",
-                         "2000", "--output-tokens", "500", "--power-limit-w", "350", "--format", "json")
+                         "2000", "--output-tokens", "500", "--power-limit-w", "350", "--batch-size", "max",
+                         "--format", "json")
     assert code == 0
     assert json.loads(out)["power_per_gpu_w"] <= 350
     assert "350 W limit" in err
@@ -148,7 +182,7 @@ def test_warns_when_the_power_limit_binds(capsys):
 
 def test_params_uses_a_stated_generic_architecture(capsys):
     code, out, err = run(capsys, "estimate", "--params", "70e9", "--gpu", "h100-sxm", "--tp", "4",
-                         "--input-tokens", "1000", "--output-tokens", "200", "--format", "json")
+                         "--input-tokens", "1000", "--output-tokens", "200", "--batch-size", "8", "--format", "json")
     assert code == 0
     doc = json.loads(out)
     assert doc["model"] == "generic-70b" and doc["generic_model"] is True
@@ -162,7 +196,8 @@ def test_user_catalog_folder_and_env_var(capsys, tmp_path, monkeypatch):
         "  - {id: tiny-8b, name: Tiny, params_total_b: 8, params_active_b: 8, layers: 32, hidden_size: 4096,\n"
         "     attention_heads: 32, kv_heads: 8, head_dim: 128, ffn_size: 14336, vocab_size: 128256,\n"
         "     attention: {kind: gqa}, max_context_tokens: 8192, source: test}\n")
-    args = ["estimate", "--model", "tiny-8b", "--gpu", "h100-sxm", "--input-tokens", "10", "--output-tokens", "10"]
+    args = ["estimate", "--model", "tiny-8b", "--gpu", "h100-sxm", "--input-tokens", "10", "--output-tokens", "10",
+            "--batch-size", "1"]
     assert run(capsys, *args)[0] == 1
     assert run(capsys, *args, "--catalog", str(tmp_path))[0] == 0
     monkeypatch.setenv("PLANNER_CATALOG_PATH", str(tmp_path))

@@ -146,7 +146,8 @@ def model_catalog(tmp_path: Path, key: str, value_text: str) -> Path:
     return user_catalog(tmp_path, "models", text.replace("PLACEHOLDER", value_text))
 
 
-ESTIMATE = ["estimate", "--model", "my-model", "--gpu", "h100-sxm", "--input-tokens", "100", "--output-tokens", "10"]
+ESTIMATE = ["estimate", "--model", "my-model", "--gpu", "h100-sxm", "--input-tokens", "100", "--output-tokens", "10",
+            "--batch-size", "max"]
 
 
 def test_a_user_model_number_too_large_for_a_float(capsys, tmp_path):

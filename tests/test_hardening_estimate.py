@@ -9,7 +9,8 @@ import pytest
 
 from planner.cli.main import main
 
-BASE = {"--model": "llama-3.1-8b", "--gpu": "h100-sxm", "--input-tokens": "512", "--output-tokens": "256"}
+BASE = {"--model": "llama-3.1-8b", "--gpu": "h100-sxm", "--input-tokens": "512", "--output-tokens": "256",
+        "--batch-size": "max"}
 
 
 def run(capsys: pytest.CaptureFixture[str], **flags: str | None) -> tuple[int, str, str, float]:

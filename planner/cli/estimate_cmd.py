@@ -1,6 +1,6 @@
 """`planner estimate`: one deployment's memory, latency, throughput, power, energy and cost.
 
-Imports of numpy, pydantic and the catalog happen inside the command (never pandas, PuLP or
+Imports of the catalog and the estimate happen inside the command (never pandas, PuLP or
 matplotlib; SciPy only for --arrival-requests-per-s), so the command answers in well under a second.
 """
 
@@ -13,31 +13,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from planner.cli.catalog_cmd import catalog_option
-from planner.units import HOURS_PER_YEAR, MS_PER_S, W_PER_KW
+from planner.comparison import DEFAULT_PUE, annual_energy, default_electricity_usd_per_kwh, idle_energy_kwh
+from planner.units import MS_PER_S
 
 if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
     from planner.estimation import Estimate
 
 GIB = 1024**3
-
-
-def idle_energy_kwh(idle_total_w: float, duty_cycle: float) -> float:
-    """IT energy of the hours outside the duty cycle, spent at idle draw (kWh per year)."""
-    return idle_total_w * (1.0 - duty_cycle) * HOURS_PER_YEAR / W_PER_KW
-
-
-def annual_energy(power_total_w: float, *, duty_cycle: float, pue: float, electricity_usd_per_kwh: float,
-                  idle_total_w: float = 0.0) -> dict[str, float]:
-    """Energy over a year: the operating point for ``duty_cycle`` of the hours, idle the rest.
-
-    IT energy = (power x duty + idle x (1 - duty)) x 8760 h, with ``idle_total_w`` the idle draw of
-    all the replica's GPUs; facility energy = IT x PUE; the cost is the facility's.
-    """
-    it_kwh = power_total_w * duty_cycle * HOURS_PER_YEAR / W_PER_KW + idle_energy_kwh(idle_total_w, duty_cycle)
-    facility_kwh = it_kwh * pue
-    return {"annual_energy_it_kwh": it_kwh, "annual_energy_facility_kwh": facility_kwh,
-            "annual_electricity_cost_usd": facility_kwh * electricity_usd_per_kwh}
 
 
 def annual_with_idle(est: Estimate, cat: Catalog, *, duty_cycle: float, pue: float,
@@ -84,7 +67,7 @@ def check_request(input_tokens: float, output_tokens: float, batch_size: int | N
                              fix="give the mean tokens of one request, e.g. 2048")
     if batch_size is not None and batch_size > MAX_BATCH:
         raise InputError(f"--batch-size must be from 1 to {MAX_BATCH:,} sequences, got {batch_size}",
-                         fix="leave it out for the largest batch that fits memory")
+                         fix="or --batch-size max for the largest batch that fits memory")
 
 
 def check_load(arrival_requests_per_s: float | None, prefix_cache_hit_rate: float,
@@ -229,11 +212,13 @@ def load_lines(est: Estimate) -> list[tuple[str, str]]:
 
 
 def render_table(est: Estimate, engine: str, annual: dict[str, float], duty: float, pue: float,
-                 usd_per_kwh: float) -> str:
+                 usd_per_kwh: float, *, offline: bool = False) -> str:
+    """The readable table; ``offline``: the batch is the largest that fits memory (--batch-size max)."""
+    batch = f"batch {est.batch_size}" + (" (the largest that fits memory)" if offline else "")
     head = (f"{est.model} on {est.num_gpus} x {est.gpu} (tp {est.tp}, pp {est.pp}), {est.precision}"
             f"{' weight-only' if est.weight_only else ''}, {engine}\n"
             f"{est.input_tokens:.0f} input + {est.output_tokens:.0f} output tokens, "
-            + (f"batch {est.batch_size}" if est.arrival_requests_per_s is None
+            + (batch if est.arrival_requests_per_s is None
                else f"at most {est.concurrency_cap} sequences in flight")
             + (f", prefix-cache hit rate {est.prefix_cache_hit_rate:g}" if est.prefix_cache_hit_rate else ""))
     rows = table_lines(est, annual, duty, pue, usd_per_kwh)
@@ -266,6 +251,52 @@ def check_finite(doc: dict[str, Any], est: Estimate) -> None:
                          fix="check the catalog figures of this model and GPU (`planner catalog show NAME`)")
 
 
+# ---- the batch asked for -------------------------------------------------------------------------
+
+class BatchSizeType(click.ParamType):
+    """``--batch-size``: a whole number of sequences, or ``max`` (the largest batch that fits memory)."""
+
+    name = "N|max"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if isinstance(value, int) or str(value).strip().lower() == "max":
+            return value if isinstance(value, int) else "max"
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is neither a whole number of sequences nor `max` (e.g. --batch-size 32, or "
+                      "--batch-size max for the largest batch that fits memory)", param, ctx)
+
+
+BATCH_SIZE = BatchSizeType()
+NO_BATCH_FIX = ("add --batch-size N for N sequences in flight, --batch-size max for the largest batch that fits "
+                "memory (the offline, maximum-throughput point), or --arrival-requests-per-s R for latency under load")
+
+
+def batch_of(batch_arg: int | str | None, arrival_requests_per_s: float | None) -> int | None:
+    """The batch the API takes (None: the largest that fits memory), or an error when none was asked for."""
+    from planner.errors import InputError
+
+    if batch_arg is None and arrival_requests_per_s is None:
+        raise InputError("no operating point: the batch size was not given", fix=NO_BATCH_FIX)
+    return None if batch_arg in (None, "max") else int(batch_arg)
+
+
+def check_batch_fits(est: Estimate, asked: int | None) -> None:
+    """A batch beyond the memory limit is an error: the latency and throughput of a batch that does
+    not fit would be numbers for a deployment that cannot run."""
+    from planner.errors import DoesNotFitError
+
+    if asked is None or est.batch_fits_memory:
+        return
+    raise DoesNotFitError(
+        f"batch {asked} does not fit memory: at most {est.max_batch_size} sequence(s) of "
+        f"{est.input_tokens + est.output_tokens:.0f} tokens fit {est.model} at {est.precision} on "
+        f"{est.num_gpus} x {est.gpu} (tp {est.tp}, pp {est.pp})",
+        fix=f"use --batch-size {est.max_batch_size} or less, --batch-size max, more GPUs (--tp/--pp), "
+            "a lower precision, or shorter requests")
+
+
 # ---- the command --------------------------------------------------------------------------------
 
 @click.command()
@@ -275,8 +306,9 @@ def check_finite(doc: dict[str, Any], est: Estimate) -> None:
 @click.option("--precision", default="bf16", show_default=True, help="bf16, fp16, fp8, int8, int4 or fp4.")
 @click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel GPUs.")
 @click.option("--pp", type=int, default=1, show_default=True, help="Pipeline-parallel stages.")
-@click.option("--batch-size", type=int,
-              help="Concurrent sequences (default: the largest that fits memory, at most 1024).")
+@click.option("--batch-size", "batch_arg", type=BATCH_SIZE,
+              help="Concurrent sequences, or `max` for the largest batch that fits memory (the offline, "
+                   "maximum-throughput point). Required unless --arrival-requests-per-s is given.")
 @click.option("--input-tokens", type=float, required=True, help="Prompt tokens per request.")
 @click.option("--output-tokens", type=float, required=True, help="Generated tokens per request.")
 @click.option("--engine", default="vllm", show_default=True, help="vllm, trt-llm or sglang.")
@@ -285,9 +317,10 @@ def check_finite(doc: dict[str, Any], est: Estimate) -> None:
 @click.option("--power-limit-w", type=float, help="GPU power cap in watts (nvidia-smi -pl).")
 @click.option("--duty-cycle", type=float, default=1.0, show_default=True,
               help="Share of the year at this operating point; the GPUs idle the rest (for annual energy).")
-@click.option("--electricity-usd-per-kwh", type=float, default=0.10, show_default=True,
-              help="Electricity price, applied to facility energy.")
-@click.option("--pue", type=float, default=1.3, show_default=True, help="Facility power / IT power.")
+@click.option("--electricity-usd-per-kwh", type=float,
+              help="Electricity price, applied to facility energy (default: the scenario "
+                   "default, site.electricity_usd_per_kwh; the output shows the price used).")
+@click.option("--pue", type=float, default=DEFAULT_PUE, show_default=True, help="Facility power / IT power.")
 @click.option("--arrival-requests-per-s", type=float,
               help="Poisson arrival rate: adds TTFT mean/p50/p95/p99 and ITL under this load (continuous "
                    "batching; --batch-size is then the concurrency cap).")
@@ -297,39 +330,49 @@ def check_finite(doc: dict[str, Any], est: Estimate) -> None:
               help="Share of prompt tokens served from the prefix cache (no prefill compute).")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp: int, pp: int,
-             batch_size: int | None, input_tokens: float, output_tokens: float, engine: str,
+             batch_arg: int | str | None, input_tokens: float, output_tokens: float, engine: str,
              calibration: str | None, catalog_dirs: tuple[str, ...], power_limit_w: float | None,
-             duty_cycle: float, electricity_usd_per_kwh: float, pue: float, arrival_requests_per_s: float | None,
+             duty_cycle: float, electricity_usd_per_kwh: float | None, pue: float, arrival_requests_per_s: float | None,
              output_tokens_p95: float | None, prefix_cache_hit_rate: float, fmt: str) -> None:
     """Estimate one deployment (a replica of TP x PP GPUs): memory, TTFT, ITL, tokens/s, power,
     energy per token, heat, and annual energy and cost; with --arrival-requests-per-s, latency under
     Poisson arrivals (at or above saturation: `saturated`, latencies null in JSON).
+
+    The operating point is asked for: --batch-size N, --batch-size max (the largest batch that fits
+    memory, the offline maximum-throughput point) or --arrival-requests-per-s (the batch is then the
+    concurrency cap, by default the memory limit). A batch that does not fit memory is an error.
 
     Warnings go to stderr; with --format json they are also in the `warnings` field.
     """
     from planner.core.inputs import canonical_engine
     from planner.estimation import estimate as run_estimate
 
+    if electricity_usd_per_kwh is None:
+        electricity_usd_per_kwh = default_electricity_usd_per_kwh()
     check_operating_inputs(duty_cycle, pue, electricity_usd_per_kwh, power_limit_w)
-    check_request(input_tokens, output_tokens, batch_size)
+    check_request(input_tokens, output_tokens, batch_arg if isinstance(batch_arg, int) else None)
     check_load(arrival_requests_per_s, prefix_cache_hit_rate, output_tokens_p95, output_tokens)
     cat, model_id, warnings = resolve_model(catalog_dirs, model, params)
     check_parallelism(cat, model_id, pp)
     _check_power_limit(cat, gpu, power_limit_w)
+    batch_size = batch_of(batch_arg, arrival_requests_per_s)  # after the flags' own checks: those name the flag
     engine = canonical_engine(engine)
     est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp,
                        batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
                        engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w,
                        arrival_requests_per_s=arrival_requests_per_s, prefix_cache_hit_rate=prefix_cache_hit_rate,
                        output_tokens_p95=output_tokens_p95)
+    check_batch_fits(est, batch_size)
     warnings += [*est.warnings, *extra_warnings(est, cat, power_limit_w)]
     annual = annual_with_idle(est, cat, duty_cycle=duty_cycle, pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh)
     doc = json_document(est, engine, annual, warnings, duty=duty_cycle, pue=pue,
                         usd_per_kwh=electricity_usd_per_kwh, generic=params is not None)
+    doc["batch_size_requested"] = batch_arg  # a number, "max" (the memory limit) or null (with an arrival rate)
     check_finite(doc, est)
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, allow_nan=False))
     else:
-        click.echo(render_table(est, engine, annual, duty_cycle, pue, electricity_usd_per_kwh))
+        click.echo(render_table(est, engine, annual, duty_cycle, pue, electricity_usd_per_kwh,
+                                offline=batch_arg == "max" and arrival_requests_per_s is None))
     for w in warnings:
         click.echo(f"Warning: {w}", err=True)

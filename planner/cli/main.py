@@ -18,6 +18,7 @@ from planner import __version__
 # command name -> "module:attribute" (a click.Command)
 COMMANDS: dict[str, str] = {
     "estimate": "planner.cli.estimate_cmd:estimate",
+    "compare": "planner.cli.compare_cmd:compare",
     "catalog": "planner.cli.catalog_cmd:catalog",
     "solve": "planner.cli.solve_cmd:solve",
     "validate": "planner.cli.solve_cmd:validate",
@@ -28,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "planner.cli.calibrate_cmd:calibrate",
     "accuracy": "planner.cli.calibrate_cmd:accuracy",
     "sweep": "planner.cli.sweep_cmd:sweep",
+    "export": "planner.cli.export_cmd:export",
 }
 # command name -> its line in `planner --help`: listed here so that help imports no command
 # module (each pulls in pydantic, numpy or PuLP); a loaded command shows the same line.
@@ -36,8 +38,10 @@ SUMMARIES: dict[str, str] = {
     "calibrate": "Refit the estimation core on your measurements.",
     "catalog": "Browse and extend the GPU and model catalogs.",
     "check": "Fail CI on a stale, violated or denied plan.",
+    "compare": "Compare models x GPUs x precisions in one table.",
     "diff": "What a capacity change does, plan to plan.",
     "estimate": "Estimate one deployment: memory, latency, power.",
+    "export": "How to run a plan: a shell script or Kubernetes manifests.",
     "report": "Render a plan file as Markdown, HTML or JSON.",
     "schema": "Print the JSON Schema of a file kind.",
     "solve": "Solve a scenario: the fleet that serves it.",
