@@ -20,13 +20,15 @@ import numpy as np
 
 from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import Catalog, load_catalog
-from planner.core.constants import DEFAULT_ENGINE
+from planner.core.constants import DEFAULT_ENGINE, server_overhead_w_per_gpu
 from planner.core.features import precision_path, tp_splits_heads
 from planner.core.inputs import CONFIG_COLUMNS, build_inputs, canonical_engine, estimate_arrays
 from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
 from planner.schemas.calibration import Calibration
 from planner.schemas.catalog import PRECISIONS
-from planner.units import BTU_PER_HR_PER_W
+from planner.units import BTU_PER_HR_PER_W, J_PER_KWH
+
+TOKENS_PER_MILLION = 1e6
 
 __all__ = ["MAX_BATCH", "MAX_POWER_LIMIT_W", "MAX_TOKENS", "Estimate", "estimate", "estimate_table",
            "smallest_fitting_tp"]
@@ -101,11 +103,55 @@ class Estimate:
     ttft_p95_s: float | None = None
     ttft_p99_s: float | None = None
     itl_mean_s: float | None = None
+    prefill_flops: float = 0.0
+    """FLOPs of one request's prefill on the whole replica (prompt tokens not served by the prefix cache)."""
+    decode_flops_per_token: float = 0.0
+    """FLOPs of one decoded token on the whole replica, at the mean context."""
+    prefill_energy_j: float = 0.0
+    """GPU energy of one request's prefill (replica), at the evaluated point: what a step carrying the
+    prompt costs beyond a decode-only step."""
+    decode_energy_per_token_j: float = 0.0
+    """GPU energy of one decoded token (replica) in a decode-only step at the evaluated batch."""
+    energy_breakdown_j_per_token: Mapping[str, float] = field(default_factory=dict)
+    """``energy_per_output_token_j`` by cause: ``static`` (idle plus the base draw while kernels run),
+    ``memory`` (DRAM traffic), ``compute`` (tensor math), ``communication`` (tensor-parallel links); the
+    parts sum to the total. GPU basis."""
+    kwh_per_million_output_tokens: float = 0.0
+    """GPU energy, same basis as ``energy_per_output_token_j``."""
+    output_tokens_per_s_per_w: float = 0.0
+    """Output tokens per second per watt of GPU power (replica)."""
+    node_power_w: float = 0.0
+    """Node level: one server whose GPUs all run this configuration, GPU power plus the server's
+    non-GPU share per GPU (CPUs, NICs, fans; planner.core.constants.server_overhead_w_per_gpu)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["warnings"] = list(self.warnings)
+        d["energy_breakdown_j_per_token"] = dict(self.energy_breakdown_j_per_token)
         return d
+
+
+BREAKDOWN = ("static", "memory", "compute", "communication")
+"""Keys of ``energy_breakdown_j_per_token``; the core's columns are ``energy_<key>_j_per_token``."""
+
+
+def energy_figures(r: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-phase and per-cause energy figures of one estimated configuration (a row of the core's
+    output), as the Estimate fields of the same names."""
+    e = float(r["energy_per_output_token_j"])
+    return {"prefill_flops": float(r["prefill_flops"]), "decode_flops_per_token": float(r["decode_flops_per_token"]),
+            "prefill_energy_j": float(r["prefill_energy_j"]),
+            "decode_energy_per_token_j": float(r["decode_energy_per_token_j"]),
+            "energy_breakdown_j_per_token": {k: float(r[f"energy_{k}_j_per_token"]) for k in BREAKDOWN},
+            "kwh_per_million_output_tokens": e * TOKENS_PER_MILLION / J_PER_KWH,
+            "output_tokens_per_s_per_w": float(r["output_tokens_per_s"]) / float(r["power_total_w"])}
+
+
+def node_power_w(power_per_gpu_w: Any, gpu: Any) -> Any:
+    """Power of one server whose GPUs all draw ``power_per_gpu_w``: GPUs plus the non-GPU share."""
+    per_server = gpu.server.gpus_per_server
+    overhead = server_overhead_w_per_gpu(gpu.server.max_power_w, per_server, gpu.tdp_w)
+    return (power_per_gpu_w + overhead) * per_server
 
 
 _DEFAULTS: dict[str, Any] = {"precision": "bf16", "tp": 1, "pp": 1, "batch_size": np.nan, "engine": DEFAULT_ENGINE,
@@ -144,7 +190,8 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
     import pandas as pd
 
     cols = _columns(configs)
-    x, problem = build_inputs(cols, _catalog(catalog), _calibration(calibration))
+    cat = _catalog(catalog)
+    x, problem = build_inputs(cols, cat, _calibration(calibration))
     hit = np.zeros(len(cols["model"]))
     if "prefix_cache_hit_rate" in cols:  # prompt share served from the prefix cache (no prefill compute)
         hit = np.asarray(cols["prefix_cache_hit_rate"], dtype=float)
@@ -162,9 +209,27 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
         else:
             frame[k] = np.where(bad, np.nan, arr)
     frame["heat_btu_per_hr"] = frame["power_total_w"] * BTU_PER_HR_PER_W
+    frame["kwh_per_million_output_tokens"] = frame["energy_per_output_token_j"] * TOKENS_PER_MILLION / J_PER_KWH
+    frame["output_tokens_per_s_per_w"] = frame["output_tokens_per_s"] / frame["power_total_w"]
+    frame["node_power_w"] = _node_power_column(frame, cat)
     frame["prefix_cache_hit_rate"] = hit
     frame["problem"] = problem
     return frame
+
+
+def _node_power_column(frame: Any, cat: Catalog) -> np.ndarray:
+    """node_power_w per row (one lookup per distinct GPU); NaN where the row was not evaluated."""
+    gpus = frame["gpu"].astype(str).to_numpy()
+    power = frame["power_per_gpu_w"].to_numpy(dtype=float)
+    out = np.full(len(gpus), np.nan)
+    for gid in np.unique(gpus):
+        sel = gpus == gid
+        try:
+            g = cat.gpu(gid)
+        except InputError:  # an unknown GPU is already a row problem
+            continue
+        out[sel] = node_power_w(power[sel], g)
+    return out
 
 
 MAX_TOKENS = 10_000_000
@@ -274,7 +339,8 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         peak_power_total_w=float(r["peak_power_total_w"]),
         energy_per_output_token_j=float(r["energy_per_output_token_j"]),
         heat_btu_per_hr=float(r["power_total_w"]) * BTU_PER_HR_PER_W, weight_only=weight_only,
-        tdp_w=g.tdp_w, warnings=tuple(warnings), prefix_cache_hit_rate=float(prefix_cache_hit_rate))
+        tdp_w=g.tdp_w, warnings=tuple(warnings), prefix_cache_hit_rate=float(prefix_cache_hit_rate),
+        **energy_figures(r), node_power_w=float(node_power_w(float(r["power_per_gpu_w"]), g)))
     if not load:
         return est
     return replace(est, arrival_requests_per_s=float(arrival_requests_per_s or 0.0),

@@ -78,23 +78,29 @@ def test_fit_weight_column_excludes_rows(tmp_path, catalog):
 
 def test_calibrate_cli_writes_the_file_atomically(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH_2026_11_21))
+    # power measured 1.4x too high (wall power taken for GPU power) pushes power coefficients past their ceilings:
+    # refused unless asked for
+    df = pd.read_csv(SHIPPED, dtype=str, keep_default_na=False)
+    df["avg_power_w"] = [f"{1.4 * float(v):g}" if v else "" for v in df["avg_power_w"]]
+    data = tmp_path / "data" / SHIPPED.name
+    data.parent.mkdir()
+    df.to_csv(data, index=False)
     out = tmp_path / "cal.yaml"
     out.write_text("old content that must be replaced\n")
-    # the shipped data holds power_active_share at its ceiling: refused unless asked for
-    assert main(["calibrate", str(SHIPPED), "--out", str(out)]) == 1
+    assert main(["calibrate", str(data), "--out", str(out)]) == 1
     assert "power_active_share" in capsys.readouterr().err
     assert out.read_text() == "old content that must be replaced\n"  # nothing written on refusal
-    assert main(["calibrate", str(SHIPPED), "--out", str(out), "--allow-clamped"]) == 0
+    assert main(["calibrate", str(data), "--out", str(out), "--allow-clamped"]) == 0
     printed = capsys.readouterr().out
     assert "eta_weight_bw" in printed and "in-sample error" in printed
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.yaml"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.yaml", "data"]  # no temp file left behind
     cal, _ = load_calibration(out)
     assert cal.provenance["command"] == "planner calibrate calibration-h100-a100.csv --allow-clamped"
-    assert cal.provenance["clamped"] == "power_active_share"
+    assert "power_active_share" in str(cal.provenance["clamped"])
     assert cal.provenance["date"] == "2026-11-21"
     assert out.read_text() == calibration_yaml(cal)  # the written text round-trips
     # the explicit subcommand is the same command
-    assert main(["calibrate", "fit", str(SHIPPED), "--out", str(tmp_path / "b.yaml"), "--allow-clamped"]) == 0
+    assert main(["calibrate", "fit", str(data), "--out", str(tmp_path / "b.yaml"), "--allow-clamped"]) == 0
     assert (tmp_path / "b.yaml").read_text() == out.read_text()
 
 
@@ -109,8 +115,8 @@ def test_bad_source_date_epoch_is_an_input_error(tmp_path, capsys, monkeypatch):
      "eta_weight_bw = 1.7 is outside its plausible range [0.5, 0.95]"),
     ({"per_engine": {"trt-llm": {"step_overhead_s": 0.5}}},
      "trt-llm: step_overhead_s = 0.5 s is outside its plausible range [0.0002, 0.006] s"),
-    ({"per_gpu": {"h100-sxm": {"power_compute_share": 9}}},
-     "h100-sxm: power_compute_share = 9 is outside its plausible range"),
+    ({"per_gpu": {"h100-sxm": {"compute_energy_share": 9}}},
+     "h100-sxm: compute_energy_share = 9 is outside its plausible range"),
     ({"coefficients": {"eta_magic": 1.0}}, "unknown coefficient 'eta_magic'"),
 ])
 def test_out_of_range_calibration_is_refused_with_the_reason(tmp_path, capsys, edit, expected):

@@ -224,8 +224,8 @@ def _main_engine(counts: dict[str, int]) -> str:
     return max(counts, key=lambda e: (counts[e], e == DEFAULT_ENGINE))
 
 
-PER_GPU_COEFFICIENTS = ("eta_weight_bw", "eta_kv_bw", "eta_compute", "power_memory_share",
-                        "power_compute_share")
+PER_GPU_COEFFICIENTS = ("eta_weight_bw", "eta_kv_bw", "eta_compute", "memory_energy_scale",
+                        "compute_energy_share")
 
 
 def _fit_per_gpu(m: Measurements, x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,

@@ -59,18 +59,34 @@ COEFFICIENTS: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
              "exchange when experts are sharded over GPUs; all-to-all is latency-bound at decode sizes "
              "(DeepEP/pplx-kernels report tens of microseconds per dispatch)"),
     Constant("power_active_share", 0.25, 0.0, 0.6, "1",
-             "share of (TDP - idle) drawn whenever kernels run, before any byte or FLOP (clocks, SM "
-             "activity); GenZ default static share 30 %"),
-    Constant("power_memory_share", 0.55, 0.10, 1.20, "1",
-             "share of (TDP - idle) drawn at 100 % of peak HBM bandwidth; HBM reads ~20 pJ/bit make "
-             "memory traffic the largest decode energy term (Horowitz, ISSCC 2014)"),
-    Constant("power_compute_share", 1.00, 0.20, 3.00, "1",
-             "share of (TDP - idle) drawn at 100 % of dense tensor peak; above 1 means the power limit "
-             "binds before the tensor peak, as on H100 SXM (saturated prefill runs at TDP, WattGPU)"),
+             "share of (TDP - idle) drawn whenever kernels run, before any byte moved or FLOP done "
+             "(boost clocks, instruction issue, register files, non-tensor SM work); GenZ default static "
+             "share 30 %"),
+    Constant("memory_energy_scale", 1.0, 0.5, 2.0, "1",
+             "multiplier on the published energy per bit of the GPU's memory technology plus its on-chip "
+             "path to the SMs (MEMORY_ENERGY + onchip_movement_j_per_bit: ~10 pJ/bit for HBM3); "
+             "0.5-2 spans the published device figures (HBM2 3.9, HBM2E 6.0, GDDR6 7.5 pJ/bit) and "
+             "on-die movement (Borkar & Chien 2011)"),
+    Constant("compute_energy_share", 0.6, 0.3, 2.0, "1",
+             "energy per FLOP as a share of (TDP - idle) / dense tensor peak of the precision used, i.e. "
+             "the share of the power budget tensor math alone would draw at its rated peak; above 1 means "
+             "the power limit binds before the peak (H100 SXM runs saturated prefill at TDP below boost "
+             "clock, WattGPU); gives ~0.4 pJ/FLOP for H100 BF16, ~0.2 for FP8, ~0.7 for A100 FP16"),
 ]})
 
 # ---- Fixed constants (literature; not refitted) ------------------------------------------------
 FIXED: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
+    Constant("onchip_movement_j_per_bit", 4e-12, 2e-12, 8e-12, "J/bit",
+             "moving a DRAM bit from the memory PHY through L2 and the crossbar into shared memory and "
+             "registers: ~0.1-0.3 pJ/bit/mm on-die (Borkar & Chien, CACM 2011, Fig. 11) over 10-20 mm, plus "
+             "the L2 and shared-memory SRAM accesses (Keckler et al., IEEE Micro 2011)"),
+    Constant("link_energy_j_per_bit", 10e-12, 1.3e-12, 30e-12, "J/bit",
+             "energy per bit a GPU sends to a tensor-parallel peer: SerDes at both ends, switch, and the "
+             "staging reads and writes; NVLink-C2C 1.3 pJ/bit (NVIDIA Grace Hopper whitepaper) is the "
+             "on-package floor, off-package NVLink and PCIe Gen5 SerDes with retimers run ~5-20 pJ/bit"),
+    Constant("default_memory_energy_j_per_bit", 6.0e-12, 3.9e-12, 7.5e-12, "J/bit",
+             "device energy per bit when a GPU's catalog entry names no memory technology: the HBM2E/HBM3 "
+             "figure (MEMORY_ENERGY)"),
     Constant("gpu_memory_utilization", 0.90, 0.70, 0.98, "1",
              "share of GPU memory the engine may use; vLLM default gpu_memory_utilization 0.9"),
     Constant("runtime_reserve_bytes", 3.0e9, 0.5e9, 8.0e9, "B",
@@ -112,6 +128,28 @@ FIXED: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
              "(../shared/data/README.md)"),
 ]})
 
+# ---- Memory technologies ----------------------------------------------------------------------
+# Device energy per bit read or written (DRAM core, TSVs/package and interface), by technology; the
+# on-chip path to the SMs (onchip_movement_j_per_bit) comes on top and memory_energy_scale is fitted.
+MEMORY_ENERGY: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
+    Constant("hbm2", 3.9e-12, 3.0e-12, 6.0e-12, "J/bit",
+             "O'Connor et al., Fine-Grained DRAM, MICRO 2017 (NVIDIA): HBM2 ~3.9 pJ/bit incl. row activation, "
+             "on-die movement and I/O"),
+    Constant("hbm2e", 6.0e-12, 3.9e-12, 8.0e-12, "J/bit",
+             "Micron ultra-bandwidth memory comparison (micron.com/products/ultra-bandwidth-solutions): "
+             "HBM2E average device power 6.0 pJ/bit"),
+    Constant("hbm3", 6.0e-12, 3.9e-12, 9.0e-12, "J/bit",
+             "no vendor pJ/bit published; JEDEC HBM3 lowers core and I/O voltages against HBM2E while raising "
+             "the pin rate 1.8x: taken equal to HBM2E (Micron 6.0), secondary sources give 7-9 for HBM3E"),
+    Constant("hbm3e", 6.0e-12, 3.9e-12, 9.0e-12, "J/bit",
+             "as HBM3 (vendors claim HBM3E lowers energy per bit further; Patsnap HBM4 review: HBM3E ~7-9 "
+             "pJ/bit at the system level)"),
+    Constant("gddr6", 7.5e-12, 6.0e-12, 10.0e-12, "J/bit",
+             "Micron ultra-bandwidth memory comparison: GDDR6 average device power 7.5 pJ/bit"),
+    Constant("gddr6x", 7.25e-12, 6.0e-12, 10.0e-12, "J/bit",
+             "Micron ultra-bandwidth memory comparison: GDDR6X average device power 7.25 pJ/bit"),
+]})
+
 # ---- Precision formats -------------------------------------------------------------------------
 # bytes per weight, including quantization scales; source: GPTQ/AWQ group-128 scales (int4 + scales
 # 0.53-0.56 B), OCP MX spec (MXFP4: 4 bits + 8-bit scale per 32 = 4.25 bits), NVFP4 (4 bits + fp8
@@ -141,6 +179,7 @@ ENGINE_ALIASES: Mapping[str, str] = MappingProxyType({
     "trt_llm": "trt-llm"})
 DEFAULT_ENGINE = "vllm"
 ACTIVATION_BYTES = 2.0
+BITS_PER_BYTE = 8.0
 
 
 def coefficient_defaults() -> dict[str, float]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.core.constants import KV_BYTES, WEIGHT_BYTES, fixed
+from planner.core.constants import BITS_PER_BYTE, KV_BYTES, MEMORY_ENERGY, WEIGHT_BYTES, fixed
 from planner.schemas.catalog import GpuSpec, ModelSpec
 
 MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_active", "params_vocab",
@@ -15,7 +15,7 @@ MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_activ
                   "attn_flops_per_context_token", "kv_bytes_per_token", "kv_split_heads", "sliding_fraction",
                   "sliding_window", "max_context_tokens", "attention_heads")
 GPU_FEATURES = ("memory_bytes", "bandwidth_bytes_per_s", "half_flops", "tdp_w", "idle_w",
-                "interconnect_bytes_per_s", "interconnect_latency_s")
+                "interconnect_bytes_per_s", "interconnect_latency_s", "memory_energy_j_per_byte")
 
 
 def model_features(m: ModelSpec) -> dict[str, float]:
@@ -76,7 +76,16 @@ def gpu_features(g: GpuSpec) -> dict[str, float]:
         "idle_w": g.idle_w,
         "interconnect_bytes_per_s": g.interconnect_bytes_per_s,
         "interconnect_latency_s": g.interconnect_latency_s,
+        "memory_energy_j_per_byte": memory_energy_j_per_byte(g.memory_technology),
     }
+
+
+def memory_energy_j_per_byte(technology: str | None) -> float:
+    """Prior energy of one byte of DRAM traffic: the technology's device figure plus the on-chip path
+    to the SMs (planner.core.constants; the fit scales it with ``memory_energy_scale``)."""
+    device = (MEMORY_ENERGY[technology].value if technology in MEMORY_ENERGY
+              else fixed("default_memory_energy_j_per_bit"))
+    return (device + fixed("onchip_movement_j_per_bit")) * BITS_PER_BYTE
 
 
 # Precisions that must run natively (there is nothing to dequantize to).

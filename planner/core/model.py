@@ -14,8 +14,11 @@ Serving model (continuous batching with chunked prefill, vLLM/TRT-LLM style):
   Each kernel family takes the p-norm of its memory and compute rooflines at calibrated
   efficiencies; a fixed per-step and a per-sequence overhead are added.
 * Pipeline parallelism splits layers into ``pp`` stages fed by ``pp`` micro-batches.
-* Power per GPU = idle + (TDP - idle) * activity, activity = active share while kernels run +
-  memory share x HBM utilization + compute share x tensor utilization, bounded by [idle, limit].
+* Power per GPU is made of physical terms, bounded by [idle, min(TDP, power limit)]:
+  idle + a base draw while kernels (or the all-reduce's kernels) run + energy per byte of DRAM
+  traffic x bytes/s (by memory technology) + energy per FLOP x FLOP/s (by precision and
+  architecture, from the spec sheet's TDP at peak) + energy per byte sent to tensor-parallel peers
+  x bytes/s. ``power_parts`` splits the same figure into static, memory, compute and communication.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.core.constants import ACTIVATION_BYTES, DVFS_EXPONENT, VOCAB_BYTES, fixed
+from planner.core.constants import ACTIVATION_BYTES, BITS_PER_BYTE, DVFS_EXPONENT, VOCAB_BYTES, fixed
 
 Arrays = dict[str, Any]
 
@@ -114,6 +117,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
                          * effective_context(x["input_tokens"], x) / 2.0),
         "ring_per_token": (2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
                            / x["interconnect_bytes_per_s"]),
+        "link_bytes_per_token": 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES,
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
         "alpha": alpha,
         "moe_comm": moe_layers * c["moe_dispatch_latency_s"] * np.where(tp > 1, 2.0, 1.0),
@@ -149,6 +153,7 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
         "bytes": weight_bytes + kv_bytes,
         "flops": gemm_flops,
         "attn_flops": attn_flops,
+        "link_bytes": inv["comm_layers"] * tokens * inv["link_bytes_per_token"],
     }
 
 
@@ -163,21 +168,46 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
     step = pp * s["time_s"] + p2p + c["step_overhead_s"] + per_seq
     return {**s, "step_s": step, "busy_s": pp * s["kernel_time_s"] + per_seq,
             "bytes_per_gpu": pp * s["bytes"], "flops_per_gpu": pp * s["flops"],
-            "attn_flops_per_gpu": pp * s["attn_flops"]}
+            "attn_flops_per_gpu": pp * s["attn_flops"], "link_bytes_per_gpu": pp * s["link_bytes"],
+            "comm_busy_s": pp * s["comm_time_s"]}
+
+
+def _dynamic_w(x: Arrays, c: Arrays, step: Arrays) -> tuple[np.ndarray, ...]:
+    """Watts above idle by cause: base draw while kernels run, base draw while the all-reduce's
+    kernels run, DRAM traffic, tensor math, link traffic (unbounded; gpu_power bounds the sum)."""
+    dt = step["step_s"]
+    span = x["tdp_w"] - x["idle_w"]
+    base = c["power_active_share"] * span
+    kernel = np.clip(step["busy_s"] / dt, 0.0, 1.0)
+    comm = np.clip(step["comm_busy_s"] / dt, 0.0, 1.0 - kernel)
+    memory = c["memory_energy_scale"] * x["memory_energy_j_per_byte"] * step["bytes_per_gpu"] / dt
+    # energy per FLOP from the spec sheet: a share of (TDP - idle) over the dense peak of the path used
+    per_flop = c["compute_energy_share"] * span
+    flops = step["flops_per_gpu"] / x["compute_flops"] + step["attn_flops_per_gpu"] / x["half_flops"]
+    compute = per_flop * flops / dt
+    link = fixed("link_energy_j_per_bit") * BITS_PER_BYTE * step["link_bytes_per_gpu"] / dt
+    return base * kernel, base * comm, memory, compute, link
+
+
+def _limit_w(x: Arrays) -> np.ndarray:
+    return np.minimum(x["tdp_w"], x["power_limit_w"]) if "power_limit_w" in x else x["tdp_w"]
 
 
 def gpu_power(x: Arrays, c: Arrays, step: Arrays) -> np.ndarray:
     """Average power of one GPU over a step, bounded by [idle, min(TDP, power limit)]."""
-    dt = step["step_s"]
-    u_mem = step["bytes_per_gpu"] / (x["bandwidth_bytes_per_s"] * dt)
-    u_gemm = step["flops_per_gpu"] / (x["compute_flops"] * dt)
-    u_attn = step["attn_flops_per_gpu"] / (x["half_flops"] * dt)
-    busy = np.clip(step["busy_s"] / dt, 0.0, 1.0)
-    activity = (c["power_active_share"] * busy + c["power_memory_share"] * u_mem
-                + c["power_compute_share"] * (u_gemm + u_attn))
-    limit = np.minimum(x["tdp_w"], x["power_limit_w"] if "power_limit_w" in x else x["tdp_w"])
-    power = x["idle_w"] + (x["tdp_w"] - x["idle_w"]) * np.clip(activity, 0.0, 1.0)
-    return np.clip(power, x["idle_w"], limit)
+    base_k, base_c, memory, compute, link = _dynamic_w(x, c, step)
+    return np.clip(x["idle_w"] + base_k + base_c + memory + compute + link, x["idle_w"], _limit_w(x))
+
+
+def power_parts(x: Arrays, c: Arrays, step: Arrays, power_w: np.ndarray) -> Arrays:
+    """``power_w`` (gpu_power of ``step``) split by cause, in W per GPU; the parts sum to it. Where the
+    bound holds, every dynamic term is scaled by the same factor. Static: idle plus the base draw
+    while kernels (the all-reduce's included) run; communication: the bytes sent over the links."""
+    base_k, base_c, memory, compute, link = _dynamic_w(x, c, step)
+    total = base_k + base_c + memory + compute + link
+    scale = np.where(total > 0, (power_w - x["idle_w"]) / np.maximum(total, 1e-30), 0.0)
+    return {"static_w": x["idle_w"] + (base_k + base_c) * scale, "memory_w": memory * scale,
+            "compute_w": compute * scale, "communication_w": link * scale}
 
 
 def power_limit_slowdown(x: Arrays, uncapped_w: np.ndarray) -> np.ndarray:
@@ -196,6 +226,8 @@ def power_limit_slowdown(x: Arrays, uncapped_w: np.ndarray) -> np.ndarray:
 
 def _capped(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]:
     """A step re-timed under the power limit, and its power."""
+    if "power_limit_w" not in x:  # bounded by TDP only: nothing to re-time
+        return step, gpu_power(x, c, step)
     uncapped = gpu_power({**x, "power_limit_w": x["tdp_w"]}, c, step)
     slow = power_limit_slowdown(x, uncapped)
     if not np.any(slow > 1.0):
@@ -215,6 +247,16 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     chunk, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv))
     last, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv))
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
+
+
+def phase_flops(x: Arrays, n_prompt: np.ndarray, context: np.ndarray) -> Arrays:
+    """FLOPs of the whole replica: prefill of one request's ``n_prompt`` computed prompt tokens
+    (GEMMs plus causal attention), and one decode token at the mean ``context``."""
+    gemm = 2.0 * np.where(x["params_routed"] > 0, x["params_active"],
+                          x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
+    attn = x["layers"] * x["attn_flops_per_context_token"]
+    return {"prefill_flops": n_prompt * (gemm + attn * effective_context(x["input_tokens"], x) / 2.0),
+            "decode_flops_per_token": gemm + attn * effective_context(context, x)}
 
 
 def evaluate(x: Arrays, c: Arrays) -> Arrays:
@@ -257,7 +299,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # tokens, so it is longer than a step carrying the mean). ITL quantiles are mixed steps once
     # enough steps carry one.
     mixed_tokens = np.minimum(room, np.maximum(n_pf, prefill_per_step))
-    decode_only, _ = _capped(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
+    decode_only, decode_w = _capped(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
     mixed, burst = _capped(x, c, token_step(x, c, batch, mixed_tokens, context, eta, inv))
     share = np.clip(prefill_per_step / mixed_tokens, 0.0, 1.0)
     step_s = mean["step_s"] * stall
@@ -274,7 +316,18 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     n_gpu = x["tp"] * x["pp"]
     fits = mem["fits_memory"]
     peak = np.maximum(power, burst)
+    j_per_token = n_gpu / tokens_per_s  # W per GPU -> J per output token of the replica
+    parts = power_parts(x, c, mean, power)
+    # a prompt's energy: what the mixed step costs beyond the decode-only step, per prompt token carried
+    prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     return {
+        **phase_flops(x, n_pf, context),
+        "prefill_energy_j": prompt_j / mixed_tokens * n_pf,
+        "decode_energy_per_token_j": decode_w * decode_only["step_s"] * n_gpu / batch,
+        "energy_static_j_per_token": parts["static_w"] * j_per_token,
+        "energy_memory_j_per_token": parts["memory_w"] * j_per_token,
+        "energy_compute_j_per_token": parts["compute_w"] * j_per_token,
+        "energy_communication_j_per_token": parts["communication_w"] * j_per_token,
         "fits_memory": fits,
         "weights_per_gpu_bytes": mem["weights_per_gpu_bytes"],
         "memory_per_gpu_bytes": (mem["weights_per_gpu_bytes"] + fixed("runtime_reserve_bytes")
@@ -299,6 +352,6 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
         "power_total_w": power * n_gpu,
         "peak_power_per_gpu_w": peak,
         "peak_power_total_w": peak * n_gpu,
-        "energy_per_output_token_j": power * n_gpu / tokens_per_s,
+        "energy_per_output_token_j": power * j_per_token,
         "num_gpus": n_gpu,
     }

@@ -137,6 +137,8 @@ class GpuSpec(StrictModel):
     form_factor: Literal["sxm", "pcie", "oam", "superchip", "other"]
     memory_gib: float = Field(ge=1, le=1024)
     memory_bandwidth_tb_per_s: float = Field(ge=0.01, le=50)
+    memory_technology: Literal["hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr6x"] | None = None
+    """DRAM type: sets the energy per byte moved (planner.core.constants.MEMORY_ENERGY); None: the HBM3 figure."""
     peak_tflops: PeakTflops
     tdp_w: float = Field(ge=10, le=3000)
     idle_w: float = Field(ge=1, le=3000)

@@ -107,6 +107,48 @@ class Solver(PlanModel):
     time_limit_s: Number | None = None
 
 
+class ConfigFile(PlanModel):
+    """A file an engine command reads (TensorRT-LLM's extra LLM API options), written beside it."""
+    path: str
+    """File name, relative to the engine's working directory."""
+    content: str
+
+
+class Launch(PlanModel):
+    """How to start one replica of a deployment: the engine command with the plan's TP/PP, batch, token
+    budget and precision as flags (planner.export.launch; flag names and sources in docs/export.md)."""
+    engine: str
+    """vllm, sglang or trt-llm (workloads[].engine)."""
+    model_id: str
+    """Hugging Face repo id the engine loads (from the model catalog's aliases)."""
+    argv: list[str]
+    """The command of one replica (of its leader when a replica spans servers), first word the program."""
+    env: dict[str, str] = {}
+    """Environment the command needs (beyond GPU visibility, which the launcher sets)."""
+    leader_setup_argv: list[str] = []
+    """Command the first server of a multi-server replica runs before ``argv`` (vLLM: the Ray head)."""
+    worker_argv: list[str] = []
+    """Command on each other server of a replica that spans servers; empty when a replica fits one server."""
+    config_files: list[ConfigFile] = []
+    gpus_per_replica: Count
+    nodes_per_replica: Count = 1
+    """Servers one replica spans (1 unless TP x PP exceeds a server's GPUs)."""
+    gpu_resource: str
+    """Kubernetes extended resource of the GPU: nvidia.com/gpu or amd.com/gpu."""
+    visible_devices_env: str
+    """Environment variable that selects a replica's GPUs on a server (CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES)."""
+    power_limit_w: Number | None = None
+    """GPU power limit the plan assumes, when below the GPU's TDP; null: run at TDP."""
+    power_limit_argv: list[str] = []
+    """Command (run as root on each server, before the engine) that sets power_limit_w on a replica's GPUs."""
+    notes: list[str] = []
+    """What the command cannot say by itself (a checkpoint to quantize first, ...)."""
+
+
+DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w"})
+"""Deployment keys left out of plan.json when null (plans written before they existed read back byte for byte)."""
+
+
 class Deployment(PlanModel):
     workload: str
     model: str
@@ -146,6 +188,13 @@ class Deployment(PlanModel):
     power_per_gpu_avg_w: Number
     energy_per_output_token_j: Number
     """IT energy per output token at peak traffic (J)."""
+    launch: Launch | None = None
+    """How to start one replica (engine command and flags); null in plans written before it existed."""
+
+    @model_serializer(mode="wrap")
+    def _omit_null_optional(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in DEPLOYMENT_OPTIONAL_KEYS and v is None)}
 
 
 class ServerGroup(PlanModel):

@@ -1,0 +1,191 @@
+"""A deployment's launch spec: the engine command of one replica with the plan's choices as flags.
+
+Pure: a Deployment and its catalog entries in, a Launch out (no file, no catalog lookup). The plan
+builder writes it into plan.json; `planner export` renders it as a script or Kubernetes manifests.
+
+What each flag carries (names and their sources: planner.export.engines):
+- TP, PP (and EP when the deployment has one) -> the engine's parallelism flags;
+- batch_size -> most sequences in one batch; prefill_chunk_tokens -> the step token budget;
+- precision -> the checkpoint (a catalog alias already quantized to it when there is one), else the
+  engine's on-the-fly fp8 quantization, and the KV-cache dtype the estimate assumed
+  (planner.core.constants.ENGINES: vLLM and SGLang keep a 16-bit cache, TRT-LLM an fp8 one with fp8 or
+  fp4 weights);
+- power_limit_w below the GPU's TDP -> the vendor's power-limit command.
+Data parallelism is the deployment's replicas: independent servers behind a load balancer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+from planner.core.constants import ENGINE_ALIASES, ENGINES
+from planner.export.engines import (
+    DTYPE_16BIT,
+    ENGINE_FLAGS,
+    PORT,
+    TRTLLM_OPTIONS_FILE,
+    VENDORS,
+    EngineFlags,
+    Vendor,
+)
+from planner.schemas.catalog import GpuSpec, ModelSpec
+from planner.schemas.plan import ConfigFile, Deployment, Launch
+
+QUANTIZED_MARKERS: dict[str, frozenset[str]] = {
+    "fp8": frozenset({"fp8"}), "int8": frozenset({"int8", "w8a8"}),
+    "int4": frozenset({"int4", "awq", "gptq", "w4a16"}), "fp4": frozenset({"fp4", "nvfp4", "mxfp4"})}
+"""Words of a Hugging Face repo id that mark a checkpoint quantized to a precision (Qwen3-32B-FP8, ...-AWQ)."""
+ANY_MARKER = frozenset().union(*QUANTIZED_MARKERS.values())
+RAY_PORT = 6379
+"""Port of the Ray head a multi-server vLLM replica joins (Ray's default GCS port)."""
+SGLANG_DIST_PORT = 5000
+"""Port of the first server of a multi-server SGLang replica (--dist-init-addr HOST:PORT)."""
+LEADER_ADDRESS = "$(LWS_LEADER_ADDRESS)"
+"""Placeholder for the first server's address (Kubernetes $(VAR) syntax; LeaderWorkerSet sets the variable)."""
+WORKER_INDEX = "$(LWS_WORKER_INDEX)"
+"""Placeholder for a server's rank within its replica (LeaderWorkerSet sets it; the script takes it as an argument)."""
+
+
+def _words(repo_id: str) -> set[str]:
+    return set(re.split(r"[-_/.]", repo_id.lower()))
+
+
+def checkpoint(model: ModelSpec, precision: str) -> tuple[str, bool]:
+    """(Hugging Face id, already quantized to ``precision``): the model's published checkpoint when it is
+    in that precision, else an alias marked with it (Qwen/Qwen3-32B-FP8), else the first unquantized alias."""
+    aliases = list(model.aliases) or [model.id]
+    if precision == model.native_precision:
+        return aliases[0], precision not in DTYPE_16BIT
+    if precision in QUANTIZED_MARKERS:
+        marked = [a for a in aliases if _words(a) & QUANTIZED_MARKERS[precision]]
+        if marked:
+            return marked[0], True
+    plain = [a for a in aliases if not _words(a) & ANY_MARKER]
+    return (plain or aliases)[0], False
+
+
+def _engine(d: Deployment) -> str:
+    return ENGINE_ALIASES.get(d.engine.lower(), d.engine.lower())
+
+
+def _fp8_kv(engine: str, precision: str) -> bool:
+    """The KV-cache dtype the estimate assumed (planner.core.inputs: fp8 only where the engine does so)."""
+    return bool(ENGINES[engine]["kv_fp8_with_fp8_weights"]) and precision in ("fp8", "fp4")
+
+
+def _expert_parallel(d: Deployment) -> int:
+    return int(getattr(d, "ep", 1) or 1)
+
+
+def _parallel_args(f: EngineFlags, d: Deployment) -> list[str]:
+    args = [f.tp, str(d.tp), f.pp, str(d.pp)]
+    ep = _expert_parallel(d)
+    if ep > 1 and f.ep is not None:
+        args += [f.ep, str(ep)]
+    elif ep > 1 and f.ep_switch is not None:
+        args.append(f.ep_switch)
+    return args
+
+
+def _batch_args(f: EngineFlags, d: Deployment) -> list[str]:
+    args = [f.max_sequences, str(d.batch_size)]
+    if d.prefill_chunk_tokens > 0:
+        args += [f.batched_tokens, str(d.prefill_chunk_tokens)]
+    return args
+
+
+def _precision_args(f: EngineFlags, engine: str, precision: str, quantized: bool) -> list[str]:
+    args: list[str] = []
+    if f.dtype is not None:
+        args += [f.dtype, DTYPE_16BIT.get(precision, "auto")]
+    if f.quantization is not None and precision == "fp8" and not quantized:
+        args += [f.quantization, "fp8"]  # weights quantized to fp8 on load (both engines' online fp8)
+    if f.kv_cache_dtype is not None:
+        args += [f.kv_cache_dtype, "fp8" if _fp8_kv(engine, precision) else "auto"]
+    return args
+
+
+def _precision_notes(engine: str, model: ModelSpec, precision: str, model_id: str, quantized: bool) -> list[str]:
+    if quantized or precision in DTYPE_16BIT:
+        if precision in DTYPE_16BIT and model.native_precision not in DTYPE_16BIT:
+            return [f"{model_id} is published in {model.native_precision}; a {precision} run needs a "
+                    f"{precision} copy of it"]
+        return []
+    if precision == "fp8" and engine != "trt-llm":
+        return []
+    return [f"no {precision} checkpoint of {model.id} in the catalog's aliases: quantize {model_id} to "
+            f"{precision} first and pass that checkpoint as the model"]
+
+
+def _budget_notes(engine: str, d: Deployment) -> list[str]:
+    # vllm/config/scheduler.py SchedulerConfig._verify_args: max_num_batched_tokens >= max_num_seqs
+    if engine == "vllm" and 0 < d.prefill_chunk_tokens < d.batch_size:
+        return [f"vLLM refuses a step token budget ({d.prefill_chunk_tokens}) below max-num-seqs "
+                f"({d.batch_size}): raise --max-num-batched-tokens to {d.batch_size} (the estimate assumed "
+                f"{d.prefill_chunk_tokens})"]
+    return []
+
+
+def _trtllm_options(engine: str, precision: str) -> list[ConfigFile]:
+    if engine != "trt-llm":
+        return []
+    options: dict[str, Any] = {"kv_cache_config": {"dtype": "fp8" if _fp8_kv(engine, precision) else "auto"}}
+    if precision in DTYPE_16BIT:
+        options["dtype"] = DTYPE_16BIT[precision]
+    return [ConfigFile(path=TRTLLM_OPTIONS_FILE, content=yaml.safe_dump(options, sort_keys=True))]
+
+
+def _program(f: EngineFlags, engine: str, model_id: str) -> list[str]:
+    words = [*f.program, *([f.model, model_id] if f.model else [model_id])]
+    words += [f.host, "0.0.0.0", f.port, str(PORT)]
+    if engine == "trt-llm":
+        words += ["--backend", "pytorch", "--extra_llm_api_options", TRTLLM_OPTIONS_FILE]
+    return words
+
+
+def _nodes(d: Deployment, gpus_per_server: int) -> int:
+    return max(1, math.ceil(d.tp * d.pp / max(gpus_per_server, 1)))
+
+
+def _multi_node(engine: str, argv: list[str], nodes: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(leader setup, leader argv, worker argv, notes) of a replica that spans ``nodes`` servers."""
+    if nodes == 1:
+        return [], argv, [], []
+    if engine == "vllm":  # a Ray cluster across the servers; vLLM's multi-node serving (--distributed-executor-backend)
+        return (["ray", "start", "--head", f"--port={RAY_PORT}"], [*argv, "--distributed-executor-backend", "ray"],
+                ["ray", "start", f"--address={LEADER_ADDRESS}:{RAY_PORT}", "--block"], [])
+    if engine == "sglang":
+        dist = ["--nnodes", str(nodes), "--dist-init-addr", f"{LEADER_ADDRESS}:{SGLANG_DIST_PORT}"]
+        return [], [*argv, *dist, "--node-rank", "0"], [*argv, *dist, "--node-rank", WORKER_INDEX], []
+    return [], argv, [], [f"a replica spans {nodes} servers: TensorRT-LLM runs it under MPI across them, which "
+                          "planner export does not write; launch it with your MPI or Slurm launcher"]
+
+
+def _power_limit(vendor: Vendor, gpu: GpuSpec, power_limit_w: float | None) -> tuple[float | None, list[str]]:
+    if power_limit_w is None or power_limit_w >= gpu.tdp_w:
+        return None, []
+    return power_limit_w, [*vendor.power_limit, str(math.floor(power_limit_w))]
+
+
+def launch_for(d: Deployment, model: ModelSpec, gpu: GpuSpec, gpus_per_server: int) -> Launch:
+    """The launch spec of one replica of ``d`` (its model's and GPU's catalog entries, the server's GPU count)."""
+    engine = _engine(d)
+    f = ENGINE_FLAGS[engine]
+    vendor = VENDORS.get(gpu.vendor, VENDORS["nvidia"])
+    model_id, quantized = checkpoint(model, d.precision)
+    argv = [*_program(f, engine, model_id), *_parallel_args(f, d), *_batch_args(f, d),
+            *_precision_args(f, engine, d.precision, quantized)]
+    nodes = _nodes(d, gpus_per_server)
+    setup, leader, worker, multi_notes = _multi_node(engine, argv, nodes)
+    limit_w, limit_argv = _power_limit(vendor, gpu, getattr(d, "power_limit_w", None))
+    return Launch(engine=engine, model_id=model_id, argv=leader, leader_setup_argv=setup, worker_argv=worker,
+                  config_files=_trtllm_options(engine, d.precision), gpus_per_replica=d.tp * d.pp,
+                  nodes_per_replica=nodes, gpu_resource=vendor.k8s_resource,
+                  visible_devices_env=vendor.visible_devices_env, power_limit_w=limit_w,
+                  power_limit_argv=limit_argv,
+                  notes=[*_precision_notes(engine, model, d.precision, model_id, quantized),
+                         *_budget_notes(engine, d), *multi_notes])
