@@ -103,3 +103,15 @@ def test_out_refuses_to_overwrite_the_plan(tmp_path: Path) -> None:
     plan.write_text(PLANS[0].read_text())
     result = CliRunner().invoke(cli, ["export", str(plan), "--out", str(plan)])
     assert result.exit_code == 1 and plan.read_text() == PLANS[0].read_text()
+
+
+def test_solve_writes_each_deployments_launch_spec() -> None:
+    import planner
+    from planner.export.launch import launch_for
+
+    plan = planner.solve(str(ROOT / "scenarios/chatbot.yaml"))
+    catalog = load_catalog()
+    per_server = {s.gpu: s.gpus_per_server for s in plan.servers}
+    for d in plan.deployments:
+        assert d.launch is not None
+        assert d.launch == launch_for(d, catalog.model(d.model), catalog.gpu(d.gpu), per_server[d.gpu])

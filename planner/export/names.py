@@ -36,7 +36,8 @@ def _with_hash(name: str, key: str) -> str:
 
 
 def _key(d: Deployment) -> str:
-    return f"{d.workload}\0{getattr(d, 'role', '')}\0{d.gpu}\0{d.precision}\0{d.tp}\0{d.pp}\0{d.batch_size}"
+    return (f"{d.workload}\0{getattr(d, 'role', '')}\0{d.gpu}\0{d.precision}\0{d.tp}\0{d.pp}\0{d.batch_size}"
+            f"\0{getattr(d, 'power_limit_w', None)}")
 
 
 def deployment_names(deployments: Sequence[Deployment]) -> list[str]:

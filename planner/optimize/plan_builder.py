@@ -11,6 +11,7 @@ import numpy as np
 from planner import __version__
 from planner.candidates.queueing import ttft_from_candidates
 from planner.core.constants import COEFFICIENTS, FIXED
+from planner.export.launch import launch_for
 from planner.optimize.backend import SolveResult
 from planner.optimize.program import OBJECTIVE_EXPR, int_value, value
 from planner.optimize.ties import TIE_RULE
@@ -75,12 +76,18 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
         **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
 
 
+def _with_launch(d: Deployment, p: Problem) -> Deployment:
+    """The deployment with its launch spec: the engine command of one replica (planner.export.launch)."""
+    g = p.gpu(d.gpu)
+    return d.model_copy(update={"launch": launch_for(d, p.catalog.model(d.model), g.spec, g.gpus_per_server)})
+
+
 def _deployments(r: SolveResult) -> list[Deployment]:
     out = []
     for i in range(len(r.model.cand)):
         n = int_value(r.model.replicas[i])
         if n > 0:
-            out.append(_deployment(r, i, n))
+            out.append(_with_launch(_deployment(r, i, n), r.model.problem))
     return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size))
 
 
