@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.candidates.cache import CACHE
 from planner.candidates.prune import prune, prune_exact
 from planner.candidates.queueing import (
     load_columns,
@@ -124,7 +125,12 @@ def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: floa
 
 def workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     """Feasible operating points of one workload (see the module docstring), and the best
-    latencies any configuration reaches (for infeasibility answers)."""
+    latencies any configuration reaches (for infeasibility answers); reused within the process when
+    the same workload shape meets the same GPU options (planner.candidates.cache)."""
+    return CACHE.get(p, w, _workload_candidates)
+
+
+def _workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     model = p.catalog.model(w.model_id)
     grid = _grid(w, model, p.gpus)
     points = _operating_points(p, w, model, grid)

@@ -1,0 +1,121 @@
+"""planner/candidates/cache.py: a solve that reuses cached operating points writes the same bytes as
+one that generates them; the key holds every input the generation reads (checked on the source),
+and it ignores only traffic, money and inventory."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.candidates import generate
+from planner.candidates.cache import CACHE, MONEY_FIELDS, TRAFFIC_FIELDS, CandidateCache
+from planner.catalog import load_catalog
+from planner.optimize.solve import solve_problem
+from planner.plan.io import dump_plan
+from planner.problem.build import resolve_problem
+from planner.scenario.load import load_scenario
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = ROOT / "planner" / "candidates"
+PROBLEM_READS = {"catalog", "calibration", "gpus", "gpu", "power_limited", "workloads", "candidate_pruning"}
+"""Problem attributes the generation may read; one more needs a place in the cache key first."""
+TRAFFIC_DERIVED = {"required_requests_per_s", "average_to_peak", "spare_requests_per_s", "capacity_after_spares",
+                   "min_replicas", "serving_replicas", "replicas_bound"}
+
+
+@pytest.fixture(scope="module")
+def catalog():  # type: ignore[no-untyped-def]
+    return load_catalog()
+
+
+def _problem(catalog, name: str = "chatbot"):  # type: ignore[no-untyped-def]
+    return resolve_problem(load_scenario(ROOT / "scenarios" / f"{name}.yaml"), catalog)
+
+
+def _attributes_of(names: set[str]) -> set[str]:
+    """Attributes read on variables called ``names`` anywhere in planner/candidates (but the cache)."""
+    found = set()
+    for path in CANDIDATES.glob("*.py"):
+        if path.name == "cache.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names:
+                found.add(node.attr)
+    return found
+
+
+def test_the_generation_reads_only_what_the_key_holds():
+    assert _attributes_of({"p"}) <= PROBLEM_READS
+    assert not _attributes_of({"w"}) & (set(TRAFFIC_FIELDS) | TRAFFIC_DERIVED)
+    assert not _attributes_of({"g", "gpu", "option"}) & set(MONEY_FIELDS)
+    source = "\n".join(path.read_text() for path in CANDIDATES.glob("*.py") if path.name != "cache.py")
+    assert not any(field in source for field in (*MONEY_FIELDS, *TRAFFIC_FIELDS))
+
+
+def test_a_cache_hit_writes_the_same_plan_bytes(catalog):
+    CACHE.clear()
+    CACHE.enabled = False
+    try:
+        fresh = dump_plan(solve_problem(_problem(catalog)))
+    finally:
+        CACHE.enabled = True
+    first = dump_plan(solve_problem(_problem(catalog)))
+    hits = CACHE.hits
+    second = dump_plan(solve_problem(_problem(catalog)))
+    assert CACHE.hits > hits  # the second solve reused the first one's operating points
+    assert fresh == first == second
+
+
+def test_traffic_and_prices_hit_shape_misses(catalog):
+    cache = CandidateCache()
+    p = _problem(catalog)
+    w = p.workloads[0]
+    calls = []
+
+    def gen(p_, w_):  # type: ignore[no-untyped-def]
+        calls.append(w_.name)
+        return generate._workload_candidates(p_, w_)
+
+    base = cache.get(p, w, gen)
+    busier = dataclasses.replace(w, peak_requests_per_s=w.peak_requests_per_s * 3, redundancy=w.redundancy + 1)
+    dearer = dataclasses.replace(p, gpus=tuple(dataclasses.replace(g, gpu_price_usd=g.gpu_price_usd * 2)
+                                               for g in p.gpus))
+    again = cache.get(dearer, busier, gen)
+    assert len(calls) == 1 and cache.hits == 1
+    assert all(np.array_equal(base[0][k], again[0][k]) for k in base[0])
+    stricter = dataclasses.replace(w, slo=dataclasses.replace(w.slo, ttft_p95_s=(w.slo.ttft_p95_s or 1.0) / 2))
+    hungrier = dataclasses.replace(p, gpus=tuple(dataclasses.replace(g, overhead_w_per_gpu=g.overhead_w_per_gpu + 1)
+                                                 for g in p.gpus))
+    renamed = dataclasses.replace(w, name=w.name + "-b")
+    cache.get(p, stricter, gen)
+    cache.get(hungrier, w, gen)
+    cache.get(p, renamed, gen)
+    assert len(calls) == 4 and cache.misses == 4
+
+
+def test_callers_cannot_change_a_cached_table(catalog):
+    cache = CandidateCache()
+    p = _problem(catalog)
+    cols, best, _ = cache.get(p, p.workloads[0], generate._workload_candidates)
+    before = cols["capacity_rps"].copy()
+    cols["capacity_rps"][:] = -1.0
+    best.clear()
+    cols2, best2, _ = cache.get(p, p.workloads[0], generate._workload_candidates)
+    assert np.array_equal(cols2["capacity_rps"], before) and best2
+
+
+def test_the_cache_drops_the_least_recently_used_beyond_its_rows(catalog):
+    p = _problem(catalog, "multi-model-1mw")
+    sizes = [len(generate._workload_candidates(p, w)[0]["workload"]) for w in p.workloads]
+    cache = CandidateCache(max_rows=sum(sizes) - 1)
+    for w in p.workloads:
+        cache.get(p, w, generate._workload_candidates)
+    assert len(cache) < len(p.workloads)
+    cache.get(p, p.workloads[-1], generate._workload_candidates)
+    assert cache.hits == 1
