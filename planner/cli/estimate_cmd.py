@@ -355,7 +355,11 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
     cat, model_id, warnings = resolve_model(catalog_dirs, model, params)
     check_parallelism(cat, model_id, pp)
     _check_power_limit(cat, gpu, power_limit_w)
-    batch_size = batch_of(batch_arg, arrival_requests_per_s)  # after the flags' own checks: those name the flag
+    if calibration is not None:  # a damaged file is named before a missing operating point
+        from planner.calibration.coefficients import load_calibration
+
+        load_calibration(calibration)
+    batch_size = batch_of(batch_arg, arrival_requests_per_s)  # after the inputs' own checks: those name them
     engine = canonical_engine(engine)
     est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp,
                        batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
