@@ -11,7 +11,8 @@ from typing import Any as _Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Catalog", "Estimate", "__version__", "errors", "estimate", "estimate_table", "load_catalog", "solve"]
+__all__ = ["Catalog", "Estimate", "__version__", "compare", "errors", "estimate", "estimate_table", "load_catalog",
+           "solve"]
 
 # public name -> module that defines it (the module itself for `errors`)
 _LAZY = {
@@ -22,12 +23,14 @@ _LAZY = {
     "Catalog": "planner.catalog.loader",
     "errors": "planner.errors",
     "solve": "planner.api",
+    "compare": "planner.comparison",
 }
 
 if _TYPE_CHECKING:
     from planner import errors
     from planner.api import solve
     from planner.catalog.loader import Catalog, load_catalog
+    from planner.comparison import compare
     from planner.estimation import Estimate, estimate, estimate_table
 
 

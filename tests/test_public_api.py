@@ -11,7 +11,8 @@ import pytest
 
 import planner
 
-PUBLIC = ["Catalog", "Estimate", "__version__", "errors", "estimate", "estimate_table", "load_catalog", "solve"]
+PUBLIC = ["Catalog", "Estimate", "__version__", "compare", "errors", "estimate", "estimate_table", "load_catalog",
+          "solve"]
 HEAVY = ("pandas", "scipy", "pulp", "matplotlib", "highspy")
 
 
@@ -72,6 +73,12 @@ def test_estimate_command_imports_no_heavy_library():
     rc, loaded = json.loads(_python(code).splitlines()[-1])
     assert rc == 0
     assert not set(HEAVY) & set(loaded), set(HEAVY) & set(loaded)
+
+
+def test_compare_stays_the_function_after_its_module_is_imported():
+    out = _python("import planner.comparison, planner; print(callable(planner.compare), "
+                  "planner.compare is planner.comparison.compare)")
+    assert out.split() == ["True", "True"]
 
 
 def test_estimate_stays_the_function_after_its_module_is_imported():

@@ -95,7 +95,7 @@ def _merged(file: str | None, flags: dict[str, Any]) -> dict[str, Any]:
     from planner.comparison import load_compare_file
 
     base = load_compare_file(file).model_dump() if file else {}
-    return {**base, **{k: v for k, v in flags.items() if v not in (None, ())}}
+    return {**base, **{k: v for k, v in flags.items() if v is not None and v != []}}
 
 
 def _columns(spec: str | None, fmt: str) -> list[str]:
