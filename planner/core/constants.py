@@ -58,20 +58,25 @@ COEFFICIENTS: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
              "per MoE layer and step, latency of routing plus the expert-parallel dispatch/combine "
              "exchange when experts are sharded over GPUs; all-to-all is latency-bound at decode sizes "
              "(DeepEP/pplx-kernels report tens of microseconds per dispatch)"),
-    Constant("power_active_share", 0.25, 0.0, 0.6, "1",
-             "share of (TDP - idle) drawn whenever kernels run, before any byte moved or FLOP done "
-             "(boost clocks, instruction issue, register files, non-tensor SM work); GenZ default static "
-             "share 30 %"),
-    Constant("memory_energy_scale", 1.0, 0.5, 2.0, "1",
+    Constant("power_active_share", 0.30, 0.0, 0.6, "1",
+             "share of (TDP - idle) a serving GPU draws at its boost clock before any byte moved or FLOP "
+             "done (clock tree, instruction issue, register files, non-tensor SM work), over the whole "
+             "step; GenZ (Bambhaniya et al. 2024) default static power share 30 %"),
+    Constant("memory_energy_scale", 1.0, 0.4, 2.0, "1",
              "multiplier on the published energy per bit of the GPU's memory technology plus its on-chip "
              "path to the SMs (MEMORY_ENERGY + onchip_movement_j_per_bit: ~10 pJ/bit for HBM3); "
              "0.5-2 spans the published device figures (HBM2 3.9, HBM2E 6.0, GDDR6 7.5 pJ/bit) and "
              "on-die movement (Borkar & Chien 2011)"),
-    Constant("compute_energy_share", 0.6, 0.3, 2.0, "1",
-             "energy per FLOP as a share of (TDP - idle) / dense tensor peak of the precision used, i.e. "
-             "the share of the power budget tensor math alone would draw at its rated peak; above 1 means "
-             "the power limit binds before the peak (H100 SXM runs saturated prefill at TDP below boost "
-             "clock, WattGPU); gives ~0.4 pJ/FLOP for H100 BF16, ~0.2 for FP8, ~0.7 for A100 FP16"),
+    Constant("compute_energy_share", 1.0, 0.3, 2.0, "1",
+             "energy per FLOP as a share of (TDP - idle) / dense tensor peak of the precision used: vendors "
+             "rate the dense peak at boost clock within TDP, so tensor math at its peak draws about the "
+             "whole dynamic budget (1.0); above 1 the power limit binds before the peak, as on H100 SXM "
+             "(saturated prefill runs at TDP below boost clock, WattGPU); gives ~0.64 pJ/FLOP for H100 "
+             "BF16, ~0.32 for FP8, ~1.1 for A100 FP16"),
+    Constant("sm_work_share", 0.5, 0.0, 1.0, "1",
+             "share of (TDP - idle) drawn while the SMs run the per-sequence work outside the rooflines "
+             "(sampling over the vocabulary, norms, rotary, attention setup: CUDA-core kernels that keep "
+             "every SM busy without the tensor cores)"),
 ]})
 
 # ---- Fixed constants (literature; not refitted) ------------------------------------------------

@@ -169,24 +169,23 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
     return {**s, "step_s": step, "busy_s": pp * s["kernel_time_s"] + per_seq,
             "bytes_per_gpu": pp * s["bytes"], "flops_per_gpu": pp * s["flops"],
             "attn_flops_per_gpu": pp * s["attn_flops"], "link_bytes_per_gpu": pp * s["link_bytes"],
-            "comm_busy_s": pp * s["comm_time_s"]}
+            "seq_work_s": per_seq}
 
 
 def _dynamic_w(x: Arrays, c: Arrays, step: Arrays) -> tuple[np.ndarray, ...]:
-    """Watts above idle by cause: base draw while kernels run, base draw while the all-reduce's
-    kernels run, DRAM traffic, tensor math, link traffic (unbounded; gpu_power bounds the sum)."""
+    """Watts above idle by cause: the base draw of a serving GPU, DRAM traffic, tensor math, link
+    traffic (unbounded; gpu_power bounds the sum). The base holds over the whole step, the host's
+    scheduling gaps and the all-reduce included: a serving GPU stays at its boost clock between
+    kernels a millisecond apart (clock governors and NVML power averages act over 10-100 ms)."""
     dt = step["step_s"]
-    span = x["tdp_w"] - x["idle_w"]
-    base = c["power_active_share"] * span
-    kernel = np.clip(step["busy_s"] / dt, 0.0, 1.0)
-    comm = np.clip(step["comm_busy_s"] / dt, 0.0, 1.0 - kernel)
+    base = c["power_active_share"] * (x["tdp_w"] - x["idle_w"])
     memory = c["memory_energy_scale"] * x["memory_energy_j_per_byte"] * step["bytes_per_gpu"] / dt
     # energy per FLOP from the spec sheet: a share of (TDP - idle) over the dense peak of the path used
-    per_flop = c["compute_energy_share"] * span
+    per_flop = c["compute_energy_share"] * (x["tdp_w"] - x["idle_w"])
     flops = step["flops_per_gpu"] / x["compute_flops"] + step["attn_flops_per_gpu"] / x["half_flops"]
-    compute = per_flop * flops / dt
+    compute = (per_flop * flops + c["sm_work_share"] * (x["tdp_w"] - x["idle_w"]) * step["seq_work_s"]) / dt
     link = fixed("link_energy_j_per_bit") * BITS_PER_BYTE * step["link_bytes_per_gpu"] / dt
-    return base * kernel, base * comm, memory, compute, link
+    return np.broadcast_to(base, dt.shape), memory, compute, link
 
 
 def _limit_w(x: Arrays) -> np.ndarray:
@@ -195,18 +194,18 @@ def _limit_w(x: Arrays) -> np.ndarray:
 
 def gpu_power(x: Arrays, c: Arrays, step: Arrays) -> np.ndarray:
     """Average power of one GPU over a step, bounded by [idle, min(TDP, power limit)]."""
-    base_k, base_c, memory, compute, link = _dynamic_w(x, c, step)
-    return np.clip(x["idle_w"] + base_k + base_c + memory + compute + link, x["idle_w"], _limit_w(x))
+    base, memory, compute, link = _dynamic_w(x, c, step)
+    return np.clip(x["idle_w"] + base + memory + compute + link, x["idle_w"], _limit_w(x))
 
 
 def power_parts(x: Arrays, c: Arrays, step: Arrays, power_w: np.ndarray) -> Arrays:
     """``power_w`` (gpu_power of ``step``) split by cause, in W per GPU; the parts sum to it. Where the
-    bound holds, every dynamic term is scaled by the same factor. Static: idle plus the base draw
-    while kernels (the all-reduce's included) run; communication: the bytes sent over the links."""
-    base_k, base_c, memory, compute, link = _dynamic_w(x, c, step)
-    total = base_k + base_c + memory + compute + link
+    bound holds, every dynamic term is scaled by the same factor. Static: idle plus the base draw of a
+    serving GPU; communication: the bytes sent over the links."""
+    base, memory, compute, link = _dynamic_w(x, c, step)
+    total = base + memory + compute + link
     scale = np.where(total > 0, (power_w - x["idle_w"]) / np.maximum(total, 1e-30), 0.0)
-    return {"static_w": x["idle_w"] + (base_k + base_c) * scale, "memory_w": memory * scale,
+    return {"static_w": x["idle_w"] + base * scale, "memory_w": memory * scale,
             "compute_w": compute * scale, "communication_w": link * scale}
 
 
