@@ -250,8 +250,17 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "output_tokens_per_request": np.full(len(idx), w.output_tokens.mean),
         # the full queueing inputs (queueing.ttft_from_candidates evaluates TTFT at any routed load)
         **load_columns(load),
+        # energy and FLOPs by phase and cause at this batch, GPU only (the plan's per-deployment figures)
+        **{k: m[k][idx].astype(float) for k in PHASE_ENERGY_COLUMNS},
+        "gpu_output_tokens_per_s_per_w": m["output_tokens_per_s"][idx] / m["power_total_w"][idx],
     }
     return cols, idx
+
+
+PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token", "energy_compute_j_per_token",
+                        "energy_communication_j_per_token", "prefill_flops", "decode_flops_per_token",
+                        "prefill_energy_j", "decode_energy_per_token_j")
+"""Core outputs each candidate carries for the plan (planner.plan.energy), GPU basis at the candidate's batch."""
 
 
 def _replica_load(w: WorkloadDemand, at_c: dict[str, Any], at_1: dict[str, Any], tail_ttft_c_s: np.ndarray) -> Any:

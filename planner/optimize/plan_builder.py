@@ -15,7 +15,7 @@ from planner.export.launch import launch_for
 from planner.optimize.backend import SolveResult
 from planner.optimize.program import OBJECTIVE_EXPR, int_value, value
 from planner.optimize.ties import TIE_RULE
-from planner.plan import figures
+from planner.plan import energy, figures
 from planner.problem.model import Problem, WorkloadDemand
 from planner.schemas.plan import (
     PLAN_SCHEMA_VERSION,
@@ -76,6 +76,12 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
         **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
 
 
+def _with_phase_figures(d: Deployment, r: SolveResult, i: int) -> Deployment:
+    """The deployment with its energy and FLOPs by phase and cause (planner.plan.energy)."""
+    c = r.model.cand.columns
+    return d.model_copy(update=energy.phase_figures({k: float(v[i]) for k, v in c.items() if v.dtype.kind in "fiu"}))
+
+
 def _with_launch(d: Deployment, p: Problem) -> Deployment:
     """The deployment with its launch spec: the engine command of one replica (planner.export.launch)."""
     g = p.gpu(d.gpu)
@@ -87,7 +93,7 @@ def _deployments(r: SolveResult) -> list[Deployment]:
     for i in range(len(r.model.cand)):
         n = int_value(r.model.replicas[i])
         if n > 0:
-            out.append(_with_launch(_deployment(r, i, n), r.model.problem))
+            out.append(_with_launch(_with_phase_figures(_deployment(r, i, n), r, i), r.model.problem))
     return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size))
 
 

@@ -145,7 +145,23 @@ class Launch(PlanModel):
     """What the command cannot say by itself (a checkpoint to quantize first, ...)."""
 
 
-DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w"})
+class EnergyBreakdown(PlanModel):
+    """GPU energy per output token by cause (J), the core's physical power terms (planner.core.model)."""
+    static: Number
+    """Idle power plus the base draw while kernels run."""
+    memory: Number
+    """DRAM traffic (weights and KV cache)."""
+    compute: Number
+    """Tensor math."""
+    communication: Number
+    """Tensor-parallel links."""
+
+
+PHASE_ENERGY_KEYS = frozenset({"energy_breakdown_j_per_token", "kwh_per_million_output_tokens",
+                               "output_tokens_per_s_per_w", "prefill_flops", "decode_flops_per_token",
+                               "prefill_energy_j", "decode_energy_per_token_j"})
+"""Per-phase and per-cause figures of a deployment (planner.plan.energy); absent from plans written before them."""
+DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", *PHASE_ENERGY_KEYS})
 """Deployment keys left out of plan.json when null (plans written before they existed read back byte for byte)."""
 
 
@@ -188,6 +204,21 @@ class Deployment(PlanModel):
     power_per_gpu_avg_w: Number
     energy_per_output_token_j: Number
     """IT energy per output token at peak traffic (J)."""
+    energy_breakdown_j_per_token: EnergyBreakdown | None = None
+    """GPU energy per output token by cause, at the deployment's batch with every slot busy (the configuration's
+    `planner estimate` point; GPUs only, no server share); sums to the GPU J/token of that point."""
+    kwh_per_million_output_tokens: Number | None = None
+    """GPU energy per million output tokens (kWh), same basis as energy_breakdown_j_per_token."""
+    output_tokens_per_s_per_w: Number | None = None
+    """Output tokens/s per W of GPU power of one replica, same basis as energy_breakdown_j_per_token."""
+    prefill_flops: Number | None = None
+    """FLOPs of one request's prefill on a replica (prompt tokens the prefix cache does not serve)."""
+    decode_flops_per_token: Number | None = None
+    """FLOPs of one decoded token on a replica, at the mean context."""
+    prefill_energy_j: Number | None = None
+    """GPU energy of one request's prefill on a replica (J), at the deployment's batch."""
+    decode_energy_per_token_j: Number | None = None
+    """GPU energy of one decoded token on a replica (J), in a decode-only step at the deployment's batch."""
     launch: Launch | None = None
     """How to start one replica (engine command and flags); null in plans written before it existed."""
 
