@@ -40,16 +40,15 @@ DEFAULT_ELECTRICITY_USD_PER_KWH = float(Site.model_fields["electricity_usd_per_k
 
 PERFORMANCE = ("ttft_s", "itl_s", "itl_p95_s", "output_tokens_per_s", "requests_per_s", "power_per_gpu_w",
                "power_total_w", "node_power_w", "energy_per_output_token_j", "kwh_per_million_output_tokens",
-               "output_tokens_per_s_per_w", "prefill_flops", "decode_flops_per_token", "prefill_energy_j",
-               "decode_energy_per_token_j", "annual_energy_facility_kwh", "annual_energy_cost_usd",
+               "output_tokens_per_s_per_w", "energy_static_j_per_token", "energy_memory_j_per_token",
+               "energy_compute_j_per_token", "energy_communication_j_per_token", "prefill_flops",
+               "decode_flops_per_token", "prefill_energy_j", "decode_energy_per_token_j", "annual_energy_facility_kwh",
+               "annual_energy_cost_usd",
                "ttft_p50_s", "ttft_p95_s", "ttft_p99_s")
 """Columns a row that does not fit (or cannot run) leaves empty."""
 COLUMNS = ("model", "gpu", "precision", "tp", "batch_size", "fits_memory", "max_batch_size",
            "smallest_tp_that_fits", *PERFORMANCE, "saturated", "warnings")
 """The table's columns, in order; units in the names as in ``planner estimate --format json``."""
-FROM_ESTIMATE = ("node_power_w", "output_tokens_per_s_per_w", "prefill_flops", "decode_flops_per_token",
-                 "prefill_energy_j", "decode_energy_per_token_j")
-"""Columns taken from estimate_table when it provides them (empty otherwise)."""
 HIGHER_IS_BETTER = frozenset({"output_tokens_per_s", "output_tokens_per_s_per_w", "requests_per_s",
                               "max_batch_size"})
 """Columns ranked from the highest down; every other column ranks from the lowest up."""

@@ -116,7 +116,7 @@ def test_options_reach_the_estimate(capsys):
 
 def test_warns_over_90_percent_of_tdp_and_at_the_memory_limit(capsys):
     code, out, err = run(capsys, "estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens",
-                         "2000", "--output-tokens", "500", "--batch-size", "max", "--format", "json")
+                         "8000", "--output-tokens", "200", "--batch-size", "max", "--format", "json")
     assert code == 0
     doc = json.loads(out)
     assert doc["batch_size"] == doc["max_batch_size"] and doc["batch_size_requested"] == "max"

@@ -46,8 +46,8 @@ def test_batch_size_max_says_it_is_the_memory_limit(capsys) -> None:
 
 
 def test_the_near_tdp_warning_offers_options_with_figures(capsys) -> None:
-    args = ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "2000",
-            "--output-tokens", "500", "--batch-size", "max", "--format", "json"]
+    args = ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "8000",
+            "--output-tokens", "200", "--batch-size", "max", "--format", "json"]  # prefill-heavy: near TDP
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     warning = next(w for w in doc["warnings"] if "of TDP" in w)

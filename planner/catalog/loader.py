@@ -99,8 +99,19 @@ class Catalog:
                         canon.setdefault(forms[level], ident)
 
     def gpu(self, name: str) -> GpuSpec:
-        return self.gpus[self._resolve(name, self._gpu_index, self._gpu_canon, _gpu_keys, "GPU",
-                                       "planner catalog gpus")]
+        try:
+            return self.gpus[self._resolve(name, self._gpu_index, self._gpu_canon, _gpu_keys, "GPU",
+                                           "planner catalog gpus")]
+        except UnknownNameError as exc:
+            raise self._by_spec(exc, name) from None
+
+    def _by_spec(self, exc: UnknownNameError, name: str) -> UnknownNameError:
+        """``exc`` with the GPUs nearest in specification when the name is a well-known GPU the
+        catalog lacks (then the close names, another GPU, would mislead: A6000 is no A100)."""
+        from planner.catalog.suggest import spec_hint
+
+        hint = spec_hint(name, self) if len(name) <= MAX_NAME_CHARS else None
+        return exc if hint is None else UnknownNameError(exc.message, fix=hint)
 
     def model(self, name: str) -> ModelSpec:
         return self.models[self._resolve(name, self._model_index, self._model_canon, _model_keys, "model",

@@ -182,8 +182,9 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
         ("power per GPU (W)", f"{_num(est.power_per_gpu_w)} ({pct_tdp:.0f} % of {est.tdp_w:.0f} W TDP)"),
         (f"power total, {est.num_gpus} GPU(s) (W)", _num(est.power_total_w)),
         ("peak power total (W)", _num(est.peak_power_total_w)),
-        ("energy per output token (J)", _num(est.energy_per_output_token_j)),
+        ("node power: one server, every GPU at this point (W)", _num(est.node_power_w)),
         ("heat (BTU/hr)", _num(est.heat_btu_per_hr)),
+        *energy_lines(est),
         (f"Annual energy: this operating point for duty cycle {duty:g}, GPUs idle the rest (PUE {pue:g}, "
          f"{usd_per_kwh:g} USD/kWh)", ""),
         (f"idle power total, {est.num_gpus} GPU(s) (W)", _num(annual["idle_power_total_w"])),
@@ -192,6 +193,22 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
         ("facility energy (kWh/yr)", _num(annual["annual_energy_facility_kwh"])),
         ("electricity cost, facility (USD/yr)", _num(annual["annual_electricity_cost_usd"])),
     ]
+
+
+def energy_lines(est: Estimate) -> list[tuple[str, str]]:
+    """Rows of the energy and FLOPs by phase and by cause (GPU basis, as energy per output token)."""
+    parts = est.energy_breakdown_j_per_token
+    total = sum(parts.values()) or 1.0
+    return [("Energy and FLOPs by phase and cause (GPUs of the replica)", ""),
+            ("energy per output token (J)", _num(est.energy_per_output_token_j)),
+            *((f"  {cause} (J/token)", f"{_num(parts[cause])} ({100.0 * parts[cause] / total:.0f} %)")
+              for cause in ("static", "memory", "compute", "communication") if cause in parts),
+            ("prefill energy per request (J)", _num(est.prefill_energy_j)),
+            ("decode energy per output token (J)", _num(est.decode_energy_per_token_j)),
+            ("prefill FLOPs per request", f"{est.prefill_flops:.3g}"),
+            ("decode FLOPs per output token", f"{est.decode_flops_per_token:.3g}"),
+            ("kWh per million output tokens", _num(est.kwh_per_million_output_tokens)),
+            ("output tokens/s per W", _num(est.output_tokens_per_s_per_w))]
 
 
 def load_lines(est: Estimate) -> list[tuple[str, str]]:
