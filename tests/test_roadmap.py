@@ -1,0 +1,105 @@
+"""A roadmap solves over its periods: owned hardware first, retirement, lead times, rentals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from roadmap_helpers import roadmap, scenario
+
+from planner.errors import InfeasibleError
+from planner.roadmap.solve import solve_roadmap
+from planner.schemas.plan import Plan
+
+pytestmark = pytest.mark.integration
+
+OWNED_H100 = {"gpu": "h100-sxm", "servers": 1, "remaining_life_periods": 3}
+
+
+def _solve(tmp_path: Path, **changes: object) -> Plan:
+    return solve_roadmap(roadmap(tmp_path, scenario(**changes)))
+
+
+def test_owned_servers_serve_before_anything_is_bought(tmp_path: Path) -> None:
+    plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100]})
+    assert plan.status == "optimal"
+    assert plan.periods is not None and len(plan.periods) == 3
+    for period in plan.periods:
+        assert period.purchases == {}
+        assert period.installed == {"h100-sxm": 1}
+        assert {d.gpu for d in period.deployments} == {"h100-sxm"}
+
+
+def test_growth_beyond_the_owned_fleet_is_bought(tmp_path: Path) -> None:
+    horizon = {"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 9.0}}}
+    plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]}, horizon=horizon)
+    assert plan.periods is not None
+    assert plan.periods[0].installed == {"h100-sxm": 1}  # the owned server alone serves the first quarter
+    bought = sum(n for p in plan.periods for n in p.purchases.values())
+    assert bought > 0
+    assert plan.periods[-1].installed["h100-sxm"] == 1 + bought
+
+
+def test_owned_servers_not_needed_are_retired_when_keeping_them_costs_more(tmp_path: Path) -> None:
+    owned = {**OWNED_H100, "servers": 4, "resale_usd_per_server": 100_000}
+    plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [owned]})
+    assert plan.periods is not None
+    first = plan.periods[0]
+    kept = first.installed.get("h100-sxm", 0)
+    assert 1 <= kept < 4
+    assert first.retirements == {"h100-sxm": 4 - kept}
+    assert first.totals.resale_usd == pytest.approx((4 - kept) * 100_000)
+
+
+def test_owned_servers_are_kept_where_needed(tmp_path: Path) -> None:
+    owned = {**OWNED_H100, "servers": 1, "resale_usd_per_server": 1000}
+    plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [owned]})
+    assert plan.periods is not None
+    assert all(p.retirements == {} for p in plan.periods[:-1])
+
+
+def test_a_lead_time_delays_service_and_rentals_bridge_it(tmp_path: Path) -> None:
+    cloud = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 50.0, "source": "test price"}]
+    plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "lead_time_periods": 1, "cloud": cloud})
+    assert plan.periods is not None
+    first, second = plan.periods[0], plan.periods[1]
+    assert first.installed == {}
+    assert first.rentals == {"h100-sxm.cloud": 1}
+    assert {d.gpu for d in first.deployments} == {"h100-sxm.cloud"}
+    assert first.purchases.get("h100-sxm", 0) >= 1  # ordered in the first quarter ...
+    assert second.installed.get("h100-sxm", 0) >= 1  # ... serving from the second
+    assert plan.periods[-1].purchases == {}  # an order in the last quarter would arrive too late
+
+
+def test_a_lead_time_without_rentals_or_owned_hardware_is_infeasible(tmp_path: Path) -> None:
+    with pytest.raises(InfeasibleError):
+        _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "lead_time_periods": 1})
+
+
+def test_a_workload_launching_later_is_served_from_its_launch(tmp_path: Path) -> None:
+    horizon = {"period": "quarter", "count": 3, "traffic": {"chat": {"start_period": 2}}}
+    workloads = [*scenario()["workloads"],
+                 {"name": "steady", "model": "llama-3.1-8b",
+                  "traffic": {"peak_requests_per_s": 5, "input_tokens": 500, "output_tokens": 200},
+                  "precisions": ["fp8"]}]
+    plan = _solve(tmp_path, workloads=workloads, horizon=horizon,
+                  hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]})
+    assert plan.periods is not None
+    assert {d.workload for d in plan.periods[0].deployments} == {"steady"}
+    assert {d.workload for d in plan.periods[1].deployments} == {"chat", "steady"}
+
+
+def test_a_site_limit_that_binds_is_reported_with_its_first_period(tmp_path: Path) -> None:
+    horizon = {"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 3.0}},
+               "site": [{"from_period": 2, "racks": 1}]}
+    plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]}, horizon=horizon)
+    assert plan.periods is not None
+    assert "racks_total" in plan.periods[1].totals.binding
+    assert any(a.value == "racks_total first binds in P2" for a in plan.assumptions)
+
+
+def test_the_same_roadmap_gives_the_same_plan(tmp_path: Path) -> None:
+    from planner.plan.io import dump_plan
+
+    doc = {"hardware": {"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100]}}
+    assert dump_plan(_solve(tmp_path, **doc)) == dump_plan(_solve(tmp_path, **doc))
