@@ -103,3 +103,12 @@ def test_the_same_roadmap_gives_the_same_plan(tmp_path: Path) -> None:
 
     doc = {"hardware": {"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100]}}
     assert dump_plan(_solve(tmp_path, **doc)) == dump_plan(_solve(tmp_path, **doc))
+
+
+@pytest.mark.parametrize("objective", ["min_power", "min_gpus"])
+def test_other_objectives_are_summed_over_periods_without_rentals(tmp_path: Path, objective: str) -> None:
+    cloud = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 1.0, "source": "test price"}]
+    plan = _solve(tmp_path, objective=objective, hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100], "cloud": cloud})
+    assert plan.periods is not None
+    assert all(p.rentals == {} for p in plan.periods)
+    assert plan.objective.unit.endswith("(summed)")
