@@ -18,6 +18,7 @@ from planner.roadmap.program import build_roadmap_program
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Plan
 
+
 def is_roadmap(loaded: LoadedScenario) -> bool:
     """The scenario plans several periods (it has ``horizon``)."""
     return loaded.scenario.horizon is not None
