@@ -308,6 +308,8 @@ def _row_warnings(frame: Any, i: int, fits: bool, batch_size: int | None, smalle
     if r["power_per_gpu_w"] > 0.9 * g.tdp_w:
         out.append(f"power per GPU over 90 % of TDP ({g.tdp_w:.0f} W): expect throttling; a smaller batch, lower "
                    "precision or a power limit lowers it")
+    if g.server is None:
+        out.append(f"no node power: {g.id}'s catalog entry has no `server:` block")
     if batch_size is None and "saturated" not in frame:
         out.append(f"batch {int(r['batch_size'])} is the largest that fits memory (offline point)")
     context = r["input_tokens"] + r["output_tokens"]

@@ -7,6 +7,8 @@ factors of planner.units, and the input hashes taken from the bytes already read
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -107,6 +109,9 @@ def allowed_gpus(names: ResolvedNames, catalog: Catalog, file: str) -> tuple[lis
         if not explicit and g.segment != "datacenter":
             notes.append(f"{g.id} left out: a {g.segment} GPU (list it in hardware.gpus to consider it)")
             continue
+        if g.server is None:
+            notes.append(no_server(g, explicit, file))
+            continue
         if _gpu_price(names, g) is None:
             if explicit:
                 raise InputError(f"{g.id} has no catalog price", file=file, key_path="finance.gpu_prices_usd",
@@ -115,6 +120,18 @@ def allowed_gpus(names: ResolvedNames, catalog: Catalog, file: str) -> tuple[lis
             continue
         out.append(g)
     return out, notes
+
+
+def no_server(g: GpuSpec, explicit: bool, file: str) -> str:
+    """A GPU whose catalog entry has no ``server:`` block (enough for estimates and compare): listed in
+    hardware.gpus it is an error saying which keys to add; otherwise the note on leaving it out."""
+    keys = "model, gpus_per_server, max_power_w, rack_units, source"
+    if explicit:
+        raise InputError(f"{g.id} has no `server:` block in its catalog entry; a solve counts its servers, racks "
+                         "and their power", file=file, key_path="hardware.gpus",
+                         fix=f"add `server: {{{keys}}}` to {g.id}'s entry in your catalog (`planner catalog show "
+                             f"h100-sxm` shows one), or remove {g.id} from hardware.gpus")
+    return f"{g.id} left out: its catalog entry has no `server:` block ({keys}) to count servers and racks"
 
 
 def gpu_option(g: GpuSpec, names: ResolvedNames, fin: Finance | None = None) -> GpuOption:
@@ -133,19 +150,48 @@ def gpu_option(g: GpuSpec, names: ResolvedNames, fin: Finance | None = None) -> 
                      price_from_scenario=g.id in names.gpu_prices_usd, **infrastructure(g, fin or Finance()))
 
 
-def gpu_options(gpus: list[GpuSpec], names: ResolvedNames, site: SiteLimits,
-                fin: Finance | None = None) -> tuple[list[GpuOption], list[tuple[str, str]]]:
-    """The allowed GPUs as bought, and (GPU id, why) of those whose server fits no rack."""
-    out, left_out = [], []
+def power_limits(g: GpuSpec, fractions: Sequence[float]) -> tuple[tuple[float, ...], list[str]]:
+    """The power limits (W, whole watts, highest first) ``hardware.power_limit_fractions`` offers for
+    ``g``, and a note per fraction it does not: below the GPU's minimum, or the minimum is unknown."""
+    if all(f >= 1.0 for f in fractions):
+        return (g.tdp_w,), []
+    low = g.power_limit_min_w
+    if low is None:
+        return (g.tdp_w,) if 1.0 in fractions else (), [
+            f"{g.id}: runs at its full TDP ({g.tdp_w:g} W) only: the catalog gives no minimum power limit "
+            "(power_limit_min_w), so hardware.power_limit_fractions below 1 are not offered for it"]
+    offered, notes = [], []
+    for f in fractions:
+        limit_w = float(round(f * g.tdp_w))
+        if limit_w < low.value:
+            notes.append(f"{g.id}: power limit {f:g} x TDP = {limit_w:g} W is not offered: below the GPU's "
+                         f"minimum {low.value:g} W ({low.source})")
+        else:
+            offered.append(limit_w)
+    return tuple(sorted(set(offered), reverse=True)), notes
+
+
+def gpu_options(gpus: list[GpuSpec], names: ResolvedNames, site: SiteLimits, fin: Finance | None = None,
+                fractions: Sequence[float] = (1.0,)) -> tuple[list[GpuOption], list[tuple[str, str]], list[str]]:
+    """The allowed GPUs as bought, each with the power limits offered for it at which one of its servers
+    fits a rack; (GPU id, why) of those whose server fits no rack; notes on limits not offered."""
+    out, left_out, notes = [], [], []
     for g in gpus:
+        offered, why = power_limits(g, fractions)
+        notes += why
+        if not offered:
+            notes.append(f"{g.id} left out: it accepts none of hardware.power_limit_fractions")
+            continue
         option = gpu_option(g, names, fin)
-        if site.servers_per_rack(option) < 1:
+        option = replace(option, power_limits_w=tuple(w for w in offered if site.servers_per_rack(option, w) >= 1))
+        if not option.power_limits_w:
+            lowest = option.server_max_power_at_w(offered[-1])
             left_out.append((g.id, f"one {option.server_model} draws up to "
-                                   f"{option.server_max_power_w / W_PER_KW:.1f} kW, above a rack's usable "
+                                   f"{lowest / W_PER_KW:.1f} kW, above a rack's usable "
                                    f"{site.usable_rack_w / W_PER_KW:.1f} kW (or needs more than {site.rack_units} U)"))
             continue
         out.append(option)
-    return out, left_out
+    return out, left_out, notes
 
 
 def calibration_file(loaded: LoadedScenario, explicit: str | Path | None) -> Path | None:
@@ -199,8 +245,8 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
     cal, cal_path, hashes = _calibration_and_hashes(loaded, catalog, calibration)
     site = site_limits(sc.site)
     specs, notes = allowed_gpus(names, catalog, file)
-    gpus, left_out = gpu_options(specs, names, site, sc.finance)
-    more = [f"{gpu} left out: {why}" for gpu, why in left_out] + infrastructure_notes(gpus, sc.finance)
+    gpus, left_out, limit_notes = gpu_options(specs, names, site, sc.finance, sc.hardware.power_limit_fractions)
+    more = [f"{gpu} left out: {why}" for gpu, why in left_out] + infrastructure_notes(gpus, sc.finance) + limit_notes
     return Problem(
         name=sc.name, description=sc.description, objective=sc.objective, file_name=loaded.path.name,
         override=loaded.override, workloads=tuple(workload_demand(w, names.models[w.name]) for w in active),

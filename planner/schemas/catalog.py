@@ -142,8 +142,13 @@ class GpuSpec(StrictModel):
     peak_tflops: PeakTflops
     tdp_w: float = Field(ge=10, le=3000)
     idle_w: float = Field(ge=1, le=3000)
+    power_limit_min_w: SourcedFigure | None = None
+    """The lowest power limit the driver accepts (nvidia-smi "Min Power Limit", AMD's min power cap),
+    with its source; None: unknown, so a plan runs this GPU at its full TDP only."""
     interconnect: Interconnect
-    server: Server
+    server: Server | None = None
+    """The reference server this GPU is bought in. Estimates and compare do without it (a user GPU needs
+    none); `planner solve` needs it to count servers, racks and their power, and says so."""
     price: Price | None = None
     source: str
     notes: str = ""
@@ -159,6 +164,10 @@ class GpuSpec(StrictModel):
     def _idle_below_tdp(self) -> GpuSpec:
         if self.idle_w >= self.tdp_w:
             raise ValueError(f"idle_w ({self.idle_w}) must be below tdp_w ({self.tdp_w})")
+        low = self.power_limit_min_w
+        if low is not None and not self.idle_w < low.value <= self.tdp_w:
+            raise ValueError(f"power_limit_min_w ({low.value:g}) must be above idle_w ({self.idle_w:g}) "
+                             f"and at most tdp_w ({self.tdp_w:g})")
         return self
 
     # ---- SI views -------------------------------------------------------------------------
