@@ -1,0 +1,161 @@
+"""The plan of a solved roadmap: the first period as the plan's sections, every period in ``periods``.
+
+Each period's deployments, servers and racks are written by the single-period plan builder's own
+functions over that period's fleet program (planner.optimize.plan_builder), its figures by
+planner.plan.figures, and every period is verified against its constraints like a single-period plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from planner import __version__
+from planner.optimize import plan_builder as pb
+from planner.optimize.backend import SolveResult
+from planner.optimize.program import int_value, value
+from planner.plan import figures
+from planner.problem.limits import CAPS
+from planner.problem.model import Problem
+from planner.roadmap.program import ROADMAP_FAMILIES, RoadmapModel
+from planner.schemas.plan import (
+    PLAN_SCHEMA_VERSION,
+    Analysis,
+    Assumption,
+    Constraint,
+    Deployment,
+    Objective,
+    Plan,
+    PlanFinance,
+    PlanSite,
+    Rack,
+    RoadmapPeriod,
+    RoadmapTotals,
+    ScenarioRef,
+    ServerGroup,
+    Solver,
+    Totals,
+    WorkloadRow,
+)
+
+APPLIED = frozenset(f.kind for f in ROADMAP_FAMILIES)
+NOT_APPLIED = frozenset(f.kind for f in CAPS) - APPLIED
+"""Limit kinds a roadmap does not apply (inventory, budget): left out of its constraints table."""
+NOT_ANALYSED = "what-if values and objective alternatives are not computed for a roadmap yet"
+
+
+@dataclass(frozen=True)
+class PeriodFleet:
+    deployments: list[Deployment]
+    servers: list[ServerGroup]
+    """On site."""
+    rented: list[ServerGroup]
+    racks: list[Rack]
+    totals: Totals
+    constraints: list[Constraint]
+
+
+def _checked_problem(p: Problem) -> Problem:
+    """The period's problem as its constraints table reads it: no inventory or budget (not applied to a roadmap)."""
+    return replace(p, gpus=tuple(replace(g, inventory_gpus=None) for g in p.gpus)).with_money(budget_usd=None)
+
+
+def period_fleet(rm: RoadmapModel, t: int, solved: SolveResult) -> PeriodFleet:
+    """Period ``t``'s deployments, servers, racks, totals and constraints, verified."""
+    every = replace(solved, model=rm.fleets[t])
+    site = replace(solved, model=rm.onsite[t])
+    onsite = set(rm.roadmap.onsite)
+    deployments = pb._deployments(every)
+    local = [d for d in deployments if d.gpu in onsite]
+    servers = pb._servers(site)
+    rented = [s for s in pb._servers(every) if s.gpu not in onsite]
+    racks = pb._racks(site, servers, local)
+    p = site.model.problem
+    totals = figures.totals(p, local, servers, len(racks), {g.id: g.spare_gpu_w for g in p.gpus})
+    constraints = figures.constraints(_checked_problem(every.model.problem), deployments, servers, racks, totals)
+    pb.verify(constraints, deployments, servers + rented, every)
+    return PeriodFleet(deployments, servers, rented, racks, totals, constraints)
+
+
+def _counts(items: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in sorted(items.items()) if v > 0}
+
+
+def period_entry(rm: RoadmapModel, t: int, fleet: PeriodFleet) -> RoadmapPeriod:
+    r = rm.roadmap
+    period = r.periods[t]
+    installed: dict[str, int] = {}
+    for s in fleet.servers:
+        installed[s.gpu] = installed.get(s.gpu, 0) + s.servers
+    retired: dict[str, int] = {}
+    for k, o in enumerate(r.owned):
+        before = o.servers if t == 0 else int_value(rm.kept[k, t - 1])
+        retired[o.gpu] = retired.get(o.gpu, 0) + before - int_value(rm.kept[k, t])
+    cost = value(rm.period_expr("cost_usd", t))
+    site = period.problem.site
+    binding = sorted(c.name for c in fleet.constraints if c.binding and c.kind in APPLIED)
+    totals = RoadmapTotals(
+        servers=sum(installed.values()), gpus=fleet.totals.gpus, gpus_rented=sum(s.gpus for s in fleet.rented),
+        racks=fleet.totals.racks, it_power_nameplate_w=fleet.totals.it_power_nameplate_w,
+        it_power_max_w=fleet.totals.it_power_max_w, it_power_avg_w=fleet.totals.it_power_avg_w,
+        power_cap_w=site.power_cap_w, racks_available=site.racks,
+        capex_usd=value(rm.period_expr("capex_usd", t)), running_usd=value(rm.period_expr("running_usd", t)),
+        rental_usd=value(rm.period_expr("rental_usd", t)), resale_usd=value(rm.period_expr("resale_usd", t)),
+        cost_usd=cost, discounted_cost_usd=cost * period.discount, binding=binding)
+    return RoadmapPeriod(
+        label=period.label, deployments=fleet.deployments, installed=_counts(installed),
+        purchases=_counts({g: int_value(v) for (s, g), v in rm.buy.items() if s == t}),
+        retirements=_counts(retired), rentals=_counts({s.gpu: s.servers for s in fleet.rented}), totals=totals)
+
+
+def first_binding(periods: list[RoadmapPeriod]) -> dict[str, str]:
+    """Each limit -> the label of the first period it binds in."""
+    out: dict[str, str] = {}
+    for period in periods:
+        for name in period.totals.binding:
+            out.setdefault(name, period.label)
+    return out
+
+
+def roadmap_notes(rm: RoadmapModel, binds: dict[str, str]) -> list[str]:
+    r = rm.roadmap
+    notes = [f"roadmap: {len(r.periods)} {r.period_kind}s, one integer program; the plan's fleet sections "
+             f"describe the first period ({r.periods[0].label}); `periods` holds every period",
+             f"orders serve {r.lead_time_periods} period(s) after they are placed; capex is paid when ordered",
+             f"costs discounted at {r.discount_rate_per_year:g} per year; what is still installed at the end is "
+             "valued at its resale value (owned) or straight-line book value (bought), and subtracted",
+             "installed servers stay powered (idle when unused), take rack space and pay colocation and support; "
+             "bought servers are not retired within the horizon",
+             "hardware.inventory and finance.budget_usd are not applied to a roadmap (they bound one purchase)",
+             "ties among equally good roadmaps are not broken by the tie rule: the solver's first optimum is kept"]
+    notes += [f"{c.option}: {c.gpus_per_instance}-GPU instances at {c.usd_per_hour:g} USD/h ({c.pricing}, "
+              f"held for whole periods); source: {c.source}" for c in r.cloud]
+    notes += [f"{name} first binds in {label}" for name, label in sorted(binds.items())]
+    return notes
+
+
+def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str]) -> Plan:
+    """The plan: the first period's fleet in the single-period sections, every period in ``periods``."""
+    r = rm.roadmap
+    fleets = [period_fleet(rm, t, solved) for t in range(len(r.periods))]
+    periods = [period_entry(rm, t, f) for t, f in enumerate(fleets)]
+    first, p = fleets[0], rm.onsite[0].problem
+    objective = value(rm.expr["objective"])
+    unit = pb.OBJECTIVE_UNITS[r.base.objective]
+    all_notes = [*notes, *roadmap_notes(rm, first_binding(periods))]
+    return Plan(
+        schema_version=PLAN_SCHEMA_VERSION, tool_version=__version__,
+        scenario=ScenarioRef(name=p.name, description=p.description, file=p.file_name, override=p.override,
+                             objective=p.objective),
+        input_sha256=p.hashes, status=solved.status,  # type: ignore[arg-type]
+        objective=Objective(name=p.objective, value=objective,
+                            unit="USD (discounted, horizon)" if p.objective == "min_tco" else f"{unit} (summed)"),
+        solver=Solver(name=solved.solver_name, version=solved.solver_version, status=solved.solver_status,
+                      mip_gap=solved.mip_gap, time_s=solved.time_s, time_limit_s=solved.time_limit_s),
+        deployments=first.deployments, servers=first.servers, racks=first.racks, totals=first.totals,
+        constraints=[c for c in first.constraints if c.kind not in NOT_APPLIED],
+        site=PlanSite.model_validate(r.base.echo.site), finance=PlanFinance.model_validate(r.base.echo.finance),
+        workloads=[WorkloadRow.model_validate(pb.workload_row(w)) for w in r.base.workloads],
+        assumptions=[Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)],
+        analysis=Analysis(what_if="skipped", objective_alternatives="skipped", skipped_reason=NOT_ANALYSED),
+        periods=periods)
+
