@@ -55,6 +55,12 @@ def render() -> str:
               "|---|---|---|---|---|"]
     for c in k.FIXED.values():
         lines.append(_row(c.name, f"{c.value:g}", f"{c.low:g}", f"{c.high:g}", c.unit, c.source))
+    lines += ["", "## Memory technologies", "",
+              "Device energy per bit of DRAM traffic (a GPU's `memory_technology` in the catalog); the on-chip",
+              "path (`onchip_movement_j_per_bit`) comes on top and `memory_energy_scale` multiplies the sum.", "",
+              "| technology | J/bit | plausible range | source |", "|---|---|---|---|"]
+    for c in k.MEMORY_ENERGY.values():
+        lines.append(f"| `{c.name}` | {c.value:g} | {c.low:g} - {c.high:g} | {c.source.replace('|', '/')} |")
     lines += ["", "## Formats and conversions", "",
               "| name | value | source |", "|---|---|---|"]
     lines += [f"| bytes per weight, {p} | {b:g} | GPTQ/AWQ int4 + group scales, OCP MX (MXFP4), "

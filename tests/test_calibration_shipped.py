@@ -46,7 +46,8 @@ def test_shipped_calibration_is_the_default_and_names_its_data():
     assert default_calibration_path() == DATA / "calibration.yaml"
     cal, _ = load_calibration(None)
     assert cal.provenance["data_sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
-    assert cal.provenance["command"] == f"planner calibrate {SHIPPED.name} --allow-clamped"
+    assert cal.provenance["command"] == f"planner calibrate {SHIPPED.name}"
+    assert "clamped" not in cal.provenance  # no fitted coefficient ends at a bound (issue 11 item 4)
 
 
 def test_refitting_reproduces_the_shipped_calibration(tmp_path, monkeypatch, capsys):
@@ -55,7 +56,7 @@ def test_refitting_reproduces_the_shipped_calibration(tmp_path, monkeypatch, cap
     epoch = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
     out = tmp_path / "calibration.yaml"
-    assert main(["calibrate", str(SHIPPED), "--out", str(out), "--allow-clamped"]) == 0
+    assert main(["calibrate", str(SHIPPED), "--out", str(out)]) == 0  # refused if a coefficient hit a bound
     capsys.readouterr()
     fresh = yaml.safe_load(out.read_text(encoding="utf-8"))
     hint = "the shipped calibration is stale: run `python3 scripts/accuracy_table.py --refit`"

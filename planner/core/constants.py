@@ -92,6 +92,11 @@ FIXED: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
     Constant("default_memory_energy_j_per_bit", 6.0e-12, 3.9e-12, 7.5e-12, "J/bit",
              "device energy per bit when a GPU's catalog entry names no memory technology: the HBM2E/HBM3 "
              "figure (MEMORY_ENERGY)"),
+    Constant("pcie_allreduce_efficiency", 0.45, 0.3, 0.7, "1",
+             "all-reduce bus bandwidth over PCIe peers (no NVLink) as a share of the link's per-direction "
+             "figure: 8 x RTX 5090 on PCIe Gen5 (64 GB/s) reach 28 GB/s bus bandwidth, 4 GPUs 35 GB/s "
+             "(NVIDIA/nccl issue #1639; maintainer: PCIe all-reduce is bound by what the CPU and its memory "
+             "deliver); ring all-reduce on 8 PCIe RTX 4090 likewise far below the link (nccl issue #1530)"),
     Constant("gpu_memory_utilization", 0.90, 0.70, 0.98, "1",
              "share of GPU memory the engine may use; vLLM default gpu_memory_utilization 0.9"),
     Constant("runtime_reserve_bytes", 3.0e9, 0.5e9, 8.0e9, "B",

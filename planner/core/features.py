@@ -15,7 +15,8 @@ MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_activ
                   "attn_flops_per_context_token", "kv_bytes_per_token", "kv_split_heads", "sliding_fraction",
                   "sliding_window", "max_context_tokens", "attention_heads")
 GPU_FEATURES = ("memory_bytes", "bandwidth_bytes_per_s", "half_flops", "tdp_w", "idle_w",
-                "interconnect_bytes_per_s", "interconnect_latency_s", "memory_energy_j_per_byte")
+                "interconnect_bytes_per_s", "interconnect_latency_s", "memory_energy_j_per_byte",
+                "allreduce_bytes_per_s")
 
 
 def model_features(m: ModelSpec) -> dict[str, float]:
@@ -77,7 +78,15 @@ def gpu_features(g: GpuSpec) -> dict[str, float]:
         "interconnect_bytes_per_s": g.interconnect_bytes_per_s,
         "interconnect_latency_s": g.interconnect_latency_s,
         "memory_energy_j_per_byte": memory_energy_j_per_byte(g.memory_technology),
+        "allreduce_bytes_per_s": g.interconnect_bytes_per_s * allreduce_efficiency(g.interconnect.kind),
     }
+
+
+def allreduce_efficiency(interconnect_kind: str) -> float:
+    """Bus bandwidth a tensor-parallel all-reduce reaches over the link, as a share of its per-direction
+    figure: PCIe peers (no NVLink) share the host's root complexes and CPU memory (planner.core.constants
+    pcie_allreduce_efficiency); NVLink and Infinity Fabric links are taken at their figure."""
+    return fixed("pcie_allreduce_efficiency") if interconnect_kind.lower().startswith("pcie") else 1.0
 
 
 def memory_energy_j_per_byte(technology: str | None) -> float:

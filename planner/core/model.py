@@ -116,7 +116,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "attn_prefill": (layers_stage * (x["attn_flops_per_context_token"] / tp)
                          * effective_context(x["input_tokens"], x) / 2.0),
         "ring_per_token": (2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
-                           / x["interconnect_bytes_per_s"]),
+                           / x["allreduce_bytes_per_s"]),
         "link_bytes_per_token": 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES,
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
         "alpha": alpha,
