@@ -274,6 +274,8 @@ def _without_unset(model: BaseModel, data: dict[str, Any], keys: frozenset[str])
 CAPEX_LINE_TOTALS = frozenset({"network_capex_usd", "storage_capex_usd", "rack_capex_usd", "annual_support_usd"})
 CAPEX_LINE_FINANCE = frozenset({"network_usd_per_server", "storage_usd_per_server", "rack_usd",
                                 "support_share_per_year"})
+ROADMAP_FINANCE_KEYS = frozenset({"discount_rate_per_year"})
+"""Finance keys of a roadmap, left out when null (single-period plans keep their bytes)."""
 
 
 class Totals(PlanModel):
@@ -433,10 +435,13 @@ class PlanFinance(MappingView, PlanModel):
     """One rack with its PDUs; null in plans written before racks were priced."""
     support_share_per_year: Number | None = None
     """The scenario's support share per year; null: the catalog's figure per server model."""
+    discount_rate_per_year: Number | None = None
+    """A roadmap's discount rate per year (planner.roadmap); left out of plan.json when null."""
 
     @model_serializer(mode="wrap")
     def _capex_lines_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_unset(self, handler(self), CAPEX_LINE_FINANCE)
+        data = _without_unset(self, handler(self), CAPEX_LINE_FINANCE)
+        return {k: v for k, v in data.items() if not (k in ROADMAP_FINANCE_KEYS and v is None)}
 
 
 class Objective(MappingView, PlanModel):
@@ -585,6 +590,51 @@ def _derived_analysis(data: dict[str, Any]) -> dict[str, Any]:
     return {"what_if": state, "objective_alternatives": state, "skipped_reason": None}
 
 
+class RoadmapTotals(PlanModel):
+    """One period of a roadmap: its fleet, power and cost (USD of that period, undiscounted unless named)."""
+    servers: Count
+    """Servers installed on site."""
+    gpus: Count
+    """GPUs installed on site."""
+    gpus_rented: Count
+    racks: Count
+    """Racks the period's fleet packs into."""
+    it_power_nameplate_w: Number
+    it_power_max_w: Number
+    it_power_avg_w: Number
+    power_cap_w: Number | None = None
+    """The site's IT power in this period (null: no cap)."""
+    racks_available: Count | None = None
+    capex_usd: Number
+    """Servers ordered in this period (with their network and storage shares) and racks built."""
+    running_usd: Number
+    """Energy, colocation and support of the installed fleet over the period."""
+    rental_usd: Number
+    resale_usd: Number
+    """Resale value of the owned servers retired in this period."""
+    cost_usd: Number
+    """capex + running + rental - resale."""
+    discounted_cost_usd: Number
+    binding: list[str] = []
+    """Limits the period's plan is within 2 % of (site_power, racks_total)."""
+
+
+class RoadmapPeriod(PlanModel):
+    """One period of a roadmap (planner.roadmap): what runs, what is installed, ordered, retired, rented."""
+    label: str
+    deployments: list[Deployment]
+    """Every deployment of the period, rented ones on GPU ``<gpu>.cloud``."""
+    installed: dict[str, Count]
+    """GPU id -> servers installed on site."""
+    purchases: dict[str, Count]
+    """GPU id -> servers ordered in this period (they serve after the lead time)."""
+    retirements: dict[str, Count]
+    """GPU id -> owned servers retired in this period."""
+    rentals: dict[str, Count]
+    """Rented GPU option -> instances rented for the period."""
+    totals: RoadmapTotals
+
+
 class Plan(PlanModel):
     schema_version: str
     tool_version: str
@@ -610,6 +660,14 @@ class Plan(PlanModel):
     """The plan re-solved under each objective (for the cost-versus-power Pareto view)."""
     analysis: Analysis
     """Whether what_if and objective_alternatives were computed or skipped (and why)."""
+    periods: list[RoadmapPeriod] | None = None
+    """A roadmap's periods (a scenario with ``horizon``); the sections above then describe the first
+    period. Left out of plan.json for a single-period plan."""
+
+    @model_serializer(mode="wrap")
+    def _periods_when_a_roadmap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k == "periods" and v is None)}
 
     @model_validator(mode="wrap")
     @classmethod

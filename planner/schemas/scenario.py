@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from planner.schemas.base import StrictModel
 from planner.schemas.catalog import Precision
+from planner.schemas.roadmap import CloudOffer, Horizon, OwnedServers
 
 Objective = Literal["min_tco", "min_power", "min_energy", "min_gpus", "min_carbon"]
 OBJECTIVES: tuple[str, ...] = ("min_tco", "min_power", "min_energy", "min_gpus", "min_carbon")
@@ -143,6 +144,13 @@ class Hardware(StrictModel):
     servers: dict[str, ServerOverride] = {}
     """Per GPU type, a server model that replaces the catalog's reference server."""
 
+    owned: list[OwnedServers] = []
+    """Servers already installed (a roadmap, with ``horizon``): no purchase capex, retirement a decision."""
+    lead_time_periods: int = Field(0, ge=0, le=120)
+    """Periods between ordering servers and their serving (a roadmap, with ``horizon``)."""
+    cloud: list[CloudOffer] = []
+    """Rentable cloud instances per GPU type (a roadmap, with ``horizon``)."""
+
     @field_validator("inventory")
     @classmethod
     def _nonneg(cls, v: dict[str, int]) -> dict[str, int]:
@@ -210,6 +218,8 @@ class Finance(StrictModel):
     support_share_per_year: float | None = Field(None, ge=0, le=1)
     """Hardware support per year as a share of the hardware capex (GPUs, servers, network, storage);
     default: the catalog's figure for the server model."""
+    discount_rate_per_year: float | None = Field(None, ge=0, le=1)
+    """Discount rate of a roadmap's costs (with ``horizon``; 0.08: 8 % a year); default 0."""
 
 
 class Scenario(StrictModel):
@@ -224,6 +234,8 @@ class Scenario(StrictModel):
     """Path (relative to the scenario file) of a calibration YAML from `planner calibrate`."""
     overrides: dict[Name, dict] = {}  # type: ignore[type-arg]
     """Named patches merged into this document with `--override NAME` (workloads matched by name)."""
+    horizon: Horizon | None = None
+    """Periods to plan (a capacity roadmap, planner.roadmap); none: one period, as always."""
 
     @model_validator(mode="after")
     def _unique_workloads(self) -> Scenario:
