@@ -134,7 +134,8 @@ def _table(rows: list[tuple[str, str, int, float]]):  # type: ignore[no-untyped-
 def test_a_pruned_configuration_carries_over_to_its_best_sibling_with_enough_replicas() -> None:
     old = _table([("a", "h100", 64, 10.0), ("b", "l40s", 32, 4.0)])
     new = _table([("a", "h100", 128, 7.5), ("a", "h100", 96, 6.0), ("b", "h200", 32, 9.0)])
-    replicas = {("a", "h100", "fp8", 1, 1, 64, 2048): 4, ("b", "l40s", "fp8", 1, 1, 32, 2048): 3}
+    # the last key element is the GPU power limit (0: a table without the column runs at TDP)
+    replicas = {("a", "h100", "fp8", 1, 1, 64, 2048, 0.0): 4, ("b", "l40s", "fp8", 1, 1, 32, 2048, 0.0): 3}
     out = carried_over(replicas, old, new, {"a": 1, "b": 0})
     # a: 3 serving replicas of 10 rps = 30 rps -> 4 of 7.5 rps, plus its 1 spare; b: no l40s row left
-    assert out == {("a", "h100", "fp8", 1, 1, 128, 2048): 5}
+    assert out == {("a", "h100", "fp8", 1, 1, 128, 2048, 0.0): 5}

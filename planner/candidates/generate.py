@@ -81,13 +81,13 @@ def distinct_precisions(precisions: Sequence[str], g: GpuSpec) -> list[str]:
 
 
 def _grid(w: WorkloadDemand, model: ModelSpec, gpus: tuple[GpuOption, ...]) -> dict[str, np.ndarray]:
-    """Every (GPU, precision, TP, PP, batch, token budget) to evaluate, as columns."""
+    """Every (GPU, precision, TP, PP, power limit, batch, token budget) to evaluate, as columns."""
     batches = np.asarray(BATCH_GRID, dtype=float)
     budgets = np.asarray(BUDGET_GRID, dtype=float)
     bb, kk = np.meshgrid(batches, budgets, indexing="ij")
     valid = kk > bb  # the budget counts decode tokens, so it must exceed the batch
     bb, kk = bb[valid], kk[valid]
-    keys: list[tuple[str, str, int, int]] = []
+    keys: list[tuple[str, str, int, int, float]] = []
     for g in gpus:
         n = g.gpus_per_server
         tps = [t for t in TP_GRID if t <= n and valid_tp(t, model, n) and (w.max_tp is None or t <= w.max_tp)]
@@ -96,15 +96,16 @@ def _grid(w: WorkloadDemand, model: ModelSpec, gpus: tuple[GpuOption, ...]) -> d
                 # pipeline stages span servers: only once tensor parallelism fills a server
                 for pp in PP_GRID:
                     if (pp == 1 or tp == n) and (w.max_pp is None or pp <= w.max_pp):
-                        keys.append((g.id, prec, tp, pp))
+                        keys += [(g.id, prec, tp, pp, g.tdp_w if limit_w is None else limit_w)
+                                 for limit_w in g.limits_w]
     if not keys:
         return {k: np.array([], dtype=object if k in ("gpu", "precision") else float)
-                for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens")}
+                for k in ("gpu", "precision", "tp", "pp", "batch_size", "prefill_chunk_tokens", "power_limit_w")}
     reps = len(bb)
-    parts = [np.repeat(np.array([k[i] for k in keys]), reps) for i in range(4)]
+    parts = [np.repeat(np.array([k[i] for k in keys]), reps) for i in range(5)]
     return {"gpu": parts[0].astype(str), "precision": parts[1].astype(str), "tp": parts[2].astype(float),
             "pp": parts[3].astype(float), "batch_size": np.tile(bb, len(keys)),
-            "prefill_chunk_tokens": np.tile(kk, len(keys))}
+            "prefill_chunk_tokens": np.tile(kk, len(keys)), "power_limit_w": parts[4].astype(float)}
 
 
 def _subset(grid: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -116,7 +117,9 @@ def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: floa
     n = len(grid["gpu"])
     cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, engine),
             "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
-    x, problem = build_inputs(cols, p.catalog, p.calibration)
+    # the core's power-limit model only where some GPU may run below its TDP (a limit at TDP changes nothing)
+    limit_w = grid.get("power_limit_w") if p.power_limited else None
+    x, problem = build_inputs(cols, p.catalog, p.calibration, power_limit_w=limit_w)
     if hit_rate:
         x["cached_prompt_share"] = np.full(n, hit_rate)  # the core computes only uncached prompt tokens
     with np.errstate(all="ignore"):
@@ -238,6 +241,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "gpu": grid["gpu"][idx], "precision": grid["precision"][idx],
         "tp": grid["tp"][idx].astype(int), "pp": grid["pp"][idx].astype(int),
         "batch_size": batch.astype(int), "prefill_chunk_tokens": grid["prefill_chunk_tokens"][idx].astype(int),
+        "power_limit_w": grid["power_limit_w"][idx].astype(float), "server_pool": _pool_keys(p, grid, idx),
         "num_gpus": n_gpu.astype(int),
         "capacity_rps": cap, "saturated_rps": mu,
         "ttft_p95_s": ttft95, "itl_p95_s": m["itl_p95_s"][idx], "itl_s": m["itl_s"][idx],
@@ -261,6 +265,13 @@ PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token"
                         "energy_communication_j_per_token", "prefill_flops", "decode_flops_per_token",
                         "prefill_energy_j", "decode_energy_per_token_j")
 """Core outputs each candidate carries for the plan (planner.plan.energy), GPU basis at the candidate's batch."""
+
+
+def _pool_keys(p: Problem, grid: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """The server pool (GPU type at a power limit, planner.problem.model.ServerPool) of each row."""
+    pairs = list(zip(grid["gpu"][idx].tolist(), grid["power_limit_w"][idx].tolist(), strict=True))
+    keys = {pair: p.gpu(pair[0]).pool_key(pair[1]) for pair in set(pairs)}
+    return np.array([keys[pair] for pair in pairs], dtype=object).astype(str) if pairs else np.array([], dtype=str)
 
 
 def _replica_load(w: WorkloadDemand, at_c: dict[str, Any], at_1: dict[str, Any], tail_ttft_c_s: np.ndarray) -> Any:
@@ -299,12 +310,16 @@ class Evaluated:
 
 def evaluate_configurations(p: Problem, w: WorkloadDemand, configs: dict[str, np.ndarray]) -> Evaluated:
     """Evaluate the configurations ``configs`` (columns gpu, precision, tp, pp, batch_size,
-    prefill_chunk_tokens) of workload ``w`` with the code `workload_candidates` runs on its grid, so
+    prefill_chunk_tokens, and optionally power_limit_w: default the GPU's TDP) of workload ``w`` with
+    the code `workload_candidates` runs on its grid, so
     `planner check` recomputes a plan's figures exactly as `planner solve` computed them. The grid's
     own rules (allowed GPUs, precisions, TP and PP) are not applied: the caller checks those."""
     model = p.catalog.model(w.model_id)
     grid = {"gpu": np.asarray(configs["gpu"]).astype(str), "precision": np.asarray(configs["precision"]).astype(str)}
     grid |= {k: np.asarray(configs[k], dtype=float) for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}
+    tdp_w = [p.gpu(g).tdp_w for g in grid["gpu"]]
+    grid["power_limit_w"] = np.asarray(configs["power_limit_w"], dtype=float) if "power_limit_w" in configs \
+        else np.asarray(tdp_w, dtype=float)  # no limit recorded: the GPU's TDP
     found = _operating_points(p, w, model, grid)
     n = len(grid["gpu"])
     points: dict[str, np.ndarray] = {}
@@ -313,6 +328,12 @@ def evaluate_configurations(p: Problem, w: WorkloadDemand, configs: dict[str, np
             points[k] = np.full(n, np.nan)
             points[k][found.rows] = v
     return Evaluated(found.why, found.problem, found.mean, points, w.longest_tokens)
+
+
+def _prune(rule: str, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Dominated points dropped within each (workload, server pool): points at different power limits
+    run on different servers, so one never replaces the other (planner.candidates.prune groups by GPU)."""
+    return PRUNING[rule]({**cols, "gpu": cols["server_pool"]})
 
 
 def generate_candidates(p: Problem, workloads: tuple[WorkloadDemand, ...] | None = None) -> Candidates:
@@ -324,7 +345,7 @@ def generate_candidates(p: Problem, workloads: tuple[WorkloadDemand, ...] | None
         best[w.name] = b
         evaluated += n
     merged = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
-    keep = PRUNING[p.candidate_pruning](merged)
+    keep = _prune(p.candidate_pruning, merged)
     return Candidates({k: v[keep] for k, v in merged.items()}, best, evaluated, p.candidate_pruning)
 
 
@@ -332,5 +353,5 @@ def replace_workload(cand: Candidates, name: str, cols: dict[str, np.ndarray]) -
     """``cand`` with one workload's operating points replaced by ``cols`` (pruned again)."""
     keep_other = cand.columns["workload"] != name
     merged = {k: np.concatenate([v[keep_other], cols[k]]) for k, v in cand.columns.items()}
-    mask = PRUNING[cand.pruning](merged)
+    mask = _prune(cand.pruning, merged)
     return Candidates({k: v[mask] for k, v in merged.items()}, cand.best_latency, cand.evaluated, cand.pruning)

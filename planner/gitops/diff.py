@@ -107,13 +107,24 @@ def keyed_deployments(plan: Plan | None) -> dict[str, Deployment]:
     if plan is None:
         return {}
     keys = [deployment_key(d) for d in plan.deployments]
-    return {(k + f"/bs{d.batch_size}" if keys.count(k) > 1 else k): d
-            for k, d in zip(keys, plan.deployments, strict=True)}
+    keys = [k + f"/bs{d.batch_size}" if keys.count(k) > 1 else k for k, d in zip(keys, plan.deployments, strict=True)]
+    # the same configuration at two GPU power limits (their servers are different pools)
+    keys = [k + f"/pl{d.power_limit_w or 0:.0f}w" if keys.count(k) > 1 else k
+            for k, d in zip(keys, plan.deployments, strict=True)]
+    return dict(zip(keys, plan.deployments, strict=True))
+
+
+UNRECORDED_IS_NO_CHANGE = frozenset({"power_limit_w"})
+"""Deployment fields older plans do not record: a side without one is no change (not the GPU's TDP vs null)."""
 
 
 def _field_changes(before: Deployment, after: Deployment) -> tuple[FieldChange, ...]:
-    return tuple(FieldChange(f, getattr(before, f), getattr(after, f)) for f in DEPLOYMENT_FIELDS
-                 if not same(getattr(before, f), getattr(after, f)))
+    def changed(f: str) -> bool:
+        a, b = getattr(before, f), getattr(after, f)
+        if f in UNRECORDED_IS_NO_CHANGE and (a is None or b is None):
+            return False
+        return not same(a, b)
+    return tuple(FieldChange(f, getattr(before, f), getattr(after, f)) for f in DEPLOYMENT_FIELDS if changed(f))
 
 
 def diff_deployments(base: Plan | None, new: Plan | None) -> tuple[DeploymentChange, ...]:

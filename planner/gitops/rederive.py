@@ -96,10 +96,24 @@ def _gpu_problem(d: Deployment, ctx: Context, plan: Plan) -> str | None:
     if d.gpu in ctx.gpus:
         if not any(g.gpu == d.gpu for g in plan.servers):
             return f"gpu {d.gpu} has no server group in the plan (servers[])"
-        return None
+        return _power_limit_problem(d, ctx.gpus[d.gpu], plan)
     allowed = ", ".join(sorted(ctx.gpus)) or "none"
     where = "hardware.gpus" if ctx.gpus_listed else "the catalog's priced GPUs"
     return f"gpu {d.gpu!r} is not one the scenario allows ({where} whose server fits a rack: {allowed})"
+
+
+def _power_limit_problem(d: Deployment, g: GpuOption, plan: Plan) -> str | None:
+    """The deployment's power limit is one the scenario offers for its GPU, and its servers run it."""
+    limit_w = g.tdp_w if d.power_limit_w is None else d.power_limit_w
+    offered = g.offered_limits_w
+    if not any(close(limit_w, w) for w in offered):
+        return (f"power_limit_w {limit_w:g} is not a limit the scenario offers for {g.id} "
+                f"(hardware.power_limit_fractions x TDP {g.tdp_w:g} W, at or above the GPU's minimum: "
+                f"{', '.join(f'{w:g}' for w in offered)} W)")
+    if not any(s.gpu == d.gpu and close(g.tdp_w if s.power_limit_w is None else s.power_limit_w, limit_w)
+               for s in plan.servers):
+        return f"no server group of {g.id} runs at power_limit_w {limit_w:g} (servers[].power_limit_w)"
+    return None
 
 
 def _parallelism_problems(d: Deployment, w: WorkloadDemand, ctx: Context, where: str) -> list[str]:
@@ -145,6 +159,8 @@ def configuration_problems(d: Deployment, w: WorkloadDemand, ctx: Context, plan:
 
 def _evaluate(ds: list[Deployment], w: WorkloadDemand, ctx: Context) -> Evaluated:
     configs = {"gpu": np.array([d.gpu for d in ds]), "precision": np.array([d.precision for d in ds]),
+               "power_limit_w": np.array([ctx.gpus[d.gpu].tdp_w if d.power_limit_w is None else d.power_limit_w
+                                          for d in ds], dtype=float),
                **{k: np.array([float(getattr(d, k)) for d in ds])
                   for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}}
     return evaluate_configurations(ctx.problem, w, configs)

@@ -56,7 +56,7 @@ def _server_claims(plan: Plan, ctx: Context) -> list[str]:
             continue  # a problem (see _server_problems)
         psu = t.psu
         want: dict[str, Any] = {
-            "gpus_per_server": t.gpus_per_server, "server_max_power_w": t.server_max_power_w,
+            "gpus_per_server": t.gpus_per_server, "server_max_power_w": t.server_max_power_at_w(g.power_limit_w),
             "rack_units": t.server_rack_units, "server_model": t.server_model, "gpu_price_usd": t.gpu_price_usd,
             "server_price_usd": t.server_price_usd,
             "psu_count": psu.count if psu else None, "psu_rating_w": psu.rating_w if psu else None,
@@ -79,6 +79,11 @@ def _server_problems(plan: Plan, ctx: Context) -> list[str]:
         elif g.gpus != g.servers * g.gpus_per_server:
             out.append(f"servers[{i}] ({g.gpu}): gpus {g.gpus} is not servers {g.servers} x gpus_per_server "
                        f"{g.gpus_per_server}")
+        elif g.power_limit_w is not None and not any(close(g.power_limit_w, w)
+                                                     for w in ctx.gpus[g.gpu].offered_limits_w):
+            out.append(f"servers[{i}] ({g.gpu}): power_limit_w {g.power_limit_w:g} is not a limit the scenario "
+                       f"offers (hardware.power_limit_fractions: "
+                       f"{', '.join(f'{w:g}' for w in ctx.gpus[g.gpu].offered_limits_w)} W)")
     return out
 
 
@@ -99,7 +104,7 @@ def _servers(plan: Plan, ctx: Context) -> list[ServerGroup]:
         if t is not None:
             out.append(g.model_copy(update={
                 "gpus": g.servers * t.gpus_per_server, "gpus_per_server": t.gpus_per_server,
-                "server_max_power_w": t.server_max_power_w, "gpu_price_usd": t.gpu_price_usd,
+                "server_max_power_w": t.server_max_power_at_w(g.power_limit_w), "gpu_price_usd": t.gpu_price_usd,
                 "server_price_usd": t.server_price_usd}))
         elif g.gpu in ctx.left_out:
             out.append(g.model_copy(update={"gpus": g.servers * g.gpus_per_server}))
@@ -108,8 +113,9 @@ def _servers(plan: Plan, ctx: Context) -> list[ServerGroup]:
 
 def _racks(plan: Plan, ctx: Context) -> list[Rack]:
     """The racks of GPUs the scenario allows, at the catalog's server power and the site's usable cap."""
-    return [r.model_copy(update={"power_nameplate_w": r.servers * ctx.gpus[r.gpu].server_max_power_w,
-                                 "usable_cap_w": ctx.problem.site.usable_rack_w})
+    return [r.model_copy(update={
+        "power_nameplate_w": r.servers * ctx.gpus[r.gpu].server_max_power_at_w(r.power_limit_w),
+        "usable_cap_w": ctx.problem.site.usable_rack_w})
             for r in plan.racks if r.gpu in ctx.gpus]
 
 
@@ -123,28 +129,42 @@ def _bought(plan: Plan, ctx: Context, gpu: str) -> int:
 
 # -- racks ------------------------------------------------------------------------------------------
 
-def _power_w(plan: Plan, ctx: Context, found: Findings, gpu: str, figure: str) -> float:
-    """IT power of one GPU type's servers: its deployments' (recomputed where possible) plus idle spares."""
-    ds = [d for d in _deployments(plan, ctx, found) if d.gpu == gpu]
-    servers = [g for g in _servers(plan, ctx) if g.gpu == gpu]
+def _pool(ctx: Context, gpu: str, power_limit_w: float | None) -> str:
+    """The server pool (ServerPool.key) of a GPU type at a power limit (None: at TDP)."""
+    return ctx.problem.pool(gpu, power_limit_w).key if gpu in ctx.gpus else gpu
+
+
+def _power_w(plan: Plan, ctx: Context, found: Findings, pool: str, figure: str) -> float:
+    """IT power of one server pool: its deployments' (recomputed where possible) plus idle spares."""
+    ds = [d for d in _deployments(plan, ctx, found) if figures.pool_of(ctx.problem, d) == pool]
+    servers = [g for g in _servers(plan, ctx) if _pool(ctx, g.gpu, g.power_limit_w) == pool]
     return sum(getattr(d, figure) for d in ds) + figures.spare_power_w(ds, servers, _spare_gpu_w(ctx))
+
+
+def _servers_by_pool(plan: Plan, ctx: Context) -> dict[str, int]:
+    """Servers the plan buys per server pool (a GPU type at one power limit)."""
+    out: dict[str, int] = {}
+    for g in plan.servers:
+        pool = _pool(ctx, g.gpu, g.power_limit_w)
+        out[pool] = out.get(pool, 0) + g.servers
+    return out
 
 
 def _rack_problems(plan: Plan, ctx: Context) -> list[str]:
     out = []
-    servers = {g.gpu: g.servers for g in plan.servers}
-    for gpu in sorted({r.gpu for r in plan.racks} | set(servers)):
-        in_racks = sum(r.servers for r in plan.racks if r.gpu == gpu)
-        if in_racks != servers.get(gpu, 0):
-            out.append(f"racks of {gpu}: they hold {in_racks} servers, but the plan buys {servers.get(gpu, 0)} "
+    servers = _servers_by_pool(plan, ctx)
+    for pool in sorted({_pool(ctx, r.gpu, r.power_limit_w) for r in plan.racks} | set(servers)):
+        in_racks = sum(r.servers for r in plan.racks if _pool(ctx, r.gpu, r.power_limit_w) == pool)
+        if in_racks != servers.get(pool, 0):
+            out.append(f"racks of {pool}: they hold {in_racks} servers, but the plan buys {servers.get(pool, 0)} "
                        f"(servers[].servers)")
     for r in plan.racks:
         t = ctx.gpus.get(r.gpu)
-        if r.gpu not in servers:
+        if _pool(ctx, r.gpu, r.power_limit_w) not in servers:
             out.append(f"rack {r.id}: gpu {r.gpu!r} has no server group in the plan")
         elif t is None:
             continue  # a GPU the scenario leaves out: reported once, at its server group or as left out
-        elif r.servers > (per_rack := ctx.problem.site.servers_per_rack(t)):
+        elif r.servers > (per_rack := ctx.problem.site.servers_per_rack(t, r.power_limit_w)):
             out.append(f"rack {r.id}: {r.servers} servers, above the {per_rack} a rack holds "
                        f"(the scenario's usable rack power and rack units)")
     return out
@@ -152,16 +172,16 @@ def _rack_problems(plan: Plan, ctx: Context) -> list[str]:
 
 def _rack_claims(plan: Plan, ctx: Context, found: Findings) -> list[str]:
     site, out = ctx.problem.site, []
-    servers = {g.gpu: g.servers for g in plan.servers}
+    servers = _servers_by_pool(plan, ctx)
     for r in plan.racks:
-        t = ctx.gpus.get(r.gpu)
-        if t is None or not servers.get(r.gpu):
+        t, pool = ctx.gpus.get(r.gpu), _pool(ctx, r.gpu, r.power_limit_w)
+        if t is None or not servers.get(pool):
             continue  # a problem (see _rack_problems)
-        share = r.servers / servers[r.gpu]
-        p_max = share * _power_w(plan, ctx, found, r.gpu, "power_max_w")
-        nameplate = r.servers * t.server_max_power_w
+        share = r.servers / servers[pool]
+        p_max = share * _power_w(plan, ctx, found, pool, "power_max_w")
+        nameplate = r.servers * t.server_max_power_at_w(r.power_limit_w)
         want = {"power_nameplate_w": nameplate, "usable_cap_w": site.usable_rack_w,
-                "power_max_w": p_max, "power_avg_w": share * _power_w(plan, ctx, found, r.gpu, "power_avg_w"),
+                "power_max_w": p_max, "power_avg_w": share * _power_w(plan, ctx, found, pool, "power_avg_w"),
                 "heat_btu_per_hr": p_max * BTU_PER_HR_PER_W, "liquid_cooling_required": site.needs_liquid(nameplate)}
         out += claim_line(f"rack {r.id}", _differences(r.model_dump(), want))
     return out
@@ -249,13 +269,37 @@ def _record_claims(plan: Plan, ctx: Context) -> list[str]:
 
 # -- entry points -------------------------------------------------------------------------------------
 
-def _deployments_clean(plan: Plan, found: Findings) -> bool:
-    """Every deployment re-derived without a finding and its GPUs add up (otherwise rack and total power
-    would only repeat what is reported at the deployment)."""
-    bought = {g.gpu: g.servers * g.gpus_per_server for g in plan.servers}
+def _pool_gpus(plan: Plan, ctx: Context) -> tuple[dict[str, int], dict[str, int]]:
+    """GPUs bought and GPUs the deployments use, per server pool (a GPU type at one power limit)."""
+    bought: dict[str, int] = {}
+    for g in plan.servers:
+        key = _pool(ctx, g.gpu, g.power_limit_w)
+        bought[key] = bought.get(key, 0) + g.servers * g.gpus_per_server
     used: dict[str, int] = {}
     for d in plan.deployments:
-        used[d.gpu] = used.get(d.gpu, 0) + d.gpus
+        key = figures.pool_of(ctx.problem, d)
+        used[key] = used.get(key, 0) + d.gpus
+    return bought, used
+
+
+def _pool_problems(plan: Plan, ctx: Context) -> list[str]:
+    """A server runs one power limit: the GPUs deployed at a limit fit the servers bought at it (a GPU
+    type's total is checked by check.violations, so only a split that hides a shortfall is reported)."""
+    bought, used = _pool_gpus(plan, ctx)
+    per_gpu = {d.gpu: 0 for d in plan.deployments}
+    for d in plan.deployments:
+        per_gpu[d.gpu] += d.gpus
+    total = {g: sum(s.gpus for s in plan.servers if s.gpu == g) for g in per_gpu}
+    return [f"server pool {pool}: deployments use {n} GPUs at its power limit, but the plan buys "
+            f"{bought.get(pool, 0)} there (servers[] with that power_limit_w)"
+            for pool, n in sorted(used.items()) if n > bought.get(pool, 0)
+            and all(per_gpu[g] <= total[g] for g in per_gpu)]
+
+
+def _deployments_clean(plan: Plan, ctx: Context, found: Findings) -> bool:
+    """Every deployment re-derived without a finding and its GPUs add up (otherwise rack and total power
+    would only repeat what is reported at the deployment)."""
+    bought, used = _pool_gpus(plan, ctx)
     return (not found.problems and not found.claims and len(found.recomputed) == len(plan.deployments)
             and all(d.gpus == d.replicas * d.tp * d.pp for d in plan.deployments)
             and all(n <= bought.get(g, 0) for g, n in used.items()))
@@ -264,7 +308,7 @@ def _deployments_clean(plan: Plan, found: Findings) -> bool:
 def fleet_claims(plan: Plan, ctx: Context, found: Findings) -> list[str]:
     """Written figures of server groups, racks, totals, constraints and records that do not follow."""
     out = _server_claims(plan, ctx) + _objective_claims(plan, ctx) + _record_claims(plan, ctx)
-    clean = _deployments_clean(plan, found)
+    clean = _deployments_clean(plan, ctx, found)
     if clean:
         out += _rack_claims(plan, ctx, found)
         out += claim_line("totals", _differences(plan.totals.model_dump(), recomputed_totals(plan, ctx, found)))
@@ -279,7 +323,8 @@ def fleet_problems(plan: Plan, ctx: Context, found: Findings) -> list[str]:
     caps = [_capacity(found, i, d) for i, d in enumerate(plan.deployments)]
     inventory = [(ctx.inventory_keys.get(str(lim.subject), str(lim.subject)), _bought(plan, ctx, str(lim.subject)),
                   int(lim.bound)) for _, lim in limits_of(p, (INVENTORY,))]
-    return (_left_out_problems(plan, ctx) + _server_problems(plan, ctx) + _rack_problems(plan, ctx)
+    return (_left_out_problems(plan, ctx) + _server_problems(plan, ctx) + _pool_problems(plan, ctx)
+            + _rack_problems(plan, ctx)
             + _objective_problems(plan)
             + [line for w in p.workloads for line in capacity_shortfall(plan, w, caps)]
             + site_limit_violations(p.site, p.money, totals["it_power_nameplate_w"], totals["capex_usd"], inventory))

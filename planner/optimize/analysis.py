@@ -21,7 +21,7 @@ import numpy as np
 from planner.candidates.generate import Candidates, replace_workload, workload_candidates
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.backend import SolveResult, run_solver
-from planner.optimize.program import OBJECTIVE_EXPR, build_program, value
+from planner.optimize.program import OBJECTIVE_EXPR, build_program, power_limits_w, value
 from planner.optimize.warm import Replicas, carried_over, plan_replicas, start_values
 from planner.problem import economics
 from planner.problem.limits import CAPS, RACK_POWER, SLOS, family_of, limits_of
@@ -49,7 +49,8 @@ def _standalone(p: Problem, cand: Candidates) -> dict[str, np.ndarray]:
     power_max = replicas * c["power_base_w"] + c["power_slope_w_per_rps"] * peak
     power_avg = replicas * c["power_base_w"] + c["power_slope_w_per_rps"] * avg
     kwh = economics.annual_energy_kwh(power_avg)
-    nameplate = servers * np.array([g.server_max_power_w for g in gpu])
+    limits = [None if np.isnan(w) else float(w) for w in power_limits_w(cand)]
+    nameplate = servers * np.array([g.server_max_power_at_w(w) for g, w in zip(gpu, limits, strict=True)])
     tco = economics.tco_usd(p, capex, economics.annual_energy_cost_usd(p, kwh),
                             economics.annual_colocation_usd(p, nameplate))
     return {"min_tco": tco, "min_power": power_max, "min_energy": kwh, "min_gpus": servers * per_server,

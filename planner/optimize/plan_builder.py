@@ -13,7 +13,7 @@ from planner.candidates.queueing import ttft_from_candidates
 from planner.core.constants import COEFFICIENTS, FIXED
 from planner.export.launch import launch_for
 from planner.optimize.backend import SolveResult
-from planner.optimize.program import OBJECTIVE_EXPR, int_value, value
+from planner.optimize.program import OBJECTIVE_EXPR, int_value, power_limits_w, value
 from planner.optimize.ties import TIE_RULE
 from planner.plan import energy, figures
 from planner.problem.model import Problem, WorkloadDemand
@@ -73,6 +73,7 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
         batch_size=int(c["batch_size"][i]), demand_requests_per_s=routed,
         slo_ttft_p95_s=w.slo.ttft_p95_s, slo_itl_p95_s=w.slo.itl_p95_s,
         prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]), engine=w.engine,
+        power_limit_w=None if np.isnan(limit_w := float(power_limits_w(m.cand)[i])) else limit_w,
         **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
 
 
@@ -94,24 +95,26 @@ def _deployments(r: SolveResult) -> list[Deployment]:
         n = int_value(r.model.replicas[i])
         if n > 0:
             out.append(_with_launch(_with_phase_figures(_deployment(r, i, n), r, i), r.model.problem))
-    return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size))
+    return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size,
+                                      -(d.power_limit_w or 0.0)))
 
 
 def _servers(r: SolveResult) -> list[ServerGroup]:
     out = []
-    for g in r.model.problem.gpus:
-        s = int_value(r.model.servers[g.id])
+    for pool in r.model.problem.pools:
+        g, s = pool.gpu, int_value(r.model.servers[pool.key])
         if s <= 0:
             continue
         psu = g.psu
         out.append(ServerGroup(gpu=g.id, server_model=g.server_model, servers=s, gpus=s * g.gpus_per_server,
-                               gpus_per_server=g.gpus_per_server, server_max_power_w=g.server_max_power_w,
+                               gpus_per_server=g.gpus_per_server, server_max_power_w=pool.server_max_power_w,
                                rack_units=g.server_rack_units, psu_count=psu.count if psu else None,
                                psu_rating_w=psu.rating_w if psu else None,
                                psu_redundancy=psu.redundancy if psu else None,
                                psu_efficiency_tier=psu.efficiency_tier if psu else None,
                                gpu_price_usd=g.gpu_price_usd, server_price_usd=g.server_price_usd,
-                               server_overhead_w_per_gpu=g.overhead_w_per_gpu))
+                               server_overhead_w_per_gpu=g.overhead_w_per_gpu,
+                               power_limit_w=pool.power_limit_w if pool.limited else None))
     return out
 
 
@@ -119,11 +122,12 @@ def _racks(r: SolveResult, servers: list[ServerGroup], deployments: list[Deploym
     p = r.model.problem
     out = []
     for sg in servers:
-        g = p.gpu(sg.gpu)
-        n_racks = max(int_value(r.model.racks[sg.gpu]), 1)
-        # spread servers evenly over the type's racks (a balanced layout; fewer hot racks)
+        pool = p.pool(sg.gpu, sg.power_limit_w)
+        g = pool.gpu
+        n_racks = max(int_value(r.model.racks[pool.key]), 1)
+        # spread servers evenly over the pool's racks (a balanced layout; fewer hot racks)
         base, extra = divmod(sg.servers, n_racks)
-        ds = [d for d in deployments if d.gpu == sg.gpu]
+        ds = [d for d in deployments if figures.pool_of(p, d) == pool.key]
         spare_w = figures.spare_power_w(ds, [sg], {g.id: g.spare_gpu_w})
         per_server_max = (sum(d.power_max_w for d in ds) + spare_w) / sg.servers
         per_server_avg = (sum(d.power_avg_w for d in ds) + spare_w) / sg.servers
@@ -132,19 +136,22 @@ def _racks(r: SolveResult, servers: list[ServerGroup], deployments: list[Deploym
             if s == 0:
                 continue
             p_max = s * per_server_max
-            out.append(Rack(id=f"{sg.gpu}-r{k + 1:02d}", gpu=sg.gpu, servers=s,
-                            power_nameplate_w=s * g.server_max_power_w, power_max_w=p_max,
+            out.append(Rack(id=f"{pool.key}-r{k + 1:02d}", gpu=sg.gpu, servers=s,
+                            power_nameplate_w=s * pool.server_max_power_w, power_max_w=p_max,
                             power_avg_w=s * per_server_avg, usable_cap_w=p.site.usable_rack_w,
                             heat_btu_per_hr=p_max * BTU_PER_HR_PER_W,
-                            liquid_cooling_required=p.site.needs_liquid(s * g.server_max_power_w)))
+                            liquid_cooling_required=p.site.needs_liquid(s * pool.server_max_power_w),
+                            power_limit_w=sg.power_limit_w))
     return out
 
 
 def _verify_pools(r: SolveResult, deployments: list[Deployment], servers: list[ServerGroup]) -> None:
+    p = r.model.problem
     for sg in servers:
-        used = sum(d.gpus for d in deployments if d.gpu == sg.gpu)
+        key = p.pool(sg.gpu, sg.power_limit_w).key
+        used = sum(d.gpus for d in deployments if figures.pool_of(p, d) == key)
         if used > sg.servers * sg.gpus_per_server:
-            raise PlanVerificationError(f"{sg.gpu}: {used} GPUs in use but only {sg.servers} servers bought")
+            raise PlanVerificationError(f"{key}: {used} GPUs in use but only {sg.servers} servers bought")
     for w in r.model.problem.workloads:
         ds = [d for d in deployments if d.workload == w.name]
         routed = sum(d.demand_requests_per_s for d in ds)
@@ -212,6 +219,17 @@ def workload_row(w: WorkloadDemand) -> dict[str, float | int | str | None]:
             "redundancy": w.redundancy, "headroom": w.headroom, "precisions": ",".join(w.precisions)}
 
 
+def _power_limit_assumption(p: Problem) -> dict[str, str]:
+    """The GPU power limits the plan could set, and how they enter it."""
+    offered = "; ".join(f"{g.id} {', '.join(f'{w:g}' for w in g.power_limits_w)} W (TDP {g.tdp_w:g} W)" for g in p.gpus)
+    return {"name": "GPU power limits offered", "value": offered, "unit": "W",
+            "source": ("hardware.power_limit_fractions x TDP, at or above each GPU's catalog minimum "
+                       "(power_limit_min_w); a limit is a hard cap (nvidia-smi -pl), so a server's nameplate "
+                       "falls by (TDP - limit) per GPU and its servers run that one limit; throughput, latency "
+                       "and power at the limit from the estimation core's power-limit model; among tied plans "
+                       "the full TDP is kept"), "range": ""}
+
+
 def _assumptions(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str, str]]:
     """Every constant, calibrated coefficient and catalog figure the plan rests on, with its source."""
     out = [{"name": c.name, "value": f"{c.value:g}", "unit": c.unit, "source": c.source,
@@ -238,6 +256,8 @@ def _assumptions(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str,
                                              if spec.server.price_source else ""), "range": ""},
         ]
     out += figures.infrastructure_assumptions(p)
+    if p.power_limited:
+        out.append(_power_limit_assumption(p))
     out.append({"name": "candidate pruning", "value": p.candidate_pruning, "unit": "",
                 "source": PRUNING_RULES[p.candidate_pruning], "range": ""})
     out.append({"name": "tie-break rule", "value": f"ties {r.ties}", "unit": "", "source": TIE_RULE, "range": ""})

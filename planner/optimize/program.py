@@ -36,7 +36,10 @@ class FleetModel:
     routed: dict[int, pulp.LpVariable]
     used: dict[int, pulp.LpVariable]
     servers: dict[str, pulp.LpVariable]
+    """Whole servers per server pool (a GPU type at one power limit; keyed by ServerPool.key, the GPU id
+    when the pool runs at TDP)."""
     racks: dict[str, pulp.LpVariable]
+    """Racks per server pool."""
     expr: dict[str, Any] = field(default_factory=dict)
     slacks: dict[str, tuple[pulp.LpVariable, LimitFamily, Limit]] = field(default_factory=dict)
     """constraint name -> (slack variable in the family's slack units, its family, its limit)."""
@@ -67,14 +70,32 @@ def add_variables(m: FleetModel) -> None:
         m.routed[i] = new_var(m.prob, f"routed_{i:05d}")
         if w.redundancy > 0:
             m.used[i] = new_var(m.prob, f"used_{i:05d}", 0, 1, "Binary")
-    for g in m.problem.gpu_ids:
-        m.servers[g] = new_var(m.prob, f"servers_{g}", 0, None, "Integer")
-        m.racks[g] = new_var(m.prob, f"racks_{g}", 0, None, "Integer")
+    for s in m.problem.pools:
+        m.servers[s.key] = new_var(m.prob, f"servers_{s.key}", 0, None, "Integer")
+        m.racks[s.key] = new_var(m.prob, f"racks_{s.key}", 0, None, "Integer")
 
 
-def gpus_in_use(m: FleetModel, g: str) -> Any:
-    c = m.cand.columns
-    return pulp.lpSum(int(c["num_gpus"][i]) * m.replicas[i] for i in range(len(m.cand)) if c["gpu"][i] == g)
+def server_pools(cand: Candidates) -> np.ndarray:
+    """Each candidate's server pool (ServerPool.key); a table without the column runs every GPU at TDP."""
+    c = cand.columns
+    return c["server_pool"] if "server_pool" in c else c["gpu"]
+
+
+def power_limits_w(cand: Candidates) -> np.ndarray:
+    """Each candidate's GPU power limit (W); NaN where the table does not say (at TDP)."""
+    c = cand.columns
+    return c["power_limit_w"] if "power_limit_w" in c else np.full(len(cand), np.nan)
+
+
+def gpus_in_use(m: FleetModel, pool: str) -> Any:
+    """GPUs the replicas of one server pool use (``pool``: a ServerPool.key)."""
+    c, pools = m.cand.columns, server_pools(m.cand)
+    return pulp.lpSum(int(c["num_gpus"][i]) * m.replicas[i] for i in range(len(m.cand)) if pools[i] == pool)
+
+
+def gpus_bought(m: FleetModel, gpu: str) -> Any:
+    """GPUs of one type bought, over its power limits (inventory counts GPUs, whatever their limit)."""
+    return pulp.lpSum(s.gpu.gpus_per_server * m.servers[s.key] for s in m.problem.pools if s.gpu.id == gpu)
 
 
 def capacity_after_spares_expr(m: FleetModel, workload: str) -> Any:
@@ -92,7 +113,7 @@ def quantity(m: FleetModel, name: str) -> Any:
     """The program quantity a limit record names: a fleet expression, or one per GPU type or workload."""
     kind, _, subject = name.partition(":")
     if kind == "gpus_bought":
-        return m.gpus[subject].gpus_per_server * m.servers[subject]
+        return gpus_bought(m, subject)
     if kind == "capacity_after_spares":
         return capacity_after_spares_expr(m, subject)
     if kind == "racks":
@@ -141,17 +162,20 @@ def add_demand_constraints(m: FleetModel, elastic: Elastic) -> None:
 
 
 def add_server_constraints(m: FleetModel) -> None:
-    """Whole servers per GPU type hold every replica's GPUs."""
-    for g in m.problem.gpus:
-        m.prob += (g.gpus_per_server * m.servers[g.id] >= gpus_in_use(m, g.id), f"servers_{g.id}")
+    """Whole servers per server pool hold every replica's GPUs: a server runs one power limit."""
+    for s in m.problem.pools:
+        m.prob += (s.gpu.gpus_per_server * m.servers[s.key] >= gpus_in_use(m, s.key), f"servers_{s.key}")
 
 
 def add_rack_packing_constraints(m: FleetModel) -> None:
-    """Racks per GPU type: servers per rack bounded by the usable rack power at the servers'
-    nameplate maximum and by rack units (SiteLimits.servers_per_rack); no empty racks."""
-    for g in m.problem.gpus:
-        m.prob += (m.servers[g.id] <= m.problem.site.servers_per_rack(g) * m.racks[g.id], f"rack_power_{g.id}")
-        m.prob += (m.racks[g.id] <= m.servers[g.id], f"no_empty_racks_{g.id}")
+    """Racks per server pool: servers per rack bounded by the usable rack power at the servers'
+    nameplate maximum (at the pool's power limit) and by rack units (SiteLimits.servers_per_rack);
+    no empty racks."""
+    site = m.problem.site
+    for s in m.problem.pools:
+        per_rack = site.servers_per_rack(s.gpu, s.power_limit_w)
+        m.prob += (m.servers[s.key] <= per_rack * m.racks[s.key], f"rack_power_{s.key}")
+        m.prob += (m.racks[s.key] <= m.servers[s.key], f"no_empty_racks_{s.key}")
 
 
 def add_cap_constraints(m: FleetModel, elastic: Elastic) -> None:
@@ -170,18 +194,19 @@ def add_cost_expressions(m: FleetModel) -> None:
         ratio = p.workload(str(c["workload"][i])).average_to_peak
         peak_terms.append(base * m.replicas[i] + slope * m.routed[i])
         avg_terms.append(base * m.replicas[i] + slope * ratio * m.routed[i])
-    idle_spare = pulp.lpSum(g.spare_gpu_w * (g.gpus_per_server * m.servers[g.id] - gpus_in_use(m, g.id))
-                            for g in p.gpus)
+    idle_spare = pulp.lpSum(s.gpu.spare_gpu_w * (s.gpu.gpus_per_server * m.servers[s.key] - gpus_in_use(m, s.key))
+                            for s in p.pools)
     e = m.expr
     e["it_power_max_w"] = pulp.lpSum(peak_terms) + idle_spare
     e["it_power_avg_w"] = pulp.lpSum(avg_terms) + idle_spare
-    e["it_power_nameplate_w"] = pulp.lpSum(g.server_max_power_w * m.servers[g.id] for g in p.gpus)
-    e["gpus"] = pulp.lpSum(g.gpus_per_server * m.servers[g.id] for g in p.gpus)
+    # nameplate at each pool's power limit (ServerPool.server_max_power_w: the limit is a hard cap)
+    e["it_power_nameplate_w"] = pulp.lpSum(s.server_max_power_w * m.servers[s.key] for s in p.pools)
+    e["gpus"] = pulp.lpSum(s.gpu.gpus_per_server * m.servers[s.key] for s in p.pools)
     # capex: every server with its GPUs, network and storage shares, and every rack with its PDUs
     # (the budget limit bounds this); support is a running cost, beside energy and colocation
-    e["capex_usd"] = (pulp.lpSum(g.server_hardware_usd * m.servers[g.id] for g in p.gpus)
+    e["capex_usd"] = (pulp.lpSum(s.gpu.server_hardware_usd * m.servers[s.key] for s in p.pools)
                       + p.money.rack_usd * pulp.lpSum(m.racks.values()))
-    e["annual_support_usd"] = pulp.lpSum(g.support_usd_per_server_year * m.servers[g.id] for g in p.gpus)
+    e["annual_support_usd"] = pulp.lpSum(s.gpu.support_usd_per_server_year * m.servers[s.key] for s in p.pools)
     kwh = economics.annual_energy_kwh(e["it_power_avg_w"])
     e["annual_energy_kwh"] = kwh
     e["annual_energy_cost_usd"] = economics.annual_energy_cost_usd(p, kwh)

@@ -20,9 +20,10 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pulp
 
-from planner.optimize.program import FleetModel, gpus_in_use, int_value, value
+from planner.optimize.program import FleetModel, gpus_in_use, int_value, power_limits_w, server_pools, value
 
 TIE_BAND_REL = 1e-6  # plans within one part per million of the optimal objective count as tied
 TIE_SCORE_GAP_ABS = 0.5  # the tie score is an integer: a gap below 1 proves its minimum
@@ -38,11 +39,15 @@ TIE_RULE = ("plans whose objective is within 1 ppm of the optimum count as equal
 
 
 def candidate_ranks(m: FleetModel) -> list[int]:
-    """Rank (1 = first) of each candidate in (workload, GPU, precision, TP, PP, batch, table row) order."""
+    """Rank (1 = first) of each candidate in (workload, GPU, precision, TP, PP, batch, table row) order;
+    a configuration at a GPU power limit below TDP ranks after every one at full TDP of its workload
+    (among tied plans the full limit is kept: a limit is set only where it lowers the objective)."""
     c = m.cand.columns
-    order = sorted(range(len(m.cand)), key=lambda i: (str(c["workload"][i]), str(c["gpu"][i]),
+    limited = [s != g for s, g in zip(server_pools(m.cand).tolist(), c["gpu"].tolist(), strict=True)]
+    limit_w = np.nan_to_num(power_limits_w(m.cand), nan=0.0)
+    order = sorted(range(len(m.cand)), key=lambda i: (str(c["workload"][i]), limited[i], str(c["gpu"][i]),
                                                       str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
-                                                      int(c["batch_size"][i]), i))
+                                                      int(c["batch_size"][i]), -float(limit_w[i]), i))
     ranks = [0] * len(m.cand)
     for r, i in enumerate(order):
         ranks[i] = r + 1
@@ -109,10 +114,10 @@ def derive_the_rest(m: FleetModel) -> None:
     c = m.cand.columns
     for i, v in m.used.items():
         v.varValue = 1.0 if int_value(m.replicas[i]) > 0 else 0.0
-    for g in m.problem.gpus:
-        servers = math.ceil(round(value(gpus_in_use(m, g.id))) / g.gpus_per_server)
-        m.servers[g.id].varValue = float(servers)
-        m.racks[g.id].varValue = float(math.ceil(servers / m.problem.site.servers_per_rack(g)))
+    for s in m.problem.pools:
+        servers = math.ceil(round(value(gpus_in_use(m, s.key))) / s.gpu.gpus_per_server)
+        m.servers[s.key].varValue = float(servers)
+        m.racks[s.key].varValue = float(math.ceil(servers / m.problem.site.servers_per_rack(s.gpu, s.power_limit_w)))
     ranks = candidate_ranks(m)
     for w in m.problem.workloads:
         idx = m.rows_of(w.name)

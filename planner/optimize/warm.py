@@ -15,23 +15,26 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pulp
 
 from planner.candidates.generate import Candidates
-from planner.optimize.program import FleetModel, build_program, int_value, quantity, value
+from planner.optimize.program import FleetModel, build_program, int_value, power_limits_w, quantity, value
 from planner.optimize.ties import derive_the_rest
 from planner.problem.limits import CAPS, limits_of
 from planner.problem.model import Problem, WorkloadDemand
 
-ConfigKey = tuple[str, str, str, int, int, int, int]
+ConfigKey = tuple[str, str, str, int, int, int, int, float]
+"""workload, GPU, precision, TP, PP, batch, step token budget, GPU power limit (W)."""
 Replicas = dict[ConfigKey, int]
 
 
 def config_keys(cand: Candidates) -> list[ConfigKey]:
     """Each candidate row's configuration, the same in any table that holds it."""
-    c = cand.columns
+    c, limit_w = cand.columns, np.nan_to_num(power_limits_w(cand), nan=0.0)
     return [(str(c["workload"][i]), str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
-             int(c["batch_size"][i]), int(c["prefill_chunk_tokens"][i])) for i in range(len(cand))]
+             int(c["batch_size"][i]), int(c["prefill_chunk_tokens"][i]), float(limit_w[i]))
+            for i in range(len(cand))]
 
 
 def plan_replicas(m: FleetModel) -> Replicas:
@@ -47,20 +50,25 @@ def carried_over(replicas: Replicas, old: Candidates, new: Candidates, redundanc
     new_keys = config_keys(new)
     present = set(new_keys)
     old_capacity = dict(zip(config_keys(old), old.columns["capacity_rps"].tolist(), strict=True))
-    by_shape: dict[tuple[str, str, str, int, int], tuple[float, ConfigKey]] = {}
+    by_shape: dict[tuple[str | int | float, ...], tuple[float, ConfigKey]] = {}
     for key, cap in zip(new_keys, new.columns["capacity_rps"].tolist(), strict=True):
-        shape = key[:5]
+        shape = _shape(key)
         if shape not in by_shape or cap > by_shape[shape][0]:
             by_shape[shape] = (cap, key)
     out: Replicas = {}
     for key, n in replicas.items():
         if key in present:
             out[key] = out.get(key, 0) + n
-        elif key[:5] in by_shape:
-            cap, substitute = by_shape[key[:5]]
+        elif _shape(key) in by_shape:
+            cap, substitute = by_shape[_shape(key)]
             k = redundancy.get(key[0], 0)
             out[substitute] = out.get(substitute, 0) + math.ceil((n - k) * old_capacity[key] / cap - 1e-9) + k
     return out
+
+
+def _shape(key: ConfigKey) -> tuple[str | int | float, ...]:
+    """Workload, GPU, precision, parallelism and power limit: what a substitute must keep."""
+    return (*key[:5], key[7])
 
 
 def start_values(m: FleetModel, replicas: Replicas) -> dict[str, float]:

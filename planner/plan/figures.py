@@ -23,7 +23,8 @@ from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W, W_PER_KW
 def deployment_figures(w: WorkloadDemand, gpu: GpuOption, point: Mapping[str, float], replicas: int,
                        routed_rps: float, ttft_p95_s: float) -> dict[str, float]:
     """A deployment's written figures from its candidate's columns (``point``: capacity_rps, num_gpus,
-    power_base_w, power_slope_w_per_rps, peak_power_w, itl_p95_s, output_tokens_per_request), its
+    power_base_w, power_slope_w_per_rps, peak_power_w, itl_p95_s, output_tokens_per_request and
+    power_limit_w: the nameplate share is at that GPU power limit, absent: at TDP), its
     replicas and the peak traffic routed to it; ``ttft_p95_s`` at that load comes from the queueing
     model (planner.candidates.queueing.ttft_from_candidates). The plan builder writes these and
     `planner check` recomputes them with this same function."""
@@ -36,9 +37,16 @@ def deployment_figures(w: WorkloadDemand, gpu: GpuOption, point: Mapping[str, fl
     return {"capacity_requests_per_s": cap, "ttft_p95_s": ttft_p95_s, "itl_p95_s": point["itl_p95_s"],
             "output_tokens_per_s": tokens, "utilization": routed_rps / cap if cap else 0.0,
             "power_avg_w": p_avg, "power_max_w": p_max, "power_burst_w": n * point["peak_power_w"],
-            "power_nameplate_w": gpus / gpu.gpus_per_server * gpu.server_max_power_w,
+            "power_nameplate_w": gpus / gpu.gpus_per_server * gpu.server_max_power_at_w(point.get("power_limit_w")),
             "power_per_gpu_avg_w": p_avg / gpus if gpus else math.nan,
             "energy_per_output_token_j": p_max / tokens if tokens else 0.0}
+
+
+def pool_of(p: Problem, d: Deployment) -> str:
+    """The server pool (planner.problem.model.ServerPool.key) a deployment's GPUs sit in: its GPU type at
+    its power limit (a plan without one: at TDP); the GPU id for a GPU the problem does not allow."""
+    g = p.gpus_by_id.get(d.gpu)
+    return d.gpu if g is None else g.pool_key(d.power_limit_w)
 
 
 def spare_power_w(deployments: Iterable[Deployment], servers: Iterable[ServerGroup],

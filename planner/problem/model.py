@@ -130,6 +130,9 @@ class GpuOption:
     """The server's share of shared storage."""
     support_share_per_year: float = 0.0
     """Hardware support per year as a share of the server's hardware capex (server_hardware_usd)."""
+    power_limits_w: tuple[float, ...] = ()
+    """GPU power limits the scenario offers for this GPU (hardware.power_limit_fractions x TDP, those the
+    GPU accepts), highest first; empty: its TDP only."""
 
     @property
     def idle_w(self) -> float:
@@ -157,6 +160,58 @@ class GpuOption:
     def spare_gpu_w(self) -> float:
         """Draw of a bought GPU that serves nothing: idle plus its share of the server."""
         return self.idle_w + self.overhead_w_per_gpu
+
+    @property
+    def tdp_w(self) -> float:
+        return self.spec.tdp_w
+
+    @property
+    def limits_w(self) -> tuple[float | None, ...]:
+        """The GPU power limits offered for this GPU, highest first (None: its TDP, the only one by default)."""
+        return self.power_limits_w or (None,)
+
+    @property
+    def offered_limits_w(self) -> tuple[float, ...]:
+        """The GPU power limits offered, in W (the TDP for None), highest first."""
+        return tuple(self.spec.tdp_w if w is None else w for w in self.limits_w)
+
+    def server_max_power_at_w(self, power_limit_w: float | None = None) -> float:
+        """Nameplate power of one server whose GPUs run at ``power_limit_w`` (None: at TDP). A GPU power
+        limit is a hard cap, so the server's maximum falls by what its GPUs can no longer draw; the
+        rest of the server is unchanged."""
+        if power_limit_w is None:
+            return self.server_max_power_w
+        return self.server_max_power_w - self.gpus_per_server * max(self.spec.tdp_w - power_limit_w, 0.0)
+
+    def is_limited(self, power_limit_w: float | None) -> bool:
+        """A limit below the GPU's TDP (None and TDP itself are not limits)."""
+        return power_limit_w is not None and power_limit_w < self.spec.tdp_w
+
+    def pool_key(self, power_limit_w: float | None = None) -> str:
+        """Name of this GPU's server pool at a power limit: the GPU id at TDP (a server runs one limit,
+        so servers at different limits are different pools: ``h100-sxm-pl490w``)."""
+        return f"{self.id}-pl{power_limit_w:.0f}w" if self.is_limited(power_limit_w) else self.id
+
+
+@dataclass(frozen=True)
+class ServerPool:
+    """The servers of one GPU type running at one power limit (the unit servers and racks are bought in)."""
+
+    gpu: GpuOption
+    power_limit_w: float | None
+    """None: at the GPU's TDP."""
+
+    @property
+    def key(self) -> str:
+        return self.gpu.pool_key(self.power_limit_w)
+
+    @property
+    def limited(self) -> bool:
+        return self.gpu.is_limited(self.power_limit_w)
+
+    @property
+    def server_max_power_w(self) -> float:
+        return self.gpu.server_max_power_at_w(self.power_limit_w)
 
 
 @dataclass(frozen=True)
@@ -194,9 +249,11 @@ class SiteLimits:
         """Air cooling, not the breaker, caps a rack."""
         return self.cooling == "air" and self.air_cooling_limit_w < self.derated_breaker_w
 
-    def servers_per_rack(self, gpu: GpuOption) -> int:
-        """Servers of ``gpu`` one rack holds: by power at the servers' nameplate, and by rack units."""
-        return min(math.floor(self.usable_rack_w / gpu.server_max_power_w), self.rack_units // gpu.server_rack_units)
+    def servers_per_rack(self, gpu: GpuOption, power_limit_w: float | None = None) -> int:
+        """Servers of ``gpu`` one rack holds: by power at the servers' nameplate (at the GPUs' power
+        limit; None: at TDP), and by rack units."""
+        return min(math.floor(self.usable_rack_w / gpu.server_max_power_at_w(power_limit_w)),
+                   self.rack_units // gpu.server_rack_units)
 
     def needs_liquid(self, nameplate_w: float) -> bool:
         return nameplate_w > self.air_cooling_limit_w
@@ -267,6 +324,25 @@ class Problem:
     @property
     def gpu_ids(self) -> tuple[str, ...]:
         return tuple(g.id for g in self.gpus)
+
+    @cached_property
+    def pools(self) -> tuple[ServerPool, ...]:
+        """Every server pool the program may buy: each GPU at each power limit offered (GPU order, then
+        the highest limit first); one pool per GPU, keyed by its id, when no limit is offered."""
+        return tuple(ServerPool(g, limit) for g in self.gpus for limit in g.limits_w)
+
+    @cached_property
+    def pools_by_key(self) -> dict[str, ServerPool]:
+        return {s.key: s for s in self.pools}
+
+    @property
+    def power_limited(self) -> bool:
+        """Some GPU may run below its TDP (hardware.power_limit_fractions offers a lower limit)."""
+        return any(s.limited for s in self.pools)
+
+    def pool(self, gpu_id: str, power_limit_w: float | None = None) -> ServerPool:
+        """The pool of ``gpu_id`` at a power limit (None: at TDP)."""
+        return ServerPool(self.gpu(gpu_id), None if power_limit_w is None else float(power_limit_w))
 
     def with_site(self, **changes: Any) -> Problem:
         return replace(self, site=replace(self.site, **changes))

@@ -201,6 +201,9 @@ class Deployment(PlanModel):
     """The engine's step token budget (max_num_batched_tokens) this configuration assumes."""
     engine: str = "vllm"
     """Serving engine the estimates assume (workloads[].engine)."""
+    power_limit_w: Number | None = None
+    """GPU power limit the deployment runs at (W; its TDP when not limited: hardware.power_limit_fractions);
+    null in plans written before it existed (read as the GPU's TDP)."""
     power_per_gpu_avg_w: Number
     energy_per_output_token_j: Number
     """IT energy per output token at peak traffic (J)."""
@@ -245,11 +248,15 @@ class ServerGroup(PlanModel):
     server_overhead_w_per_gpu: Number | None = None
     """Average non-GPU power of the server per GPU (CPUs, memory, NICs, fans, PSU loss), included in
     the deployments' powers; left out of plans that do not record it (see the "<gpu> server" assumption row)."""
+    power_limit_w: Number | None = None
+    """GPU power limit every GPU of these servers runs at, when below TDP (server_max_power_w is then the
+    server's maximum at that limit); left out when the servers run at TDP."""
 
     @model_serializer(mode="wrap")
     def _omit_unrecorded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if not (k == "server_overhead_w_per_gpu" and v is None)}
+        return {k: v for k, v in data.items()
+                if not (k in ("server_overhead_w_per_gpu", "power_limit_w") and v is None)}
 
 
 class Rack(PlanModel):
@@ -263,6 +270,13 @@ class Rack(PlanModel):
     """Rack breaker rating x derating (and the air-cooling limit when air cooled)."""
     heat_btu_per_hr: Number
     liquid_cooling_required: Flag
+    power_limit_w: Number | None = None
+    """GPU power limit of the rack's servers, when below TDP; left out when they run at TDP."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unlimited(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k == "power_limit_w" and v is None)}
 
 
 def _without_unset(model: BaseModel, data: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:

@@ -143,6 +143,22 @@ class Hardware(StrictModel):
     """Maximum number of GPUs available per GPU type (GPUs, not servers)."""
     servers: dict[str, ServerOverride] = {}
     """Per GPU type, a server model that replaces the catalog's reference server."""
+    power_limit_fractions: list[float] = [1.0]
+    """GPU power limits the plan may set, as fractions of each GPU's TDP (e.g. [1.0, 0.85, 0.7]); each
+    deployment runs at one of them (`nvidia-smi -pl`), a hard cap that also lowers its servers'
+    nameplate power. A limit below a GPU's catalog minimum (power_limit_min_w) is not offered for it.
+    Default [1.0]: full TDP only."""
+
+    @field_validator("power_limit_fractions")
+    @classmethod
+    def _fractions_of_tdp(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("list at least one fraction of TDP (fix: [1.0] runs every GPU at its full TDP)")
+        bad = [f for f in v if not 0.0 < f <= 1.0]
+        if bad:
+            raise ValueError(f"each fraction must be in (0, 1] of the GPU's TDP, got {bad[0]:g} "
+                             "(fix: write 0.7 for a limit at 70 % of TDP)")
+        return sorted(set(v), reverse=True)
 
     owned: list[OwnedServers] = []
     """Servers already installed (a roadmap, with ``horizon``): no purchase capex, retirement a decision."""
