@@ -207,3 +207,16 @@ def test_a_bad_file_is_one_error_naming_file_and_key(capsys, tmp_path, text, wor
 def test_bad_flags_are_one_error(capsys, args, words) -> None:
     code, out, err = run(capsys, *args)
     assert code == 1 and out == "" and all(w in err for w in words), err
+
+
+def test_the_docs_example_file_is_valid_and_the_docs_name_every_column(tmp_path) -> None:
+    from pathlib import Path
+
+    from planner.comparison import load_compare_file
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "compare.md").read_text(encoding="utf-8")
+    start = doc.index("```yaml\n") + len("```yaml\n")
+    (tmp_path / "grid.yaml").write_text(doc[start:doc.index("```", start)])
+    spec = load_compare_file(tmp_path / "grid.yaml")
+    assert spec.batch_size == "max" and spec.models == ["llama-3.1-70b", "llama-3.1-8b"]
+    assert [c for c in COLUMNS if f"`{c}`" not in doc] == []
