@@ -179,3 +179,14 @@ def test_k8s_without_an_image_for_the_engine_says_so() -> None:
     with pytest.raises(InputError, match="--image sglang="):
         manifests([("s", d, _launch(d))], {})
     assert manifests([("s", d, _launch(d))], {"sglang": "my/sglang:rocm"})[0]["kind"] == "Deployment"
+
+
+def test_a_disaggregated_pool_says_its_role() -> None:
+    d = _chatbot().model_copy(update={"engine": "sglang", "role": "prefill"})
+    launch = _launch(d)
+    assert _value(launch.argv, "--disaggregation-mode") == "prefill"
+    assert any("prefill pool" in n for n in launch.notes)
+    vllm = _launch(d.model_copy(update={"engine": "vllm", "role": "decode"}))
+    assert "--disaggregation-mode" not in vllm.argv and any("--kv-transfer-config" in n for n in vllm.notes)
+    names = deployment_names([d, d.model_copy(update={"role": "decode"})])
+    assert names == ["chat-prefill-b200-fp8-tp1", "chat-decode-b200-fp8-tp1"]

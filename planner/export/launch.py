@@ -130,6 +130,25 @@ def _budget_notes(engine: str, d: Deployment) -> list[str]:
     return []
 
 
+def _role(d: Deployment) -> str:
+    return str(getattr(d, "role", "aggregated") or "aggregated")
+
+
+def _role_args(engine: str, d: Deployment) -> list[str]:
+    # SGLang server arguments, "PD disaggregation": --disaggregation-mode {null, prefill, decode}
+    return ["--disaggregation-mode", _role(d)] if engine == "sglang" and _role(d) != "aggregated" else []
+
+
+def _role_notes(engine: str, d: Deployment) -> list[str]:
+    role = _role(d)
+    if role == "aggregated":
+        return []
+    how = {"sglang": "--disaggregation-transfer-backend (mooncake by default)",
+           "vllm": "--kv-transfer-config with a KV connector", "trt-llm": "TensorRT-LLM's disaggregated serving"}
+    return [f"the {role} pool of disaggregated serving: set up the KV-cache transfer to the other pool "
+            f"({how.get(engine, 'the engine')}) and a router that sends each request to both pools"]
+
+
 def _trtllm_options(engine: str, precision: str) -> list[ConfigFile]:
     if engine != "trt-llm":
         return []
@@ -178,7 +197,7 @@ def launch_for(d: Deployment, model: ModelSpec, gpu: GpuSpec, gpus_per_server: i
     vendor = VENDORS.get(gpu.vendor, VENDORS["nvidia"])
     model_id, quantized = checkpoint(model, d.precision)
     argv = [*_program(f, engine, model_id), *_parallel_args(f, d), *_batch_args(f, d),
-            *_precision_args(f, engine, d.precision, quantized)]
+            *_precision_args(f, engine, d.precision, quantized), *_role_args(engine, d)]
     nodes = _nodes(d, gpus_per_server)
     setup, leader, worker, multi_notes = _multi_node(engine, argv, nodes)
     limit_w, limit_argv = _power_limit(vendor, gpu, getattr(d, "power_limit_w", None))
@@ -188,4 +207,4 @@ def launch_for(d: Deployment, model: ModelSpec, gpu: GpuSpec, gpus_per_server: i
                   visible_devices_env=vendor.visible_devices_env, power_limit_w=limit_w,
                   power_limit_argv=limit_argv,
                   notes=[*_precision_notes(engine, model, d.precision, model_id, quantized),
-                         *_budget_notes(engine, d), *multi_notes])
+                         *_budget_notes(engine, d), *_role_notes(engine, d), *multi_notes])
