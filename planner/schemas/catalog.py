@@ -145,9 +145,6 @@ class GpuSpec(StrictModel):
     power_limit_min_w: SourcedFigure | None = None
     """The lowest power limit the driver accepts (nvidia-smi "Min Power Limit", AMD's min power cap),
     with its source; None: unknown, so a plan runs this GPU at its full TDP only."""
-    power_limit_min_w: SourcedFigure | None = None
-    """The lowest power limit the driver accepts (nvidia-smi "Min Power Limit", AMD's min power cap),
-    with its source; None: unknown, so a plan runs this GPU at its full TDP only."""
     interconnect: Interconnect
     server: Server | None = None
     """The reference server this GPU is bought in. Estimates and compare do without it (a user GPU needs
@@ -167,10 +164,6 @@ class GpuSpec(StrictModel):
     def _idle_below_tdp(self) -> GpuSpec:
         if self.idle_w >= self.tdp_w:
             raise ValueError(f"idle_w ({self.idle_w}) must be below tdp_w ({self.tdp_w})")
-        low = self.power_limit_min_w
-        if low is not None and not self.idle_w < low.value <= self.tdp_w:
-            raise ValueError(f"power_limit_min_w ({low.value:g}) must be above idle_w ({self.idle_w:g}) "
-                             f"and at most tdp_w ({self.tdp_w:g})")
         low = self.power_limit_min_w
         if low is not None and not self.idle_w < low.value <= self.tdp_w:
             raise ValueError(f"power_limit_min_w ({low.value:g}) must be above idle_w ({self.idle_w:g}) "
