@@ -72,8 +72,18 @@ def test_a_lead_time_delays_service_and_rentals_bridge_it(tmp_path: Path) -> Non
 
 
 def test_a_lead_time_without_rentals_or_owned_hardware_is_infeasible(tmp_path: Path) -> None:
-    with pytest.raises(InfeasibleError):
+    with pytest.raises(InfeasibleError) as exc:
         _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "lead_time_periods": 1})
+    lines = exc.value.explanation
+    assert any(line.startswith("P1: serve 20 requests/s less of workload chat") for line in lines)
+    assert not any(line.startswith("P2:") for line in lines)  # the order placed in P1 serves from P2
+
+
+def test_an_infeasible_period_says_which_limit_to_relax(tmp_path: Path) -> None:
+    horizon = {"period": "quarter", "count": 3, "site": [{"from_period": 3, "power_cap_kw": 1}]}
+    with pytest.raises(InfeasibleError) as exc:
+        _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]}, horizon=horizon)
+    assert any(line.startswith("P3: +") and "datacenter IT power" in line for line in exc.value.explanation)
 
 
 def test_a_workload_launching_later_is_served_from_its_launch(tmp_path: Path) -> None:

@@ -33,8 +33,10 @@ import pulp
 
 from planner.candidates.generate import Candidates
 from planner.optimize.program import (
+    ELASTIC_PENALTY,
     NOT_ELASTIC,
     OBJECTIVE_EXPR,
+    Elastic,
     FleetModel,
     add_cost_expressions,
     add_demand_constraints,
@@ -113,14 +115,15 @@ def onsite_view(m: FleetModel, roadmap: Roadmap) -> FleetModel:
                       racks={k: v for k, v in m.racks.items() if k in pools})
 
 
-def add_period_fleets(rm: RoadmapModel, cands: list[Candidates]) -> None:
-    """Each period's fleet program: demand, N+k, whole servers, rack packing, site power and racks."""
+def add_period_fleets(rm: RoadmapModel, cands: list[Candidates], elastic: Elastic = NOT_ELASTIC) -> None:
+    """Each period's fleet program: demand, N+k, whole servers, rack packing, site power and racks (with
+    penalized slacks on the ``elastic`` families, for the infeasibility answer)."""
     tco = rm.roadmap.base.objective == "min_tco"
     for period, cand in zip(rm.roadmap.periods, cands, strict=True):
         m = FleetModel(prob=PeriodProblem(rm.prob, prefix(period.index)), cand=cand, problem=period.problem,
                        replicas={}, routed={}, used={}, servers={}, racks={})
         add_variables(m)
-        add_demand_constraints(m, NOT_ELASTIC)
+        add_demand_constraints(m, elastic)
         add_server_constraints(m)
         for offer in rm.roadmap.cloud:
             m.racks[offer.option].upBound = 0  # rented instances stand in the provider's racks
@@ -130,7 +133,7 @@ def add_period_fleets(rm: RoadmapModel, cands: list[Candidates]) -> None:
         add_rack_packing_constraints(view)
         add_cost_expressions(view)
         for family, lim in limits_of(view.problem, ROADMAP_FAMILIES):
-            add_limit(view, family, lim, NOT_ELASTIC)
+            add_limit(view, family, lim, elastic)
         rm.fleets.append(m)
         rm.onsite.append(view)
 
@@ -231,15 +234,20 @@ def set_roadmap_objective(rm: RoadmapModel) -> None:
                      - r.end_discount * rm.expr["end_value_usd"])
     else:
         objective = pulp.lpSum(view.expr[OBJECTIVE_EXPR[r.base.objective]] for view in rm.onsite)
+    slacks = [(v, family) for m in (*rm.fleets, *rm.onsite) for _, (v, family, _) in sorted(m.slacks.items())]
+    if slacks:
+        objective = objective + pulp.lpSum(ELASTIC_PENALTY * family.elastic_weight * v for v, family in slacks)
     rm.expr["objective"] = objective
     rm.prob += objective
 
 
-def build_roadmap_program(roadmap: Roadmap, cands: list[Candidates]) -> RoadmapModel:
-    """The one program of the roadmap over the candidates of each period."""
+def build_roadmap_program(roadmap: Roadmap, cands: list[Candidates], *,
+                          elastic: Elastic = NOT_ELASTIC) -> RoadmapModel:
+    """The one program of the roadmap over the candidates of each period (``elastic``: families whose
+    limits get penalized slacks, so an infeasible roadmap still solves and says what to relax)."""
     rm = RoadmapModel(prob=pulp.LpProblem(f"roadmap_{roadmap.base.name}".replace("-", "_"), pulp.LpMinimize),
                       roadmap=roadmap)
-    add_period_fleets(rm, cands)
+    add_period_fleets(rm, cands, elastic)
     add_purchase_variables(rm)
     add_owned_fleet(rm)
     add_fleet_balance(rm)
@@ -247,3 +255,14 @@ def build_roadmap_program(roadmap: Roadmap, cands: list[Candidates]) -> RoadmapM
     add_period_costs(rm)
     set_roadmap_objective(rm)
     return rm
+
+
+def shortfalls(rm: RoadmapModel) -> list[str]:
+    """After an elastic solve: per period, each limit that had to be relaxed and by how much."""
+    out = []
+    for period, m, view in zip(rm.roadmap.periods, rm.fleets, rm.onsite, strict=True):
+        for _, (v, family, lim) in sorted({**m.slacks, **view.slacks}.items()):
+            amount = (v.varValue or 0.0) * family.slack_unit
+            if amount > 1e-6 * max(abs(lim.bound), 1.0):
+                out.append(f"{period.label}: {family.shortfall(lim, amount)}")
+    return out

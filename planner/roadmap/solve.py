@@ -6,15 +6,17 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from planner.candidates.generate import Candidates
 from planner.catalog.loader import Catalog
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize import backend
 from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, MIP_REL_GAP, SolveResult
+from planner.optimize.program import ALL_FAMILIES
 from planner.optimize.solve import _no_candidate_lines
 from planner.roadmap.candidates import CandidateCache, period_candidates
 from planner.roadmap.plan import build_roadmap_plan
 from planner.roadmap.problem import Roadmap, resolve_roadmap
-from planner.roadmap.program import build_roadmap_program
+from planner.roadmap.program import build_roadmap_program, shortfalls
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Plan
 
@@ -43,11 +45,7 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     status, raw, gap = backend._solve_once(rm, chosen)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - start
     if status == "infeasible":
-        raise _infeasible(roadmap, [
-            "no fleet serves every period within its site power and racks, with the owned servers, the "
-            "purchases the lead time allows and the rentals offered",
-            "relax a period's site limits (horizon.site), shorten hardware.lead_time_periods, or offer "
-            "hardware.cloud instances"])
+        raise _infeasible(roadmap, _what_to_relax(roadmap, cands, solver, time_limit_s))
     if status == "no_solution":
         raise SolverLimitError(f"the solver stopped ({raw}) before finding any roadmap, which is not a proof that "
                                "none exists", fix=f"raise --time-limit (now {time_limit_s:g} s)")
@@ -62,6 +60,16 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     if mip_rel_gap != MIP_REL_GAP:
         notes.append(f"proven optimal means within a relative gap of {mip_rel_gap:g}")
     return build_roadmap_plan(rm, solved, notes)
+
+
+def _what_to_relax(roadmap: Roadmap, cands: list[Candidates], solver: str, time_limit_s: float) -> list[str]:
+    """The roadmap re-solved with every limit elastic: per period, what to relax and by how much."""
+    rm = build_roadmap_program(roadmap, cands, elastic=ALL_FAMILIES)
+    status, _, _ = backend._solve_once(rm, backend._solver(solver, time_limit_s))  # type: ignore[arg-type]
+    head = ("no fleet serves every period within its limits, with the owned servers, the purchases the lead "
+            "time (hardware.lead_time_periods) allows and the rentals offered (hardware.cloud)")
+    lines = shortfalls(rm) if status in ("optimal", "feasible") else []
+    return [head, *(lines or ["relax a period's site limits (horizon.site) or offer hardware.cloud instances"])]
 
 
 def solve_roadmap_loaded(loaded: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
