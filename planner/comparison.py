@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from planner.core.inputs import canonical_engine
 from planner.schemas.base import StrictModel
 from planner.schemas.catalog import Precision
 from planner.schemas.scenario import Site
@@ -142,7 +143,9 @@ def compare(models: Sequence[str] | str, gpus: Sequence[str] | str, precisions: 
     grid = _grid(_listed(models), _listed(gpus), _listed(precisions), cat)
     price = default_electricity_usd_per_kwh() if electricity_usd_per_kwh is None else float(electricity_usd_per_kwh)
     _check_operating(duty_cycle, pue, price, sort_by)
-    base = {"input_tokens": float(input_tokens), "output_tokens": float(output_tokens), "engine": engine}
+    _check_point(input_tokens, output_tokens, tp, batch_size, arrival_requests_per_s)
+    base = {"input_tokens": float(input_tokens), "output_tokens": float(output_tokens),
+            "engine": canonical_engine(str(engine))}
     smallest = _smallest_tp(grid, base, batch_size, cat, calibration)
     tps = np.array([tp if tp is not None else (s or 1) for s in smallest], dtype=float)
     frame = _estimate(grid, tps, base, batch_size, cat, calibration)
@@ -187,6 +190,21 @@ def _check_operating(duty_cycle: float, pue: float, price: float, sort_by: str |
         close = difflib.get_close_matches(sort_by, COLUMNS, n=1)
         raise InputError(f"cannot sort by {sort_by!r}: not a column",
                          fix=f"did you mean {close[0]}?" if close else f"use one of {', '.join(COLUMNS)}")
+
+
+def _check_point(input_tokens: float, output_tokens: float, tp: int | None, batch_size: int | None,
+                 arrival_requests_per_s: float | None) -> None:
+    """The settings every row shares: one error for a bad one, not a table of rows that each say it."""
+    from planner.estimation import MAX_BATCH, MAX_TOKENS, _check_scalar
+
+    _check_scalar("input_tokens", input_tokens, minimum=1, maximum=MAX_TOKENS)
+    _check_scalar("output_tokens", output_tokens, minimum=1, maximum=MAX_TOKENS)
+    if tp is not None:
+        _check_scalar("tp", tp, minimum=1, maximum=TP_LADDER[-1], whole=True)
+    if batch_size is not None:
+        _check_scalar("batch_size", batch_size, minimum=1, maximum=MAX_BATCH, whole=True)
+    if arrival_requests_per_s is not None:
+        _check_scalar("arrival_requests_per_s", arrival_requests_per_s, minimum=0.0, maximum=1e6)
 
 
 def _rows(grid: list[tuple[str, str, str]], tps: np.ndarray, base: dict[str, Any],
