@@ -16,12 +16,17 @@ vectorized loop as they converge. Relative accuracy is about 1e-13 against scipy
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 _EPS = 1e-15
 _TINY = 1e-300
 _MAX_TERMS = 5000
 _SHIFT = 10.0
+HORNER_MAX = 64
+"""Up to this many slots the sums are summed term by term (c multiply-adds, exact to c ulps); above,
+the closed forms with a series or continued fraction (fewer steps, each dearer)."""
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 # Stirling's series coefficients B_2k / (2k (2k - 1)) for k = 1..5
 _STIRLING = (1.0 / 12.0, -1.0 / 360.0, 1.0 / 1260.0, -1.0 / 1680.0, 1.0 / 1188.0)
@@ -60,12 +65,41 @@ def _poisson_series(a: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 
 def poisson_below_ratio(c: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """P(X <= c) / P(X = c) for X Poisson with mean a < c + 1 (so 1 / Erlang B of c servers at load a):
-    1 / pmf(c) - P(X > c) / pmf(c), the second term from the lower incomplete gamma series."""
-    c, a = np.broadcast_arrays(np.asarray(c, dtype=float), np.asarray(a, dtype=float))
-    with np.errstate(over="ignore", divide="ignore"):
-        inv_pmf = np.exp(a + log_gamma(c + 1.0) - c * np.log(a))
-    return inv_pmf - a / (c + 1.0) * _poisson_series(a, c)
+    """P(X <= c) / P(X = c) for X Poisson with mean a < c + 1 (so 1 / Erlang B of c servers at load a).
+
+    Up to HORNER_MAX slots, the sum itself: 1 + (c / a)(1 + ((c - 1) / a)(1 + ...)); above, 1 / pmf(c)
+    - P(X > c) / pmf(c), the second term from the lower incomplete gamma series."""
+    c, a = (v.reshape(-1) for v in np.broadcast_arrays(np.asarray(c, dtype=float), np.asarray(a, dtype=float)))
+    out = np.empty(c.shape)
+    few = c <= HORNER_MAX
+    if few.any():
+        with np.errstate(over="ignore", divide="ignore"):
+            out[few] = 1.0 + _horner(c[few], (1.0 / a[few],), lambda k, inv_a: (k + 1.0) * inv_a)
+    many = ~few
+    if many.any():
+        cm, am = c[many], a[many]
+        with np.errstate(over="ignore", divide="ignore"):
+            inv_pmf = np.exp(am + log_gamma(cm + 1.0) - cm * np.log(am))
+        out[many] = inv_pmf - am / (cm + 1.0) * _poisson_series(am, cm)
+    return out
+
+
+def _horner(c: np.ndarray, params: tuple[np.ndarray, ...], factor: Callable[..., np.ndarray]) -> np.ndarray:
+    """sum over n < c of prod over k in [n, c) of factor(k, *params), as acc <- factor (1 + acc) for
+    k = 0 .. c - 1. The elements are sorted by c, most first, so those still summing at step k are a
+    prefix (slices, not masks); a sum past the float range is inf."""
+    order = np.argsort(-c)
+    sorted_params = tuple(v[order] for v in params)
+    counts = np.searchsorted(-c[order], -np.arange(int(c.max(initial=0.0))), side="left")  # how many c > k
+    acc = np.zeros(len(c))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k, m in enumerate(counts.tolist()):
+            part = acc[:m]
+            part += 1.0
+            part *= factor(k, *(v[:m] for v in sorted_params))
+    out = np.empty(len(c))
+    out[order] = acc
+    return out
 
 
 def _beta_fraction(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -112,12 +146,16 @@ def negbin_below_ratio(r: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarra
     fraction of I_{1-p}(r, c) converges and the ratio is c / r times it; elsewhere I_{1-p}(r, c) =
     1 - I_p(c, r), whose fraction converges there, and the ratio is (1 - p)^-r / w_c minus it.
     """
-    r, c, p = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, c, p)))
+    r, c, p = (v.reshape(-1) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, c, p))))
     out = np.empty(r.shape)
-    direct = (1.0 - p) < (r + 1.0) / (r + c + 2.0)
+    few = c <= HORNER_MAX
+    if few.any():  # w_k / w_(k+1) = (k + 1) / (p (k + r))
+        with np.errstate(over="ignore", divide="ignore"):
+            out[few] = _horner(c[few], (1.0 / p[few], r[few]), lambda k, inv_p, r_: (k + 1.0) * inv_p / (k + r_))
+    direct = ~few & ((1.0 - p) < (r + 1.0) / (r + c + 2.0))
     if direct.any():
         out[direct] = c[direct] / r[direct] * _beta_fraction(r[direct], c[direct], 1.0 - p[direct])
-    rest = ~direct
+    rest = ~few & ~direct
     if rest.any():
         rr, cc, pp = r[rest], c[rest], p[rest]
         with np.errstate(over="ignore", divide="ignore"):
