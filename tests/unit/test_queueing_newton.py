@@ -24,9 +24,10 @@ def random_replicas(seed: int, n: int) -> ReplicaLoad:
 
     return ReplicaLoad(slots=slots, output_tokens=v(rng.uniform(50, 1000, n)), output_cv2=v(rng.uniform(0, 1.5, n)),
                        step_1_s=step_1, step_c_s=step_c, decode_step_1_s=step_1, decode_step_c_s=step_c,
-                       mixed_step_1_s=1.5 * step_1, mixed_step_c_s=1.5 * step_c, mixed_share_1=v(rng.uniform(0, 0.1, n)),
-                       mixed_share_c=v(rng.uniform(0, 0.5, n)), prefill_service_1_s=service,
-                       prefill_service_c_s=service * rng.uniform(1.0, 2.0, n), prompt_room_share=v(rng.uniform(0, 1, n)),
+                       mixed_step_1_s=1.5 * step_1, mixed_step_c_s=1.5 * step_c,
+                       mixed_share_1=v(rng.uniform(0, 0.1, n)), mixed_share_c=v(rng.uniform(0, 0.5, n)),
+                       prefill_service_1_s=service, prefill_service_c_s=service * rng.uniform(1.0, 2.0, n),
+                       prompt_room_share=v(rng.uniform(0, 1, n)),
                        solo_1_s=solo, solo_c_s=solo * rng.uniform(1.0, 3.0, n), solo_tail_1_s=solo * 2,
                        solo_tail_c_s=solo * rng.uniform(2.0, 6.0, n))
 
