@@ -119,7 +119,8 @@ class Estimate:
     kwh_per_million_output_tokens: float = 0.0
     """GPU energy, same basis as ``energy_per_output_token_j``."""
     output_tokens_per_s_per_w: float = 0.0
-    """Output tokens per second per watt of GPU power (replica)."""
+    """Output tokens per second per watt of GPU power (replica). The energy figures are for the evaluated
+    batch; with an arrival rate, the concurrency cap's saturated point (as ``power_per_gpu_w``)."""
     node_power_w: float = 0.0
     """Node level: one server whose GPUs all run this configuration, GPU power plus the server's
     non-GPU share per GPU (CPUs, NICs, fans; planner.core.constants.server_overhead_w_per_gpu)."""
@@ -148,7 +149,10 @@ def energy_figures(r: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def node_power_w(power_per_gpu_w: Any, gpu: Any) -> Any:
-    """Power of one server whose GPUs all draw ``power_per_gpu_w``: GPUs plus the non-GPU share."""
+    """Power of one server whose GPUs all draw ``power_per_gpu_w``: GPUs plus the non-GPU share (NaN for a
+    GPU whose catalog entry has no server)."""
+    if getattr(gpu, "server", None) is None:
+        return power_per_gpu_w * math.nan
     per_server = gpu.server.gpus_per_server
     overhead = server_overhead_w_per_gpu(gpu.server.max_power_w, per_server, gpu.tdp_w)
     return (power_per_gpu_w + overhead) * per_server
