@@ -112,3 +112,17 @@ def test_a_scenario_without_horizon_is_one_period(tmp_path: Path) -> None:
     doc = {k: v for k, v in scenario().items() if k != "horizon"}
     assert not is_roadmap(load_scenario(write(tmp_path, doc)))
     assert is_roadmap(load_scenario(write(tmp_path, scenario())))
+
+
+def test_slo_changes_apply_from_their_period(tmp_path: Path) -> None:
+    slo = [{"from_period": 2, "workload": "chat", "itl_p95_ms": 25}]
+    r = roadmap(tmp_path, scenario(horizon={"count": 3, "slo": slo}))
+    assert [p.problem.workload("chat").slo.itl_p95_s for p in r.periods] == pytest.approx([0.05, 0.025, 0.025])
+
+
+def test_a_workload_that_stops_leaves_the_later_periods(tmp_path: Path) -> None:
+    r = roadmap(tmp_path, scenario(workloads=[*scenario()["workloads"], {
+        "name": "pilot", "model": "llama-3.1-8b", "precisions": ["fp8"],
+        "traffic": {"peak_requests_per_s": 2, "input_tokens": 500, "output_tokens": 200}}],
+        horizon={"count": 3, "traffic": {"pilot": {"stop_period": 1}}}))
+    assert [[w.name for w in p.problem.workloads] for p in r.periods] == [["chat", "pilot"], ["chat"], ["chat"]]

@@ -81,9 +81,6 @@ class Roadmap:
         """Discount factor at the end of the horizon (where what is still installed is valued)."""
         return (1.0 + self.discount_rate_per_year) ** -(len(self.periods) * self.period_years)
 
-    def cloud_option(self, option: str) -> CloudOption | None:
-        return next((c for c in self.cloud if c.option == option), None)
-
 
 def _error(file: str, key_path: str, message: str, fix: str) -> InputError:
     return InputError(message, file=file, key_path=key_path, fix=fix)

@@ -27,12 +27,18 @@ def _of(value: float | None, cap: float | None, src: str, scale: float = 1.0) ->
     return Cell(shown, src, number=True)
 
 
+def _gpus_in_use(p: RoadmapPeriod) -> int:
+    """GPUs of the period's deployments on site (rented ones run on ``<gpu>.cloud``)."""
+    return sum(d.gpus for d in p.deployments if d.gpu in p.installed)
+
+
 def _row(i: int, p: RoadmapPeriod) -> list[Cell]:
     t, src = p.totals, f"periods[{i}]"
     return [Cell(p.label), Cell(_counts(p.purchases, "servers"), f"{src}.purchases"),
             Cell(_counts(p.retirements, "servers"), f"{src}.retirements"),
             Cell(_counts(p.rentals, "instances"), f"{src}.rentals"),
             Cell(_counts(p.installed, "servers"), f"{src}.installed"),
+            Cell(f"{_gpus_in_use(p)} / {t.gpus}", f"derived:{src}.gpus_in_use", number=True),
             _of(t.it_power_nameplate_w, t.power_cap_w, f"{src}.totals.it_power_nameplate_w", W_PER_KW),
             _of(t.racks, t.racks_available, f"{src}.totals.racks"),
             _num(t.cost_usd / USD_PER_KUSD, f"{src}.totals.cost_usd"),
@@ -41,8 +47,8 @@ def _row(i: int, p: RoadmapPeriod) -> list[Cell]:
 
 
 def periods_table(periods: list[RoadmapPeriod]) -> Table:
-    columns = ["Period", "Order", "Retire", "Rent", "Installed", "IT power kW (nameplate / cap)",
-               "Racks (used / available)", "Cost k$", "Binding"]
+    columns = ["Period", "Order", "Retire", "Rent", "Installed", "GPUs in use / on site",
+               "IT power kW (nameplate / cap)", "Racks (used / available)", "Cost k$", "Binding"]
     return table(columns, [_row(i, p) for i, p in enumerate(periods)])
 
 
