@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.catalog.loader import load_catalog
+from planner.catalog.loader import _gpu_keys, load_catalog
 from planner.catalog.suggest import find_reference, nearest_by_spec, reference_gpus
 from planner.cli.main import main
 from planner.errors import UnknownNameError
@@ -24,17 +24,17 @@ def test_a6000_suggests_48_gb_cards_not_a100s(cat) -> None:
     fix = info.value.fix or ""
     near = fix.split("nearest in specification: ")[1].split(". ")[0]
     assert "a100" not in fix  # close by name, far by specification (48 GB GDDR6 at 300 W)
-    assert all(cat.gpus[i].memory_gib == 48 for i in nearest_by_spec(find_reference("A6000"), cat))
+    assert all(cat.gpus[i].memory_gib == 48 for i in nearest_by_spec(find_reference("A6000", _gpu_keys), cat))
     assert near.startswith("l40 (48 GiB") and "--catalog DIR" in fix and "`server:` block may be left out" in fix
 
 
 @pytest.mark.parametrize("name", ["NVIDIA RTX A6000", "rtx-a6000", "Gaudi 3", "MI210", "rtx 5090"])
 def test_vendor_spellings_find_the_reference(name) -> None:
-    assert find_reference(name) is not None
+    assert find_reference(name, _gpu_keys) is not None
 
 
 def test_nearest_is_by_ratio_of_every_figure(cat) -> None:
-    h800 = find_reference("h800")
+    h800 = find_reference("h800", _gpu_keys)
     assert nearest_by_spec(h800, cat)[0] == "h100-sxm"  # the export H100: same memory, bandwidth, TDP
 
 

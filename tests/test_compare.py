@@ -228,7 +228,8 @@ def test_the_docs_example_file_is_valid_and_the_docs_name_every_column(tmp_path)
     ["--electricity-usd-per-kwh", "-1"], ["--arrival-requests-per-s", "nan"], ["--sort-by", "nope"],
 ])
 def test_a_hostile_setting_shared_by_every_row_is_one_error(capsys, flags) -> None:
-    base = {"-m": "llama-3.1-8b", "-g": "h100-sxm", "--batch-size": "1", "--input-tokens": "10", "--output-tokens": "10"}
+    base = {"-m": "llama-3.1-8b", "-g": "h100-sxm", "--batch-size": "1", "--input-tokens": "10",
+            "--output-tokens": "10"}
     args = [x for k, v in {**base, flags[0]: flags[1]}.items() for x in (k, v)]
     code, out, err = run(capsys, *args)
     assert code == 1 and out == "" and "Traceback" not in err

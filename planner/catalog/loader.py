@@ -110,7 +110,7 @@ class Catalog:
         catalog lacks (then the close names, another GPU, would mislead: A6000 is no A100)."""
         from planner.catalog.suggest import spec_hint
 
-        hint = spec_hint(name, self) if len(name) <= MAX_NAME_CHARS else None
+        hint = spec_hint(name, self, _gpu_keys) if len(name) <= MAX_NAME_CHARS else None
         return exc if hint is None else UnknownNameError(exc.message, fix=hint)
 
     def model(self, name: str) -> ModelSpec:

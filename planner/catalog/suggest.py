@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -47,13 +48,12 @@ def reference_gpus() -> tuple[ReferenceGpu, ...]:
     return tuple(load_yaml_as(ReferenceFile, REFERENCE_FILE).reference_gpus)
 
 
-def find_reference(name: str) -> ReferenceGpu | None:
-    """The reference GPU ``name`` means (by its name or an alias, in the catalog's canonical forms)."""
-    from planner.catalog.loader import _gpu_keys
-
-    wanted = set(_gpu_keys(name))
+def find_reference(name: str, keys: Callable[[str], list[str]]) -> ReferenceGpu | None:
+    """The reference GPU ``name`` means (by its name or an alias), compared in the canonical forms
+    ``keys`` gives (the catalog lookup's, so vendor spellings match as they do there)."""
+    wanted = set(keys(name))
     for ref in reference_gpus():
-        if any(wanted & set(_gpu_keys(n)) for n in [ref.name, *ref.aliases]):
+        if any(wanted & set(keys(n)) for n in [ref.name, *ref.aliases]):
             return ref
     return None
 
@@ -74,9 +74,9 @@ def _figures(memory_gib: float, bandwidth_tb_per_s: float, tdp_w: float) -> str:
     return f"{memory_gib:g} GiB, {bandwidth_tb_per_s:g} TB/s, {tdp_w:g} W"
 
 
-def spec_hint(name: str, catalog: Catalog) -> str | None:
+def spec_hint(name: str, catalog: Catalog, keys: Callable[[str], list[str]]) -> str | None:
     """The suggestion for an unknown GPU name the reference table knows (None: it does not)."""
-    ref = find_reference(name)
+    ref = find_reference(name, keys)
     if ref is None:
         return None
     ids = nearest_by_spec(ref, catalog)
