@@ -24,7 +24,7 @@ from planner.core.inputs import canonical_engine
 from planner.schemas.base import StrictModel
 from planner.schemas.catalog import Precision
 from planner.schemas.scenario import Site
-from planner.units import HOURS_PER_YEAR, J_PER_KWH, W_PER_KW
+from planner.units import HOURS_PER_YEAR, W_PER_KW
 
 __all__ = ["COLUMNS", "DEFAULT_ELECTRICITY_USD_PER_KWH", "DEFAULT_PUE", "CompareSpec", "annual_energy", "compare",
            "default_electricity_usd_per_kwh",
@@ -32,7 +32,6 @@ __all__ = ["COLUMNS", "DEFAULT_ELECTRICITY_USD_PER_KWH", "DEFAULT_PUE", "Compare
 
 TP_LADDER = (1, 2, 4, 8, 16, 32, 64)
 """Tensor-parallel sizes tried for ``smallest_tp_that_fits`` (engines split heads in powers of two)."""
-TOKENS_PER_MILLION = 1e6
 DEFAULT_PUE = float(Site.model_fields["pue"].default)
 """Facility power / IT power when none is given: the scenario schema's ``site.pue`` default."""
 DEFAULT_ELECTRICITY_USD_PER_KWH = float(Site.model_fields["electricity_usd_per_kwh"].default)
@@ -298,8 +297,6 @@ def _missing(v: Any) -> bool:
 
 
 def _column(frame: Any, name: str, annual: dict[str, Any]) -> Any:
-    if name == "kwh_per_million_output_tokens" and name not in frame:  # the same (GPU) basis as J/token
-        return frame["energy_per_output_token_j"].to_numpy(float) * TOKENS_PER_MILLION / J_PER_KWH
     if name == "annual_energy_facility_kwh":
         return annual["annual_energy_facility_kwh"]
     if name == "annual_energy_cost_usd":

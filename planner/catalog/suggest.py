@@ -85,4 +85,4 @@ def spec_hint(name: str, catalog: Catalog, keys: Callable[[str], list[str]]) -> 
     return (f"{ref.name} ({_figures(ref.memory_gib, ref.memory_bandwidth_tb_per_s, ref.tdp_w)}) is not in the "
             f"catalog; nearest in specification: {near}. To estimate the {ref.name} itself, add an entry under "
             f"`gpus:` in a YAML file of your own folder and pass --catalog DIR (`planner catalog show {ids[0]}` "
-            "prints one to start from; the `server:` block may be left out for estimates and compare)")
+            "prints one to start from; only planner solve needs its `server:` block)")
