@@ -41,7 +41,8 @@ def test_token_counts_outside_any_context_are_refused(capsys, flag, value):
     assert_one_error(*run(capsys, **{flag: value}), flag.split("_")[0], "tokens")
 
 
-@pytest.mark.parametrize("value", ["100001", "1048576", "9999999999999999999999", "0", "-1"])
+@pytest.mark.parametrize("value", ["100001", "1048576", "9999999999999999999999", "0", "-1", "1.5", "nan", "maxi",
+                                   "", "max max"])
 def test_a_batch_no_engine_holds_is_refused(capsys, value):
     assert_one_error(*run(capsys, batch_size=value), "batch")
 
