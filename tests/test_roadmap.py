@@ -122,3 +122,11 @@ def test_other_objectives_are_summed_over_periods_without_rentals(tmp_path: Path
     assert plan.periods is not None
     assert all(p.rentals == {} for p in plan.periods)
     assert plan.objective.unit.endswith("(summed)")
+
+
+def test_a_roadmap_plan_reads_back_byte_for_byte(tmp_path: Path) -> None:
+    from planner.plan.io import dump_plan, parse_plan
+
+    text = dump_plan(_solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]}))
+    assert '"periods"' in text
+    assert dump_plan(parse_plan(text, "plan.json")) == text
