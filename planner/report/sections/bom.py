@@ -22,7 +22,8 @@ def gpu_table(plan: Plan) -> Table:
 
 
 def server_table(plan: Plan) -> Table:
-    rows = [[Cell(g.server_model), Cell(g.gpu), f.fig(g.servers, f.COUNT, f"servers[{i}].servers"),
+    rows = [[Cell(g.server_model), Cell(g.gpu if g.power_limit_w is None else f"{g.gpu} at {g.power_limit_w:g} W"),
+             f.fig(g.servers, f.COUNT, f"servers[{i}].servers"),
              f.fig(g.gpus_per_server, f.COUNT, f"servers[{i}].gpus_per_server"),
              f.fig(g.rack_units, f.COUNT, f"servers[{i}].rack_units"),
              f.fig(g.server_max_power_w, f.KW_FROM_W, f"servers[{i}].server_max_power_w"),

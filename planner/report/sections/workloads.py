@@ -101,6 +101,13 @@ def _alternative_row(i: int, a: Alternative, unit: f.Unit) -> list[Cell]:
             f.fig(a.objective_delta, unit, f"{src}.objective_delta"), Cell(a.reason)]
 
 
+def power_limit_text(plan: Plan, d: Deployment) -> str:
+    """", GPUs capped at N W" when the deployment runs below TDP (its servers record the limit), else ""."""
+    limited = any(s.gpu == d.gpu and s.power_limit_w is not None and s.power_limit_w == d.power_limit_w
+                  for s in plan.servers)
+    return f", GPUs capped at {d.power_limit_w:g} W (nvidia-smi -pl)" if limited else ""
+
+
 def workload_view(plan: Plan, name: str) -> dict[str, Any]:
     indices = [i for i, d in enumerate(plan.deployments) if d.workload == name]
     return {
@@ -108,7 +115,7 @@ def workload_view(plan: Plan, name: str) -> dict[str, Any]:
         "inputs": inputs_table(plan, name),
         "config": config_table(plan, indices),
         "deployments": [{"title": f"{plan.deployments[i].model} on {plan.deployments[i].gpu} "
-                                  f"({plan.deployments[i].precision})",
+                                  f"({plan.deployments[i].precision}){power_limit_text(plan, plan.deployments[i])}",
                          "performance": performance_table(plan.deployments[i], i)} for i in indices],
         "alternatives": alternatives_table(plan, name),
     }
