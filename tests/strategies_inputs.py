@@ -670,7 +670,7 @@ def catalog_case(ch: Any, command: str | None = None) -> Case:
     if command == "list":
         return Case(["catalog", ch.choice(["gpus", "models"]), "--catalog", "in/cat"], files, {0, 1}, names)
     args = ["estimate", "--catalog", "in/cat", "--model", "my-model", "--gpu", "my-gpu", "--input-tokens", "512",
-            "--output-tokens", "128", "--precision", ch.choice(["bf16", "fp8"]),
+            "--output-tokens", "128", "--batch-size", "max", "--precision", ch.choice(["bf16", "fp8"]),
             "--format", ch.choice(["table", "json"])]
     return Case(args, files, {0, 1}, names)
 
@@ -684,7 +684,7 @@ FLAG_VALUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "--precision": (("bf16", "fp16", "fp8", "int8", "int4", "fp4"), ("FP8", "", "fp3")),
     "--tp": (("1", "2", "8"), ("0", "-1", "3", "1024", "99999999999999999999", "nan", "1.5")),
     "--pp": (("1", "2"), ("0", "-4", "7", "1000000")),
-    "--batch-size": (("1", "32", "256"), ("0", "-1", "1024", "100000000", "1e3")),
+    "--batch-size": (("1", "32", "256", "max"), ("0", "-1", "1024", "100000000", "1e3", "1.5", "maxi")),
     "--input-tokens": (("2048", "100", "0.5"), ("0", "-1", "1e308", "inf", "nan", "1e-308", "1e7", "5e-324")),
     "--output-tokens": (("512", "1", "64"), ("0", "-1", "1e308", "inf", "nan", "1e-308", "0.5", "1e7")),
     "--engine": (("vllm", "sglang", "trt-llm"), ("TRT-LLM", "", "tgi")),
@@ -703,7 +703,7 @@ def estimate_case(ch: Any, command: str | None = None) -> Case:
     hostile = {ch.choice(flags) for _ in range(ch.integer(0, 3))}
     args = ["estimate"]
     for flag in flags:
-        required = flag in (model_flag, "--gpu", "--input-tokens", "--output-tokens")
+        required = flag in (model_flag, "--gpu", "--input-tokens", "--output-tokens", "--batch-size")
         if flag in hostile or required and ch.integer(0, 30) or ch.integer(0, 2) == 0:
             usual, bad = FLAG_VALUES[flag]
             args += [flag, ch.choice(bad if flag in hostile else usual)]
