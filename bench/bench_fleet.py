@@ -5,8 +5,12 @@ Cases (targets in CPU seconds of this process, time.process_time, on a 2-core ma
   optimal-50xall    50 workloads x every datacenter GPU type, proven optimal                      <= 10 s
   gap-200xall       200 workloads x every datacenter GPU type, within a proven 0.1 % gap          <= 60 s
   infeasible-20x8   20 workloads x 8 GPU types under a 12 kW site power cap (a third of their 38.5 kW)  <= 5 s
-Not a test: machines are noisy, so nothing here asserts a time. Each case prints its CPU seconds,
-the number of candidates, the plan's status and gap, and the number of integer programs solved.
+  generate-50       candidate generation alone, 50 workloads x every datacenter GPU type: cold (the
+                    process's candidate cache empty) and again (every workload a cache hit)
+  generate-200      the same at 200 workloads
+Not a test: machines are noisy, so nothing here asserts a time. Each solve case prints its CPU seconds
+from a cold candidate cache (as a fresh `planner solve`), of which candidate generation, the number of
+candidates, the plan's status and gap, and the number of integer programs solved.
 
     python3 bench/bench_fleet.py [CASE ...]
 
@@ -109,9 +113,11 @@ def run_case(name: str, spec: dict[str, Any], target_s: float, **solve_kwargs: A
     gpus = len(p.gpus)
     accepted = inspect.signature(solve_problem).parameters  # older versions take fewer options
     solve_kwargs = {k: v for k, v in solve_kwargs.items() if k in accepted}
+    clear_candidate_cache()
     t0 = time.process_time()
     n_cand = len(generate_candidates(p))  # timed apart: candidate generation is issue 13 item 4
     cand_s = time.process_time() - t0
+    clear_candidate_cache()  # the solve below generates them again, as a fresh process does
     start = time.process_time()
     with SolveCounter() as counter:
         try:
@@ -129,11 +135,38 @@ def run_case(name: str, spec: dict[str, Any], target_s: float, **solve_kwargs: A
           f"{outcome}", flush=True)
 
 
+def clear_candidate_cache() -> None:
+    """Empty the process's candidate cache (planner.candidates.cache; absent before issue 13 item 4)."""
+    try:
+        from planner.candidates.cache import CACHE
+    except ImportError:
+        return
+    CACHE.clear()
+
+
+def generate_case(n: int) -> None:
+    """Candidate generation of ``n`` workloads on every GPU type, from an empty cache and then again."""
+    from planner.candidates.generate import generate_candidates
+
+    p = problem_of(fleet(n, None))
+    clear_candidate_cache()
+    times = []
+    for _ in range(2):
+        t0 = time.process_time()
+        cand = generate_candidates(p)
+        times.append(time.process_time() - t0)
+    print(f"generate-{n}: {n} workloads x {len(p.gpus)} GPU types, {cand.evaluated:,} configurations evaluated, "
+          f"{len(cand)} candidates: {times[0]:.2f} CPU s cold, {times[1]:.2f} CPU s again "
+          f"({cand.evaluated / times[0] / 1e6:.2f} M configurations/s cold)", flush=True)
+
+
 CASES: dict[str, Callable[[], None]] = {
     "analysis-20x8": lambda: run_case("analysis-20x8", fleet(20, EIGHT_GPUS), 3.0),
     "optimal-50xall": lambda: run_case("optimal-50xall", fleet(50, None), 10.0, analysis=False),
     "gap-200xall": lambda: run_case("gap-200xall", fleet(200, None), 60.0, analysis=False, mip_rel_gap=1e-3),
     "infeasible-20x8": lambda: run_case("infeasible-20x8", fleet(20, EIGHT_GPUS, power_cap_kw=12), 5.0),
+    "generate-50": lambda: generate_case(50),
+    "generate-200": lambda: generate_case(200),
 }
 
 
