@@ -17,6 +17,7 @@ import click
 
 from planner.cli.catalog_cmd import catalog_option
 from planner.cli.estimate_cmd import BATCH_SIZE, NO_BATCH_FIX
+from planner.comparison import DEFAULT_PUE
 
 TEXT_COLUMNS = ("model", "gpu", "precision", "tp", "batch_size", "fits_memory", "ttft_s", "itl_s",
                 "output_tokens_per_s", "power_per_gpu_w", "node_power_w", "energy_per_output_token_j",
@@ -136,7 +137,7 @@ def _need(settings: dict[str, Any], key: str, flag: str, file: str | None) -> No
 @click.option("--duty-cycle", type=float, help="Share of the year at this point; the GPUs idle the rest (default 1).")
 @click.option("--electricity-usd-per-kwh", type=float,
               help="USD per kWh of facility energy (default: the scenario default, site.electricity_usd_per_kwh).")
-@click.option("--pue", type=float, help="Facility power / IT power (default 1.3).")
+@click.option("--pue", type=float, help=f"Facility power / IT power (default {DEFAULT_PUE:g}, the scenario default).")
 @click.option("--engine", help="vllm, trt-llm or sglang (default vllm).")
 @click.option("--calibration", type=click.Path(dir_okay=False), help="Calibration file (planner calibrate).")
 @catalog_option
