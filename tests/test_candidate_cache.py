@@ -119,3 +119,17 @@ def test_the_cache_drops_the_least_recently_used_beyond_its_rows(catalog):
     assert len(cache) < len(p.workloads)
     cache.get(p, p.workloads[-1], generate._workload_candidates)
     assert cache.hits == 1
+
+
+def test_threads_share_the_cache_safely(catalog):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = CandidateCache()
+    p = _problem(catalog, "multi-model-1mw")
+    jobs = [w for w in p.workloads for _ in range(3)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda w: cache.get(p, w, generate._workload_candidates), jobs))
+    assert len(cache) == len(p.workloads) and cache.hits + cache.misses == len(jobs)
+    for w, (cols, _, _) in zip(jobs, results, strict=True):
+        alone = generate._workload_candidates(p, w)[0]
+        assert all(np.array_equal(cols[k], alone[k]) for k in alone)

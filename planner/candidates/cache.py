@@ -21,6 +21,7 @@ copied in and out, so no caller can change a cached table. Nothing here reads or
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -53,12 +54,14 @@ class CandidateCache:
         self._entries: OrderedDict[tuple[Any, ...], tuple[Result, int]] = OrderedDict()
         self._rows = 0
         self._memo: dict[int, tuple[object, Any]] = {}
+        self._lock = threading.Lock()  # solves in threads (a Dask worker's) share the process's cache
 
     def clear(self) -> None:
-        self._entries.clear()
-        self._memo.clear()
-        self._rows = 0
-        self.hits = self.misses = 0
+        with self._lock:
+            self._entries.clear()
+            self._memo.clear()
+            self._rows = 0
+            self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,21 +70,23 @@ class CandidateCache:
         """``generate(p, w)``, or a copy of what it returned before for the same inputs."""
         if not self.enabled:
             return generate(p, w)
-        key = self.key(p, w)
-        found = self._entries.get(key)
-        if found is not None:
-            self.hits += 1
-            self._entries.move_to_end(key)
-            return _copy(found[0])
-        self.misses += 1
-        result = generate(p, w)
+        with self._lock:
+            key = self.key(p, w)
+            found = self._entries.get(key)
+            if found is not None:
+                self.hits += 1
+                self._entries.move_to_end(key)
+                return _copy(found[0])
+            self.misses += 1
+        result = generate(p, w)  # outside the lock: two threads may both generate; either copy is the same
         rows = len(next(iter(result[0].values()), ()))
-        if rows <= self.max_rows:
-            self._entries[key] = (_copy(result), rows)
-            self._rows += rows
-            while self._rows > self.max_rows:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self._rows -= dropped
+        with self._lock:
+            if rows <= self.max_rows and key not in self._entries:
+                self._entries[key] = (_copy(result), rows)
+                self._rows += rows
+                while self._rows > self.max_rows:
+                    _, (_, dropped) = self._entries.popitem(last=False)
+                    self._rows -= dropped
         return result
 
     def key(self, p: Problem, w: WorkloadDemand) -> tuple[Any, ...]:
