@@ -108,3 +108,15 @@ def test_power_limit_bounds_power_and_the_parts_still_sum():
     assert capped.power_per_gpu_w <= 350 + 1e-9
     assert capped.output_tokens_per_s <= free.output_tokens_per_s
     assert sum(capped.energy_breakdown_j_per_token.values()) == pytest.approx(capped.energy_per_output_token_j)
+
+
+def test_tensor_parallel_over_pcie_runs_the_all_reduce_below_the_link_figure():
+    from planner.core.features import allreduce_efficiency, gpu_features
+
+    cat = load_catalog()
+    pcie, nvlink = cat.gpu("l40s"), cat.gpu("h100-sxm")
+    assert allreduce_efficiency(pcie.interconnect.kind) == fixed("pcie_allreduce_efficiency") < 1.0
+    assert allreduce_efficiency(nvlink.interconnect.kind) == 1.0
+    share = fixed("pcie_allreduce_efficiency")
+    assert gpu_features(pcie)["allreduce_bytes_per_s"] == pytest.approx(share * pcie.interconnect_bytes_per_s)
+    assert gpu_features(nvlink)["allreduce_bytes_per_s"] == nvlink.interconnect_bytes_per_s
