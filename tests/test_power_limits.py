@@ -22,6 +22,7 @@ from planner.catalog import load_catalog
 from planner.cli.main import main
 from planner.errors import InfeasibleError, InputError
 from planner.gitops.diff import diff_plans
+from planner.gitops.fmt import quantity
 from planner.gitops.rederive import check_context, problem_violations
 from planner.plan.figures import deployment_figures
 from planner.plan.io import write_plan
@@ -202,6 +203,7 @@ def test_diff_shows_a_changed_limit() -> None:
     change = diff_plans(before, after).deployments
     assert [(c.action, [f.field for f in c.fields]) for c in change] == [("change", ["power_limit_w"])]
     assert (change[0].fields[0].before, change[0].fields[0].after) == (d.power_limit_w, 595.0)
+    assert quantity("power_limit_w", 595.0) == "595 W"  # a GPU's limit in watts, not a fleet's kW
     # a plan written before the field existed (no limit recorded) is no change
     old = before.model_copy(update={"deployments": [d.model_copy(update={"power_limit_w": None})]})
     assert diff_plans(old, before).deployments == ()

@@ -41,6 +41,7 @@ def number(x: float) -> str:
 
 _SUFFIXES: tuple[tuple[str, Callable[[float], str]], ...] = (
     ("_usd", _usd),
+    ("power_limit_w", lambda x: f"{x:,.0f} W"),  # one GPU's limit: watts, as nvidia-smi -pl takes it
     ("_w", _kw),
     ("btu_per_hr", _btu),
     ("_t_per_year", lambda x: f"{x:,.1f} tCO2e/yr"),
