@@ -320,7 +320,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
                                                      output_tokens, cat, cal))
     warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision)
-    if tp > g.server.gpus_per_server:
+    if g.server is not None and tp > g.server.gpus_per_server:
         warnings.append(f"tp {tp} spans more than one {g.server.model} ({g.server.gpus_per_server} GPUs): the "
                         f"all-reduce is modelled at the in-server {g.interconnect.kind} speed, so cross-server "
                         "TP is optimistic; prefer pp across servers")
@@ -418,7 +418,8 @@ def smallest_fitting_tp(model: str, gpu: str, precision: str, input_tokens: floa
             "output_tokens": np.full(n, float(output_tokens)), "engine": np.full(n, DEFAULT_ENGINE)}
     x, _ = build_inputs(cols, cat, _calibration(calibration))
     fits = estimate_arrays(x)["fits_memory"]
-    per_server = cat.gpu(gpu).server.gpus_per_server
+    server = cat.gpu(gpu).server
+    per_server = server.gpus_per_server if server is not None else 8  # no server block: up to 8-way TP
     ok = [int(t) for t, f in zip(tps, fits, strict=True) if f and t <= max(per_server, 8)]
     return ok[0] if ok else None
 
