@@ -71,7 +71,7 @@ def poisson_below_ratio(c: np.ndarray, a: np.ndarray) -> np.ndarray:
     - P(X > c) / pmf(c), the second term from the lower incomplete gamma series."""
     c, a = (v.reshape(-1) for v in np.broadcast_arrays(np.asarray(c, dtype=float), np.asarray(a, dtype=float)))
     out = np.empty(c.shape)
-    few = c <= HORNER_MAX
+    few = _whole_and_few(c)
     if few.any():
         with np.errstate(over="ignore", divide="ignore"):
             out[few] = 1.0 + _horner(c[few], (1.0 / a[few],), lambda k, inv_a: (k + 1.0) * inv_a)
@@ -84,11 +84,16 @@ def poisson_below_ratio(c: np.ndarray, a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _whole_and_few(c: np.ndarray) -> np.ndarray:
+    """Slot counts summed term by term: whole numbers from 1 to HORNER_MAX."""
+    return (c >= 1.0) & (c <= HORNER_MAX) & (c == np.floor(c))
+
+
 def _horner(c: np.ndarray, params: tuple[np.ndarray, ...], factor: Callable[..., np.ndarray]) -> np.ndarray:
     """sum over n < c of prod over k in [n, c) of factor(k, *params), as acc <- factor (1 + acc) for
     k = 0 .. c - 1. The elements are sorted by c, most first, so those still summing at step k are a
     prefix (slices, not masks); a sum past the float range is inf."""
-    order = np.argsort(-c)
+    order = np.argsort((HORNER_MAX - c).astype(np.uint8), kind="stable")  # most slots first; a radix sort
     sorted_params = tuple(v[order] for v in params)
     counts = np.searchsorted(-c[order], -np.arange(int(c.max(initial=0.0))), side="left")  # how many c > k
     acc = np.zeros(len(c))
@@ -148,7 +153,7 @@ def negbin_below_ratio(r: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarra
     """
     r, c, p = (v.reshape(-1) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, c, p))))
     out = np.empty(r.shape)
-    few = c <= HORNER_MAX
+    few = _whole_and_few(c)
     if few.any():  # w_k / w_(k+1) = (k + 1) / (p (k + r))
         with np.errstate(over="ignore", divide="ignore"):
             out[few] = _horner(c[few], (1.0 / p[few], r[few]), lambda k, inv_p, r_: (k + 1.0) * inv_p / (k + r_))

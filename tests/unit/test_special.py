@@ -70,3 +70,14 @@ def test_poisson_ratio_equals_the_erlang_b_recursion():
             b = load * b / (k + load * b)
         got = poisson_below_ratio(np.array([float(servers)]), np.array([float(load)]))[0]
         assert got == pytest.approx(float(1 / b), rel=1e-11)
+
+
+def test_fractional_slot_counts_take_the_closed_forms():
+    c = np.array([2.5, 7.25, 40.5, 100.5])
+    a = 0.8 * c
+    erlang_b = np.exp(c * np.log(a) - a - gammaln(c + 1.0) - np.log(gammaincc(c + 1.0, a)))
+    assert np.allclose(1.0 / poisson_below_ratio(c, a), erlang_b, rtol=1e-10)
+    r, p = np.array([3.0, 12.0, 50.0, 7.5]), np.array([0.1, 0.02, 0.01, 0.05])
+    log_full = c * np.log(p) + gammaln(c + r) - gammaln(r) - gammaln(c + 1.0)
+    ref = np.exp(-r * np.log1p(-p) + np.log(betainc(r, c, 1.0 - p)) - log_full)
+    assert np.allclose(negbin_below_ratio(r, c, p), ref, rtol=1e-9)
