@@ -15,10 +15,11 @@ Serving model (continuous batching with chunked prefill, vLLM/TRT-LLM style):
   efficiencies; a fixed per-step and a per-sequence overhead are added.
 * Pipeline parallelism splits layers into ``pp`` stages fed by ``pp`` micro-batches.
 * Power per GPU is made of physical terms, bounded by [idle, min(TDP, power limit)]:
-  idle + a base draw while kernels (or the all-reduce's kernels) run + energy per byte of DRAM
-  traffic x bytes/s (by memory technology) + energy per FLOP x FLOP/s (by precision and
-  architecture, from the spec sheet's TDP at peak) + energy per byte sent to tensor-parallel peers
-  x bytes/s. ``power_parts`` splits the same figure into static, memory, compute and communication.
+  idle + the base draw of a serving GPU (boost clock, over the whole step) + energy per byte of
+  DRAM traffic x bytes/s (by memory technology) + energy per FLOP x FLOP/s (by precision and
+  architecture, from the spec sheet's TDP at peak) + the SMs' per-sequence work outside the
+  rooflines + energy per byte sent to tensor-parallel peers x bytes/s. ``power_parts`` splits the
+  same figure into static, memory, compute (tensor math and per-sequence SM work) and communication.
 """
 
 from __future__ import annotations
