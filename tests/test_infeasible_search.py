@@ -57,6 +57,8 @@ def applied(doc: dict, line: str) -> dict:  # type: ignore[type-arg]
     out = copy.deepcopy(doc)
     if m := re.search(r"\+([\d.]+) kW datacenter IT power", line):
         out["site"]["power_cap_kw"] += float(m.group(1)) + 0.05  # the line rounds to 0.1 kW
+    elif m := re.search(r"power-capped \(hardware.power_limit_fractions: \[([\d., ]+)\]", line):
+        out.setdefault("hardware", {})["power_limit_fractions"] = [float(x) for x in m.group(1).split(",")]
     elif m := re.search(r"(ITL|TTFT) p95 SLO of (\S+) [\d.]+ -> ([\d.]+) ms", line):
         w = next(w for w in out["workloads"] if w["name"] == m.group(2))
         w["slo"][f"{m.group(1).lower()}_p95_ms"] = float(m.group(3))
@@ -86,8 +88,8 @@ def test_the_power_cap_scenario_is_answered_in_a_handful_of_solves(tmp_path: Pat
     with pytest.raises(InfeasibleError) as exc:
         solve_scenario(ROOT / "scenarios" / "infeasible-power-cap.yaml")
     # the solve (and its one-workload start), the all-families elastic solve, the power family alone,
-    # one SLO group test (the linear scan took 12)
-    assert count[0] <= 6
+    # one test with GPU power limits allowed, one SLO group test (the linear scan took 12)
+    assert count[0] <= 7
     assert re.fullmatch(r"needs \+[\d.]+ kW datacenter IT power \(site.power_cap_kw\)", exc.value.explanation[0])
     monkeypatch.undo()
     assert answer_and_check(tmp_path, doc)

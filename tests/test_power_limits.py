@@ -80,8 +80,10 @@ def tight_cap_kw() -> float:
 
 def test_a_cap_the_full_tdp_fleet_cannot_meet_is_met_by_setting_limits() -> None:
     cap_kw = tight_cap_kw()
-    with pytest.raises(InfeasibleError):
+    with pytest.raises(InfeasibleError) as err:
         plan_of(cap_kw=cap_kw)
+    # the infeasibility answer offers power limits (verified by a solve), applied just below
+    assert any("power-capped (hardware.power_limit_fractions" in line for line in err.value.explanation)
     plan = plan_of(fractions=LIMITS, cap_kw=cap_kw)
     max_w, per_server, tdp_w = h100_server()
     assert plan.totals.it_power_nameplate_w <= cap_kw * 1000.0

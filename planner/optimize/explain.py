@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace as dc_replace
 from typing import Protocol
 
 import numpy as np
 
-from planner.candidates.generate import Candidates, replace_workload, workload_candidates
+from planner.candidates.generate import Candidates, generate_candidates, replace_workload, workload_candidates
 from planner.errors import InfeasibleError
 from planner.optimize.program import ALL_FAMILIES, FleetModel, build_program, value
 from planner.optimize.warm import Replicas, start_values
-from planner.problem.limits import CAPACITY, CAPS, RACK_POWER, RACKS, SLOS, Limit, LimitFamily, limits_of
+from planner.problem.build import power_limits
+from planner.problem.limits import CAPACITY, CAPS, RACK_POWER, RACKS, SITE_POWER, SLOS, Limit, LimitFamily, limits_of
 from planner.problem.model import Problem
 
 SLO_FACTORS = (1.25, 1.5, 2.0, 3.0, 5.0)
@@ -113,6 +115,40 @@ def _rack_alternatives(p: Problem, cand: Candidates, run: Runner, slack: dict[st
     return [] if factor is None else [RACK_POWER.scaled(p, lim, factor)[0]]  # type: ignore[misc]
 
 
+SUGGESTED_POWER_LIMIT_FRACTIONS = (1.0, 0.85, 0.7)
+"""The GPU power limits an infeasibility answer tries when the scenario allows none."""
+
+
+def _power_limited(p: Problem) -> Problem | None:
+    """``p`` with SUGGESTED_POWER_LIMIT_FRACTIONS offered to every GPU that accepts them (its catalog
+    minimum; one of its servers fits a rack); None when no GPU gains a limit below its TDP."""
+    gpus = []
+    for g in p.gpus:
+        if getattr(g.spec, "power_limit_min_w", None) is None:
+            gpus.append(g)  # no catalogued minimum: no limit is offered (see planner.problem.build.power_limits)
+            continue
+        offered, _ = power_limits(g.spec, SUGGESTED_POWER_LIMIT_FRACTIONS)
+        gpus.append(dc_replace(g, power_limits_w=tuple(w for w in offered if p.site.servers_per_rack(g, w) >= 1)
+                               or g.power_limits_w))
+    relaxed = dc_replace(p, gpus=tuple(gpus))
+    return relaxed if relaxed.power_limited else None
+
+
+def _power_limit_alternatives(p: Problem, run: Runner, slack: dict[str, set[str]]) -> list[str]:
+    """GPUs run power-capped: a lower limit lowers every server's nameplate, so more fit the site and
+    its racks (tried when site power or racks carry slack and the scenario allows no limit)."""
+    if p.power_limited or not slack.keys() & {SITE_POWER.name, RACKS.name}:
+        return []
+    relaxed = _power_limited(p)
+    if relaxed is None:
+        return []
+    if run(build_program(relaxed, generate_candidates(relaxed)), feasibility_only=True) == "infeasible":
+        return []
+    fractions = ", ".join(str(f) for f in SUGGESTED_POWER_LIMIT_FRACTIONS)
+    return [f"GPUs run power-capped (hardware.power_limit_fractions: [{fractions}]; each server's nameplate "
+            "falls by (TDP - limit) per GPU)"]
+
+
 SloLimit = tuple[LimitFamily, Limit]
 
 
@@ -186,6 +222,7 @@ def explain_infeasible(p: Problem, cand: Candidates, run: Runner, notes: list[st
     solved = run(combined_model, start=initial) != "infeasible"
     slack = _slack_of(combined_model) if solved else {}
     alternatives = _cap_alternatives(p, cand, run, combined_model, slack) + _rack_alternatives(p, cand, run, slack)
+    alternatives += _power_limit_alternatives(p, run, slack)
     alternatives += _slo_alternatives(p, cand, run)
     lines: list[str]
     if alternatives:
