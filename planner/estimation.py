@@ -23,9 +23,11 @@ from planner.catalog.loader import Catalog, load_catalog
 from planner.core.constants import DEFAULT_ENGINE, server_overhead_w_per_gpu
 from planner.core.features import precision_path, tp_splits_heads
 from planner.core.inputs import CONFIG_COLUMNS, build_inputs, canonical_engine, estimate_arrays
+from planner.core.speculative import estimate_speculative
 from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
 from planner.schemas.calibration import Calibration
 from planner.schemas.catalog import PRECISIONS
+from planner.schemas.speculative import Speculative, speculative_problems
 from planner.units import BTU_PER_HR_PER_W, J_PER_KWH
 
 TOKENS_PER_MILLION = 1e6
@@ -124,6 +126,11 @@ class Estimate:
     node_power_w: float = 0.0
     """Node level: one server whose GPUs all run this configuration, GPU power plus the server's
     non-GPU share per GPU (CPUs, NICs, fans; planner.core.constants.server_overhead_w_per_gpu)."""
+    speculative: Mapping[str, Any] | None = None
+    """Speculative decoding settings estimated (method, draft_model, tokens, acceptance_rate; defaults
+    filled), or None. With them, ITL is the time per output token and the memory includes the drafter."""
+    expected_tokens_per_step: float = 1.0
+    """Tokens a sequence advances per step: (1 - a^(k+1)) / (1 - a) with speculative decoding, else 1."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -182,14 +189,43 @@ def _columns(configs: Any) -> dict[str, np.ndarray]:
     return cols
 
 
+SpeculativeArg = Speculative | Mapping[str, Any] | None
+"""Speculative decoding settings: a Speculative, a mapping of its keys ({"method": "eagle", ...}), or None."""
+
+
+def resolve_speculative(spec: SpeculativeArg, cat: Catalog, model_id: str,
+                        pp: int = 1) -> tuple[Speculative | None, Any]:
+    """``spec`` checked against the model (and its draft), defaults filled, the draft model as its
+    catalog id; and the draft's catalog spec. InputError naming the key and the fix when impossible."""
+    if spec is None:
+        return None, None
+    if not isinstance(spec, Speculative):
+        from pydantic import ValidationError
+
+        try:
+            spec = Speculative.model_validate(dict(spec))
+        except ValidationError as exc:
+            problems = "; ".join(f"speculative.{'.'.join(str(p) for p in e['loc']) or 'method'}: {e['msg']}"
+                                 for e in exc.errors())
+            raise InputError(problems) from None
+    draft = cat.model(spec.draft_model) if spec.draft_model else None
+    problems = speculative_problems(spec, cat.model(model_id), draft)
+    if pp > 1:
+        problems.append("speculative decoding does not run with pipeline parallelism (vLLM); use pp 1")
+    if problems:
+        raise InputError("speculative: " + "; ".join(problems))
+    return spec.resolved(draft.id if draft is not None else None), draft
+
+
 def estimate_table(configs: Any, *, catalog: Catalog | None = None,
-                   calibration: CalibrationArg = None) -> Any:
+                   calibration: CalibrationArg = None, speculative: SpeculativeArg = None) -> Any:
     """Estimate many configurations at once; returns a pandas DataFrame (input columns + estimates).
 
     Rows that cannot be evaluated (unsupported precision, impossible values) have ``problem`` set
     and NaN estimates; rows whose model does not fit have ``fits_memory`` False. An optional
     ``prefix_cache_hit_rate`` column removes that share of prompt tokens from prefill (latency under
-    load is ``estimate(..., arrival_requests_per_s=...)``'s).
+    load is ``estimate(..., arrival_requests_per_s=...)``'s). ``speculative`` applies one speculative
+    decoding setting to every row (all rows of one model; see ``estimate``).
     """
     import pandas as pd
 
@@ -202,8 +238,15 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
         bad_hit = ~((hit >= 0.0) & (hit < 1.0))
         problem = np.where(bad_hit & (problem == ""), "prefix_cache_hit_rate must be at least 0 and below 1", problem)
         x["cached_prompt_share"] = np.where(bad_hit, 0.0, hit)
+    spec, draft = None, None
+    if speculative is not None:
+        models = {cat.model(m).id for m in np.unique(np.asarray(cols["model"]).astype(str))}
+        if len(models) != 1:
+            raise InputError("speculative applies to one model; the table has " + ", ".join(sorted(models)),
+                             fix="estimate each model's rows in its own call")
+        spec, draft = resolve_speculative(speculative, cat, models.pop(), int(np.max(x["pp"])))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = estimate_arrays(x)
+        out = estimate_speculative(x, spec, draft) if spec is not None else estimate_arrays(x)
     frame = pd.DataFrame({k: cols[k] for k in CONFIG_COLUMNS if k in cols})
     bad = problem != ""
     for k, v in out.items():
@@ -258,7 +301,8 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
              engine: str = DEFAULT_ENGINE, catalog: Catalog | None = None,
              calibration: CalibrationArg = None, power_limit_w: float | None = None,
              prefill_chunk_tokens: int | None = None, arrival_requests_per_s: float | None = None,
-             prefix_cache_hit_rate: float = 0.0, output_tokens_p95: float | None = None) -> Estimate:
+             prefix_cache_hit_rate: float = 0.0, output_tokens_p95: float | None = None,
+             speculative: SpeculativeArg = None) -> Estimate:
     """Estimate one deployment (one replica of ``tp x pp`` GPUs) serving ``batch_size`` sequences.
 
     ``batch_size=None`` is the offline, maximum-throughput operating point: the largest batch that
@@ -269,7 +313,10 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     batch and the served tokens/s; at or above saturation it says ``saturated`` with infinite
     latencies. ``output_tokens_p95`` (default: the mean, fixed lengths) sets the output-length spread
     the slot wait depends on. ``prefix_cache_hit_rate`` removes that share of prompt tokens from
-    prefill. Raises InputError subclasses for bad input, UnsupportedPrecisionError for a 16-bit
+    prefill. ``speculative`` ({"method": "draft"|"eagle"|"mtp", "draft_model", "tokens",
+    "acceptance_rate"}, planner.schemas.speculative) estimates speculative decoding: ITL per output
+    token, the drafter's weights and KV cache in memory (unvalidated; docs/speculative.md). Raises
+    InputError subclasses for bad input, UnsupportedPrecisionError for a 16-bit
     format the GPU lacks, DoesNotFitError when the model does not fit even one sequence.
     """
     cat = _catalog(catalog)
@@ -311,10 +358,11 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     if output_tokens_p95 is not None:
         _check_scalar("output_tokens_p95", output_tokens_p95, minimum=output_tokens, maximum=MAX_TOKENS)
     cal = _calibration(calibration)
+    spec, draft = resolve_speculative(speculative, cat, m.id, int(pp))
     x, _ = build_inputs(cols, cat, cal, power_limit_w)
     if prefix_cache_hit_rate:
         x["cached_prompt_share"] = np.array([float(prefix_cache_hit_rate)])
-    at_c = estimate_arrays(x)
+    at_c = estimate_speculative(x, spec, draft)
     r = {k: v[0] for k, v in at_c.items()}
     if not r["fits_memory"]:
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
@@ -326,7 +374,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
                         "TP is optimistic; prefer pp across servers")
     load = {} if arrival_requests_per_s is None else _under_load(
         cols, x, at_c, cat, cal, power_limit_w, float(arrival_requests_per_s), float(prefix_cache_hit_rate),
-        output_tokens_p95)
+        output_tokens_p95, (spec, draft))
     if load.get("saturated"):
         warnings.append(f"{arrival_requests_per_s:g} requests/s is at or above what this replica serves "
                         f"({load['saturated_rps']:.3g} requests/s under Poisson arrivals): the queue grows "
@@ -344,7 +392,9 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         energy_per_output_token_j=float(r["energy_per_output_token_j"]),
         heat_btu_per_hr=float(r["power_total_w"]) * BTU_PER_HR_PER_W, weight_only=weight_only,
         tdp_w=g.tdp_w, warnings=tuple(warnings), prefix_cache_hit_rate=float(prefix_cache_hit_rate),
-        **energy_figures(r), node_power_w=float(node_power_w(float(r["power_per_gpu_w"]), g)))
+        **energy_figures(r), node_power_w=float(node_power_w(float(r["power_per_gpu_w"]), g)),
+        speculative=spec.model_dump() if spec is not None else None,
+        expected_tokens_per_step=float(r.get("expected_tokens_per_step", 1.0)))
     if not load:
         return est
     return replace(est, arrival_requests_per_s=float(arrival_requests_per_s or 0.0),
@@ -360,7 +410,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
 
 def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, np.ndarray], cat: Catalog,
                 cal: Calibration, power_limit_w: float | None, rate: float, hit_rate: float,
-                output_tokens_p95: float | None) -> dict[str, Any]:
+                output_tokens_p95: float | None, speculative: tuple[Any, Any] = (None, None)) -> dict[str, Any]:
     """Latency under Poisson arrivals at ``rate``: the queueing model candidate generation uses
     (planner.candidates.queueing), from the core at the concurrency cap and at one sequence in flight
     with the cap's step budget."""
@@ -371,7 +421,7 @@ def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, 
     if "cached_prompt_share" in x:
         x1["cached_prompt_share"] = x["cached_prompt_share"]
     with np.errstate(all="ignore"):
-        at_1 = estimate_arrays(x1)
+        at_1 = estimate_speculative(x1, *speculative)
     n_in, n_out = float(cols["input_tokens"][0]), float(cols["output_tokens"][0])
     load = replica_load(at_1, at_c, np.array([max(n_in * (1.0 - hit_rate), 1.0)]), np.array([n_out]),
                         output_cv2(n_out, output_tokens_p95 if output_tokens_p95 is not None else n_out))
