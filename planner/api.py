@@ -57,9 +57,14 @@ def solve(scenario: str | Path | Mapping[str, Any], *, override: str | None = No
 
     ``override`` names one of the scenario's ``overrides:``; ``catalog_dirs`` adds user catalog
     folders; ``calibration`` replaces the scenario's calibration file; ``analysis`` False skips the
-    what-if re-solves and objective alternatives (faster). Raises planner.errors.InputError for a
-    bad scenario and InfeasibleError (with the relaxations that would help) when no fleet fits."""
+    what-if re-solves and objective alternatives (faster). A scenario with ``horizon`` is solved as a
+    roadmap (planner.roadmap: one program over its periods; the plan's ``periods`` hold each one).
+    Raises planner.errors.InputError for a bad scenario and InfeasibleError (with the relaxations
+    that would help) when no fleet fits."""
     loaded = (load_scenario(scenario, override) if isinstance(scenario, str | Path)
               else loaded_from_dict(scenario, override))
+    if loaded.scenario.horizon is not None:  # several periods: one program over the roadmap
+        from planner.roadmap.solve import solve_roadmap_loaded
+        return solve_roadmap_loaded(loaded, load_catalog(catalog_dirs), calibration=calibration)
     problem = resolve_problem(loaded, load_catalog(catalog_dirs), calibration=calibration)
     return solve_problem(problem, analysis=analysis)

@@ -20,13 +20,29 @@ NO_PLAN = "/dev/null"
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
-def _solve(path: str, override: str | None, catalog_dirs: tuple[str, ...]) -> Plan:
-    from planner.optimize import solve_scenario
-    from planner.plan.io import normalize_plan
+ROADMAP_FIX = ("diff and check compare single-period plans; solve the roadmap with `planner solve` and review "
+               "its report (roadmap diff and check are not built yet)")
 
+
+def refuse_roadmap(has_periods: bool, path: str, command: str) -> None:
+    """diff and check read one period; a roadmap (``horizon`` / ``periods``) would be misread, so say so."""
+    if has_periods:
+        raise InputError(f"planner {command} does not handle roadmaps yet", file=path,
+                         key_path="horizon" if Path(path).suffix.lower() in SCENARIO_SUFFIXES else "periods",
+                         fix=ROADMAP_FIX)
+
+
+def _solve(path: str, override: str | None, catalog_dirs: tuple[str, ...]) -> Plan:
+    from planner.catalog import load_catalog
+    from planner.optimize.solve import solve_loaded
+    from planner.plan.io import normalize_plan
+    from planner.scenario.load import load_scenario
+
+    loaded = load_scenario(path, override)
+    refuse_roadmap(loaded.scenario.horizon is not None, path, "diff")
     # diff compares deployments and totals: the what-if and objective-alternative re-solves would
     # only cost time (a 5-workload scenario took 37 s with them, 3 s without)
-    plan = solve_scenario(path, override=override, catalog_dirs=list(catalog_dirs) or None, analysis=False)
+    plan = solve_loaded(loaded, load_catalog(list(catalog_dirs) or None), analysis=False)
     return normalize_plan(plan)  # compare as the plan file would read back
 
 
@@ -49,7 +65,9 @@ def load_side(path: str, *, override: str | None = None, catalog_dirs: tuple[str
     if override:
         raise InputError("--override applies to scenario files, not to plan files", file=path,
                          fix="pass the scenario YAML, or drop the override")
-    return load_plan_noting_migration(path)
+    plan = load_plan_noting_migration(path)
+    refuse_roadmap(bool(plan.periods), path, "diff")
+    return plan
 
 
 _CATALOG = click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR",
@@ -118,11 +136,13 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
     from planner.scenario.load import load_scenario
 
     plan = load_plan_noting_migration(plan_path)
+    refuse_roadmap(bool(plan.periods), plan_path, "check")
     policy = load_policy(policy_path) if policy_path else None
     base = load_side(base_path) if base_path else None
     wanted = override if override is not None else plan.scenario.override
     catalog = load_catalog(catalog_dirs)
     loaded = load_scenario(scenario, wanted)
+    refuse_roadmap(loaded.scenario.horizon is not None, scenario, "check")
     current = input_hashes_of(loaded, catalog, calibration=calibration)
     note = unchecked_slos(loaded)
     report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),

@@ -119,14 +119,20 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     from planner.optimize.solve import solve_problem
     from planner.plan.io import dump_plan, normalize_plan
     from planner.problem.build import resolve_problem
+    from planner.roadmap.solve import is_roadmap, solve_roadmap_loaded
     from planner.scenario.load import load_scenario
 
     loaded = load_scenario(scenario, override)
     if out_dir is not None and not no_write:
         _refuse_overwriting(Path(out_dir), loaded, calibration)
-    problem = resolve_problem(loaded, load_catalog(list(catalogs)), calibration=calibration,
-                              candidate_pruning="exact" if exact else "heuristic")
-    solved = solve_problem(problem, solver=solver, time_limit_s=time_limit, analysis=analysis)
+    pruning = "exact" if exact else "heuristic"
+    if is_roadmap(loaded):  # a scenario with horizon: one program over its periods (planner.roadmap)
+        solved = solve_roadmap_loaded(loaded, load_catalog(list(catalogs)), solver=solver, time_limit_s=time_limit,
+                                      calibration=calibration, candidate_pruning=pruning)
+    else:
+        problem = resolve_problem(loaded, load_catalog(list(catalogs)), calibration=calibration,
+                                  candidate_pruning=pruning)
+        solved = solve_problem(problem, solver=solver, time_limit_s=time_limit, analysis=analysis)
     text = dump_plan(solved)
     # Render what the file holds (rounded, ordered), so `planner report plan.json` gives the same bytes.
     plan = normalize_plan(solved)

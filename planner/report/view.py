@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from planner.report.pareto import objective_points, pareto_front
-from planner.report.sections import appendix, bom, energy, money, power, summary, whatif, workloads
+from planner.report.sections import appendix, bom, energy, money, power, roadmap, summary, whatif, workloads
 from planner.report.site import SiteFacts, site_facts
 from planner.report.specs import deployment_specs
 from planner.schemas.plan import Plan
@@ -27,6 +27,7 @@ def build_view(plan: Plan) -> dict[str, Any]:
         "energy": energy.build(plan),
         "workloads": workloads.build(plan),
         "whatif": whatif.build(plan),
+        "roadmap": roadmap.build(plan),
         "appendix": appendix.build(plan, facts),
         "specs_json": json.dumps(deployment_specs(plan), indent=2, ensure_ascii=False),
     }
