@@ -3,6 +3,7 @@ server), and `planner solve` says exactly which block to add when such a GPU is 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,10 +64,17 @@ def test_compare_works_without_a_server(folder) -> None:
     assert row.node_power_w is None and "no node power" in row.warnings
 
 
-@pytest.mark.xfail(strict=True, reason="planner/estimation.py estimate() reads g.server.gpus_per_server unguarded "
-                                       "(the cross-server TP warning; smallest_fitting_tp too): H1's file, see H2's "
-                                       "report")
-def test_estimate_works_without_a_server(folder) -> None:
+def test_estimate_works_without_a_server(folder, capsys) -> None:
+    from planner.cli.main import main
+
     e = planner.estimate("llama-3.1-8b", "my-a6000", batch_size=4, input_tokens=500, output_tokens=100,
                          catalog=load_catalog([folder]))
-    assert e.fits_memory and e.power_per_gpu_w > 0
+    assert e.fits_memory and e.power_per_gpu_w > 0 and e.tp == 1
+    code = main(["estimate", "-m", "llama-3.1-8b", "-g", "my-a6000", "--catalog", folder, "--batch-size", "4",
+                 "--input-tokens", "500", "--output-tokens", "100"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err and "llama-3.1-8b on 1 x my-a6000" in out
+    assert "no server block" in next(line for line in out.splitlines() if "node power" in line)
+    assert main(["estimate", "-m", "llama-3.1-8b", "-g", "my-a6000", "--catalog", folder, "--batch-size", "4",
+                 "--input-tokens", "500", "--output-tokens", "100", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["node_power_w"] is None

@@ -182,7 +182,8 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
         ("power per GPU (W)", f"{_num(est.power_per_gpu_w)} ({pct_tdp:.0f} % of {est.tdp_w:.0f} W TDP)"),
         (f"power total, {est.num_gpus} GPU(s) (W)", _num(est.power_total_w)),
         ("peak power total (W)", _num(est.peak_power_total_w)),
-        ("node power: one server, every GPU at this point (W)", _num(est.node_power_w)),
+        ("node power: one server, every GPU at this point (W)", _num(est.node_power_w)
+         if math.isfinite(est.node_power_w) else "- (the GPU's catalog entry has no server block)"),
         ("heat (BTU/hr)", _num(est.heat_btu_per_hr)),
         *energy_lines(est),
         (f"Annual energy: this operating point for duty cycle {duty:g}, GPUs idle the rest (PUE {pue:g}, "
@@ -250,6 +251,8 @@ def json_document(est: Estimate, engine: str, annual: dict[str, float], warnings
     doc.update(engine=engine, generic_model=generic, duty_cycle=duty, pue=pue,
                electricity_usd_per_kwh=usd_per_kwh, **annual)
     doc["warnings"] = warnings
+    if not math.isfinite(est.node_power_w):  # a GPU without a server block: no node figure
+        doc["node_power_w"] = None
     if est.saturated:  # infinite latencies: JSON has no infinity; `saturated` says why they are null
         doc.update({k: None for k in LOAD_LATENCIES})
     return doc
