@@ -28,9 +28,7 @@ from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionErro
 from planner.schemas.calibration import Calibration
 from planner.schemas.catalog import PRECISIONS
 from planner.schemas.speculative import Speculative, speculative_problems
-from planner.units import BTU_PER_HR_PER_W, J_PER_KWH
-
-TOKENS_PER_MILLION = 1e6
+from planner.units import BTU_PER_HR_PER_W, kwh_per_million_tokens
 
 __all__ = ["MAX_BATCH", "MAX_POWER_LIMIT_W", "MAX_TOKENS", "Estimate", "estimate", "estimate_table",
            "smallest_fitting_tp"]
@@ -151,7 +149,7 @@ def energy_figures(r: Mapping[str, Any]) -> dict[str, Any]:
             "prefill_energy_j": float(r["prefill_energy_j"]),
             "decode_energy_per_token_j": float(r["decode_energy_per_token_j"]),
             "energy_breakdown_j_per_token": {k: float(r[f"energy_{k}_j_per_token"]) for k in BREAKDOWN},
-            "kwh_per_million_output_tokens": e * TOKENS_PER_MILLION / J_PER_KWH,
+            "kwh_per_million_output_tokens": kwh_per_million_tokens(e),
             "output_tokens_per_s_per_w": float(r["output_tokens_per_s"]) / float(r["power_total_w"])}
 
 
@@ -256,7 +254,7 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
         else:
             frame[k] = np.where(bad, np.nan, arr)
     frame["heat_btu_per_hr"] = frame["power_total_w"] * BTU_PER_HR_PER_W
-    frame["kwh_per_million_output_tokens"] = frame["energy_per_output_token_j"] * TOKENS_PER_MILLION / J_PER_KWH
+    frame["kwh_per_million_output_tokens"] = kwh_per_million_tokens(frame["energy_per_output_token_j"])
     frame["output_tokens_per_s_per_w"] = frame["output_tokens_per_s"] / frame["power_total_w"]
     frame["node_power_w"] = _node_power_column(frame, cat)
     frame["prefix_cache_hit_rate"] = hit

@@ -189,7 +189,6 @@ ENGINE_ALIASES: Mapping[str, str] = MappingProxyType({
     "trt_llm": "trt-llm"})
 DEFAULT_ENGINE = "vllm"
 ACTIVATION_BYTES = 2.0
-BITS_PER_BYTE = 8.0
 
 
 def coefficient_defaults() -> dict[str, float]:

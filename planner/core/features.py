@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.core.constants import BITS_PER_BYTE, KV_BYTES, MEMORY_ENERGY, WEIGHT_BYTES, fixed
+from planner.core.constants import KV_BYTES, MEMORY_ENERGY, WEIGHT_BYTES, fixed
 from planner.schemas.catalog import GpuSpec, ModelSpec
+from planner.units import BITS_PER_BYTE
 
 MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_active", "params_vocab",
                   "params_embedding", "experts_total", "experts_active", "moe_layers", "layers", "hidden",

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from planner.core.constants import ACTIVATION_BYTES, BITS_PER_BYTE, DVFS_EXPONENT, VOCAB_BYTES, fixed
+from planner.core.constants import ACTIVATION_BYTES, DVFS_EXPONENT, VOCAB_BYTES, fixed
+from planner.units import BITS_PER_BYTE
 
 Arrays = dict[str, Any]
 

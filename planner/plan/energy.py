@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from planner.schemas.plan import EnergyBreakdown
-from planner.units import J_PER_KWH
+from planner.units import kwh_per_million_tokens
 
-TOKENS_PER_MILLION = 1e6
 CAUSES = ("static", "memory", "compute", "communication")
 """Keys of energy_breakdown_j_per_token; the candidate columns are energy_<cause>_j_per_token."""
 
@@ -25,7 +24,7 @@ def phase_figures(point: Mapping[str, float]) -> dict[str, Any]:
         return {}
     parts = {c: float(point[f"energy_{c}_j_per_token"]) for c in CAUSES}
     return {"energy_breakdown_j_per_token": EnergyBreakdown(**parts),
-            "kwh_per_million_output_tokens": sum(parts.values()) * TOKENS_PER_MILLION / J_PER_KWH,
+            "kwh_per_million_output_tokens": kwh_per_million_tokens(sum(parts.values())),
             "output_tokens_per_s_per_w": float(point["gpu_output_tokens_per_s_per_w"]),
             "prefill_flops": float(point["prefill_flops"]),
             "decode_flops_per_token": float(point["decode_flops_per_token"]),
