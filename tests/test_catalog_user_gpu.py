@@ -78,3 +78,13 @@ def test_estimate_works_without_a_server(folder, capsys) -> None:
     assert main(["estimate", "-m", "llama-3.1-8b", "-g", "my-a6000", "--catalog", folder, "--batch-size", "4",
                  "--input-tokens", "500", "--output-tokens", "100", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["node_power_w"] is None
+
+
+def test_catalog_gpus_lists_a_gpu_without_a_server(folder, capsys) -> None:
+    from planner.cli.main import main
+
+    for fmt in ("table", "csv"):
+        code = main(["catalog", "gpus", "--catalog", folder, "--format", fmt])
+        out, err = capsys.readouterr()
+        assert code == 0 and "Traceback" not in err
+        assert "my-a6000" in out

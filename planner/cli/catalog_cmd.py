@@ -69,7 +69,7 @@ def gpu_row(g: GpuSpec) -> list[tuple[str, str, Any]]:
         ("tdp_w", "TDP (W)", g.tdp_w), ("idle_w", "idle (W)", g.idle_w),
         ("interconnect_kind", "link", g.interconnect.kind),
         ("interconnect_gb_per_s", "link (GB/s)", g.interconnect.bandwidth_gb_per_s),
-        ("gpus_per_server", "GPUs/server", g.server.gpus_per_server),
+        ("gpus_per_server", "GPUs/server", g.server.gpus_per_server if g.server else None),
         ("price_usd", "price (USD)", g.price.usd if g.price else None),
         ("price_date", "price date", g.price.date if g.price else None),
     ]
