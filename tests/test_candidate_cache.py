@@ -137,3 +137,17 @@ def test_threads_share_the_cache_safely(catalog):
     for w, (cols, _, _) in zip(jobs, results, strict=True):
         alone = generate._workload_candidates(p, w)[0]
         assert all(_same(cols[k], alone[k]) for k in alone)
+
+
+def test_any_catalog_spec_is_in_the_key(catalog):
+    """The core reads the catalog by id (the model, a speculative draft model, the GPUs): a catalog whose
+    other model differs is another key, an equal copy of it the same key."""
+    cache = CandidateCache()
+    p = _problem(catalog)
+    w = p.workloads[0]
+    other = next(m for m in catalog.models if m != w.model_id)
+    changed = dict(catalog.models)
+    changed[other] = catalog.models[other].model_copy(update={"max_context_tokens": 1234})
+    copy = dataclasses.replace(catalog, models=dict(catalog.models))
+    assert cache.key(p, w) == cache.key(dataclasses.replace(p, catalog=copy), w)
+    assert cache.key(p, w) != cache.key(dataclasses.replace(p, catalog=dataclasses.replace(catalog, models=changed)), w)

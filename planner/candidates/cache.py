@@ -10,12 +10,16 @@ generation reads, written out in full (no hash that could collide):
   the program uses them, generation does not), its name included (it is a column);
 * every GPU option with its money and inventory fields blanked (prices, network, storage,
   support, inventory), its catalog spec included;
-* the catalog's spec of the model and of each GPU id (the core reads the catalog by id), and the
-  calibration.
+* every spec of the catalog (the core reads it by id: the model, a draft model, the GPUs), the
+  calibration and the pruning rule.
 
-tests/unit/test_candidate_cache.py checks that the generation reads no other field of the
-Problem, the workload or a GPU option, and that a hit gives byte-identical plans. The values are
-copied in and out, so no caller can change a cached table. Nothing here reads or writes a file.
+Specs and the calibration are frozen models: each distinct content gets a small token once, so a
+key is cheap to build and compare. What is kept is the workload's table after pruning (pruning
+works within a workload and GPU pool, so the merged table prunes to the same points), a few
+dozen rows a workload rather than thousands. tests/test_candidate_cache.py checks that the
+generation reads no other field of the Problem, the workload or a GPU option, and that a hit gives
+byte-identical plans. Tables are copied in and out, so no caller can change a cached one. Nothing
+here reads or writes a file.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ TRAFFIC_FIELDS = ("peak_requests_per_s", "average_requests_per_s", "headroom", "
 MONEY_FIELDS = ("gpu_price_usd", "server_price_usd", "price_from_scenario", "network_usd_per_server",
                 "storage_usd_per_server", "support_share_per_year", "inventory_gpus")
 """GpuOption fields the generation does not read."""
-MAX_ROWS = 400_000
-"""Cached operating points kept at most (about 150 MB at 45 columns), least recently used dropped first."""
-_MAX_MEMO = 4096
+MAX_ROWS = 200_000
+"""Cached operating points kept at most (about 110 MB at 550 bytes a row), least recently used dropped
+first; pruned tables hold some 30 rows a workload on 20 GPU types."""
+_MAX_MEMO = 8192
+_MAX_TOKENS = 100_000
 
 
 class CandidateCache:
@@ -54,14 +60,19 @@ class CandidateCache:
         self._entries: OrderedDict[tuple[Any, ...], tuple[Result, int]] = OrderedDict()
         self._rows = 0
         self._memo: dict[int, tuple[object, Any]] = {}
+        self._tokens: dict[Any, int] = {}
         self._lock = threading.Lock()  # solves in threads (a Dask worker's) share the process's cache
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
-            self._memo.clear()
-            self._rows = 0
-            self.hits = self.misses = 0
+            self._reset()
+
+    def _reset(self) -> None:
+        self._entries.clear()
+        self._memo.clear()
+        self._tokens.clear()  # with the entries: a token number may then mean another content
+        self._rows = 0
+        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -91,24 +102,27 @@ class CandidateCache:
 
     def key(self, p: Problem, w: WorkloadDemand) -> tuple[Any, ...]:
         shape = dataclasses.replace(w, **{f: _blank(getattr(w, f)) for f in TRAFFIC_FIELDS})
-        gpus = self._remember(p.gpus, lambda: tuple(_gpu_key(g) for g in p.gpus))
-        catalog_gpus = tuple(self._remember(p.catalog.gpu(g.id), lambda g=g: canonical(p.catalog.gpu(g.id)))
-                             for g in p.gpus)
-        model = p.catalog.model(w.model_id)
-        return (canonical(shape), gpus, catalog_gpus, self._remember(model, lambda: canonical(model)),
-                self._remember(p.calibration, lambda: canonical(p.calibration)))
+        gpus = tuple(self._token(g, lambda g=g: _gpu_key(g)) for g in p.gpus)
+        catalog = tuple((kind, name, self._token(spec, lambda spec=spec: canonical(spec)))
+                        for kind, specs in (("gpu", p.catalog.gpus), ("model", p.catalog.models))
+                        for name, spec in specs.items())
+        calibration = self._token(p.calibration, lambda: canonical(p.calibration))
+        return canonical(shape), gpus, catalog, calibration, p.candidate_pruning
 
-    def _remember(self, obj: object, make: Callable[[], Any]) -> Any:
-        """``make()`` once per immutable object (frozen pydantic models and tuples of frozen dataclasses),
-        by identity: the memo holds the object, so its id is not reused while the entry lives."""
+    def _token(self, obj: object, make: Callable[[], Any]) -> int:
+        """A small number per distinct content of an immutable object (frozen pydantic models and
+        dataclasses): ``make()`` (its canonical form) once per object, found by identity (the memo
+        holds the object, so its id is not reused), then one number per distinct form."""
         found = self._memo.get(id(obj))
         if found is not None and found[0] is obj:
-            return found[1]
+            return int(found[1])
+        if len(self._tokens) >= _MAX_TOKENS:
+            self._reset()
         if len(self._memo) >= _MAX_MEMO:
             self._memo.clear()
-        value = make()
-        self._memo[id(obj)] = (obj, value)
-        return value
+        token = self._tokens.setdefault(make(), len(self._tokens))
+        self._memo[id(obj)] = (obj, token)
+        return token
 
 
 def _blank(value: Any) -> Any:
