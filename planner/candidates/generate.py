@@ -28,6 +28,7 @@ from planner.candidates.queueing import (
 from planner.core.constants import fixed
 from planner.core.features import tp_splits_heads
 from planner.core.inputs import build_inputs, estimate_arrays
+from planner.core.speculative import estimate_speculative
 from planner.problem.model import GpuOption, Problem, WorkloadDemand
 from planner.schemas.catalog import GpuSpec, ModelSpec
 
@@ -113,7 +114,7 @@ def _subset(grid: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarra
 
 
 def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float,
-              engine: str, hit_rate: float = 0.0) -> tuple[dict[str, Any], dict[str, Any], Any]:
+              engine: str, hit_rate: float = 0.0, spec: Any = None) -> tuple[dict[str, Any], dict[str, Any], Any]:
     n = len(grid["gpu"])
     cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, engine),
             "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
@@ -122,6 +123,11 @@ def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: floa
     x, problem = build_inputs(cols, p.catalog, p.calibration, power_limit_w=limit_w)
     if hit_rate:
         x["cached_prompt_share"] = np.full(n, hit_rate)  # the core computes only uncached prompt tokens
+    if spec is not None:  # speculative decoding (planner.core.speculative); vLLM runs it without pipeline stages
+        problem = np.where((grid["pp"] > 1) & (problem == ""), "speculative decoding runs with pp 1 only", problem)
+        draft = p.catalog.model(spec.draft_model) if spec.draft_model else None
+        with np.errstate(all="ignore"):
+            return x, estimate_speculative(x, spec, draft), problem
     with np.errstate(all="ignore"):
         return x, estimate_arrays(x), problem
 
@@ -168,7 +174,8 @@ def _reject(why: np.ndarray, bad: np.ndarray, reason: str) -> None:
 def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray]) -> _Points:
     n = len(grid["gpu"])
     n_in, n_out = w.input_tokens, w.output_tokens
-    _, m, problem = _evaluate(p, grid, model.id, n_in.mean, n_out.mean, w.engine, w.prefix_cache_hit_rate)
+    _, m, problem = _evaluate(p, grid, model.id, n_in.mean, n_out.mean, w.engine, w.prefix_cache_hit_rate,
+                              w.speculative)
     why = np.full(n, "", dtype=object)
     # KV memory: every sequence at its full mean length (the steady-state average is n_in + n_out/2,
     # the rest is margin for the spread), and one p95-length sequence must fit on its own.
@@ -183,7 +190,7 @@ def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     sub = np.flatnonzero(ok)
     if len(sub):
         _, part, _ = _evaluate(p, _subset(grid, sub), model.id, n_in.p95, n_out.p95, w.engine,
-                               w.prefix_cache_hit_rate)
+                               w.prefix_cache_hit_rate, w.speculative)
         tail["fits_memory"][sub] = part["fits_memory"]
         tail["ttft_s"][sub] = part["ttft_s"]
     _reject(why, ~tail["fits_memory"], "p95_memory")
@@ -215,7 +222,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     if len(idx):
         one = {**_subset(grid, idx), "batch_size": np.ones(len(idx))}
         _, at_1, _ = _evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine,
-                               w.prefix_cache_hit_rate)
+                               w.prefix_cache_hit_rate, w.speculative)
         solo["power_total_w"][idx] = at_1["power_total_w"]
     load = _replica_load(w, {k: v[idx] for k, v in m.items()}, at_1, tail["ttft_s"][idx])
     rate_max = load.rate_max()

@@ -238,11 +238,23 @@ def render_table(est: Estimate, engine: str, annual: dict[str, float], duty: flo
             f"{est.input_tokens:.0f} input + {est.output_tokens:.0f} output tokens, "
             + (batch if est.arrival_requests_per_s is None
                else f"at most {est.concurrency_cap} sequences in flight")
-            + (f", prefix-cache hit rate {est.prefix_cache_hit_rate:g}" if est.prefix_cache_hit_rate else ""))
+            + (f", prefix-cache hit rate {est.prefix_cache_hit_rate:g}" if est.prefix_cache_hit_rate else "")
+            + speculative_head(est))
     rows = table_lines(est, annual, duty, pue, usd_per_kwh)
     width = max(len(label) for label, value in rows if value)
     body = [f"{label}" if not value else f"  {label.ljust(width)}  {value}" for label, value in rows]
     return "\n".join([head, "", *body])
+
+
+def speculative_head(est: Estimate) -> str:
+    """The header line of speculative decoding (empty when off): ITL is then per output token."""
+    spec = est.speculative
+    if not spec:
+        return ""
+    draft = f" ({spec['draft_model']})" if spec.get("draft_model") else ""
+    return (f"\nspeculative decoding: {spec['method']}{draft}, {spec['tokens']} draft tokens, acceptance "
+            f"{spec['acceptance_rate']:g} -> {est.expected_tokens_per_step:.2f} tokens per step; ITL is per output "
+            "token (tokens arrive in bursts); unvalidated, see docs/speculative.md")
 
 
 def json_document(est: Estimate, engine: str, annual: dict[str, float], warnings: list[str], *, duty: float,
@@ -291,6 +303,24 @@ class BatchSizeType(click.ParamType):
 BATCH_SIZE = BatchSizeType()
 NO_BATCH_FIX = ("add --batch-size N for N sequences in flight, --batch-size max for the largest batch that fits "
                 "memory (the offline, maximum-throughput point), or --arrival-requests-per-s R for latency under load")
+
+
+def speculative_of(method: str | None, tokens: int | None, acceptance_rate: float | None,
+                   draft_model: str | None) -> dict[str, Any] | None:
+    """planner.estimate's ``speculative`` from the --speculative-* flags (None: off); a flag without
+    --speculative-method is an error naming it."""
+    from planner.errors import InputError
+
+    if method is None:
+        given = [name for name, v in (("--speculative-tokens", tokens), ("--acceptance-rate", acceptance_rate),
+                                      ("--draft-model", draft_model)) if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} needs --speculative-method",
+                             fix="add --speculative-method draft|eagle|mtp")
+        return None
+    spec: dict[str, Any] = {"method": method, "tokens": tokens, "acceptance_rate": acceptance_rate,
+                            "draft_model": draft_model}
+    return {k: v for k, v in spec.items() if v is not None}
 
 
 def batch_of(batch_arg: int | str | None, arrival_requests_per_s: float | None) -> int | None:
@@ -348,12 +378,21 @@ def check_batch_fits(est: Estimate, asked: int | None) -> None:
               help="With --arrival-requests-per-s: p95 output length (default: the mean, fixed lengths).")
 @click.option("--prefix-cache-hit-rate", type=float, default=0.0, show_default=True,
               help="Share of prompt tokens served from the prefix cache (no prefill compute).")
+@click.option("--speculative-method", type=click.Choice(("draft", "eagle", "mtp")),
+              help="Speculative decoding: a draft model, an EAGLE head or the model's MTP module (off by default; "
+                   "docs/speculative.md).")
+@click.option("--speculative-tokens", type=int, help="With --speculative-method: draft tokens per step (k, 1-8).")
+@click.option("--acceptance-rate", type=float,
+              help="With --speculative-method: acceptance per drafted token (default per method, sourced).")
+@click.option("--draft-model", help="With --speculative-method draft: the draft model's catalog id.")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp: int, pp: int,
              batch_arg: int | str | None, input_tokens: float, output_tokens: float, engine: str,
              calibration: str | None, catalog_dirs: tuple[str, ...], power_limit_w: float | None,
              duty_cycle: float, electricity_usd_per_kwh: float | None, pue: float, arrival_requests_per_s: float | None,
-             output_tokens_p95: float | None, prefix_cache_hit_rate: float, fmt: str) -> None:
+             output_tokens_p95: float | None, prefix_cache_hit_rate: float, fmt: str,
+             speculative_method: str | None = None, speculative_tokens: int | None = None,
+             acceptance_rate: float | None = None, draft_model: str | None = None) -> None:
     """Estimate one deployment (a replica of TP x PP GPUs): memory, TTFT, ITL, tokens/s, power,
     energy per token, heat, and annual energy and cost; with --arrival-requests-per-s, latency under
     Poisson arrivals (at or above saturation: `saturated`, latencies null in JSON).
@@ -385,7 +424,8 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
                        batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
                        engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w,
                        arrival_requests_per_s=arrival_requests_per_s, prefix_cache_hit_rate=prefix_cache_hit_rate,
-                       output_tokens_p95=output_tokens_p95)
+                       output_tokens_p95=output_tokens_p95,
+                       speculative=speculative_of(speculative_method, speculative_tokens, acceptance_rate, draft_model))
     check_batch_fits(est, batch_size)
     warnings += [*est.warnings, *extra_warnings(est, cat, power_limit_w)]
     annual = annual_with_idle(est, cat, duty_cycle=duty_cycle, pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh)

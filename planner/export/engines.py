@@ -109,3 +109,47 @@ AMD = Vendor(
             "(recommended on Linux); amd.com/gpu: AMD GPU device plugin for Kubernetes"))
 
 VENDORS: Mapping[str, Vendor] = MappingProxyType({"nvidia": NVIDIA, "amd": AMD})
+
+
+@dataclass(frozen=True)
+class SpeculativeFlags:
+    """How one engine is told to decode speculatively (planner method -> the engine's words)."""
+
+    methods: Mapping[str, str]
+    """planner method (draft, eagle, mtp) -> the engine's name for it."""
+    source: str
+
+
+VLLM_SPECULATIVE = SpeculativeFlags(
+    methods=MappingProxyType({"draft": "draft_model", "eagle": "eagle", "mtp": "mtp"}),
+    source=("vLLM speculative decoding, https://docs.vllm.ai/en/stable/features/speculative_decoding/mtp/ (`vllm serve "
+            "... --speculative-config '{\"method\":\"mtp\",\"num_speculative_tokens\":1}'`), "
+            "https://docs.vllm.ai/en/latest/features/speculative_decoding/eagle/ (speculative_config keys model, "
+            "num_speculative_tokens, method \"eagle\"), https://docs.vllm.ai/en/v0.9.1/features/spec_decode.html "
+            "(a draft model: keys model and num_speculative_tokens; vLLM names the method draft_model); the docs warn "
+            "that speculative decoding does not run with pipeline parallelism"))
+VLLM_SPECULATIVE_FLAG = "--speculative-config"
+
+SGLANG_SPECULATIVE = SpeculativeFlags(
+    methods=MappingProxyType({"draft": "STANDALONE", "eagle": "EAGLE", "mtp": "EAGLE"}),
+    source=("SGLang speculative decoding, https://docs.sglang.io/docs/advanced_features/speculative_decoding: "
+            "--speculative-algorithm {EAGLE, EAGLE3, STANDALONE, NGRAM} (STANDALONE: a smaller draft LLM; an "
+            "MTP-enabled model runs MTP through the EAGLE path), --speculative-draft-model-path, "
+            "--speculative-num-steps (drafting depth), --speculative-eagle-topk (branching; 1 = a chain), "
+            "--speculative-num-draft-tokens (tokens verified: depth + 1 for a chain)"))
+
+TRTLLM_SPECULATIVE = SpeculativeFlags(
+    methods=MappingProxyType({"draft": "DraftTarget", "eagle": "Eagle", "mtp": "MTP"}),
+    source=("TensorRT-LLM speculative decoding through --extra_llm_api_options YAML `speculative_config`: "
+            "decoding_type MTP with num_nextn_predict_layers (NVIDIA/TensorRT-LLM DeepSeek-R1 benchmark configs; "
+            "https://nvidia.github.io/TensorRT-LLM/1.0.0/examples/llm_speculative_decoding.html MTPDecodingConfig), "
+            "decoding_type Eagle with max_draft_len and speculative_model_dir (EagleDecodingConfig in the same "
+            "example), decoding_type DraftTarget with max_draft_len and speculative_model_dir (NVIDIA DGX Spark "
+            "playbook nvidia/speculative-decoding, trtllm-serve with extra-llm-api-config.yml)"))
+
+SPECULATIVE_FLAGS: Mapping[str, SpeculativeFlags] = MappingProxyType(
+    {"vllm": VLLM_SPECULATIVE, "sglang": SGLANG_SPECULATIVE, "trt-llm": TRTLLM_SPECULATIVE})
+
+EAGLE_HEAD_PLACEHOLDER = "EAGLE_HEAD_CHECKPOINT"
+"""Stands for the EAGLE head's Hugging Face id or path in an exported command: the catalog has no EAGLE heads
+(a head is trained for one model: e.g. yuhuili/EAGLE-LLaMA3.1-Instruct-8B for Llama-3.1-8B-Instruct)."""

@@ -10,12 +10,15 @@ What each flag carries (names and their sources: planner.export.engines):
   engine's on-the-fly fp8 quantization, and the KV-cache dtype the estimate assumed
   (planner.core.constants.ENGINES: vLLM and SGLang keep a 16-bit cache, TRT-LLM an fp8 one with fp8 or
   fp4 weights);
-- power_limit_w below the GPU's TDP -> the vendor's power-limit command.
+- power_limit_w below the GPU's TDP -> the vendor's power-limit command;
+- speculative (method, draft model, tokens) -> vLLM's --speculative-config JSON, SGLang's
+  --speculative-algorithm and draft flags, TRT-LLM's speculative_config in its options file.
 Data parallelism is the deployment's replicas: independent servers behind a load balancer.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -25,10 +28,13 @@ import yaml
 from planner.core.constants import ENGINE_ALIASES, ENGINES
 from planner.export.engines import (
     DTYPE_16BIT,
+    EAGLE_HEAD_PLACEHOLDER,
     ENGINE_FLAGS,
     PORT,
+    SPECULATIVE_FLAGS,
     TRTLLM_OPTIONS_FILE,
     VENDORS,
+    VLLM_SPECULATIVE_FLAG,
     EngineFlags,
     Vendor,
 )
@@ -149,12 +155,62 @@ def _role_notes(engine: str, d: Deployment) -> list[str]:
             f"({how.get(engine, 'the engine')}) and a router that sends each request to both pools"]
 
 
-def _trtllm_options(engine: str, precision: str) -> list[ConfigFile]:
+def _drafter_id(d: Deployment, draft: ModelSpec | None) -> str | None:
+    """The drafter checkpoint an engine loads: the draft model's first alias (method draft), a placeholder
+    for an EAGLE head, none for MTP (the model's own module)."""
+    spec = getattr(d, "speculative", None)
+    if spec is None or spec.method == "mtp":
+        return None
+    if spec.method == "eagle":
+        return EAGLE_HEAD_PLACEHOLDER
+    if draft is not None:
+        return checkpoint(draft, d.precision)[0]
+    return str(spec.draft_model)
+
+
+def _speculative_args(engine: str, d: Deployment, draft: ModelSpec | None) -> list[str]:
+    spec = getattr(d, "speculative", None)
+    if spec is None or engine == "trt-llm":  # TRT-LLM: speculative_config in its options file
+        return []
+    k, drafter = int(spec.tokens_or_default), _drafter_id(d, draft)
+    name = SPECULATIVE_FLAGS[engine].methods[spec.method]
+    if engine == "vllm":
+        config: dict[str, Any] = {"method": name, "num_speculative_tokens": k}
+        if drafter is not None:
+            config["model"] = drafter
+        return [VLLM_SPECULATIVE_FLAG, json.dumps(config, sort_keys=True, separators=(",", ":"))]
+    args = ["--speculative-algorithm", name, "--speculative-num-steps", str(k), "--speculative-eagle-topk", "1",
+            "--speculative-num-draft-tokens", str(k + 1)]
+    return args + (["--speculative-draft-model-path", drafter] if drafter is not None else [])
+
+
+def _speculative_options(d: Deployment, draft: ModelSpec | None) -> dict[str, Any]:
+    spec = getattr(d, "speculative", None)
+    if spec is None:
+        return {}
+    k, drafter = int(spec.tokens_or_default), _drafter_id(d, draft)
+    name = SPECULATIVE_FLAGS["trt-llm"].methods[spec.method]
+    config: dict[str, Any] = {"decoding_type": name}
+    config.update({"num_nextn_predict_layers": k} if spec.method == "mtp" else {"max_draft_len": k})
+    if drafter is not None:
+        config["speculative_model_dir"] = drafter
+    return {"speculative_config": config}
+
+
+def _speculative_notes(d: Deployment) -> list[str]:
+    spec = getattr(d, "speculative", None)
+    if spec is None or spec.method != "eagle":
+        return []
+    return [f"replace {EAGLE_HEAD_PLACEHOLDER} with the EAGLE head trained for {d.model} (the catalog lists none)"]
+
+
+def _trtllm_options(engine: str, precision: str, speculative: dict[str, Any] | None = None) -> list[ConfigFile]:
     if engine != "trt-llm":
         return []
     options: dict[str, Any] = {"kv_cache_config": {"dtype": "fp8" if _fp8_kv(engine, precision) else "auto"}}
     if precision in DTYPE_16BIT:
         options["dtype"] = DTYPE_16BIT[precision]
+    options.update(speculative or {})
     return [ConfigFile(path=TRTLLM_OPTIONS_FILE, content=yaml.safe_dump(options, sort_keys=True))]
 
 
@@ -190,21 +246,26 @@ def _power_limit(vendor: Vendor, gpu: GpuSpec, power_limit_w: float | None) -> t
     return power_limit_w, [*vendor.power_limit, str(math.floor(power_limit_w))]
 
 
-def launch_for(d: Deployment, model: ModelSpec, gpu: GpuSpec, gpus_per_server: int) -> Launch:
-    """The launch spec of one replica of ``d`` (its model's and GPU's catalog entries, the server's GPU count)."""
+def launch_for(d: Deployment, model: ModelSpec, gpu: GpuSpec, gpus_per_server: int,
+               draft: ModelSpec | None = None) -> Launch:
+    """The launch spec of one replica of ``d`` (its model's and GPU's catalog entries, the server's GPU count;
+    ``draft``: the catalog entry of its speculative draft model, if it has one)."""
     engine = _engine(d)
     f = ENGINE_FLAGS[engine]
     vendor = VENDORS.get(gpu.vendor, VENDORS["nvidia"])
     model_id, quantized = checkpoint(model, d.precision)
     argv = [*_program(f, engine, model_id), *_parallel_args(f, d), *_batch_args(f, d),
-            *_precision_args(f, engine, d.precision, quantized), *_role_args(engine, d)]
+            *_precision_args(f, engine, d.precision, quantized), *_role_args(engine, d),
+            *_speculative_args(engine, d, draft)]
     nodes = _nodes(d, gpus_per_server)
     setup, leader, worker, multi_notes = _multi_node(engine, argv, nodes)
     limit_w, limit_argv = _power_limit(vendor, gpu, getattr(d, "power_limit_w", None))
     return Launch(engine=engine, model_id=model_id, argv=leader, leader_setup_argv=setup, worker_argv=worker,
-                  config_files=_trtllm_options(engine, d.precision), gpus_per_replica=d.tp * d.pp,
+                  config_files=_trtllm_options(engine, d.precision, _speculative_options(d, draft)),
+                  gpus_per_replica=d.tp * d.pp,
                   nodes_per_replica=nodes, gpu_resource=vendor.k8s_resource,
                   visible_devices_env=vendor.visible_devices_env, power_limit_w=limit_w,
                   power_limit_argv=limit_argv,
                   notes=[*_precision_notes(engine, model, d.precision, model_id, quantized),
-                         *_budget_notes(engine, d), *_role_notes(engine, d), *multi_notes])
+                         *_budget_notes(engine, d), *_role_notes(engine, d), *multi_notes,
+                         *_speculative_notes(d)])

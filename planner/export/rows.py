@@ -32,7 +32,9 @@ def _derived(i: int, d: Deployment, plan: Plan, catalog: Catalog | None, file: s
                             "or GPU is not in the catalog to derive one", file=file,
                             key_path=f"deployments[{i}].launch",
                             fix="re-solve the scenario with this planner, or pass --catalog DIR holding them")
-    return launch_for(d, catalog.model(d.model), catalog.gpu(d.gpu), per_server)
+    spec = getattr(d, "speculative", None)
+    draft = catalog.model(spec.draft_model) if spec is not None and spec.draft_model else None
+    return launch_for(d, catalog.model(d.model), catalog.gpu(d.gpu), per_server, draft)
 
 
 def launch_rows(plan: Plan, catalog: Catalog | None, file: str) -> list[Row]:

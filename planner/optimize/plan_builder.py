@@ -74,7 +74,7 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
         slo_ttft_p95_s=w.slo.ttft_p95_s, slo_itl_p95_s=w.slo.itl_p95_s,
         prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]), engine=w.engine,
         power_limit_w=None if np.isnan(limit_w := float(power_limits_w(m.cand)[i])) else limit_w,
-        **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
+        speculative=w.speculative, **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
 
 
 def _with_phase_figures(d: Deployment, r: SolveResult, i: int) -> Deployment:
@@ -86,7 +86,8 @@ def _with_phase_figures(d: Deployment, r: SolveResult, i: int) -> Deployment:
 def _with_launch(d: Deployment, p: Problem) -> Deployment:
     """The deployment with its launch spec: the engine command of one replica (planner.export.launch)."""
     g = p.gpu(d.gpu)
-    return d.model_copy(update={"launch": launch_for(d, p.catalog.model(d.model), g.spec, g.gpus_per_server)})
+    draft = p.catalog.model(d.speculative.draft_model) if d.speculative and d.speculative.draft_model else None
+    return d.model_copy(update={"launch": launch_for(d, p.catalog.model(d.model), g.spec, g.gpus_per_server, draft)})
 
 
 def _deployments(r: SolveResult) -> list[Deployment]:

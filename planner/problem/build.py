@@ -46,14 +46,15 @@ def _slo(w: Workload) -> Slo:
                itl_p50_s=ms_to_s(s.itl_p50_ms), itl_p95_s=ms_to_s(s.itl_p95_ms), itl_p99_s=ms_to_s(s.itl_p99_ms))
 
 
-def workload_demand(w: Workload, model_id: str) -> WorkloadDemand:
+def workload_demand(w: Workload, model_id: str, draft_model_id: str | None = None) -> WorkloadDemand:
     t = w.traffic
     return WorkloadDemand(
         name=w.name, model_id=model_id, model_as_written=w.model, engine=w.engine,
         peak_requests_per_s=t.peak_requests_per_s, average_requests_per_s=t.average_or_default_requests_per_s,
         headroom=w.headroom, redundancy=w.redundancy, input_tokens=_lengths(t.input_tokens),
         output_tokens=_lengths(t.output_tokens), slo=_slo(w), precisions=tuple(w.precisions),
-        max_tp=w.max_tp, max_pp=w.max_pp, prefix_cache_hit_rate=t.prefix_cache_hit_rate)
+        max_tp=w.max_tp, max_pp=w.max_pp, prefix_cache_hit_rate=t.prefix_cache_hit_rate,
+        speculative=None if w.speculative is None else w.speculative.resolved(draft_model_id))
 
 
 def site_limits(site: Site) -> SiteLimits:
@@ -249,7 +250,8 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
     more = [f"{gpu} left out: {why}" for gpu, why in left_out] + infrastructure_notes(gpus, sc.finance) + limit_notes
     return Problem(
         name=sc.name, description=sc.description, objective=sc.objective, file_name=loaded.path.name,
-        override=loaded.override, workloads=tuple(workload_demand(w, names.models[w.name]) for w in active),
+        override=loaded.override,
+        workloads=tuple(workload_demand(w, names.models[w.name], names.draft_models.get(w.name)) for w in active),
         gpus=tuple(gpus), site=site, money=money(sc.finance), calibration=cal,
         calibration_file=cal_path.name if cal_path else None, calibration_origin=_origin(cal),
         hashes=hashes, catalog=catalog,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from planner.schemas.calibration import Calibration
     from planner.schemas.catalog import GpuSpec, Psu
     from planner.schemas.plan import InputHashes
+    from planner.schemas.speculative import Speculative
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class WorkloadDemand:
     max_pp: int | None
     prefix_cache_hit_rate: float = 0.0
     """Share of prompt tokens a prefix cache serves (no prefill compute; still in KV memory)."""
+    speculative: Speculative | None = None
+    """Speculative decoding, defaults filled and the draft model a catalog id (None: off)."""
 
     @property
     def required_requests_per_s(self) -> float:

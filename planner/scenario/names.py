@@ -8,7 +8,7 @@ read its answer, so a mapping keyed by any name the catalog resolves has the sam
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ class ResolvedNames:
     """GPU id -> USD per server (``finance.server_prices_usd``)."""
     models: Mapping[str, str]
     """Workload name -> catalog model id (``workloads[].model``)."""
+    draft_models: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Workload name -> catalog id of its speculative draft model (``workloads[].speculative.draft_model``)."""
 
 
 def override_label(override: str | None) -> str:
@@ -105,10 +107,36 @@ def _models(scenario: Scenario, catalog: Catalog, problems: Problems) -> dict[st
     return out
 
 
+def _draft_models(scenario: Scenario, catalog: Catalog, models: Mapping[str, str],
+                  problems: Problems) -> dict[str, str]:
+    """Workload name -> draft model id, for workloads with speculative decoding; a draft that cannot
+    serve the workload's model (unknown, not smaller, another tokenizer) or mtp on a model without an
+    MTP module is a problem at ``workloads[i].speculative``."""
+    from planner.schemas.speculative import speculative_problems
+
+    out: dict[str, str] = {}
+    for i, w in enumerate(scenario.workloads):
+        spec = w.speculative
+        if spec is None or w.name not in models:
+            continue
+        draft = None
+        if spec.draft_model is not None:
+            try:
+                draft = catalog.model(spec.draft_model)
+                out[w.name] = draft.id
+            except UnknownNameError as exc:
+                problems.append((f"workloads[{i}].speculative.draft_model", _unknown(exc)))
+                continue
+        problems.extend((f"workloads[{i}].speculative", text)
+                        for text in speculative_problems(spec, catalog.model(models[w.name]), draft))
+    return out
+
+
 def _resolve(scenario: Scenario, catalog: Catalog) -> tuple[ResolvedNames, Problems]:
     """The resolution and the (key path, message with its fix) of every name it could not resolve."""
     problems: Problems = []
     models = _models(scenario, catalog, problems)
+    draft_models = _draft_models(scenario, catalog, models, problems)
     gpu_ids = _gpu_list(scenario.hardware.gpus, catalog, problems)
     keyed = {where: _gpu_keyed(where, mapping, catalog, problems) for where, mapping in _gpu_mappings(scenario)}
     names = ResolvedNames(
@@ -116,7 +144,8 @@ def _resolve(scenario: Scenario, catalog: Catalog) -> tuple[ResolvedNames, Probl
         inventory_gpus=_frozen({k: int(v) for k, v in keyed["hardware.inventory"].items()}),
         servers=_frozen(keyed["hardware.servers"]),
         gpu_prices_usd=_frozen({k: float(v) for k, v in keyed["finance.gpu_prices_usd"].items()}),
-        server_prices_usd=_frozen({k: float(v) for k, v in keyed["finance.server_prices_usd"].items()}))
+        server_prices_usd=_frozen({k: float(v) for k, v in keyed["finance.server_prices_usd"].items()}),
+        draft_models=_frozen(draft_models))
     return names, problems
 
 

@@ -28,6 +28,8 @@ from pydantic import (
 from pydantic.functional_validators import ModelWrapValidatorHandler  # pydantic < 2.10 does not re-export it
 from pydantic_core import PydanticCustomError
 
+from planner.schemas.speculative import Speculative
+
 PLAN_SCHEMA_VERSION = "2.0.0"  # 1.1: what_if, objective_alternatives; 2.0: typed sections, analysis
 
 Status = Literal["optimal", "feasible", "infeasible"]
@@ -161,7 +163,7 @@ PHASE_ENERGY_KEYS = frozenset({"energy_breakdown_j_per_token", "kwh_per_million_
                                "output_tokens_per_s_per_w", "prefill_flops", "decode_flops_per_token",
                                "prefill_energy_j", "decode_energy_per_token_j"})
 """Per-phase and per-cause figures of a deployment (planner.plan.energy); absent from plans written before them."""
-DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", *PHASE_ENERGY_KEYS})
+DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", "speculative", *PHASE_ENERGY_KEYS})
 """Deployment keys left out of plan.json when null (plans written before they existed read back byte for byte)."""
 
 
@@ -222,6 +224,9 @@ class Deployment(PlanModel):
     """GPU energy of one request's prefill on a replica (J), at the deployment's batch."""
     decode_energy_per_token_j: Number | None = None
     """GPU energy of one decoded token on a replica (J), in a decode-only step at the deployment's batch."""
+    speculative: Speculative | None = None
+    """Speculative decoding the deployment runs (workloads[].speculative, defaults filled, draft model as a
+    catalog id); absent when off."""
     launch: Launch | None = None
     """How to start one replica (engine command and flags); null in plans written before it existed."""
 

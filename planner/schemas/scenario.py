@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from planner.schemas.base import StrictModel
 from planner.schemas.catalog import Precision
 from planner.schemas.roadmap import CloudOffer, Horizon, OwnedServers
+from planner.schemas.speculative import Speculative
 
 Objective = Literal["min_tco", "min_power", "min_energy", "min_gpus", "min_carbon"]
 OBJECTIVES: tuple[str, ...] = ("min_tco", "min_power", "min_energy", "min_gpus", "min_carbon")
@@ -119,6 +120,9 @@ class Workload(StrictModel):
     """Serving engine the estimates are calibrated for (per-engine coefficients where measured)."""
     max_tp: int | None = Field(None, ge=1, le=72)
     max_pp: int | None = Field(None, ge=1, le=16)
+    speculative: Speculative | None = None
+    """Speculative decoding: {method: draft | eagle | mtp, draft_model (draft only), tokens, acceptance_rate}.
+    Off when absent. Acceptance defaults per method from published figures (docs/speculative.md)."""
 
     @field_validator("precisions")
     @classmethod
