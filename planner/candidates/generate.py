@@ -133,10 +133,17 @@ def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: floa
 
 
 def workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
-    """Feasible operating points of one workload (see the module docstring), and the best
-    latencies any configuration reaches (for infeasibility answers); reused within the process when
-    the same workload shape meets the same GPU options (planner.candidates.cache)."""
-    return CACHE.get(p, w, _workload_candidates)
+    """Feasible operating points of one workload (see the module docstring), pruned within the
+    workload (pruning works per workload and GPU pool, so a merged table prunes to the same points),
+    and the best latencies any configuration reaches (for infeasibility answers); reused within the
+    process when the same workload shape meets the same GPU options (planner.candidates.cache)."""
+    return CACHE.get(p, w, _pruned_workload_candidates)
+
+
+def _pruned_workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+    cols, best, n = _workload_candidates(p, w)
+    keep = _prune(p.candidate_pruning, cols)
+    return {k: v[keep] for k, v in cols.items()}, best, n
 
 
 def _workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
