@@ -8,6 +8,7 @@ A plan file of schema 1.x is migrated on read; one note on stderr says so.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,34 +16,41 @@ from planner.errors import EXIT_CHANGED, EXIT_OK, InputError
 from planner.gitops.render import FORMATS
 from planner.schemas.plan import Plan
 
+if TYPE_CHECKING:
+    from planner.catalog.loader import Catalog
+    from planner.gitops.check import CheckReport
+    from planner.gitops.policy import RuleResult
+    from planner.scenario.load import LoadedScenario
+
 NO_PLAN = "/dev/null"
 """As BASE (or NEW), stands for "no plan": a new scenario diffs as all additions."""
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
-ROADMAP_FIX = ("diff and check compare single-period plans; solve the roadmap with `planner solve` and review "
-               "its report (roadmap diff and check are not built yet)")
-
-
-def refuse_roadmap(has_periods: bool, path: str, command: str) -> None:
-    """diff and check read one period; a roadmap (``horizon`` / ``periods``) would be misread, so say so."""
-    if has_periods:
-        raise InputError(f"planner {command} does not handle roadmaps yet", file=path,
-                         key_path="horizon" if Path(path).suffix.lower() in SCENARIO_SUFFIXES else "periods",
-                         fix=ROADMAP_FIX)
+def refuse_mixed(old: Plan | None, cur: Plan | None, base: str, new: str) -> None:
+    """A roadmap (plan with ``periods``) is compared with a roadmap, a single-period plan with a single-period one."""
+    if old is None or cur is None or bool(old.periods) == bool(cur.periods):
+        return
+    roadmap, single = (base, new) if old.periods else (new, base)
+    raise InputError(f"cannot compare a roadmap ({roadmap}, one plan per period) with a single-period plan "
+                     f"({single})", file=single, key_path="periods",
+                     fix="diff two roadmaps (scenarios with horizon, or their plan.json), or two single-period plans")
 
 
 def _solve(path: str, override: str | None, catalog_dirs: tuple[str, ...]) -> Plan:
     from planner.catalog import load_catalog
     from planner.optimize.solve import solve_loaded
     from planner.plan.io import normalize_plan
+    from planner.roadmap.solve import is_roadmap, solve_roadmap_loaded
     from planner.scenario.load import load_scenario
 
     loaded = load_scenario(path, override)
-    refuse_roadmap(loaded.scenario.horizon is not None, path, "diff")
+    catalog = load_catalog(list(catalog_dirs) or None)
+    if is_roadmap(loaded):  # one program over the periods (planner.roadmap); it runs no analysis re-solves
+        return normalize_plan(solve_roadmap_loaded(loaded, catalog))
     # diff compares deployments and totals: the what-if and objective-alternative re-solves would
     # only cost time (a 5-workload scenario took 37 s with them, 3 s without)
-    plan = solve_loaded(loaded, load_catalog(list(catalog_dirs) or None), analysis=False)
+    plan = solve_loaded(loaded, catalog, analysis=False)
     return normalize_plan(plan)  # compare as the plan file would read back
 
 
@@ -65,9 +73,7 @@ def load_side(path: str, *, override: str | None = None, catalog_dirs: tuple[str
     if override:
         raise InputError("--override applies to scenario files, not to plan files", file=path,
                          fix="pass the scenario YAML, or drop the override")
-    plan = load_plan_noting_migration(path)
-    refuse_roadmap(bool(plan.periods), path, "diff")
-    return plan
+    return load_plan_noting_migration(path)
 
 
 _CATALOG = click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR",
@@ -97,8 +103,15 @@ def diff(base: str, new: str, fmt: str, override: str | None, base_override: str
     cur = load_side(new, override=override, catalog_dirs=catalog_dirs)
     if old is None and cur is None:
         raise InputError("both sides are /dev/null: nothing to compare", fix="pass a plan or scenario file")
+    refuse_mixed(old, cur, base, new)
     if (warning := scenario_mismatch(old, cur)) is not None:
         click.echo(f"Warning: {warning}", err=True)
+    if (old or cur) is not None and (old or cur).periods:  # type: ignore[union-attr]
+        from planner.roadmap import diff as roadmap_diff
+
+        changes = roadmap_diff.diff_roadmaps(old, cur, base_label=base, new_label=new)
+        click.echo(roadmap_diff.render(changes, fmt), nl=False)
+        return EXIT_CHANGED if changes.changed else EXIT_OK
     result = diff_plans(old, cur, base_label=base, new_label=new)
     click.echo(render(result, fmt), nl=False)
     return EXIT_CHANGED if result.changed else EXIT_OK
@@ -136,24 +149,38 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
     from planner.scenario.load import load_scenario
 
     plan = load_plan_noting_migration(plan_path)
-    refuse_roadmap(bool(plan.periods), plan_path, "check")
     policy = load_policy(policy_path) if policy_path else None
     base = load_side(base_path) if base_path else None
     wanted = override if override is not None else plan.scenario.override
     catalog = load_catalog(catalog_dirs)
     loaded = load_scenario(scenario, wanted)
-    refuse_roadmap(loaded.scenario.horizon is not None, scenario, "check")
-    current = input_hashes_of(loaded, catalog, calibration=calibration)
-    note = unchecked_slos(loaded)
-    report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),
-                         violated=violations(plan) + scenario_violations(plan, loaded, catalog,
-                                                                         calibration=calibration),
-                         verified=verified_summary(plan, loaded), notes=[note] if note else [],
-                         policy=evaluate_policy(policy, plan, base) if policy else [])
+    rules = evaluate_policy(policy, plan, base) if policy else []
+    if plan.periods or loaded.scenario.horizon is not None:  # a roadmap: every period (planner.roadmap.check)
+        report = _check_roadmap(plan, loaded, catalog, scenario, plan_path, wanted, calibration, rules)
+    else:
+        current = input_hashes_of(loaded, catalog, calibration=calibration)
+        note = unchecked_slos(loaded)
+        report = CheckReport(stale=stale_reasons(plan, current, override=wanted, scenario_file=scenario),
+                             violated=violations(plan) + scenario_violations(plan, loaded, catalog,
+                                                                             calibration=calibration),
+                             verified=verified_summary(plan, loaded), notes=[note] if note else [], policy=rules)
     for line in report.lines():
         click.echo(line)
     click.echo(report.verdict() + (_re_solve_hint(scenario, plan_path, wanted) if report.stale else ""))
     return report.exit_code
+
+
+def _check_roadmap(plan: Plan, loaded: LoadedScenario, catalog: Catalog, scenario: str, plan_path: str,
+                   override: str | None, calibration: str | None, rules: list[RuleResult]) -> CheckReport:
+    """A roadmap plan checked against a roadmap scenario (one of each kind is one clear error)."""
+    from dataclasses import replace
+
+    from planner.roadmap.check import check_roadmap, kind_mismatch
+
+    kind_mismatch(plan, loaded, plan_path)
+    report = check_roadmap(plan, loaded, catalog, scenario_file=scenario, override=override, calibration=calibration)
+    note = "policy rules read the plan's first-period sections (totals, deployments)" if rules else None
+    return replace(report, policy=rules, notes=report.notes + ([note] if note else []))
 
 
 def _re_solve_hint(scenario: str, plan_path: str, override: str | None) -> str:
