@@ -23,6 +23,11 @@ tree with planner/optimize before (af552ea~1) and after issue 13 items 1-3:
   gap-200xall      60 s wall limit: 0.35 % gap, or no plan at all (SolverLimitError) on a busier run
                    ->  0.29 % at the limit on a busy machine, proven 0.0998 % in 57 CPU s on a quiet one
   infeasible-20x8  25.4 s, 207 solves  ->  2.8 s, 23 solves (20 of them the one-workload solves)
+Issue 13 item 4 (queueing without scipy, Newton, vectorized pruning, the candidate cache), measured
+2026-11-28 on fbc77f3 before and after (the same tree with only those files changed; busy machine):
+  generate-50      5.49 s cold (0.17 M configurations/s), 5.20 s again  ->  3.56 s cold (0.25 M/s), 0.01 s again
+  generate-200     23.9 s cold (0.15 M/s), 25.5 s again  ->  13.7 s cold (0.27 M/s), 0.03 s again
+  analysis-20x8    5.60 s (generation 1.06 s)  ->  5.22 s (generation 0.69 s)
 """
 
 from __future__ import annotations
