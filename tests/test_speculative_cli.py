@@ -16,10 +16,11 @@ BASE = ["estimate", "-m", "llama-3.1-70b", "-g", "h100-sxm", "--precision", "fp8
         "--input-tokens", "1000", "--output-tokens", "300"]
 
 
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+def _run(capsys: pytest.CaptureFixture[str], *args: str, stderr: bool = False) -> tuple[int, str]:
+    """Exit code and stdout (with ``stderr``: stdout and stderr)."""
     code = main([*BASE, *args])
     out, err = capsys.readouterr()
-    return code, out + err
+    return code, out + err if stderr else out
 
 
 def test_json_carries_the_settings_and_itl_drops(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,6 +50,6 @@ def test_table_says_what_was_estimated(capsys: pytest.CaptureFixture[str]) -> No
     (("--speculative-method", "draft",), "method draft needs draft_model"),
 ])
 def test_bad_flags_are_one_error(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str) -> None:
-    code, out = _run(capsys, *args)
+    code, out = _run(capsys, *args, stderr=True)
     assert code == 1
     assert message in out and "Traceback" not in out
