@@ -97,10 +97,12 @@ class _Cycle:
         # the cycle's step (CUDA graphs in vLLM and SGLang), so the per-step overhead is counted once
         self.c_d = {**c, "step_overhead_s": 0.0 * c["step_overhead_s"]}
 
-    def step(self, prompt_tokens: np.ndarray) -> Arrays:
-        """Verify step plus k drafter passes, ``prompt_tokens`` riding along in both models; re-timed and
-        powered under the power limit as one step. Returns the step and its power per GPU."""
-        x, xd, c, k, b = self.x, self.xd, self.c, self.k, self.batch
+    def step(self, prompt_tokens: np.ndarray, batch: np.ndarray | None = None) -> Arrays:
+        """Verify step plus k drafter passes of ``batch`` sequences (default: the cycle's), ``prompt_tokens``
+        riding along in both models; re-timed and powered under the power limit as one step. Returns the
+        step and its power per GPU (``power_w``)."""
+        x, xd, c, k = self.x, self.xd, self.c, self.k
+        b = self.batch if batch is None else batch
         verify = token_step(x, c, b * (k + 1.0), prompt_tokens, self.context, self.eta, self.inv)
         first = token_step(xd, self.c_d, b, prompt_tokens, self.context, self.eta, self.inv_d)
         rest = token_step(xd, self.c_d, b, np.zeros_like(b), self.context, self.eta, self.inv_d)
@@ -111,15 +113,11 @@ class _Cycle:
     def prompt_time_s(self, decoding: np.ndarray, budget: np.ndarray, n_in: np.ndarray) -> np.ndarray:
         """TTFT without queueing: the prompt in chunks of the room left by ``decoding`` sequences' k + 1
         verify tokens, each chunk a whole cycle (both models process it)."""
-        k = self.k
-        saved = self.batch
-        self.batch = decoding
-        room = np.maximum(budget - decoding * (k + 1.0), 1.0)
+        room = np.maximum(budget - decoding * (self.k + 1.0), 1.0)
         full = np.floor(n_in / room)
         rest = n_in - full * room
-        chunk = self.step(np.minimum(room, n_in))["step_s"]
-        last = self.step(rest)["step_s"]
-        self.batch = saved
+        chunk = self.step(np.minimum(room, n_in), decoding)["step_s"]
+        last = self.step(rest, decoding)["step_s"]
         return np.where(n_in >= room, full * chunk, 0.0) + np.where(rest > 0, last, 0.0)
 
 
