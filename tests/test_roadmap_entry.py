@@ -55,3 +55,17 @@ def test_sweep_refuses_a_roadmap_scenario(tmp_path: Path, capsys: pytest.Capture
                                      "grid": {"site.electricity_usd_per_kwh": [0.1, 0.2]}}))
     code, text = _run(["sweep", str(sweep), "--out", str(tmp_path / "sw")], capsys)
     assert code == 1 and "horizon" in text and "Traceback" not in text
+
+
+def test_planner_solve_prints_the_roadmap_as_an_order_schedule(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    doc = scenario(horizon={"period": "quarter", "count": 3, "start": "2027-Q1",
+                            "traffic": {"chat": {"growth_per_period": 3.0}}})
+    code, text = _run(["solve", str(write(tmp_path, doc)), "--no-write"], capsys)
+    assert code == 0
+    assert text.startswith("Roadmap for roadmap-test: optimal")
+    rows = [line for line in text.splitlines() if line.startswith("2027-Q")]
+    assert [r.split()[0] for r in rows] == ["2027-Q1", "2027-Q2", "2027-Q3"]  # one row per period
+    assert "order (servers)" in text and "kW nameplate / cap" in text
+    assert "Order 2027-Q1: " in text  # the report's headline, in short
+    assert "workload  gpu" not in text  # not the single-period deployment table of the first period

@@ -45,6 +45,38 @@ def _summary(plan) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
+def _items(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {gpu}" for gpu, n in counts.items()) or "-"
+
+
+def _of(value: float, cap: float | None) -> str:
+    return f"{value:,.0f}" + ("" if cap is None else f" / {cap:,.0f}")
+
+
+def _roadmap_summary(plan) -> str:  # type: ignore[no-untyped-def]
+    """A roadmap as an order schedule: per period what to order, retire and rent, the fleet, power,
+    racks and cost, then when site power and racks run out (the report's Roadmap section, in short)."""
+    from planner.report.sections.roadmap import USD_PER_KUSD, headline
+    from planner.units import W_PER_KW
+
+    periods = plan.periods
+    lines = [f"Roadmap for {plan.scenario.name}: {plan.status} ({plan.solver.name}, gap {plan.solver.mip_gap:.2%}, "
+             f"{plan.objective.name} = {plan.objective.value:,.0f} {plan.objective.unit}), {len(periods)} periods", ""]
+    headers = ["period", "order (servers)", "retire (servers)", "rent (instances)", "installed (servers)",
+               "GPUs on site", "GPUs rented", "kW nameplate / cap", "racks / avail", "cost k$", "binding"]
+    rows = [[p.label, _items(p.purchases), _items(p.retirements), _items(p.rentals), _items(p.installed),
+             str(p.totals.gpus), str(p.totals.gpus_rented),
+             _of(p.totals.it_power_nameplate_w / W_PER_KW,
+                 None if p.totals.power_cap_w is None else p.totals.power_cap_w / W_PER_KW),
+             _of(p.totals.racks, p.totals.racks_available), f"{p.totals.cost_usd / USD_PER_KUSD:,.0f}",
+             ", ".join(p.totals.binding) or "-"] for p in periods]
+    lines += [line.rstrip() for line in _table(headers, rows, right={5, 6, 7, 8, 9})]
+    lines += ["", *headline(plan, periods)]
+    lines.append(f"Orders serve after the lead time; cost per period undiscounted. plan.json and the report's sections "
+                 f"after Roadmap describe the first period, {periods[0].label}, in full.")
+    return "\n".join(lines)
+
+
 OUTPUT_FILES = ("plan.json", "report.md", "report.html")
 
 
@@ -147,7 +179,7 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     elif fmt in ("md", "html"):
         click.echo(_render(plan, fmt), nl=False)
     else:
-        click.echo(_summary(plan))
+        click.echo(_roadmap_summary(plan) if plan.periods else _summary(plan))
         click.echo(f"solved in {solved.solver.time_s:.2g} s (the solver; candidates and the analysis come on top)")
         if not no_write:
             click.echo(f"wrote {folder}/plan.json, report.md, report.html")

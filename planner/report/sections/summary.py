@@ -51,6 +51,12 @@ def served_table(plan: Plan) -> Table:
 def buy_table(plan: Plan) -> Table:
     rows = [[Cell(g.gpu), f.fig(g.gpus, f.COUNT, f"servers[{i}].gpus"), Cell(g.server_model),
              f.fig(g.servers, f.COUNT, f"servers[{i}].servers")] for i, g in enumerate(plan.servers)]
+    if plan.periods:  # a roadmap: these are the first period's servers on site, owned ones included
+        first = plan.periods[0].label
+        rows.append([Cell(f"Total installed in {first} (owned and delivered; orders per period: see Roadmap)"),
+                     f.fig(plan.totals.gpus, f.COUNT, "totals.gpus"), Cell(""),
+                     f.fig(plan.totals.servers, f.COUNT, "totals.servers")])
+        return table(["GPU", f"GPUs on site in {first}", "Server model", f"Servers on site in {first}"], rows)
     rows.append([Cell("Total"), f.fig(plan.totals.gpus, f.COUNT, "totals.gpus"), Cell(""),
                  f.fig(plan.totals.servers, f.COUNT, "totals.servers")])
     return table(["GPU", "GPUs", "Server model", "Servers"], rows)
@@ -60,7 +66,7 @@ def key_figures_table(plan: Plan, facts: SiteFacts) -> Table:
     t = plan.totals
     return key_value_table([
         ("Racks", f.fig(t.racks, f.COUNT, "totals.racks")),
-        ("Capex (GPUs, servers, network, storage, racks)", f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
+        (_capex_label(plan), f.fig(t.capex_usd, f.USD, "totals.capex_usd")),
         ("TCO per year (capex amortized)", f.fig(t.tco_per_year_usd, f.USD_PER_YEAR,
                                                  "totals.tco_per_year_usd")),
         ("Amortization horizon", f.fig(facts.amortization_years, f.YEARS, "finance.amortization_years")),
@@ -78,6 +84,13 @@ def key_figures_table(plan: Plan, facts: SiteFacts) -> Table:
         ("Cooling", f.fig(t.cooling_tons, f.COOLING_TONS, "totals.cooling_tons")),
         ("Carbon, location-based", f.fig(t.co2e_t_per_year, f.TCO2E_PER_YEAR, "totals.co2e_t_per_year")),
     ], header=("Figure", "Value"))
+
+
+def _capex_label(plan: Plan) -> str:
+    if plan.periods:  # a roadmap's first period: its installed fleet valued as if bought (its own capex per period
+        # is in the Roadmap section)
+        return f"Capex of the fleet on site in {plan.periods[0].label}, valued as if bought (owned ones included)"
+    return "Capex (GPUs, servers, network, storage, racks)"
 
 
 def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
