@@ -129,6 +129,12 @@ class Estimate:
     filled), or None. With them, ITL is the time per output token and the memory includes the drafter."""
     expected_tokens_per_step: float = 1.0
     """Tokens a sequence advances per step: (1 - a^(k+1)) / (1 - a) with speculative decoding, else 1."""
+    ep: int = 1
+    """Expert parallelism: GPUs the routed experts are spread over as whole experts (1: every expert
+    sliced by tensor parallelism), with an all-to-all dispatch and combine per MoE layer."""
+    dp: int = 1
+    """Attention data parallelism: ranks of tp x pp GPUs, each with its own sequences and KV cache (the
+    replica has tp x pp x dp GPUs; batch_size is the replica's)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -243,9 +249,14 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
             raise InputError("speculative applies to one model; the table has " + ", ".join(sorted(models)),
                              fix="estimate each model's rows in its own call")
         spec, draft = resolve_speculative(speculative, cat, models.pop(), int(np.max(x["pp"])))
+    if spec is not None and ("ep" in x or "dp" in x) and bool(np.any((x.get("ep", 1.0) > 1) | (x.get("dp", 1.0) > 1))):
+        raise InputError("speculative decoding is not modelled with expert or attention data parallelism",
+                         fix="estimate it with ep 1 and dp 1")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = estimate_speculative(x, spec, draft) if spec is not None else estimate_arrays(x)
     frame = pd.DataFrame({k: cols[k] for k in CONFIG_COLUMNS if k in cols})
+    for k in ("ep", "dp"):  # the parallelism columns (1 where the table had none)
+        frame[k] = np.asarray(x[k]) if k in x else np.ones(len(frame))
     bad = problem != ""
     for k, v in out.items():
         arr = np.asarray(v, dtype=float) if v.dtype != bool else v
@@ -258,6 +269,8 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
     frame["output_tokens_per_s_per_w"] = frame["output_tokens_per_s"] / frame["power_total_w"]
     frame["node_power_w"] = _node_power_column(frame, cat)
     frame["prefix_cache_hit_rate"] = hit
+    if "expected_tokens_per_step" not in frame:  # as Estimate: 1 token per step without speculative decoding
+        frame["expected_tokens_per_step"] = np.where(problem != "", np.nan, 1.0)
     frame["problem"] = problem
     return frame
 
@@ -300,8 +313,13 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
              calibration: CalibrationArg = None, power_limit_w: float | None = None,
              prefill_chunk_tokens: int | None = None, arrival_requests_per_s: float | None = None,
              prefix_cache_hit_rate: float = 0.0, output_tokens_p95: float | None = None,
-             speculative: SpeculativeArg = None) -> Estimate:
-    """Estimate one deployment (one replica of ``tp x pp`` GPUs) serving ``batch_size`` sequences.
+             speculative: SpeculativeArg = None, ep: int = 1, dp: int = 1) -> Estimate:
+    """Estimate one deployment (one replica of ``tp x pp x dp`` GPUs) serving ``batch_size`` sequences.
+
+    ``dp`` > 1 runs attention data parallel (MoE or MLA models): ``dp`` ranks of ``tp x pp`` GPUs, each
+    with its own share of the batch and its own KV cache, attention weights replicated per rank. ``ep``
+    > 1 spreads the routed experts over ``ep`` GPUs as whole experts (it divides tp x pp x dp), with an
+    all-to-all dispatch and combine per MoE layer over the link; ``ep=1, dp=1`` is a plain replica.
 
     ``batch_size=None`` is the offline, maximum-throughput operating point: the largest batch that
     fits memory (capped at the engine's maximum). With ``arrival_requests_per_s`` the replica serves
@@ -331,6 +349,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
             np.array([float(t)]), np.array([float(m.attention_heads)]), np.array([float(kv)]))[0]]
         raise InputError(f"tp {tp} does not split {m.id}'s {m.attention_heads} attention heads / {m.kv_heads} KV heads "
                          "evenly, which serving engines require", fix=f"use --tp in {valid}")
+    _check_parallel(m, int(tp), int(pp), ep, dp)
     if batch_size is not None:
         _check_scalar("batch_size", batch_size, minimum=1, maximum=MAX_BATCH, whole=True)
     if prefill_chunk_tokens is not None:
@@ -350,6 +369,11 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
             "input_tokens": np.array([float(input_tokens)]), "output_tokens": np.array([float(output_tokens)]),
             "engine": np.array([engine]),
             "prefill_chunk_tokens": np.array([np.nan if prefill_chunk_tokens is None else float(prefill_chunk_tokens)])}
+    if ep != 1 or dp != 1:
+        cols.update(ep=np.array([float(ep)]), dp=np.array([float(dp)]))
+        if speculative is not None:
+            raise InputError("speculative decoding is not modelled with expert or attention data parallelism",
+                             fix="use ep 1 and dp 1, or no speculative decoding")
     _check_scalar("prefix_cache_hit_rate", prefix_cache_hit_rate, minimum=0.0, maximum=0.999)
     if arrival_requests_per_s is not None:
         _check_scalar("arrival_requests_per_s", arrival_requests_per_s, minimum=0.0, maximum=1e6)
@@ -366,6 +390,9 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
                                                      output_tokens, cat, cal))
     warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision)
+    if g.server is not None and max(ep, tp) > g.server.gpus_per_server:
+        warnings.append(f"ep {ep} spans more than one {g.server.model} ({g.server.gpus_per_server} GPUs): the "
+                        f"all-to-all is modelled at the in-server {g.interconnect.kind} speed, so it is optimistic")
     if g.server is not None and tp > g.server.gpus_per_server:
         warnings.append(f"tp {tp} spans more than one {g.server.model} ({g.server.gpus_per_server} GPUs): the "
                         f"all-reduce is modelled at the in-server {g.interconnect.kind} speed, so cross-server "
@@ -378,7 +405,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
                         f"({load['saturated_rps']:.3g} requests/s under Poisson arrivals): the queue grows "
                         "without bound")
     est = Estimate(
-        model=m.id, gpu=g.id, precision=precision, tp=int(tp), pp=int(pp), num_gpus=int(tp * pp),
+        model=m.id, gpu=g.id, precision=precision, tp=int(tp), pp=int(pp), num_gpus=int(tp * pp * dp),
         input_tokens=float(input_tokens), output_tokens=float(output_tokens),
         fits_memory=bool(r["fits_memory"]), memory_per_gpu_bytes=float(r["memory_per_gpu_bytes"]),
         weights_per_gpu_bytes=float(r["weights_per_gpu_bytes"]), max_batch_size=int(r["max_batch_size"]),
@@ -392,7 +419,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         tdp_w=g.tdp_w, warnings=tuple(warnings), prefix_cache_hit_rate=float(prefix_cache_hit_rate),
         **energy_figures(r), node_power_w=float(node_power_w(float(r["power_per_gpu_w"]), g)),
         speculative=spec.model_dump() if spec is not None else None,
-        expected_tokens_per_step=float(r.get("expected_tokens_per_step", 1.0)))
+        expected_tokens_per_step=float(r.get("expected_tokens_per_step", 1.0)), ep=int(ep), dp=int(dp))
     if not load:
         return est
     return replace(est, arrival_requests_per_s=float(arrival_requests_per_s or 0.0),
@@ -404,6 +431,26 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
                    itl_mean_s=float(load["itl_mean_s"]))
 
 
+
+
+def _check_parallel(m: Any, tp: int, pp: int, ep: int, dp: int) -> None:
+    """ep and dp against the model and the replica (InputError naming the fix)."""
+    _check_scalar("dp", dp, minimum=1, maximum=4096, whole=True)
+    _check_scalar("ep", ep, minimum=1, maximum=4096, whole=True)
+    experts = m.moe.experts_total if m.moe is not None else 0
+    if ep > 1 and m.moe is None:
+        raise InputError(f"ep {ep}: {m.id} has no routed experts; expert parallelism needs a mixture-of-experts "
+                         "model", fix="use --ep 1")
+    if dp > 1 and m.moe is None and m.attention.kind != "mla":
+        raise InputError(f"dp {dp}: attention data parallelism is only meaningful for MoE or MLA models, and "
+                         f"{m.id} is neither", fix="use --dp 1 and more replicas (or more tp) instead")
+    if ep > 1 and ep > experts:
+        raise InputError(f"ep {ep} exceeds {m.id}'s {experts} routed experts", fix=f"use --ep {experts} or less")
+    gpus = tp * pp * dp
+    if gpus % ep:
+        valid = [e for e in range(1, min(gpus, experts or 1) + 1) if gpus % e == 0]
+        raise InputError(f"ep {ep} does not divide the replica's {gpus} GPUs (tp {tp} x pp {pp} x dp {dp})",
+                         fix=f"use --ep in {valid}")
 
 
 def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, np.ndarray], cat: Catalog,

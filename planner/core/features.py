@@ -17,7 +17,7 @@ MODEL_FEATURES = ("params_total", "params_dense", "params_routed", "params_activ
                   "sliding_window", "max_context_tokens", "attention_heads")
 GPU_FEATURES = ("memory_bytes", "bandwidth_bytes_per_s", "half_flops", "tdp_w", "idle_w",
                 "interconnect_bytes_per_s", "interconnect_latency_s", "memory_energy_j_per_byte",
-                "allreduce_bytes_per_s")
+                "allreduce_bytes_per_s", "mesh_links")
 
 
 def model_features(m: ModelSpec) -> dict[str, float]:
@@ -79,15 +79,36 @@ def gpu_features(g: GpuSpec) -> dict[str, float]:
         "interconnect_bytes_per_s": g.interconnect_bytes_per_s,
         "interconnect_latency_s": g.interconnect_latency_s,
         "memory_energy_j_per_byte": memory_energy_j_per_byte(g.memory_technology),
-        "allreduce_bytes_per_s": g.interconnect_bytes_per_s * allreduce_efficiency(g.interconnect.kind),
+        "allreduce_bytes_per_s": g.interconnect_bytes_per_s * allreduce_efficiency(g.interconnect.kind,
+                                                                                   topology(g) == "pcie"),
+        "mesh_links": mesh_links(g),
     }
 
 
-def allreduce_efficiency(interconnect_kind: str) -> float:
+def topology(g: GpuSpec) -> str:
+    """switch, mesh or pcie: the catalog's interconnect topology, or the kind's (pcie* -> pcie, else switch)."""
+    t = getattr(g.interconnect, "topology", None)
+    if t:
+        return str(t)
+    return "pcie" if g.interconnect.kind.lower().startswith("pcie") else "switch"
+
+
+def mesh_links(g: GpuSpec) -> float:
+    """Point-to-point links a GPU of a fully connected mesh has (one per peer in its server: GPUs per
+    server - 1; 7 for an 8-OAM MI300X platform when the entry names no server); 0 off a mesh."""
+    if topology(g) != "mesh":
+        return 0.0
+    per_server = g.server.gpus_per_server if g.server is not None else 8
+    return float(max(per_server - 1, 1))
+
+
+def allreduce_efficiency(interconnect_kind: str, pcie: bool | None = None) -> float:
     """Bus bandwidth a tensor-parallel all-reduce reaches over the link, as a share of its per-direction
     figure: PCIe peers (no NVLink) share the host's root complexes and CPU memory (planner.core.constants
     pcie_allreduce_efficiency); NVLink and Infinity Fabric links are taken at their figure."""
-    return fixed("pcie_allreduce_efficiency") if interconnect_kind.lower().startswith("pcie") else 1.0
+    if pcie is None:
+        pcie = interconnect_kind.lower().startswith("pcie")
+    return fixed("pcie_allreduce_efficiency") if pcie else 1.0
 
 
 def memory_energy_j_per_byte(technology: str | None) -> float:

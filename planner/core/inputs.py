@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
 
 CONFIG_COLUMNS = ("model", "gpu", "precision", "tp", "pp", "batch_size", "input_tokens", "output_tokens",
-                  "engine", "prefill_chunk_tokens")
+                  "engine", "prefill_chunk_tokens", "ep", "dp")
 
 
 def canonical_engine(name: str | None) -> str:
@@ -108,6 +108,11 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
         raw = np.asarray(cols[k]) if k in cols else np.full(n, np.nan)  # object: numbers mixed with None
         x[k] = (np.array([np.nan if v is None else float(v) for v in raw]) if raw.dtype == object
                 else raw.astype(float))
+    for k in ("ep", "dp"):  # optional columns: absent = 1 (the core then takes today's tp x pp path)
+        if k in cols:
+            raw = np.asarray(cols[k])
+            x[k] = (np.array([1.0 if v is None else float(v) for v in raw]) if raw.dtype == object
+                    else np.nan_to_num(raw.astype(float), nan=1.0))
     if power_limit_w is not None:
         x["power_limit_w"] = np.broadcast_to(np.asarray(power_limit_w, dtype=float), (n,))
     by_gpu: np.ndarray = np.array(problems, dtype=object)[gp_codes]
@@ -124,6 +129,8 @@ def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
         (~np.isnan(x["prefill_chunk_tokens"]) & ~(x["prefill_chunk_tokens"] > np.nan_to_num(x["batch_size"], nan=0.0)),
          "prefill_chunk_tokens (the step token budget) must exceed batch_size"),
     ]
+    if "ep" in x or "dp" in x:
+        checks.extend(parallel_problems(x))
     tp_ok = tp_splits_heads(x["tp"], x["attention_heads"], x["kv_split_heads"])
     checks.append((~tp_ok, "tp must divide the model's attention heads (and split or replicate its KV heads "
                            "evenly), as serving engines require"))
@@ -133,6 +140,26 @@ def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
     for bad, msg in reversed(checks):
         out = np.where(bad, msg, out)
     return out
+
+
+def parallel_problems(x: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, str]]:
+    """Row checks of expert parallelism ``ep`` and attention data parallelism ``dp``."""
+    ep = x.get("ep", np.ones_like(x["tp"]))
+    dp = x.get("dp", np.ones_like(x["tp"]))
+    gpus = x["tp"] * x["pp"] * dp
+    moe = x["params_routed"] > 0
+    return [
+        (~(dp >= 1) | (dp != np.floor(dp)), "dp must be a whole number >= 1"),
+        (~(ep >= 1) | (ep != np.floor(ep)), "ep must be a whole number >= 1"),
+        ((ep > 1) & ~moe, "ep > 1 needs a mixture-of-experts model (this one has no routed experts); use ep 1"),
+        ((dp > 1) & ~moe & ~(x["kv_split_heads"] == 0),
+         "dp > 1 (attention data parallelism) is only meaningful for MoE or MLA models, whose attention is "
+         "small beside the experts or whose latent KV cache TP cannot split; for a dense model use more "
+         "replicas (or tp) instead"),
+        ((ep >= 1) & (np.mod(gpus, np.maximum(ep, 1.0)) != 0),
+         "ep must divide the replica's GPUs (tp x pp x dp)"),
+        ((ep > 1) & (ep > x["experts_total"]), "ep cannot exceed the model's routed experts"),
+    ]
 
 
 def estimate_arrays(x: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -67,19 +67,55 @@ def weight_bytes_total(x: Arrays) -> np.ndarray:
     return (x["params_total"] - x["params_vocab"]) * x["weight_bytes"] + x["params_vocab"] * VOCAB_BYTES
 
 
+def parallel(x: Arrays) -> tuple[Any, Any]:
+    """(ep, dp) of the rows: expert parallelism (GPUs the routed experts are spread over as whole
+    experts; 1 = every expert sliced by tensor parallelism) and attention data parallelism (ranks of
+    tp x pp GPUs, each with its own sequences and KV cache). Absent keys are 1 (today's replica)."""
+    return x.get("ep", 1.0), x.get("dp", 1.0)
+
+
+def expert_shards(x: Arrays) -> np.ndarray:
+    """GPUs each MoE layer's routed experts are split over, all stages counted: ``ep`` whole-expert
+    groups, or the ``tp x pp`` slices of every expert when ``ep`` is smaller (an expert group is then
+    sliced by tensor parallelism, SGLang's moe-tp); with ``dp`` > 1 and ``ep`` = 1 each rank holds its
+    own sliced copy."""
+    ep, _ = parallel(x)
+    return np.maximum(ep, x["tp"] * x["pp"])
+
+
+def split_parallel(x: Arrays) -> Any:
+    """Rows that run attention data parallelism or expert parallelism (the rest take today's
+    tp x pp formulas bit for bit)."""
+    ep, dp = parallel(x)
+    return (np.asarray(ep) > 1.0) | (np.asarray(dp) > 1.0)
+
+
+def weights_per_gpu_bytes(x: Arrays) -> np.ndarray:
+    """Weights one GPU holds (largest pipeline stage): attention and dense weights / (tp x pp), replicated
+    per data-parallel rank, plus the routed experts / expert_shards."""
+    plain = weight_bytes_total(x) * stage_factor(x) / (x["tp"] * x["pp"])
+    if "ep" not in x and "dp" not in x:
+        return plain
+    routed = x["params_routed"] * x["weight_bytes"]
+    split = ((weight_bytes_total(x) - routed) / (x["tp"] * x["pp"]) + routed / expert_shards(x)) * stage_factor(x)
+    return np.where(split_parallel(x), split, plain)
+
+
 def memory(x: Arrays) -> Arrays:
-    """Weights per GPU (largest pipeline stage), KV capacity and the largest batch that fits."""
-    weights = weight_bytes_total(x) * stage_factor(x) / (x["tp"] * x["pp"])
+    """Weights per GPU (largest pipeline stage), KV capacity and the largest batch that fits (a
+    replica's: each of the ``dp`` ranks holds its own sequences' KV cache)."""
+    _, dp = parallel(x)
+    weights = weights_per_gpu_bytes(x)
     usable = x["memory_bytes"] * fixed("gpu_memory_utilization")
     free = usable - weights - fixed("runtime_reserve_bytes")
     kv_tok = kv_bytes_per_token_per_gpu(x)
     seq_ctx = effective_context(x["input_tokens"] + x["output_tokens"], x)
     per_seq = kv_tok * seq_ctx
-    max_batch = np.floor(np.maximum(free, 0.0) / per_seq)
+    max_batch = np.floor(np.maximum(free, 0.0) / per_seq) * dp
     return {
         "weights_per_gpu_bytes": weights,
         "kv_bytes_per_token_per_gpu": kv_tok,
-        "kv_capacity_tokens": np.maximum(free, 0.0) / kv_tok,
+        "kv_capacity_tokens": np.maximum(free, 0.0) / kv_tok * dp,
         "max_batch_size": max_batch,
         "fits_memory": max_batch >= 1,
         "kv_bytes_per_sequence": per_seq,
@@ -103,12 +139,13 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
                             x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
     alpha = x["interconnect_latency_s"] * c["comm_latency_factor"]
     moe_layers = np.where(x["params_routed"] > 0, np.ceil(x["moe_layers"] / pp), 0.0)
-    return {
+    shards = expert_shards(x)
+    out = {
         # ln(1 - k/E) for MoE rows (floored so k = E gives full coverage without a warning); 0 for dense
         "log_miss": np.where(x["params_routed"] > 0,
                              np.log(np.maximum(1.0 - x["experts_active"] / x["experts_total"], 1e-300)), 0.0),
         "dense_bytes": (body * x["weight_bytes"] + lm_head * VOCAB_BYTES) / gpus,
-        "routed_bytes": x["params_routed"] * x["weight_bytes"] / gpus,
+        "routed_bytes": x["params_routed"] * x["weight_bytes"] / (shards / stage_factor(x)),
         "w_time_per_byte": 1.0 / (eta_w * bw),
         "flops_per_token": 2.0 * flops_params / gpus,
         "kv_tok": kv_tok,
@@ -118,11 +155,58 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "attn_prefill": (layers_stage * (x["attn_flops_per_context_token"] / tp)
                          * effective_context(x["input_tokens"], x) / 2.0),
         "ring_per_token": (2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
-                           / x["allreduce_bytes_per_s"]),
+                           / group_bytes_per_s(x, tp)),
         "link_bytes_per_token": 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES,
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
         "alpha": alpha,
         "moe_comm": moe_layers * c["moe_dispatch_latency_s"] * np.where(tp > 1, 2.0, 1.0),
+    }
+    if "ep" in x or "dp" in x:
+        out.update(_parallel_invariants(x, c, out, flops_params, gpus, shards, layers_stage, moe_layers, alpha))
+    return out
+
+
+def group_bytes_per_s(x: Arrays, group: Any) -> Any:
+    """Per-GPU bandwidth of a collective over ``group`` GPUs: the catalog's figure (PCIe: its all-reduce
+    share) where a switch or the host connects every GPU at full speed; on a fully connected mesh
+    (Infinity Fabric) a GPU reaches its peers over one link each, so ``group`` - 1 of its ``mesh_links``
+    links carry the traffic (MI300X: 64 GB/s to one peer, 448 GB/s to all seven)."""
+    links = x.get("mesh_links")
+    if links is None:
+        return x["allreduce_bytes_per_s"]
+    used = np.minimum(np.maximum(group - 1.0, 1.0), np.maximum(links, 1.0))
+    return x["allreduce_bytes_per_s"] * np.where(links > 0, used / np.maximum(links, 1.0), 1.0)
+
+
+def _parallel_invariants(x: Arrays, c: Arrays, inv: Arrays, flops_params: Any, gpus: Any, shards: Any,
+                         layers_stage: Any, moe_layers: Any, alpha: Any) -> Arrays:
+    """Expert and attention data parallelism: the routed experts' FLOPs go to the GPUs holding them with
+    the tokens of every rank they serve, and with ``ep`` > 1 each MoE layer's tensor-parallel all-reduce
+    becomes an all-to-all dispatch and combine of each token's hidden state to its k experts' GPUs."""
+    ep, dp = parallel(x)
+    tp = x["tp"]
+    split = split_parallel(x)
+    moe = x["params_routed"] > 0
+    routed_active = np.where(moe, np.minimum(x["params_routed"] * x["experts_active"] / x["experts_total"],
+                                             flops_params), 0.0)
+    expert_parallel = (np.asarray(ep) > 1.0) & moe
+    remote = np.maximum(1.0 - 1.0 / np.asarray(ep, dtype=float), 0.0)
+    # a GPU dispatches 1/tp of its rank's tokens, each to k experts, (ep-1)/ep of them on other GPUs
+    a2a_bytes = x["experts_active"] * x["hidden"] * ACTIVATION_BYTES * remote / tp
+    allreduce_layers = np.where(tp > 1, 2.0 * layers_stage - np.where(expert_parallel, moe_layers, 0.0), 0.0)
+    return {
+        "split": split,
+        "dense_flops_per_token": 2.0 * (flops_params - routed_active) / gpus,
+        "routed_flops_per_token": 2.0 * routed_active / (shards / stage_factor(x)),
+        # every token of the ranks an expert copy serves: (shards / (tp pp)) ranks' worth
+        "expert_token_factor": shards / (tp * x["pp"]),
+        "comm_layers": np.where(split, allreduce_layers, inv["comm_layers"]),
+        "a2a_per_token": np.where(expert_parallel, a2a_bytes / group_bytes_per_s(x, np.asarray(ep, dtype=float)),
+                                  0.0),
+        "a2a_link_bytes_per_token": np.where(expert_parallel, 2.0 * a2a_bytes, 0.0),
+        "moe_comm": np.where(expert_parallel, 2.0 * moe_layers * (alpha + c["moe_dispatch_latency_s"]),
+                             inv["moe_comm"]),
+        "a2a_layers": np.where(expert_parallel, 2.0 * moe_layers, 0.0),
     }
 
 
@@ -133,9 +217,15 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     p = fixed("gemm_roofline_sharpness")
     tokens = decode_tokens + prefill_tokens
     # GEMMs: weights touched (MoE: expected distinct experts under uniform routing) vs FLOPs.
-    coverage = 1.0 - np.exp(inv["log_miss"] * np.maximum(tokens, 1.0))  # 1 - (1 - k/E)^T
+    if "split" in inv:  # expert / attention data parallelism: experts see the tokens of the ranks they serve
+        expert_tokens = tokens * inv["expert_token_factor"]
+        coverage = 1.0 - np.exp(inv["log_miss"] * np.maximum(expert_tokens, 1.0))
+        gemm_flops = np.where(inv["split"], inv["dense_flops_per_token"] * tokens
+                              + inv["routed_flops_per_token"] * expert_tokens, inv["flops_per_token"] * tokens)
+    else:
+        coverage = 1.0 - np.exp(inv["log_miss"] * np.maximum(tokens, 1.0))  # 1 - (1 - k/E)^T
+        gemm_flops = inv["flops_per_token"] * tokens
     weight_bytes = inv["dense_bytes"] + inv["routed_bytes"] * coverage
-    gemm_flops = inv["flops_per_token"] * tokens
     t_w = weight_bytes * inv["w_time_per_byte"]
     t_c = gemm_flops / (eta_compute * x["compute_flops"])
     t_gemm = _pnorm(t_w, t_c, p)
@@ -148,6 +238,10 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency;
     # MoE routing and dispatch/combine per MoE layer.
     t_comm = inv["comm_layers"] * (inv["alpha"] + tokens * inv["ring_per_token"]) + inv["moe_comm"]
+    link_bytes = inv["comm_layers"] * tokens * inv["link_bytes_per_token"]
+    if "split" in inv:  # all-to-all dispatch and combine (expert parallelism)
+        t_comm = t_comm + inv["a2a_layers"] * tokens * inv["a2a_per_token"]
+        link_bytes = link_bytes + inv["a2a_layers"] / 2.0 * tokens * inv["a2a_link_bytes_per_token"]
     return {
         "time_s": t_gemm + t_attn + t_comm,
         "kernel_time_s": t_gemm + t_attn,
@@ -155,7 +249,7 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
         "bytes": weight_bytes + kv_bytes,
         "flops": gemm_flops,
         "attn_flops": attn_flops,
-        "link_bytes": inv["comm_layers"] * tokens * inv["link_bytes_per_token"],
+        "link_bytes": link_bytes,
     }
 
 
@@ -163,10 +257,11 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
                context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None) -> Arrays:
     """One step of the whole replica: every sequence advances one token (pp stages in a pipeline)."""
     pp = x["pp"]
-    micro = batch / pp
-    s = stage_work(x, c, micro, prefill_tokens / pp, context, eta_compute, inv)
+    _, dp = parallel(x)
+    micro = batch / (pp * dp)  # one data-parallel rank's micro-batch
+    s = stage_work(x, c, micro, prefill_tokens / (pp * dp), context, eta_compute, inv)
     p2p = (pp - 1.0) * x["interconnect_latency_s"]
-    per_seq = c["seq_overhead_s"] * batch  # GPU work per sequence: counts as busy for power
+    per_seq = c["seq_overhead_s"] * (batch / dp)  # GPU work per sequence of the rank: busy for power
     step = pp * s["time_s"] + p2p + c["step_overhead_s"] + per_seq
     return {**s, "step_s": step, "busy_s": pp * s["kernel_time_s"] + per_seq,
             "bytes_per_gpu": pp * s["bytes"], "flops_per_gpu": pp * s["flops"],
@@ -242,11 +337,13 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
                    context: np.ndarray, eta: np.ndarray | float, inv: Arrays) -> np.ndarray:
     """A prompt of ``n_in`` tokens alone in the budget beside ``decoding`` decode tokens per step:
     whole chunks of the room, then the remainder (vLLM V1 chunked prefill)."""
-    room = np.maximum(budget - decoding, 1.0)
+    _, dp = parallel(x)
+    room = np.maximum(budget - decoding / dp, 1.0)  # the budget of the rank the prompt lands on
     full = np.floor(n_in / room)
     rest = n_in - full * room
-    chunk, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv))
-    last, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv))
+    # every rank is timed as the one carrying the prompt (ranks step together under expert parallelism)
+    chunk, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in) * dp, context, eta, inv))
+    last, _ = _capped(x, c, token_step(x, c, decoding, rest * dp, context, eta, inv))
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
 
 
@@ -277,21 +374,24 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     cached = x.get("cached_prompt_share")
     n_pf = n_in if cached is None else np.maximum(n_in * (1.0 - cached), 1.0)
     offline = np.isnan(x["batch_size"])
-    cap = fixed("max_batch_size")
+    _, dp = parallel(x)
+    cap = fixed("max_batch_size") * dp  # the engine cap holds per data-parallel rank
     batch: np.ndarray = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"]), 1.0)
     # Steady state: B n_in / n_out prompt tokens per step; more than the room stalls decodes.
-    prefill_per_step = batch * n_pf / n_out
+    # Budget, room and prompt tokens per step are a data-parallel rank's (each rank schedules its own).
+    rank_batch = batch / dp
+    prefill_per_step = rank_batch * n_pf / n_out
     budget = x.get("prefill_chunk_tokens")
     # the engine default grows with the batch (engines raise the budget with max_num_seqs)
     default_budget = np.maximum(fixed("prefill_chunk_tokens"),
-                                batch + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_step))
+                                rank_batch + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_step))
     budget = default_budget if budget is None else np.where(np.isnan(budget), default_budget, budget)
-    room = np.maximum(budget - batch, 1.0)  # prefill tokens a step can carry beside its decodes
+    room = np.maximum(budget - rank_batch, 1.0)  # prefill tokens a step can carry beside its decodes
     context = n_in + n_out / 2.0
     inv = step_invariants(x, c, context)
     eta = c["eta_compute"]
 
-    carried = np.minimum(prefill_per_step, room)
+    carried = np.minimum(prefill_per_step, room) * dp
     mean, power = _capped(x, c, token_step(x, c, batch, carried, context, eta, inv))
     stall = np.maximum(prefill_per_step / room, 1.0)
 
@@ -301,7 +401,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # enough steps carry one.
     mixed_tokens = np.minimum(room, np.maximum(n_pf, prefill_per_step))
     decode_only, decode_w = _capped(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
-    mixed, burst = _capped(x, c, token_step(x, c, batch, mixed_tokens, context, eta, inv))
+    mixed, burst = _capped(x, c, token_step(x, c, batch, mixed_tokens * dp, context, eta, inv))
     share = np.clip(prefill_per_step / mixed_tokens, 0.0, 1.0)
     step_s = mean["step_s"] * stall
     tokens_per_s = batch / step_s
@@ -314,7 +414,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # batch - 1 sequences' decodes (its own sequence does not decode yet), the last chunk at its size.
     ttft = prefill_time_s(x, c, np.maximum(batch - 1.0, 0.0), budget, n_pf, context, eta, inv)
 
-    n_gpu = x["tp"] * x["pp"]
+    n_gpu = x["tp"] * x["pp"] * dp
     fits = mem["fits_memory"]
     peak = np.maximum(power, burst)
     j_per_token = n_gpu / tokens_per_s  # W per GPU -> J per output token of the replica
@@ -323,7 +423,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     return {
         **phase_flops(x, n_pf, context),
-        "prefill_energy_j": prompt_j / mixed_tokens * n_pf,
+        "prefill_energy_j": prompt_j / (mixed_tokens * dp) * n_pf,
         "decode_energy_per_token_j": decode_w * decode_only["step_s"] * n_gpu / batch,
         "energy_static_j_per_token": parts["static_w"] * j_per_token,
         "energy_memory_j_per_token": parts["memory_w"] * j_per_token,
@@ -332,7 +432,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
         "fits_memory": fits,
         "weights_per_gpu_bytes": mem["weights_per_gpu_bytes"],
         "memory_per_gpu_bytes": (mem["weights_per_gpu_bytes"] + fixed("runtime_reserve_bytes")
-                                 + batch * mem["kv_bytes_per_sequence"]),
+                                 + rank_batch * mem["kv_bytes_per_sequence"]),
         "kv_bytes_per_token_per_gpu": mem["kv_bytes_per_token_per_gpu"],
         "kv_capacity_tokens": mem["kv_capacity_tokens"],
         "max_batch_size": mem["max_batch_size"],
@@ -346,7 +446,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
         "mixed_step_s": mixed["step_s"],
         "decode_step_s": decode_only["step_s"],
         "loaded_step_s": loaded_step_s,
-        "prefill_tokens_per_mixed_step": mixed_tokens,
+        "prefill_tokens_per_mixed_step": mixed_tokens * dp,  # the replica's (every rank carries a prompt)
         "output_tokens_per_s": tokens_per_s,
         "requests_per_s": tokens_per_s / n_out,
         "power_per_gpu_w": power,

@@ -52,6 +52,11 @@ class Interconnect(StrictModel):
     """Per-GPU, per-direction bandwidth to its peers inside the server, in GB/s (decimal)."""
     latency_us: float = Field(ge=0.01, le=100)
     """Per-message latency of one collective step, in microseconds."""
+    topology: Literal["switch", "mesh", "pcie"] | None = None
+    """How the server's GPUs reach each other: ``switch`` (NVSwitch: any peer at the full per-GPU figure),
+    ``mesh`` (fully connected point-to-point links, e.g. AMD Infinity Fabric: one peer gets one link, i.e.
+    the figure / (GPUs per server - 1)), ``pcie`` (through the host's PCIe root complexes). None: pcie for
+    a pcie* kind, else switch."""
 
 
 class Psu(StrictModel):
