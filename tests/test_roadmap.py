@@ -130,3 +130,42 @@ def test_a_roadmap_plan_reads_back_byte_for_byte(tmp_path: Path) -> None:
     text = dump_plan(_solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]}))
     assert '"periods"' in text
     assert dump_plan(parse_plan(text, "plan.json")) == text
+
+
+GROWTH = {"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 9.0}}}
+
+
+def test_inventory_bounds_the_gpus_bought_over_the_horizon(tmp_path: Path) -> None:
+    free = _solve(tmp_path, hardware={"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100]}, horizon=GROWTH)
+    assert free.periods is not None
+    h100_free = sum(p.purchases.get("h100-sxm", 0) for p in free.periods)
+    assert h100_free >= 2  # without inventory the cheapest roadmap buys more than one H100 server ...
+    plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100],
+                                      "inventory": {"h100-sxm": 8}}, horizon=GROWTH)
+    assert plan.periods is not None
+    assert sum(p.purchases.get("h100-sxm", 0) for p in plan.periods) * 8 <= 8  # ... with it, one server at most
+    assert sum(p.purchases.get("b200", 0) for p in plan.periods) > 0  # the rest is another GPU type
+    assert any(a.value.startswith("hardware.inventory.h100-sxm: ") and "over the horizon" in a.value
+               for a in plan.assumptions)
+
+
+def test_an_inventory_too_small_for_the_horizon_says_how_much_more(tmp_path: Path) -> None:
+    with pytest.raises(InfeasibleError) as exc:
+        _solve(tmp_path, hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100], "inventory": {"h100-sxm": 8}},
+               horizon=GROWTH)
+    assert any(line.startswith("over the horizon: +") and "hardware.inventory" in line
+               for line in exc.value.explanation)
+
+
+def test_a_budget_bounds_the_capex_of_the_horizon_and_rentals_fill_in(tmp_path: Path) -> None:
+    cloud = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 50.0, "source": "test price"}]
+    hardware = {"gpus": ["h100-sxm"], "owned": [OWNED_H100], "cloud": cloud}
+    free = _solve(tmp_path, hardware=hardware, horizon=GROWTH)
+    assert free.periods is not None
+    spent = sum(p.totals.capex_usd for p in free.periods)
+    assert spent > 0
+    finance = {**scenario()["finance"], "budget_usd": spent / 2}
+    plan = _solve(tmp_path, hardware=hardware, horizon=GROWTH, finance=finance)
+    assert plan.periods is not None
+    assert sum(p.totals.capex_usd for p in plan.periods) <= spent / 2 * (1 + 1e-9)
+    assert sum(p.totals.rental_usd for p in plan.periods) > sum(p.totals.rental_usd for p in free.periods)

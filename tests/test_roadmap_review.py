@@ -150,3 +150,17 @@ def test_diff_names_the_period_and_what_changes_in_it(solved: tuple[Path, Path],
     else:
         assert label in text and "1 of 3 periods change" in text
         assert ("<!-- planner-diff -->" in text) == (fmt == "github-comment")
+
+
+def test_check_holds_the_horizon_to_the_budget_and_inventory_as_they_are_now(
+        solved: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = json.loads(solved[1].read_text())
+    bought = sum(p["purchases"].get("h100-sxm", 0) for p in plan["periods"])
+    assert bought > 0
+    doc = _doc()
+    doc["finance"] = {**doc["finance"], "budget_usd": 1000.0}
+    doc["hardware"] = {**doc["hardware"], "inventory": {"h100-sxm": 8 * bought - 1}}
+    code, text = _run(["check", str(write(tmp_path, doc)), "--plan", str(solved[1])], capsys)
+    assert code == 1
+    assert "fail  budget: the roadmap spends" in text and "finance.budget_usd 1,000" in text
+    assert f"fail  inventory: the roadmap buys {8 * bought} h100-sxm GPUs" in text

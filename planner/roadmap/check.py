@@ -10,7 +10,8 @@ Like the single-period check (planner.gitops.check), with the same verdicts and 
   with the instance's GPU count, as their candidates were generated), the GPUs in use against the
   servers installed and the instances rented, the fleet balance (owned servers kept, retired within
   their life, purchases of buyable GPUs delivered after the lead time), site power at nameplate and
-  racks against that period's limits, and capex, rentals and resale at that period's prices.
+  racks against that period's limits, capex, rentals and resale at that period's prices, and
+  hardware.inventory and finance.budget_usd over the horizon (planner.roadmap.program.HORIZON_FAMILIES).
   A stale plan's written figures are not compared with recomputed ones (they answer the old inputs);
   its configuration and the limits are checked all the same.
 Not re-derived: each period's running costs (energy, colocation, support) and the objective.
@@ -28,14 +29,15 @@ from planner.errors import InputError
 from planner.gitops.check import CheckReport, stale_reasons, violations
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings
 from planner.gitops.diff import deployment_key
-from planner.gitops.limits import capacity_shortfall, kw, routed
+from planner.gitops.limits import capacity_shortfall, kw, routed, usd
 from planner.gitops.rederive import deployment_findings, non_finite
 from planner.gitops.slo import close, slo_checks, within
 from planner.problem.build import input_hashes_of
+from planner.problem.limits import INVENTORY, limits_of
 from planner.problem.model import Problem
 from planner.roadmap.candidates import _cloud_gpu
 from planner.roadmap.problem import CloudOption, Period, Roadmap, resolve_roadmap
-from planner.roadmap.program import initial_racks
+from planner.roadmap.program import HORIZON_FAMILIES, initial_racks
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Deployment, Plan, RoadmapPeriod, ServerGroup
 from planner.units import HOURS_PER_YEAR
@@ -270,6 +272,24 @@ def cost_lines(r: Roadmap, periods: list[RoadmapPeriod]) -> Lines:
     return out
 
 
+def horizon_limit_lines(r: Roadmap, periods: list[RoadmapPeriod]) -> Lines:
+    """hardware.inventory (GPUs of a type bought over the horizon) and finance.budget_usd (capex of the
+    horizon, undiscounted) against the plan's purchases and capex."""
+    out = []
+    for family, lim in limits_of(r.base, HORIZON_FAMILIES):
+        if family.name == INVENTORY.name:
+            gpu = str(lim.subject)
+            used = float(sum(p.purchases.get(gpu, 0) for p in periods) * r.base.gpu(gpu).gpus_per_server)
+            what = f"buys {used:,.0f} {gpu} GPUs"
+        else:
+            used = sum(p.totals.capex_usd for p in periods)
+            what = f"spends {usd(used)} capex"
+        if not within(used, lim.bound):
+            out.append(f"{family.name}: the roadmap {what} over the horizon, above the scenario's "
+                       f"{family.key_path.format(subject=lim.subject)} {lim.bound:,.0f}")
+    return out
+
+
 def _resale(r: Roadmap, p: RoadmapPeriod) -> float | None:
     """Resale of the period's retirements (None when a GPU has owned groups of different resale values)."""
     total = 0.0
@@ -288,7 +308,7 @@ def roadmap_violations(plan: Plan, r: Roadmap, loaded: LoadedScenario, *, stale:
     if [p.label for p in periods] != labels:
         return [f"periods: the plan has {len(periods)} periods ({', '.join(p.label for p in periods)}), the "
                 f"scenario's horizon {len(labels)} ({', '.join(labels)})"]
-    out = fleet_balance(r, periods)
+    out = fleet_balance(r, periods) + horizon_limit_lines(r, periods)
     for period, p in zip(r.periods, periods, strict=True):
         lines, caps = _period_deployments(r, period, p, loaded, stale)
         out += lines + _workload_lines(period, p, caps) + _gpu_lines(r, period, p) + _site_lines(period, p, stale)
@@ -303,7 +323,8 @@ def verified_lines(plan: Plan) -> Lines:
             f"core (configuration, capacity, TTFT and ITL, power; within {CLAIM_REL_TOL * 100:g} %)",
             "per period: traffic routed, capacity with headroom and N+k spares, GPUs in use against servers "
             "installed and instances rented, site power and racks, capex, rentals and resale",
-            "the fleet balance: owned servers kept within their life, purchases delivered after the lead time"]
+            "the fleet balance: owned servers kept within their life, purchases delivered after the lead time; "
+            "inventory and budget over the horizon"]
 
 
 NOT_REDERIVED = "not re-derived: each period's running costs (energy, colocation, support) and the objective"

@@ -14,9 +14,9 @@ from planner.optimize import plan_builder as pb
 from planner.optimize.backend import SolveResult
 from planner.optimize.program import int_value, value
 from planner.plan import figures
-from planner.problem.limits import CAPS
+from planner.problem.limits import CAPS, is_binding, limits_of
 from planner.problem.model import Problem
-from planner.roadmap.program import ROADMAP_FAMILIES, RoadmapModel
+from planner.roadmap.program import HORIZON_FAMILIES, ROADMAP_FAMILIES, RoadmapModel, horizon_quantity
 from planner.schemas.plan import (
     PLAN_SCHEMA_VERSION,
     Analysis,
@@ -39,7 +39,8 @@ from planner.schemas.plan import (
 
 APPLIED = frozenset(f.kind for f in ROADMAP_FAMILIES)
 NOT_APPLIED = frozenset(f.kind for f in CAPS) - APPLIED
-"""Limit kinds a roadmap does not apply (inventory, budget): left out of its constraints table."""
+"""Limit kinds a roadmap applies over the horizon, not per period (inventory, budget): left out of the
+first period's constraints table; the plan's notes state how much of each the horizon uses."""
 NOT_ANALYSED = "what-if values and objective alternatives are not computed for a roadmap yet"
 
 
@@ -55,7 +56,7 @@ class PeriodFleet:
 
 
 def _checked_problem(p: Problem) -> Problem:
-    """The period's problem as its constraints table reads it: no inventory or budget (not applied to a roadmap)."""
+    """The period's problem as its constraints table reads it: no inventory or budget (they bound the horizon)."""
     return replace(p, gpus=tuple(replace(g, inventory_gpus=None) for g in p.gpus)).with_money(budget_usd=None)
 
 
@@ -125,12 +126,24 @@ def roadmap_notes(rm: RoadmapModel, binds: dict[str, str]) -> list[str]:
              "valued at its resale value (owned) or straight-line book value (bought), and subtracted",
              "installed servers stay powered (idle when unused), take rack space and pay colocation and support; "
              "bought servers are not retired within the horizon",
-             "hardware.inventory and finance.budget_usd are not applied to a roadmap (they bound one purchase)",
+             "hardware.inventory and finance.budget_usd, when set, bound the whole horizon: the GPUs of a type "
+             "bought (owned ones are not counted) and the capex of every period together (undiscounted)",
              "ties among equally good roadmaps are not broken by the tie rule: the solver's first optimum is kept"]
     notes += [f"{c.option}: {c.gpus_per_instance}-GPU instances at {c.usd_per_hour:g} USD/h ({c.pricing}, "
               f"held for whole periods); source: {c.source}" for c in r.cloud]
     notes += [f"{name} first binds in {label}" for name, label in sorted(binds.items())]
-    return notes
+    return notes + horizon_limit_notes(rm)
+
+
+def horizon_limit_notes(rm: RoadmapModel) -> list[str]:
+    """Each horizon limit (inventory, budget): how much of it the roadmap uses, and whether it binds."""
+    out = []
+    for family, lim in limits_of(rm.roadmap.base, HORIZON_FAMILIES):
+        used = value(horizon_quantity(rm, lim))
+        binds = " (binding)" if is_binding(family, used, lim.bound) else ""
+        out.append(f"{family.key_path.format(subject=lim.subject)}: {used:,.0f} of {lim.bound:,.0f} {family.unit} "
+                   f"over the horizon{binds}")
+    return out
 
 
 def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str]) -> Plan:

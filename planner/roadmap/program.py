@@ -46,13 +46,16 @@ from planner.optimize.program import (
     add_variables,
     new_var,
 )
-from planner.problem.limits import RACKS, SITE_POWER, limits_of
+from planner.problem.limits import BUDGET, INVENTORY, RACKS, SITE_POWER, Limit, LimitFamily, limits_of
 from planner.roadmap.problem import Roadmap
 from planner.units import HOURS_PER_YEAR
 
 ROADMAP_FAMILIES = (SITE_POWER, RACKS)
-"""Limit families applied in every period. Inventory and the capex budget bound a single purchase;
-a roadmap does not apply them yet (its plan says so)."""
+"""Limit families applied in every period."""
+HORIZON_FAMILIES = (INVENTORY, BUDGET)
+"""Limit families applied over the whole horizon: hardware.inventory bounds the GPUs of a type bought
+over the horizon (owned ones are not bought), finance.budget_usd the capex of the horizon (undiscounted)."""
+HORIZON_PREFIX = "horizon_"
 
 
 class PeriodProblem:
@@ -87,6 +90,8 @@ class RoadmapModel:
     """(owned group, period) -> servers of the group still installed."""
     racks_built: dict[int, pulp.LpVariable] = field(default_factory=dict)
     """Period -> racks standing (built so far)."""
+    slacks: dict[str, tuple[pulp.LpVariable, LimitFamily, Limit]] = field(default_factory=dict)
+    """Slacks of the horizon's limits (inventory, budget) in an elastic solve."""
     expr: dict[str, Any] = field(default_factory=dict)
 
     def period_expr(self, name: str, t: int) -> Any:
@@ -226,6 +231,27 @@ def add_period_costs(rm: RoadmapModel) -> None:
                      for (s, g), v in sorted(rm.buy.items())))
 
 
+def horizon_quantity(rm: RoadmapModel, lim: Limit) -> Any:
+    """The quantity a horizon limit bounds: GPUs of its type bought over the horizon, or the capex of every period."""
+    r = rm.roadmap
+    if lim.family == INVENTORY.name:
+        per_server = r.base.gpu(str(lim.subject)).gpus_per_server
+        return pulp.lpSum(per_server * v for (_, g), v in sorted(rm.buy.items()) if g == lim.subject)
+    return pulp.lpSum(rm.expr[f"capex_usd:{period.index}"] for period in r.periods)
+
+
+def add_horizon_limits(rm: RoadmapModel, elastic: Elastic = NOT_ELASTIC) -> None:
+    """hardware.inventory and finance.budget_usd over the horizon (see HORIZON_FAMILIES)."""
+    for family, lim in limits_of(rm.roadmap.base, HORIZON_FAMILIES):
+        name = HORIZON_PREFIX + lim.name
+        bound: Any = lim.bound
+        if family.name in elastic:
+            v = new_var(rm.prob, f"slack_{name}", 0, None)
+            rm.slacks[name] = (v, family, lim)
+            bound = bound + family.slack_unit * v
+        rm.prob += (horizon_quantity(rm, lim) <= bound, name)
+
+
 def set_roadmap_objective(rm: RoadmapModel) -> None:
     """min_tco: the discounted cost of the horizon less the discounted end value; else the period sum."""
     r = rm.roadmap
@@ -235,6 +261,7 @@ def set_roadmap_objective(rm: RoadmapModel) -> None:
     else:
         objective = pulp.lpSum(view.expr[OBJECTIVE_EXPR[r.base.objective]] for view in rm.onsite)
     slacks = [(v, family) for m in (*rm.fleets, *rm.onsite) for _, (v, family, _) in sorted(m.slacks.items())]
+    slacks += [(v, family) for _, (v, family, _) in sorted(rm.slacks.items())]
     if slacks:
         objective = objective + pulp.lpSum(ELASTIC_PENALTY * family.elastic_weight * v for v, family in slacks)
     rm.expr["objective"] = objective
@@ -253,6 +280,7 @@ def build_roadmap_program(roadmap: Roadmap, cands: list[Candidates], *,
     add_fleet_balance(rm)
     add_rack_build(rm)
     add_period_costs(rm)
+    add_horizon_limits(rm, elastic)
     set_roadmap_objective(rm)
     return rm
 
@@ -260,6 +288,10 @@ def build_roadmap_program(roadmap: Roadmap, cands: list[Candidates], *,
 def shortfalls(rm: RoadmapModel) -> list[str]:
     """After an elastic solve: per period, each limit that had to be relaxed and by how much."""
     out = []
+    for _, (v, family, lim) in sorted(rm.slacks.items()):
+        amount = (v.varValue or 0.0) * family.slack_unit
+        if amount > 1e-6 * max(abs(lim.bound), 1.0):
+            out.append(f"over the horizon: {family.shortfall(lim, amount)}")
     for period, m, view in zip(rm.roadmap.periods, rm.fleets, rm.onsite, strict=True):
         for _, (v, family, lim) in sorted({**m.slacks, **view.slacks}.items()):
             amount = (v.varValue or 0.0) * family.slack_unit
