@@ -233,7 +233,8 @@ def render_table(est: Estimate, engine: str, annual: dict[str, float], duty: flo
                  usd_per_kwh: float, *, offline: bool = False) -> str:
     """The readable table; ``offline``: the batch is the largest that fits memory (--batch-size max)."""
     batch = f"batch {est.batch_size}" + (" (the largest that fits memory)" if offline else "")
-    head = (f"{est.model} on {est.num_gpus} x {est.gpu} (tp {est.tp}, pp {est.pp}), {est.precision}"
+    head = (f"{est.model} on {est.num_gpus} x {est.gpu} (tp {est.tp}, pp {est.pp}{parallel_text(est)}), "
+            f"{est.precision}"
             f"{' weight-only' if est.weight_only else ''}, {engine}\n"
             f"{est.input_tokens:.0f} input + {est.output_tokens:.0f} output tokens, "
             + (batch if est.arrival_requests_per_s is None
@@ -244,6 +245,11 @@ def render_table(est: Estimate, engine: str, annual: dict[str, float], duty: flo
     width = max(len(label) for label, value in rows if value)
     body = [f"{label}" if not value else f"  {label.ljust(width)}  {value}" for label, value in rows]
     return "\n".join([head, "", *body])
+
+
+def parallel_text(est: Estimate) -> str:
+    """``, dp N, ep N`` for a replica with attention data or expert parallelism (empty otherwise)."""
+    return (f", dp {est.dp}" if est.dp > 1 else "") + (f", ep {est.ep}" if est.ep > 1 else "")
 
 
 def speculative_head(est: Estimate) -> str:
@@ -356,6 +362,12 @@ def check_batch_fits(est: Estimate, asked: int | None) -> None:
 @click.option("--precision", default="bf16", show_default=True, help="bf16, fp16, fp8, int8, int4 or fp4.")
 @click.option("--tp", type=int, default=1, show_default=True, help="Tensor-parallel GPUs.")
 @click.option("--pp", type=int, default=1, show_default=True, help="Pipeline-parallel stages.")
+@click.option("--ep", type=int, default=1, show_default=True,
+              help="Expert parallelism (MoE): GPUs the routed experts are spread over as whole experts, with an "
+                   "all-to-all per MoE layer; divides tp x pp x dp. 1: experts sliced by --tp.")
+@click.option("--dp", type=int, default=1, show_default=True,
+              help="Attention data parallelism (MoE or MLA models): ranks of tp x pp GPUs, each with its own "
+                   "sequences and KV cache; the replica has tp x pp x dp GPUs and --batch-size is the replica's.")
 @click.option("--batch-size", "batch_arg", type=BATCH_SIZE,
               help="Concurrent sequences, or `max` for the largest batch that fits memory (the offline, "
                    "maximum-throughput point). Required unless --arrival-requests-per-s is given.")
@@ -386,14 +398,14 @@ def check_batch_fits(est: Estimate, asked: int | None) -> None:
               help="With --speculative-method: acceptance per drafted token (default per method, sourced).")
 @click.option("--draft-model", help="With --speculative-method draft: the draft model's catalog id.")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
-def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp: int, pp: int,
+def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp: int, pp: int, ep: int, dp: int,
              batch_arg: int | str | None, input_tokens: float, output_tokens: float, engine: str,
              calibration: str | None, catalog_dirs: tuple[str, ...], power_limit_w: float | None,
              duty_cycle: float, electricity_usd_per_kwh: float | None, pue: float, arrival_requests_per_s: float | None,
              output_tokens_p95: float | None, prefix_cache_hit_rate: float, fmt: str,
              speculative_method: str | None = None, speculative_tokens: int | None = None,
              acceptance_rate: float | None = None, draft_model: str | None = None) -> None:
-    """Estimate one deployment (a replica of TP x PP GPUs): memory, TTFT, ITL, tokens/s, power,
+    """Estimate one deployment (a replica of TP x PP x DP GPUs): memory, TTFT, ITL, tokens/s, power,
     energy per token, heat, and annual energy and cost; with --arrival-requests-per-s, latency under
     Poisson arrivals (at or above saturation: `saturated`, latencies null in JSON).
 
@@ -420,7 +432,7 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
         load_calibration(calibration)
     batch_size = batch_of(batch_arg, arrival_requests_per_s)  # after the inputs' own checks: those name them
     engine = canonical_engine(engine)
-    est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp,
+    est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp, ep=ep, dp=dp,
                        batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
                        engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w,
                        arrival_requests_per_s=arrival_requests_per_s, prefix_cache_hit_rate=prefix_cache_hit_rate,
