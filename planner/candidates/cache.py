@@ -101,12 +101,14 @@ class CandidateCache:
         return result
 
     def key(self, p: Problem, w: WorkloadDemand) -> tuple[Any, ...]:
+        if len(self._tokens) >= _MAX_TOKENS:  # before, never during, a key: its numbers share one numbering
+            self._reset()
         shape = dataclasses.replace(w, **{f: _blank(getattr(w, f)) for f in TRAFFIC_FIELDS})
         gpus = tuple(self._token(g, lambda g=g: _gpu_key(g)) for g in p.gpus)
         catalog = tuple((kind, name, self._token(spec, lambda spec=spec: canonical(spec)))
                         for kind, specs in (("gpu", p.catalog.gpus), ("model", p.catalog.models))
                         for name, spec in specs.items())
-        calibration = self._token(p.calibration, lambda: canonical(p.calibration))
+        calibration = self._intern(canonical(p.calibration))  # read afresh: its coefficient tables are dicts
         return canonical(shape), gpus, catalog, calibration, p.candidate_pruning
 
     def _token(self, obj: object, make: Callable[[], Any]) -> int:
@@ -116,13 +118,15 @@ class CandidateCache:
         found = self._memo.get(id(obj))
         if found is not None and found[0] is obj:
             return int(found[1])
-        if len(self._tokens) >= _MAX_TOKENS:
-            self._reset()
         if len(self._memo) >= _MAX_MEMO:
             self._memo.clear()
-        token = self._tokens.setdefault(make(), len(self._tokens))
+        token = self._intern(make())
         self._memo[id(obj)] = (obj, token)
         return token
+
+    def _intern(self, form: Any) -> int:
+        """The number of a canonical form (a new one for a form not seen since the last reset)."""
+        return self._tokens.setdefault(form, len(self._tokens))
 
 
 def _blank(value: Any) -> Any:
