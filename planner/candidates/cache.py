@@ -138,13 +138,17 @@ def _gpu_key(g: GpuOption) -> Any:
 
 
 def canonical(value: Any) -> Any:
-    """A hashable, exact image of ``value``: dataclasses and pydantic models field by field, floats as
-    their hex form (so -0.0 and 0.0 differ), arrays by dtype, shape and bytes."""
+    """A hashable, exact image of ``value``: dataclasses field by field, pydantic models as their JSON
+    (written by pydantic's compiled serializer), floats as their hex form (so -0.0 and 0.0 differ),
+    arrays by dtype, shape and bytes."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (type(value).__qualname__,
                 tuple((f.name, canonical(getattr(value, f.name))) for f in dataclasses.fields(value)))
-    if hasattr(value, "model_dump") and hasattr(type(value), "model_fields"):
-        return (type(value).__qualname__, canonical(value.model_dump()))
+    if hasattr(value, "model_dump_json") and hasattr(type(value), "model_fields"):
+        try:
+            return (type(value).__qualname__, value.model_dump_json())  # every field; floats as shortest round trip
+        except ValueError:  # a value JSON cannot hold (pydantic's serialization error is a ValueError)
+            return (type(value).__qualname__, canonical(value.model_dump()))
     if isinstance(value, float):
         return float.hex(value)
     if isinstance(value, dict):
