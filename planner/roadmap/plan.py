@@ -128,7 +128,9 @@ def roadmap_notes(rm: RoadmapModel, binds: dict[str, str]) -> list[str]:
              "bought servers are not retired within the horizon",
              "hardware.inventory and finance.budget_usd, when set, bound the whole horizon: the GPUs of a type "
              "bought (owned ones are not counted) and the capex of every period together (undiscounted)",
-             "ties among equally good roadmaps are not broken by the tie rule: the solver's first optimum is kept"]
+             "ties among equally good roadmaps are not broken by a rule (proving one took 4-14 s more CPU on the "
+             "example); the solver runs single-threaded with a fixed seed, so the same inputs and solver version "
+             "give the same roadmap"]
     notes += [f"{c.option}: {c.gpus_per_instance}-GPU instances at {c.usd_per_hour:g} USD/h ({c.pricing}, "
               f"held for whole periods); source: {c.source}" for c in r.cloud]
     notes += [f"{name} first binds in {label}" for name, label in sorted(binds.items())]
