@@ -185,3 +185,62 @@ def test_golden_renderings(base, head, fmt, suffix):
 def test_public_api_is_only_what_all_lists():
     public = {n for n, v in vars(planner.gitops).items() if not n.startswith("_") and not inspect.ismodule(v)}
     assert public == set(planner.gitops.__all__)
+
+
+# -- the serving decisions: speculative decoding, launch command, role, power limit ----------------
+
+def _launched(d, **update):
+    """``d`` changed by ``update`` with its launch spec derived as the plan builder does."""
+    from planner.catalog import load_catalog
+    from planner.export.launch import launch_for
+
+    catalog = load_catalog()
+    d = d.model_copy(update=update)
+    return d.model_copy(update={"launch": launch_for(d, catalog.model(d.model), catalog.gpu(d.gpu), 8)})
+
+
+def _one_change(base, before, after):
+    [change] = diff_plans(_with_deployments(base, [before]), _with_deployments(base, [after])).deployments
+    return change
+
+
+def test_a_changed_speculative_setting_and_launch_are_worded_compactly(base):
+    from planner.schemas.speculative import Speculative
+
+    eagle = Speculative(method="eagle", tokens=4).resolved()
+    before = _launched(base.deployments[0], speculative=eagle)
+    after = _launched(base.deployments[0], speculative=eagle.model_copy(update={"tokens": 3}), batch_size=24)
+    line = deployment_line(_one_change(base, before, after))
+    assert "batch 32 -> 24" in line and "speculative eagle k=4 -> k=3" in line
+    assert "launch: --max-num-seqs 32 -> 24, --speculative-config " in line
+    assert '"num_speculative_tokens":4} -> {' in line  # the argument's old and new value
+    off = deployment_line(_one_change(base, before, _launched(base.deployments[0])))
+    assert "speculative eagle k=4 a=0.75 -> off" in off and "- --speculative-config" in off
+
+
+def test_a_changed_role_and_power_limit_are_shown_in_every_format(base):
+    d = base.deployments[0]
+    before = _launched(d, power_limit_w=700.0)
+    after = _launched(d, power_limit_w=490.0)
+    change = _one_change(base, before, after)
+    line = deployment_line(change)
+    assert line.startswith("~ chat/h100-sxm/fp8/tp4: power limit 700 W -> 490 W, launch: ")
+    assert "power limit TDP -> 490 W" in line  # the nvidia-smi command appears: 700 W is the H100's TDP
+    diff = diff_plans(_with_deployments(base, [before]), _with_deployments(base, [after]))
+    for fmt in ("text", "md", "github-comment"):
+        assert "power limit 700 W -> 490 W" in render(diff, fmt)
+    data = json.loads(render(diff, "json"))["deployments"][0]["changes"]
+    assert data["power_limit_w"] == {"before": 700.0, "after": 490.0}
+    assert data["launch"]["after"]["power_limit_w"] == 490.0  # the launch spec as its JSON object
+    from planner.gitops.serving import serving_change
+    assert serving_change("role", "aggregated", "prefill") == "role aggregated -> prefill"
+    if "role" in type(d).model_fields:  # role: aggregated, prefill or decode (disaggregated serving)
+        decode = _one_change(base, d, d.model_copy(update={"role": "decode"}))
+        assert deployment_line(decode) == "~ chat/h100-sxm/fp8/tp4: role aggregated -> decode"
+
+
+def test_plans_without_the_new_fields_are_no_change(base):
+    d = base.deployments[0]
+    launched = _launched(d, power_limit_w=700.0)
+    assert diff_plans(_with_deployments(base, [d]), _with_deployments(base, [launched])).deployments == ()
+    assert diff_plans(_with_deployments(base, [launched]), _with_deployments(base, [d])).deployments == ()

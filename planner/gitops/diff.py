@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from planner.plan.hashing import INPUT_PARTS
-from planner.schemas.plan import Deployment, Plan, Totals
+from planner.schemas.plan import PHASE_ENERGY_KEYS, Deployment, Plan, Totals
 
 Action = Literal["add", "remove", "change"]
 Value = float | int | str | None
@@ -114,8 +114,9 @@ def keyed_deployments(plan: Plan | None) -> dict[str, Deployment]:
     return dict(zip(keys, plan.deployments, strict=True))
 
 
-UNRECORDED_IS_NO_CHANGE = frozenset({"power_limit_w"})
-"""Deployment fields older plans do not record: a side without one is no change (not the GPU's TDP vs null)."""
+UNRECORDED_IS_NO_CHANGE = frozenset({"power_limit_w", "launch", *PHASE_ENERGY_KEYS})
+"""Deployment fields older plans do not record: a side without one is no change (not the GPU's TDP vs null,
+not a launch command or energy figures against none). ``speculative`` is not one: absent means off."""
 
 
 def _field_changes(before: Deployment, after: Deployment) -> tuple[FieldChange, ...]:

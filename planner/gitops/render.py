@@ -12,6 +12,7 @@ from typing import Any
 
 from planner.gitops.diff import DeploymentChange, FieldChange, PlanDiff, TotalDelta
 from planner.gitops.fmt import pct, quantity, signed
+from planner.gitops.serving import SERVING_FIELDS, json_value, serving_change
 from planner.plan.io import dump_json
 
 FORMATS = ("text", "md", "json", "github-comment")
@@ -38,7 +39,8 @@ DISPLAY_TOTALS: tuple[tuple[str, str], ...] = (
 )
 _SHOWN_FIELDS = {"model": "model", "replicas": "replicas", "batch_size": "batch",
                  "demand_requests_per_s": "demand", "power_max_w": "max power",
-                 "ttft_p95_s": "TTFT p95", "itl_p95_s": "ITL p95"}
+                 "ttft_p95_s": "TTFT p95", "itl_p95_s": "ITL p95", "power_limit_w": "power limit",
+                 "role": "role", "speculative": "speculative", "launch": "launch"}
 _ACTION_MARK = {"add": "+", "remove": "-", "change": "~"}
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029`]")
 """Control characters (a newline could close the comment's ```diff fence or fake a heading, an
@@ -61,6 +63,10 @@ def render(diff: PlanDiff, fmt: str) -> str:
 # -- one deployment line ------------------------------------------------------------------------
 
 def _field_text(change: FieldChange, gpus_delta: int) -> str:
+    if change.field in SERVING_FIELDS:
+        return safe(serving_change(change.field, change.before, change.after))
+    if not all(isinstance(v, int | float | str | None) for v in (change.before, change.after)):
+        return f"{change.field} changed"  # a nested figure (the energy breakdown): see the JSON form
     label = _SHOWN_FIELDS.get(change.field, change.field)
     text = f"{label} {quantity(change.field, change.before)} -> {quantity(change.field, change.after)}"
     if change.field == "replicas":
@@ -184,7 +190,7 @@ def render_comment(diff: PlanDiff) -> str:
 def _deployment_json(change: DeploymentChange) -> dict[str, Any]:
     return {
         "action": change.action, "key": change.key, "gpus_delta": change.gpus_delta,
-        "changes": {f.field: {"before": f.before, "after": f.after} for f in change.fields},
+        "changes": {f.field: {"before": json_value(f.before), "after": json_value(f.after)} for f in change.fields},
         "before": change.before.model_dump(mode="json") if change.before else None,
         "after": change.after.model_dump(mode="json") if change.after else None,
     }
