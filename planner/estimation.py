@@ -135,6 +135,11 @@ class Estimate:
     dp: int = 1
     """Attention data parallelism: ranks of tp x pp GPUs, each with its own sequences and KV cache (the
     replica has tp x pp x dp GPUs; batch_size is the replica's)."""
+    expected_error: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per metric (throughput, ttft, itl, power, energy_per_token): the median (``p50_pct``) and 90th-percentile
+    (``p90_pct``) absolute relative error of held-out estimates like this one, their number ``n`` and the
+    ``group`` (GPU architecture / model class / size band) they come from (planner/data/expected_error.yaml;
+    docs/confidence.md). Empty when the table is absent."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -272,7 +277,37 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
     if "expected_tokens_per_step" not in frame:  # as Estimate: 1 token per step without speculative decoding
         frame["expected_tokens_per_step"] = np.where(problem != "", np.nan, 1.0)
     frame["problem"] = problem
+    _expected_error_columns(frame, cat)
     return frame
+
+
+def expected_error_of(gpu: Any, model: Any) -> dict[str, dict[str, Any]]:
+    """The expected error of an estimate of ``model`` on ``gpu`` (catalog specs), per metric
+    (planner.calibration.expected_error); empty when the shipped table is absent."""
+    from planner.calibration.expected_error import load_expected_error, lookup
+    from planner.errors import CalibrationError
+
+    try:
+        table = load_expected_error()
+    except CalibrationError:
+        return {}
+    return {k: e.to_dict() for k, e in lookup(table, gpu.architecture, model).items()}
+
+
+def _expected_error_columns(frame: Any, cat: Catalog) -> None:
+    """``expected_error_<metric>_p50_pct`` / ``_p90_pct`` / ``_group`` per row (one lookup per model and GPU)."""
+    from planner.schemas.expected_error import ERROR_METRICS
+
+    pairs = list(zip(frame["gpu"].astype(str), frame["model"].astype(str), strict=True))
+    found: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for gid, mid in set(pairs):
+        try:
+            found[(gid, mid)] = expected_error_of(cat.gpu(gid), cat.model(mid))
+        except InputError:  # an unknown GPU or model is already a row problem
+            found[(gid, mid)] = {}
+    for k in ERROR_METRICS:
+        for part, blank in (("p50_pct", np.nan), ("p90_pct", np.nan), ("group", "")):
+            frame[f"expected_error_{k}_{part}"] = [found[pair].get(k, {}).get(part, blank) for pair in pairs]
 
 
 def _node_power_column(frame: Any, cat: Catalog) -> np.ndarray:
@@ -419,7 +454,8 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         tdp_w=g.tdp_w, warnings=tuple(warnings), prefix_cache_hit_rate=float(prefix_cache_hit_rate),
         **energy_figures(r), node_power_w=float(node_power_w(float(r["power_per_gpu_w"]), g)),
         speculative=spec.model_dump() if spec is not None else None,
-        expected_tokens_per_step=float(r.get("expected_tokens_per_step", 1.0)), ep=int(ep), dp=int(dp))
+        expected_tokens_per_step=float(r.get("expected_tokens_per_step", 1.0)), ep=int(ep), dp=int(dp),
+        expected_error=expected_error_of(g, m))
     if not load:
         return est
     return replace(est, arrival_requests_per_s=float(arrival_requests_per_s or 0.0),

@@ -115,6 +115,9 @@ class CrossValidation:
     by: str  # "gpu" or "model"
     folds: tuple[Fold, ...]
     pooled: tuple[GroupScore, ...]  # every held-out row; held-out calibration points
+    held_out_predictions: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    """Metric -> each row's prediction by the fold that held it out (NaN: not predicted); the residuals
+    planner.calibration.expected_error turns into the expected error of an estimate. Not in to_dict."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"by": self.by, "folds": [f.to_dict() for f in self.folds],
@@ -276,7 +279,7 @@ def cross_validate(m: Measurements, p: _Prepared, by: str, fit: FitFn) -> CrossV
     everything = np.ones(len(m), dtype=bool)
     pooled = (score_group(f"pooled: {ALL_ROWS}", everything, {PLANNER: held}, p.targets),
               score_group(f"pooled: {CALIBRATION_POINTS}", fitted, {PLANNER: held}, p.targets))
-    return CrossValidation(by=by, folds=tuple(folds), pooled=pooled)
+    return CrossValidation(by=by, folds=tuple(folds), pooled=pooled, held_out_predictions=held)
 
 
 # ---- the report ---------------------------------------------------------------------------------

@@ -186,6 +186,7 @@ def table_lines(est: Estimate, annual: dict[str, float], duty: float, pue: float
          if math.isfinite(est.node_power_w) else "- (the GPU's catalog entry has no server block)"),
         ("heat (BTU/hr)", _num(est.heat_btu_per_hr)),
         *energy_lines(est),
+        *error_lines(est),
         (f"Annual energy: this operating point for duty cycle {duty:g}, GPUs idle the rest (PUE {pue:g}, "
          f"{usd_per_kwh:g} USD/kWh)", ""),
         (f"idle power total, {est.num_gpus} GPU(s) (W)", _num(annual["idle_power_total_w"])),
@@ -210,6 +211,22 @@ def energy_lines(est: Estimate) -> list[tuple[str, str]]:
             ("decode FLOPs per output token", f"{est.decode_flops_per_token:.3g}"),
             ("kWh per million output tokens", _num(est.kwh_per_million_output_tokens)),
             ("output tokens/s per W", _num(est.output_tokens_per_s_per_w))]
+
+
+ERROR_LABELS = {"throughput": "throughput", "ttft": "TTFT", "itl": "ITL", "power": "power",
+                "energy_per_token": "energy per token"}
+
+
+def error_lines(est: Estimate) -> list[tuple[str, str]]:
+    """Rows of the expected error per metric (median and 90th percentile, held-out points; docs/confidence.md)."""
+    if not est.expected_error:
+        return []
+    rows = [("Expected error: |estimate / measured - 1| of held-out GPUs, median / p90 (group, points)", "")]
+    for k, label in ERROR_LABELS.items():
+        e = est.expected_error.get(k)
+        if e:
+            rows.append((label, f"{e['p50_pct']:.0f} % / {e['p90_pct']:.0f} % ({e['group']}, {e['n']})"))
+    return rows
 
 
 def load_lines(est: Estimate) -> list[tuple[str, str]]:
