@@ -33,6 +33,7 @@ from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, Recomputed,
 from planner.gitops.diff import deployment_key
 from planner.gitops.limits import rack_limit_violations, racks_count, routed, workload_presence
 from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
+from planner.gitops.rederive_serving import launch_claims, phase_mismatches, speculative_problem
 from planner.gitops.slo import close, within
 from planner.plan.figures import deployment_figures
 from planner.problem.model import GpuOption, WorkloadDemand
@@ -145,6 +146,8 @@ def configuration_problems(d: Deployment, w: WorkloadDemand, ctx: Context, plan:
         out.append(f"model {d.model!r} is not workload {w.name}'s model {model} ({where}.model)")
     if (engine := _engine_problem(d, w, where)) is not None:
         out.append(engine)
+    if (speculative := speculative_problem(d, w)) is not None:
+        out.append(speculative)
     if d.precision not in w.precisions:
         out.append(f"precision {d.precision!r} is not one the workload allows ({where}.precisions: "
                    f"{', '.join(w.precisions)})")
@@ -316,8 +319,9 @@ def _recompute_workload(plan: Plan, w: WorkloadDemand, idx: list[int], ctx: Cont
         with np.errstate(all="ignore"):  # a hostile figure may overflow: it then fails the comparison
             r = _recompute(d, w, ev, j, ctx.gpus[d.gpu])
         found.recomputed[i] = r
-        found.claims += claim_line(f"deployment {deployment_key(d)}",
-                                    _mismatches(d.model_dump(), r) + _recorded_slos(d, w))
+        found.claims += claim_line(f"deployment {deployment_key(d)}", _mismatches(d.model_dump(), r)
+                                   + _recorded_slos(d, w) + phase_mismatches(d, ev.points, j))
+        found.claims += launch_claims(d, ctx)
         found.problems += _slo_lines(d, w, r)
 
 
