@@ -169,3 +169,16 @@ def test_a_budget_bounds_the_capex_of_the_horizon_and_rentals_fill_in(tmp_path: 
     assert plan.periods is not None
     assert sum(p.totals.capex_usd for p in plan.periods) <= spent / 2 * (1 + 1e-9)
     assert sum(p.totals.rental_usd for p in plan.periods) > sum(p.totals.rental_usd for p in free.periods)
+
+
+def test_a_binding_limit_gets_a_what_if_from_the_period_it_first_binds_in(tmp_path: Path) -> None:
+    horizon = {"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 3.0}},
+               "site": [{"from_period": 2, "racks": 1}]}
+    doc = scenario(hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]}, horizon=horizon)
+    base = solve_roadmap(roadmap(tmp_path, doc))
+    assert not [a for a in base.assumptions if a.name == "roadmap what-if"]  # only when analysis is asked for
+    plan = solve_roadmap(roadmap(tmp_path, doc), analysis=True)
+    rows = [a.value for a in plan.assumptions if a.name == "roadmap what-if"]
+    assert len(rows) == 1 and rows[0].startswith("+1 racks from P2 (from 1 to 2): the racks limit ")
+    assert "objective -" in rows[0] or "objective +0" in rows[0]  # one more rack never costs more
+    assert plan.periods == base.periods  # the what-if re-solve leaves the roadmap itself alone

@@ -48,3 +48,16 @@ def test_a_single_period_plan_has_no_roadmap_section() -> None:
     assert section.build(plan) is None
     md = _markdown_env().get_template("report.md.j2").render(**build_view(plan))
     assert "## Roadmap" not in md and "on site in" not in md
+
+
+def test_the_roadmap_section_shows_each_what_if_per_period(tmp_path: Path) -> None:
+    horizon = {"period": "quarter", "count": 3, "start": "2027-Q1",
+               "traffic": {"chat": {"growth_per_period": 3.0}}, "site": [{"from_period": 2, "racks": 1}]}
+    owned = [{"gpu": "h100-sxm", "servers": 1, "remaining_life_periods": 3}]
+    doc = scenario(horizon=horizon, hardware={"gpus": ["h100-sxm"], "owned": owned})
+    plan = solve_roadmap(roadmap(tmp_path, doc), analysis=True)
+    md = _markdown_env().get_template("report.md.j2").render(**build_view(plan))
+    head = md[:md.index("## 1. Summary")]
+    assert "### What if a binding limit were larger" in head
+    assert "- +1 racks from 2027-Q2 (from 1 to 2): the racks limit" in head
+    assert head.endswith("\n\n")  # the section ends before the summary's heading

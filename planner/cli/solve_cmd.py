@@ -56,7 +56,7 @@ def _of(value: float, cap: float | None) -> str:
 def _roadmap_summary(plan) -> str:  # type: ignore[no-untyped-def]
     """A roadmap as an order schedule: per period what to order, retire and rent, the fleet, power,
     racks and cost, then when site power and racks run out (the report's Roadmap section, in short)."""
-    from planner.report.sections.roadmap import USD_PER_KUSD, headline
+    from planner.report.sections.roadmap import USD_PER_KUSD, headline, what_ifs
     from planner.units import W_PER_KW
 
     periods = plan.periods
@@ -72,6 +72,7 @@ def _roadmap_summary(plan) -> str:  # type: ignore[no-untyped-def]
              ", ".join(p.totals.binding) or "-"] for p in periods]
     lines += [line.rstrip() for line in _table(headers, rows, right={5, 6, 7, 8, 9})]
     lines += ["", *headline(plan, periods)]
+    lines += [f"What if: {line}." for line in what_ifs(plan)]
     lines.append(f"Orders serve after the lead time; cost per period undiscounted. plan.json and the report's sections "
                  f"after Roadmap describe the first period, {periods[0].label}, in full.")
     return "\n".join(lines)
@@ -160,7 +161,7 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     pruning = "exact" if exact else "heuristic"
     if is_roadmap(loaded):  # a scenario with horizon: one program over its periods (planner.roadmap)
         solved = solve_roadmap_loaded(loaded, load_catalog(list(catalogs)), solver=solver, time_limit_s=time_limit,
-                                      calibration=calibration, candidate_pruning=pruning)
+                                      calibration=calibration, candidate_pruning=pruning, analysis=analysis)
     else:
         problem = resolve_problem(loaded, load_catalog(list(catalogs)), calibration=calibration,
                                   candidate_pruning=pruning)

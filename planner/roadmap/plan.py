@@ -17,6 +17,7 @@ from planner.plan import figures
 from planner.problem.limits import CAPS, is_binding, limits_of
 from planner.problem.model import Problem
 from planner.roadmap.program import HORIZON_FAMILIES, ROADMAP_FAMILIES, RoadmapModel, horizon_quantity
+from planner.roadmap.whatif import PeriodWhatIf
 from planner.schemas.plan import (
     PLAN_SCHEMA_VERSION,
     Analysis,
@@ -41,7 +42,7 @@ APPLIED = frozenset(f.kind for f in ROADMAP_FAMILIES)
 NOT_APPLIED = frozenset(f.kind for f in CAPS) - APPLIED
 """Limit kinds a roadmap applies over the horizon, not per period (inventory, budget): left out of the
 first period's constraints table; the plan's notes state how much of each the horizon uses."""
-NOT_ANALYSED = "what-if values and objective alternatives are not computed for a roadmap yet"
+NOT_ANALYSED = "the single-period what-if values and objective alternatives are not computed for a roadmap"
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,24 @@ def horizon_limit_notes(rm: RoadmapModel) -> list[str]:
     return out
 
 
-def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str]) -> Plan:
+WHAT_IF_ROW = "roadmap what-if"
+WHAT_IF_SOURCE = ("the roadmap solved again with the limit one step larger from the period it first binds in "
+                  "(planner.roadmap.whatif)")
+
+
+def _analysis(what_ifs: list[PeriodWhatIf] | None) -> tuple[Analysis, list[Assumption]]:
+    """The plan's analysis state and one assumption row per what-if (the plan's what_if list is single-period)."""
+    if what_ifs is None:
+        reason = NOT_ANALYSED + "; what-if per period: not requested (planner solve runs it unless --no-analysis)"
+        return Analysis(what_if="skipped", objective_alternatives="skipped", skipped_reason=reason), []
+    rows = [Assumption(name=WHAT_IF_ROW, value=w.text, unit="", source=WHAT_IF_SOURCE, range="") for w in what_ifs]
+    reason = NOT_ANALYSED + f"; what-if per period: {len(rows) or 'no'} site limit(s) that bind, in the "
+    reason += f"'{WHAT_IF_ROW}' rows of the assumptions"
+    return Analysis(what_if="skipped", objective_alternatives="skipped", skipped_reason=reason), rows
+
+
+def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str],
+                       what_ifs: list[PeriodWhatIf] | None = None) -> Plan:
     """The plan: the first period's fleet in the single-period sections, every period in ``periods``."""
     r = rm.roadmap
     fleets = [period_fleet(rm, t, solved) for t in range(len(r.periods))]
@@ -157,6 +175,7 @@ def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str]) 
     objective = value(rm.expr["objective"])
     unit = pb.OBJECTIVE_UNITS[r.base.objective]
     all_notes = [*notes, *roadmap_notes(rm, first_binding(periods))]
+    analysis, what_if_rows = _analysis(what_ifs)
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION, tool_version=__version__,
         scenario=ScenarioRef(name=p.name, description=p.description, file=p.file_name, override=p.override,
@@ -170,7 +189,7 @@ def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str]) 
         constraints=[c for c in first.constraints if c.kind not in NOT_APPLIED],
         site=PlanSite.model_validate(r.base.echo.site), finance=PlanFinance.model_validate(r.base.echo.finance),
         workloads=[WorkloadRow.model_validate(pb.workload_row(w)) for w in r.base.workloads],
-        assumptions=[Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)],
-        analysis=Analysis(what_if="skipped", objective_alternatives="skipped", skipped_reason=NOT_ANALYSED),
+        assumptions=[Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)] + what_if_rows,
+        analysis=analysis,
         periods=periods)
 

@@ -17,6 +17,7 @@ from planner.roadmap.candidates import CandidateCache, period_candidates
 from planner.roadmap.plan import build_roadmap_plan
 from planner.roadmap.problem import Roadmap, resolve_roadmap
 from planner.roadmap.program import build_roadmap_program, shortfalls
+from planner.roadmap.whatif import period_what_ifs
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Plan
 
@@ -31,8 +32,9 @@ def _infeasible(roadmap: Roadmap, lines: list[str]) -> InfeasibleError:
 
 
 def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: float = DEFAULT_TIME_LIMIT_S,
-                  mip_rel_gap: float = MIP_REL_GAP) -> Plan:
-    """The plan of a roadmap (raises InfeasibleError with the periods and reasons)."""
+                  mip_rel_gap: float = MIP_REL_GAP, analysis: bool = False) -> Plan:
+    """The plan of a roadmap (raises InfeasibleError with the periods and reasons); ``analysis``: the
+    what-if per period of each site limit that binds (planner.roadmap.whatif: one re-solve each)."""
     cache = CandidateCache()
     cands = period_candidates(roadmap, cache)
     missing = [f"{period.label}: {line}" for period, cand in zip(roadmap.periods, cands, strict=True)
@@ -59,7 +61,18 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
         notes.append(f"the solve was stopped by a limit at a proven gap of {gap or 0:.3g}")
     if mip_rel_gap != MIP_REL_GAP:
         notes.append(f"proven optimal means within a relative gap of {mip_rel_gap:g}")
-    return build_roadmap_plan(rm, solved, notes)
+    what_ifs = None
+    if analysis and status == "optimal":
+        unit = "USD (discounted)" if roadmap.base.objective == "min_tco" else rm_unit(roadmap)
+        what_ifs = period_what_ifs(roadmap, cands, rm, lambda model, warm: backend._solve_once(  # type: ignore[arg-type]
+            model, backend._solver(solver, time_limit_s, gap_rel=mip_rel_gap, start=warm))[0], unit)
+    return build_roadmap_plan(rm, solved, notes, what_ifs)
+
+
+def rm_unit(roadmap: Roadmap) -> str:
+    from planner.optimize.plan_builder import OBJECTIVE_UNITS
+
+    return f"{OBJECTIVE_UNITS[roadmap.base.objective]} (summed)"
 
 
 def _what_to_relax(roadmap: Roadmap, cands: list[Candidates], solver: str, time_limit_s: float) -> list[str]:
@@ -74,7 +87,8 @@ def _what_to_relax(roadmap: Roadmap, cands: list[Candidates], solver: str, time_
 
 def solve_roadmap_loaded(loaded: LoadedScenario, catalog: Catalog, *, solver: str = "highs",
                          time_limit_s: float = DEFAULT_TIME_LIMIT_S, calibration: str | Path | None = None,
-                         candidate_pruning: Literal["heuristic", "exact"] = "heuristic") -> Plan:
+                         candidate_pruning: Literal["heuristic", "exact"] = "heuristic",
+                         analysis: bool = False) -> Plan:
     """Resolve and solve the roadmap of a loaded scenario with ``horizon``."""
     roadmap = resolve_roadmap(loaded, catalog, calibration=calibration, candidate_pruning=candidate_pruning)
-    return solve_roadmap(roadmap, solver=solver, time_limit_s=time_limit_s)
+    return solve_roadmap(roadmap, solver=solver, time_limit_s=time_limit_s, analysis=analysis)

@@ -1,0 +1,106 @@
+"""What-if per period: each site limit that binds, relaxed one step from the period it first binds in,
+and the roadmap solved again ("with 2 more racks from 2027-Q2 the racks bind one quarter later, in
+2027-Q3, and the horizon costs 310,000 USD less").
+
+The step is the single-period what-if's (planner.problem.limits: +10 % site IT power; +10 % racks,
+at least one). The relaxed roadmap keeps every candidate (site limits do not change operating points)
+and starts from the roadmap just found, which still fits: one warm-started solve per binding limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from planner.candidates.generate import Candidates
+from planner.optimize.program import quantity, value
+from planner.problem.limits import RACKS, SITE_POWER, LimitFamily, is_binding, limits_of
+from planner.problem.model import SiteLimits
+from planner.roadmap.problem import Roadmap
+from planner.roadmap.program import RoadmapModel, build_roadmap_program
+from planner.units import W_PER_KW
+
+RELAX_SHARE = 0.10
+"""The what-if step: +10 % of the limit, as the single-period what-if relaxes site power and racks."""
+FAMILIES: tuple[LimitFamily, ...] = (SITE_POWER, RACKS)
+WORDS = {SITE_POWER.name: "site IT power", RACKS.name: "racks"}
+Solve = Callable[[RoadmapModel, dict[str, float]], str]
+"""Runs the solver from a start (variable name -> value) and returns its status."""
+
+
+@dataclass(frozen=True)
+class PeriodWhatIf:
+    limit: str
+    """The constraint name (site_power, racks_total)."""
+    text: str
+    """The answer in words."""
+    objective_delta: float | None
+    """Objective change (negative: better); None when the re-solve proved no optimum."""
+
+
+def _relaxed_site(site: SiteLimits, family: LimitFamily) -> SiteLimits:
+    if family is SITE_POWER:
+        assert site.power_cap_w is not None
+        return replace(site, power_cap_w=site.power_cap_w * (1.0 + RELAX_SHARE))
+    assert site.racks is not None
+    return replace(site, racks=site.racks + max(1, math.ceil(site.racks * RELAX_SHARE)))
+
+
+def relaxed(roadmap: Roadmap, family: LimitFamily, first: int) -> Roadmap:
+    """The roadmap with ``family``'s limit one step larger from period ``first`` on."""
+    periods = tuple(p if p.index < first else replace(p, problem=replace(p.problem, site=_relaxed_site(
+        p.problem.site, family))) for p in roadmap.periods)
+    return replace(roadmap, periods=periods)
+
+
+def first_binding(rm: RoadmapModel, family: LimitFamily) -> int | None:
+    """The first period in which ``family``'s limit binds in the solved model (None: it never does)."""
+    for t, view in enumerate(rm.onsite):
+        for _, lim in limits_of(view.problem, (family,)):
+            if is_binding(family, value(quantity(view, lim.quantity)), lim.bound):
+                return t
+    return None
+
+
+def _step(roadmap: Roadmap, family: LimitFamily, t: int) -> str:
+    site, more = roadmap.periods[t].problem.site, relaxed(roadmap, family, t).periods[t].problem.site
+    if family is SITE_POWER:
+        assert site.power_cap_w is not None and more.power_cap_w is not None
+        return (f"+10 % site IT power from {roadmap.periods[t].label} (from {site.power_cap_w / W_PER_KW:,.0f} "
+                f"to {more.power_cap_w / W_PER_KW:,.0f} kW)")
+    label = roadmap.periods[t].label
+    return f"+{(more.racks or 0) - (site.racks or 0)} racks from {label} (from {site.racks} to {more.racks})"
+
+
+def _answer(roadmap: Roadmap, family: LimitFamily, t: int, later: int | None, delta: float, unit: str) -> str:
+    labels, words = [p.label for p in roadmap.periods], WORDS[family.name]
+    if later is None:
+        binds = f"the {words} limit no longer binds within the horizon"
+    elif later > t:
+        binds = f"the {words} limit first binds {later - t} {roadmap.period_kind}(s) later, in {labels[later]}"
+    else:
+        binds = f"the {words} limit still first binds in {labels[later]}"
+    return f"{_step(roadmap, family, t)}: {binds}; objective {delta:+,.0f} {unit}"
+
+
+def period_what_ifs(roadmap: Roadmap, cands: list[Candidates], solved: RoadmapModel, solve: Solve,
+                    unit: str) -> list[PeriodWhatIf]:
+    """Each site limit that binds in ``solved``, relaxed from its first binding period, re-solved."""
+    start = {v.name: float(v.varValue) for v in solved.prob.variables() if v.varValue is not None}
+    z = value(solved.expr["objective"])
+    out = []
+    for family in FAMILIES:
+        t = first_binding(solved, family)
+        if t is None:
+            continue
+        name = limits_of(roadmap.periods[t].problem, (family,))[0][1].name
+        rm = build_roadmap_program(relaxed(roadmap, family, t), cands)
+        status = solve(rm, start)
+        if status != "optimal":
+            out.append(PeriodWhatIf(name, f"{_step(roadmap, family, t)}: the re-solve proved no optimum "
+                                          f"({status})", None))
+            continue
+        delta = value(rm.expr["objective"]) - z
+        out.append(PeriodWhatIf(name, _answer(roadmap, family, t, first_binding(rm, family), delta, unit), delta))
+    return out
