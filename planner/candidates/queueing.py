@@ -12,9 +12,9 @@ slot ``hold(n) = n_out x step(n) = hold0 + slope x n``. At arrival rate ``rate``
 * the mean number in flight is ``b = rate hold0 / (1 - rate slope)`` (Little's law with hold(b));
 * **slot wait**: the birth-death chain with completion rate ``n / hold(n)`` below ``slots`` (its
   weights are negative-binomial terms: P(wait) is a regularized incomplete beta function,
-  planner.candidates.special; Erlang C when the slope is 0), tail ``P(W > t) = P(wait) exp(-decay t)``, decay ``(slots / hold(slots) - rate)
-  x 2 / (1 + cv^2)`` with cv the output length's coefficient of variation (fixed lengths drain twice
-  as fast as exponential ones: heavy-traffic M/G/c);
+  planner.candidates.special; Erlang C when the slope is 0), tail ``P(W > t) = P(wait) exp(-decay t)``,
+  decay ``(slots / hold(slots) - rate) x 2 / (1 + cv^2)`` with cv the output length's coefficient of
+  variation (fixed lengths drain twice as fast as exponential ones: heavy-traffic M/G/c);
 * **step in progress**: an arrival waits for the running step to end, ``q x step(b)`` at quantile q;
 * **prefill budget**: prompts queue for the step budget, an M/D/1 queue whose service is one prompt's
   share of the mixed steps (``n_in / room x mixed step``) with ``P(W > t) = rho exp(-t rho / mean)``,
