@@ -250,7 +250,8 @@ def verified_summary(plan: Plan, scenario: LoadedScenario | Scenario | None = No
         return [own, _scenario_summary(scenario)]
     rederived = (f"re-derived from the scenario, the catalog and the estimation core: each deployment's model, "
                  f"engine, GPU, precision, TP/PP and batch (fits memory), its capacity, TTFT and ITL (every SLO "
-                 f"quantile) and power, the servers, racks, totals, constraints, runner-up alternatives and "
+                 f"quantile), power, power limit, speculative decoding, launch command and energy by phase and "
+                 f"cause, the servers, racks, totals, constraints, runner-up alternatives and "
                  f"constants (within {CLAIM_REL_TOL * 100:g} %); not re-derived: what-if values and the other "
                  f"objectives' plans (they need re-solves)")
     return [own, rederived, _scenario_summary(scenario.scenario)]
