@@ -17,6 +17,13 @@ from typing import Any
 import numpy as np
 
 from planner.candidates.cache import CACHE
+from planner.candidates.disaggregated import (
+    best_latency,
+    decode_points,
+    evaluate_decode,
+    evaluate_prefill,
+    prefill_points,
+)
 from planner.candidates.prune import prune, prune_exact
 from planner.candidates.queueing import (
     load_columns,
@@ -149,8 +156,43 @@ def _pruned_workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str
 def _workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     model = p.catalog.model(w.model_id)
     grid = _grid(w, model, p.gpus)
+    if w.disaggregated:
+        return _serving_modes(p, w, model, grid)
     points = _operating_points(p, w, model, grid)
     return points.cols, points.best, len(grid["gpu"])
+
+
+def _serving_modes(p: Problem, w: WorkloadDemand, model: ModelSpec,
+                   grid: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
+    """A workload that allows disaggregated serving: its aggregated points (when allowed) and its
+    prefill-pool and decode-pool points (planner.candidates.disaggregated), one table with a ``role`` column."""
+    parts, best = [], None
+    if w.aggregated:
+        points = _operating_points(p, w, model, grid)
+        parts.append({**points.cols, "role": np.full(len(points.rows), "aggregated")})
+        best = points.best
+    pre, dec = prefill_points(p, w, model, grid), decode_points(p, w, model, grid)
+    return merge_columns([*parts, pre, dec]), best or best_latency(pre, dec, model, w), len(grid["gpu"])
+
+
+def merge_columns(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Candidate tables concatenated; a column some tables lack (the role of aggregated-only workloads,
+    the queueing columns of disaggregated roles) is filled there: "aggregated" for ``role``, NaN for
+    numbers, "" for text. Tables with the same columns concatenate unchanged."""
+    keys: dict[str, np.ndarray] = {}
+    for part in parts:
+        for k, v in part.items():
+            keys.setdefault(k, v)
+
+    def column(part: dict[str, np.ndarray], k: str) -> np.ndarray:
+        if k in part:
+            return part[k]
+        n = len(next(iter(part.values()), ()))
+        kind = keys[k].dtype.kind
+        if kind in "fiub":
+            return np.full(n, np.nan)
+        return np.full(n, "aggregated" if k == "role" else "")
+    return {k: np.concatenate([column(part, k) for part in parts]) for k in keys}
 
 
 @dataclass
@@ -334,6 +376,9 @@ def evaluate_configurations(p: Problem, w: WorkloadDemand, configs: dict[str, np
     tdp_w = [p.gpu(g).tdp_w for g in grid["gpu"]]
     grid["power_limit_w"] = np.asarray(configs["power_limit_w"], dtype=float) if "power_limit_w" in configs \
         else np.asarray(tdp_w, dtype=float)  # no limit recorded: the GPU's TDP
+    role = np.asarray(configs["role"]).astype(str) if "role" in configs else np.full(len(grid["gpu"]), "aggregated")
+    if np.any(role != "aggregated"):
+        return _evaluate_roles(p, w, model, grid, role)
     found = _operating_points(p, w, model, grid)
     n = len(grid["gpu"])
     points: dict[str, np.ndarray] = {}
@@ -344,10 +389,48 @@ def evaluate_configurations(p: Problem, w: WorkloadDemand, configs: dict[str, np
     return Evaluated(found.why, found.problem, found.mean, points, w.longest_tokens)
 
 
+def _evaluate_roles(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray],
+                    role: np.ndarray) -> Evaluated:
+    """`evaluate_configurations` of configurations with serving roles: aggregated ones as candidate
+    generation evaluates them, prefill and decode pools as planner.candidates.disaggregated does; the
+    points carry a ``role`` column (for the TTFT of each role) and ``mean`` the aggregated rows' estimate
+    (NaN elsewhere)."""
+    n = len(grid["gpu"])
+    why, problem = np.full(n, "", dtype=object), np.full(n, "", dtype=object)
+    points: dict[str, np.ndarray] = {}
+    mean: dict[str, np.ndarray] = {}
+    parts = (("aggregated", None), ("prefill", evaluate_prefill), ("decode", evaluate_decode))
+    for name, evaluate in parts:
+        rows = np.flatnonzero(role == name)
+        if not len(rows):
+            continue
+        g = {k: v[rows] for k, v in grid.items()}
+        if evaluate is None:
+            found = _operating_points(p, w, model, g)
+            cols, kept, reasons = found.cols, found.rows, found.why
+            problem[rows] = found.problem
+            for k, v in found.mean.items():
+                if np.asarray(v).dtype.kind in "fiub":
+                    mean.setdefault(k, np.full(n, np.nan))[rows] = v
+        else:
+            cols, kept, reasons = evaluate(p, w, model, g)
+        why[rows] = reasons
+        for k, v in cols.items():
+            if v.dtype.kind in "fiu":
+                points.setdefault(k, np.full(n, np.nan))[rows[kept]] = v
+    points["role"] = role
+    for k in ("max_batch_size", "itl_s", "itl_p95_s", "itl_p99_s"):
+        mean.setdefault(k, np.full(n, np.nan))
+    return Evaluated(why, problem, mean, points, w.longest_tokens)
+
+
 def _prune(rule: str, cols: dict[str, np.ndarray]) -> np.ndarray:
     """Dominated points dropped within each (workload, server pool): points at different power limits
     run on different servers, so one never replaces the other (planner.candidates.prune groups by GPU)."""
-    return PRUNING[rule]({**cols, "gpu": cols["server_pool"]})
+    group = cols["server_pool"]
+    if "role" in cols:  # a prefill or decode replica never replaces another role's
+        group = np.char.add(np.char.add(group.astype(str), "|"), cols["role"].astype(str))
+    return PRUNING[rule]({**cols, "gpu": group})
 
 
 def generate_candidates(p: Problem, workloads: tuple[WorkloadDemand, ...] | None = None) -> Candidates:
@@ -358,7 +441,7 @@ def generate_candidates(p: Problem, workloads: tuple[WorkloadDemand, ...] | None
         parts.append(cols)
         best[w.name] = b
         evaluated += n
-    merged = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+    merged = merge_columns(parts)
     keep = _prune(p.candidate_pruning, merged)
     return Candidates({k: v[keep] for k, v in merged.items()}, best, evaluated, p.candidate_pruning)
 
@@ -366,6 +449,6 @@ def generate_candidates(p: Problem, workloads: tuple[WorkloadDemand, ...] | None
 def replace_workload(cand: Candidates, name: str, cols: dict[str, np.ndarray]) -> Candidates:
     """``cand`` with one workload's operating points replaced by ``cols`` (pruned again)."""
     keep_other = cand.columns["workload"] != name
-    merged = {k: np.concatenate([v[keep_other], cols[k]]) for k, v in cand.columns.items()}
+    merged = merge_columns([{k: v[keep_other] for k, v in cand.columns.items()}, cols])
     mask = _prune(cand.pruning, merged)
     return Candidates({k: v[mask] for k, v in merged.items()}, cand.best_latency, cand.evaluated, cand.pruning)

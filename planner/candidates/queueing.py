@@ -418,3 +418,29 @@ def _newton_step(pair: ReplicaLoad, lim: np.ndarray, x: np.ndarray, lo: np.ndarr
     done = (hi - lo <= 2.0 * ROOT_TOL * hi) | (ok_x & good & (np.abs(newton - x) <= ROOT_TOL * x))
     nxt = np.where(good, newton * (1.0 - 0.5 * ROOT_TOL), 0.5 * (lo + hi))
     return lo, hi, nxt, done
+
+
+def prefill_pool_ttft_quantile(rate: np.ndarray | float, solo_s: np.ndarray, service_s: np.ndarray,
+                               q: float) -> np.ndarray:
+    """TTFT at quantile q of a prefill-pool replica of disaggregated serving (planner.core.disaggregated)
+    at a Poisson prompt rate: the prompt alone plus its KV transfer (``solo_s``), after the M/D/1 wait for
+    the prompts ahead of it (`prefill_wait_quantile`; ``service_s``: one prompt's share of saturated
+    steps). No decode slots: the replica only ever holds prompts."""
+    rate = np.asarray(rate, dtype=float)
+    return solo_s + prefill_wait_quantile(rate, service_s, q)
+
+
+def prefill_pool_max_rate(limit_s: np.ndarray, solo_s: np.ndarray, service_s: np.ndarray, q: float,
+                          rate_max: np.ndarray) -> np.ndarray:
+    """Largest prompt rate in [0, rate_max] whose `prefill_pool_ttft_quantile` stays within ``limit_s``
+    (0 where even an idle replica misses it), by bisection to ROOT_TOL (the TTFT is increasing in the rate)."""
+    lo, hi = np.zeros_like(rate_max), np.asarray(rate_max, dtype=float).copy()
+    top_ok = prefill_pool_ttft_quantile(hi, solo_s, service_s, q) <= limit_s
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        ok = prefill_pool_ttft_quantile(mid, solo_s, service_s, q) <= limit_s
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        if np.all(hi - lo <= ROOT_TOL * np.maximum(hi, 1e-300)):
+            break
+    out = np.where(top_ok, rate_max, lo)
+    return np.where(solo_s <= limit_s, out, 0.0)

@@ -98,7 +98,8 @@ class PlanDiff:
 
 
 def deployment_key(d: Deployment) -> str:
-    key = f"{d.workload}/{d.gpu}/{d.precision}/tp{d.tp}"
+    role = f"/{d.role}" if d.role in ("prefill", "decode") else ""  # a disaggregated pool's role
+    key = f"{d.workload}{role}/{d.gpu}/{d.precision}/tp{d.tp}"
     return key + (f"/pp{d.pp}" if d.pp > 1 else "")
 
 

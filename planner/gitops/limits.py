@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from planner.gitops.fmt import quantity
 from planner.gitops.slo import close, within
+from planner.plan.figures import on_side
 from planner.problem.limits import BUDGET, RACK_POWER, RACKS, SITE_POWER
 from planner.problem.model import Money, SiteLimits, WorkloadDemand
 from planner.schemas.plan import Plan
@@ -62,29 +63,45 @@ def workload_presence(plan: Plan, enabled: Iterable[str], present: Iterable[str]
             for name in sorted({d.workload for d in plan.deployments} - set(enabled))]
 
 
+def _sides(plan: Plan, w: WorkloadDemand) -> tuple[tuple[str, str], ...]:
+    """(side, words) of the workload: one side, or the prompt and decode sides when the plan or the
+    scenario serves it disaggregated (a request runs on an aggregated deployment, or on a prefill and
+    a decode pool: figures.on_side)."""
+    split = w.disaggregated or any(d.role in ("prefill", "decode") for d in plan.deployments if d.workload == w.name)
+    return (("prefill", " (aggregated and prefill pools)"), ("decode", " (aggregated and decode pools)")) if split \
+        else (("prefill", ""),)
+
+
 def routed(plan: Plan, w: WorkloadDemand) -> list[str]:
-    """The workload's peak is routed to its deployments in full."""
-    total = sum(d.demand_requests_per_s for d in plan.deployments if d.workload == w.name)
-    if close(total, w.peak_requests_per_s):
-        return []
-    routed_text, peak_text = pair(req, precise_req, total, w.peak_requests_per_s)
-    return [f"traffic {w.name}: the plan routes {routed_text}, but the scenario's "
-            f"traffic.peak_requests_per_s is {peak_text}"]
+    """The workload's peak is routed to its deployments in full (with disaggregated serving, on each side)."""
+    out = []
+    for side, words in _sides(plan, w):
+        total = sum(d.demand_requests_per_s for d in plan.deployments if d.workload == w.name and on_side(d, side))
+        if close(total, w.peak_requests_per_s):
+            continue
+        routed_text, peak_text = pair(req, precise_req, total, w.peak_requests_per_s)
+        out.append(f"traffic {w.name}: the plan routes {routed_text}{words}, but the scenario's "
+                   f"traffic.peak_requests_per_s is {peak_text}")
+    return out
 
 
 def capacity_shortfall(plan: Plan, w: WorkloadDemand, capacities: Sequence[float]) -> list[str]:
     """Workload ``w``'s capacity with its N+k spares down against peak x (1 + headroom), from
     ``capacities`` (requests/s of each of plan.deployments: written or recomputed)."""
     need = w.required_requests_per_s
-    have = sum(w.capacity_after_spares(cap / d.replicas, d.replicas)
-               for d, cap in zip(plan.deployments, capacities, strict=True) if d.workload == w.name and d.replicas > 0)
-    if within(need, have):
-        return []
-    k = w.redundancy
-    spare = f" with {k} replica{'s' if k > 1 else ''} spare (N+{k})" if k else ""
-    have_text, need_text = pair(req, precise_req, have, need)
-    return [f"capacity {w.name}: the plan serves {have_text}{spare}, below the scenario's "
-            f"peak x (1 + headroom) = {w.peak_requests_per_s:g} x {1.0 + w.headroom:g} = {need_text}"]
+    out = []
+    for side, words in _sides(plan, w):
+        have = sum(w.capacity_after_spares(cap / d.replicas, d.replicas)
+                   for d, cap in zip(plan.deployments, capacities, strict=True)
+                   if d.workload == w.name and d.replicas > 0 and on_side(d, side))
+        if within(need, have):
+            continue
+        k = w.redundancy
+        spare = f" with {k} replica{'s' if k > 1 else ''} spare (N+{k})" if k else ""
+        have_text, need_text = pair(req, precise_req, have, need)
+        out.append(f"capacity {w.name}: the plan serves {have_text}{words}{spare}, below the scenario's "
+                   f"peak x (1 + headroom) = {w.peak_requests_per_s:g} x {1.0 + w.headroom:g} = {need_text}")
+    return out
 
 
 def rack_limit_violations(plan: Plan, site: SiteLimits) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.candidates import disaggregated
 from planner.candidates.generate import Evaluated, evaluate_configurations, valid_tp
 from planner.candidates.queueing import ttft_from_candidates
 from planner.core.inputs import canonical_engine
@@ -166,6 +167,8 @@ def _evaluate(ds: list[Deployment], w: WorkloadDemand, ctx: Context) -> Evaluate
                                           for d in ds], dtype=float),
                **{k: np.array([float(getattr(d, k)) for d in ds])
                   for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}}
+    if any(d.role in ("prefill", "decode") for d in ds):  # disaggregated pools: each evaluated as its role
+        configs["role"] = np.array([d.role or "aggregated" for d in ds])
     return evaluate_configurations(ctx.problem, w, configs)
 
 
@@ -208,14 +211,17 @@ def _rejection(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int) -> str:
 
 def _recompute(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int, t: GpuOption) -> Recomputed:
     """The Deployment figures `planner solve` writes (see optimize.plan_builder), for this configuration."""
-    p = {k: float(v[i]) for k, v in ev.points.items()}
+    p = {k: float(v[i]) for k, v in ev.points.items() if v.dtype.kind in "fiu"}
     n, routed = d.replicas, d.demand_requests_per_s
     cap = n * p["capacity_rps"]
     # the routed rate is written rounded, and queueing amplifies that near capacity: TTFT at the
     # rate's rounding band (low, nominal, high)
     per_replica = routed / w.serving_replicas(n) * np.array([1 - ROUNDING, 1.0, 1 + ROUNDING])
     # with the queueing model candidate generation sized the configuration with (as plan_builder)
-    bands = {q: ttft_from_candidates(ev.points, np.full(3, i), per_replica, q) for q, _ in TTFT_SLOS}
+    if d.role in ("prefill", "decode"):  # a prefill pool's TTFT (a decode pool's is 0), as plan_builder
+        bands = {q: disaggregated.ttft_quantile_rows(ev.points, np.full(3, i), per_replica, q) for q, _ in TTFT_SLOS}
+    else:
+        bands = {q: ttft_from_candidates(ev.points, np.full(3, i), per_replica, q) for q, _ in TTFT_SLOS}
     ttft = bands[0.95]
     figures = deployment_figures(w, t, p, n, routed, float(ttft[1]))
     return Recomputed(cap, (float(ttft[0]), float(ttft[2])), figures,

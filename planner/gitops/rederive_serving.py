@@ -56,7 +56,8 @@ def launch_claims(d: Deployment, ctx: Context) -> list[str]:
 def phase_mismatches(d: Deployment, points: Mapping[str, np.ndarray], i: int) -> list[str]:
     """The deployment's written energy and FLOPs by phase and cause against those of its recomputed point
     (configuration ``i`` of ``points``), within CLAIM_REL_TOL; none that the plan does not record."""
-    point = {k: float(v[i]) for k, v in points.items() if np.asarray(v).dtype.kind in "fiu"}
+    # NaN: a column the configuration's role has none of (a prefill pool has no output tokens), as plan_builder
+    point = {k: float(v[i]) for k, v in points.items() if np.asarray(v).dtype.kind in "fiu" and not np.isnan(v[i])}
     out = []
     for key, value in phase_figures(point).items():
         written = getattr(d, key)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from planner import __version__
+from planner.candidates import disaggregated
 from planner.candidates.queueing import ttft_from_candidates
 from planner.core.constants import COEFFICIENTS, FIXED
 from planner.export.launch import launch_for
 from planner.optimize.backend import SolveResult
-from planner.optimize.program import OBJECTIVE_EXPR, int_value, power_limits_w, value
+from planner.optimize.program import OBJECTIVE_EXPR, int_value, power_limits_w, roles, value
 from planner.optimize.ties import TIE_RULE
 from planner.plan import energy, figures
 from planner.problem.model import Problem, WorkloadDemand
@@ -66,7 +67,9 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
     routed = max(value(m.routed[i]), 0.0)
     point = {k: float(v[i]) for k, v in c.items() if v.dtype.kind in "fiu"}
     # TTFT p95 at the routed peak with the workload's k spare replicas down (its design point)
-    ttft_peak = _ttft_at_load(c, i, routed / w.serving_replicas(n))
+    role = str(roles(m.cand)[i])
+    load = routed / w.serving_replicas(n)
+    ttft_peak = _ttft_at_load(c, i, load) if role == "aggregated" else disaggregated.ttft_at_load(c, i, load)
     return Deployment(
         workload=w.name, model=str(c["model"][i]), gpu=g.id, precision=str(c["precision"][i]),
         tp=int(c["tp"][i]), pp=int(c["pp"][i]), replicas=n, gpus=n * int(c["num_gpus"][i]),
@@ -74,13 +77,16 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
         slo_ttft_p95_s=w.slo.ttft_p95_s, slo_itl_p95_s=w.slo.itl_p95_s,
         prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]), engine=w.engine,
         power_limit_w=None if np.isnan(limit_w := float(power_limits_w(m.cand)[i])) else limit_w,
-        speculative=w.speculative, **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
+        speculative=w.speculative, role=role if w.disaggregated else None,
+        **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
 
 
 def _with_phase_figures(d: Deployment, r: SolveResult, i: int) -> Deployment:
     """The deployment with its energy and FLOPs by phase and cause (planner.plan.energy)."""
     c = r.model.cand.columns
-    return d.model_copy(update=energy.phase_figures({k: float(v[i]) for k, v in c.items() if v.dtype.kind in "fiu"}))
+    # a prefill pool has no output tokens: its per-token columns are NaN, so it carries no phase figures
+    point = {k: float(v[i]) for k, v in c.items() if v.dtype.kind in "fiu" and not np.isnan(v[i])}
+    return d.model_copy(update=energy.phase_figures(point))
 
 
 def _with_launch(d: Deployment, p: Problem) -> Deployment:
@@ -96,8 +102,8 @@ def _deployments(r: SolveResult) -> list[Deployment]:
         n = int_value(r.model.replicas[i])
         if n > 0:
             out.append(_with_launch(_with_phase_figures(_deployment(r, i, n), r, i), r.model.problem))
-    return sorted(out, key=lambda d: (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size,
-                                      -(d.power_limit_w or 0.0)))
+    return sorted(out, key=lambda d: (d.workload, figures.ROLE_ORDER[d.role], d.gpu, d.precision, d.tp, d.pp,
+                                      d.batch_size, -(d.power_limit_w or 0.0)))
 
 
 def _servers(r: SolveResult) -> list[ServerGroup]:
@@ -154,15 +160,22 @@ def _verify_pools(r: SolveResult, deployments: list[Deployment], servers: list[S
         if used > sg.servers * sg.gpus_per_server:
             raise PlanVerificationError(f"{key}: {used} GPUs in use but only {sg.servers} servers bought")
     for w in r.model.problem.workloads:
-        ds = [d for d in deployments if d.workload == w.name]
-        routed = sum(d.demand_requests_per_s for d in ds)
-        if abs(routed - w.peak_requests_per_s) > 1e-6 * w.peak_requests_per_s + 1e-9:
-            raise PlanVerificationError(f"{w.name}: {routed} requests/s routed, the peak is {w.peak_requests_per_s}")
-        if w.redundancy > 0 and len(ds) > 1:
-            raise PlanVerificationError(f"{w.name}: an N+k workload must run one pool, got {len(ds)}")
-        for d in ds:
-            if w.redundancy > 0 and d.replicas < w.min_replicas:
-                raise PlanVerificationError(f"{w.name}: {d.replicas} replicas cannot keep {w.redundancy} spares")
+        for side in ("prefill", "decode") if w.disaggregated else ("prefill",):
+            _verify_side(w, [d for d in deployments if d.workload == w.name and (d.role or "aggregated")
+                             in ("aggregated", side)])
+
+
+def _verify_side(w: WorkloadDemand, ds: list[Deployment]) -> None:
+    """One side of a workload (every deployment; with disaggregated serving, its aggregated deployments and
+    one role's): the whole peak routed, one pool with N+k, each pool able to keep its k spares."""
+    routed = sum(d.demand_requests_per_s for d in ds)
+    if abs(routed - w.peak_requests_per_s) > 1e-6 * w.peak_requests_per_s + 1e-9:
+        raise PlanVerificationError(f"{w.name}: {routed} requests/s routed, the peak is {w.peak_requests_per_s}")
+    if w.redundancy > 0 and len(ds) > 1:
+        raise PlanVerificationError(f"{w.name}: an N+k workload must run one pool, got {len(ds)}")
+    for d in ds:
+        if w.redundancy > 0 and d.replicas < w.min_replicas:
+            raise PlanVerificationError(f"{w.name}: {d.replicas} replicas cannot keep {w.redundancy} spares")
 
 
 def verify(constraints: list[Constraint], deployments: list[Deployment], servers: list[ServerGroup],

@@ -17,7 +17,15 @@ import pulp
 
 from planner.candidates.generate import Candidates
 from planner.problem import economics
-from planner.problem.limits import CAPACITY, FAMILIES, Limit, LimitFamily, limits_of
+from planner.problem.limits import (
+    CAPACITY,
+    DECODE_CAPACITY_PREFIX,
+    FAMILIES,
+    Limit,
+    LimitFamily,
+    limits_of,
+    serving_side,
+)
 from planner.problem.model import GpuOption, Problem
 
 ELASTIC_PENALTY = 1e7  # per unit of normalized slack: dominates any objective term
@@ -48,9 +56,15 @@ class FleetModel:
     def gpus(self) -> dict[str, GpuOption]:
         return self.problem.gpus_by_id
 
-    def rows_of(self, workload: str) -> list[int]:
+    def rows_of(self, workload: str, side: str | None = None) -> list[int]:
+        """The workload's candidate rows; with ``side`` ("prefill" or "decode"), its aggregated rows and
+        those of that disaggregated role only."""
         c = self.cand.columns["workload"]
-        return [i for i in range(len(self.cand)) if c[i] == workload]
+        idx = [i for i in range(len(self.cand)) if c[i] == workload]
+        if side is None or "role" not in self.cand.columns:
+            return idx
+        role = self.cand.columns["role"]
+        return [i for i in idx if role[i] in ("aggregated", side)]
 
 
 def new_var(prob: pulp.LpProblem, name: str, low: float | None = 0, up: float | None = None,
@@ -98,11 +112,18 @@ def gpus_bought(m: FleetModel, gpu: str) -> Any:
     return pulp.lpSum(s.gpu.gpus_per_server * m.servers[s.key] for s in m.problem.pools if s.gpu.id == gpu)
 
 
-def capacity_after_spares_expr(m: FleetModel, workload: str) -> Any:
-    """Capacity of the workload's replicas less what its k spares hold back (one pool when k > 0)."""
+def roles(cand: Candidates) -> np.ndarray:
+    """Each candidate's serving role (aggregated, prefill, decode); a table without the column is aggregated."""
+    c = cand.columns
+    return c["role"] if "role" in c else np.full(len(cand), "aggregated")
+
+
+def capacity_after_spares_expr(m: FleetModel, workload: str, side: str = "prefill") -> Any:
+    """Capacity of the workload's replicas less what its k spares hold back (one pool when k > 0); with
+    disaggregated serving, of its aggregated replicas and its ``side`` pool (prefill or decode)."""
     c = m.cand.columns
     w = m.problem.workload(workload)
-    idx = m.rows_of(workload)
+    idx = m.rows_of(workload, side)
     total = pulp.lpSum(float(c["capacity_rps"][i]) * m.replicas[i] for i in idx)
     if w.redundancy == 0:
         return total
@@ -116,6 +137,8 @@ def quantity(m: FleetModel, name: str) -> Any:
         return gpus_bought(m, subject)
     if kind == "capacity_after_spares":
         return capacity_after_spares_expr(m, subject)
+    if kind == f"{DECODE_CAPACITY_PREFIX}_after_spares":
+        return capacity_after_spares_expr(m, subject, "decode")
     if kind == "racks":
         return pulp.lpSum(m.racks.values())
     return m.expr[kind]
@@ -141,20 +164,27 @@ def add_limit(m: FleetModel, family: LimitFamily, lim: Limit, elastic: Elastic) 
 
 
 def add_demand_constraints(m: FleetModel, elastic: Elastic) -> None:
-    """Route all peak traffic to replicas within their capacity; N+k workloads run one pool."""
+    """Route all peak traffic to replicas within their capacity; N+k workloads run one pool. With
+    disaggregated serving each request runs on a prompt side (aggregated or prefill replicas) and on a
+    decode side (aggregated or decode replicas): each side holds the required capacity and carries the
+    whole peak, and with N+k each side is one pool (one aggregated pool, or one prefill and one decode)."""
     c = m.cand.columns
     for lim in CAPACITY.limits(m.problem):
         w = m.problem.workload(str(lim.subject))
-        idx = m.rows_of(w.name)
+        side = serving_side(lim)
+        idx = m.rows_of(w.name, side)
         add_limit(m, CAPACITY, lim, elastic)
         short = m.slacks[lim.name][0] if lim.name in m.slacks else 0
+        suffix = "" if side == "prefill" else "decode_"
         # traffic the capacity slack drops is not routed either
         m.prob += (pulp.lpSum(m.routed[i] for i in idx) + short * w.peak_requests_per_s / lim.bound
-                   == w.peak_requests_per_s, f"route_{w.name}")
+                   == w.peak_requests_per_s, f"route_{suffix}{w.name}")
         if w.redundancy > 0:
             # N+k is well defined for a homogeneous pool: a redundant workload runs one configuration
-            m.prob += (pulp.lpSum(m.used[i] for i in idx) <= 1, f"one_pool_{w.name}")
-        for i in idx:
+            m.prob += (pulp.lpSum(m.used[i] for i in idx) <= 1, f"one_pool_{suffix}{w.name}")
+        if side == "decode":
+            continue  # the rows' own constraints are written once, with the prompt side
+        for i in m.rows_of(w.name):
             m.prob += (m.routed[i] <= float(c["capacity_rps"][i]) * m.replicas[i], f"load_{i:05d}")
             if w.redundancy > 0:
                 m.prob += (m.replicas[i] <= m.replicas[i].upBound * m.used[i], f"used_{i:05d}")

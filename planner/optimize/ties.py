@@ -23,7 +23,8 @@ from dataclasses import replace
 import numpy as np
 import pulp
 
-from planner.optimize.program import FleetModel, gpus_in_use, int_value, power_limits_w, server_pools, value
+from planner.optimize.program import FleetModel, gpus_in_use, int_value, power_limits_w, roles, server_pools, value
+from planner.problem.limits import DECODE_CAPACITY_PREFIX
 
 TIE_BAND_REL = 1e-6  # plans within one part per million of the optimal objective count as tied
 TIE_SCORE_GAP_ABS = 0.5  # the tie score is an integer: a gap below 1 proves its minimum
@@ -41,11 +42,13 @@ TIE_RULE = ("plans whose objective is within 1 ppm of the optimum count as equal
 def candidate_ranks(m: FleetModel) -> list[int]:
     """Rank (1 = first) of each candidate in (workload, GPU, precision, TP, PP, batch, table row) order;
     a configuration at a GPU power limit below TDP ranks after every one at full TDP of its workload
-    (among tied plans the full limit is kept: a limit is set only where it lowers the objective)."""
+    (among tied plans the full limit is kept: a limit is set only where it lowers the objective), and a
+    prefill or decode pool after every aggregated configuration (among tied plans aggregated serving is kept)."""
     c = m.cand.columns
     limited = [s != g for s, g in zip(server_pools(m.cand).tolist(), c["gpu"].tolist(), strict=True)]
     limit_w = np.nan_to_num(power_limits_w(m.cand), nan=0.0)
-    order = sorted(range(len(m.cand)), key=lambda i: (str(c["workload"][i]), limited[i], str(c["gpu"][i]),
+    split = [r != "aggregated" for r in roles(m.cand).tolist()]  # aggregated serving ranks first
+    order = sorted(range(len(m.cand)), key=lambda i: (str(c["workload"][i]), split[i], limited[i], str(c["gpu"][i]),
                                                       str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
                                                       int(c["batch_size"][i]), -float(limit_w[i]), i))
     ranks = [0] * len(m.cand)
@@ -119,16 +122,27 @@ def derive_the_rest(m: FleetModel) -> None:
         m.servers[s.key].varValue = float(servers)
         m.racks[s.key].varValue = float(math.ceil(servers / m.problem.site.servers_per_rack(s.gpu, s.power_limit_w)))
     ranks = candidate_ranks(m)
+    role = roles(m.cand)
     for w in m.problem.workloads:
         idx = m.rows_of(w.name)
-        _route(m, w.name, sorted(idx, key=lambda i: (float(c["power_slope_w_per_rps"][i]), ranks[i])))
+        if not w.disaggregated:
+            _route(m, w.name, sorted(idx, key=lambda i: (float(c["power_slope_w_per_rps"][i]), ranks[i])))
+            continue
+        # aggregated replicas first (a request there runs on one pool), then each disaggregated side
+        agg = sorted((i for i in idx if role[i] == "aggregated"),
+                     key=lambda i: (float(c["power_slope_w_per_rps"][i]), ranks[i]))
+        for side, limit in (("prefill", f"capacity_{w.name}"), ("decode", f"{DECODE_CAPACITY_PREFIX}_{w.name}")):
+            rest = sorted((i for i in idx if role[i] == side),
+                          key=lambda i: (float(c["power_slope_w_per_rps"][i]), ranks[i]))
+            _route(m, w.name, agg + rest, limit)
 
 
-def _route(m: FleetModel, workload: str, order: list[int]) -> None:
-    """Route the workload's peak (less any elastic shortfall) greedily, cheapest power per request first."""
+def _route(m: FleetModel, workload: str, order: list[int], limit: str | None = None) -> None:
+    """Route the workload's peak (less any elastic shortfall of ``limit``, default its capacity limit)
+    greedily, cheapest power per request first."""
     w = m.problem.workload(workload)
     peak = w.peak_requests_per_s
-    short = m.slacks.get(f"capacity_{workload}")
+    short = m.slacks.get(limit or f"capacity_{workload}")
     left = peak
     if short is not None:
         left = max(peak - value(short[0]) * peak / w.required_requests_per_s, 0.0)

@@ -12,7 +12,15 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from planner.problem import economics
-from planner.problem.limits import CAPS, FAMILIES, RACK_POWER, LimitFamily, is_binding, limits_of
+from planner.problem.limits import (
+    CAPS,
+    DECODE_CAPACITY_PREFIX,
+    FAMILIES,
+    RACK_POWER,
+    LimitFamily,
+    is_binding,
+    limits_of,
+)
 from planner.problem.model import GpuOption, Problem, WorkloadDemand
 from planner.schemas.catalog import SourcedFigure
 from planner.schemas.plan import Constraint, Deployment, Rack, ServerGroup, Totals
@@ -157,11 +165,22 @@ def totals(p: Problem, deployments: Sequence[Deployment], servers: Sequence[Serv
         output_tokens_per_s_per_kw=tokens_peak / (p_max / W_PER_KW) if p_max else 0.0)
 
 
-def workload_capacity(p: Problem, workload: str, deployments: Iterable[Deployment]) -> float:
-    """The workload's capacity with each pool's k spare replicas down."""
+ROLE_ORDER = {None: 0, "aggregated": 0, "prefill": 1, "decode": 2}
+"""Order of a workload's deployments by serving role (None: a plan without roles, aggregated)."""
+
+
+def on_side(d: Deployment, side: str) -> bool:
+    """The deployment serves ``side`` ("prefill": a request's prompt, "decode": its output) of its workload:
+    aggregated deployments serve both, a prefill or decode pool its own."""
+    return (d.role or "aggregated") in ("aggregated", side)
+
+
+def workload_capacity(p: Problem, workload: str, deployments: Iterable[Deployment], side: str = "prefill") -> float:
+    """The workload's capacity with each pool's k spare replicas down; with disaggregated serving, of its
+    aggregated deployments and its ``side`` pools (prefill or decode)."""
     w = p.workload(workload)
     return sum(w.capacity_after_spares(d.capacity_requests_per_s / d.replicas, d.replicas)
-               for d in deployments if d.workload == workload and d.replicas > 0)
+               for d in deployments if d.workload == workload and d.replicas > 0 and on_side(d, side))
 
 
 def quantity(p: Problem, name: str, deployments: Sequence[Deployment], servers: Sequence[ServerGroup],
@@ -172,6 +191,8 @@ def quantity(p: Problem, name: str, deployments: Sequence[Deployment], servers: 
         return float(sum(s.gpus for s in servers if s.gpu == subject))
     if kind == "capacity_after_spares":
         return workload_capacity(p, subject, deployments)
+    if kind == f"{DECODE_CAPACITY_PREFIX}_after_spares":
+        return workload_capacity(p, subject, deployments, "decode")
     return float(getattr(fleet, kind))
 
 

@@ -54,7 +54,8 @@ def workload_demand(w: Workload, model_id: str, draft_model_id: str | None = Non
         headroom=w.headroom, redundancy=w.redundancy, input_tokens=_lengths(t.input_tokens),
         output_tokens=_lengths(t.output_tokens), slo=_slo(w), precisions=tuple(w.precisions),
         max_tp=w.max_tp, max_pp=w.max_pp, prefix_cache_hit_rate=t.prefix_cache_hit_rate,
-        speculative=None if w.speculative is None else w.speculative.resolved(draft_model_id))
+        speculative=None if w.speculative is None else w.speculative.resolved(draft_model_id),
+        serving=tuple(w.serving))
 
 
 def site_limits(site: Site) -> SiteLimits:

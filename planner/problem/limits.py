@@ -82,9 +82,26 @@ def _inventory(p: Problem) -> list[Limit]:
             for g in p.gpus if g.inventory_gpus is not None]
 
 
+DECODE_CAPACITY_PREFIX = "decode_capacity"
+"""A workload that allows disaggregated serving has two capacity limits: ``capacity_{name}`` counts the
+replicas that run its prompts (aggregated and prefill pools), ``decode_capacity_{name}`` those that decode
+them (aggregated and decode pools); each must hold the required rate."""
+
+
 def _capacity(p: Problem) -> list[Limit]:
-    return [Limit(f"capacity_{w.name}", "capacity", w.name, f"capacity_after_spares:{w.name}",
-                  w.required_requests_per_s) for w in p.workloads]
+    out = []
+    for w in p.workloads:
+        out.append(Limit(f"capacity_{w.name}", "capacity", w.name, f"capacity_after_spares:{w.name}",
+                         w.required_requests_per_s))
+        if w.disaggregated:
+            out.append(Limit(f"{DECODE_CAPACITY_PREFIX}_{w.name}", "capacity", w.name,
+                             f"{DECODE_CAPACITY_PREFIX}_after_spares:{w.name}", w.required_requests_per_s))
+    return out
+
+
+def serving_side(lim: Limit) -> str:
+    """The role a capacity limit counts beside aggregated replicas: "prefill" or "decode"."""
+    return "decode" if lim.quantity.startswith(DECODE_CAPACITY_PREFIX) else "prefill"
 
 
 def _more_inventory(p: Problem, lim: Limit) -> tuple[str, Problem]:
@@ -218,6 +235,8 @@ def scenario_key(constraint_name: str) -> str | None:
     if family is None:
         return None
     prefix = "racks_total" if family is RACKS else family.name
+    if constraint_name.startswith(DECODE_CAPACITY_PREFIX + "_"):
+        prefix = DECODE_CAPACITY_PREFIX
     subject = constraint_name[len(prefix) + 1:] if "{subject}" in family.key_path else ""
     return family.key_path.replace("{subject}", subject)
 
@@ -226,6 +245,8 @@ def family_of(constraint_name: str) -> LimitFamily | None:
     """The family of a constraint name (``inventory_h100-sxm`` -> INVENTORY, ``racks_total`` -> RACKS)."""
     if constraint_name == "racks_total":
         return RACKS
+    if constraint_name.startswith(DECODE_CAPACITY_PREFIX + "_"):
+        return CAPACITY
     for f in ALL:
         if constraint_name == f.name or constraint_name.startswith(f.name + "_"):
             return f

@@ -72,6 +72,18 @@ class WorkloadDemand:
     """Share of prompt tokens a prefix cache serves (no prefill compute; still in KV memory)."""
     speculative: Speculative | None = None
     """Speculative decoding, defaults filled and the draft model a catalog id (None: off)."""
+    serving: tuple[str, ...] = ("aggregated",)
+    """Serving modes the optimizer may choose (workloads[].serving): aggregated, disaggregated."""
+
+    @property
+    def aggregated(self) -> bool:
+        """Aggregated replicas (prefill and decode on the same GPUs) may serve it."""
+        return "aggregated" in self.serving
+
+    @property
+    def disaggregated(self) -> bool:
+        """A prefill pool and a decode pool may serve it (planner.core.disaggregated)."""
+        return "disaggregated" in self.serving
 
     @property
     def required_requests_per_s(self) -> float:

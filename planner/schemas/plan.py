@@ -163,7 +163,7 @@ PHASE_ENERGY_KEYS = frozenset({"energy_breakdown_j_per_token", "kwh_per_million_
                                "output_tokens_per_s_per_w", "prefill_flops", "decode_flops_per_token",
                                "prefill_energy_j", "decode_energy_per_token_j"})
 """Per-phase and per-cause figures of a deployment (planner.plan.energy); absent from plans written before them."""
-DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", "speculative", *PHASE_ENERGY_KEYS})
+DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", "speculative", "role", *PHASE_ENERGY_KEYS})
 """Deployment keys left out of plan.json when null (plans written before they existed read back byte for byte)."""
 
 
@@ -206,6 +206,10 @@ class Deployment(PlanModel):
     power_limit_w: Number | None = None
     """GPU power limit the deployment runs at (W; its TDP when not limited: hardware.power_limit_fractions);
     null in plans written before it existed (read as the GPU's TDP)."""
+    role: Literal["aggregated", "prefill", "decode"] | None = None
+    """Serving role (workloads[].serving): aggregated replicas, or the prefill or decode pool of disaggregated
+    serving, each pool carrying the workload's whole demand; null (omitted) where the workload allows only
+    aggregated serving, and in plans written before it existed (read as aggregated)."""
     power_per_gpu_avg_w: Number
     energy_per_output_token_j: Number
     """IT energy per output token at peak traffic (J)."""

@@ -123,6 +123,16 @@ class Workload(StrictModel):
     speculative: Speculative | None = None
     """Speculative decoding: {method: draft | eagle | mtp, draft_model (draft only), tokens, acceptance_rate}.
     Off when absent. Acceptance defaults per method from published figures (docs/speculative.md)."""
+    serving: list[Literal["aggregated", "disaggregated"]] = ["aggregated"]
+    """Serving modes the optimizer may choose: aggregated (prefill and decode on the same replicas) and
+    disaggregated (a prefill pool and a decode pool, the KV cache sent between them: docs/disaggregated.md)."""
+
+    @field_validator("serving")
+    @classmethod
+    def _serving_modes(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one serving mode (aggregated, disaggregated)")
+        return sorted(set(v), key=v.index)
 
     @field_validator("precisions")
     @classmethod

@@ -1,0 +1,195 @@
+"""Operating points of disaggregated serving: prefill-pool and decode-pool replicas of one workload.
+
+From the same grid as aggregated replicas (planner.candidates.generate._grid: GPU, precision, TP, PP,
+power limit, batch, step budget), each role keeps the axes that matter to it and is estimated by
+planner.core.disaggregated:
+
+* ``prefill``: one row per step budget (the batch is the prompts a budget holds at once). Feasible when
+  the weights, the prompt's KV and one budget fit; its capacity is the largest prompt rate whose TTFT
+  (M/D/1 wait for the prompts ahead + the p95 prompt alone + its KV transfer to the decode pool) meets
+  every TTFT SLO, at most ``planning_utilization_max`` of the saturated rate.
+* ``decode``: one row per batch (the smallest budget of the grid above it: a decode step carries no
+  prompt). Feasible when the batch fits KV memory at full context, one p95 sequence fits, and the
+  decode-only ITL meets every ITL SLO; its capacity is ``planning_utilization_max`` of the saturated
+  rate (the wait for a free decode slot delays the second token, not the first: docs/disaggregated.md).
+
+Rows carry ``role`` and the aggregated candidates' columns that apply (queueing columns of aggregated
+replicas are left out: planner.candidates.generate fills them with NaN when it merges the tables).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from planner.candidates.queueing import prefill_pool_max_rate, prefill_pool_ttft_quantile
+from planner.core.constants import fixed
+from planner.core.disaggregated import decode_replica, prefill_replica
+from planner.core.inputs import build_inputs
+from planner.problem.model import Problem, WorkloadDemand
+from planner.schemas.catalog import ModelSpec
+
+ROLES = ("aggregated", "prefill", "decode")
+
+
+def _inputs(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float,
+            w: WorkloadDemand) -> tuple[dict[str, Any], np.ndarray]:
+    n = len(grid["gpu"])
+    cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, w.engine),
+            "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
+    x, problem = build_inputs(cols, p.catalog, p.calibration,
+                              power_limit_w=grid.get("power_limit_w") if p.power_limited else None)
+    if w.prefix_cache_hit_rate:
+        x["cached_prompt_share"] = np.full(n, w.prefix_cache_hit_rate)
+    return x, problem
+
+
+def _subset(grid: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[keep] for k, v in grid.items()}
+
+
+def _common(p: Problem, w: WorkloadDemand, model: ModelSpec, g: dict[str, np.ndarray], role: str,
+            n_gpu: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(g["gpu"])
+    overhead = np.array([p.gpu(str(x)).overhead_w_per_gpu for x in g["gpu"]]) * n_gpu
+    pools = [p.gpu(str(a)).pool_key(float(b)) for a, b in zip(g["gpu"], g["power_limit_w"], strict=True)]
+    return {"workload": np.full(n, w.name), "model": np.full(n, model.id), "gpu": g["gpu"].astype(str),
+            "precision": g["precision"].astype(str), "tp": g["tp"].astype(int), "pp": g["pp"].astype(int),
+            "prefill_chunk_tokens": g["prefill_chunk_tokens"].astype(int),
+            "power_limit_w": g["power_limit_w"].astype(float), "server_pool": np.array(pools, dtype=str),
+            "num_gpus": n_gpu.astype(int), "role": np.full(n, role), "_overhead_w": overhead}
+
+
+def prefill_points(p: Problem, w: WorkloadDemand, model: ModelSpec,
+                   grid: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Feasible prefill-pool operating points of ``w`` (see the module docstring): one per budget."""
+    return evaluate_prefill(p, w, model, _subset(grid, grid["batch_size"] == 1.0))[0]
+
+
+def evaluate_prefill(p: Problem, w: WorkloadDemand, model: ModelSpec,
+                     g: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Prefill-pool replicas of the configurations ``g``: the feasible ones' columns, their rows of ``g``,
+    and per row why it is not an operating point ("" when it is: planner.candidates.generate.REJECTIONS)."""
+    why = np.full(len(g["gpu"]), "", dtype=object)
+    x, problem = _inputs(p, g, model.id, w.input_tokens.mean, w.output_tokens.mean, w)
+    with np.errstate(all="ignore"):
+        m = prefill_replica(x, x["coefficients"])
+        xt, _ = _inputs(p, g, model.id, w.input_tokens.p95, w.output_tokens.p95, w)
+        tail = prefill_replica(xt, xt["coefficients"])
+    for bad, reason in ((problem != "", "problem"), (~(m["fits_memory"] > 0), "memory"),
+                        (np.full(len(why), w.longest_tokens > model.max_context_tokens), "context"),
+                        (~(tail["fits_memory"] > 0), "p95_memory")):
+        why[(why == "") & bad] = reason
+    ok = why == ""
+    mu = m["requests_per_s"]
+    cap = fixed("planning_utilization_max") * mu
+    for q, limit_s in w.slo.ttft_by_quantile():
+        if limit_s is not None:
+            solo = tail["ttft_s"] if q >= 0.9 else m["ttft_s"]
+            cap = np.minimum(cap, prefill_pool_max_rate(np.full(len(cap), limit_s), solo, m["service_s"], q, cap))
+    why[ok & ~(cap > 1e-9)] = "ttft"
+    idx = np.flatnonzero(why == "")
+    g, cap, mu = _subset(g, idx), cap[idx], mu[idx]
+    m, tail = {k: v[idx] for k, v in m.items()}, {k: v[idx] for k, v in tail.items()}
+    cols = _common(p, w, model, g, "prefill", m["num_gpus"])
+    overhead = cols.pop("_overhead_w")
+    floor = m["idle_total_w"] + overhead  # a prefill replica idles between prompts
+    slope = (m["power_total_w"] - m["idle_total_w"]) / mu
+    # the prompts one budget holds at once (the engine's max_num_seqs), at least 1
+    batch = np.maximum(np.floor(g["prefill_chunk_tokens"] / max(w.input_tokens.mean, 1.0)), 1.0)
+    ttft95 = prefill_pool_ttft_quantile(cap, tail["ttft_s"], m["service_s"], 0.95)
+    n = len(idx)
+    return {**cols, "batch_size": batch.astype(int), "capacity_rps": cap, "saturated_rps": mu,
+            "prefill_solo_mean_s": m["ttft_s"],
+            "ttft_p95_s": ttft95, "itl_p95_s": np.zeros(n), "itl_s": np.zeros(n),
+            "ttft_solo_p95_s": tail["ttft_s"], "hold_s": m["service_s"], "prefill_service_s": m["service_s"],
+            "kv_transfer_s": tail["kv_transfer_s"],
+            "power_base_w": floor, "power_slope_w_per_rps": slope, "power_at_capacity_w": floor + slope * cap,
+            "peak_power_w": m["power_total_w"] + overhead, "output_tokens_per_request": np.zeros(n),
+            "prefill_flops": m["prefill_flops"], "prefill_energy_j": m["prefill_energy_j"],
+            "decode_flops_per_token": np.zeros(n), "decode_energy_per_token_j": np.zeros(n),
+            "gpu_output_tokens_per_s_per_w": np.zeros(n)}, idx, why
+
+
+def decode_points(p: Problem, w: WorkloadDemand, model: ModelSpec,
+                  grid: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Feasible decode-pool operating points of ``w`` (see the module docstring): one per batch, at the
+    grid's smallest budget above it."""
+    smallest = {b: grid["prefill_chunk_tokens"][grid["batch_size"] == b].min() for b in set(grid["batch_size"])}
+    g = _subset(grid, grid["prefill_chunk_tokens"] == np.array([smallest[b] for b in grid["batch_size"]]))
+    return evaluate_decode(p, w, model, g)[0]
+
+
+def evaluate_decode(p: Problem, w: WorkloadDemand, model: ModelSpec,
+                    g: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Decode-pool replicas of the configurations ``g``, as `evaluate_prefill` returns them."""
+    why = np.full(len(g["gpu"]), "", dtype=object)
+    x, problem = _inputs(p, g, model.id, w.input_tokens.mean, w.output_tokens.mean, w)
+    with np.errstate(all="ignore"):
+        m = decode_replica(x, x["coefficients"])
+    for bad, reason in ((problem != "", "problem"), (~m["fits_memory"], "memory"),
+                        (~(g["batch_size"] <= m["max_batch_size"]), "batch"),
+                        (np.full(len(why), w.longest_tokens > model.max_context_tokens), "context")):
+        why[(why == "") & bad] = reason
+    sub = np.flatnonzero(why == "")
+    if len(sub):  # one p95 sequence fits on its own
+        xt, _ = _inputs(p, _subset(g, sub), model.id, w.input_tokens.p95, w.output_tokens.p95, w)
+        with np.errstate(all="ignore"):
+            why[sub[~decode_replica(xt, xt["coefficients"])["fits_memory"]]] = "p95_memory"
+    for reason, limit_s, value in (("itl_p50", w.slo.itl_p50_s, m["itl_s"]),
+                                   ("itl_p95", w.slo.itl_p95_s, m["itl_p95_s"]),
+                                   ("itl_p99", w.slo.itl_p99_s, m["itl_p99_s"])):
+        if limit_s is not None:
+            why[(why == "") & ~(value <= limit_s)] = reason
+    idx = np.flatnonzero(why == "")
+    g, m = _subset(g, idx), {k: v[idx] for k, v in m.items()}
+    at_1 = {"power_total_w": np.zeros(0)}
+    if len(idx):  # one sequence in flight: the floor a replica's power does not fall below while serving
+        one, _ = _inputs(p, {**g, "batch_size": np.ones(len(idx))}, model.id, w.input_tokens.mean,
+                         w.output_tokens.mean, w)
+        with np.errstate(all="ignore"):
+            at_1 = decode_replica(one, one["coefficients"])
+    cols = _common(p, w, model, g, "decode", m["num_gpus"])
+    overhead = cols.pop("_overhead_w")
+    mu = m["requests_per_s"]
+    cap = fixed("planning_utilization_max") * mu
+    floor = np.minimum(at_1["power_total_w"], m["power_total_w"]) + overhead
+    slope = (m["power_total_w"] + overhead - floor) / mu
+    n = len(idx)
+    energy = ("energy_static_j_per_token", "energy_memory_j_per_token", "energy_compute_j_per_token",
+              "energy_communication_j_per_token", "decode_flops_per_token", "decode_energy_per_token_j")
+    return {**cols, "batch_size": g["batch_size"].astype(int), "capacity_rps": cap, "saturated_rps": mu,
+            "ttft_p95_s": np.zeros(n), "itl_p95_s": m["itl_p95_s"], "itl_s": m["itl_s"],
+            "ttft_solo_p95_s": np.zeros(n), "hold_s": g["batch_size"] / mu, "prefill_service_s": np.zeros(n),
+            "kv_transfer_s": np.zeros(n),
+            "power_base_w": floor, "power_slope_w_per_rps": slope, "power_at_capacity_w": floor + slope * cap,
+            "peak_power_w": m["peak_power_total_w"] + overhead,
+            "output_tokens_per_request": np.full(n, w.output_tokens.mean),
+            **{k: m[k].astype(float) for k in energy}, "prefill_flops": np.zeros(n), "prefill_energy_j": np.zeros(n),
+            "gpu_output_tokens_per_s_per_w": m["output_tokens_per_s"] / m["power_total_w"]}, idx, why
+
+
+def ttft_at_load(columns: dict[str, np.ndarray], i: int, per_replica_rps: float) -> float:
+    """TTFT p95 of a prefill-pool candidate row at a per-replica prompt rate (0 for a decode row: the
+    first token comes from the prefill pool)."""
+    return float(ttft_quantile_rows(columns, np.array([i]), np.array([per_replica_rps]), 0.95)[0])
+
+
+def ttft_quantile_rows(columns: dict[str, np.ndarray], rows: np.ndarray, rate: np.ndarray, q: float) -> np.ndarray:
+    """TTFT at quantile q of prefill-pool rows at per-replica prompt rates (the p95 prompt's solo time at
+    q >= 0.9, the mean prompt's below, as candidate generation sized them); 0 for decode rows."""
+    rows = np.asarray(rows)
+    solo = columns["ttft_solo_p95_s" if q >= 0.9 else "prefill_solo_mean_s"][rows]
+    out = prefill_pool_ttft_quantile(np.asarray(rate, dtype=float), solo, columns["prefill_service_s"][rows], q)
+    return np.where(np.asarray(columns["role"])[rows] == "prefill", out, 0.0)
+
+
+def best_latency(pre: dict[str, np.ndarray], dec: dict[str, np.ndarray], model: ModelSpec,
+                 w: WorkloadDemand) -> dict[str, float]:
+    """The best latencies the role points reach (for infeasibility answers of a disaggregated-only workload)."""
+    def low(v: np.ndarray) -> float:
+        return float(np.min(v)) if len(v) else float("inf")
+    return {"itl_p95_s": low(dec["itl_p95_s"]), "itl_p50_s": low(dec["itl_s"]), "itl_p99_s": low(dec["itl_p95_s"]),
+            "ttft_solo_s": low(pre["ttft_solo_p95_s"]), "fits_any": float(bool(len(pre["gpu"]) and len(dec["gpu"]))),
+            "context_ok": float(w.longest_tokens <= model.max_context_tokens)}
