@@ -126,3 +126,22 @@ def test_a_workload_that_stops_leaves_the_later_periods(tmp_path: Path) -> None:
         "traffic": {"peak_requests_per_s": 2, "input_tokens": 500, "output_tokens": 200}}],
         horizon={"count": 3, "traffic": {"pilot": {"stop_period": 1}}}))
     assert [[w.name for w in p.problem.workloads] for p in r.periods] == [["chat", "pilot"], ["chat"], ["chat"]]
+
+
+DAY = [0.2] * 6 + [0.6] * 6 + [1.0] * 6 + [0.6] * 6  # a day whose mean is 0.6 of the peak
+
+
+def test_a_daily_shape_sets_the_average_traffic_of_every_period(tmp_path: Path) -> None:
+    r = roadmap(tmp_path, scenario(horizon={"count": 3, "traffic": {"chat": {"growth_per_period": 1.0,
+                                                                              "daily_shape": DAY}}}))
+    for period in r.periods:
+        w = period.problem.workload("chat")
+        assert w.average_requests_per_s == pytest.approx(0.6 * w.peak_requests_per_s)
+
+
+@pytest.mark.parametrize(("shape", "problem"), [(DAY[:23], "23 factors, not one per hour"),
+                                                ([0.8] * 24, "factors from 0.8 to 0.8"),
+                                                ([*DAY[:23], 1.5], "factors from 0.2 to 1.5")])
+def test_a_bad_daily_shape_names_the_key_path(tmp_path: Path, shape: list[float], problem: str) -> None:
+    text = _message(tmp_path, horizon={"count": 2, "traffic": {"chat": {"daily_shape": shape}}})
+    assert f"horizon.traffic.chat.daily_shape: {problem}" in text

@@ -21,7 +21,7 @@ from planner.scenario.load import LoadedScenario
 from planner.scenario.names import ResolvedNames, check_names
 from planner.schemas.roadmap import Horizon, PricePath
 from planner.schemas.scenario import Scenario
-from planner.units import MONTHS_PER_YEAR, kw_to_w, ms_to_s
+from planner.units import HOURS_PER_YEAR, MONTHS_PER_YEAR, kw_to_w, ms_to_s
 
 MONTHS_PER_PERIOD = {"quarter": 3, "month": 1}
 MAX_PEAK_REQUESTS_PER_S = 1e6
@@ -233,7 +233,30 @@ def _site_at(sc: Scenario, base: Problem, t: int) -> Problem:
     return replace(base, site=site)
 
 
-def _workloads_at(sc: Scenario, base: Problem, t: int, peak: dict[str, list[float]]) -> tuple[WorkloadDemand, ...]:
+HOURS_PER_DAY = int(HOURS_PER_YEAR) // 365  # a daily shape has one factor per hour (8760 h / 365 days, planner.units)
+SHAPE_PEAK_TOL = 1e-6
+"""How far the busiest hour of a daily shape may be from 1 (the peak) and still count as the peak."""
+
+
+def average_share(sc: Scenario, w: WorkloadDemand, file: str) -> float:
+    """The workload's average traffic as a share of its peak: its daily shape's mean factor when it has
+    one (checked: 24 factors from 0 to 1, the busiest 1), else the ratio its ``traffic`` states."""
+    h = sc.horizon
+    path = h.traffic.get(w.name) if h is not None else None
+    shape = path.daily_shape if path is not None else None
+    if shape is None:
+        return w.average_to_peak
+    key = f"horizon.traffic.{w.name}.daily_shape"
+    if len(shape) != HOURS_PER_DAY:
+        raise _error(file, key, f"{len(shape)} factors, not one per hour", f"give {HOURS_PER_DAY} factors")
+    if any(not 0.0 <= f <= 1.0 for f in shape) or abs(max(shape) - 1.0) > SHAPE_PEAK_TOL:
+        raise _error(file, key, f"factors from {min(shape):g} to {max(shape):g}: each hour is a share of the peak, "
+                     "so they lie between 0 and 1 and the busiest hour is 1", "divide every factor by the largest")
+    return sum(shape) / HOURS_PER_DAY
+
+
+def _workloads_at(sc: Scenario, base: Problem, t: int, peak: dict[str, list[float]],
+                  share: dict[str, float]) -> tuple[WorkloadDemand, ...]:
     h = sc.horizon
     assert h is not None
     out = []
@@ -246,7 +269,7 @@ def _workloads_at(sc: Scenario, base: Problem, t: int, peak: dict[str, list[floa
             if ch.workload == w.name and ch.from_period <= t + 1:
                 slo = replace(slo, ttft_p95_s=slo.ttft_p95_s if ch.ttft_p95_ms is None else ms_to_s(ch.ttft_p95_ms),
                               itl_p95_s=slo.itl_p95_s if ch.itl_p95_ms is None else ms_to_s(ch.itl_p95_ms))
-        out.append(replace(w, peak_requests_per_s=p, average_requests_per_s=w.average_to_peak * p, slo=slo))
+        out.append(replace(w, peak_requests_per_s=p, average_requests_per_s=share[w.name] * p, slo=slo))
     return tuple(out)
 
 
@@ -280,11 +303,12 @@ def resolve_roadmap(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
     cloud, cloud_options = _cloud(sc, catalog, names, file)
     extra = [o for gid, o in sorted(owned_options.items()) if gid not in base.gpus_by_id] + cloud_options
     peak = {w.name: peaks(sc, w, file) for w in base.workloads}
+    share = {w.name: average_share(sc, w, file) for w in base.workloads}
     years = MONTHS_PER_PERIOD[h.period] / MONTHS_PER_YEAR
     rate = sc.finance.discount_rate_per_year or 0.0
     periods = []
     for t, label in enumerate(labels(h)):
-        workloads = _workloads_at(sc, base, t, peak)
+        workloads = _workloads_at(sc, base, t, peak, share)
         if not workloads:
             raise _error(file, "horizon.traffic", f"no workload runs in period {t + 1} ({label})",
                          "start a workload earlier or shorten the horizon")

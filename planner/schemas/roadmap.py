@@ -36,6 +36,10 @@ class TrafficPath(StrictModel):
     """First period the workload runs (1: from the start); a launch later in the horizon."""
     stop_period: int | None = Field(None, ge=1, le=MAX_PERIODS)
     """Last period the workload runs (None: to the end of the horizon)."""
+    daily_shape: list[float] | None = None
+    """24 hourly factors, each the hour's traffic as a share of the peak (the busiest hour is 1). The
+    day's mean factor then sets the average traffic (energy, cost, carbon) in every period, instead
+    of the ratio of the workload's ``traffic.average_requests_per_s`` to its peak."""
 
 
 class PricePath(StrictModel):
