@@ -250,10 +250,11 @@ def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
             "itl_p99_s": float(np.min(np.where(ok, m["itl_p99_s"], np.inf))) if ok.any() else np.inf,
             "ttft_solo_s": float(np.min(np.where(ok, tail["ttft_s"], np.inf))) if ok.any() else np.inf,
             "fits_any": float(ok.any()), "context_ok": float(longest <= model.max_context_tokens)}
+    itl_factor = margin_columns(w, grid["gpu"])["itl"]  # sizing_confidence: ITL x (1 + e) (None: 1)
     for reason, limit_s, value in (("itl_p50", slo.itl_p50_s, m["itl_s"]), ("itl_p95", slo.itl_p95_s, m["itl_p95_s"]),
                                    ("itl_p99", slo.itl_p99_s, m["itl_p99_s"])):
         if limit_s is not None:
-            _reject(why, ~(value <= limit_s), reason)
+            _reject(why, ~(value * itl_factor <= limit_s if w.sizing is not None else value <= limit_s), reason)
     cols, rows = _feasible_columns(p, w, model, grid, np.flatnonzero(why == ""), m, tail)
     _reject(why, ~np.isin(np.arange(n), rows), "ttft")
     return _Points(cols, rows, why, m, problem, best)
@@ -276,9 +277,13 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     load = _replica_load(w, {k: v[idx] for k, v in m.items()}, at_1, tail["ttft_s"][idx])
     rate_max = load.rate_max()
     cap = rate_max.copy()
+    margin = margin_columns(w, grid["gpu"][idx])  # sizing_confidence: TTFT x (1 + e) meets the SLO
     for q, limit_s in slo.ttft_by_quantile():
         if limit_s is not None:
-            cap = np.minimum(cap, max_rate_meeting(np.full(len(idx), limit_s), load, q, rate_max))
+            limit = np.full(len(idx), limit_s) if w.sizing is None else limit_s / margin["ttft"]
+            cap = np.minimum(cap, max_rate_meeting(limit, load, q, rate_max))
+    if w.sizing is not None:  # and a replica serving 1 / (1 + e) of the estimated rate still does
+        cap = cap / margin["throughput"]
     keep = cap > 1e-9
     idx, cap, load = idx[keep], cap[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
@@ -315,6 +320,16 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "gpu_output_tokens_per_s_per_w": m["output_tokens_per_s"][idx] / m["power_total_w"][idx],
     }
     return cols, idx
+
+
+def margin_columns(w: WorkloadDemand, gpus: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row, the factors sizing at ``w.sizing_confidence`` applies (planner.problem.sizing): TTFT and ITL
+    multiplied, capacity divided; 1 without a sizing confidence."""
+    names = ("ttft", "itl", "throughput")
+    if w.sizing is None:
+        return {k: np.ones(len(gpus)) for k in names}
+    by_gpu = dict(w.sizing.by_gpu)
+    return {k: np.array([getattr(by_gpu[str(g)], k) for g in gpus], dtype=float) for k in names}
 
 
 PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token", "energy_compute_j_per_token",

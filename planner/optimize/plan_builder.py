@@ -6,15 +6,18 @@ and the constraints table come from planner.plan.figures, the functions `planner
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from planner import __version__
 from planner.candidates import disaggregated
+from planner.candidates.generate import generate_candidates
 from planner.candidates.queueing import ttft_from_candidates
 from planner.core.constants import COEFFICIENTS, FIXED
 from planner.export.launch import launch_for
-from planner.optimize.backend import SolveResult
-from planner.optimize.program import OBJECTIVE_EXPR, int_value, power_limits_w, roles, value
+from planner.optimize.backend import SolveResult, run_solver
+from planner.optimize.program import OBJECTIVE_EXPR, build_program, int_value, power_limits_w, roles, value
 from planner.optimize.ties import TIE_RULE
 from planner.plan import energy, figures
 from planner.problem.model import Problem, WorkloadDemand
@@ -31,7 +34,10 @@ from planner.schemas.plan import (
     Rack,
     ScenarioRef,
     ServerGroup,
+    SizingMargin,
+    SizingMarginTotals,
     Solver,
+    Totals,
     WorkloadRow,
 )
 from planner.units import BTU_PER_HR_PER_W, HOURS_PER_YEAR, s_to_ms
@@ -78,7 +84,7 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
         prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]), engine=w.engine,
         power_limit_w=None if np.isnan(limit_w := float(power_limits_w(m.cand)[i])) else limit_w,
         speculative=w.speculative, role=role if w.disaggregated else None,
-        **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
+        sizing_margin=sizing_margin(w, g.id), **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
 
 
 def _with_phase_figures(d: Deployment, r: SolveResult, i: int) -> Deployment:
@@ -205,6 +211,7 @@ def build_plan(r: SolveResult, notes: list[str]) -> Plan:
     fleet = figures.totals(p, deployments, servers, len(racks), {g.id: g.spare_gpu_w for g in p.gpus})
     constraints = figures.constraints(p, deployments, servers, racks, fleet)
     verify(constraints, deployments, servers, r)
+    fleet = with_sizing_totals(fleet, r)
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION, tool_version=__version__,
         scenario=ScenarioRef(name=p.name, description=p.description, file=p.file_name, override=p.override,
@@ -220,6 +227,31 @@ def build_plan(r: SolveResult, notes: list[str]) -> Plan:
         assumptions=[Assumption.model_validate(a) for a in _assumptions(p, r, notes)],
         analysis=Analysis(what_if="skipped", objective_alternatives="skipped",
                           skipped_reason="not run (planner.optimize.solve adds the analysis)"))
+
+
+def sizing_margin(w: WorkloadDemand, gpu_id: str) -> SizingMargin | None:
+    """The factors ``w``'s sizing_confidence applied on ``gpu_id`` (None: sized at the point estimate)."""
+    if w.sizing is None:
+        return None
+    f = w.sizing.factors(gpu_id)
+    return SizingMargin(confidence=w.sizing.confidence, ttft_factor=f.ttft, itl_factor=f.itl,
+                        throughput_factor=f.throughput, group=f.group)
+
+
+def with_sizing_totals(fleet: Totals, r: SolveResult) -> Totals:
+    """``fleet`` with the GPUs sizing at a confidence adds, measured: the same problem solved again with every
+    workload at its point estimate (the same solver and time limit). Unchanged when no workload has one."""
+    p = r.model.problem
+    if all(w.sizing is None for w in p.workloads):
+        return fleet
+    point = replace(p, workloads=tuple(replace(w, sizing=None) for w in p.workloads))
+    r0 = run_solver(build_program(point, generate_candidates(point)), r.solver_name, r.time_limit_s)
+    if r0.status == "infeasible":  # looser than the plan's own problem: never expected
+        return fleet
+    base = build_plan(r0, []).totals
+    value0 = float(getattr(base, OBJECTIVE_EXPR[p.objective]))
+    return fleet.model_copy(update={"sizing_margin": SizingMarginTotals(
+        gpus_at_point_estimate=base.gpus, gpus_added=fleet.gpus - base.gpus, objective_at_point_estimate=value0)})
 
 
 def workload_row(w: WorkloadDemand) -> dict[str, float | int | str | None]:

@@ -27,6 +27,7 @@ from planner.problem.model import (
     TokenLengths,
     WorkloadDemand,
 )
+from planner.problem.sizing import with_sizing
 from planner.scenario.load import LoadedScenario
 from planner.scenario.names import ResolvedNames, check_names
 from planner.schemas.calibration import Calibration
@@ -252,7 +253,8 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
     return Problem(
         name=sc.name, description=sc.description, objective=sc.objective, file_name=loaded.path.name,
         override=loaded.override,
-        workloads=tuple(workload_demand(w, names.models[w.name], names.draft_models.get(w.name)) for w in active),
+        workloads=tuple(with_sizing(workload_demand(w, names.models[w.name], names.draft_models.get(w.name)),
+                                    w.sizing_confidence, catalog.model(names.models[w.name]), gpus) for w in active),
         gpus=tuple(gpus), site=site, money=money(sc.finance), calibration=cal,
         calibration_file=cal_path.name if cal_path else None, calibration_origin=_origin(cal),
         hashes=hashes, catalog=catalog,

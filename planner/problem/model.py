@@ -33,6 +33,30 @@ class TokenLengths:
 
 
 @dataclass(frozen=True)
+class MarginFactors:
+    """How sizing at a confidence treats one GPU's estimates (docs/confidence.md): latencies x (1 + e),
+    throughput / (1 + e), e the metric's expected error at the confidence."""
+
+    ttft: float
+    itl: float
+    throughput: float
+    group: str
+    """The expected-error groups the factors come from (planner/data/expected_error.yaml)."""
+
+
+@dataclass(frozen=True)
+class SizingMargin:
+    """A workload sized so its SLOs hold when the estimates err at the ``confidence`` quantile."""
+
+    confidence: float
+    by_gpu: tuple[tuple[str, MarginFactors], ...]
+    """(GPU id, its factors), one per GPU option."""
+
+    def factors(self, gpu_id: str) -> MarginFactors:
+        return dict(self.by_gpu)[gpu_id]
+
+
+@dataclass(frozen=True)
 class Slo:
     """Latency promises in seconds (None: no promise)."""
 
@@ -74,6 +98,8 @@ class WorkloadDemand:
     """Speculative decoding, defaults filled and the draft model a catalog id (None: off)."""
     serving: tuple[str, ...] = ("aggregated",)
     """Serving modes the optimizer may choose (workloads[].serving): aggregated, disaggregated."""
+    sizing: SizingMargin | None = None
+    """workloads[].sizing_confidence resolved per GPU option (None: size at the point estimate)."""
 
     @property
     def aggregated(self) -> bool:

@@ -147,6 +147,30 @@ class Launch(PlanModel):
     """What the command cannot say by itself (a checkpoint to quantize first, ...)."""
 
 
+class SizingMargin(PlanModel):
+    """How a deployment was sized at its workload's sizing_confidence (docs/confidence.md)."""
+    confidence: Number
+    """workloads[].sizing_confidence: the quantile of the held-out estimate error the SLOs must hold at."""
+    ttft_factor: Number
+    """TTFT estimates multiplied by this (1 + the TTFT error at the confidence) before the SLO test."""
+    itl_factor: Number
+    """ITL estimates multiplied by this before the SLO test."""
+    throughput_factor: Number
+    """Capacity divided by this (1 + the throughput error at the confidence)."""
+    group: str
+    """The expected-error groups the factors come from (planner/data/expected_error.yaml)."""
+
+
+class SizingMarginTotals(PlanModel):
+    """What sizing at a confidence adds to the fleet, measured by solving the scenario both ways."""
+    gpus_at_point_estimate: Count
+    """GPUs of the same scenario's plan sized at the point estimate (no sizing_confidence)."""
+    gpus_added: int
+    """This plan's GPUs minus gpus_at_point_estimate."""
+    objective_at_point_estimate: Number
+    """The objective's value of the point-estimate plan (same unit as the plan's objective)."""
+
+
 class EnergyBreakdown(PlanModel):
     """GPU energy per output token by cause (J), the core's physical power terms (planner.core.model)."""
     static: Number
@@ -163,7 +187,8 @@ PHASE_ENERGY_KEYS = frozenset({"energy_breakdown_j_per_token", "kwh_per_million_
                                "output_tokens_per_s_per_w", "prefill_flops", "decode_flops_per_token",
                                "prefill_energy_j", "decode_energy_per_token_j"})
 """Per-phase and per-cause figures of a deployment (planner.plan.energy); absent from plans written before them."""
-DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", "speculative", "role", *PHASE_ENERGY_KEYS})
+DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", "speculative", "role", "sizing_margin",
+                                      *PHASE_ENERGY_KEYS})
 """Deployment keys left out of plan.json when null (plans written before they existed read back byte for byte)."""
 
 
@@ -233,6 +258,8 @@ class Deployment(PlanModel):
     catalog id); absent when off."""
     launch: Launch | None = None
     """How to start one replica (engine command and flags); null in plans written before it existed."""
+    sizing_margin: SizingMargin | None = None
+    """The factors its workload's sizing_confidence applied; absent when sized at the point estimate."""
 
     @model_serializer(mode="wrap")
     def _omit_null_optional(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -340,10 +367,13 @@ class Totals(PlanModel):
     """Capex share: racks with their PDUs."""
     annual_support_usd: Number = 0.0
     """Hardware support per year (a share of the GPUs, servers, network and storage capex)."""
+    sizing_margin: SizingMarginTotals | None = None
+    """GPUs a workload's sizing_confidence adds versus sizing at the point estimate; absent without one."""
 
     @model_serializer(mode="wrap")
     def _capex_lines_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_unset(self, handler(self), CAPEX_LINE_TOTALS)
+        data = _without_unset(self, handler(self), CAPEX_LINE_TOTALS)
+        return {k: v for k, v in data.items() if not (k == "sizing_margin" and v is None)}
 
 
 class Constraint(PlanModel):

@@ -123,6 +123,10 @@ class Workload(StrictModel):
     speculative: Speculative | None = None
     """Speculative decoding: {method: draft | eagle | mtp, draft_model (draft only), tokens, acceptance_rate}.
     Off when absent. Acceptance defaults per method from published figures (docs/speculative.md)."""
+    sizing_confidence: float | None = Field(None, ge=0.5, le=0.95)
+    """Size capacity so the SLOs hold when the estimates err at this quantile of their held-out error (0.9: the
+    90th percentile; docs/confidence.md): latencies inflated and throughput deflated per GPU before the SLO test
+    and the capacity. None: size at the point estimate."""
     serving: list[Literal["aggregated", "disaggregated"]] = ["aggregated"]
     """Serving modes the optimizer may choose: aggregated (prefill and decode on the same replicas) and
     disaggregated (a prefill pool and a decode pool, the KV cache sent between them: docs/disaggregated.md)."""
