@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,9 @@ def test_solve_a_path_returns_the_typed_plan(chatbot):
 def test_deployments_frame_has_one_row_per_deployment_and_every_field(chatbot):
     frame = chatbot.frames()["deployments"]
     assert len(frame) == len(chatbot.deployments)
-    assert list(frame.columns) == list(Deployment.model_fields)
+    serving = [c for c in ("role", "speculative_method", "speculative_tokens", "launch_command")
+               if c not in Deployment.model_fields]
+    assert list(frame.columns) == list(Deployment.model_fields) + serving
     for i, d in enumerate(chatbot.deployments):
         row = frame.iloc[i]
         assert (row["workload"], row["model"], row["gpu"], row["precision"]) == (d.workload, d.model, d.gpu,
@@ -110,3 +113,22 @@ def test_the_documented_call_works_in_a_fresh_interpreter():
             'print(len(f["deployments"]), sorted(f["deployments"].columns)[:3])')
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout
     assert out.startswith("1 ")
+
+
+def test_deployments_frame_carries_the_serving_decisions(chatbot_doc):
+    doc = copy.deepcopy(chatbot_doc)
+    doc["workloads"][0]["speculative"] = {"method": "eagle", "tokens": 2}
+    plan = solve(doc, analysis=False)
+    frame = plan.frames()["deployments"]
+    for i, d in enumerate(plan.deployments):
+        row = frame.iloc[i]
+        assert row["power_limit_w"] == d.power_limit_w and d.power_limit_w is not None
+        assert row["role"] == (getattr(d, "role", None) or "aggregated")
+        assert (row["speculative_method"], row["speculative_tokens"]) == ("eagle", 2) == (
+            d.speculative.method, d.speculative.tokens)
+        command = row["launch_command"]
+        assert isinstance(command, str) and shlex.split(command)[-len(d.launch.argv):] == d.launch.argv
+        assert "--speculative-config" in command and f"--max-num-seqs {d.batch_size}" in command
+    plain = solve(chatbot_doc, analysis=False).frames()["deployments"]
+    assert plain["speculative_method"].isna().all() and plain["speculative_tokens"].isna().all()
+    assert (plain["role"] == "aggregated").all()

@@ -12,6 +12,7 @@ and objective alternatives were computed or skipped, and why. No 1.x key is rena
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import ItemsView, KeysView, ValuesView
 from typing import Annotated, Any, Literal
 
@@ -145,6 +146,12 @@ class Launch(PlanModel):
     """Command (run as root on each server, before the engine) that sets power_limit_w on a replica's GPUs."""
     notes: list[str] = []
     """What the command cannot say by itself (a checkpoint to quantize first, ...)."""
+
+    @property
+    def command(self) -> str:
+        """``argv`` (after ``env`` as assignments) as one shell line, every word quoted as the shell needs."""
+        assignments = [f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items())]
+        return " ".join([*assignments, *(shlex.quote(word) for word in self.argv)])
 
 
 class SizingMargin(PlanModel):
@@ -688,6 +695,16 @@ class RoadmapPeriod(PlanModel):
     totals: RoadmapTotals
 
 
+def serving_columns(deployments: list[Deployment]) -> dict[str, list[Any]]:
+    """A deployment's serving decisions as flat columns of ``Plan.frames()["deployments"]``: role (aggregated
+    where the plan records none), speculative_method and speculative_tokens (None when off), launch_command
+    (Launch.command; None in plans written before deployments carried a launch spec)."""
+    return {"role": [getattr(d, "role", None) or "aggregated" for d in deployments],
+            "speculative_method": [d.speculative.method if d.speculative else None for d in deployments],
+            "speculative_tokens": [d.speculative.tokens_or_default if d.speculative else None for d in deployments],
+            "launch_command": [d.launch.command if d.launch else None for d in deployments]}
+
+
 class Plan(PlanModel):
     schema_version: str
     tool_version: str
@@ -737,12 +754,16 @@ class Plan(PlanModel):
     def frames(self) -> dict[str, Any]:
         """The plan as pandas DataFrames: ``deployments`` (one row per deployment, every Deployment field:
         workload, model, gpu, precision, tp, replicas, gpus, ...), ``servers``, ``racks``, ``totals`` (one
-        row) and ``constraints``; columns are the plan.json keys, so units are in the names."""
+        row) and ``constraints``; columns are the plan.json keys, so units are in the names. ``deployments`` also
+        has the serving decisions flat (serving_columns): role, speculative_method, speculative_tokens and
+        launch_command (one shell line)."""
         import pandas as pd  # only a caller who asks for frames pays for pandas
 
         tables: dict[str, tuple[type[PlanModel], list[PlanModel]]] = {
             "deployments": (Deployment, list(self.deployments)), "servers": (ServerGroup, list(self.servers)),
             "racks": (Rack, list(self.racks)), "totals": (Totals, [self.totals]),
             "constraints": (Constraint, list(self.constraints))}
-        return {name: pd.DataFrame([row.model_dump() for row in rows], columns=list(model.model_fields))
-                for name, (model, rows) in tables.items()}
+        out = {name: pd.DataFrame([row.model_dump() for row in rows], columns=list(model.model_fields))
+               for name, (model, rows) in tables.items()}
+        out["deployments"] = out["deployments"].assign(**serving_columns(self.deployments))
+        return out
