@@ -44,4 +44,7 @@ def pipe_table(t: Table) -> Verbatim:
 
 
 def code_block(text: str, language: str) -> Verbatim:
-    return Verbatim(f"```{language}\n{text.rstrip()}\n```")
+    """A fenced block of ``text``: the fence is longer than any run of backticks in it, so no line of the
+    text (a launch command from a hand-edited plan) can close it."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return Verbatim(f"{fence}{language}\n{text.rstrip()}\n{fence}")

@@ -6,6 +6,7 @@ from typing import Any
 
 from planner.report import format as f
 from planner.report.labels import label
+from planner.report.serving import how_to_run, serving_table
 from planner.report.tables import Cell, Table, key_value_table, table
 from planner.schemas.plan import Alternative, Deployment, Plan, WorkloadRow
 
@@ -101,11 +102,26 @@ def _alternative_row(i: int, a: Alternative, unit: f.Unit) -> list[Cell]:
             f.fig(a.objective_delta, unit, f"{src}.objective_delta"), Cell(a.reason)]
 
 
+def power_limited(plan: Plan, d: Deployment) -> bool:
+    """The deployment runs below its GPU's TDP (its servers record the limit)."""
+    return any(s.gpu == d.gpu and s.power_limit_w is not None and s.power_limit_w == d.power_limit_w
+               for s in plan.servers)
+
+
 def power_limit_text(plan: Plan, d: Deployment) -> str:
     """", GPUs capped at N W" when the deployment runs below TDP (its servers record the limit), else ""."""
-    limited = any(s.gpu == d.gpu and s.power_limit_w is not None and s.power_limit_w == d.power_limit_w
-                  for s in plan.servers)
-    return f", GPUs capped at {d.power_limit_w:g} W (nvidia-smi -pl)" if limited else ""
+    return f", GPUs capped at {d.power_limit_w:g} W (nvidia-smi -pl)" if power_limited(plan, d) else ""
+
+
+def role_text(d: Deployment) -> str:
+    """The pool a deployment of disaggregated serving is, and which latency it owns; "" for aggregated replicas."""
+    role = getattr(d, "role", None)
+    if role == "prefill":
+        return (", prefill pool of disaggregated serving (its TTFT includes the KV-cache transfer; "
+                "ITL is the decode pool's)")
+    if role == "decode":
+        return ", decode pool of disaggregated serving (its ITL; TTFT is the prefill pool's)"
+    return ""
 
 
 def workload_view(plan: Plan, name: str) -> dict[str, Any]:
@@ -115,8 +131,11 @@ def workload_view(plan: Plan, name: str) -> dict[str, Any]:
         "inputs": inputs_table(plan, name),
         "config": config_table(plan, indices),
         "deployments": [{"title": f"{plan.deployments[i].model} on {plan.deployments[i].gpu} "
-                                  f"({plan.deployments[i].precision}){power_limit_text(plan, plan.deployments[i])}",
-                         "performance": performance_table(plan.deployments[i], i)} for i in indices],
+                                  f"({plan.deployments[i].precision}){power_limit_text(plan, plan.deployments[i])}"
+                                  f"{role_text(plan.deployments[i])}",
+                         "performance": performance_table(plan.deployments[i], i),
+                         "serving": serving_table(plan.deployments[i], i, power_limited(plan, plan.deployments[i])),
+                         "how_to_run": how_to_run(plan.deployments[i])} for i in indices],
         "alternatives": alternatives_table(plan, name),
     }
 
