@@ -49,9 +49,9 @@ def test_shipped_measurements_load_and_resolve_names(catalog):
     assert set(m.frame["gpu"]) == {"h100-sxm", "a100-sxm-40gb"}
     assert set(m.frame["engine"]) == {"vllm", "trt-llm"}
     cols = to_configs(m)
-    # expert-parallel MoE rows (num_gpus > tp) are modelled as tensor parallelism over every GPU
+    # expert-parallel MoE rows (num_gpus > tp, "tp1 x ep8"): attention data parallel ranks, experts over all GPUs
     ep = (m.frame["model"] == "qwen3-235b-a22b").to_numpy() & (m.frame["source_id"] == "MLE3").to_numpy()
-    assert set(cols["tp"][ep]) == {8.0}
+    assert (set(cols["tp"][ep]), set(cols["dp"][ep]), set(cols["ep"][ep])) == ({1.0}, {8.0}, {8.0})
     t = measured_targets(m)
     assert t["itl_s"][0] == pytest.approx(7.32e-3)
     assert t["power_total_w"][0] == pytest.approx(486.4)

@@ -217,7 +217,7 @@ def baseline_predictions(x: Mapping[str, Any], core: Mapping[str, np.ndarray]) -
     """The three baselines (see the module docstring); ``core`` supplies weights per GPU and batch."""
     n = len(x["tp"])
     nan = np.full(n, _NO_METRIC)
-    n_gpu = x["tp"] * x["pp"]
+    n_gpu = core["num_gpus"]  # tp x pp x dp
     itl = core["weights_per_gpu_bytes"] * x["pp"] / (ROOFLINE_BW_EFFICIENCY * x["bandwidth_bytes_per_s"])
     thr = core["batch_size"] / itl
     tdp = x["tdp_w"] * n_gpu

@@ -7,7 +7,7 @@ is an error, so that a misspelled ``avg_power_watts`` is not silently read as "n
 | --- | --- |
 | source_id | where the point comes from (free text; e.g. MLE3, TRTLLM_PERF, lab-2026-11) |
 | model, gpu | names or aliases from the catalogs (Hugging Face repo ids work) |
-| num_gpus, tp, pp | GPUs of the run and its tensor/pipeline parallelism (num_gpus > tp*pp: expert parallel) |
+| num_gpus, tp, pp | GPUs of the run and its tensor/pipeline parallelism (num_gpus > tp*pp: data parallel + experts) |
 | precision | bf16, fp16, fp8, int8, int4, fp4 (mxfp4/nvfp4 accepted as fp4) |
 | engine | vLLM, TRT-LLM, SGLang, ... (blank = vLLM) |
 | batch_or_concurrency | sequences in flight (max_num_seqs or client concurrency); blank = engine's max |
@@ -19,7 +19,8 @@ is an error, so that a misspelled ``avg_power_watts`` is not silently read as "n
 | power_scope | summed (blank, "total", "GPU-only, summed over all GPUs"), per GPU, or wall (not scored) |
 | energy_j_per_token | energy per output token (J); derived from power and throughput when blank |
 | fit_weight | optional: weight of the row in `planner calibrate` (0 = score only; blank = 1, or 0 for MLE2) |
-| notes | free text (an ``avg_batch=N`` in it is read as achieved_batch when that column is blank) |
+| notes | free text (an ``avg_batch=N`` in it is read as achieved_batch when that column is blank; ``ep=N`` and
+  "attention DP" set the run's expert and attention data parallelism, parallel_layout) |
 | scenario, total_params_b, active_params_b | descriptive, not read |
 
 Required columns: model, gpu, num_gpus, tp, precision, output_tokens, throughput_tok_s. Every number
@@ -307,6 +308,8 @@ def parse_measurements(raw: bytes, path: str, catalog: Catalog) -> Measurements:
                          "write a plain number in the column's unit, without a unit suffix")
         out[col] = parsed.where(~bad).astype(float)
     out["achieved_batch"] = out["achieved_batch"].fillna(_column(df, "notes").map(_achieved_batch))
+    out["ep_noted"] = _column(df, "notes").map(_expert_parallel).astype(float)
+    out["attention_dp"] = _column(df, "notes").map(_attention_dp).astype(bool)
     out["source_id"] = _column(df, "source_id", "user").replace("", "user")
     out["power_scope"] = _power_scopes(_column(df, "power_scope"), problems)
     out["pp"] = out["pp"].fillna(1.0)
@@ -314,6 +317,7 @@ def parse_measurements(raw: bytes, path: str, catalog: Catalog) -> Measurements:
     _resolve_names(df, out, catalog, problems)
     _check_values(out, catalog, problems)
     problems.raise_if_any()
+    out["parallel_capable"] = [_parallel_capable(catalog.model(str(name))) for name in out["model"]]
     return Measurements(frame=out.reset_index(drop=True), path=str(p), sha256=hashlib.sha256(raw).hexdigest())
 
 
@@ -456,19 +460,57 @@ def _check_power(out: Any, catalog: Catalog, problems: _Problems) -> None:
                          f"{spec.id} ({spec.idle_w:.0f} W)", "check the unit (W, not kW) and power_scope")
 
 
-def to_configs(m: Measurements) -> dict[str, np.ndarray]:
-    """Configuration columns for the estimation core: one replica of the measured run.
+def _parallel_capable(model: Any) -> bool:
+    """The model can run expert or attention data parallelism (MoE, or MLA attention)."""
+    return model.moe is not None or model.attention.kind == "mla"
 
-    Expert-parallel runs (num_gpus > tp x pp) are modelled as tensor parallelism over all their
-    GPUs (weights sharded across every GPU, activations exchanged every layer).
+
+def _expert_parallel(notes: str) -> float:
+    """``ep=N`` in a row's notes (the run's expert parallelism), else NaN."""
+    m = re.search(r"(?<![A-Za-z_])ep=([0-9]+)", notes or "")
+    return float(m.group(1)) if m else np.nan
+
+
+def _attention_dp(notes: str) -> bool:
+    """The notes say the run used attention data parallelism (TRT-LLM enable_attention_dp)."""
+    return "attention dp" in (notes or "").lower()
+
+
+def parallel_layout(m: Measurements) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tp, dp, ep) of each measured run, as the engines lay them out:
+
+    * num_gpus > tp x pp (vLLM ``--data-parallel-size N --enable-expert-parallel``): the other GPUs are
+      attention data-parallel ranks, dp = num_gpus / (tp x pp), and the experts are spread over all the
+      GPUs (ep = num_gpus, or the notes' ``ep=N``);
+    * notes saying "attention DP" (TRT-LLM ``enable_attention_dp`` with ``--ep``): tp is the MoE group,
+      attention runs one rank per GPU: tp 1, dp = num_gpus / pp, ep = num_gpus (or ``ep=N``);
+    * otherwise tp x pp, ep 1, dp 1 (experts sliced by tensor parallelism); a dense model on more GPUs
+      than tp x pp keeps the older reading, tensor parallelism over all of them.
     """
     f = m.frame
-    tp = np.where(f["num_gpus"] > f["tp"] * f["pp"], f["num_gpus"] / f["pp"], f["tp"])
+    gpus, tp, pp = (f[k].to_numpy(dtype=float) for k in ("num_gpus", "tp", "pp"))
+    ep_note = f["ep_noted"].to_numpy(dtype=float) if "ep_noted" in f else np.full(len(f), np.nan)
+    noted_dp = f["attention_dp"].to_numpy(dtype=bool) if "attention_dp" in f else np.zeros(len(f), dtype=bool)
+    capable = (f["parallel_capable"].to_numpy(dtype=bool) if "parallel_capable" in f
+               else np.ones(len(f), dtype=bool))
+    att_dp = noted_dp & (gpus == tp * pp) & (tp > 1) & capable
+    extra = (gpus > tp * pp) & capable
+    tp_out = np.where(att_dp, 1.0, np.where((gpus > tp * pp) & ~capable, gpus / pp, tp))
+    dp = np.where(extra, gpus / (tp * pp), np.where(att_dp, gpus / pp, 1.0))
+    ep = np.where(extra | att_dp, np.where(np.isnan(ep_note), gpus, ep_note), 1.0)
+    return tp_out, dp, ep
+
+
+def to_configs(m: Measurements) -> dict[str, np.ndarray]:
+    """Configuration columns for the estimation core: one replica of the measured run, with its expert
+    and attention data parallelism (parallel_layout)."""
+    f = m.frame
+    tp, dp, ep = parallel_layout(m)
     batch = f["achieved_batch"].fillna(f["batch_or_concurrency"]).to_numpy(dtype=float)
     return {
         "model": f["model"].to_numpy(dtype=str), "gpu": f["gpu"].to_numpy(dtype=str),
         "precision": f["precision"].to_numpy(dtype=str), "tp": tp.astype(float),
-        "pp": f["pp"].to_numpy(dtype=float), "batch_size": batch,
+        "pp": f["pp"].to_numpy(dtype=float), "ep": ep, "dp": dp, "batch_size": batch,
         "input_tokens": f["input_tokens"].to_numpy(dtype=float),
         "output_tokens": f["output_tokens"].to_numpy(dtype=float),
         "engine": f["engine"].to_numpy(dtype=str),

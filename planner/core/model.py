@@ -261,7 +261,9 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
     micro = batch / (pp * dp)  # one data-parallel rank's micro-batch
     s = stage_work(x, c, micro, prefill_tokens / (pp * dp), context, eta_compute, inv)
     p2p = (pp - 1.0) * x["interconnect_latency_s"]
-    per_seq = c["seq_overhead_s"] * (batch / dp)  # GPU work per sequence of the rank: busy for power
+    # per-sequence work over the whole replica: vLLM data-parallel ranks share one front-end process that
+    # detokenizes and streams every sequence (--api-server-count scales it out); busy for power
+    per_seq = c["seq_overhead_s"] * batch
     step = pp * s["time_s"] + p2p + c["step_overhead_s"] + per_seq
     return {**s, "step_s": step, "busy_s": pp * s["kernel_time_s"] + per_seq,
             "bytes_per_gpu": pp * s["bytes"], "flops_per_gpu": pp * s["flops"],
