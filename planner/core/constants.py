@@ -43,9 +43,10 @@ COEFFICIENTS: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
              "fixed per-step time outside GPU kernels (scheduler, launch, sampling) in vLLM-class engines; "
              "vLLM v1 blog (2025) reports CPU overhead of a few ms per step before CUDA graphs/async scheduling"),
     Constant("seq_overhead_s", 20e-6, 0.0, 100e-6, "s",
-             "per-sequence per-step GPU time not covered by the rooflines (sampling, per-sequence "
-             "attention setup and block tables, MoE token permutation); tens of microseconds per "
-             "sequence in vLLM profiles"),
+             "per-sequence per-step time not covered by the rooflines (sampling, per-sequence "
+             "attention setup and block tables, MoE token permutation, the front-end's detokenizing and "
+             "streaming); tens of microseconds per sequence in vLLM profiles; counted over the whole "
+             "replica, as vLLM's data-parallel ranks share one front-end process"),
     Constant("quantized_bw_factor", 0.80, 0.35, 1.00, "1",
              "bandwidth efficiency of sub-16-bit (fp8/int8/int4/fp4) weight streaming relative to "
              "16-bit: small-M quantized GEMMs also (de)quantize activations or weights per layer; "
@@ -55,8 +56,9 @@ COEFFICIENTS: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
              "all-reduce in serving (rank skew and synchronization add to the link latency; "
              "llm-analysis 8 us, aiconfigurator 10 us, custom all-reduce 5-20 us)"),
     Constant("moe_dispatch_latency_s", 10e-6, 0.0, 150e-6, "s",
-             "per MoE layer and step, latency of routing plus the expert-parallel dispatch/combine "
-             "exchange when experts are sharded over GPUs; all-to-all is latency-bound at decode sizes "
+             "per MoE layer and step, latency of routing plus the dispatch/combine exchange when experts "
+             "are sharded over GPUs (with ep > 1: per all-to-all, dispatch and combine each, on top of "
+             "the link's message latency); all-to-all is latency-bound at decode sizes "
              "(DeepEP/pplx-kernels report tens of microseconds per dispatch)"),
     Constant("power_active_share", 0.30, 0.0, 0.6, "1",
              "share of (TDP - idle) a serving GPU draws at its boost clock before any byte moved or FLOP "
