@@ -182,3 +182,35 @@ def test_a_binding_limit_gets_a_what_if_from_the_period_it_first_binds_in(tmp_pa
     assert len(rows) == 1 and rows[0].startswith("+1 racks from P2 (from 1 to 2): the racks limit ")
     assert "objective -" in rows[0] or "objective +0" in rows[0]  # one more rack never costs more
     assert plan.periods == base.periods  # the what-if re-solve leaves the roadmap itself alone
+
+
+NIGHT_AND_DAY = [0.1] * 8 + [1.0] * 8 + [0.4] * 8
+
+
+def test_suspending_idle_replicas_in_quiet_hours_lowers_average_power_and_running_cost(tmp_path: Path) -> None:
+    hardware = {"gpus": ["h100-sxm"], "owned": [{**OWNED_H100, "servers": 2}]}
+    traffic = {"chat": {"growth_per_period": 3.0, "daily_shape": NIGHT_AND_DAY}}
+    kept_up = _solve(tmp_path, hardware=hardware, horizon={"count": 3, "traffic": traffic})
+    suspended = _solve(tmp_path, hardware=hardware, horizon={"count": 3, "traffic": traffic, "scale_down_idle": True})
+    assert kept_up.periods is not None and suspended.periods is not None
+    first_up, first_down = kept_up.periods[0], suspended.periods[0]
+    assert [d.replicas for d in first_down.deployments] == [1]  # a pool of one replica saves nothing ...
+    assert first_down.totals.it_power_avg_w == pytest.approx(first_up.totals.it_power_avg_w)
+    for up, down in zip(kept_up.periods[1:], suspended.periods[1:], strict=True):  # ... larger pools do
+        assert down.totals.it_power_avg_w < up.totals.it_power_avg_w
+        assert down.totals.running_usd < up.totals.running_usd
+        assert down.totals.it_power_nameplate_w == up.totals.it_power_nameplate_w  # every replica serves the peak
+    assert suspended.objective.value < kept_up.objective.value
+    assert any("horizon.scale_down_idle" in a.value for a in suspended.assumptions)
+
+
+def test_scale_down_without_a_daily_shape_or_an_energy_objective_names_the_key_path(tmp_path: Path) -> None:
+    from planner.errors import InputError
+
+    with pytest.raises(InputError) as exc:
+        roadmap(tmp_path, scenario(horizon={"count": 2, "scale_down_idle": True}))
+    assert "horizon.scale_down_idle: no workload has a daily shape" in exc.value.render()
+    shaped = {"count": 2, "scale_down_idle": True, "traffic": {"chat": {"daily_shape": NIGHT_AND_DAY}}}
+    with pytest.raises(InputError) as exc:
+        roadmap(tmp_path, scenario(objective="min_gpus", horizon=shaped))
+    assert "horizon.scale_down_idle: objective min_gpus does not count energy" in exc.value.render()

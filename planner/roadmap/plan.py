@@ -82,6 +82,12 @@ def _counts(items: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in sorted(items.items()) if v > 0}
 
 
+def _average_w(rm: RoadmapModel, t: int, fleet: PeriodFleet) -> float:
+    """The period's average IT power: with idle replicas suspended, the program's (the deployments'
+    figures keep every replica up); else the plan's figures."""
+    return value(rm.onsite[t].expr["it_power_avg_w"]) if rm.roadmap.scale_down_idle else fleet.totals.it_power_avg_w
+
+
 def period_entry(rm: RoadmapModel, t: int, fleet: PeriodFleet) -> RoadmapPeriod:
     r = rm.roadmap
     period = r.periods[t]
@@ -98,7 +104,7 @@ def period_entry(rm: RoadmapModel, t: int, fleet: PeriodFleet) -> RoadmapPeriod:
     totals = RoadmapTotals(
         servers=sum(installed.values()), gpus=fleet.totals.gpus, gpus_rented=sum(s.gpus for s in fleet.rented),
         racks=fleet.totals.racks, it_power_nameplate_w=fleet.totals.it_power_nameplate_w,
-        it_power_max_w=fleet.totals.it_power_max_w, it_power_avg_w=fleet.totals.it_power_avg_w,
+        it_power_max_w=fleet.totals.it_power_max_w, it_power_avg_w=_average_w(rm, t, fleet),
         power_cap_w=site.power_cap_w, racks_available=site.racks,
         capex_usd=value(rm.period_expr("capex_usd", t)), running_usd=value(rm.period_expr("running_usd", t)),
         rental_usd=value(rm.period_expr("rental_usd", t)), resale_usd=value(rm.period_expr("resale_usd", t)),
@@ -135,6 +141,11 @@ def roadmap_notes(rm: RoadmapModel, binds: dict[str, str]) -> list[str]:
     notes += [f"{c.option}: {c.gpus_per_instance}-GPU instances at {c.usd_per_hour:g} USD/h ({c.pricing}, "
               f"held for whole periods); source: {c.source}" for c in r.cloud]
     notes += [f"{name} first binds in {label}" for name, label in sorted(binds.items())]
+    if r.scale_down_idle:
+        shaped = ", ".join(sorted(r.shaped))
+        notes.append(f"idle replicas suspended in quiet hours (horizon.scale_down_idle) for {shaped}: "
+                     "periods[].totals.it_power_avg_w and running_usd count it; the deployments' average power "
+                     "and the first period's totals keep every replica up")
     return notes + horizon_limit_notes(rm)
 
 

@@ -26,6 +26,8 @@ from planner.units import HOURS_PER_YEAR, MONTHS_PER_YEAR, kw_to_w, ms_to_s
 MONTHS_PER_PERIOD = {"quarter": 3, "month": 1}
 MAX_PEAK_REQUESTS_PER_S = 1e6
 """The largest peak a workload's traffic may reach (the bound of workloads[].traffic.peak_requests_per_s)."""
+ENERGY_OBJECTIVES = frozenset({"min_tco", "min_energy", "min_carbon"})
+"""Objectives that count energy: those horizon.scale_down_idle applies to (planner.roadmap.scaledown)."""
 CLOUD_SUFFIX = ".cloud"
 """A rented GPU type is a GPU option of its own, ``<gpu id>.cloud``, so it gets its own candidates."""
 
@@ -75,6 +77,10 @@ class Roadmap:
     period_years: float
     period_kind: str
     discount_rate_per_year: float
+    shaped: frozenset[str] = frozenset()
+    """Workloads with a daily shape (horizon.traffic.<w>.daily_shape)."""
+    scale_down_idle: bool = False
+    """Idle replicas of the shaped workloads are suspended in quiet hours (planner.roadmap.scaledown)."""
 
     @property
     def end_discount(self) -> float:
@@ -315,6 +321,15 @@ def resolve_roadmap(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
         p = replace(_site_at(sc, base, t), workloads=workloads, gpus=_gpus_at(sc, base, extra, t, file))
         periods.append(Period(t, label, p, (1.0 + rate) ** -(t * years)))
     onsite = tuple(sorted(set(base.gpu_ids) | set(owned_options)))
+    shaped = frozenset(name for name, path in h.traffic.items() if path.daily_shape is not None)
+    if h.scale_down_idle and not shaped:
+        raise _error(file, "horizon.scale_down_idle", "no workload has a daily shape, so no hour is quieter than "
+                     "the average", "give horizon.traffic.<workload>.daily_shape, or drop scale_down_idle")
+    if h.scale_down_idle and sc.objective not in ENERGY_OBJECTIVES:
+        raise _error(file, "horizon.scale_down_idle", f"objective {sc.objective} does not count energy, so "
+                     "suspending idle replicas changes nothing it weighs", f"use one of "
+                     f"{', '.join(sorted(ENERGY_OBJECTIVES))}, or drop scale_down_idle")
     return Roadmap(base=base, periods=tuple(periods), owned=tuple(owned), buyable=base.gpu_ids, onsite=onsite,
                    cloud=tuple(cloud), lead_time_periods=sc.hardware.lead_time_periods, period_years=years,
-                   period_kind=h.period, discount_rate_per_year=rate)
+                   period_kind=h.period, discount_rate_per_year=rate, shaped=shaped,
+                   scale_down_idle=h.scale_down_idle)

@@ -48,6 +48,7 @@ from planner.optimize.program import (
 )
 from planner.problem.limits import BUDGET, INVENTORY, RACKS, SITE_POWER, Limit, LimitFamily, limits_of
 from planner.roadmap.problem import Roadmap
+from planner.roadmap.scaledown import apply_scale_down
 from planner.units import HOURS_PER_YEAR
 
 ROADMAP_FAMILIES = (SITE_POWER, RACKS)
@@ -137,6 +138,8 @@ def add_period_fleets(rm: RoadmapModel, cands: list[Candidates], elastic: Elasti
         view = onsite_view(m, rm.roadmap)
         add_rack_packing_constraints(view)
         add_cost_expressions(view)
+        if rm.roadmap.scale_down_idle:
+            apply_scale_down(view, rm.roadmap.shaped)
         for family, lim in limits_of(view.problem, ROADMAP_FAMILIES):
             add_limit(view, family, lim, elastic)
         rm.fleets.append(m)

@@ -93,6 +93,9 @@ class Horizon(StrictModel):
     """Site limits that change, in period order."""
     slo: list[SloChange] = []
     """SLO changes, in period order."""
+    scale_down_idle: bool = False
+    """Suspend the replicas a workload's hourly traffic does not need (its N+k spares stay up), in
+    every workload with a ``traffic.<w>.daily_shape``: lowers average power, energy, cost and carbon."""
 
 
 class OwnedServers(StrictModel):
