@@ -98,8 +98,7 @@ class PlanDiff:
 
 
 def deployment_key(d: Deployment) -> str:
-    role = f"/{d.role}" if d.role in ("prefill", "decode") else ""  # a disaggregated pool's role
-    key = f"{d.workload}{role}/{d.gpu}/{d.precision}/tp{d.tp}"
+    key = f"{d.workload}/{d.gpu}/{d.precision}/tp{d.tp}"
     return key + (f"/pp{d.pp}" if d.pp > 1 else "")
 
 
@@ -123,6 +122,8 @@ not a launch command or energy figures against none). ``speculative`` is not one
 def _field_changes(before: Deployment, after: Deployment) -> tuple[FieldChange, ...]:
     def changed(f: str) -> bool:
         a, b = getattr(before, f), getattr(after, f)
+        if f == "role":  # no role recorded: aggregated serving
+            a, b = a or "aggregated", b or "aggregated"
         if f in UNRECORDED_IS_NO_CHANGE and (a is None or b is None):
             return False
         return not same(a, b)

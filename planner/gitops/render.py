@@ -77,7 +77,8 @@ def _field_text(change: FieldChange, gpus_delta: int) -> str:
 def _describe(change: DeploymentChange) -> str:
     d = change.after or change.before
     assert d is not None
-    return (f"{safe(d.model)}, {d.replicas} replicas ({d.gpus} GPUs), batch {d.batch_size}, "
+    role = f"{d.role} pool, " if d.role in ("prefill", "decode") else ""  # of disaggregated serving
+    return (f"{safe(d.model)}, {role}{d.replicas} replicas ({d.gpus} GPUs), batch {d.batch_size}, "
             f"max power {quantity('power_max_w', d.power_max_w)}")
 
 
