@@ -294,6 +294,24 @@ def expected_error_of(gpu: Any, model: Any) -> dict[str, dict[str, Any]]:
     return {k: e.to_dict() for k, e in lookup(table, gpu.architecture, model).items()}
 
 
+def engine_data_warning(engine: str, cal: Calibration) -> str | None:
+    """What an estimate for ``engine`` rests on when the calibration has no measurement of it: the engine and
+    the figures that are stand-ins (None when the calibration covers the engine). The engine's defaults and
+    their sources are in catalogs/engines.yaml (planner.catalog.engines)."""
+    from planner.calibration.fit import ENGINE_COEFFICIENTS
+    from planner.catalog.engines import engine_profile
+
+    name = engine_profile(engine).name
+    if not cal.coefficients:
+        return (f"engine {name}: no calibration (literature priors): every coefficient, its per-step and "
+                f"per-sequence overheads included, is a prior (catalogs/engines.yaml gives the sources)")
+    main = next((e for e, v in sorted(cal.per_engine.items()) if not v), DEFAULT_ENGINE)
+    if engine == main or engine in cal.per_engine:
+        return None
+    return (f"engine {name} has no calibration data: its {', '.join(ENGINE_COEFFICIENTS)} are priors for it "
+            f"(the {engine_profile(main).name} fit's values; catalogs/engines.yaml gives its defaults and sources)")
+
+
 def _expected_error_columns(frame: Any, cat: Catalog) -> None:
     """``expected_error_<metric>_p50_pct`` / ``_p90_pct`` / ``_group`` per row (one lookup per model and GPU)."""
     from planner.schemas.expected_error import ERROR_METRICS
@@ -425,6 +443,9 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
                                                      output_tokens, cat, cal))
     warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision)
+    engine_warning = engine_data_warning(engine, cal)
+    if engine_warning:
+        warnings.append(engine_warning)
     if g.server is not None and max(ep, tp) > g.server.gpus_per_server:
         warnings.append(f"ep {ep} spans more than one {g.server.model} ({g.server.gpus_per_server} GPUs): the "
                         f"all-to-all is modelled at the in-server {g.interconnect.kind} speed, so it is optimistic")
