@@ -159,3 +159,10 @@ def test_bad_serving_names_the_key(serving: Any) -> None:
     with pytest.raises(InputError) as err:
         _solve(doc)
     assert "serving" in str(err.value)
+
+
+def test_disaggregated_with_speculative_decoding_is_refused_naming_both_keys() -> None:
+    doc = _scenario(LONG, BOTH, speculative={"method": "eagle"})
+    with pytest.raises(InputError) as err:
+        _solve(doc)
+    assert "serving" in str(err.value) and "speculative" in str(err.value)

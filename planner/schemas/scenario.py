@@ -138,6 +138,13 @@ class Workload(StrictModel):
             raise ValueError("list at least one serving mode (aggregated, disaggregated)")
         return sorted(set(v), key=v.index)
 
+    @model_validator(mode="after")
+    def _disaggregated_without_speculation(self) -> Workload:
+        if "disaggregated" in self.serving and self.speculative is not None:
+            raise ValueError("serving: disaggregated with speculative decoding is not modeled (the decode pool's "
+                             "estimate has no speculation); remove `disaggregated` from serving or `speculative`")
+        return self
+
     @field_validator("precisions")
     @classmethod
     def _nonempty(cls, v: list[str]) -> list[str]:
