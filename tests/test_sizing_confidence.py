@@ -56,9 +56,12 @@ def test_lookup_falls_back_to_wider_groups_then_the_worst_held_out_gpu() -> None
     dense_8b = lookup(table, "hopper", cat.model("llama-3.1-8b"))
     assert dense_8b["throughput"].group == "hopper / dense / small"
     # TTFT is measured on A100 and L40S only: the H100 takes the worst held-out GPU's figure
-    worst = table.worst_held_out["ttft"]
-    assert dense_8b["ttft"].group == f"worst held-out GPU ({worst.gpu})"
+    worst = table.worst_held_out_by_class["dense"]["ttft"]
+    assert dense_8b["ttft"].group == f"worst held-out GPU for dense models ({worst.gpu})"
     assert dense_8b["ttft"].error == worst.error
+    # a MoE model on a never-fitted architecture takes the worst held-out GPU of MoE points where there is one
+    moe = lookup(table, "blackwell", cat.model("qwen3-235b-a22b"))
+    assert moe["throughput"].error == table.worst_held_out_by_class["moe"]["throughput"].error
     # an architecture never fitted takes the worst held-out figure of every metric
     never = lookup(table, "blackwell", cat.model("llama-3.1-8b"))
     assert set(never) == set(ERROR_METRICS)

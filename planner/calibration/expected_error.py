@@ -8,7 +8,8 @@ parameters); per metric, a group with at least ``MIN_POINTS`` points gives the q
 
 Lookup (``lookup``), per metric: architecture + class + band, else architecture + class, else the
 architecture, else -- an architecture without a point for the metric, or never fitted -- the worst
-held-out GPU (the GPU whose own held-out error is the largest at the 90th percentile).
+held-out GPU (the GPU whose own held-out error is the largest at the 90th percentile) over the model's
+class, else over every model.
 The table is data (planner/data/expected_error.yaml), written by scripts/expected_error.py.
 """
 
@@ -98,15 +99,18 @@ def build_table(res: Residuals, *, measurements: str, measurements_sha256: str,
             groups.append(ErrorGroup(architecture=a, model_class=c, size_band=b, metrics=metrics))  # type: ignore[arg-type]
     return ExpectedErrorTable(method=METHOD, measurements=measurements, measurements_sha256=measurements_sha256,
                               calibration_sha256=calibration_sha256, min_points=MIN_POINTS, size_bands_b=SIZE_BANDS_B,
-                              groups=groups, worst_held_out=_worst(res))
+                              groups=groups, worst_held_out=_worst(res, np.ones(len(res.gpu), dtype=bool)),
+                              worst_held_out_by_class={c: w for c in ("dense", "moe")
+                                                       if (w := _worst(res, res.model_class == c))})
 
 
-def _worst(res: Residuals) -> dict[str, WorstHeldOut]:
+def _worst(res: Residuals, rows: np.ndarray) -> dict[str, WorstHeldOut]:
+    """Per metric, the held-out GPU (among ``rows``) whose error's 90th percentile is the largest."""
     out: dict[str, WorstHeldOut] = {}
     for k in ERROR_METRICS:
         best: WorstHeldOut | None = None
         for g in sorted(set(res.gpu.tolist())):
-            e = res.ape_pct[k][res.gpu == g]
+            e = res.ape_pct[k][(res.gpu == g) & rows]
             e = e[np.isfinite(e)]
             if e.size >= MIN_POINTS:
                 cand = WorstHeldOut(gpu=g, error=metric_error(e))
@@ -186,6 +190,10 @@ def lookup(table: ExpectedErrorTable, architecture: str, model: ModelSpec) -> di
             if g is not None and k in g.metrics:
                 found = ExpectedError(k, g.metrics[k], g.label)
                 break
+        by_class = table.worst_held_out_by_class.get(cls, {})  # type: ignore[call-overload]
+        if found is None and k in by_class:
+            w = by_class[k]
+            found = ExpectedError(k, w.error, f"worst held-out GPU for {cls} models ({w.gpu})")
         if found is None and k in table.worst_held_out:
             w = table.worst_held_out[k]
             found = ExpectedError(k, w.error, f"worst held-out GPU ({w.gpu})")

@@ -76,3 +76,6 @@ class ExpectedErrorTable(StrictModel):
     """Total parameters (billions) separating small | medium | large models."""
     groups: list[ErrorGroup]
     worst_held_out: dict[ErrorMetric, WorstHeldOut]
+    """Per metric, over every model: the figure where no group of the GPU's architecture has the metric."""
+    worst_held_out_by_class: dict[ModelClass, dict[ErrorMetric, WorstHeldOut]] = {}
+    """The same over one model class's points, used first for a model of that class."""
