@@ -57,3 +57,22 @@ def test_a_five_model_plan_prints_to_fewer_than_12_pages(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-2000:]
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
     assert 0 < pages < 12, f"{pages} pages"
+
+
+@pytest.mark.parametrize("width_px", [1400, 800])
+def test_a_long_launch_command_wraps_inside_its_box(width_px: int, tmp_path: Path) -> None:
+    """How to run blocks (section 5): a speculative vLLM command with a long JSON argument and notes."""
+    from test_report_serving import _serving_plan
+
+    from planner.plan.io import write_plan
+
+    plan = _serving_plan(limit_w=560.0, notes=["x" * 300])
+    plan_path = tmp_path / "launch" / "plan.json"
+    plan_path.parent.mkdir()
+    write_plan(plan, plan_path)
+    assert "How to run" in render_report(load_plan(plan_path), "html")
+    result = run_chromium(tmp_path, _page(tmp_path, plan_path), f"--window-size={width_px},2000", "--dump-dom")
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = re.search(r'<pre id="layout-probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, "the layout probe did not run"
+    assert json.loads(html.unescape(found.group(1))) == []
