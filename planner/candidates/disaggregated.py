@@ -25,12 +25,21 @@ import numpy as np
 
 from planner.candidates.queueing import prefill_pool_max_rate, prefill_pool_ttft_quantile
 from planner.core.constants import fixed
-from planner.core.disaggregated import decode_replica, prefill_replica
+from planner.core.disaggregated import CONSTANTS, decode_replica, prefill_replica
 from planner.core.inputs import build_inputs
 from planner.problem.model import Problem, WorkloadDemand
 from planner.schemas.catalog import ModelSpec
 
 ROLES = ("aggregated", "prefill", "decode")
+
+
+def assumption_rows(p: Problem) -> list[dict[str, str]]:
+    """The plan's assumption rows of the disaggregated-serving constants (planner.core.disaggregated), only
+    where some workload allows disaggregated serving."""
+    if not any(w.disaggregated for w in p.workloads):
+        return []
+    return [{"name": c.name, "value": f"{c.value:g}", "unit": c.unit, "source": c.source,
+             "range": f"{c.low:g}-{c.high:g}"} for c in CONSTANTS]
 
 
 def _inputs(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.candidates import disaggregated
 from planner.candidates.generate import Candidates, generate_candidates
 from planner.core.constants import COEFFICIENTS, FIXED
 from planner.gitops.context import CLAIM_REL_TOL, Context, claim_line
@@ -123,6 +124,7 @@ def _expected_assumptions(ctx: Context) -> dict[str, str]:
     out["calibration file"] = p.calibration_file or "priors"
     out |= {f"{g.id} price": f"{g.gpu_price_usd:g}" for g in p.gpus}
     out |= {"W to BTU/hr": f"{BTU_PER_HR_PER_W}", "hours per year": f"{HOURS_PER_YEAR:g}"}
+    out |= {a["name"]: a["value"] for a in disaggregated.assumption_rows(p)}
     return out
 
 

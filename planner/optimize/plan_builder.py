@@ -304,6 +304,7 @@ def _assumptions(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str,
     out += figures.infrastructure_assumptions(p)
     if p.power_limited:
         out.append(_power_limit_assumption(p))
+    out += disaggregated.assumption_rows(p)
     out.append({"name": "candidate pruning", "value": p.candidate_pruning, "unit": "",
                 "source": PRUNING_RULES[p.candidate_pruning], "range": ""})
     out.append({"name": "tie-break rule", "value": f"ties {r.ties}", "unit": "", "source": TIE_RULE, "range": ""})
