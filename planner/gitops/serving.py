@@ -15,6 +15,10 @@ from planner.schemas.speculative import Speculative
 
 MAX_LAUNCH_ARGS = 4
 """Launch arguments a diff line names at most; the rest are counted ("and 2 more")."""
+MAX_VALUE_CHARS = 40
+"""An argument's value longer than this is cut in a diff line (the speculative setting is worded separately)."""
+DIFF_CONTEXT_CHARS = 24
+"""Characters shown before the first difference of two long values."""
 SERVING_FIELDS = frozenset({"speculative", "launch", "role"})
 """Deployment fields whose change render.py words with this module."""
 
@@ -50,16 +54,31 @@ def argument_pairs(argv: list[str]) -> dict[str, str]:
     return out
 
 
+def _short(value: str) -> str:
+    """An argument's value cut to MAX_VALUE_CHARS (a JSON config is long; its meaning is on its own line)."""
+    return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS - 1] + "…"
+
+
+def _differing(old: str, new: str) -> tuple[str, str]:
+    """Two long values shown from a little before where they first differ (a JSON config's changed key)."""
+    if max(len(old), len(new)) <= MAX_VALUE_CHARS:
+        return old, new
+    same = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+    start = max(0, same - DIFF_CONTEXT_CHARS)
+    cut = "…" if start else ""
+    return _short(cut + old[start:]), _short(cut + new[start:])
+
+
 def _argument_changes(before: list[str], after: list[str]) -> list[str]:
     old, new = argument_pairs(before), argument_pairs(after)
     out = []
     for flag in [*old, *(f for f in new if f not in old)]:
         if flag not in new:
-            out.append(f"- {flag} {old[flag]}".rstrip())
+            out.append(f"- {flag} {_short(old[flag])}".rstrip())
         elif flag not in old:
-            out.append(f"+ {flag} {new[flag]}".rstrip())
+            out.append(f"+ {flag} {_short(new[flag])}".rstrip())
         elif old[flag] != new[flag]:
-            out.append(f"{flag} {old[flag]} -> {new[flag]}")
+            out.append(f"{flag} {' -> '.join(_differing(old[flag], new[flag]))}")
     return out
 
 
