@@ -253,11 +253,12 @@ def schema(kind: str) -> int:
     from pydantic import BaseModel
 
     from planner.schemas.catalog import GpuCatalogFile, ModelCatalogFile
+    from planner.schemas.docs import json_schema_with_docs
     from planner.schemas.plan import Plan
     from planner.schemas.scenario import Scenario
 
     kinds: dict[str, type[BaseModel]] = {"scenario": Scenario, "plan": Plan, "gpu-catalog": GpuCatalogFile,
                                          "model-catalog": ModelCatalogFile}
     model = kinds[kind]
-    click.echo(json.dumps(model.model_json_schema(), indent=2, sort_keys=True))
+    click.echo(json.dumps(json_schema_with_docs(model), indent=2, sort_keys=True))
     return 0

@@ -24,8 +24,8 @@ def _numeric(annotation: Any) -> bool:
 class StrictModel(BaseModel):
     # allow_inf_nan=False: `.inf` or `.nan` is never a meaningful limit, price or rate, and it would
     # pass every `gt=0` bound and then break the solver
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
-                              use_attribute_docstrings=True, allow_inf_nan=False)
+    # field docstrings are read only when `planner schema` prints them (planner/schemas/docs.py)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

@@ -39,7 +39,7 @@ Status = Literal["optimal", "feasible", "infeasible"]
 class PlanModel(BaseModel):
     # Unknown keys are refused (a reader of a newer minor version drops them first: plan.io); a plan
     # never holds NaN or infinity (dump_json refuses to write them), so a file that does was tampered with.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # docstrings: schemas/docs.py
 
 
 # -- value types ------------------------------------------------------------------------------------
