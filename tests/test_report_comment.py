@@ -124,3 +124,38 @@ def test_with_a_base_the_comment_says_what_changed(tmp_path):
 def test_base_is_only_for_the_comment_form():
     result = CliRunner().invoke(cli, ["report", str(BIG_SOURCE), "--format", "md", "--base", str(BIG_SOURCE)])
     assert result.exit_code == 2 and "--base is for --format comment" in result.output
+
+
+def test_serving_decisions_are_a_compact_column_and_in_the_changes():
+    from test_report_serving import _serving_plan
+
+    from planner.gitops.diff import diff_plans
+    from planner.gitops.render import render_markdown
+
+    plain = read_plan(ROOT / "plans" / "chatbot" / "plan.json").plan
+    if not any(d.speculative or d.power_limit_w for d in plain.deployments):
+        assert "| Serving |" not in render_comment(plain)
+    plan = _serving_plan(limit_w=560.0)
+    text = render_comment(plan)
+    assert "Peak IT power | Serving |" in text and "eagle k=3 · 560 W cap |" in text
+    d = plan.deployments[0]
+    base = plan.model_copy(update={"deployments": [d.model_copy(update={
+        "speculative": d.speculative.model_copy(update={"tokens": 4}), "power_limit_w": 700.0})]})
+    changes = render_markdown(diff_plans(base, plan))
+    text = render_comment(plan, changes=changes)
+    assert "speculative eagle k=4 -> k=3" in text and "power limit 700 W -> 560 W" in text
+
+
+def test_a_huge_fleet_that_changes_every_serving_decision_still_fits():
+    from test_report_serving import _serving_plan
+
+    from planner.gitops.diff import diff_plans
+    from planner.gitops.render import render_markdown
+
+    d = _serving_plan(limit_w=560.0).deployments[0]
+    big = big_plan(n_workloads=300, name_chars=120)
+    new = big.model_copy(update={"deployments": [d.model_copy(update={"workload": x.workload})
+                                                 for x in big.deployments]})
+    changes = render_markdown(diff_plans(big, new))
+    text = render_comment(new, "plans/big/plan.json", changes)
+    assert len(text) <= MAX_COMMENT_CHARS and "speculative off -> eagle k=3" in text

@@ -16,9 +16,10 @@ from planner.report import format as f
 from planner.report.constraints import constraint_row
 from planner.report.markdown import escape, pipe_table
 from planner.report.sections.summary import key_figures_table
+from planner.report.sections.workloads import power_limited
 from planner.report.site import site_facts
 from planner.report.tables import Cell, Table, table
-from planner.schemas.plan import Plan
+from planner.schemas.plan import Deployment, Plan
 
 MAX_COMMENT_CHARS = 60_000
 """Under GitHub's 65,536-character comment limit, with room for a bot's own header."""
@@ -74,17 +75,32 @@ def _binding(plan: Plan, cap: int) -> str:
     return _block("Binding limits", t, note)
 
 
+def serving_note(plan: Plan, d: Deployment) -> str:
+    """A deployment's serving decisions in a few words ("decode pool · eagle k=3 · 560 W cap"); "" when it
+    runs aggregated, without speculation, at TDP."""
+    role = getattr(d, "role", None)
+    parts = [f"{role} pool"] if role in ("prefill", "decode") else []
+    if d.speculative is not None:
+        parts.append(f"{d.speculative.method} k={d.speculative.tokens_or_default}")
+    if power_limited(plan, d) and d.power_limit_w is not None:
+        parts.append(f"{d.power_limit_w:,.0f} W cap")
+    return " · ".join(parts)
+
+
 def _deployments(plan: Plan, cap: int) -> str:
     order = sorted(range(len(plan.deployments)),
                    key=lambda i: (-plan.deployments[i].gpus, plan.deployments[i].workload, plan.deployments[i].gpu))
+    notes = [serving_note(plan, d) for d in plan.deployments]
+    serving = any(notes)  # the column only when a deployment decides more than its configuration
     rows = [[Cell(d.workload), Cell(d.gpu), Cell(d.precision), f.fig(d.tp, f.COUNT, f"deployments[{i}].tp"),
              f.fig(d.replicas, f.COUNT, f"deployments[{i}].replicas"), f.fig(d.gpus, f.COUNT, f"deployments[{i}].gpus"),
              f.fig(d.utilization, f.PERCENT, f"deployments[{i}].utilization"),
-             f.fig(d.power_max_w, f.KW_FROM_W, f"deployments[{i}].power_max_w")]
+             f.fig(d.power_max_w, f.KW_FROM_W, f"deployments[{i}].power_max_w"),
+             *([Cell(notes[i])] if serving else [])]
             for i, d in ((i, plan.deployments[i]) for i in order)]
     rows, note = _cut(rows, cap, "deployments (smaller ones)")
-    t = table(["Workload", "GPU", "Precision", "TP", "Replicas", "GPUs", "Utilization", "Peak IT power"], rows,
-              empty_text="No deployments: nothing is served.")
+    t = table(["Workload", "GPU", "Precision", "TP", "Replicas", "GPUs", "Utilization", "Peak IT power",
+               *(["Serving"] if serving else [])], rows, empty_text="No deployments: nothing is served.")
     return _block("Deployments, largest first", t, note)
 
 
