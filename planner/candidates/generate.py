@@ -116,6 +116,33 @@ def _grid(w: WorkloadDemand, model: ModelSpec, gpus: tuple[GpuOption, ...]) -> d
             "prefill_chunk_tokens": np.tile(kk, len(keys)), "power_limit_w": parts[4].astype(float)}
 
 
+DP_GRID = (2, 4, 8)
+"""Attention data-parallel ranks tried for a MoE model (with the experts over every GPU of the replica)."""
+
+
+def _with_parallel_axes(grid: dict[str, np.ndarray], w: WorkloadDemand, model: ModelSpec,
+                        gpus: tuple[GpuOption, ...]) -> dict[str, np.ndarray]:
+    """The grid with ``ep`` and ``dp`` columns for a MoE model served aggregated without speculative decoding:
+    every row as it is (ep 1, dp 1), and each single-stage row again as ``dp`` attention data-parallel ranks
+    of ``tp`` GPUs with the experts spread over all ``tp x dp`` of them (ep = tp x dp: vLLM
+    --data-parallel-size with --enable-expert-parallel), within one server and at least one sequence per
+    rank. Other workloads keep the grid unchanged (no ep/dp columns: plain replicas)."""
+    if model.moe is None or w.disaggregated or w.speculative is not None or not len(grid["gpu"]):
+        return grid
+    per_server = {g.id: g.gpus_per_server for g in gpus}
+    servers = np.array([per_server[str(g)] for g in grid["gpu"]], dtype=float)
+    base = {**grid, "ep": np.ones(len(grid["gpu"])), "dp": np.ones(len(grid["gpu"]))}
+    parts = [base]
+    for dp in DP_GRID:
+        gpus_per_replica = grid["tp"] * dp
+        ok = ((grid["pp"] == 1) & (gpus_per_replica <= servers) & (gpus_per_replica <= model.moe.experts_total)
+              & (grid["batch_size"] >= dp))
+        if ok.any():
+            parts.append({**_subset(grid, np.flatnonzero(ok)), "ep": gpus_per_replica[ok],
+                          "dp": np.full(int(ok.sum()), float(dp))})
+    return {k: np.concatenate([part[k] for part in parts]) for k in base}
+
+
 def _subset(grid: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[idx] for k, v in grid.items()}
 
@@ -155,7 +182,7 @@ def _pruned_workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str
 
 def _workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     model = p.catalog.model(w.model_id)
-    grid = _grid(w, model, p.gpus)
+    grid = _with_parallel_axes(_grid(w, model, p.gpus), w, model, p.gpus)
     if w.disaggregated:
         return _serving_modes(p, w, model, grid)
     points = _operating_points(p, w, model, grid)
@@ -301,6 +328,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "workload": np.full(len(idx), w.name), "model": np.full(len(idx), model.id),
         "gpu": grid["gpu"][idx], "precision": grid["precision"][idx],
         "tp": grid["tp"][idx].astype(int), "pp": grid["pp"][idx].astype(int),
+        **({k: grid[k][idx].astype(int) for k in ("ep", "dp")} if "ep" in grid else {}),
         "batch_size": batch.astype(int), "prefill_chunk_tokens": grid["prefill_chunk_tokens"][idx].astype(int),
         "power_limit_w": grid["power_limit_w"][idx].astype(float), "server_pool": _pool_keys(p, grid, idx),
         "num_gpus": n_gpu.astype(int),

@@ -84,7 +84,18 @@ def _deployment(r: SolveResult, i: int, n: int) -> Deployment:
         prefill_chunk_tokens=int(c["prefill_chunk_tokens"][i]), engine=w.engine,
         power_limit_w=None if np.isnan(limit_w := float(power_limits_w(m.cand)[i])) else limit_w,
         speculative=w.speculative, role=role if w.disaggregated else None,
-        sizing_margin=sizing_margin(w, g.id), **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
+        sizing_margin=sizing_margin(w, g.id), **_parallelism(c, i),
+        **figures.deployment_figures(w, g, point, n, routed, ttft_peak))
+
+
+def _parallelism(c: dict[str, np.ndarray], i: int) -> dict[str, int]:
+    """ep and dp of candidate ``i`` where above 1 (candidate columns ``ep``, ``dp``; absent or NaN: 1)."""
+    out: dict[str, int] = {}
+    for k in ("ep", "dp"):
+        v = float(c[k][i]) if k in c else 1.0
+        if v == v and v > 1.0:  # NaN (a table without the column) reads as 1
+            out[k] = int(v)
+    return out
 
 
 def _with_phase_figures(d: Deployment, r: SolveResult, i: int) -> Deployment:

@@ -195,7 +195,7 @@ PHASE_ENERGY_KEYS = frozenset({"energy_breakdown_j_per_token", "kwh_per_million_
                                "prefill_energy_j", "decode_energy_per_token_j"})
 """Per-phase and per-cause figures of a deployment (planner.plan.energy); absent from plans written before them."""
 DEPLOYMENT_OPTIONAL_KEYS = frozenset({"launch", "power_limit_w", "speculative", "role", "sizing_margin",
-                                      *PHASE_ENERGY_KEYS})
+                                      "ep", "dp", *PHASE_ENERGY_KEYS})
 """Deployment keys left out of plan.json when null (plans written before they existed read back byte for byte)."""
 
 
@@ -267,6 +267,12 @@ class Deployment(PlanModel):
     """How to start one replica (engine command and flags); null in plans written before it existed."""
     sizing_margin: SizingMargin | None = None
     """The factors its workload's sizing_confidence applied; absent when sized at the point estimate."""
+    ep: Count | None = None
+    """Expert parallelism of a MoE replica: GPUs the routed experts are spread over as whole experts, with an
+    all-to-all per MoE layer (vLLM --enable-expert-parallel, SGLang --ep-size, TRT-LLM --ep_size); absent: 1."""
+    dp: Count | None = None
+    """Attention data parallelism: ranks of tp x pp GPUs, each with its own sequences and KV cache (vLLM
+    --data-parallel-size); a replica is tp x pp x dp GPUs; absent: 1."""
 
     @model_serializer(mode="wrap")
     def _omit_null_optional(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
