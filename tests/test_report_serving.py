@@ -88,3 +88,16 @@ def test_the_block_names_each_server_s_command_of_a_multi_server_replica():
     assert "# each other server of a replica (1)" in lines
     assert "# $(LWS_LEADER_ADDRESS): the first server's address" in lines
     assert serving_table(d.model_copy(update={"speculative": None}), 0, limited=False).rows == []
+
+
+def test_the_json_specs_carry_the_serving_decisions_when_recorded():
+    from planner.report.specs import deployment_specs
+
+    plan = _serving_plan(limit_w=560.0)
+    spec = deployment_specs(plan)[0]
+    assert spec["speculative"]["method"] == "eagle" and spec["speculative"]["tokens"] == 3
+    assert spec["gpu_power_limit_watts"] == 560.0
+    assert shlex.split(spec["launch_command"]) == plan.deployments[0].launch.argv
+    assert "role" not in spec  # aggregated
+    plain = deployment_specs(load_plan(CHATBOT))[0]
+    assert not {"speculative", "gpu_power_limit_watts", "role"} & set(plain)

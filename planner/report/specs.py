@@ -17,6 +17,8 @@ Every power is IT input power at the wall, before PUE; each key says whose power
 - ``gpus_bought``: every GPU of this type the plan buys (whole servers): in this deployment, in the
   type's other deployments, and unassigned (bought with a whole server, idle).
 - ``annual_electricity_cost_usd``: the plan's electricity cost apportioned by expected average power.
+- ``role``, ``speculative``, ``gpu_power_limit_watts``, ``launch_command``: the serving decisions, each only
+  when the plan records it (a disaggregated pool, speculative decoding on, GPUs below TDP, a launch spec).
 - ``assumptions.duty_cycle``: share of the time the deployment is busy at peak-equivalent load (the
   workload's average / peak traffic: a year's requests served at peak rate take this share of the
   hours). ``assumptions.average_to_peak_power`` is the expected average / expected peak power.
@@ -154,7 +156,24 @@ def deployment_spec(plan: Plan, d: Deployment, facts: SiteFacts) -> dict[str, An
     }
 
 
+def serving_spec(plan: Plan, d: Deployment) -> dict[str, Any]:
+    """The deployment's serving decisions, each key only when the plan records it: ``role`` (a pool of
+    disaggregated serving), ``speculative`` (its settings), ``gpu_power_limit_watts`` (below TDP) and
+    ``launch_command`` (one replica's engine command as one shell line)."""
+    out: dict[str, Any] = {}
+    role = getattr(d, "role", None)
+    if role in ("prefill", "decode"):
+        out["role"] = role
+    if d.speculative is not None:
+        out["speculative"] = d.speculative.model_dump(mode="json")
+    if d.power_limit_w is not None and any(g.gpu == d.gpu and g.power_limit_w == d.power_limit_w for g in plan.servers):
+        out["gpu_power_limit_watts"] = _w(d.power_limit_w)
+    if d.launch is not None:
+        out["launch_command"] = d.launch.command
+    return out
+
+
 def deployment_specs(plan: Plan) -> list[dict[str, Any]]:
     """One JSON-ready spec per deployment of ``plan``, in plan order (pure and deterministic)."""
     facts = site_facts(plan)
-    return [deployment_spec(plan, d, facts) for d in plan.deployments]
+    return [{**deployment_spec(plan, d, facts), **serving_spec(plan, d)} for d in plan.deployments]
