@@ -166,3 +166,14 @@ def test_disaggregated_with_speculative_decoding_is_refused_naming_both_keys() -
     with pytest.raises(InputError) as err:
         _solve(doc)
     assert "serving" in str(err.value) and "speculative" in str(err.value)
+
+
+def test_pools_take_power_limits_and_pass_check(tmp_path: Path) -> None:
+    doc = _scenario({**LONG, "traffic": {**LONG["traffic"], "peak_requests_per_s": 16}}, BOTH)
+    doc["hardware"]["power_limit_fractions"] = [1.0, 0.7]
+    doc["site"] = {"power_cap_kw": 50}  # the full-TDP disaggregated fleet needs more nameplate power
+    plan = json.loads(_check(tmp_path, doc, "limited").read_text())
+    roles = {(d["role"], d["power_limit_w"]) for d in plan["deployments"]}
+    assert {r for r, _ in roles} == {"prefill", "decode"}
+    assert any(w < 700.0 for _, w in roles)  # some pool runs below the H100's 700 W TDP
+    assert plan["totals"]["it_power_nameplate_w"] <= 50_000
