@@ -316,16 +316,20 @@ def _expected_error_columns(frame: Any, cat: Catalog) -> None:
     """``expected_error_<metric>_p50_pct`` / ``_p90_pct`` / ``_group`` per row (one lookup per model and GPU)."""
     from planner.schemas.expected_error import ERROR_METRICS
 
-    pairs = list(zip(frame["gpu"].astype(str), frame["model"].astype(str), strict=True))
-    found: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    for gid, mid in set(pairs):
+    keys = np.char.add(np.char.add(frame["gpu"].to_numpy().astype(str), "|"), frame["model"].to_numpy().astype(str))
+    uniq, codes = np.unique(keys, return_inverse=True)
+    found: list[dict[str, dict[str, Any]]] = []
+    for key in uniq:
+        gid, mid = str(key).split("|", 1)
         try:
-            found[(gid, mid)] = expected_error_of(cat.gpu(gid), cat.model(mid))
+            found.append(expected_error_of(cat.gpu(gid), cat.model(mid)))
         except InputError:  # an unknown GPU or model is already a row problem
-            found[(gid, mid)] = {}
+            found.append({})
     for k in ERROR_METRICS:
         for part, blank in (("p50_pct", np.nan), ("p90_pct", np.nan), ("group", "")):
-            frame[f"expected_error_{k}_{part}"] = [found[pair].get(k, {}).get(part, blank) for pair in pairs]
+            kind = object if part == "group" else float
+            values = np.array([f.get(k, {}).get(part, blank) for f in found], dtype=kind)
+            frame[f"expected_error_{k}_{part}"] = values[codes.reshape(-1)] if len(uniq) else values[:0]
 
 
 def _node_power_column(frame: Any, cat: Catalog) -> np.ndarray:
