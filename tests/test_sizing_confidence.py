@@ -139,6 +139,10 @@ def test_plan_reports_the_margin_measured_by_solving_both_ways() -> None:
         assert m.throughput_factor == pytest.approx(1 + errors["throughput"].error.pct_at(0.9) / 100)
         assert m.ttft_factor == pytest.approx(1 + errors["ttft"].error.pct_at(0.9) / 100)
         assert d.demand_requests_per_s <= d.capacity_requests_per_s * (1 + 1e-9)
+        # the SLOs hold with the latencies at the 90th-percentile error
+        assert d.slo_ttft_p95_s is not None and d.slo_itl_p95_s is not None
+        assert d.ttft_p95_s * m.ttft_factor <= d.slo_ttft_p95_s * (1 + 1e-6)
+        assert d.itl_p95_s * m.itl_factor <= d.slo_itl_p95_s * (1 + 1e-6)
 
 
 def test_confidence_out_of_range_names_the_key() -> None:
