@@ -112,3 +112,22 @@ def test_table_marks_bad_parallelism_as_a_row_problem():
     t = estimate_table({"model": ["llama-3.1-8b", "qwen3-30b-a3b"], "gpu": ["h100-sxm"] * 2,
                         "ep": [2, 3], "tp": [2, 2], "input_tokens": [128, 128], "output_tokens": [128, 128]})
     assert "routed experts" in t["problem"][0] and "divide" in t["problem"][1]
+
+
+def test_a_prompt_lands_on_one_data_parallel_rank():
+    # TTFT of one request: its prompt is prefilled by one rank (tp 1 here), the experts see its tokens once
+    tp8 = _est(tp=8, batch_size=1, input_tokens=2048)
+    dp8 = _est(tp=1, dp=8, ep=8, batch_size=1, input_tokens=2048)
+    assert dp8.ttft_s > tp8.ttft_s  # one GPU does the prompt's attention and dense GEMMs
+    x, _ = build_inputs({"model": np.array(["qwen3-235b-a22b"]), "gpu": np.array(["h100-sxm"]),
+                         "precision": np.array(["fp8"]), "tp": np.array([1.0]), "pp": np.array([1.0]),
+                         "ep": np.array([8.0]), "dp": np.array([8.0]), "batch_size": np.array([1.0]),
+                         "input_tokens": np.array([2048.0]), "output_tokens": np.array([512.0]),
+                         "engine": np.array(["vllm"])}, _catalog(None), _calibration(None))
+    from planner.core.model import stage_work, step_invariants
+
+    c = x["coefficients"]
+    inv = step_invariants(x, c, np.array([2304.0]))
+    solo = stage_work(x, c, np.zeros(1), np.array([2048.0]), np.array([2304.0]), c["eta_compute"], inv, True)
+    spread = stage_work(x, c, np.zeros(1), np.array([2048.0]), np.array([2304.0]), c["eta_compute"], inv)
+    assert solo["flops"][0] < spread["flops"][0]  # spread: every rank's 2048 tokens reach the experts

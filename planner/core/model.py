@@ -211,14 +211,18 @@ def _parallel_invariants(x: Arrays, c: Arrays, inv: Arrays, flops_params: Any, g
 
 
 def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: np.ndarray,
-               context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None) -> Arrays:
-    """Time, bytes and FLOPs of one pipeline stage processing one micro-batch step on one GPU."""
+               context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None,
+               solo_prompt: bool = False) -> Arrays:
+    """Time, bytes and FLOPs of one pipeline stage processing one micro-batch step on one GPU (of one
+    data-parallel rank). ``solo_prompt``: the prompt tokens are this rank's alone (one request's prefill),
+    so the experts see them once, not from every rank."""
     inv = step_invariants(x, c, context) if inv is None else inv
     p = fixed("gemm_roofline_sharpness")
     tokens = decode_tokens + prefill_tokens
     # GEMMs: weights touched (MoE: expected distinct experts under uniform routing) vs FLOPs.
     if "split" in inv:  # expert / attention data parallelism: experts see the tokens of the ranks they serve
-        expert_tokens = tokens * inv["expert_token_factor"]
+        expert_tokens = (decode_tokens * inv["expert_token_factor"] + prefill_tokens if solo_prompt
+                         else tokens * inv["expert_token_factor"])
         coverage = 1.0 - np.exp(inv["log_miss"] * np.maximum(expert_tokens, 1.0))
         gemm_flops = np.where(inv["split"], inv["dense_flops_per_token"] * tokens
                               + inv["routed_flops_per_token"] * expert_tokens, inv["flops_per_token"] * tokens)
@@ -254,12 +258,16 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
 
 
 def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarray,
-               context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None) -> Arrays:
-    """One step of the whole replica: every sequence advances one token (pp stages in a pipeline)."""
+               context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None,
+               solo_prompt: bool = False) -> Arrays:
+    """One step of the whole replica: every sequence advances one token (pp stages in a pipeline).
+    ``prefill_tokens`` are spread over the data-parallel ranks, or with ``solo_prompt`` all on the rank
+    the step is timed for (one request's prompt: the ranks step together, the loaded one sets the pace)."""
     pp = x["pp"]
     _, dp = parallel(x)
     micro = batch / (pp * dp)  # one data-parallel rank's micro-batch
-    s = stage_work(x, c, micro, prefill_tokens / (pp * dp), context, eta_compute, inv)
+    rank_prefill = prefill_tokens / pp if solo_prompt else prefill_tokens / (pp * dp)
+    s = stage_work(x, c, micro, rank_prefill, context, eta_compute, inv, solo_prompt)
     p2p = (pp - 1.0) * x["interconnect_latency_s"]
     # per-sequence work over the whole replica: vLLM data-parallel ranks share one front-end process that
     # detokenizes and streams every sequence (--api-server-count scales it out); busy for power
@@ -343,9 +351,10 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     room = np.maximum(budget - decoding / dp, 1.0)  # the budget of the rank the prompt lands on
     full = np.floor(n_in / room)
     rest = n_in - full * room
-    # every rank is timed as the one carrying the prompt (ranks step together under expert parallelism)
-    chunk, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in) * dp, context, eta, inv))
-    last, _ = _capped(x, c, token_step(x, c, decoding, rest * dp, context, eta, inv))
+    # timed on the rank carrying the prompt (ranks step together under expert parallelism)
+    solo = "split" in inv
+    chunk, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo))
+    last, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo))
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
 
 
