@@ -74,3 +74,11 @@ def test_prefill_pool_max_rate_meets_the_limit() -> None:
     interior = prefill_pool_ttft_quantile(rate[[0, 2]] * 1.001, solo[[0, 2]], service[[0, 2]], 0.95)
     assert np.all(interior > 2.0)
     assert np.all(np.diff(prefill_pool_ttft_quantile(np.linspace(0, 3, 7), 0.5, 0.3, 0.95)) >= 0)
+
+
+def test_decode_rows_have_no_ttft_even_without_prefill_columns() -> None:
+    from planner.candidates.disaggregated import ttft_quantile_rows
+
+    decode_only = {"role": np.array(["decode", "decode"]), "ttft_solo_p95_s": np.zeros(2),
+                   "prefill_service_s": np.zeros(2)}  # no prefill_solo_mean_s: no prefill row was evaluated
+    assert ttft_quantile_rows(decode_only, np.array([0, 1]), np.array([3.0, 5.0]), 0.5).tolist() == [0.0, 0.0]

@@ -189,9 +189,12 @@ def ttft_quantile_rows(columns: dict[str, np.ndarray], rows: np.ndarray, rate: n
     """TTFT at quantile q of prefill-pool rows at per-replica prompt rates (the p95 prompt's solo time at
     q >= 0.9, the mean prompt's below, as candidate generation sized them); 0 for decode rows."""
     rows = np.asarray(rows)
+    prefill = np.asarray(columns["role"])[rows] == "prefill"
+    if not prefill.any():  # decode rows only (a table may then lack the prefill columns)
+        return np.zeros(len(rows))
     solo = columns["ttft_solo_p95_s" if q >= 0.9 else "prefill_solo_mean_s"][rows]
     out = prefill_pool_ttft_quantile(np.asarray(rate, dtype=float), solo, columns["prefill_service_s"][rows], q)
-    return np.where(np.asarray(columns["role"])[rows] == "prefill", out, 0.0)
+    return np.where(prefill, out, 0.0)
 
 
 def best_latency(pre: dict[str, np.ndarray], dec: dict[str, np.ndarray], model: ModelSpec,
