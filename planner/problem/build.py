@@ -254,7 +254,8 @@ def resolve_problem(loaded: LoadedScenario, catalog: Catalog, *, calibration: st
         name=sc.name, description=sc.description, objective=sc.objective, file_name=loaded.path.name,
         override=loaded.override,
         workloads=tuple(with_sizing(workload_demand(w, names.models[w.name], names.draft_models.get(w.name)),
-                                    w.sizing_confidence, catalog.model(names.models[w.name]), gpus) for w in active),
+                                    w.sizing_confidence, catalog.model(names.models[w.name]), catalog.gpus.values())
+                        for w in active),
         gpus=tuple(gpus), site=site, money=money(sc.finance), calibration=cal,
         calibration_file=cal_path.name if cal_path else None, calibration_origin=_origin(cal),
         hashes=hashes, catalog=catalog,

@@ -50,7 +50,7 @@ class SizingMargin:
 
     confidence: float
     by_gpu: tuple[tuple[str, MarginFactors], ...]
-    """(GPU id, its factors), one per GPU option."""
+    """(GPU id, its factors), one per catalog GPU."""
 
     def factors(self, gpu_id: str) -> MarginFactors:
         return dict(self.by_gpu)[gpu_id]
@@ -99,7 +99,7 @@ class WorkloadDemand:
     serving: tuple[str, ...] = ("aggregated",)
     """Serving modes the optimizer may choose (workloads[].serving): aggregated, disaggregated."""
     sizing: SizingMargin | None = None
-    """workloads[].sizing_confidence resolved per GPU option (None: size at the point estimate)."""
+    """workloads[].sizing_confidence resolved per GPU (None: size at the point estimate)."""
 
     @property
     def aggregated(self) -> bool:

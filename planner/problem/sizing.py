@@ -1,6 +1,6 @@
 """A workload's ``sizing_confidence`` resolved into per-GPU margin factors (docs/confidence.md).
 
-Each GPU option gets the expected error of the workload's model on that GPU's architecture at the
+Each catalog GPU gets the expected error of the workload's model on that GPU's architecture at the
 confidence (planner.calibration.expected_error, the shipped leave-one-GPU-out table): TTFT and ITL are
 multiplied by (1 + e) before the SLO tests, and the capacity divided by (1 + e) of throughput, so a
 replica whose estimates err at that quantile still meets the SLOs. Read here, at the Problem's build,
@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from planner.calibration.expected_error import ExpectedError, load_expected_error, lookup
-from planner.problem.model import GpuOption, MarginFactors, SizingMargin, WorkloadDemand
-from planner.schemas.catalog import ModelSpec
+from planner.problem.model import MarginFactors, SizingMargin, WorkloadDemand
+from planner.schemas.catalog import GpuSpec, ModelSpec
 
 MARGIN_METRICS = (("ttft", "TTFT"), ("itl", "ITL"), ("throughput", "throughput"))
 
@@ -34,9 +34,10 @@ def margin_factors(model: ModelSpec, architecture: str, confidence: float) -> Ma
 
 
 def with_sizing(w: WorkloadDemand, confidence: float | None, model: ModelSpec,
-                gpus: Iterable[GpuOption]) -> WorkloadDemand:
-    """``w`` sized at ``confidence`` on every GPU option (``w`` itself when None)."""
+                gpus: Iterable[GpuSpec]) -> WorkloadDemand:
+    """``w`` sized at ``confidence`` on every GPU of ``gpus`` (the catalog's: a roadmap period may offer GPUs
+    the base problem does not); ``w`` itself when None."""
     if confidence is None:
         return w
-    by_gpu = tuple((g.id, margin_factors(model, g.spec.architecture, confidence)) for g in gpus)
+    by_gpu = tuple((g.id, margin_factors(model, g.architecture, confidence)) for g in gpus)
     return replace(w, sizing=SizingMargin(confidence=confidence, by_gpu=by_gpu))
