@@ -214,6 +214,8 @@ def test_a_changed_speculative_setting_and_launch_are_worded_compactly(base):
     assert "batch 32 -> 24" in line and "speculative eagle k=4 -> k=3" in line
     assert "launch: --max-num-seqs 32 -> 24, --speculative-config " in line
     assert '--speculative-config …num_speculative_tokens":4} -> …num_speculative_tokens":3}' in line
+    [added] = diff_plans(None, _with_deployments(base, [before])).deployments
+    assert deployment_line(added).endswith(", speculative eagle k=4")  # a new deployment says it speculates
     off = deployment_line(_one_change(base, before, _launched(base.deployments[0])))
     assert "speculative eagle k=4 a=0.75 -> off" in off and "- --speculative-config" in off
 

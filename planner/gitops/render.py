@@ -78,8 +78,10 @@ def _describe(change: DeploymentChange) -> str:
     d = change.after or change.before
     assert d is not None
     role = f"{d.role} pool, " if d.role in ("prefill", "decode") else ""  # of disaggregated serving
+    spec = d.speculative
+    speculative = f", speculative {spec.method} k={spec.tokens_or_default}" if spec is not None else ""
     return (f"{safe(d.model)}, {role}{d.replicas} replicas ({d.gpus} GPUs), batch {d.batch_size}, "
-            f"max power {quantity('power_max_w', d.power_max_w)}")
+            f"max power {quantity('power_max_w', d.power_max_w)}{speculative}")
 
 
 def deployment_line(change: DeploymentChange) -> str:
