@@ -82,3 +82,18 @@ def test_decode_rows_have_no_ttft_even_without_prefill_columns() -> None:
     decode_only = {"role": np.array(["decode", "decode"]), "ttft_solo_p95_s": np.zeros(2),
                    "prefill_service_s": np.zeros(2)}  # no prefill_solo_mean_s: no prefill row was evaluated
     assert ttft_quantile_rows(decode_only, np.array([0, 1]), np.array([3.0, 5.0]), 0.5).tolist() == [0.0, 0.0]
+
+
+def test_the_tie_rule_ranks_aggregated_serving_first() -> None:
+    from types import SimpleNamespace
+
+    from planner.candidates.generate import Candidates
+    from planner.optimize.ties import candidate_ranks
+
+    n = 4
+    cols = {"workload": np.full(n, "w"), "gpu": np.array(["a100", "a100", "h100", "h100"]),
+            "precision": np.full(n, "fp8"), "tp": np.array([1, 2, 1, 8]), "pp": np.ones(n, dtype=int),
+            "batch_size": np.array([8, 16, 32, 64]), "role": np.array(["prefill", "decode", "aggregated", "decode"])}
+    ranks = candidate_ranks(SimpleNamespace(cand=Candidates(cols)))  # type: ignore[arg-type]
+    assert ranks[2] == 1  # the aggregated configuration first, though its GPU sorts after the others'
+    assert sorted(ranks) == [1, 2, 3, 4]
