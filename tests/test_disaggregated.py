@@ -177,3 +177,16 @@ def test_pools_take_power_limits_and_pass_check(tmp_path: Path) -> None:
     assert {r for r, _ in roles} == {"prefill", "decode"}
     assert any(w < 700.0 for _, w in roles)  # some pool runs below the H100's 700 W TDP
     assert plan["totals"]["it_power_nameplate_w"] <= 50_000
+
+
+def test_check_recomputes_a_decode_pool_against_a_tighter_itl_slo(tmp_path: Path) -> None:
+    path = _check(tmp_path, _scenario(LONG, BOTH), "tight")
+    doc = _scenario(LONG, BOTH)
+    doc["workloads"][0]["slo"] = {"ttft_p95_ms": 2000, "itl_p95_ms": 20}
+    tight = tmp_path / "tighter.yaml"
+    tight.write_text(yaml.safe_dump(doc))
+    checked = subprocess.run([sys.executable, "-m", "planner", "check", str(tight), "--plan", str(path)],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode != 0
+    line = next(s for s in checked.stdout.splitlines() if "itl_p95_s recomputed" in s)
+    assert "nan" not in line and "misses the scenario's slo.itl_p95_ms 20" in line

@@ -31,6 +31,7 @@ from planner.problem.model import Problem, WorkloadDemand
 from planner.schemas.catalog import ModelSpec
 
 ROLES = ("aggregated", "prefill", "decode")
+Arrays = dict[str, Any]
 
 
 def assumption_rows(p: Problem) -> list[dict[str, str]]:
@@ -77,9 +78,10 @@ def prefill_points(p: Problem, w: WorkloadDemand, model: ModelSpec,
 
 
 def evaluate_prefill(p: Problem, w: WorkloadDemand, model: ModelSpec,
-                     g: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+                     g: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, Arrays]:
     """Prefill-pool replicas of the configurations ``g``: the feasible ones' columns, their rows of ``g``,
-    and per row why it is not an operating point ("" when it is: planner.candidates.generate.REJECTIONS)."""
+    per row why it is not an operating point ("" when it is: planner.candidates.generate.REJECTIONS), and
+    the estimate of every row that messages quote (none for a prefill replica)."""
     why = np.full(len(g["gpu"]), "", dtype=object)
     x, problem = _inputs(p, g, model.id, w.input_tokens.mean, w.output_tokens.mean, w)
     with np.errstate(all="ignore"):
@@ -118,7 +120,7 @@ def evaluate_prefill(p: Problem, w: WorkloadDemand, model: ModelSpec,
             "peak_power_w": m["power_total_w"] + overhead, "output_tokens_per_request": np.zeros(n),
             "prefill_flops": m["prefill_flops"], "prefill_energy_j": m["prefill_energy_j"],
             "decode_flops_per_token": np.zeros(n), "decode_energy_per_token_j": np.zeros(n),
-            "gpu_output_tokens_per_s_per_w": np.zeros(n)}, idx, why
+            "gpu_output_tokens_per_s_per_w": np.zeros(n)}, idx, why, {}
 
 
 def decode_points(p: Problem, w: WorkloadDemand, model: ModelSpec,
@@ -131,8 +133,9 @@ def decode_points(p: Problem, w: WorkloadDemand, model: ModelSpec,
 
 
 def evaluate_decode(p: Problem, w: WorkloadDemand, model: ModelSpec,
-                    g: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Decode-pool replicas of the configurations ``g``, as `evaluate_prefill` returns them."""
+                    g: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, Arrays]:
+    """Decode-pool replicas of the configurations ``g``, as `evaluate_prefill` returns them (the estimate:
+    max_batch_size and the ITL quantiles of every row)."""
     why = np.full(len(g["gpu"]), "", dtype=object)
     x, problem = _inputs(p, g, model.id, w.input_tokens.mean, w.output_tokens.mean, w)
     with np.errstate(all="ignore"):
@@ -152,6 +155,7 @@ def evaluate_decode(p: Problem, w: WorkloadDemand, model: ModelSpec,
         if limit_s is not None:
             why[(why == "") & ~(value <= limit_s)] = reason
     idx = np.flatnonzero(why == "")
+    mean = {k: m[k] for k in ("max_batch_size", "itl_s", "itl_p95_s", "itl_p99_s")}  # every row, for check's messages
     g, m = _subset(g, idx), {k: v[idx] for k, v in m.items()}
     at_1 = {"power_total_w": np.zeros(0)}
     if len(idx):  # one sequence in flight: the floor a replica's power does not fall below while serving
@@ -176,7 +180,7 @@ def evaluate_decode(p: Problem, w: WorkloadDemand, model: ModelSpec,
             "peak_power_w": m["peak_power_total_w"] + overhead,
             "output_tokens_per_request": np.full(n, w.output_tokens.mean),
             **{k: m[k].astype(float) for k in energy}, "prefill_flops": np.zeros(n), "prefill_energy_j": np.zeros(n),
-            "gpu_output_tokens_per_s_per_w": m["output_tokens_per_s"] / m["power_total_w"]}, idx, why
+            "gpu_output_tokens_per_s_per_w": m["output_tokens_per_s"] / m["power_total_w"]}, idx, why, mean
 
 
 def ttft_at_load(columns: dict[str, np.ndarray], i: int, per_replica_rps: float) -> float:

@@ -456,7 +456,9 @@ def _evaluate_roles(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[
                 if np.asarray(v).dtype.kind in "fiub":
                     mean.setdefault(k, np.full(n, np.nan))[rows] = v
         else:
-            cols, kept, reasons = evaluate(p, w, model, g)
+            cols, kept, reasons, estimate = evaluate(p, w, model, g)
+            for k, v in estimate.items():
+                mean.setdefault(k, np.full(n, np.nan))[rows] = v
         why[rows] = reasons
         for k, v in cols.items():
             if v.dtype.kind in "fiu":
