@@ -190,3 +190,13 @@ def test_check_recomputes_a_decode_pool_against_a_tighter_itl_slo(tmp_path: Path
     assert checked.returncode != 0
     line = next(s for s in checked.stdout.splitlines() if "itl_p95_s recomputed" in s)
     assert "nan" not in line and "misses the scenario's slo.itl_p95_ms 20" in line
+
+
+def test_sizing_confidence_applies_to_each_pool_and_check_passes(tmp_path: Path) -> None:
+    point = _solve(_scenario(LONG, BOTH))
+    sized = json.loads(_check(tmp_path, _scenario(LONG, BOTH, sizing_confidence=0.9), "sized").read_text())
+    assert {d["role"] for d in sized["deployments"]} >= {"prefill", "decode"}
+    assert sum(d["gpus"] for d in sized["deployments"]) >= sum(d.gpus for d in point.deployments)
+    for d in sized["deployments"]:
+        if d["role"] == "decode":
+            assert d["itl_p95_s"] * d["sizing_margin"]["itl_factor"] <= 0.030 * (1 + 1e-9)

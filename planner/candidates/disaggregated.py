@@ -55,6 +55,16 @@ def _inputs(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float,
     return x, problem
 
 
+def margins(w: WorkloadDemand, gpus: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row, the factors ``w.sizing_confidence`` applies on its GPU (planner.problem.sizing): TTFT and ITL
+    multiplied, capacity divided; 1 without a sizing confidence (as planner.candidates.generate applies them to
+    aggregated replicas)."""
+    names = ("ttft", "itl", "throughput")
+    if w.sizing is None:
+        return {k: np.ones(len(gpus)) for k in names}
+    return {k: np.array([getattr(w.sizing.factors(str(x)), k) for x in gpus], dtype=float) for k in names}
+
+
 def _subset(grid: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[keep] for k, v in grid.items()}
 
@@ -95,10 +105,12 @@ def evaluate_prefill(p: Problem, w: WorkloadDemand, model: ModelSpec,
     ok = why == ""
     mu = m["requests_per_s"]
     cap = fixed("planning_utilization_max") * mu
+    margin = margins(w, g["gpu"])  # sizing_confidence: TTFT x (1 + e) meets the SLO, as for aggregated replicas
     for q, limit_s in w.slo.ttft_by_quantile():
         if limit_s is not None:
             solo = tail["ttft_s"] if q >= 0.9 else m["ttft_s"]
-            cap = np.minimum(cap, prefill_pool_max_rate(np.full(len(cap), limit_s), solo, m["service_s"], q, cap))
+            cap = np.minimum(cap, prefill_pool_max_rate(limit_s / margin["ttft"], solo, m["service_s"], q, cap))
+    cap = cap / margin["throughput"]
     why[ok & ~(cap > 1e-9)] = "ttft"
     idx = np.flatnonzero(why == "")
     g, cap, mu = _subset(g, idx), cap[idx], mu[idx]
@@ -153,7 +165,7 @@ def evaluate_decode(p: Problem, w: WorkloadDemand, model: ModelSpec,
                                    ("itl_p95", w.slo.itl_p95_s, m["itl_p95_s"]),
                                    ("itl_p99", w.slo.itl_p99_s, m["itl_p99_s"])):
         if limit_s is not None:
-            why[(why == "") & ~(value <= limit_s)] = reason
+            why[(why == "") & ~(value * margins(w, g["gpu"])["itl"] <= limit_s)] = reason
     idx = np.flatnonzero(why == "")
     mean = {k: m[k] for k in ("max_batch_size", "itl_s", "itl_p95_s", "itl_p99_s")}  # every row, for check's messages
     g, m = _subset(g, idx), {k: v[idx] for k, v in m.items()}
@@ -166,7 +178,7 @@ def evaluate_decode(p: Problem, w: WorkloadDemand, model: ModelSpec,
     cols = _common(p, w, model, g, "decode", m["num_gpus"])
     overhead = cols.pop("_overhead_w")
     mu = m["requests_per_s"]
-    cap = fixed("planning_utilization_max") * mu
+    cap = fixed("planning_utilization_max") * mu / margins(w, g["gpu"])["throughput"]
     floor = np.minimum(at_1["power_total_w"], m["power_total_w"]) + overhead
     slope = (m["power_total_w"] + overhead - floor) / mu
     n = len(idx)
