@@ -443,6 +443,12 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         x["cached_prompt_share"] = np.array([float(prefix_cache_hit_rate)])
     at_c = estimate_speculative(x, spec, draft)
     r = {k: v[0] for k, v in at_c.items()}
+    if not r["fits_memory"] and (ep != 1 or dp != 1):
+        raise DoesNotFitError(
+            f"{m.id} at {precision} does not fit {tp * pp * dp} x {g.id} (tp={tp}, pp={pp}, dp={dp}, ep={ep}) with "
+            f"one {int(input_tokens + output_tokens)}-token sequence per rank: each GPU holds the attention and "
+            f"dense weights / (tp x pp) and the routed experts / max(ep, tp x pp)",
+            fix="spread the experts over more GPUs (--ep up to tp x pp x dp), raise --tp, or use a lower precision")
     if not r["fits_memory"]:
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
                                                      output_tokens, cat, cal))

@@ -131,3 +131,12 @@ def test_a_prompt_lands_on_one_data_parallel_rank():
     solo = stage_work(x, c, np.zeros(1), np.array([2048.0]), np.array([2304.0]), c["eta_compute"], inv, True)
     spread = stage_work(x, c, np.zeros(1), np.array([2048.0]), np.array([2304.0]), c["eta_compute"], inv)
     assert solo["flops"][0] < spread["flops"][0]  # spread: every rank's 2048 tokens reach the experts
+
+
+def test_does_not_fit_under_dp_names_the_layout_and_the_fix():
+    from planner.errors import DoesNotFitError
+
+    with pytest.raises(DoesNotFitError) as exc:  # dp 8 without ep: every GPU holds all experts
+        estimate("deepseek-v3", "h100-sxm", precision="fp8", tp=1, dp=8, batch_size=8, input_tokens=100,
+                 output_tokens=100)
+    assert "dp=8, ep=1" in str(exc.value) and "--ep" in exc.value.fix
