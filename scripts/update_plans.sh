@@ -4,7 +4,7 @@
 # fails while any committed plan is stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for f in scenarios/*.yaml; do
+for f in scenarios/*.yaml scenarios/roadmaps/*.yaml; do  # roadmaps (horizon) sit in a subfolder: single-period tests glob scenarios/*.yaml
   name=$(basename "$f" .yaml)
   rc=0
   planner solve "$f" --out "plans/$name" > /dev/null || rc=$?

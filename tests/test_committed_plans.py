@@ -14,7 +14,7 @@ import yaml
 from planner.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "scenarios" / "roadmaps").glob("*.yaml"))
 
 
 def _meant_infeasible(path: Path) -> bool:
