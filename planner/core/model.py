@@ -450,6 +450,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
         "batch_size": batch,
         "batch_fits_memory": fits & (batch <= mem["max_batch_size"]),
         "prefill_chunk_tokens": budget,
+        "prefill_room_tokens": room,  # prompt tokens a step carries beside its decodes, per data-parallel rank
         "ttft_s": ttft,
         "itl_s": step_s,
         "itl_p95_s": itl_p95,
