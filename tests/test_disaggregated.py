@@ -200,3 +200,13 @@ def test_sizing_confidence_applies_to_each_pool_and_check_passes(tmp_path: Path)
     for d in sized["deployments"]:
         if d["role"] == "decode":
             assert d["itl_p95_s"] * d["sizing_margin"]["itl_factor"] <= 0.030 * (1 + 1e-9)
+
+
+def test_an_unreachable_itl_names_the_best_a_decode_pool_reaches() -> None:
+    from planner.errors import InfeasibleError
+
+    doc = _scenario({**LONG, "slo": {"ttft_p95_ms": 2000, "itl_p95_ms": 6}}, ["disaggregated"])
+    with pytest.raises(InfeasibleError) as err:
+        _solve(doc)
+    text = " ".join(err.value.explanation)
+    assert "ITL p95 SLO 6 ms (best achievable" in text and "inf ms" not in text

@@ -81,10 +81,31 @@ def _common(p: Problem, w: WorkloadDemand, model: ModelSpec, g: dict[str, np.nda
             "num_gpus": n_gpu.astype(int), "role": np.full(n, role), "_overhead_w": overhead}
 
 
-def prefill_points(p: Problem, w: WorkloadDemand, model: ModelSpec,
-                   grid: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Feasible prefill-pool operating points of ``w`` (see the module docstring): one per budget."""
-    return evaluate_prefill(p, w, model, _subset(grid, grid["batch_size"] == 1.0))[0]
+FITTING = ("", "ttft", "itl_p50", "itl_p95", "itl_p99")
+"""Why-codes of configurations that fit (only an SLO, or nothing, rules them out)."""
+
+
+def role_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray]
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+    """Feasible prefill-pool points (one per budget) and decode-pool points (one per batch, at the grid's
+    smallest budget above it) of ``w`` (see the module docstring), none of either when the other role has
+    none (a pool of one role serves nothing alone), and the best latencies the roles reach (infeasibility
+    answers)."""
+    pre, _, pre_why, pre_est = evaluate_prefill(p, w, model, _subset(grid, grid["batch_size"] == 1.0))
+    smallest = {b: grid["prefill_chunk_tokens"][grid["batch_size"] == b].min() for b in set(grid["batch_size"])}
+    g = _subset(grid, grid["prefill_chunk_tokens"] == np.array([smallest[b] for b in grid["batch_size"]]))
+    dec, _, dec_why, dec_est = evaluate_decode(p, w, model, g)
+    if not (len(pre["gpu"]) and len(dec["gpu"])):
+        pre, dec = {k: v[:0] for k, v in pre.items()}, {k: v[:0] for k, v in dec.items()}
+
+    def low(values: np.ndarray, why: np.ndarray) -> float:
+        ok = np.isin(why, FITTING)
+        return float(np.min(values[ok])) if ok.any() else float("inf")
+    best = {"itl_p95_s": low(dec_est["itl_p95_s"], dec_why), "itl_p50_s": low(dec_est["itl_s"], dec_why),
+            "itl_p99_s": low(dec_est["itl_p99_s"], dec_why), "ttft_solo_s": low(pre_est["ttft_solo_p95_s"], pre_why),
+            "fits_any": float(np.isin(pre_why, FITTING).any() and np.isin(dec_why, FITTING).any()),
+            "context_ok": float(w.longest_tokens <= model.max_context_tokens)}
+    return pre, dec, best
 
 
 def evaluate_prefill(p: Problem, w: WorkloadDemand, model: ModelSpec,
@@ -112,6 +133,7 @@ def evaluate_prefill(p: Problem, w: WorkloadDemand, model: ModelSpec,
             cap = np.minimum(cap, prefill_pool_max_rate(limit_s / margin["ttft"], solo, m["service_s"], q, cap))
     cap = cap / margin["throughput"]
     why[ok & ~(cap > 1e-9)] = "ttft"
+    tail_ttft = tail["ttft_s"]  # every row, for infeasibility answers
     idx = np.flatnonzero(why == "")
     g, cap, mu = _subset(g, idx), cap[idx], mu[idx]
     m, tail = {k: v[idx] for k, v in m.items()}, {k: v[idx] for k, v in tail.items()}
@@ -132,16 +154,7 @@ def evaluate_prefill(p: Problem, w: WorkloadDemand, model: ModelSpec,
             "peak_power_w": m["power_total_w"] + overhead, "output_tokens_per_request": np.zeros(n),
             "prefill_flops": m["prefill_flops"], "prefill_energy_j": m["prefill_energy_j"],
             "decode_flops_per_token": np.zeros(n), "decode_energy_per_token_j": np.zeros(n),
-            "gpu_output_tokens_per_s_per_w": np.zeros(n)}, idx, why, {}
-
-
-def decode_points(p: Problem, w: WorkloadDemand, model: ModelSpec,
-                  grid: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Feasible decode-pool operating points of ``w`` (see the module docstring): one per batch, at the
-    grid's smallest budget above it."""
-    smallest = {b: grid["prefill_chunk_tokens"][grid["batch_size"] == b].min() for b in set(grid["batch_size"])}
-    g = _subset(grid, grid["prefill_chunk_tokens"] == np.array([smallest[b] for b in grid["batch_size"]]))
-    return evaluate_decode(p, w, model, g)[0]
+            "gpu_output_tokens_per_s_per_w": np.zeros(n)}, idx, why, {"ttft_solo_p95_s": tail_ttft}
 
 
 def evaluate_decode(p: Problem, w: WorkloadDemand, model: ModelSpec,
@@ -211,13 +224,3 @@ def ttft_quantile_rows(columns: dict[str, np.ndarray], rows: np.ndarray, rate: n
     solo = columns["ttft_solo_p95_s" if q >= 0.9 else "prefill_solo_mean_s"][rows]
     out = prefill_pool_ttft_quantile(np.asarray(rate, dtype=float), solo, columns["prefill_service_s"][rows], q)
     return np.where(prefill, out, 0.0)
-
-
-def best_latency(pre: dict[str, np.ndarray], dec: dict[str, np.ndarray], model: ModelSpec,
-                 w: WorkloadDemand) -> dict[str, float]:
-    """The best latencies the role points reach (for infeasibility answers of a disaggregated-only workload)."""
-    def low(v: np.ndarray) -> float:
-        return float(np.min(v)) if len(v) else float("inf")
-    return {"itl_p95_s": low(dec["itl_p95_s"]), "itl_p50_s": low(dec["itl_s"]), "itl_p99_s": low(dec["itl_p95_s"]),
-            "ttft_solo_s": low(pre["ttft_solo_p95_s"]), "fits_any": float(bool(len(pre["gpu"]) and len(dec["gpu"]))),
-            "context_ok": float(w.longest_tokens <= model.max_context_tokens)}

@@ -17,13 +17,7 @@ from typing import Any
 import numpy as np
 
 from planner.candidates.cache import CACHE
-from planner.candidates.disaggregated import (
-    best_latency,
-    decode_points,
-    evaluate_decode,
-    evaluate_prefill,
-    prefill_points,
-)
+from planner.candidates.disaggregated import evaluate_decode, evaluate_prefill, role_points
 from planner.candidates.prune import prune, prune_exact
 from planner.candidates.queueing import (
     load_columns,
@@ -198,8 +192,10 @@ def _serving_modes(p: Problem, w: WorkloadDemand, model: ModelSpec,
         points = _operating_points(p, w, model, grid)
         parts.append({**points.cols, "role": np.full(len(points.rows), "aggregated")})
         best = points.best
-    pre, dec = prefill_points(p, w, model, grid), decode_points(p, w, model, grid)
-    return merge_columns([*parts, pre, dec]), best or best_latency(pre, dec, model, w), len(grid["gpu"])
+    pre, dec, split = role_points(p, w, model, grid)
+    if best is not None:  # the better of the two modes, per figure (infeasibility answers)
+        split = {k: max(v, split[k]) if k in ("fits_any", "context_ok") else min(v, split[k]) for k, v in best.items()}
+    return merge_columns([*parts, pre, dec]), split, len(grid["gpu"])
 
 
 def merge_columns(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
