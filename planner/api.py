@@ -66,6 +66,6 @@ def solve(scenario: str | Path | Mapping[str, Any], *, override: str | None = No
               else loaded_from_dict(scenario, override))
     if loaded.scenario.horizon is not None:  # several periods: one program over the roadmap
         from planner.roadmap.solve import solve_roadmap_loaded
-        return solve_roadmap_loaded(loaded, load_catalog(catalog_dirs), calibration=calibration)
+        return solve_roadmap_loaded(loaded, load_catalog(catalog_dirs), calibration=calibration, analysis=analysis)
     problem = resolve_problem(loaded, load_catalog(catalog_dirs), calibration=calibration)
     return solve_problem(problem, analysis=analysis)

@@ -176,11 +176,17 @@ def test_a_binding_limit_gets_a_what_if_from_the_period_it_first_binds_in(tmp_pa
                "site": [{"from_period": 2, "racks": 1}]}
     doc = scenario(hardware={"gpus": ["h100-sxm"], "owned": [OWNED_H100]}, horizon=horizon)
     base = solve_roadmap(roadmap(tmp_path, doc))
-    assert not [a for a in base.assumptions if a.name == "roadmap what-if"]  # only when analysis is asked for
+    assert base.roadmap_what_if is None  # only when analysis is asked for
+    assert "roadmap_what_if" not in base.model_dump(mode="json")
     plan = solve_roadmap(roadmap(tmp_path, doc), analysis=True)
-    rows = [a.value for a in plan.assumptions if a.name == "roadmap what-if"]
-    assert len(rows) == 1 and rows[0].startswith("+1 racks from P2 (from 1 to 2): the racks limit ")
-    assert "objective -" in rows[0] or "objective +0" in rows[0]  # one more rack never costs more
+    assert plan.roadmap_what_if is not None and len(plan.roadmap_what_if) == 1
+    w = plan.roadmap_what_if[0]
+    assert (w.limit, w.from_period, w.change) == ("racks_total", "P2", "+1 racks from P2 (from 1 to 2)")
+    assert w.answer.startswith(w.change + ": the racks limit ")
+    assert w.objective_delta is not None and w.objective_delta <= 1e-6  # one more rack never costs more
+    assert w.first_binds in (None, "P2", "P3") and w.objective_unit == "USD (discounted)"
+    assert not [a for a in plan.assumptions if a.name == "roadmap what-if"]  # typed, not assumption rows
+    assert any("what-if per period: each re-solve starts from the roadmap" in a.value for a in plan.assumptions)
     assert plan.periods == base.periods  # the what-if re-solve leaves the roadmap itself alone
 
 

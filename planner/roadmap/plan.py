@@ -31,6 +31,7 @@ from planner.schemas.plan import (
     Rack,
     RoadmapPeriod,
     RoadmapTotals,
+    RoadmapWhatIf,
     ScenarioRef,
     ServerGroup,
     Solver,
@@ -160,19 +161,14 @@ def horizon_limit_notes(rm: RoadmapModel) -> list[str]:
     return out
 
 
-WHAT_IF_ROW = "roadmap what-if"
-WHAT_IF_SOURCE = ("the roadmap solved again with the limit one step larger from the period it first binds in "
-                  "(planner.roadmap.whatif)")
-
-
-def _analysis(what_ifs: list[PeriodWhatIf] | None) -> tuple[Analysis, list[Assumption]]:
-    """The plan's analysis state and one assumption row per what-if (the plan's what_if list is single-period)."""
+def _analysis(what_ifs: list[PeriodWhatIf] | None) -> tuple[Analysis, list[RoadmapWhatIf] | None]:
+    """The plan's analysis state and its roadmap what-ifs (the plan's ``what_if`` list is single-period)."""
     if what_ifs is None:
         reason = NOT_ANALYSED + "; what-if per period: not requested (planner solve runs it unless --no-analysis)"
-        return Analysis(what_if="skipped", objective_alternatives="skipped", skipped_reason=reason), []
-    rows = [Assumption(name=WHAT_IF_ROW, value=w.text, unit="", source=WHAT_IF_SOURCE, range="") for w in what_ifs]
-    reason = NOT_ANALYSED + f"; what-if per period: {len(rows) or 'no'} site limit(s) that bind, in the "
-    reason += f"'{WHAT_IF_ROW}' rows of the assumptions"
+        return Analysis(what_if="skipped", objective_alternatives="skipped", skipped_reason=reason), None
+    rows = [RoadmapWhatIf(limit=w.limit, from_period=w.from_period, change=w.change, first_binds=w.first_binds,
+                          objective_delta=w.objective_delta, objective_unit=w.unit, answer=w.text) for w in what_ifs]
+    reason = NOT_ANALYSED + f"; what-if per period: {len(rows) or 'no'} site limit(s) that bind, in roadmap_what_if"
     return Analysis(what_if="skipped", objective_alternatives="skipped", skipped_reason=reason), rows
 
 
@@ -186,7 +182,7 @@ def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str],
     objective = value(rm.expr["objective"])
     unit = pb.OBJECTIVE_UNITS[r.base.objective]
     all_notes = [*notes, *roadmap_notes(rm, first_binding(periods))]
-    analysis, what_if_rows = _analysis(what_ifs)
+    analysis, roadmap_what_if = _analysis(what_ifs)
     return Plan(
         schema_version=PLAN_SCHEMA_VERSION, tool_version=__version__,
         scenario=ScenarioRef(name=p.name, description=p.description, file=p.file_name, override=p.override,
@@ -200,7 +196,7 @@ def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str],
         constraints=[c for c in first.constraints if c.kind not in NOT_APPLIED],
         site=PlanSite.model_validate(r.base.echo.site), finance=PlanFinance.model_validate(r.base.echo.finance),
         workloads=[WorkloadRow.model_validate(pb.workload_row(w)) for w in r.base.workloads],
-        assumptions=[Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)] + what_if_rows,
+        assumptions=[Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)],
         analysis=analysis,
-        periods=periods)
+        periods=periods, roadmap_what_if=roadmap_what_if)
 

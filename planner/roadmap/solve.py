@@ -10,14 +10,15 @@ from planner.candidates.generate import Candidates
 from planner.catalog.loader import Catalog
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize import backend
+from planner.optimize.analysis import ANALYSIS_NODE_FACTOR, ANALYSIS_NODE_FLOOR
 from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, MIP_REL_GAP, SolveResult
 from planner.optimize.program import ALL_FAMILIES
 from planner.optimize.solve import _no_candidate_lines
 from planner.roadmap.candidates import CandidateCache, period_candidates
 from planner.roadmap.plan import build_roadmap_plan
 from planner.roadmap.problem import Roadmap, resolve_roadmap
-from planner.roadmap.program import build_roadmap_program, shortfalls
-from planner.roadmap.whatif import period_what_ifs
+from planner.roadmap.program import RoadmapModel, build_roadmap_program, shortfalls
+from planner.roadmap.whatif import Solve, period_what_ifs
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Plan
 
@@ -64,9 +65,36 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     what_ifs = None
     if analysis and status == "optimal":
         unit = "USD (discounted)" if roadmap.base.objective == "min_tco" else rm_unit(roadmap)
-        what_ifs = period_what_ifs(roadmap, cands, rm, lambda model, warm: backend._solve_once(  # type: ignore[arg-type]
-            model, backend._solver(solver, time_limit_s, gap_rel=mip_rel_gap, start=warm))[0], unit)
+        node_limit = what_if_node_limit(backend._nodes(rm, chosen))  # type: ignore[arg-type]
+        what_ifs = period_what_ifs(roadmap, cands, rm, what_if_solver(solver, time_limit_s, mip_rel_gap, node_limit),
+                                   unit)
+        notes.append(f"what-if per period: each re-solve starts from the roadmap and may explore at most "
+                     f"{node_limit} branch-and-bound nodes ({ANALYSIS_NODE_FACTOR} x the roadmap's own solve, at "
+                     f"least {ANALYSIS_NODE_FLOOR}); a re-solve stopped by that limit gives no value")
     return build_roadmap_plan(rm, solved, notes, what_ifs)
+
+
+def what_if_node_limit(first_nodes: int) -> int:
+    """Nodes a what-if re-solve may explore: the single-period analysis's rule (planner.optimize.analysis)."""
+    return max(ANALYSIS_NODE_FLOOR, ANALYSIS_NODE_FACTOR * first_nodes)
+
+
+def what_if_solver(solver: str, time_limit_s: float, gap_rel: float, node_limit: int) -> Solve:
+    """A what-if re-solve: from the roadmap as a MIP start, within ``node_limit`` nodes (deterministic), proven
+    to the roadmap's gap. A solution whose objective differs from the one the solver reports (HiGHS can hand
+    the start back) is solved again without the start, as planner.optimize.backend.run_solver does."""
+    def solve(model: RoadmapModel, start: dict[str, float]) -> str:
+        chosen = backend._solver(solver, time_limit_s, gap_rel=gap_rel, node_limit=node_limit, start=start)
+        status, raw, _ = backend._solve_once(model, chosen)  # type: ignore[arg-type]
+        if status in ("optimal", "feasible") and backend._solution_disagrees(model, chosen):  # type: ignore[arg-type]
+            chosen = backend._solver(solver, time_limit_s, gap_rel=gap_rel, node_limit=node_limit)
+            status, raw, _ = backend._solve_once(model, chosen)  # type: ignore[arg-type]
+        if status == "optimal":
+            return status
+        if raw == "kSolutionLimit":
+            return f"stopped by its limit of {node_limit} nodes"
+        return raw if status == "feasible" else status.replace("_", " ")
+    return solve
 
 
 def rm_unit(roadmap: Roadmap) -> str:

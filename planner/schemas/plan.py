@@ -701,6 +701,24 @@ class RoadmapPeriod(PlanModel):
     totals: RoadmapTotals
 
 
+class RoadmapWhatIf(PlanModel):
+    """A site limit that binds in a roadmap, made one step larger from the period it first binds in, and
+    the roadmap solved again (planner.roadmap.whatif)."""
+    limit: str
+    """The constraint relaxed (``site_power``, ``racks_total``)."""
+    from_period: str
+    """Label of the period the limit first binds in, from which it is relaxed."""
+    change: str
+    """The step in words (``+2 racks from 2027-Q2 (from 12 to 14)``)."""
+    first_binds: str | None = None
+    """Label of the period the relaxed limit first binds in (null: it no longer binds, or no answer)."""
+    objective_delta: Number | None = None
+    """Change of the roadmap's objective (negative: better); null when the re-solve proved no optimum."""
+    objective_unit: str
+    answer: str
+    """The whole answer in words, as the report shows it."""
+
+
 def serving_columns(deployments: list[Deployment]) -> dict[str, list[Any]]:
     """A deployment's serving decisions as flat columns of ``Plan.frames()["deployments"]``: role (aggregated
     where the plan records none), speculative_method and speculative_tokens (None when off), launch_command
@@ -739,11 +757,13 @@ class Plan(PlanModel):
     periods: list[RoadmapPeriod] | None = None
     """A roadmap's periods (a scenario with ``horizon``); the sections above then describe the first
     period. Left out of plan.json for a single-period plan."""
+    roadmap_what_if: list[RoadmapWhatIf] | None = None
+    """A roadmap's what-if per period (``what_if`` above is single-period); left out of plan.json when null."""
 
     @model_serializer(mode="wrap")
     def _periods_when_a_roadmap(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if not (k == "periods" and v is None)}
+        return {k: v for k, v in data.items() if not (k in ("periods", "roadmap_what_if") and v is None)}
 
     @model_validator(mode="wrap")
     @classmethod

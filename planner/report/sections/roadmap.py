@@ -107,13 +107,9 @@ def _limit_line(name: str, periods: list[RoadmapPeriod]) -> str:
     return f"The {words} limit does not bind within the horizon."
 
 
-WHAT_IF_ROW = "roadmap what-if"
-"""The assumption rows planner.roadmap.plan writes each what-if per period to (plan.what_if is single-period)."""
-
-
 def what_ifs(plan: Plan) -> list[str]:
     """Each binding site limit relaxed one step from the period it first binds in, re-solved (in words)."""
-    return [a.value for a in plan.assumptions if a.name == WHAT_IF_ROW]
+    return [w.answer for w in plan.roadmap_what_if or []]
 
 
 def build(plan: Plan) -> dict[str, Any] | None:
