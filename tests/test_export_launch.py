@@ -55,9 +55,10 @@ def test_flags_carry_the_plans_choices(path: Path) -> None:
     for _, d, launch in launch_rows(_plan(path), CATALOG, str(path)):
         f = ENGINE_FLAGS[launch.engine]
         argv = launch.argv
-        assert _value(argv, f.tp) == str(d.tp) and _value(argv, f.pp) == str(d.pp)
-        assert _value(argv, f.max_sequences) == str(d.batch_size)
-        assert _value(argv, f.batched_tokens) == str(d.prefill_chunk_tokens)
+        if (d.dp or 1) == 1:  # data-parallel flags: test_*_data_parallel_* below
+            assert _value(argv, f.tp) == str(d.tp) and _value(argv, f.pp) == str(d.pp)
+            assert _value(argv, f.max_sequences) == str(d.batch_size)
+            assert _value(argv, f.batched_tokens) == str(d.prefill_chunk_tokens)
         assert _value(argv, f.port) == str(PORT)
         assert launch.model_id in CATALOG.model(d.model).aliases
         assert launch.gpus_per_replica * d.replicas == d.gpus
@@ -190,3 +191,60 @@ def test_a_disaggregated_pool_says_its_role() -> None:
     assert "--disaggregation-mode" not in vllm.argv and any("--kv-transfer-config" in n for n in vllm.notes)
     names = deployment_names([d, d.model_copy(update={"role": "decode"})])
     assert names == ["chat-prefill-b200-fp8-tp1", "chat-decode-b200-fp8-tp1"]
+
+
+def _moe_dp(engine: str) -> Deployment:
+    """A MoE replica of 8 GPUs: 4 attention data-parallel ranks of tp 2, the experts over all 8 GPUs."""
+    return _chatbot().model_copy(update={"engine": engine, "model": "qwen3-235b-a22b", "tp": 2, "pp": 1, "dp": 4,
+                                         "ep": 8, "batch_size": 250, "prefill_chunk_tokens": 2048,
+                                         "gpus": 8 * 3, "replicas": 3, "precision": "fp8"})
+
+
+def test_vllm_data_parallel_limits_are_per_rank() -> None:
+    d = _moe_dp("vllm")
+    launch = _launch(d)
+    argv = launch.argv
+    assert _value(argv, "--tensor-parallel-size") == "2" and _value(argv, "--data-parallel-size") == "4"
+    assert "--enable-expert-parallel" in argv  # EP = TP x DP = 8 = the deployment's ep
+    assert _value(argv, "--max-num-seqs") == "63"  # ceil(250 / 4): each DP rank is its own engine core
+    assert _value(argv, "--max-num-batched-tokens") == "2048"  # the core's budget is already a rank's
+    assert launch.gpus_per_replica == 8 and launch.nodes_per_replica == 1 and launch.notes == []
+    # an ep that is not TP x DP is not what vLLM runs: said
+    assert any("EP size is TP x DP" in n for n in _launch(d.model_copy(update={"ep": 4})).notes)
+
+
+def test_sglang_data_parallel_attention_flags_are_the_replicas() -> None:
+    argv = _launch(_moe_dp("sglang")).argv
+    assert _value(argv, "--tp-size") == "8" and _value(argv, "--dp-size") == "4" and "--enable-dp-attention" in argv
+    assert _value(argv, "--ep-size") == "8"
+    # SGLang divides both by --dp-size: the replica's totals, the cap a multiple of dp
+    assert _value(argv, "--max-running-requests") == str(63 * 4)
+    assert _value(argv, "--chunked-prefill-size") == str(2048 * 4)
+
+
+def test_trtllm_attention_dp_is_an_option_and_its_ranks_are_gpus() -> None:
+    d = _moe_dp("trt-llm")
+    launch = _launch(d)
+    assert _value(launch.argv, "--tp_size") == "8" and _value(launch.argv, "--ep_size") == "8"
+    (options,) = launch.config_files
+    assert yaml.safe_load(options.content)["enable_attention_dp"] is True
+    # 8 one-GPU ranks: 250 sequences -> 32 per rank, the replica's 4 x 2048 tokens -> 1024 per rank; a note says so
+    assert _value(launch.argv, "--max_batch_size") == "32" and _value(launch.argv, "--max_num_tokens") == "1024"
+    assert any("8 ranks of one GPU" in n for n in launch.notes)
+    tp1 = _launch(d.model_copy(update={"tp": 1, "dp": 8, "batch_size": 256}))
+    assert _value(tp1.argv, "--max_batch_size") == "32" and _value(tp1.argv, "--max_num_tokens") == "2048"
+    assert tp1.notes == [] and "enable_attention_dp" not in _launch(_chatbot().model_copy(
+        update={"engine": "trt-llm"})).config_files[0].content
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "trt-llm"])
+def test_check_rederives_a_data_parallel_launch(engine: str) -> None:
+    from types import SimpleNamespace
+
+    from planner.gitops.rederive_serving import launch_claims
+
+    d = _moe_dp(engine)
+    ctx = SimpleNamespace(catalog=CATALOG, gpus={d.gpu: SimpleNamespace(spec=CATALOG.gpu(d.gpu), gpus_per_server=8)})
+    assert launch_claims(d.model_copy(update={"launch": _launch(d)}), ctx) == []  # type: ignore[arg-type]
+    stale = _launch(d.model_copy(update={"dp": None, "ep": None, "tp": 8}))
+    assert launch_claims(d.model_copy(update={"launch": stale}), ctx)  # type: ignore[arg-type]

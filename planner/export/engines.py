@@ -35,6 +35,17 @@ class EngineFlags:
     quantization: str | None
     kv_cache_dtype: str | None
     source: str
+    dp: str | None = None
+    """Attention data-parallel ranks of a replica (vLLM --data-parallel-size, SGLang --dp-size; None: TRT-LLM,
+    whose attention DP is the option ``enable_attention_dp`` in its options file)."""
+    dp_switch: str | None = None
+    """Switch that makes the data-parallel ranks share the experts (SGLang --enable-dp-attention)."""
+    tp_spans_dp: bool = False
+    """The TP size flag counts every GPU of the replica, data-parallel ranks included (SGLang, TRT-LLM)."""
+    limits_per_rank: bool = True
+    """Sequence cap and step token budget hold per data-parallel rank (vLLM, TRT-LLM); False: for the whole
+    replica, divided over the ranks by the engine (SGLang)."""
+    dp_source: str = ""
 
 
 VLLM = EngineFlags(
@@ -47,7 +58,12 @@ VLLM = EngineFlags(
             "{auto,half,float16,bfloat16}, --quantization, --kv-cache-dtype {auto,fp8,...}, "
             "--distributed-executor-backend {ray,mp,...}); expert parallelism: vllm/engine/arg_utils.py "
             "parallel group `--enable-expert-parallel` (EP size = TP x DP) and "
-            "https://docs.vllm.ai/en/latest/serving/expert_parallel_deployment/"))
+            "https://docs.vllm.ai/en/latest/serving/expert_parallel_deployment/"),
+    dp="--data-parallel-size",
+    dp_source=("vLLM data parallel deployment, https://docs.vllm.ai/en/latest/serving/data_parallel_deployment/ "
+               "(--data-parallel-size; each DP rank is a separate core engine process with its own scheduler, so "
+               "--max-num-seqs and --max-num-batched-tokens hold per rank; expert layers form a DP x TP group, "
+               "expert parallel with --enable-expert-parallel)"))
 
 SGLANG = EngineFlags(
     program=("python3", "-m", "sglang.launch_server"), model="--model-path", host="--host", port="--port",
@@ -58,7 +74,14 @@ SGLANG = EngineFlags(
             "(https://docs.sglang.io/advanced_features/server_arguments.html): --model-path, --host, --port, "
             "--tensor-parallel-size/--tp-size, --pipeline-parallel-size/--pp-size, --expert-parallel-size/--ep-size, "
             "--max-running-requests, --chunked-prefill-size, --dtype, --quantization (fp8 on a 16-bit checkpoint), "
-            "--kv-cache-dtype {auto,fp8_e5m2,fp8_e4m3,bf16}; multi-node: --nnodes, --node-rank, --dist-init-addr"))
+            "--kv-cache-dtype {auto,fp8_e5m2,fp8_e4m3,bf16}; multi-node: --nnodes, --node-rank, --dist-init-addr"),
+    dp="--dp-size", dp_switch="--enable-dp-attention", tp_spans_dp=True, limits_per_rank=False,
+    dp_source=("SGLang DP attention, https://docs.sglang.io/docs/advanced_features/dp_dpa_smg_guide.md and "
+               "https://docs.sglang.io/basic_usage/deepseek_v32.html (`--tp 8 --dp 8 --enable-dp-attention`: "
+               "--tp-size counts every GPU, --dp-size the attention ranks); sglang/srt/server_args.py "
+               "_handle_data_parallelism divides --chunked-prefill-size by dp_size under DP attention, and the "
+               "scheduler divides --max-running-requests by dp_size (per_dp_max_running_requests): both are the "
+               "replica's"))
 
 TRTLLM = EngineFlags(
     program=("trtllm-serve",), model=None, host="--host", port="--port",
@@ -69,7 +92,13 @@ TRTLLM = EngineFlags(
             "https://nvidia.github.io/TensorRT-LLM/latest/commands/trtllm-serve.html: MODEL, --host, --port, "
             "--backend pytorch, --tp_size, --pp_size, --ep_size, --max_batch_size (most requests scheduled), "
             "--max_num_tokens (batched input tokens per step), --extra_llm_api_options FILE (LLM API options as "
-            "YAML: kv_cache_config.dtype fp8, dtype)"))
+            "YAML: kv_cache_config.dtype fp8, dtype)"),
+    tp_spans_dp=True,
+    dp_source=("TensorRT-LLM attention DP: `enable_attention_dp: true` in the options YAML with `--tp_size 8 "
+               "--ep_size 8` (https://nvidia.github.io/TensorRT-LLM/examples/deepseek_r1_reasoning_parser.html); "
+               "each attention-DP rank is one GPU (attention DP size = tensor_parallel_size) with its own executor, "
+               "and --max_batch_size is that rank's cap (tensorrt_llm/_torch/pyexecutor/_util.py scheduler "
+               "capacity max_batch_size x pp_size, no DP divisor; read in ai-dynamo/dynamo PR #11982)"))
 
 ENGINE_FLAGS: Mapping[str, EngineFlags] = MappingProxyType({"vllm": VLLM, "sglang": SGLANG, "trt-llm": TRTLLM})
 """Flags per canonical engine name (planner.core.constants.ENGINES)."""
@@ -79,6 +108,9 @@ PORT = 8000
 
 TRTLLM_OPTIONS_FILE = "extra-llm-api-options.yaml"
 """File TensorRT-LLM reads its KV-cache dtype from (--extra_llm_api_options), in the replica's working directory."""
+
+TRTLLM_ATTENTION_DP = "enable_attention_dp"
+"""TensorRT-LLM LLM API option (options file) that runs attention data parallel over the replica's GPUs."""
 
 DTYPE_16BIT: Mapping[str, str] = MappingProxyType({"bf16": "bfloat16", "fp16": "float16"})
 """--dtype value of a 16-bit precision (vLLM and SGLang accept both spellings; auto otherwise)."""

@@ -13,7 +13,10 @@ What each flag carries (names and their sources: planner.export.engines):
 - power_limit_w below the GPU's TDP -> the vendor's power-limit command;
 - speculative (method, draft model, tokens) -> vLLM's --speculative-config JSON, SGLang's
   --speculative-algorithm and draft flags, TRT-LLM's speculative_config in its options file.
-Data parallelism is the deployment's replicas: independent servers behind a load balancer.
+Data parallelism is the deployment's replicas: independent servers behind a load balancer. Attention data
+parallelism inside a replica (a deployment's ``dp`` > 1, MoE models) is the engine's own: vLLM
+--data-parallel-size with per-rank limits, SGLang --enable-dp-attention with TP over every GPU and limits
+for the whole replica, TRT-LLM enable_attention_dp (one GPU per rank) with per-rank limits.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from planner.export.engines import (
     ENGINE_FLAGS,
     PORT,
     SPECULATIVE_FLAGS,
+    TRTLLM_ATTENTION_DP,
     TRTLLM_OPTIONS_FILE,
     VENDORS,
     VLLM_SPECULATIVE_FLAG,
@@ -87,8 +91,38 @@ def _expert_parallel(d: Deployment) -> int:
     return int(getattr(d, "ep", 1) or 1)
 
 
+def _data_parallel(d: Deployment) -> int:
+    return int(getattr(d, "dp", 1) or 1)
+
+
+def engine_ranks(engine: str, d: Deployment) -> int:
+    """Attention data-parallel ranks the engine runs for one replica: the deployment's dp, except TRT-LLM,
+    whose attention DP makes every GPU of the replica a rank (attention DP size = its tensor_parallel_size)."""
+    dp = _data_parallel(d)
+    return d.tp * dp if dp > 1 and engine == "trt-llm" else dp
+
+
+def scheduler_limits(engine: str, d: Deployment) -> tuple[int, int]:
+    """(sequence cap, step token budget) in the engine's words: the deployment's batch is the replica's and
+    its prefill_chunk_tokens a data-parallel rank's (planner.core.model). Per rank (vLLM, TRT-LLM) the
+    replica's batch is split over the engine's ranks (rounded up) and the budget keeps the replica's total;
+    SGLang takes both for the whole replica and divides them by --dp-size itself."""
+    dp = _data_parallel(d)
+    if dp == 1:
+        return d.batch_size, d.prefill_chunk_tokens
+    ranks = engine_ranks(engine, d)
+    seqs = math.ceil(d.batch_size / ranks)
+    budget = math.ceil(d.prefill_chunk_tokens * dp / ranks)
+    return (seqs, budget) if ENGINE_FLAGS[engine].limits_per_rank else (seqs * ranks, budget * ranks)
+
+
 def _parallel_args(f: EngineFlags, d: Deployment) -> list[str]:
-    args = [f.tp, str(d.tp), f.pp, str(d.pp)]
+    dp = _data_parallel(d)
+    args = [f.tp, str(d.tp * dp if dp > 1 and f.tp_spans_dp else d.tp), f.pp, str(d.pp)]
+    if dp > 1 and f.dp is not None:
+        args += [f.dp, str(dp)]
+    if dp > 1 and f.dp_switch is not None:
+        args.append(f.dp_switch)
     ep = _expert_parallel(d)
     if ep > 1 and f.ep is not None:
         args += [f.ep, str(ep)]
@@ -97,10 +131,11 @@ def _parallel_args(f: EngineFlags, d: Deployment) -> list[str]:
     return args
 
 
-def _batch_args(f: EngineFlags, d: Deployment) -> list[str]:
-    args = [f.max_sequences, str(d.batch_size)]
+def _batch_args(f: EngineFlags, engine: str, d: Deployment) -> list[str]:
+    seqs, budget = scheduler_limits(engine, d)
+    args = [f.max_sequences, str(seqs)]
     if d.prefill_chunk_tokens > 0:
-        args += [f.batched_tokens, str(d.prefill_chunk_tokens)]
+        args += [f.batched_tokens, str(budget)]
     return args
 
 
@@ -129,11 +164,29 @@ def _precision_notes(engine: str, model: ModelSpec, precision: str, model_id: st
 
 def _budget_notes(engine: str, d: Deployment) -> list[str]:
     # vllm/config/scheduler.py SchedulerConfig._verify_args: max_num_batched_tokens >= max_num_seqs
-    if engine == "vllm" and 0 < d.prefill_chunk_tokens < d.batch_size:
-        return [f"vLLM refuses a step token budget ({d.prefill_chunk_tokens}) below max-num-seqs "
-                f"({d.batch_size}): raise --max-num-batched-tokens to {d.batch_size} (the estimate assumed "
-                f"{d.prefill_chunk_tokens})"]
+    seqs, budget = scheduler_limits(engine, d)
+    if engine == "vllm" and 0 < budget < seqs:
+        return [f"vLLM refuses a step token budget ({budget}) below max-num-seqs "
+                f"({seqs}): raise --max-num-batched-tokens to {seqs} (the estimate assumed "
+                f"{budget})"]
     return []
+
+
+def _data_parallel_notes(engine: str, d: Deployment, nodes: int) -> list[str]:
+    """Where the engine's data/expert-parallel layout differs from the one the estimate assumed."""
+    dp, ep = _data_parallel(d), _expert_parallel(d)
+    gpus = d.tp * d.pp * dp
+    notes = []
+    if engine == "vllm" and dp > 1 and ep != gpus:
+        layout = f"expert parallel over all {gpus} GPUs" if ep > 1 else f"a tensor-parallel group of {gpus} GPUs"
+        notes.append(f"vLLM runs the experts as {layout} (its EP size is TP x DP); the estimate assumed ep {ep}")
+    if engine == "trt-llm" and dp > 1 and d.tp > 1:
+        notes.append(f"TensorRT-LLM's attention DP runs {gpus} ranks of one GPU each, not {dp} ranks of tp "
+                     f"{d.tp} as the estimate assumed; --max_batch_size and --max_num_tokens are per GPU rank")
+    if dp > 1 and nodes > 1:
+        notes.append(f"attention data parallelism across {nodes} servers: check the engine's multi-node "
+                     "data-parallel flags (this spec writes a single-server layout's)")
+    return notes
 
 
 def _role(d: Deployment) -> str:
@@ -204,10 +257,13 @@ def _speculative_notes(d: Deployment) -> list[str]:
     return [f"replace {EAGLE_HEAD_PLACEHOLDER} with the EAGLE head trained for {d.model} (the catalog lists none)"]
 
 
-def _trtllm_options(engine: str, precision: str, speculative: dict[str, Any] | None = None) -> list[ConfigFile]:
+def _trtllm_options(engine: str, precision: str, speculative: dict[str, Any] | None = None,
+                    attention_dp: bool = False) -> list[ConfigFile]:
     if engine != "trt-llm":
         return []
     options: dict[str, Any] = {"kv_cache_config": {"dtype": "fp8" if _fp8_kv(engine, precision) else "auto"}}
+    if attention_dp:
+        options[TRTLLM_ATTENTION_DP] = True
     if precision in DTYPE_16BIT:
         options["dtype"] = DTYPE_16BIT[precision]
     options.update(speculative or {})
@@ -223,7 +279,7 @@ def _program(f: EngineFlags, engine: str, model_id: str) -> list[str]:
 
 
 def _nodes(d: Deployment, gpus_per_server: int) -> int:
-    return max(1, math.ceil(d.tp * d.pp / max(gpus_per_server, 1)))
+    return max(1, math.ceil(d.tp * d.pp * _data_parallel(d) / max(gpus_per_server, 1)))
 
 
 def _multi_node(engine: str, argv: list[str], nodes: int) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -254,18 +310,20 @@ def launch_for(d: Deployment, model: ModelSpec, gpu: GpuSpec, gpus_per_server: i
     f = ENGINE_FLAGS[engine]
     vendor = VENDORS.get(gpu.vendor, VENDORS["nvidia"])
     model_id, quantized = checkpoint(model, d.precision)
-    argv = [*_program(f, engine, model_id), *_parallel_args(f, d), *_batch_args(f, d),
+    argv = [*_program(f, engine, model_id), *_parallel_args(f, d), *_batch_args(f, engine, d),
             *_precision_args(f, engine, d.precision, quantized), *_role_args(engine, d),
             *_speculative_args(engine, d, draft)]
     nodes = _nodes(d, gpus_per_server)
     setup, leader, worker, multi_notes = _multi_node(engine, argv, nodes)
     limit_w, limit_argv = _power_limit(vendor, gpu, getattr(d, "power_limit_w", None))
     return Launch(engine=engine, model_id=model_id, argv=leader, leader_setup_argv=setup, worker_argv=worker,
-                  config_files=_trtllm_options(engine, d.precision, _speculative_options(d, draft)),
-                  gpus_per_replica=d.tp * d.pp,
+                  config_files=_trtllm_options(engine, d.precision, _speculative_options(d, draft),
+                                               _data_parallel(d) > 1),
+                  gpus_per_replica=d.tp * d.pp * _data_parallel(d),
                   nodes_per_replica=nodes, gpu_resource=vendor.k8s_resource,
                   visible_devices_env=vendor.visible_devices_env, power_limit_w=limit_w,
                   power_limit_argv=limit_argv,
                   notes=[*_precision_notes(engine, model, d.precision, model_id, quantized),
-                         *_budget_notes(engine, d), *_role_notes(engine, d), *multi_notes,
+                         *_budget_notes(engine, d), *_data_parallel_notes(engine, d, nodes),
+                         *_role_notes(engine, d), *multi_notes,
                          *_speculative_notes(d)])
