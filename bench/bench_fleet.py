@@ -12,7 +12,11 @@ Not a test: machines are noisy, so nothing here asserts a time. Each solve case 
 from a cold candidate cache (as a fresh `planner solve`), of which candidate generation, the number of
 candidates, the plan's status and gap, and the number of integer programs solved.
 
-    python3 bench/bench_fleet.py [CASE ...]
+    python3 bench/bench_fleet.py [--runs N] [--bytes] [CASE ...]
+
+``--runs N`` runs each case N times and prints the medians (a shared machine is noisy); ``--bytes``
+solves each solve case once more and checks that the plan's bytes are the same. Each line also gives
+the process's peak memory so far (ru_maxrss), so run a case alone to read its own peak.
 
 Measured 2026-11-27 on the 2-core machine shared with other jobs (load 1-8, so +-30 %), the same
 tree with planner/optimize before (af552ea~1) and after issue 13 items 1-3:
@@ -32,6 +36,9 @@ Issue 13 item 4 (queueing without scipy, Newton, vectorized pruning, the candida
 
 from __future__ import annotations
 
+import json
+import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -127,17 +134,53 @@ def run_case(name: str, spec: dict[str, Any], target_s: float, **solve_kwargs: A
     with SolveCounter() as counter:
         try:
             plan = solve_problem(p, **solve_kwargs)
+            answer: Any = plan
             outcome = (f"{plan.status}, gap {plan.solver.mip_gap:.2e}, what-if {plan.analysis.what_if} "
                        f"({sum(w.objective_delta is not None for w in plan.what_if)}/{len(plan.what_if)} values), "
                        f"objective alternatives {len(plan.objective_alternatives)}")
         except InfeasibleError as e:
+            answer = e
             outcome = f"infeasible: {len(e.explanation)} lines, first: {e.explanation[0][:100]}"
         except SolverLimitError as e:
+            answer = e
             outcome = f"no plan: {e.message}"
     cpu = time.process_time() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"{name}: {len(p.workloads)} workloads x {gpus} GPU types, {n_cand} candidates: {cpu:.2f} CPU s "
           f"(target <= {target_s:g} s; of which candidate generation {cand_s:.2f} s), {counter.count} solves; "
-          f"{outcome}", flush=True)
+          f"{outcome}; process peak memory so far {peak_mib:,.0f} MiB", flush=True)
+    RESULTS.setdefault(name, []).append(cpu)
+    if REPEAT_CHECK:  # the timed solve's bytes, then a second solve's (the candidate cache now warm)
+        for again in (lambda: answer, lambda: solve_problem(p, **solve_kwargs)):
+            _check_bytes(name, plan_bytes(again))
+
+
+RESULTS: dict[str, list[float]] = {}
+"""CPU seconds of each run of each case (main prints their medians)."""
+REPEAT_CHECK = False
+"""--bytes: each solve case is solved twice more, and the plan's bytes must be the same every time."""
+_BYTES: dict[str, bytes] = {}
+
+
+def plan_bytes(solve: Callable[[], Any]) -> bytes:
+    """The plan as plan.json holds it (time_s is a measurement, written as 0); an infeasible answer's lines."""
+    from planner.errors import InfeasibleError
+
+    try:
+        answer = solve()
+        if isinstance(answer, Exception):
+            raise answer
+        plan = answer.model_dump(mode="json")
+    except InfeasibleError as e:
+        return "\n".join(e.explanation).encode()
+    plan["solver"]["time_s"] = 0.0
+    return json.dumps(plan, sort_keys=True).encode()
+
+
+def _check_bytes(name: str, data: bytes) -> None:
+    first = _BYTES.setdefault(name, data)
+    print(f"{name}: plan bytes {'the same as' if data == first else 'DIFFERENT from'} the first run's "
+          f"({len(data):,} bytes)", flush=True)
 
 
 def clear_candidate_cache() -> None:
@@ -168,7 +211,10 @@ def generate_case(n: int) -> None:
 CASES: dict[str, Callable[[], None]] = {
     "analysis-20x8": lambda: run_case("analysis-20x8", fleet(20, EIGHT_GPUS), 3.0),
     "optimal-50xall": lambda: run_case("optimal-50xall", fleet(50, None), 10.0, analysis=False),
-    "gap-200xall": lambda: run_case("gap-200xall", fleet(200, None), 60.0, analysis=False, mip_rel_gap=1e-3),
+    # the targets are CPU seconds on a shared machine: a wall-clock stop (the safety net, not reproducible)
+    # must not come first, so this case gives the solve 600 wall seconds; it stops at its proven gap
+    "gap-200xall": lambda: run_case("gap-200xall", fleet(200, None), 60.0, analysis=False, mip_rel_gap=1e-3,
+                                    time_limit_s=600.0),
     "infeasible-20x8": lambda: run_case("infeasible-20x8", fleet(20, EIGHT_GPUS, power_cap_kw=12), 5.0),
     "generate-50": lambda: generate_case(50),
     "generate-200": lambda: generate_case(200),
@@ -176,10 +222,24 @@ CASES: dict[str, Callable[[], None]] = {
 
 
 def main(argv: list[str]) -> None:
+    """Cases to run (default all); ``--runs N`` runs each N times and prints the medians; ``--bytes``
+    solves each solve case once more per run and checks the plan's bytes do not change."""
+    global REPEAT_CHECK
+    runs = 1
+    if "--runs" in argv:
+        at = argv.index("--runs")
+        runs, argv = int(argv[at + 1]), argv[:at] + argv[at + 2:]
+    if "--bytes" in argv:
+        REPEAT_CHECK, argv = True, [a for a in argv if a != "--bytes"]
     for name in argv or list(CASES):
         if name not in CASES:
             raise SystemExit(f"unknown case {name!r}; cases: {', '.join(CASES)}")
-        CASES[name]()
+        for _ in range(runs):
+            CASES[name]()
+    for name, cpus in RESULTS.items():
+        if len(cpus) > 1:
+            print(f"{name}: median {statistics.median(cpus):.2f} CPU s of {len(cpus)} runs "
+                  f"({', '.join(f'{c:.2f}' for c in cpus)})")
 
 
 if __name__ == "__main__":
