@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.candidates.generate import Candidates, generate_candidates
+from planner.candidates.generate import Candidates, generate_candidates, merge_columns
 from planner.problem.model import GpuOption, Problem, WorkloadDemand
 from planner.roadmap.problem import CloudOption, Roadmap
 
@@ -59,9 +59,8 @@ def _cloud_gpu(p: Problem, offer: CloudOption) -> GpuOption:
 
 def _merge(parts: list[tuple[str, dict[str, np.ndarray]]], best: dict[str, dict[str, float]],
            evaluated: int, pruning: str) -> Candidates:
-    keys = list(parts[0][1])
-    cols = {k: np.concatenate([c[k] for _, c in parts]) for k in keys}
-    return Candidates(cols, best, evaluated, pruning)
+    # merge_columns keeps a column only some tables have (ep and dp of a MoE workload): NaN elsewhere, read as 1
+    return Candidates(merge_columns([c for _, c in parts]), best, evaluated, pruning)
 
 
 def period_candidates(roadmap: Roadmap, cache: CandidateCache | None = None) -> list[Candidates]:

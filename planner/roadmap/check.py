@@ -73,8 +73,10 @@ def _deployment_lines(label: str, p: RoadmapPeriod) -> Lines:
         if not within(d.demand_requests_per_s, d.capacity_requests_per_s):
             out.append(f"{label}: deployment {key}: capacity {d.capacity_requests_per_s:g} req/s is below "
                        f"demand {d.demand_requests_per_s:g} req/s")
-        if d.gpus != d.replicas * d.tp * d.pp:
-            out.append(f"{label}: deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}")
+        dp = d.dp or 1  # a replica is tp x pp x dp GPUs (plan schema; absent: 1)
+        if d.gpus != d.replicas * d.tp * d.pp * dp:
+            out.append(f"{label}: deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}"
+                       + (f" x dp{dp}" if dp > 1 else ""))
     view = Plan.model_construct(deployments=p.deployments)
     return out + [f"{label}: {c.miss()}" for c in slo_checks(view) if not c.met]
 
