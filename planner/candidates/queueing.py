@@ -217,7 +217,10 @@ def replica_load(at_1: Mapping[str, Any], at_c: Mapping[str, Any], input_tokens:
     def service(m: Mapping[str, Any]) -> np.ndarray:
         return n_in / np.maximum(m["prefill_tokens_per_mixed_step"], 1.0) * m["mixed_step_s"]
 
-    room_c = np.maximum(at_c["prefill_chunk_tokens"] - at_c["batch_size"], 1.0)
+    # the core's room per data-parallel rank (budget - the rank's batch; a speculative cycle's verify tokens):
+    # a prompt lands on one rank; estimates without the key (a plain replica's) take budget - batch
+    room_c = (np.asarray(at_c["prefill_room_tokens"], dtype=float) if "prefill_room_tokens" in at_c
+              else np.maximum(at_c["prefill_chunk_tokens"] - at_c["batch_size"], 1.0))
     return ReplicaLoad(
         slots=np.asarray(at_c["batch_size"], dtype=float), output_tokens=n_out,
         output_cv2=np.broadcast_to(np.asarray(output_cv2, dtype=float), n_out.shape).copy(),

@@ -174,7 +174,7 @@ def speculative_evaluate(x: Arrays, c: Arrays, *, method: str, tokens: int, acce
     return _outputs(x, c, mem, batch, budget, e, n_pf, context,
                     {"mean": mean, "decode_only": decode_only, "mixed": mixed, "share": share, "stall": stall,
                      "cycle_s": cycle_s, "step_s": step_s, "itl_p95": itl_p95, "itl_p99": itl_p99, "ttft": ttft,
-                     "mixed_tokens": mixed_tokens})
+                     "mixed_tokens": mixed_tokens, "room": room})
 
 
 def _compute_efficiency(x: Arrays, c: Arrays) -> Any:
@@ -233,6 +233,7 @@ def _outputs(x: Arrays, c: Arrays, mem: Arrays, batch: np.ndarray, budget: np.nd
         "batch_size": batch,
         "batch_fits_memory": mem["fits_memory"] & (batch <= mem["max_batch_size"]),
         "prefill_chunk_tokens": budget,
+        "prefill_room_tokens": t["room"],  # prompt tokens a cycle carries beside its sequences' verify tokens
         "ttft_s": t["ttft"],
         "itl_s": t["step_s"],
         "itl_p95_s": t["itl_p95"],
