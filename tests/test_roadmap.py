@@ -220,3 +220,22 @@ def test_scale_down_without_a_daily_shape_or_an_energy_objective_names_the_key_p
     with pytest.raises(InputError) as exc:
         roadmap(tmp_path, scenario(objective="min_gpus", horizon=shaped))
     assert "horizon.scale_down_idle: objective min_gpus does not count energy" in exc.value.render()
+
+
+def test_two_solves_of_a_roadmap_with_near_ties_write_the_same_bytes(tmp_path: Path) -> None:
+    """Ties are left as the solver's first optimum (planner.roadmap.plan.TIES_WHY): the same inputs still give
+    the same plan.json, what-ifs included. Owned H100s, buyable H100s and B200s and a rented H100 offer
+    growing over four quarters leave the solver many near-equal roadmaps to choose from."""
+    from planner.plan.io import dump_plan
+
+    cloud = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 50.0, "source": "test price"}]
+    hardware = {"gpus": ["h100-sxm", "b200"], "owned": [{**OWNED_H100, "servers": 2}], "cloud": cloud}
+    horizon = {"period": "quarter", "count": 4, "traffic": {"chat": {"growth_per_period": 2.0}},
+               "site": [{"from_period": 3, "racks": 2}]}
+    doc = scenario(hardware=hardware, horizon=horizon)
+    first, second = (dump_plan(solve_roadmap(roadmap(tmp_path, doc), analysis=True)) for _ in range(2))
+    assert '"periods"' in first and '"roadmap_what_if"' in first
+    assert first == second
+    tie_row = next(a for a in solve_roadmap(roadmap(tmp_path, doc)).assumptions if a.name == "tie-break rule")
+    assert tie_row.value == "ties not broken: the solver's first optimum is kept"
+    assert tie_row.source.startswith("a roadmap keeps the solver's first optimum")  # not the single-period rule

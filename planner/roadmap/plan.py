@@ -161,6 +161,23 @@ def horizon_limit_notes(rm: RoadmapModel) -> list[str]:
     return out
 
 
+TIES = "not broken: the solver's first optimum is kept"
+"""How a roadmap's ties are settled (the plan's ``tie-break rule`` row)."""
+TIES_WHY = (
+    "a roadmap keeps the solver's first optimum among equally good roadmaps (proven within the relative gap "
+    "the plan states): the solver runs single-threaded with a fixed seed, so the same inputs and solver version "
+    "give the same bytes. No rule is proven: a tie term below the proven gap cannot move the solver's stopping "
+    "test, so it orders nothing for certain; one above it may trade up to its own size of the objective; and a "
+    "second, lexicographic solve (fewest servers ordered, then the single-period configuration ranks) took "
+    "4.3-14 s more CPU on scenarios/roadmaps/roadmap.yaml against a 2-3 s solve (measured 2026-11-28)")
+"""Why the single-period tie rule (planner.optimize.ties.TIE_RULE) is not applied to a roadmap."""
+
+
+def _with_roadmap_ties(rows: list[Assumption]) -> list[Assumption]:
+    """The assumptions with the tie-break row stating the roadmap's rule, not the single-period one."""
+    return [a.model_copy(update={"source": TIES_WHY}) if a.name == "tie-break rule" else a for a in rows]
+
+
 def _analysis(what_ifs: list[PeriodWhatIf] | None) -> tuple[Analysis, list[RoadmapWhatIf] | None]:
     """The plan's analysis state and its roadmap what-ifs (the plan's ``what_if`` list is single-period)."""
     if what_ifs is None:
@@ -196,7 +213,7 @@ def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str],
         constraints=[c for c in first.constraints if c.kind not in NOT_APPLIED],
         site=PlanSite.model_validate(r.base.echo.site), finance=PlanFinance.model_validate(r.base.echo.finance),
         workloads=[WorkloadRow.model_validate(pb.workload_row(w)) for w in r.base.workloads],
-        assumptions=[Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)],
+        assumptions=_with_roadmap_ties([Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)]),
         analysis=analysis,
         periods=periods, roadmap_what_if=roadmap_what_if)
 

@@ -15,7 +15,7 @@ from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, MIP_REL_GAP, SolveRes
 from planner.optimize.program import ALL_FAMILIES
 from planner.optimize.solve import _no_candidate_lines
 from planner.roadmap.candidates import CandidateCache, period_candidates
-from planner.roadmap.plan import build_roadmap_plan
+from planner.roadmap.plan import TIES, build_roadmap_plan
 from planner.roadmap.problem import Roadmap, resolve_roadmap
 from planner.roadmap.program import RoadmapModel, build_roadmap_program, shortfalls
 from planner.roadmap.whatif import Solve, period_what_ifs
@@ -55,7 +55,7 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     backend._snap_integers(rm)  # type: ignore[arg-type]
     solved = SolveResult(rm.fleets[0], status, "highs" if solver == "highs" else "cbc",
                          backend._solver_version(chosen), raw, gap, elapsed, time_limit_s,
-                         ties="not broken: the solver's first optimum is kept")
+                         ties=TIES)
     notes = [f"candidates generated for {cache.generated} (workload shape, GPU options) pairs over "
              f"{len(roadmap.periods)} periods"]
     if status != "optimal":
