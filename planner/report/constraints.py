@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from planner.problem.limits import scenario_key
 from planner.report import format as f
-from planner.report.tables import Cell, Table, table
+from planner.report.tables import Cell, Table, group_alike, table
 from planner.schemas.plan import Constraint, Plan
 
 
@@ -34,5 +34,6 @@ def binding_constraints_table(plan: Plan) -> Table:
 
 
 def all_constraints_table(plan: Plan) -> Table:
+    """Every constraint; a run of alike ones (one rack power cap per identical rack) is one row naming them."""
     rows = [constraint_row(i, c) for i, c in enumerate(plan.constraints)]
-    return table(_COLUMNS, rows, empty_text="The plan lists no constraints.")
+    return group_alike(table(_COLUMNS, rows, empty_text="The plan lists no constraints."), "constraints")

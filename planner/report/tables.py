@@ -57,3 +57,26 @@ def table(columns: list[str], rows: list[list[Cell]], *, empty_text: str = "None
 def key_value_table(rows: list[tuple[str, Cell]], *, header: tuple[str, str] = ("Item", "Value"),
                     empty_text: str = "None.") -> Table:
     return table(list(header), [[Cell(label), cell] for label, cell in rows], empty_text=empty_text)
+
+
+def _alike_key(row: list[Cell]) -> tuple[tuple[str, bool], ...]:
+    """What a reader sees of a row but its first cell (sources differ by index and are not shown)."""
+    return tuple((c.text, c.flag) for c in row[1:]) + ((row[0].flag, False),)
+
+
+def group_alike(t: Table, noun: str) -> Table:
+    """Runs of consecutive rows that show the same in every cell but the first as one row whose first cell
+    names the run ("b200-r01 to b200-r16 (16 racks)"): a fleet of identical racks reads as a few lines,
+    and every row is still named. Cells keep the first row's sources."""
+    rows: list[list[Cell]] = []
+    run: list[list[Cell]] = []
+    for row in [*t.rows, []]:
+        if run and row and _alike_key(row) == _alike_key(run[0]):
+            run.append(row)
+            continue
+        if run:
+            first = run[0][0]
+            name = first.text if len(run) == 1 else f"{first.text} to {run[-1][0].text} ({len(run)} {noun})"
+            rows.append([Cell(name, first.src, first.flag, first.number), *run[0][1:]])
+        run = [row]
+    return Table(t.columns, rows, t.numeric_columns, t.empty_text)

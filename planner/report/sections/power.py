@@ -7,7 +7,7 @@ from typing import Any
 from planner.report import format as f
 from planner.report.fleet import rack_feeds
 from planner.report.site import SiteFacts
-from planner.report.tables import Cell, Table, key_value_table, table
+from planner.report.tables import Cell, Table, group_alike, key_value_table, table
 from planner.schemas.plan import Plan, Rack
 from planner.units import BTU_PER_HR_PER_COOLING_TON, BTU_PER_HR_PER_W
 
@@ -70,9 +70,10 @@ def _rack_row(i: int, r: Rack) -> list[Cell]:
 
 
 def rack_table(plan: Plan) -> Table:
-    return table(["Rack", "GPU", "Servers", "Nameplate max", "Expected peak", "Expected average",
+    """One row per run of identical racks (ids named), so a fleet of alike racks stays short."""
+    return group_alike(table(["Rack", "GPU", "Servers", "Nameplate max", "Expected peak", "Expected average",
                   "Usable cap", "Nameplate / cap", "Heat at expected peak", "Cooling", "Cooling by"],
-                 [_rack_row(i, r) for i, r in enumerate(plan.racks)], empty_text="No racks.")
+                 [_rack_row(i, r) for i, r in enumerate(plan.racks)], empty_text="No racks."), "racks")
 
 
 def feed_table(plan: Plan, facts: SiteFacts) -> Table:
@@ -86,9 +87,9 @@ def feed_table(plan: Plan, facts: SiteFacts) -> Table:
                            flag=s.load_share_of_usable > 1.0),
                      f.fig(s.current_a, f.AMPS, "derived:feed_current_a"),
                      f.fig(s.breaker_min_a, f.Unit(1.0, 0, "A"), "derived:breaker_min_a")])
-    return table(["Rack", "Feeds", "Load per feed (nameplate)", "Circuits per feed",
-                  "Share of usable circuit capacity", "Current per feed", "Smallest standard breaker"],
-                 rows, empty_text="No racks.")
+    return group_alike(table(["Rack", "Feeds", "Load per feed (nameplate)", "Circuits per feed",
+                              "Share of usable circuit capacity", "Current per feed", "Smallest standard breaker"],
+                             rows, empty_text="No racks."), "racks")
 
 
 def liquid_racks(plan: Plan) -> list[str]:
