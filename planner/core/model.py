@@ -330,8 +330,9 @@ def power_limit_slowdown(x: Arrays, uncapped_w: np.ndarray) -> np.ndarray:
     return np.maximum(1.0, (dyn / dyn_cap) ** DVFS_EXPONENT)
 
 
-def _capped(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]:
-    """A step re-timed under the power limit, and its power."""
+def capped_step(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]:
+    """A step (token_step's output, or a sum of them) re-timed under the power limit, and its power per GPU:
+    where the uncapped draw exceeds the limit the busy time stretches by power_limit_slowdown."""
     if "power_limit_w" not in x:  # bounded by TDP only: nothing to re-time
         return step, gpu_power(x, c, step)
     uncapped = gpu_power({**x, "power_limit_w": x["tdp_w"]}, c, step)
@@ -341,6 +342,14 @@ def _capped(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]:
     kernel = step["busy_s"] * (slow - 1.0)
     timed = {**step, "step_s": step["step_s"] + kernel, "busy_s": step["busy_s"] * slow}
     return timed, gpu_power(x, c, timed)
+
+
+def compute_efficiency(x: Arrays, c: Arrays) -> Any:
+    """The compute efficiency a step is timed with: the calibrated eta_compute, times fp8_compute_factor on
+    rows with native fp8 math where a calibration carries that factor (none does today)."""
+    if "fp8_native" in x and "fp8_compute_factor" in c:
+        return c["eta_compute"] * np.where(x["fp8_native"] > 0, c["fp8_compute_factor"], 1.0)
+    return c["eta_compute"]
 
 
 def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarray, n_in: np.ndarray,
@@ -353,8 +362,8 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     rest = n_in - full * room
     # timed on the rank carrying the prompt (ranks step together under expert parallelism)
     solo = "split" in inv
-    chunk, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo))
-    last, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo))
+    chunk, _ = capped_step(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo))
+    last, _ = capped_step(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo))
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
 
 
@@ -400,10 +409,10 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     room = np.maximum(budget - rank_batch, 1.0)  # prefill tokens a step can carry beside its decodes
     context = n_in + n_out / 2.0
     inv = step_invariants(x, c, context)
-    eta = c["eta_compute"]
+    eta = compute_efficiency(x, c)
 
     carried = np.minimum(prefill_per_step, room) * dp
-    mean, power = _capped(x, c, token_step(x, c, batch, carried, context, eta, inv))
+    mean, power = capped_step(x, c, token_step(x, c, batch, carried, context, eta, inv))
     stall = np.maximum(prefill_per_step / room, 1.0)
 
     # A step that carries prompt tokens holds a whole prompt (or the room, if smaller), the others
@@ -411,8 +420,8 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # tokens, so it is longer than a step carrying the mean). ITL quantiles are mixed steps once
     # enough steps carry one.
     mixed_tokens = np.minimum(room, np.maximum(n_pf, prefill_per_step))
-    decode_only, decode_w = _capped(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
-    mixed, burst = _capped(x, c, token_step(x, c, batch, mixed_tokens * dp, context, eta, inv))
+    decode_only, decode_w = capped_step(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
+    mixed, burst = capped_step(x, c, token_step(x, c, batch, mixed_tokens * dp, context, eta, inv))
     share = np.clip(prefill_per_step / mixed_tokens, 0.0, 1.0)
     step_s = mean["step_s"] * stall
     tokens_per_s = batch / step_s

@@ -27,7 +27,8 @@ import numpy as np
 
 from planner.core.constants import fixed
 from planner.core.model import (
-    _capped,
+    capped_step,
+    compute_efficiency,
     effective_context,
     kv_bytes_per_token_per_gpu,
     memory,
@@ -107,7 +108,7 @@ class _Cycle:
         first = token_step(xd, self.c_d, b, prompt_tokens, self.context, self.eta, self.inv_d)
         rest = token_step(xd, self.c_d, b, np.zeros_like(b), self.context, self.eta, self.inv_d)
         cycle = _add(_add(verify, first), rest, k - 1.0)
-        timed, power = _capped(x, c, cycle)
+        timed, power = capped_step(x, c, cycle)
         return {**timed, "power_w": power}
 
     def prompt_time_s(self, decoding: np.ndarray, budget: np.ndarray, n_in: np.ndarray) -> np.ndarray:
@@ -157,7 +158,7 @@ def speculative_evaluate(x: Arrays, c: Arrays, *, method: str, tokens: int, acce
     budget = default_budget if budget is None else np.where(np.isnan(budget), default_budget, budget)
     room = np.maximum(budget - verify_tokens, 1.0)
     context = n_in + n_out / 2.0
-    eta = _compute_efficiency(x, c)
+    eta = compute_efficiency(x, c)
     cyc = _Cycle(x, xd, c, k, batch, context, eta)
 
     mean = cyc.step(np.minimum(prefill_per_cycle, room))
@@ -175,14 +176,6 @@ def speculative_evaluate(x: Arrays, c: Arrays, *, method: str, tokens: int, acce
                     {"mean": mean, "decode_only": decode_only, "mixed": mixed, "share": share, "stall": stall,
                      "cycle_s": cycle_s, "step_s": step_s, "itl_p95": itl_p95, "itl_p99": itl_p99, "ttft": ttft,
                      "mixed_tokens": mixed_tokens, "room": room})
-
-
-def _compute_efficiency(x: Arrays, c: Arrays) -> Any:
-    """The compute efficiency evaluate() times the step with (the calibrated eta_compute, and the fp8
-    factor where the core has one)."""
-    if "fp8_native" in x and "fp8_compute_factor" in c:
-        return c["eta_compute"] * np.where(x["fp8_native"] > 0, c["fp8_compute_factor"], 1.0)
-    return c["eta_compute"]
 
 
 def _memory(x: Arrays, xd: Arrays, method: str) -> Arrays:
