@@ -33,6 +33,12 @@ DEFAULT_TIME_LIMIT_S = 60.0
 # Proven far inside the tie band (planner.optimize.ties): every solver version then finds the same
 # set of tied plans. The plan reports the gap it reached.
 MIP_REL_GAP = 1e-9
+# The deterministic work limit of a solve given none (branch-and-bound nodes: HiGHS offers no other
+# deterministic limit, its time limit is wall-clock). A solve it stops stops at the same plan on every
+# machine, and the plan's notes say so; the wall-clock --time-limit stays as the safety net. 10,000 is
+# 80x the most any shipped scenario or bench fleet needs (<= 120 nodes, 2026-11-28), and at 5-100 ms a
+# node it comes before a 60 s wall-clock limit on the fleets whose search is a long tree.
+DEFAULT_NODE_LIMIT = 10_000
 # The tie-break solve may explore this multiple of the first solve's nodes (at least the floor): a
 # deterministic bound, so a fleet whose ties are hard to prove says so instead of running on.
 TIE_NODE_FACTOR = 4
@@ -266,7 +272,8 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
 
     ``gap_rel``: the relative gap that counts as proven (the plan says which; ``gap_abs`` an absolute
     one, for a whole-number objective); ``node_limit``: a
-    deterministic work limit (branch-and-bound nodes) under the time limit; ``start``: a MIP start
+    deterministic work limit (branch-and-bound nodes; DEFAULT_NODE_LIMIT when None) under the time
+    limit; ``start``: a MIP start
     (variable name -> value), e.g. a plan known to be feasible; ``reprove`` when the start is already
     near the optimum (REPROVE_OPTIONS); ``first_plan`` stops at the first
     plan found (a feasibility check: its status is then "feasible"); ``lower_bound``, a proven bound
@@ -274,6 +281,7 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
     plan is within ``gap_rel`` of it, and the gap reported is the better of the two proofs. Without
     ``tie_break`` the first solution is kept as it is (for callers that use only its objective value)."""
     target = None if lower_bound is None else lower_bound + gap_rel * abs(lower_bound)
+    node_limit = DEFAULT_NODE_LIMIT if node_limit is None else node_limit
     solver = _solver(solver_name, time_limit_s, gap_rel=gap_rel, gap_abs=gap_abs, node_limit=node_limit,
                      start=start, reprove=reprove, first_plan=first_plan, objective_target=target)
     start_s = time.perf_counter()
@@ -295,7 +303,11 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
         stopped_by = _STOPPED_BY.get(raw, raw).format(nodes=node_limit, time=time_limit_s)
     if status == "no_solution":
         raise SolverLimitError(f"the solver stopped by its {stopped_by} ({raw}) before finding any plan, which is "
-                               "not a proof that none exists", fix=f"raise --time-limit (now {time_limit_s:g} s)")
+                               "not a proof that none exists",
+                               fix=(f"raise --time-limit (now {time_limit_s:g} s)" if raw == "kTimeLimit" else
+                                    "the node limit is planner's deterministic work limit: a smaller program "
+                                    "fits it (fewer GPU types or precisions, or the fleet split in parts)"
+                                    if raw == "kSolutionLimit" else f"raise --time-limit (now {time_limit_s:g} s)"))
     if tie_break and status == "optimal" and gap_rel > TIE_BAND_REL:
         tie_break, status_note = False, f"the plan is proven within a gap of {gap_rel:g}, wider than the tie band"
     else:
