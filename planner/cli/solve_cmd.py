@@ -25,6 +25,8 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[s
 
 
 def _summary(plan) -> str:  # type: ignore[no-untyped-def]
+    from planner.report.sections.summary import sizing_margin_text
+
     t = plan.totals
     lines = [f"Plan for {plan.scenario.name}: {plan.status} ({plan.solver.name}, gap {plan.solver.mip_gap:.2%}, "
              f"{plan.objective.name} = {plan.objective.value:,.0f} {plan.objective.unit})", ""]
@@ -33,7 +35,11 @@ def _summary(plan) -> str:  # type: ignore[no-untyped-def]
     rows = [[d.workload, d.gpu, d.precision, str(d.tp), str(d.pp), str(d.batch_size), str(d.replicas), str(d.gpus),
              f"{d.capacity_requests_per_s:.2f}", f"{d.demand_requests_per_s:.2f}", f"{d.ttft_p95_s * 1e3:.0f}",
              f"{d.itl_p95_s * 1e3:.1f}", f"{d.power_avg_w / 1e3:.1f}"] for d in plan.deployments]
-    lines += _table(headers, rows, right=set(range(3, 13)))
+    caps = _power_caps(plan)
+    if any(caps):  # the column only when a deployment runs its GPUs below TDP
+        headers.append("GPU W cap")
+        rows = [[*row, cap or "TDP"] for row, cap in zip(rows, caps, strict=True)]
+    lines += _table(headers, rows, right=set(range(3, len(headers))))
     lines += ["", f"GPUs {t.gpus}, servers {t.servers}, racks {t.racks}; IT power avg {t.it_power_avg_w / 1e3:.1f} kW, "
               f"expected peak {t.it_power_max_w / 1e3:.1f} kW, nameplate {t.it_power_nameplate_w / 1e3:.1f} kW; "
               f"heat {t.heat_btu_per_hr:,.0f} BTU/hr",
@@ -42,7 +48,18 @@ def _summary(plan) -> str:  # type: ignore[no-untyped-def]
     binding = [c.name for c in plan.constraints if c.binding]
     if binding:
         lines.append("binding: " + ", ".join(binding))
+    margin = sizing_margin_text(plan)
+    if margin:
+        lines.append(margin)
     return "\n".join(lines)
+
+
+def _power_caps(plan) -> list[str]:  # type: ignore[no-untyped-def]
+    """Per deployment its GPU power limit in W when it runs below TDP (its servers record the limit), else ""."""
+    from planner.report.sections.workloads import power_limited
+
+    return [f"{d.power_limit_w:.0f}" if d.power_limit_w is not None and power_limited(plan, d) else ""
+            for d in plan.deployments]
 
 
 def _items(counts: dict[str, int]) -> str:

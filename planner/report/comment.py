@@ -15,7 +15,7 @@ from collections.abc import Callable
 from planner.report import format as f
 from planner.report.constraints import constraint_row
 from planner.report.markdown import escape, pipe_table
-from planner.report.sections.summary import key_figures_table
+from planner.report.sections.summary import key_figures_table, sizing_margin_text
 from planner.report.sections.workloads import power_limited
 from planner.report.site import site_facts
 from planner.report.tables import Cell, Table, table
@@ -192,13 +192,19 @@ def _changes(changes: str | None) -> list[Callable[[], str]]:
     return [lambda: text]
 
 
+def _margin(plan: Plan) -> list[Callable[[], str]]:
+    """One line on what sizing_confidence adds, under the headline, when a workload sets it."""
+    text = sizing_margin_text(plan)
+    return [lambda: escape(text[:1].upper() + text[1:])] if text else []
+
+
 def _render(plan: Plan, plan_file: str | None, cap: int, changes: str | None = None) -> str:
     title = f"### Capacity plan: {escape(plan.scenario.name)}"
     description = escape(plan.scenario.description)
     if len(description) > MAX_DESCRIPTION_CHARS:
         description = description[:MAX_DESCRIPTION_CHARS].rstrip("\\") + " …"
     sections: list[Callable[[], str]] = [
-        lambda: _headline(plan), *_changes(changes), lambda: _buy(plan, cap),
+        lambda: _headline(plan), *_margin(plan), *_changes(changes), lambda: _buy(plan, cap),
         lambda: _block("Totals", key_figures_table(plan, site_facts(plan))),
         lambda: _binding(plan, cap), lambda: _watch(plan, cap), lambda: _deployments(plan, cap),
         lambda: _pointer(plan_file)]

@@ -31,16 +31,36 @@ def speculative_text(spec: Speculative) -> str:
     return text + (f", draft model {spec.draft_model}" if spec.draft_model else "")
 
 
+FACTOR = f.Unit(1.0, 3, "")
+"""A sizing factor (1 + an expected error), as the plan records it to 4 decimals."""
+
+
+def sizing_rows(d: Deployment, src: str) -> list[tuple[str, Cell]]:
+    """How its workload's sizing_confidence sized the deployment (docs/confidence.md): the quantile, the factors
+    the latencies were multiplied and the capacity divided by, and the expected-error groups they come from."""
+    m = d.sizing_margin
+    if m is None:
+        return []
+    return [("Sized at confidence (the SLOs hold at this quantile of the estimate's error)",
+             f.fig(m.confidence, f.PERCENT, f"{src}.sizing_margin.confidence")),
+            ("TTFT estimate multiplied by", f.fig(m.ttft_factor, FACTOR, f"{src}.sizing_margin.ttft_factor")),
+            ("ITL estimate multiplied by", f.fig(m.itl_factor, FACTOR, f"{src}.sizing_margin.itl_factor")),
+            ("Capacity divided by (throughput error)",
+             f.fig(m.throughput_factor, FACTOR, f"{src}.sizing_margin.throughput_factor")),
+            ("Expected-error groups of the factors", Cell(m.group, f"{src}.sizing_margin.group"))]
+
+
 def serving_table(d: Deployment, i: int, limited: bool) -> Table:
     """Rows for what the deployment decides beyond its configuration: its speculative decoding when on, its
-    GPU power limit when below TDP (``limited``); no rows when neither (the heading names a disaggregated
-    pool's role and the limit too)."""
+    GPU power limit when below TDP (``limited``), the sizing margin when its workload sets sizing_confidence;
+    no rows when none (the heading names a disaggregated pool's role and the limit too)."""
     src = f"deployments[{i}]"
     rows = []
     if d.speculative is not None:
         rows.append(("Speculative decoding", Cell(speculative_text(d.speculative), f"{src}.speculative")))
     if limited and d.power_limit_w is not None:
         rows.append(("GPU power limit", f.fig(d.power_limit_w, f.W, f"{src}.power_limit_w")))
+    rows += sizing_rows(d, src)
     return key_value_table(rows, header=("Decision", "Value"), empty_text="")
 
 

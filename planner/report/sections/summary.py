@@ -86,6 +86,53 @@ def key_figures_table(plan: Plan, facts: SiteFacts) -> Table:
     ], header=("Figure", "Value"))
 
 
+def sizing_margin_rows(plan: Plan) -> list[tuple[str, Cell]]:
+    """What sizing at a confidence adds (totals.sizing_margin, measured by solving the scenario both ways);
+    none when no workload sets sizing_confidence (or a roadmap, which does not solve twice)."""
+    m = plan.totals.sizing_margin
+    if m is None:
+        return []
+    return [("GPUs at the point estimate (without sizing_confidence)",
+             f.fig(m.gpus_at_point_estimate, f.COUNT, "totals.sizing_margin.gpus_at_point_estimate")),
+            ("GPUs added by sizing_confidence", f.fig(m.gpus_added, f.COUNT, "totals.sizing_margin.gpus_added")),
+            (f"Objective ({plan.objective.name}) at the point estimate",
+             f.fig(m.objective_at_point_estimate, f.unit_named(plan.objective.unit),
+                   "totals.sizing_margin.objective_at_point_estimate"))]
+
+
+def _spread(values: list[float]) -> str:
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return low if low == high else f"{low}-{high}"
+
+
+def sizing_margin_text(plan: Plan) -> str:
+    """What workloads[].sizing_confidence did, in one line (planner solve's summary, the PR comment): the GPUs
+    it adds over the point estimate, the objective both ways, the range of the factors; "" without one."""
+    margins = [d.sizing_margin for d in plan.deployments if d.sizing_margin is not None]
+    m = plan.totals.sizing_margin
+    if not margins and m is None:
+        return ""
+    confidence = "/".join(sorted({f"{x.confidence:g}" for x in margins}))
+    parts = []
+    if m is not None:
+        parts.append(f"{m.gpus_added:+d} GPUs over the point estimate's {m.gpus_at_point_estimate} "
+                     f"({plan.objective.name} {plan.objective.value:,.0f} vs {m.objective_at_point_estimate:,.0f} "
+                     f"{plan.objective.unit})")
+    if margins:
+        parts.append(f"TTFT x{_spread([x.ttft_factor for x in margins])}, "
+                     f"ITL x{_spread([x.itl_factor for x in margins])}, "
+                     f"capacity /{_spread([x.throughput_factor for x in margins])} (per deployment in the report)")
+    head = f"sizing margin (sizing_confidence {confidence})" if margins else "sizing margin"
+    return f"{head}: " + "; ".join(parts)
+
+
+def report_key_figures(plan: Plan, facts: SiteFacts) -> Table:
+    """The key figures, then the sizing margin when the plan records one."""
+    t = key_figures_table(plan, facts)
+    extra = key_value_table(sizing_margin_rows(plan))
+    return Table(t.columns, t.rows + extra.rows, t.numeric_columns | extra.numeric_columns, t.empty_text)
+
+
 def _capex_label(plan: Plan) -> str:
     if plan.periods:  # a roadmap's first period: its installed fleet valued as if bought (its own capex per period
         # is in the Roadmap section)
@@ -100,6 +147,6 @@ def build(plan: Plan, facts: SiteFacts) -> dict[str, Any]:
         "objective": objective_table(plan),
         "served": served_table(plan),
         "buy": buy_table(plan),
-        "key_figures": key_figures_table(plan, facts),
+        "key_figures": report_key_figures(plan, facts),
         "binding": binding_constraints_table(plan),
     }
