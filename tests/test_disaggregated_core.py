@@ -11,7 +11,13 @@ import pytest
 from planner.calibration.coefficients import load_calibration
 from planner.candidates.queueing import prefill_pool_max_rate, prefill_pool_ttft_quantile
 from planner.catalog.loader import load_catalog
-from planner.core.disaggregated import KV_TRANSFER_SETUP_S, decode_replica, kv_transfer_s, prefill_replica
+from planner.core.disaggregated import (
+    KV_TRANSFER_SETUP_S,
+    SCALE_OUT_LATENCY_S,
+    decode_replica,
+    kv_transfer_s,
+    prefill_replica,
+)
 from planner.core.inputs import build_inputs, estimate_arrays
 
 pytestmark = pytest.mark.unit
@@ -53,13 +59,27 @@ def test_prefill_replica_rate_and_transfer(sources: tuple[Any, Any]) -> None:
     assert np.allclose(pf["service_s"] * pf["requests_per_s"], 1.0)
     assert np.all(np.diff(pf["prefill_s"]) < 0)  # more tensor parallelism, a faster prompt
     assert np.all(pf["ttft_s"] == pf["prefill_s"] + pf["kv_transfer_s"])
-    # the KV cache goes over one NIC per GPU: twice the GPUs, half the transfer (beyond the setup)
-    moved = pf["kv_transfer_s"] - KV_TRANSFER_SETUP_S.value
+    # the KV cache goes over one NIC per GPU: twice the GPUs, half the transfer (beyond the setup and latency)
+    fixed_s = KV_TRANSFER_SETUP_S.value + SCALE_OUT_LATENCY_S.value
+    moved = pf["kv_transfer_s"] - fixed_s
     assert moved[0] == pytest.approx(2 * moved[1]) and moved[1] == pytest.approx(2 * moved[2])
     # linear in the prompt: 8000 tokens of a 70B GQA model (320 KiB each at bf16 KV) over 2 x 50 GB/s x 0.8
     per_token = x["kv_bytes_per_token"][0] * x["kv_scale"][0]
     assert moved[0] == pytest.approx(8000 * per_token / (2 * 50e9 * 0.8))
-    assert kv_transfer_s(x, np.full(3, 16000.0))[0] - KV_TRANSFER_SETUP_S.value == pytest.approx(2 * moved[0])
+    assert kv_transfer_s(x, np.full(3, 16000.0))[0] - fixed_s == pytest.approx(2 * moved[0])
+
+
+def test_the_transfer_takes_the_servers_link_and_latency(sources: tuple[Any, Any]) -> None:
+    x = _x(sources, [2, 2], [1, 1], [8192, 8192])
+    per_token = x["kv_bytes_per_token"][0] * x["kv_scale"][0]
+    link = np.array([50e9, 25e9])  # DGX H100 (8 x 400 Gb/s) and DGX A100 (8 x 200 Gb/s) per GPU, bytes/s
+    latency = np.array([2e-6, 20e-6])
+    pf = prefill_replica({**x, "scale_out_bytes_per_s_per_gpu": link, "scale_out_latency_s": latency},
+                         x["coefficients"])
+    expected = 8000 * per_token / (2 * link * 0.8) + KV_TRANSFER_SETUP_S.value + latency
+    assert pf["kv_transfer_s"] == pytest.approx(expected)
+    assert pf["kv_transfer_s"][1] > pf["kv_transfer_s"][0]  # half the link: (nearly) twice the transfer
+    assert np.all(pf["ttft_s"] == pf["prefill_s"] + pf["kv_transfer_s"])
 
 
 def test_prefill_pool_max_rate_meets_the_limit() -> None:

@@ -25,9 +25,16 @@ import numpy as np
 
 from planner.candidates.queueing import prefill_pool_max_rate, prefill_pool_ttft_quantile
 from planner.core.constants import fixed
-from planner.core.disaggregated import CONSTANTS, decode_replica, prefill_replica
+from planner.core.disaggregated import (
+    CONSTANTS,
+    SCALE_OUT_BYTES_PER_S_PER_GPU,
+    SCALE_OUT_LATENCY_S,
+    decode_replica,
+    prefill_replica,
+    scale_out_bytes_per_s,
+)
 from planner.core.inputs import build_inputs
-from planner.problem.model import Problem, WorkloadDemand
+from planner.problem.model import GpuOption, Problem, WorkloadDemand
 from planner.schemas.catalog import ModelSpec
 
 ROLES = ("aggregated", "prefill", "decode")
@@ -40,7 +47,35 @@ def assumption_rows(p: Problem) -> list[dict[str, str]]:
     if not any(w.disaggregated for w in p.workloads):
         return []
     return [{"name": c.name, "value": f"{c.value:g}", "unit": c.unit, "source": c.source,
-             "range": f"{c.low:g}-{c.high:g}"} for c in CONSTANTS]
+             "range": f"{c.low:g}-{c.high:g}"} for c in CONSTANTS] + [_scale_out_row(p, g) for g in p.gpus]
+
+
+def _scale_out_row(p: Problem, gpu: GpuOption) -> dict[str, str]:
+    """The scale-out figure the KV transfer uses for one GPU's server: the catalog's, or the fallback."""
+    server = gpu.spec.server
+    block = server.scale_out if server is not None else None
+    if block is None:
+        return {"name": f"{gpu.id} scale-out", "value": "fallback", "unit": "",
+                "source": f"no `scale_out` block in the catalog's server: {SCALE_OUT_BYTES_PER_S_PER_GPU.name} and "
+                          f"{SCALE_OUT_LATENCY_S.name} above", "range": ""}
+    return {"name": f"{gpu.id} scale-out", "unit": "Gb/s per GPU, us",
+            "value": f"{block.gbit_per_s_per_gpu:g} Gb/s {block.fabric}, {block.latency_us:g} us",
+            "source": block.source, "range": ""}
+
+
+def scale_out_columns(p: Problem, gpus: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row, the prefill server's scale-out link per GPU (bytes/s) and one-way latency (s) that the core's KV
+    transfer reads: the catalog server's ``scale_out`` block, else the core's fallback constants."""
+    def figures(gpu_id: str) -> tuple[float, float]:
+        server = p.gpu(gpu_id).spec.server
+        block = server.scale_out if server is not None else None
+        if block is None:
+            return SCALE_OUT_BYTES_PER_S_PER_GPU.value, SCALE_OUT_LATENCY_S.value
+        return float(scale_out_bytes_per_s(block.bits_per_s_per_gpu)), block.latency_s
+    per_gpu = {str(g): figures(str(g)) for g in set(gpus.tolist())}
+    rows = [per_gpu[str(g)] for g in gpus]
+    return {"scale_out_bytes_per_s_per_gpu": np.array([r[0] for r in rows], dtype=float),
+            "scale_out_latency_s": np.array([r[1] for r in rows], dtype=float)}
 
 
 def _inputs(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float, n_out: float,
@@ -52,6 +87,7 @@ def _inputs(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float,
                               power_limit_w=grid.get("power_limit_w") if p.power_limited else None)
     if w.prefix_cache_hit_rate:
         x["cached_prompt_share"] = np.full(n, w.prefix_cache_hit_rate)
+    x.update(scale_out_columns(p, grid["gpu"]))
     return x, problem
 
 

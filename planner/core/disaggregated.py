@@ -7,9 +7,12 @@ Built from the core's own step model (planner.core.model), nothing fitted of its
   replica computes ``budget / step(budget)`` prompt tokens per second; its saturated rate in prompts/s
   divides that by the computed prompt length. A prompt alone takes ``prefill_time_s`` with nothing
   decoding. Its KV cache then goes to a decode replica: ``kv_transfer_s`` = the prompt's KV bytes
-  (every layer, every head) over the prefill replica's scale-out links (one NIC per GPU, the rail
-  layout of DGX/HGX servers) plus a fixed setup latency; not overlapped with the prefill (an upper
-  bound: engines that send layer by layer hide most of it).
+  (every layer, every head) over the prefill replica's scale-out links (the server's NIC line rate per
+  GPU, ``x["scale_out_bytes_per_s_per_gpu"]``: the rail layout of DGX/HGX servers gives each GPU its
+  own NIC) plus a fixed setup latency and the fabric's one-way latency (``x["scale_out_latency_s"]``);
+  not overlapped with the prefill (an upper bound: engines that send layer by layer hide most of it).
+  Always over the scale-out network: a prefill and a decode replica in one server would use NVLink
+  (faster), but the program does not place replicas, so the server-to-server path is the bound.
 * **Decode replica**: every step decodes its whole batch over each sequence's full context (prompt
   KV included) and carries no prompt chunk: the core's ``evaluate`` with the whole prompt served
   from cache (``cached_prompt_share`` = 1: the KV is there, only the one last token is computed, as
@@ -36,14 +39,16 @@ from planner.core.model import (
     step_invariants,
     token_step,
 )
+from planner.units import BITS_PER_BYTE
 
 Arrays = dict[str, Any]
 
 SCALE_OUT_BYTES_PER_S_PER_GPU = Constant(
     "scale_out_bytes_per_s_per_gpu", 50e9, 12.5e9, 100e9, "B/s",
     "NVIDIA DGX H100 user guide: 8 x ConnectX-7 400 Gb/s (50 GB/s) compute-fabric ports, one per GPU (rail "
-    "layout); HGX B200 the same 8 x 400 Gb/s, GB200 NVL72 trays 4 x 800 Gb/s per 4 GPUs (100 GB/s); 100 Gb/s "
-    "Ethernet PCIe servers at the low end. Used for every server until the catalog carries its own figure")
+    "layout); HGX B200 the same 8 x 400 Gb/s; 100 Gb/s Ethernet PCIe servers at the low end. The FALLBACK for "
+    "a server without a catalog `scale_out` block: a catalog server's own figure (server.scale_out."
+    "gbit_per_s_per_gpu) is used where it has one")
 KV_TRANSFER_EFFICIENCY = Constant(
     "kv_transfer_efficiency", 0.8, 0.5, 0.95, "1",
     "ESTIMATE: share of the line rate a one-sided RDMA write of many KV blocks reaches (large-message RDMA "
@@ -52,9 +57,20 @@ KV_TRANSFER_EFFICIENCY = Constant(
 KV_TRANSFER_SETUP_S = Constant(
     "kv_transfer_setup_s", 2e-3, 0.2e-3, 10e-3, "s",
     "ESTIMATE: per-request handshake of a KV transfer (the decode side allocates blocks, the prefill side "
-    "posts the writes and is told they landed: a few network round trips of 5-20 us plus two scheduler "
-    "iterations of about a millisecond); order of magnitude, no measurement in ../shared/data")
-CONSTANTS = (SCALE_OUT_BYTES_PER_S_PER_GPU, KV_TRANSFER_EFFICIENCY, KV_TRANSFER_SETUP_S)
+    "posts the writes and is told they landed: a few network round trips plus two scheduler iterations of "
+    "about a millisecond); order of magnitude, no measurement in ../shared/data. The fabric's one-way latency "
+    "(server.scale_out.latency_us, or scale_out_latency_s) is added to it")
+SCALE_OUT_LATENCY_S = Constant(
+    "scale_out_latency_s", 5e-6, 1e-6, 50e-6, "s",
+    "ESTIMATE: one-way latency of one RDMA message between servers through a leaf switch (InfiniBand 1-3 us, "
+    "RoCE 2-10 us, TCP Ethernet or cloud networks 10-50 us); the FALLBACK for a server without a catalog "
+    "`scale_out` block (server.scale_out.latency_us otherwise)")
+CONSTANTS = (SCALE_OUT_BYTES_PER_S_PER_GPU, SCALE_OUT_LATENCY_S, KV_TRANSFER_EFFICIENCY, KV_TRANSFER_SETUP_S)
+
+
+def scale_out_bytes_per_s(bits_per_s: np.ndarray | float) -> np.ndarray | float:
+    """A NIC line rate in bits/s as bytes/s (the catalog gives Gb/s per GPU; the core works in bytes)."""
+    return bits_per_s / BITS_PER_BYTE
 
 
 def computed_prompt_tokens(x: Arrays) -> np.ndarray:
@@ -64,17 +80,18 @@ def computed_prompt_tokens(x: Arrays) -> np.ndarray:
     return n_in if cached is None else np.maximum(n_in * (1.0 - cached), 1.0)
 
 
-def kv_transfer_s(x: Arrays, prompt_tokens: np.ndarray,
-                  link_bytes_per_s: np.ndarray | float | None = None) -> np.ndarray:
+def kv_transfer_s(x: Arrays, prompt_tokens: np.ndarray, link_bytes_per_s: np.ndarray | float | None = None,
+                  latency_s: np.ndarray | float | None = None) -> np.ndarray:
     """Time to send a prompt's KV cache (every layer and head of the model, at the KV dtype) from a
     prefill replica to a decode replica: over the prefill replica's GPUs' scale-out links
     (``link_bytes_per_s`` per GPU; default SCALE_OUT_BYTES_PER_S_PER_GPU) at KV_TRANSFER_EFFICIENCY,
-    plus KV_TRANSFER_SETUP_S."""
+    plus KV_TRANSFER_SETUP_S and the fabric's one-way ``latency_s`` (default SCALE_OUT_LATENCY_S)."""
     _, dp = parallel(x)
     gpus = x["tp"] * x["pp"] * dp
     per_gpu = SCALE_OUT_BYTES_PER_S_PER_GPU.value if link_bytes_per_s is None else link_bytes_per_s
+    latency = SCALE_OUT_LATENCY_S.value if latency_s is None else latency_s
     kv_bytes = x["kv_bytes_per_token"] * x["kv_scale"] * prompt_tokens
-    return kv_bytes / (gpus * per_gpu * KV_TRANSFER_EFFICIENCY.value) + KV_TRANSFER_SETUP_S.value
+    return kv_bytes / (gpus * per_gpu * KV_TRANSFER_EFFICIENCY.value) + KV_TRANSFER_SETUP_S.value + latency
 
 
 def prefill_replica(x: Arrays, c: Arrays) -> Arrays:
@@ -101,7 +118,7 @@ def prefill_replica(x: Arrays, c: Arrays) -> Arrays:
     tokens_per_s = budget * dp / full
     mem = memory(x)
     n_gpu = x["tp"] * x["pp"] * dp
-    transfer = kv_transfer_s(x, x["input_tokens"], x.get("scale_out_bytes_per_s_per_gpu"))
+    transfer = kv_transfer_s(x, x["input_tokens"], x.get("scale_out_bytes_per_s_per_gpu"), x.get("scale_out_latency_s"))
     return {
         "ttft_s": alone + transfer, "prefill_s": alone, "kv_transfer_s": transfer, "step_s": full,
         "service_s": n_pf / tokens_per_s, "requests_per_s": tokens_per_s / n_pf,

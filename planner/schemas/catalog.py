@@ -106,6 +106,30 @@ class ServerInfrastructure(StrictModel):
         return v
 
 
+class ScaleOut(StrictModel):
+    """A server's scale-out network: the NICs that reach other servers (for disaggregated serving, the link a
+    prefill replica's KV cache crosses to a decode replica in another server), with where the figures come
+    from. An estimate says so in ``source`` and gives its plausible range there."""
+
+    gbit_per_s_per_gpu: float = Field(gt=0, le=100_000)
+    """NIC line rate per GPU as the vendor configures the server, in Gb/s (gigabits): the server's
+    compute-fabric NIC ports' total divided by its GPUs (DGX H100: 8 x 400 Gb/s for 8 GPUs = 400)."""
+    latency_us: float = Field(gt=0, le=10_000)
+    """One-way latency of one message across the fabric (NIC to NIC through the switches), in microseconds."""
+    fabric: Literal["infiniband", "roce", "ethernet"]
+    """``infiniband``; ``roce`` (RDMA over Converged Ethernet, and other RDMA Ethernet transports such as
+    AWS EFA); ``ethernet`` (TCP, no RDMA)."""
+    source: str = Field(min_length=1)
+
+    @property
+    def bits_per_s_per_gpu(self) -> float:
+        return self.gbit_per_s_per_gpu * 1e9
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_us * 1e-6
+
+
 class Server(StrictModel):
     model: str
     """Reference server, e.g. "NVIDIA DGX H100"."""
@@ -120,6 +144,9 @@ class Server(StrictModel):
     """Where price_usd comes from (or that it is an estimate)."""
     infrastructure: ServerInfrastructure | None = None
     """Network, storage and support figures of this server model (None: not counted, and the plan says so)."""
+    scale_out: ScaleOut | None = None
+    """The server's scale-out network per GPU (None: disaggregated serving uses the fallback figure
+    planner.core.disaggregated.SCALE_OUT_BYTES_PER_S_PER_GPU, and the plan says so)."""
     source: str
 
 
