@@ -210,3 +210,18 @@ def test_an_unreachable_itl_names_the_best_a_decode_pool_reaches() -> None:
         _solve(doc)
     text = " ".join(err.value.explanation)
     assert "ITL p95 SLO 6 ms (best achievable" in text and "inf ms" not in text
+
+
+def test_the_console_table_names_each_pools_role(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """planner solve's table gains a role column when a workload runs disaggregated, and a pool shows
+    '-' for the latency it does not serve (no ITL from a prefill pool, no TTFT from a decode pool)."""
+    from planner.cli.main import main
+
+    assert main(["solve", str(ROOT / "scenarios" / "disaggregated.yaml"), "--no-write"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("workload"))
+    cols = header.split()
+    assert cols[1] == "role"
+    rows = {line.split()[1]: line.split() for line in lines if line.split()[:1] == ["long-context"]}
+    assert set(rows) == {"prefill", "decode"}
+    assert rows["prefill"][-2] == "-" and rows["decode"][-3] == "-"

@@ -33,13 +33,18 @@ def _summary(plan) -> str:  # type: ignore[no-untyped-def]
     headers = ["workload", "gpu", "prec", "tp", "pp", "batch", "replicas", "gpus", "capacity rps", "demand rps",
                "TTFT p95 ms", "ITL p95 ms", "avg kW"]
     rows = [[d.workload, d.gpu, d.precision, str(d.tp), str(d.pp), str(d.batch_size), str(d.replicas), str(d.gpus),
-             f"{d.capacity_requests_per_s:.2f}", f"{d.demand_requests_per_s:.2f}", f"{d.ttft_p95_s * 1e3:.0f}",
-             f"{d.itl_p95_s * 1e3:.1f}", f"{d.power_avg_w / 1e3:.1f}"] for d in plan.deployments]
+             f"{d.capacity_requests_per_s:.2f}", f"{d.demand_requests_per_s:.2f}",
+             "-" if d.role == "decode" else f"{d.ttft_p95_s * 1e3:.0f}",  # a decode pool serves no first token
+             "-" if d.role == "prefill" else f"{d.itl_p95_s * 1e3:.1f}",  # nor a prefill pool a next one
+             f"{d.power_avg_w / 1e3:.1f}"] for d in plan.deployments]
+    if any(d.role not in (None, "aggregated") for d in plan.deployments):  # disaggregated pools say which
+        headers.insert(1, "role")
+        rows = [[row[0], d.role or "aggregated", *row[1:]] for row, d in zip(rows, plan.deployments, strict=True)]
     caps = _power_caps(plan)
     if any(caps):  # the column only when a deployment runs its GPUs below TDP
         headers.append("GPU W cap")
         rows = [[*row, cap or "TDP"] for row, cap in zip(rows, caps, strict=True)]
-    lines += _table(headers, rows, right=set(range(3, len(headers))))
+    lines += _table(headers, rows, right=set(range(headers.index("tp"), len(headers))))
     lines += ["", f"GPUs {t.gpus}, servers {t.servers}, racks {t.racks}; IT power avg {t.it_power_avg_w / 1e3:.1f} kW, "
               f"expected peak {t.it_power_max_w / 1e3:.1f} kW, nameplate {t.it_power_nameplate_w / 1e3:.1f} kW; "
               f"heat {t.heat_btu_per_hr:,.0f} BTU/hr",
