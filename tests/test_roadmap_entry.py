@@ -25,6 +25,19 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
 def test_the_python_api_solves_a_dict_with_horizon_as_a_roadmap() -> None:
     plan = planner.solve(scenario())
     assert plan.periods is not None and len(plan.periods) == 3
+    assert plan.roadmap_what_if == []  # analysis (the default) ran; no site limit binds in this roadmap
+
+
+def test_the_python_api_passes_analysis_to_a_roadmap() -> None:
+    doc = scenario(horizon={"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 3.0}},
+                            "site": [{"from_period": 2, "racks": 1}]},
+                   hardware={"gpus": ["h100-sxm"], "owned": [{"gpu": "h100-sxm", "servers": 1,
+                                                              "remaining_life_periods": 3}]})
+    analysed = planner.solve(doc)
+    assert analysed.roadmap_what_if is not None and [w.limit for w in analysed.roadmap_what_if] == ["racks_total"]
+    skipped = planner.solve(doc, analysis=False)
+    assert skipped.roadmap_what_if is None
+    assert skipped.periods == analysed.periods
 
 
 def test_planner_solve_writes_a_plan_with_one_entry_per_period(tmp_path: Path,
