@@ -29,6 +29,7 @@ import numpy as np
 
 from planner.calibration.fit import fit_calibration, fit_weights, predict
 from planner.calibration.measurements import Measurements, measured_targets, to_configs, wall_power
+from planner.catalog.engines import load_engines
 from planner.catalog.loader import Catalog
 from planner.core.constants import COEFFICIENTS
 from planner.core.inputs import build_inputs
@@ -192,7 +193,8 @@ class _Prepared:
 
 def _prepare(m: Measurements, catalog: Catalog) -> _Prepared:
     cols = to_configs(m)
-    x, problem = build_inputs(cols, catalog, Calibration())  # coefficients replaced per use
+    # coefficients replaced per use; each engine's scheduler defaults (catalogs/engines.yaml) per row
+    x, problem = build_inputs(cols, catalog, Calibration(), engines=load_engines())
     bad = problem != ""
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from planner.calibration.measurements import Measurements, measured_targets, to_configs, wall_power
+from planner.catalog.engines import load_engines
 from planner.catalog.loader import Catalog
 from planner.core.constants import COEFFICIENTS, DEFAULT_ENGINE, coefficient_defaults
 from planner.core.inputs import build_inputs, estimate_arrays
@@ -163,7 +164,8 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
     and (with ``per_gpu``) per-GPU ones where a GPU has enough fitted rows."""
     cols = to_configs(m)
     targets = measured_targets(m)
-    x, problem = build_inputs(cols, catalog, Calibration())  # coefficients replaced per use
+    # coefficients replaced per use; each engine's scheduler defaults (catalogs/engines.yaml) per row
+    x, problem = build_inputs(cols, catalog, Calibration(), engines=load_engines())
     bad = problem != ""
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

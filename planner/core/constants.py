@@ -104,10 +104,12 @@ FIXED: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
     Constant("runtime_reserve_bytes", 3.0e9, 0.5e9, 8.0e9, "B",
              "activations, CUDA graphs, NCCL buffers per GPU; NCCL ~0.4 GB + other 0.5-3.5 GB (aiconfigurator)"),
     Constant("max_batch_size", 1024, 256, 4096, "sequences",
-             "cap on concurrent sequences of the offline operating point; vLLM max_num_seqs is 256-1024 "
-             "by default, TRT-LLM max_batch_size 2048"),
+             "cap on concurrent sequences of the offline operating point where no engine profile is given "
+             "(build_inputs(engines=...) takes each engine's own, catalogs/engines.yaml); vLLM max_num_seqs "
+             "is 256-1024 by default, TRT-LLM max_batch_size 2048"),
     Constant("prefill_chunk_tokens", 8192, 512, 16384, "tokens",
-             "engine default token budget per step, decode tokens included (vLLM V1 "
+             "engine default token budget per step, decode tokens included, where no engine profile is "
+             "given (else the engine's own by GPU tier, catalogs/engines.yaml) (vLLM V1 "
              "max_num_batched_tokens 8192 for serving on large GPUs; TRT-LLM max_num_tokens 8192); "
              "planner solve also tries smaller budgets, the knob that trades TTFT for ITL tails"),
     Constant("min_prefill_room_tokens", 256, 64, 2048, "tokens",

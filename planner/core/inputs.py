@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planner.core.constants import COEFFICIENTS, DEFAULT_ENGINE, ENGINE_ALIASES, ENGINES
+from planner.core.constants import COEFFICIENTS, DEFAULT_ENGINE, ENGINE_ALIASES, ENGINES, fixed
 from planner.core.features import (
     GPU_FEATURES,
     MODEL_FEATURES,
@@ -25,6 +25,7 @@ from planner.core.features import (
 from planner.core.model import evaluate
 from planner.errors import InputError
 from planner.schemas.calibration import Calibration
+from planner.schemas.engine import EngineProfile, tier_value
 
 if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
@@ -67,9 +68,28 @@ def _require_calibration(calibration: Any) -> Calibration:
     return calibration
 
 
+def scheduler_row(profile: EngineProfile, memory_gib: float, architecture: str) -> dict[str, float]:
+    """The core's scheduler inputs of one engine on one GPU (its profile's defaults for that GPU tier):
+    sequence cap (NaN: sized from memory), default step token budget, chunked prefill (1 or 0)."""
+    s = profile.scheduler
+    cap = tier_value(s.max_sequences, memory_gib, architecture)
+    tokens = tier_value(s.max_batched_tokens, memory_gib, architecture)
+    return {"engine_max_sequences": np.nan if cap is None else float(cap),
+            "engine_step_tokens": float(tokens) if tokens is not None else float("nan"),
+            "chunked_prefill": 1.0 if s.chunked_prefill else 0.0}
+
+
+SCHEDULER_KEYS = ("engine_max_sequences", "engine_step_tokens", "chunked_prefill")
+
+
 def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: Calibration,
-                 power_limit_w: np.ndarray | float | None = None) -> tuple[dict[str, Any], np.ndarray]:
-    """Feature arrays for the core, and a per-row problem string ('' when the row is valid)."""
+                 power_limit_w: np.ndarray | float | None = None,
+                 engines: Mapping[str, EngineProfile] | None = None) -> tuple[dict[str, Any], np.ndarray]:
+    """Feature arrays for the core, and a per-row problem string ('' when the row is valid).
+
+    ``engines`` (canonical engine id -> profile, planner.catalog.engines.load_engines()): each row takes its
+    engine's scheduler defaults on its GPU (sequence cap of the offline point, default step token budget,
+    chunked prefill or not); None: the core's one default for every engine (planner.core.constants)."""
     n = len(cols["model"])
     cal = _require_calibration(calibration)
     model_ids, model_codes = _factorize(cols["model"])
@@ -80,7 +100,7 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
     e_canon = [canonical_engine(e) for e in e_ids]  # a few unique names, not one call per row
     key = (g_codes.astype(np.int64) * len(p_ids) + p_codes) * len(e_ids) + e_codes
     gp_keys, gp_codes = np.unique(key, return_inverse=True)
-    g_rows, p_rows, c_rows, problems = [], [], [], []
+    g_rows, p_rows, c_rows, s_rows, problems = [], [], [], [], []
     for k in gp_keys:
         gi, rest = divmod(int(k), len(p_ids) * len(e_ids))
         pi, ei = divmod(rest, len(e_ids))
@@ -91,6 +111,11 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
         p_rows.append({"weight_bytes": wb or 1.0, "compute_flops": flops or 1.0,
                        "weight_only": float(weight_only), "kv_scale": 0.5 if fp8_kv else 1.0})
         c_rows.append(cal.for_config(g.id, engine))
+        if engines is not None and engine in engines:
+            s_rows.append(scheduler_row(engines[engine], g.memory_gib, g.architecture))
+        else:
+            s_rows.append({"engine_max_sequences": fixed("max_batch_size"),
+                           "engine_step_tokens": fixed("prefill_chunk_tokens"), "chunked_prefill": 1.0})
         problems.append(problem)
     x: dict[str, Any] = {}
     m_rows = [model_features(m) for m in models]
@@ -101,6 +126,9 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
     for k in ("weight_bytes", "compute_flops", "weight_only", "kv_scale"):
         x[k] = np.array([r[k] for r in p_rows])[gp_codes]
     coeffs = {k: np.array([r[k] for r in c_rows])[gp_codes] for k in COEFFICIENTS}
+    if engines is not None:
+        for k in SCHEDULER_KEYS:
+            x[k] = np.array([r[k] for r in s_rows], dtype=float)[gp_codes]
     x["coefficients"] = coeffs
     for k in ("tp", "pp", "input_tokens", "output_tokens"):
         x[k] = np.asarray(cols[k], dtype=float)

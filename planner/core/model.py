@@ -352,12 +352,29 @@ def compute_efficiency(x: Arrays, c: Arrays) -> Any:
     return c["eta_compute"]
 
 
+def engine_defaults(x: Arrays) -> tuple[Any, Any]:
+    """(sequence cap per data-parallel rank, default step token budget) of each row's engine on its GPU: the
+    engine profile's scheduler defaults where build_inputs was given profiles (``engine_max_sequences``,
+    NaN: the engine sizes it from memory; ``engine_step_tokens``), else the core's one default for all."""
+    cap = x.get("engine_max_sequences")
+    tokens = x.get("engine_step_tokens")
+    return (fixed("max_batch_size") if cap is None else np.where(np.isnan(cap), np.inf, cap),
+            fixed("prefill_chunk_tokens") if tokens is None else tokens)
+
+
+def prompt_room(x: Arrays, room: Any, n_in: Any) -> Any:
+    """Prompt tokens one step takes of a prompt of ``n_in`` beside its decodes: ``room`` under chunked
+    prefill; a whole prompt where the engine does not chunk (``chunked_prefill`` 0: TRT-LLM's default)."""
+    chunked = x.get("chunked_prefill")
+    return room if chunked is None else np.where(chunked > 0, room, np.maximum(room, n_in))
+
+
 def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarray, n_in: np.ndarray,
                    context: np.ndarray, eta: np.ndarray | float, inv: Arrays) -> np.ndarray:
     """A prompt of ``n_in`` tokens alone in the budget beside ``decoding`` decode tokens per step:
     whole chunks of the room, then the remainder (vLLM V1 chunked prefill)."""
     _, dp = parallel(x)
-    room = np.maximum(budget - decoding / dp, 1.0)  # the budget of the rank the prompt lands on
+    room = prompt_room(x, np.maximum(budget - decoding / dp, 1.0), n_in)  # the budget of the prompt's rank
     full = np.floor(n_in / room)
     rest = n_in - full * room
     # timed on the rank carrying the prompt (ranks step together under expert parallelism)
@@ -395,7 +412,8 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     n_pf = n_in if cached is None else np.maximum(n_in * (1.0 - cached), 1.0)
     offline = np.isnan(x["batch_size"])
     _, dp = parallel(x)
-    cap = fixed("max_batch_size") * dp  # the engine cap holds per data-parallel rank
+    cap_per_rank, step_tokens = engine_defaults(x)
+    cap = cap_per_rank * dp  # the engine cap holds per data-parallel rank
     batch: np.ndarray = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"]), 1.0)
     # Steady state: B n_in / n_out prompt tokens per step; more than the room stalls decodes.
     # Budget, room and prompt tokens per step are a data-parallel rank's (each rank schedules its own).
@@ -403,10 +421,11 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     prefill_per_step = rank_batch * n_pf / n_out
     budget = x.get("prefill_chunk_tokens")
     # the engine default grows with the batch (engines raise the budget with max_num_seqs)
-    default_budget = np.maximum(fixed("prefill_chunk_tokens"),
+    default_budget = np.maximum(step_tokens,
                                 rank_batch + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_step))
     budget = default_budget if budget is None else np.where(np.isnan(budget), default_budget, budget)
-    room = np.maximum(budget - rank_batch, 1.0)  # prefill tokens a step can carry beside its decodes
+    # prefill tokens a step can carry beside its decodes (a whole prompt where the engine does not chunk)
+    room = prompt_room(x, np.maximum(budget - rank_batch, 1.0), n_pf)
     context = n_in + n_out / 2.0
     inv = step_invariants(x, c, context)
     eta = compute_efficiency(x, c)

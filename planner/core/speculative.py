@@ -30,10 +30,12 @@ from planner.core.model import (
     capped_step,
     compute_efficiency,
     effective_context,
+    engine_defaults,
     kv_bytes_per_token_per_gpu,
     memory,
     phase_flops,
     power_parts,
+    prompt_room,
     step_invariants,
     token_step,
     weight_bytes_total,
@@ -114,7 +116,7 @@ class _Cycle:
     def prompt_time_s(self, decoding: np.ndarray, budget: np.ndarray, n_in: np.ndarray) -> np.ndarray:
         """TTFT without queueing: the prompt in chunks of the room left by ``decoding`` sequences' k + 1
         verify tokens, each chunk a whole cycle (both models process it)."""
-        room = np.maximum(budget - decoding * (self.k + 1.0), 1.0)
+        room = prompt_room(self.x, np.maximum(budget - decoding * (self.k + 1.0), 1.0), n_in)
         full = np.floor(n_in / room)
         rest = n_in - full * room
         chunk = self.step(np.minimum(room, n_in), decoding)["step_s"]
@@ -148,15 +150,15 @@ def speculative_evaluate(x: Arrays, c: Arrays, *, method: str, tokens: int, acce
     cached = x.get("cached_prompt_share")
     n_pf = n_in if cached is None else np.maximum(n_in * (1.0 - cached), 1.0)
     offline = np.isnan(x["batch_size"])
-    batch = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], fixed("max_batch_size")),
-                                x["batch_size"]), 1.0)
+    cap, step_tokens = engine_defaults(x)
+    batch = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"]), 1.0)
     verify_tokens = batch * (k + 1.0)
     prefill_per_cycle = batch * n_pf * e / n_out  # prompt tokens admitted per cycle in steady state
     budget = x.get("prefill_chunk_tokens")
-    default_budget = np.maximum(fixed("prefill_chunk_tokens"),
+    default_budget = np.maximum(step_tokens,
                                 verify_tokens + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_cycle))
     budget = default_budget if budget is None else np.where(np.isnan(budget), default_budget, budget)
-    room = np.maximum(budget - verify_tokens, 1.0)
+    room = prompt_room(x, np.maximum(budget - verify_tokens, 1.0), n_pf)
     context = n_in + n_out / 2.0
     eta = compute_efficiency(x, c)
     cyc = _Cycle(x, xd, c, k, batch, context, eta)
