@@ -32,6 +32,18 @@ Issue 13 item 4 (queueing without scipy, Newton, vectorized pruning, the candida
   generate-50      5.49 s cold (0.17 M configurations/s), 5.20 s again  ->  3.56 s cold (0.25 M/s), 0.01 s again
   generate-200     23.9 s cold (0.15 M/s), 25.5 s again  ->  13.7 s cold (0.27 M/s), 0.03 s again
   analysis-20x8    5.60 s (generation 1.06 s)  ->  5.22 s (generation 0.69 s)
+Issue 13 solve side (min_carbon reuses min_energy's plan, power objectives start from each other's plans,
+the tie check restarts on programs of >= 1,000 candidates, a default node limit), 2026-11-28 on 5460a1f,
+medians of 3 on the shared machine (load 2.5-4.5); the tree now has EP/DP grid axes, so generation is
+slower than above:
+  analysis-20x8    4.51 s (4.32-4.83; 49 solves, of which 20 the start's; generation 0.9 s here and about
+                   0.75 s again in the 20 ITL what-ifs, which regenerate one workload each)
+  optimal-50xall   8.11 s (8.08-8.68; generation 4.5-4.7 s, primary 1.4 s, tie check 1.2 s against 2.6-3.2 s)
+  gap-200xall      36.8 and 38.0 s, proven 0.093 % (the stop is the objective target: deterministic), plan
+                   bytes identical on a second solve; generation 17-19 s; peak memory 289 MiB
+  infeasible-20x8  5.19 s (5.06-5.30; 24 solves): 0.9 s generation, then the power-limit alternative
+                   regenerates every workload at three limits and the SLO group test every workload at its
+                   loosest SLO (about 2.5 s of generation together); 2.8 s on the tree of 2026-11-27
 """
 
 from __future__ import annotations
