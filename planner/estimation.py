@@ -240,7 +240,7 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
 
     cols = _columns(configs)
     cat = _catalog(catalog)
-    x, problem = build_inputs(cols, cat, _calibration(calibration))
+    x, problem = build_inputs(cols, cat, _calibration(calibration), engines=cat.engines or None)
     hit = np.zeros(len(cols["model"]))
     if "prefix_cache_hit_rate" in cols:  # prompt share served from the prefix cache (no prefill compute)
         hit = np.asarray(cols["prefix_cache_hit_rate"], dtype=float)
@@ -438,7 +438,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
         _check_scalar("output_tokens_p95", output_tokens_p95, minimum=output_tokens, maximum=MAX_TOKENS)
     cal = _calibration(calibration)
     spec, draft = resolve_speculative(speculative, cat, m.id, int(pp))
-    x, _ = build_inputs(cols, cat, cal, power_limit_w)
+    x, _ = build_inputs(cols, cat, cal, power_limit_w, engines=cat.engines or None)
     if prefix_cache_hit_rate:
         x["cached_prompt_share"] = np.array([float(prefix_cache_hit_rate)])
     at_c = estimate_speculative(x, spec, draft)
@@ -529,7 +529,7 @@ def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, 
     from planner.candidates.queueing import latency_at_load, output_cv2, replica_load
 
     one = {**cols, "batch_size": np.array([1.0]), "prefill_chunk_tokens": np.asarray(at_c["prefill_chunk_tokens"])}
-    x1, _ = build_inputs(one, cat, cal, power_limit_w)
+    x1, _ = build_inputs(one, cat, cal, power_limit_w, engines=cat.engines or None)
     if "cached_prompt_share" in x:
         x1["cached_prompt_share"] = x["cached_prompt_share"]
     with np.errstate(all="ignore"):
@@ -578,7 +578,7 @@ def smallest_fitting_tp(model: str, gpu: str, precision: str, input_tokens: floa
             "precision": np.full(n, precision), "tp": tps, "pp": np.full(n, float(pp)),
             "batch_size": np.full(n, np.nan), "input_tokens": np.full(n, float(input_tokens)),
             "output_tokens": np.full(n, float(output_tokens)), "engine": np.full(n, DEFAULT_ENGINE)}
-    x, _ = build_inputs(cols, cat, _calibration(calibration))
+    x, _ = build_inputs(cols, cat, _calibration(calibration), engines=cat.engines or None)
     fits = estimate_arrays(x)["fits_memory"]
     server = cat.gpu(gpu).server
     per_server = server.gpus_per_server if server is not None else 8  # no server block: up to 8-way TP

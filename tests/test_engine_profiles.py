@@ -58,9 +58,12 @@ def test_scheduler_defaults_by_gpu_tier(engine: str, gpu: str, tokens: int, sequ
     assert d == {"max_batched_tokens": tokens, "max_sequences": sequences, "chunked_prefill": chunked}
 
 
-def test_the_gpu_and_model_catalog_skips_the_engine_file() -> None:
+def test_the_catalog_carries_the_engine_profiles_and_hashes_their_file() -> None:
+    """The estimates take each engine's scheduler defaults from the profiles, so a plan made with other
+    profiles must read as stale: the engine file is part of the catalog digest."""
     cat = load_catalog()
-    assert all(f.name != ENGINES_FILE for f in cat.files)
+    assert sorted(cat.engines) == sorted(load_engines()) and cat.engines["vllm"] == engine_profile("vllm")
+    assert any(f.name == ENGINES_FILE for f in cat.files)
 
 
 @pytest.mark.parametrize(("old", "new", "key"), [
@@ -107,3 +110,15 @@ def test_cli_warns_on_stderr() -> None:
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert "Warning: engine SGLang has no calibration data" in r.stderr
+
+
+def test_a_user_engine_file_replaces_the_shipped_profile_and_changes_the_digest(tmp_path: Path) -> None:
+    from planner.catalog.engines import engines_path
+
+    text = engines_path().read_text(encoding="utf-8")
+    assert "      value: 1.5e-3\n" in text
+    (tmp_path / "engines.yaml").write_text(text.replace("      value: 1.5e-3\n", "      value: 2.0e-3\n", 1),
+                                           encoding="utf-8")
+    shipped, mine = load_catalog(), load_catalog([tmp_path])
+    assert mine.digest != shipped.digest
+    assert [e for e in mine.engines if mine.engines[e] != shipped.engines[e]]

@@ -10,8 +10,8 @@ generation reads, written out in full (no hash that could collide):
   the program uses them, generation does not), its name included (it is a column);
 * every GPU option with its money and inventory fields blanked (prices, network, storage,
   support, inventory), its catalog spec included;
-* every spec of the catalog (the core reads it by id: the model, a draft model, the GPUs), the
-  calibration and the pruning rule.
+* every spec of the catalog (the core reads it by id: the model, a draft model, the GPUs, the
+  engine profiles' scheduler defaults), the calibration and the pruning rule.
 
 Specs and the calibration are frozen models: each distinct content gets a small token once, so a
 key is cheap to build and compare. What is kept is the workload's table after pruning (pruning
@@ -106,7 +106,8 @@ class CandidateCache:
         shape = dataclasses.replace(w, **{f: _blank(getattr(w, f)) for f in TRAFFIC_FIELDS})
         gpus = tuple(self._token(g, lambda g=g: _gpu_key(g)) for g in p.gpus)
         catalog = tuple((kind, name, self._token(spec, lambda spec=spec: canonical(spec)))
-                        for kind, specs in (("gpu", p.catalog.gpus), ("model", p.catalog.models))
+                        for kind, specs in (("gpu", p.catalog.gpus), ("model", p.catalog.models),
+                                            ("engine", p.catalog.engines))
                         for name, spec in specs.items())
         calibration = self._intern(canonical(p.calibration))  # read afresh: its coefficient tables are dicts
         return canonical(shape), gpus, catalog, calibration, p.candidate_pruning

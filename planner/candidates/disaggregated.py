@@ -84,7 +84,8 @@ def _inputs(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: float,
     cols = {**grid, "model": np.full(n, model_id), "engine": np.full(n, w.engine),
             "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
     x, problem = build_inputs(cols, p.catalog, p.calibration,
-                              power_limit_w=grid.get("power_limit_w") if p.power_limited else None)
+                              power_limit_w=grid.get("power_limit_w") if p.power_limited else None,
+                              engines=p.catalog.engines or None)
     if w.prefix_cache_hit_rate:
         x["cached_prompt_share"] = np.full(n, w.prefix_cache_hit_rate)
     x.update(scale_out_columns(p, grid["gpu"]))

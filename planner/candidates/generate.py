@@ -148,7 +148,7 @@ def _evaluate(p: Problem, grid: dict[str, np.ndarray], model_id: str, n_in: floa
             "input_tokens": np.full(n, n_in), "output_tokens": np.full(n, n_out)}
     # the core's power-limit model only where some GPU may run below its TDP (a limit at TDP changes nothing)
     limit_w = grid.get("power_limit_w") if p.power_limited else None
-    x, problem = build_inputs(cols, p.catalog, p.calibration, power_limit_w=limit_w)
+    x, problem = build_inputs(cols, p.catalog, p.calibration, power_limit_w=limit_w, engines=p.catalog.engines or None)
     if hit_rate:
         x["cached_prompt_share"] = np.full(n, hit_rate)  # the core computes only uncached prompt tokens
     if spec is not None:  # speculative decoding (planner.core.speculative); vLLM runs it without pipeline stages

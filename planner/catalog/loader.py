@@ -20,6 +20,7 @@ from planner.errors import InputError, UnknownNameError
 from planner.io.files import read_yaml_and_bytes, validate_data
 from planner.paths import catalogs_dir
 from planner.schemas.catalog import GpuCatalogFile, GpuSpec, ModelCatalogFile, ModelSpec
+from planner.schemas.engine import EngineCatalogFile, EngineProfile
 
 ENV_VAR = "PLANNER_CATALOG_PATH"
 MAX_NAME_CHARS = 200  # longer names are not searched for close matches, and are cut in messages
@@ -82,6 +83,9 @@ class Catalog:
     _model_canon: dict[str, str] = field(default_factory=dict, repr=False)
     digest: str = field(default="", repr=False)
     """sha256 of the files' names and bytes as they were parsed (empty: computed from ``files``)."""
+    engines: dict[str, EngineProfile] = field(default_factory=dict)
+    """Serving-engine profiles (catalogs/engines.yaml: scheduler defaults, overhead priors) by engine id;
+    the estimates take each row's engine defaults from them, so they are part of the digest."""
 
     def __post_init__(self) -> None:
         for entries, index, canon, keys in ((self.gpus, self._gpu_index, self._gpu_canon, _gpu_keys),
@@ -182,7 +186,7 @@ def _user_dirs(extra: Iterable[str | Path] | None) -> list[Path]:
 def _refuse_misspelled_kind(data: dict, path: Path) -> None:
     """A file without `gpus:` or `models:` is skipped (other catalog kinds have their own loaders), unless
     one of its keys is a misspelling of them: `model:` would otherwise drop the whole file silently."""
-    if "gpus" in data or "models" in data:
+    if "gpus" in data or "models" in data or "engines" in data:
         return
     for key in data:
         close = difflib.get_close_matches(str(key).strip().lower(), ["gpus", "models"], n=1, cutoff=0.7)
@@ -195,6 +199,7 @@ def load_catalog(extra_dirs: Iterable[str | Path] | None = None) -> Catalog:
     """Load the shipped catalogs, then every user folder (later entries replace earlier ids)."""
     gpus: dict[str, GpuSpec] = {}
     models: dict[str, ModelSpec] = {}
+    engines: dict[str, EngineProfile] = {}
     files: list[Path] = []
     contents: list[tuple[str, bytes]] = []
     for folder in [catalogs_dir(), *_user_dirs(extra_dirs)]:
@@ -210,9 +215,12 @@ def load_catalog(extra_dirs: Iterable[str | Path] | None = None) -> Catalog:
             elif "models" in data:
                 for m in validate_data(ModelCatalogFile, data, str(path)).models:
                     models[m.id] = m
+            elif "engines" in data:
+                for e in validate_data(EngineCatalogFile, data, str(path)).engines:
+                    engines[e.id] = e
             else:
                 continue  # other catalog kinds (servers, grids) have their own loaders
             files.append(path)
             contents.append((path.name, raw))
     return Catalog(gpus=dict(sorted(gpus.items())), models=dict(sorted(models.items())), files=tuple(files),
-                   digest=catalog_digest(contents))
+                   digest=catalog_digest(contents), engines=dict(sorted(engines.items())))
