@@ -133,6 +133,11 @@ class WorkloadDemand:
     def capacity_after_spares(self, per_replica_requests_per_s: float, replicas: int) -> float:
         return per_replica_requests_per_s * replicas - self.spare_requests_per_s(per_replica_requests_per_s)
 
+    def spare_replicas(self, pool_used: Any) -> Any:
+        """The k spare replicas a pool keeps running when it is used (``pool_used`` 0 or 1: a float or
+        a binary variable, so it works in linear expressions)."""
+        return self.redundancy * pool_used
+
     @property
     def min_replicas(self) -> int:
         """A pool keeps k spares, so it needs at least k + 1 replicas."""

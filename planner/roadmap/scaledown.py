@@ -42,7 +42,7 @@ def saved_w(view: FleetModel, shaped: frozenset[str]) -> Any:
         if w.name not in shaped or suspended_w <= 0:
             continue
         replicas = view.replicas[i]
-        up = w.average_to_peak / float(c["capacity_rps"][i]) * view.routed[i] + w.redundancy * view.used.get(i, 0)
+        up = w.average_to_peak / float(c["capacity_rps"][i]) * view.routed[i] + w.spare_replicas(view.used.get(i, 0))
         on = new_var(view.prob, f"runs_{i:05d}", 0, 1, "Binary")  # type: ignore[arg-type]
         saving = new_var(view.prob, f"suspended_w_{i:05d}", 0, None)  # type: ignore[arg-type]
         view.prob += (saving <= suspended_w * (replicas - up - on), f"suspended_w_{i:05d}")
