@@ -30,6 +30,7 @@ import numpy as np
 
 from planner.core.constants import Constant
 from planner.core.model import (
+    compute_efficiency,
     evaluate,
     gpu_power,
     memory,
@@ -110,7 +111,7 @@ def prefill_replica(x: Arrays, c: Arrays) -> Arrays:
     zero = np.zeros_like(budget)
     context = x["input_tokens"]
     inv = step_invariants(x, c, context)
-    eta = c["eta_compute"]
+    eta = compute_efficiency(x, c)
     alone = prefill_time_s(x, c, zero, budget, n_pf, context, eta, inv)
     full = prefill_time_s(x, c, zero, budget, budget, context, eta, inv)  # one step of a whole budget, re-timed
     # per GPU, at most the limit (the step is timed at TDP: an upper bound where a limit binds)
