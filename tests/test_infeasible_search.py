@@ -106,3 +106,26 @@ def test_every_printed_alternative_admits_a_plan(tmp_path: Path) -> None:
     doc["site"]["power_cap_kw"] = round(0.7 * need_kw, 1)
     lines = answer_and_check(tmp_path, doc)
     assert any("kW datacenter IT power" in line for line in lines)
+
+
+def test_the_power_limited_table_is_generate_candidates_of_the_relaxed_problem() -> None:
+    """The power-limit alternative reuses the scenario's TDP rows and generates only the limits below TDP:
+    the same rows, every column the same, as generating the relaxed problem whole."""
+    from planner.candidates.generate import generate_candidates
+    from planner.catalog.loader import load_catalog
+    from planner.optimize.explain import _power_limited, power_limited_candidates
+    from planner.problem.build import resolve_problem
+    from planner.scenario.load import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    p = resolve_problem(load_scenario(root / "scenarios" / "infeasible-power-cap.yaml", None), load_catalog(),
+                        calibration=None)
+    relaxed = _power_limited(p)
+    assert relaxed is not None
+    merged, whole = power_limited_candidates(generate_candidates(p), relaxed), generate_candidates(relaxed)
+
+    def rows(c):  # type: ignore[no-untyped-def]
+        return sorted(tuple(repr(c.columns[k][i]) for k in sorted(c.columns)) for i in range(len(c)))
+
+    assert sorted(merged.columns) == sorted(whole.columns)
+    assert len(merged) > len(generate_candidates(p)) and rows(merged) == rows(whole)

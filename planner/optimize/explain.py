@@ -28,7 +28,13 @@ from typing import Protocol
 
 import numpy as np
 
-from planner.candidates.generate import Candidates, generate_candidates, replace_workload, workload_candidates
+from planner.candidates.generate import (
+    Candidates,
+    generate_candidates,
+    merge_columns,
+    replace_workload,
+    workload_candidates,
+)
 from planner.errors import InfeasibleError
 from planner.optimize.program import ALL_FAMILIES, FleetModel, build_program, value
 from planner.optimize.warm import Replicas, start_values
@@ -134,7 +140,25 @@ def _power_limited(p: Problem) -> Problem | None:
     return relaxed if relaxed.power_limited else None
 
 
-def _power_limit_alternatives(p: Problem, run: Runner, slack: dict[str, set[str]]) -> list[str]:
+def power_limited_candidates(cand: Candidates, relaxed: Problem) -> Candidates:
+    """The candidates of ``relaxed`` (the problem of ``cand`` with power limits offered, _power_limited),
+    generating only the limits below TDP: its TDP pools' rows are ``cand``'s own (the core's figures at a
+    limit equal to the TDP are those without one, and every row keeps its pool key), and pruning works
+    within a workload and server pool, so this is generate_candidates(relaxed) up to row order (rows
+    here: ``cand``'s, then the new ones, each workload's together in ``cand``'s workload order)."""
+    below = tuple(dc_replace(g, power_limits_w=lower) for g in relaxed.gpus
+                  if (lower := tuple(w for w in g.power_limits_w if w < g.tdp_w)))
+    if not below:
+        return cand
+    extra = generate_candidates(dc_replace(relaxed, gpus=below))
+    cols = merge_columns([cand.columns, extra.columns])
+    rank = {w.name: i for i, w in enumerate(relaxed.workloads)}
+    order = np.argsort(np.array([rank[str(w)] for w in cols["workload"]], dtype=np.int64), kind="stable")
+    return Candidates({k: v[order] for k, v in cols.items()}, cand.best_latency, cand.evaluated + extra.evaluated,
+                      cand.pruning)
+
+
+def _power_limit_alternatives(p: Problem, cand: Candidates, run: Runner, slack: dict[str, set[str]]) -> list[str]:
     """GPUs run power-capped: a lower limit lowers every server's nameplate, so more fit the site and
     its racks (tried when site power or racks carry slack and the scenario allows no limit)."""
     if p.power_limited or not slack.keys() & {SITE_POWER.name, RACKS.name}:
@@ -142,7 +166,7 @@ def _power_limit_alternatives(p: Problem, run: Runner, slack: dict[str, set[str]
     relaxed = _power_limited(p)
     if relaxed is None:
         return []
-    if run(build_program(relaxed, generate_candidates(relaxed)), feasibility_only=True) == "infeasible":
+    if run(build_program(relaxed, power_limited_candidates(cand, relaxed)), feasibility_only=True) == "infeasible":
         return []
     fractions = ", ".join(str(f) for f in SUGGESTED_POWER_LIMIT_FRACTIONS)
     return [f"GPUs run power-capped (hardware.power_limit_fractions: [{fractions}]; each server's nameplate "
@@ -222,7 +246,7 @@ def explain_infeasible(p: Problem, cand: Candidates, run: Runner, notes: list[st
     solved = run(combined_model, start=initial) != "infeasible"
     slack = _slack_of(combined_model) if solved else {}
     alternatives = _cap_alternatives(p, cand, run, combined_model, slack) + _rack_alternatives(p, cand, run, slack)
-    alternatives += _power_limit_alternatives(p, run, slack)
+    alternatives += _power_limit_alternatives(p, cand, run, slack)
     alternatives += _slo_alternatives(p, cand, run)
     lines: list[str]
     if alternatives:
