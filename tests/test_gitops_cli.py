@@ -372,7 +372,8 @@ CHATBOT_1X = PLANS_1X / "chatbot.json"
 
 
 def _migration_note(path: Path) -> str:
-    return f"Note: {path}: schema 1.1.0, migrated on read to 2.0.0; re-solve to write 2.0.0"
+    v = PLAN_SCHEMA_VERSION
+    return f"Note: {path}: schema 1.1.0, migrated on read to {v}; re-solve to write {v}"
 
 
 def _as_2_0(tmp_path: Path, path: Path) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli.main import main
+from planner.schemas.plan import PLAN_SCHEMA_VERSION
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 CHATBOT = str(FIXTURES / "chatbot.plan.json")
@@ -72,7 +73,8 @@ def test_a_1x_plan_renders_with_one_migration_note(fmt: str, capsys: pytest.Capt
     plan = PLANS_1X / "multi-model-1mw.json"
     assert main(["report", str(plan), "--format", fmt]) == 0
     captured = capsys.readouterr()
-    assert captured.err == (f"Note: {plan}: schema 1.1.0, migrated on read to 2.0.0; re-solve to write 2.0.0\n")
+    assert captured.err == (f"Note: {plan}: schema 1.1.0, migrated on read to {PLAN_SCHEMA_VERSION}; "
+                            f"re-solve to write {PLAN_SCHEMA_VERSION}\n")
     assert captured.out.strip()
 
 

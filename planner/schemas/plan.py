@@ -31,7 +31,9 @@ from pydantic_core import PydanticCustomError
 
 from planner.schemas.speculative import Speculative
 
-PLAN_SCHEMA_VERSION = "2.0.0"  # 1.1: what_if, objective_alternatives; 2.0: typed sections, analysis
+PLAN_SCHEMA_VERSION = "2.1.0"  # 1.1: what_if, objective_alternatives; 2.0: typed sections, analysis;
+# 2.1 (optional keys, so a 2.0 plan reads as it is): deployments launch, power_limit_w, role, speculative,
+# ep, dp, sizing_margin and energy by phase and cause; periods and roadmap_what_if (roadmaps)
 
 Status = Literal["optimal", "feasible", "infeasible"]
 
