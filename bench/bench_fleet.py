@@ -43,7 +43,8 @@ slower than above:
                    bytes identical on a second solve; generation 17-19 s; peak memory 289 MiB
   infeasible-20x8  5.19 s (5.06-5.30; 24 solves): 0.9 s generation, then the power-limit alternative
                    regenerates every workload at three limits and the SLO group test every workload at its
-                   loosest SLO (about 2.5 s of generation together); 2.8 s on the tree of 2026-11-27
+                   loosest SLO (about 2.5 s of generation together); 2.8 s on the tree of 2026-11-27;
+                   after 09fa7ec (the power-limit check generates only the limits below TDP): 4.63 s (4.29-4.76)
 """
 
 from __future__ import annotations
