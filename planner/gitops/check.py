@@ -23,7 +23,7 @@ from pathlib import Path
 from planner import __version__
 from planner.catalog.loader import Catalog
 from planner.errors import EXIT_INPUT, EXIT_OK, EXIT_POLICY_DENY, EXIT_STALE
-from planner.gitops.diff import deployment_key
+from planner.gitops.diff import deployment_key, parallelism
 from planner.gitops.fmt import quantity
 from planner.gitops.limits import (
     capacity_shortfall,
@@ -89,8 +89,10 @@ def _deployment_violations(plan: Plan) -> list[str]:
         if not within(d.demand_requests_per_s, d.capacity_requests_per_s):
             out.append(f"deployment {key}: capacity {d.capacity_requests_per_s:g} req/s is below "
                        f"demand {d.demand_requests_per_s:g} req/s")
-        if d.gpus != d.replicas * d.tp * d.pp:
-            out.append(f"deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}")
+        dp = parallelism(d)[1]  # a replica is tp x pp x dp GPUs (plan schema; absent: 1)
+        if d.gpus != d.replicas * d.tp * d.pp * dp:
+            out.append(f"deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}"
+                       + (f" x dp{dp}" if dp != 1 else ""))
     return out + [c.miss() for c in slo_checks(plan) if not c.met]
 
 
@@ -105,6 +107,7 @@ def _negative_counts(plan: Plan) -> list[str]:
     for d in plan.deployments:
         counts += [(f"deployment {deployment_key(d)} {f}", getattr(d, f))
                    for f in ("replicas", "gpus", "tp", "pp", "batch_size")]
+        counts += [(f"deployment {deployment_key(d)} {f}", n) for f in ("ep", "dp") if (n := getattr(d, f)) is not None]
     for g in plan.servers:
         counts += [(f"server group {g.gpu} {f}", getattr(g, f)) for f in ("servers", "gpus", "gpus_per_server")]
     counts += [(f"rack {r.id} servers", r.servers) for r in plan.racks]
@@ -249,9 +252,9 @@ def verified_summary(plan: Plan, scenario: LoadedScenario | Scenario | None = No
     if not isinstance(scenario, LoadedScenario):
         return [own, _scenario_summary(scenario)]
     rederived = (f"re-derived from the scenario, the catalog and the estimation core: each deployment's model, "
-                 f"engine, GPU, precision, TP/PP and batch (fits memory), its capacity, TTFT and ITL (every SLO "
-                 f"quantile), power, power limit, speculative decoding, launch command and energy by phase and "
-                 f"cause, the servers, racks, totals, constraints, runner-up alternatives and "
+                 f"engine, GPU, precision, TP/PP (EP/DP where recorded) and batch (fits memory), its capacity, "
+                 f"TTFT and ITL (every SLO quantile), power, power limit, speculative decoding, launch command and "
+                 f"energy by phase and cause, the servers, racks, totals, constraints, runner-up alternatives and "
                  f"constants (within {CLAIM_REL_TOL * 100:g} %); not re-derived: what-if values and the other "
                  f"objectives' plans (they need re-solves)")
     return [own, rederived, _scenario_summary(scenario.scenario)]

@@ -102,6 +102,11 @@ def deployment_key(d: Deployment) -> str:
     return key + (f"/pp{d.pp}" if d.pp > 1 else "")
 
 
+def parallelism(d: Deployment) -> tuple[int, int]:
+    """(ep, dp) of a deployment: expert and attention data parallelism, 1 where the plan records none."""
+    return (1 if d.ep is None else d.ep, 1 if d.dp is None else d.dp)
+
+
 def keyed_deployments(plan: Plan | None) -> dict[str, Deployment]:
     """Deployments by key; keys shared by several deployments get ``/bsN`` to stay unique."""
     if plan is None:
@@ -110,6 +115,9 @@ def keyed_deployments(plan: Plan | None) -> dict[str, Deployment]:
     keys = [k + f"/bs{d.batch_size}" if keys.count(k) > 1 else k for k, d in zip(keys, plan.deployments, strict=True)]
     # the same configuration at two GPU power limits (their servers are different pools)
     keys = [k + f"/pl{d.power_limit_w or 0:.0f}w" if keys.count(k) > 1 else k
+            for k, d in zip(keys, plan.deployments, strict=True)]
+    # the same configuration as plain replicas and as attention data-parallel ranks
+    keys = [k + f"/dp{parallelism(d)[1]}" if keys.count(k) > 1 else k
             for k, d in zip(keys, plan.deployments, strict=True)]
     return dict(zip(keys, plan.deployments, strict=True))
 
@@ -124,6 +132,8 @@ def _field_changes(before: Deployment, after: Deployment) -> tuple[FieldChange, 
         a, b = getattr(before, f), getattr(after, f)
         if f == "role":  # no role recorded: aggregated serving
             a, b = a or "aggregated", b or "aggregated"
+        if f in ("ep", "dp"):  # none recorded: 1 (plain replicas)
+            a, b = (1 if a is None else a), (1 if b is None else b)
         if f in UNRECORDED_IS_NO_CHANGE and (a is None or b is None):
             return False
         return not same(a, b)

@@ -26,18 +26,19 @@ from typing import Any
 import numpy as np
 
 from planner.candidates import disaggregated
-from planner.candidates.generate import Evaluated, evaluate_configurations, valid_tp
+from planner.candidates.generate import DP_GRID, Evaluated, evaluate_configurations, valid_tp
 from planner.candidates.queueing import ttft_from_candidates
 from planner.core.inputs import canonical_engine
 from planner.errors import InputError
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, Recomputed, check_context, claim_line
-from planner.gitops.diff import deployment_key
+from planner.gitops.diff import deployment_key, parallelism
 from planner.gitops.limits import rack_limit_violations, racks_count, routed, workload_presence
 from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
 from planner.gitops.rederive_serving import launch_claims, phase_mismatches, speculative_problem
 from planner.gitops.slo import close, within
 from planner.plan.figures import deployment_figures
 from planner.problem.model import GpuOption, WorkloadDemand
+from planner.schemas.catalog import ModelSpec
 from planner.schemas.plan import Deployment, Plan
 from planner.units import s_to_ms
 
@@ -135,6 +136,36 @@ def _parallelism_problems(d: Deployment, w: WorkloadDemand, ctx: Context, where:
                    f"(tp {d.tp} < {per_server} GPUs per {d.gpu} server)")
     elif w.max_pp is not None and d.pp > w.max_pp:
         out.append(f"pp {d.pp} is above the workload's {where}.max_pp {w.max_pp}")
+    return out + _moe_parallel_problems(d, w, model, per_server)
+
+
+def _moe_parallel_problems(d: Deployment, w: WorkloadDemand, model: ModelSpec, per_server: int) -> list[str]:
+    """ep and dp as candidate generation lays them out (generate._with_parallel_axes): dp attention
+    data-parallel ranks (one of DP_GRID) of tp GPUs in one server, pp 1, at least one sequence per rank, with
+    the experts over all tp x dp GPUs, for a MoE model served aggregated without speculative decoding."""
+    ep, dp = parallelism(d)
+    if ep == 1 and dp == 1:
+        return []
+    if model.moe is None:
+        return [f"ep {ep}, dp {dp}: {model.id} has no routed experts, so it runs plain replicas (ep 1, dp 1)"]
+    if d.role in ("prefill", "decode") or w.speculative is not None:
+        what = f"a {d.role} pool" if d.role in ("prefill", "decode") else "speculative decoding"
+        return [f"ep {ep}, dp {dp}: {what} runs plain replicas (ep 1, dp 1; expert and attention data "
+                f"parallelism are tried for aggregated serving without speculative decoding)"]
+    out = []
+    if dp != 1 and dp not in DP_GRID:
+        out.append(f"dp {dp} is not a data parallelism candidate generation tries (1, "
+                   f"{', '.join(str(n) for n in DP_GRID)})")
+    elif dp > 1 and d.pp > 1:
+        out.append(f"dp {dp} with pp {d.pp}: attention data parallelism runs single-stage replicas (pp 1)")
+    elif d.tp * dp > per_server:
+        out.append(f"dp {dp}: tp {d.tp} x dp {dp} = {d.tp * dp} GPUs exceed one {d.gpu} server's {per_server}")
+    elif d.batch_size < dp:
+        out.append(f"dp {dp}: batch_size {d.batch_size} leaves a data-parallel rank without a sequence")
+    want = d.tp * dp if dp > 1 else 1
+    if ep != want:
+        out.append(f"ep {ep} is not the expert parallelism of tp {d.tp} x dp {dp} (ep {want}: candidate generation "
+                   f"spreads the experts over every GPU of a data-parallel replica, and uses ep 1 without dp)")
     return out
 
 
@@ -169,6 +200,8 @@ def _evaluate(ds: list[Deployment], w: WorkloadDemand, ctx: Context) -> Evaluate
                   for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}}
     if any(d.role in ("prefill", "decode") for d in ds):  # disaggregated pools: each evaluated as its role
         configs["role"] = np.array([d.role or "aggregated" for d in ds])
+    if any(d.ep is not None or d.dp is not None for d in ds):  # MoE expert and attention data parallelism
+        configs |= {k: np.array([float(parallelism(d)[j]) for d in ds]) for j, k in enumerate(("ep", "dp"))}
     return evaluate_configurations(ctx.problem, w, configs)
 
 
@@ -186,7 +219,9 @@ def _rejection(d: Deployment, w: WorkloadDemand, ev: Evaluated, i: int) -> str:
     why, m = str(ev.why[i]), ev.mean
     if why == "problem" and d.batch_size > m["max_batch_size"][i]:
         why = "batch"  # a batch beyond memory is the first thing to fix, whatever else is wrong
-    config = f"{d.model} at {d.precision} on tp {d.tp} x pp {d.pp} {d.gpu}"
+    ep, dp = parallelism(d)
+    layout = f" x dp {dp} (ep {ep})" if (ep, dp) != (1, 1) else ""
+    config = f"{d.model} at {d.precision} on tp {d.tp} x pp {d.pp}{layout} {d.gpu}"
     slo = w.slo
     reasons = {
         "problem": f"the estimation core refuses the configuration: {ev.problem[i]}",
@@ -315,6 +350,12 @@ def deployment_findings(plan: Plan, ctx: Context) -> Findings:
     return found
 
 
+def _label(d: Deployment) -> str:
+    """The deployment's key, with its expert and attention data parallelism where the plan records them."""
+    ep, dp = parallelism(d)
+    return deployment_key(d) + (f" (dp {dp}, ep {ep})" if (ep, dp) != (1, 1) else "")
+
+
 def _recompute_workload(plan: Plan, w: WorkloadDemand, idx: list[int], ctx: Context, found: Findings) -> None:
     ds = [plan.deployments[i] for i in idx]
     ev = _evaluate(ds, w, ctx)
@@ -325,7 +366,7 @@ def _recompute_workload(plan: Plan, w: WorkloadDemand, idx: list[int], ctx: Cont
         with np.errstate(all="ignore"):  # a hostile figure may overflow: it then fails the comparison
             r = _recompute(d, w, ev, j, ctx.gpus[d.gpu])
         found.recomputed[i] = r
-        found.claims += claim_line(f"deployment {deployment_key(d)}", _mismatches(d.model_dump(), r)
+        found.claims += claim_line(f"deployment {_label(d)}", _mismatches(d.model_dump(), r)
                                    + _recorded_slos(d, w) + phase_mismatches(d, ev.points, j))
         found.claims += launch_claims(d, ctx)
         found.problems += _slo_lines(d, w, r)

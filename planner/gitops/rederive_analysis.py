@@ -13,11 +13,11 @@ from planner.candidates import disaggregated
 from planner.candidates.generate import Candidates, generate_candidates
 from planner.core.constants import COEFFICIENTS, FIXED
 from planner.gitops.context import CLAIM_REL_TOL, Context, claim_line
-from planner.gitops.diff import deployment_key
+from planner.gitops.diff import deployment_key, parallelism
 from planner.gitops.slo import close, within
 from planner.optimize.analysis import runner_ups
 from planner.optimize.plan_builder import OBJECTIVE_UNITS
-from planner.schemas.plan import ObjectiveAlternative, Plan
+from planner.schemas.plan import Deployment, ObjectiveAlternative, Plan
 from planner.schemas.scenario import OBJECTIVES
 from planner.units import BTU_PER_HR_PER_W, HOURS_PER_YEAR
 
@@ -39,12 +39,24 @@ def _candidate_claims(plan: Plan, cand: Candidates) -> list[str]:
     """Each deployment is an operating point candidate generation keeps (the solver chooses among them)."""
     c = cand.columns
     kept = {(str(c["workload"][i]), str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]),
-             int(c["batch_size"][i]), int(c["prefill_chunk_tokens"][i])) for i in range(len(cand))}
+             int(c["batch_size"][i]), int(c["prefill_chunk_tokens"][i]), *_layout(c, i)) for i in range(len(cand))}
     return [f"deployment {deployment_key(d)}: batch_size {d.batch_size} with prefill_chunk_tokens "
-            f"{d.prefill_chunk_tokens} is not an operating point candidate generation keeps for the scenario "
-            f"(feasible and not dominated), so `planner solve` cannot have chosen it"
+            f"{d.prefill_chunk_tokens}{_layout_text(d)} is not an operating point candidate generation keeps for the "
+            f"scenario (feasible and not dominated), so `planner solve` cannot have chosen it"
             for d in plan.deployments
-            if (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size, d.prefill_chunk_tokens) not in kept]
+            if (d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size, d.prefill_chunk_tokens, *parallelism(d))
+            not in kept]
+
+
+def _layout(c: dict[str, Any], i: int) -> tuple[int, int]:
+    """(ep, dp) of candidate ``i`` (columns absent, or NaN in a merged table: 1), as plan_builder reads them."""
+    ep, dp = (float(c[k][i]) if k in c else 1.0 for k in ("ep", "dp"))
+    return (int(ep) if ep == ep else 1), (int(dp) if dp == dp else 1)  # NaN == NaN is False
+
+
+def _layout_text(d: Deployment) -> str:
+    ep, dp = parallelism(d)
+    return f" at dp {dp}, ep {ep}" if (ep, dp) != (1, 1) else ""
 
 
 def _alternative_claims(plan: Plan, ctx: Context, cand: Candidates) -> list[str]:

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, claim_line
+from planner.gitops.diff import parallelism
 from planner.gitops.limits import capacity_shortfall, site_limit_violations
 from planner.gitops.rederive_analysis import analysis_claims
 from planner.gitops.slo import close, within
@@ -301,7 +302,7 @@ def _deployments_clean(plan: Plan, ctx: Context, found: Findings) -> bool:
     would only repeat what is reported at the deployment)."""
     bought, used = _pool_gpus(plan, ctx)
     return (not found.problems and not found.claims and len(found.recomputed) == len(plan.deployments)
-            and all(d.gpus == d.replicas * d.tp * d.pp for d in plan.deployments)
+            and all(d.gpus == d.replicas * d.tp * d.pp * parallelism(d)[1] for d in plan.deployments)
             and all(n <= bought.get(g, 0) for g, n in used.items()))
 
 

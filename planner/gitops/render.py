@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from planner.gitops.diff import DeploymentChange, FieldChange, PlanDiff, TotalDelta
+from planner.gitops.diff import DeploymentChange, FieldChange, PlanDiff, TotalDelta, parallelism
 from planner.gitops.fmt import pct, quantity, signed
-from planner.gitops.serving import SERVING_FIELDS, json_value, serving_change
+from planner.gitops.serving import PARALLEL_FIELDS, SERVING_FIELDS, json_value, parallel_change, serving_change
 from planner.plan.io import dump_json
 
 FORMATS = ("text", "md", "json", "github-comment")
@@ -40,7 +40,7 @@ DISPLAY_TOTALS: tuple[tuple[str, str], ...] = (
 _SHOWN_FIELDS = {"model": "model", "replicas": "replicas", "batch_size": "batch",
                  "demand_requests_per_s": "demand", "power_max_w": "max power",
                  "ttft_p95_s": "TTFT p95", "itl_p95_s": "ITL p95", "power_limit_w": "power limit",
-                 "role": "role", "speculative": "speculative", "launch": "launch"}
+                 "role": "role", "speculative": "speculative", "launch": "launch", "ep": "ep", "dp": "dp"}
 _ACTION_MARK = {"add": "+", "remove": "-", "change": "~"}
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029`]")
 """Control characters (a newline could close the comment's ```diff fence or fake a heading, an
@@ -80,7 +80,9 @@ def _describe(change: DeploymentChange) -> str:
     role = f"{d.role} pool, " if d.role in ("prefill", "decode") else ""  # of disaggregated serving
     spec = d.speculative
     speculative = f", speculative {spec.method} k={spec.tokens_or_default}" if spec is not None else ""
-    return (f"{safe(d.model)}, {role}{d.replicas} replicas ({d.gpus} GPUs), batch {d.batch_size}, "
+    ep, dp = parallelism(d)
+    layout = f", dp {dp}, ep {ep}" if (ep, dp) != (1, 1) else ""  # a MoE replica of dp ranks, experts over ep GPUs
+    return (f"{safe(d.model)}, {role}{d.replicas} replicas ({d.gpus} GPUs){layout}, batch {d.batch_size}, "
             f"max power {quantity('power_max_w', d.power_max_w)}{speculative}")
 
 
@@ -89,8 +91,16 @@ def deployment_line(change: DeploymentChange) -> str:
     if change.action != "change":
         return f"{_ACTION_MARK[change.action]} {safe(change.key)}: {_describe(change)}"
     shown = [f for f in change.fields if f.field in _SHOWN_FIELDS] or list(change.fields[:3])
-    details = ", ".join(_field_text(f, change.gpus_delta) for f in shown)
-    return f"~ {safe(change.key)}: {details}"
+    layout = {f.field: (f.before, f.after) for f in shown if f.field in PARALLEL_FIELDS}
+    texts = []
+    for f in shown:  # dp and ep as one item, where the first of them is
+        if f.field not in PARALLEL_FIELDS:
+            texts.append(_field_text(f, change.gpus_delta))
+        elif layout:  # a new dp changes the replica's GPUs (said here when the replica count does not say it)
+            moved = change.gpus_delta and "dp" in layout and not any(f.field == "replicas" for f in shown)
+            texts.append(parallel_change(layout) + (f" ({change.gpus_delta:+d} GPUs)" if moved else ""))
+            layout = {}
+    return f"~ {safe(change.key)}: {', '.join(texts)}"
 
 
 def summary_line(diff: PlanDiff) -> str:

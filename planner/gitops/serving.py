@@ -124,6 +124,17 @@ def serving_change(field: str, before: Any, after: Any) -> str:
     return f"role {before or 'aggregated'} -> {after or 'aggregated'}"
 
 
+PARALLEL_FIELDS = ("dp", "ep")
+"""Deployment fields of a MoE replica's layout, worded together in this order ("dp 1 -> 4, ep 4 -> 8")."""
+
+
+def parallel_change(changes: dict[str, tuple[Any, Any]]) -> str:
+    """``dp 1 -> 4, ep 4 -> 8`` from (before, after) of each changed PARALLEL_FIELDS field (none recorded: 1)."""
+    def one(v: Any) -> Any:
+        return 1 if v is None else v
+    return ", ".join(f"{k} {one(changes[k][0])} -> {one(changes[k][1])}" for k in PARALLEL_FIELDS if k in changes)
+
+
 def json_value(value: Any) -> Any:
     """A plan value as JSON data (a nested section, such as a launch spec, as its dict)."""
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else value

@@ -28,7 +28,7 @@ from planner.catalog.loader import Catalog
 from planner.errors import InputError
 from planner.gitops.check import CheckReport, stale_reasons, violations
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings
-from planner.gitops.diff import deployment_key
+from planner.gitops.diff import deployment_key, parallelism
 from planner.gitops.limits import capacity_shortfall, kw, routed, usd
 from planner.gitops.rederive import deployment_findings, non_finite
 from planner.gitops.slo import close, slo_checks, within
@@ -73,10 +73,10 @@ def _deployment_lines(label: str, p: RoadmapPeriod) -> Lines:
         if not within(d.demand_requests_per_s, d.capacity_requests_per_s):
             out.append(f"{label}: deployment {key}: capacity {d.capacity_requests_per_s:g} req/s is below "
                        f"demand {d.demand_requests_per_s:g} req/s")
-        dp = d.dp or 1  # a replica is tp x pp x dp GPUs (plan schema; absent: 1)
+        dp = parallelism(d)[1]  # a replica is tp x pp x dp GPUs (plan schema; absent: 1)
         if d.gpus != d.replicas * d.tp * d.pp * dp:
             out.append(f"{label}: deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}"
-                       + (f" x dp{dp}" if dp > 1 else ""))
+                       + (f" x dp{dp}" if dp != 1 else ""))
     view = Plan.model_construct(deployments=p.deployments)
     return out + [f"{label}: {c.miss()}" for c in slo_checks(view) if not c.met]
 
