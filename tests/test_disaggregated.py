@@ -225,3 +225,24 @@ def test_the_console_table_names_each_pools_role(tmp_path, capsys) -> None:  # t
     rows = {line.split()[1]: line.split() for line in lines if line.split()[:1] == ["long-context"]}
     assert set(rows) == {"prefill", "decode"}
     assert rows["prefill"][-2] == "-" and rows["decode"][-3] == "-"
+
+
+def test_runner_ups_are_configurations_that_serve_a_workload_alone() -> None:
+    """A prefill or a decode pool cannot serve requests by itself, so it is never offered as a runner-up
+    ("this configuration alone would cost less") of a disaggregated plan."""
+    from planner.candidates.generate import generate_candidates
+    from planner.catalog import load_catalog
+    from planner.problem.build import resolve_problem
+    from planner.scenario.load import load_scenario
+
+    path = ROOT / "scenarios" / "disaggregated.yaml"
+    plan = planner.api.solve(str(path))
+    p = resolve_problem(load_scenario(path, None), load_catalog())
+    cand = generate_candidates(p)
+    c = cand.columns
+    aggregated = {(str(c["workload"][i]), str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]),
+                   int(c["pp"][i]), int(c["batch_size"][i]))
+                  for i in range(len(cand)) if c["role"][i] == "aggregated"}
+    assert plan.alternatives, "the plan should name runner-ups"
+    for a in plan.alternatives:
+        assert (a.workload, a.gpu, a.precision, a.tp, a.pp, a.batch_size) in aggregated

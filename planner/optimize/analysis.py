@@ -68,8 +68,10 @@ def runner_ups(p: Problem, cand: Candidates, chosen: set[tuple[str, str, str, in
     unit = {"min_tco": "$ over the horizon", "min_power": "W at peak", "min_energy": "kWh/year",
             "min_gpus": "GPUs", "min_carbon": "tCO2e/year"}[p.objective]
     out: list[Alternative] = []
+    # a prefill or a decode pool serves no request alone: runner-ups are whole (aggregated) configurations
+    alone = c["role"] == "aggregated" if "role" in c else np.ones(len(cand), dtype=bool)
     for w in p.workloads:
-        idx = [i for i in range(len(cand)) if c["workload"][i] == w.name]
+        idx = [i for i in range(len(cand)) if c["workload"][i] == w.name and alone[i]]
         if not idx:
             continue
         used = [i for i in idx if (w.name, str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]),

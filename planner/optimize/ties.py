@@ -33,7 +33,9 @@ TIE_CHECK_CONSTRAINT = "tie_break_score_below_first"
 
 TIE_RULE = ("plans whose objective is within 1 ppm of the optimum count as equal; among them planner keeps the one "
             "with the smallest tie score, the sum over deployments of replicas x the configuration's rank "
-            "(configurations sorted by workload, GPU id, precision, TP, PP, batch size; rank 1 first), proven by a "
+            "(configurations sorted by workload, aggregated serving before prefill/decode pools, GPUs at full TDP "
+            "before power-limited ones, then GPU id, precision, TP, PP, batch size, the higher power limit first; "
+            "rank 1 first), proven by a "
             "second solve. Servers are then the fewest that hold the GPUs in use, racks the fewest that hold the "
             "servers, and each workload's peak traffic goes first to its pools of lowest power per request. So "
             "the plan does not depend on the solver or its version")
