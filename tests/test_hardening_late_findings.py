@@ -35,16 +35,16 @@ def test_a_plan_with_an_out_of_range_site_or_finance_number_is_refused_on_load(
 
 
 def test_diff_of_scenarios_skips_the_analysis_it_never_shows(monkeypatch) -> None:
-    import planner.optimize as optimize
+    import planner.optimize.solve as solve
 
     calls = []
-    real = optimize.solve_scenario
+    real = solve.solve_loaded  # diff loads the scenario first (to refuse a roadmap), then solves it
 
     def spy(*args, **kwargs):
         calls.append(kwargs.get("analysis", True))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(optimize, "solve_scenario", spy)
+    monkeypatch.setattr(solve, "solve_loaded", spy)
     assert main(["diff", str(CHATBOT), str(CHATBOT), "--format", "json"]) == 0
     assert calls == [False, False]
 
