@@ -37,6 +37,11 @@ def _summary(plan) -> str:  # type: ignore[no-untyped-def]
              "-" if d.role == "decode" else f"{d.ttft_p95_s * 1e3:.0f}",  # a decode pool serves no first token
              "-" if d.role == "prefill" else f"{d.itl_p95_s * 1e3:.1f}",  # nor a prefill pool a next one
              f"{d.power_avg_w / 1e3:.1f}"] for d in plan.deployments]
+    if any(d.dp is not None or d.ep is not None for d in plan.deployments):  # MoE replicas of data-parallel ranks
+        at = headers.index("pp") + 1
+        headers.insert(at, "dp/ep")
+        rows = [[*row[:at], f"{d.dp or 1}/{d.ep or 1}", *row[at:]]
+                for row, d in zip(rows, plan.deployments, strict=True)]
     if any(d.role not in (None, "aggregated") for d in plan.deployments):  # disaggregated pools say which
         headers.insert(1, "role")
         rows = [[row[0], d.role or "aggregated", *row[1:]] for row, d in zip(rows, plan.deployments, strict=True)]

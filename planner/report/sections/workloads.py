@@ -34,15 +34,19 @@ def inputs_table(plan: Plan, name: str) -> Table:
 
 
 def config_table(plan: Plan, indices: list[int]) -> Table:
+    # DP and EP columns only where a deployment records them (a MoE replica of data-parallel ranks)
+    layout = any(plan.deployments[i].dp is not None or plan.deployments[i].ep is not None for i in indices)
     rows = []
     for i in indices:
         d = plan.deployments[i]
         src = f"deployments[{i}]"
+        parallel = [f.fig(1 if v is None else v, f.COUNT, f"{src}.{k}") for k, v in (("dp", d.dp), ("ep", d.ep))]
         rows.append([Cell(d.model), Cell(d.gpu), Cell(d.precision), f.fig(d.tp, f.COUNT, f"{src}.tp"),
-                     f.fig(d.pp, f.COUNT, f"{src}.pp"), f.fig(d.batch_size, f.COUNT, f"{src}.batch_size"),
+                     f.fig(d.pp, f.COUNT, f"{src}.pp"), *(parallel if layout else []),
+                     f.fig(d.batch_size, f.COUNT, f"{src}.batch_size"),
                      f.fig(d.replicas, f.COUNT, f"{src}.replicas"), f.fig(d.gpus, f.COUNT, f"{src}.gpus")])
-    return table(["Model", "GPU", "Precision", "TP", "PP", "Batch", "Replicas", "GPUs"], rows,
-                 empty_text="Not deployed.")
+    return table(["Model", "GPU", "Precision", "TP", "PP", *(["DP", "EP"] if layout else []), "Batch", "Replicas",
+                  "GPUs"], rows, empty_text="Not deployed.")
 
 
 def slo_margin(planned_s: float, slo_s: float | None) -> float | None:
@@ -113,6 +117,14 @@ def power_limit_text(plan: Plan, d: Deployment) -> str:
     return f", GPUs capped at {d.power_limit_w:g} W (nvidia-smi -pl)" if power_limited(plan, d) else ""
 
 
+def parallel_text(d: Deployment) -> str:
+    """", 2 attention data-parallel ranks of tp 1, experts over 2 GPUs" for a MoE replica laid out that way;
+    "" for a plain replica (no ep or dp above 1)."""
+    dp, ep = d.dp or 1, d.ep or 1
+    ranks = f", {dp} attention data-parallel ranks of tp {d.tp}" if dp > 1 else ""
+    return ranks + (f", experts over {ep} GPUs (ep {ep})" if ep > 1 else "")
+
+
 def role_text(d: Deployment) -> str:
     """The pool a deployment of disaggregated serving is, and which latency it owns; "" for aggregated replicas."""
     role = getattr(d, "role", None)
@@ -131,8 +143,8 @@ def workload_view(plan: Plan, name: str) -> dict[str, Any]:
         "inputs": inputs_table(plan, name),
         "config": config_table(plan, indices),
         "deployments": [{"title": f"{plan.deployments[i].model} on {plan.deployments[i].gpu} "
-                                  f"({plan.deployments[i].precision}){power_limit_text(plan, plan.deployments[i])}"
-                                  f"{role_text(plan.deployments[i])}",
+                                  f"({plan.deployments[i].precision}){parallel_text(plan.deployments[i])}"
+                                  f"{power_limit_text(plan, plan.deployments[i])}{role_text(plan.deployments[i])}",
                          "performance": performance_table(plan.deployments[i], i),
                          "serving": serving_table(plan.deployments[i], i, power_limited(plan, plan.deployments[i])),
                          "how_to_run": how_to_run(plan.deployments[i])} for i in indices],
