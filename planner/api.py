@@ -4,6 +4,7 @@
     plan.totals.tco_usd
     plan.frames()["deployments"]          # pandas DataFrames: deployments, servers, racks, totals, constraints
     plan.frames()["deployments"][["workload", "role", "power_limit_w", "speculative_method", "launch_command"]]
+    plan.frames()["deployments"][["workload", "tp", "pp", "dp", "ep", "gpus"]]   # a replica: tp x pp x dp GPUs
 
 A dict is validated as a scenario file is: every problem is reported once, naming ``<dict>`` as the
 file and the key path. Its input hash is the hash of its content (a canonical YAML dump), so the same
