@@ -246,3 +246,21 @@ def test_plans_without_the_new_fields_are_no_change(base):
     launched = _launched(d, power_limit_w=700.0)
     assert diff_plans(_with_deployments(base, [d]), _with_deployments(base, [launched])).deployments == ()
     assert diff_plans(_with_deployments(base, [launched]), _with_deployments(base, [d])).deployments == ()
+
+
+def test_a_sizing_margin_in_the_totals_diffs_in_every_format(base, head):
+    """A sizing_confidence plan's totals carry a section (sizing_margin), not a figure: diff and policy metrics
+    skip it (its GPUs show in totals.gpus) instead of subtracting two sections."""
+    from planner.gitops.metrics import all_metric_names, evaluate_metric
+    from planner.schemas.plan import SizingMarginTotals
+
+    margin = SizingMarginTotals(gpus_at_point_estimate=head.totals.gpus - 8, gpus_added=8,
+                                objective_at_point_estimate=1.0)
+    sized = head.model_copy(update={"totals": head.totals.model_copy(update={"sizing_margin": margin})})
+    diff = diff_plans(base, sized)
+    assert "sizing_margin" not in {t.field for t in diff.totals}
+    for fmt in ("text", "md", "github-comment"):
+        assert "GPUs" in render(diff, fmt)
+    assert json.loads(render(diff, "json"))["totals"]["gpus"]["after"] == head.totals.gpus
+    values = [evaluate_metric(name, sized, base) for name in all_metric_names()]  # none raises
+    assert "totals.sizing_margin" not in all_metric_names() and len(values) == len(all_metric_names())

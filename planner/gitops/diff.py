@@ -20,7 +20,10 @@ Value = float | int | str | None
 
 _KEY_FIELDS = ("workload", "gpu", "precision", "tp", "pp")
 DEPLOYMENT_FIELDS: tuple[str, ...] = tuple(f for f in Deployment.model_fields if f not in _KEY_FIELDS)
-TOTAL_FIELDS: tuple[str, ...] = tuple(Totals.model_fields)
+NESTED_TOTALS = frozenset({"sizing_margin"})
+"""Totals that are a section, not a figure (a sizing_confidence plan's margin): no delta; what they add shows
+in the figures (GPUs, capex, power)."""
+TOTAL_FIELDS: tuple[str, ...] = tuple(f for f in Totals.model_fields if f not in NESTED_TOTALS)
 
 
 def same(a: Value, b: Value) -> bool:
