@@ -45,6 +45,13 @@ MONEY_FIELDS = ("gpu_price_usd", "server_price_usd", "price_from_scenario", "net
 MAX_ROWS = 200_000
 """Cached operating points kept at most (about 110 MB at 550 bytes a row), least recently used dropped
 first; pruned tables hold some 30 rows a workload on 20 GPU types."""
+STAGE_MAX_BYTES = 320 * 2**20
+"""SLO-independent stages kept at most (planner.candidates.generate.Stage: the rows that pass the memory tests
+with their estimates and queueing inputs, about 450 bytes a row, 4 MB a workload on 8 GPU types with three
+power limits), least recently used dropped first: a what-if or an infeasibility answer that relaxes one
+workload's SLO reuses its stage, while a 200-workload solve keeps only the last few dozen."""
+SLO_FIELDS = ("slo",)
+"""WorkloadDemand fields the stage does not read (the SLO steps after it do)."""
 _MAX_MEMO = 8192
 _MAX_TOKENS = 100_000
 
@@ -62,6 +69,10 @@ class CandidateCache:
         self._memo: dict[int, tuple[object, Any]] = {}
         self._tokens: dict[Any, int] = {}
         self._lock = threading.Lock()  # solves in threads (a Dask worker's) share the process's cache
+        self.max_stage_bytes = STAGE_MAX_BYTES
+        self.stage_hits = 0
+        self._stages: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
+        self._stage_bytes = 0
 
     def clear(self) -> None:
         with self._lock:
@@ -69,6 +80,9 @@ class CandidateCache:
 
     def _reset(self) -> None:
         self._entries.clear()
+        self._stages.clear()
+        self._stage_bytes = 0
+        self.stage_hits = 0
         self._memo.clear()
         self._tokens.clear()  # with the entries: a token number may then mean another content
         self._rows = 0
@@ -100,10 +114,34 @@ class CandidateCache:
                     self._rows -= dropped
         return result
 
-    def key(self, p: Problem, w: WorkloadDemand) -> tuple[Any, ...]:
+    def stage(self, p: Problem, w: WorkloadDemand, make: Callable[[Problem, WorkloadDemand], Any]) -> Any:
+        """``make(p, w)`` (a planner.candidates.generate.Stage, read-only arrays), or the one made before
+        for the same inputs but the SLO; not copied (its arrays cannot be written)."""
+        if not self.enabled:
+            return make(p, w)
+        with self._lock:
+            key = self.key(p, w, TRAFFIC_FIELDS + SLO_FIELDS)
+            found = self._stages.get(key)
+            if found is not None:
+                self.stage_hits += 1
+                self._stages.move_to_end(key)
+                return found[0]
+        stage = make(p, w)
+        _freeze(stage)
+        size = stage.nbytes
+        with self._lock:
+            if size <= self.max_stage_bytes and key not in self._stages:
+                self._stages[key] = (stage, size)
+                self._stage_bytes += size
+                while self._stage_bytes > self.max_stage_bytes:
+                    _, (_, dropped) = self._stages.popitem(last=False)
+                    self._stage_bytes -= dropped
+        return stage
+
+    def key(self, p: Problem, w: WorkloadDemand, blank: tuple[str, ...] = TRAFFIC_FIELDS) -> tuple[Any, ...]:
         if len(self._tokens) >= _MAX_TOKENS:  # before, never during, a key: its numbers share one numbering
             self._reset()
-        shape = dataclasses.replace(w, **{f: _blank(getattr(w, f)) for f in TRAFFIC_FIELDS})
+        shape = dataclasses.replace(w, **{f: _blank(getattr(w, f)) for f in blank})
         gpus = tuple(self._token(g, lambda g=g: _gpu_key(g)) for g in p.gpus)
         catalog = tuple((kind, name, self._token(spec, lambda spec=spec: canonical(spec)))
                         for kind, specs in (("gpu", p.catalog.gpus), ("model", p.catalog.models),
@@ -132,6 +170,18 @@ class CandidateCache:
 
 def _blank(value: Any) -> Any:
     return type(value)(0) if isinstance(value, int | float) else None
+
+
+def _freeze(value: Any) -> None:
+    """Every numpy array in ``value`` (a dataclass, dict or array) made read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, dict):
+        for v in value.values():
+            _freeze(v)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _freeze(getattr(value, f.name))
 
 
 def _gpu_key(g: GpuOption) -> Any:

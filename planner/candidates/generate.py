@@ -11,7 +11,7 @@ are pruned before the solver sees them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -176,11 +176,17 @@ def _pruned_workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str
 
 def _workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     model = p.catalog.model(w.model_id)
-    grid = _with_parallel_axes(_grid(w, model, p.gpus), w, model, p.gpus)
     if w.disaggregated:
-        return _serving_modes(p, w, model, grid)
-    points = _operating_points(p, w, model, grid)
-    return points.cols, points.best, len(grid["gpu"])
+        return _serving_modes(p, w, model, _with_parallel_axes(_grid(w, model, p.gpus), w, model, p.gpus))
+    stage = CACHE.stage(p, w, _workload_stage)
+    cols, _ = _apply_slo(p, w, model, stage)
+    return cols, dict(stage.best), stage.evaluated
+
+
+def _workload_stage(p: Problem, w: WorkloadDemand) -> Stage:
+    """The SLO-independent stage of ``w``'s whole grid (what planner.candidates.cache keeps without the SLO)."""
+    model = p.catalog.model(w.model_id)
+    return _stage(p, w, model, _with_parallel_axes(_grid(w, model, p.gpus), w, model, p.gpus))[0]
 
 
 def _serving_modes(p: Problem, w: WorkloadDemand, model: ModelSpec,
@@ -243,7 +249,42 @@ def _reject(why: np.ndarray, bad: np.ndarray, reason: str) -> None:
     why[(why == "") & bad] = reason
 
 
-def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray]) -> _Points:
+MEAN_COLUMNS = ("itl_s", "itl_p95_s", "itl_p99_s", "num_gpus", "power_total_w", "peak_power_total_w",
+                "output_tokens_per_s")
+"""Outputs of the mean-length estimate the SLO steps read (with PHASE_ENERGY_COLUMNS)."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The part of a workload's generation its SLOs do not change (cached without them,
+    planner.candidates.cache): the grid rows that pass every test before the SLOs (the core can evaluate
+    them, the model, the batch and a p95 sequence fit, the context holds it), those rows' grid columns,
+    the mean-length outputs the SLO steps read, the p95 prompt's solo TTFT, the power at one sequence in
+    flight and the queueing inputs (every step elementwise per row, so a subset of these rows gives the
+    figures it would give alone); the best latencies; the number of grid rows evaluated."""
+
+    rows: np.ndarray
+    grid: dict[str, np.ndarray]
+    mean: dict[str, np.ndarray]
+    tail_ttft_s: np.ndarray
+    solo_power_w: np.ndarray
+    load: Any
+    best: dict[str, float]
+    evaluated: int
+    capacity: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, compare=False)
+    """Capacity at the TTFT SLOs (NaN: not computed yet) per stage row, by the SLOs (`_capacity`)."""
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.rows, self.tail_ttft_s, self.solo_power_w, *self.grid.values(), *self.mean.values(),
+                  *(getattr(self.load, f.name) for f in fields(self.load))]
+        return int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
+
+
+def _stage(p: Problem, w: WorkloadDemand, model: ModelSpec,
+           grid: dict[str, np.ndarray]) -> tuple[Stage, np.ndarray, dict[str, Any], np.ndarray]:
+    """The SLO-independent stage of ``grid``, and per grid row the first failed test (REJECTIONS up to
+    p95_memory), the mean-length estimate and the core's problem. Reads no SLO (tested)."""
     n = len(grid["gpu"])
     n_in, n_out = w.input_tokens, w.output_tokens
     _, m, problem = _evaluate(p, grid, model.id, n_in.mean, n_out.mean, w.engine, w.prefix_cache_hit_rate,
@@ -267,46 +308,69 @@ def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         tail["ttft_s"][sub] = part["ttft_s"]
     _reject(why, ~tail["fits_memory"], "p95_memory")
     ok = why == ""
-    slo = w.slo
     best = {"itl_p95_s": float(np.min(np.where(ok, m["itl_p95_s"], np.inf))) if ok.any() else np.inf,
             "itl_p50_s": float(np.min(np.where(ok, m["itl_s"], np.inf))) if ok.any() else np.inf,
             "itl_p99_s": float(np.min(np.where(ok, m["itl_p99_s"], np.inf))) if ok.any() else np.inf,
             "ttft_solo_s": float(np.min(np.where(ok, tail["ttft_s"], np.inf))) if ok.any() else np.inf,
             "fits_any": float(ok.any()), "context_ok": float(longest <= model.max_context_tokens)}
-    itl_factor = margin_columns(w, grid["gpu"])["itl"]  # sizing_confidence: ITL x (1 + e) (None: 1)
+    rows = np.flatnonzero(ok)
+    # one sequence in flight, same step budget: the light-load end of the queueing model and the
+    # floor a replica's power does not fall below while requests are in flight
+    at_1: dict[str, Any] = {}
+    solo_power_w = np.full(len(rows), np.nan)
+    if len(rows):
+        one = {**_subset(grid, rows), "batch_size": np.ones(len(rows))}
+        _, at_1, _ = _evaluate(p, one, model.id, n_in.mean, n_out.mean, w.engine, w.prefix_cache_hit_rate,
+                               w.speculative)
+        solo_power_w = np.asarray(at_1["power_total_w"], dtype=float)
+    load = _replica_load(w, {k: v[rows] for k, v in m.items()}, at_1, tail["ttft_s"][rows])
+    stage = Stage(rows, _subset(grid, rows), {k: m[k][rows] for k in (*MEAN_COLUMNS, *PHASE_ENERGY_COLUMNS)},
+                  tail["ttft_s"][rows], solo_power_w, load, best, n)
+    return stage, why, m, problem
+
+
+def _operating_points(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray]) -> _Points:
+    stage, why, m, problem = _stage(p, w, model, grid)
+    cols, kept = _apply_slo(p, w, model, stage)
+    itl = _itl_failures(w, stage)
+    for reason in ("itl_p50", "itl_p95", "itl_p99"):
+        if reason in itl:
+            _reject(why, np.isin(np.arange(len(why)), stage.rows[itl[reason]]), reason)
+    rows = stage.rows[kept]
+    _reject(why, ~np.isin(np.arange(len(why)), rows), "ttft")
+    return _Points(cols, rows, why, m, problem, stage.best)
+
+
+def _itl_failures(w: WorkloadDemand, stage: Stage) -> dict[str, np.ndarray]:
+    """Per ITL SLO given, the stage rows (positions) that miss it (sizing_confidence: ITL x (1 + e))."""
+    itl_factor = margin_columns(w, stage.grid["gpu"])["itl"]
+    slo, m, out = w.slo, stage.mean, {}
     for reason, limit_s, value in (("itl_p50", slo.itl_p50_s, m["itl_s"]), ("itl_p95", slo.itl_p95_s, m["itl_p95_s"]),
                                    ("itl_p99", slo.itl_p99_s, m["itl_p99_s"])):
         if limit_s is not None:
-            _reject(why, ~(value * itl_factor <= limit_s if w.sizing is not None else value <= limit_s), reason)
-    cols, rows = _feasible_columns(p, w, model, grid, np.flatnonzero(why == ""), m, tail)
-    _reject(why, ~np.isin(np.arange(n), rows), "ttft")
-    return _Points(cols, rows, why, m, problem, best)
+            out[reason] = ~(value * itl_factor <= limit_s if w.sizing is not None else value <= limit_s)
+    return out
 
 
-def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dict[str, np.ndarray], idx: np.ndarray,
-                      m: dict[str, Any], tail: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Capacity under queueing, latencies and power of the grid rows ``idx`` that passed every other
+def _apply_slo(p: Problem, w: WorkloadDemand, model: ModelSpec,
+               stage: Stage) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The operating points of ``stage`` under ``w``'s SLOs: the rows meeting every ITL SLO, their
+    capacity under queueing at the TTFT SLOs (rows no arrival rate serves within them dropped),
+    latencies and power. Returns the candidate columns and their positions among the stage's rows."""
+    failed = np.zeros(len(stage.rows), dtype=bool)
+    for bad in _itl_failures(w, stage).values():
+        failed |= bad
+    idx = np.flatnonzero(~failed)
+    return _feasible_columns(p, w, model, stage, idx)
+
+
+def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage,
+                      idx: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Capacity under queueing, latencies and power of the stage rows ``idx`` that passed every other
     test; those whose TTFT SLOs no arrival rate meets are dropped. Returns the columns and their rows."""
-    slo = w.slo
-    # one sequence in flight, same step budget: the light-load end of the queueing model and the
-    # floor a replica's power does not fall below while requests are in flight
-    solo = {"power_total_w": np.full(len(grid["gpu"]), np.nan)}
-    at_1: dict[str, Any] = {}
-    if len(idx):
-        one = {**_subset(grid, idx), "batch_size": np.ones(len(idx))}
-        _, at_1, _ = _evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine,
-                               w.prefix_cache_hit_rate, w.speculative)
-        solo["power_total_w"][idx] = at_1["power_total_w"]
-    load = _replica_load(w, {k: v[idx] for k, v in m.items()}, at_1, tail["ttft_s"][idx])
-    rate_max = load.rate_max()
-    cap = rate_max.copy()
-    margin = margin_columns(w, grid["gpu"][idx])  # sizing_confidence: TTFT x (1 + e) meets the SLO
-    for q, limit_s in slo.ttft_by_quantile():
-        if limit_s is not None:
-            limit = np.full(len(idx), limit_s) if w.sizing is None else limit_s / margin["ttft"]
-            cap = np.minimum(cap, max_rate_meeting(limit, load, q, rate_max))
-    if w.sizing is not None:  # and a replica serving 1 / (1 + e) of the estimated rate still does
-        cap = cap / margin["throughput"]
+    grid, m = stage.grid, stage.mean
+    load = stage.load.take(idx)
+    cap = _capacity(w, stage, idx)
     keep = cap > 1e-9
     idx, cap, load = idx[keep], cap[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
@@ -318,7 +382,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
     p_full = m["power_total_w"][idx]
     # Power rises from a lone request's draw to the saturated draw, linearly in load (a secant of
     # the core's concave curve; the GPU does not fall back to idle while requests are in flight).
-    p_floor = np.minimum(solo["power_total_w"][idx], p_full)
+    p_floor = np.minimum(stage.solo_power_w[idx], p_full)
     slope = (p_full - p_floor) / mu
     cols = {
         "workload": np.full(len(idx), w.name), "model": np.full(len(idx), model.id),
@@ -332,7 +396,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "ttft_p95_s": ttft95, "itl_p95_s": m["itl_p95_s"][idx], "itl_s": m["itl_s"][idx],
         # queueing inputs, to evaluate TTFT at the load a plan actually routes to the replica
         # the flat model's inputs (queueing.ttft_quantile: hand-made tables); queue_* below is the full one
-        "ttft_solo_p95_s": tail["ttft_s"][idx], "hold_s": hold, "prefill_service_s": prefill_service,
+        "ttft_solo_p95_s": stage.tail_ttft_s[idx], "hold_s": hold, "prefill_service_s": prefill_service,
         "power_base_w": p_floor + overhead, "power_slope_w_per_rps": slope,
         "power_at_capacity_w": p_floor + overhead + slope * cap,
         "peak_power_w": m["peak_power_total_w"][idx] + overhead,
@@ -344,6 +408,42 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, grid: dic
         "gpu_output_tokens_per_s_per_w": m["output_tokens_per_s"][idx] / m["power_total_w"][idx],
     }
     return cols, idx
+
+
+CAPACITY_MEMO = 8
+"""TTFT SLO settings whose capacities a stage keeps (an infeasibility answer tries a few factors)."""
+
+
+def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray) -> np.ndarray:
+    """Capacity of the stage rows ``idx`` at ``w``'s TTFT SLOs, reusing the rows an earlier call with the
+    same TTFT SLOs computed (each row's capacity depends on that row alone: an ITL what-if adds rows to
+    compute, it changes none). A new array replaces the memo's, so a concurrent reader sees a whole one."""
+    key = tuple(w.slo.ttft_by_quantile())
+    known = stage.capacity.get(key)
+    cap = np.full(len(stage.rows), np.nan) if known is None else known.copy()
+    need = idx[np.isnan(cap[idx])]
+    if len(need):
+        cap[need] = _capacity_of(w, stage, need)
+        if key not in stage.capacity and len(stage.capacity) >= CAPACITY_MEMO:
+            stage.capacity.pop(next(iter(stage.capacity)), None)
+        stage.capacity[key] = cap
+    return cap[idx]
+
+
+def _capacity_of(w: WorkloadDemand, stage: Stage, idx: np.ndarray) -> np.ndarray:
+    """The largest rate at which the stage rows ``idx`` meet ``w``'s TTFT SLOs under queueing, at most
+    the planning utilization (0 where no rate does)."""
+    load = stage.load.take(idx)
+    rate_max = load.rate_max()
+    cap = rate_max.copy()
+    margin = margin_columns(w, stage.grid["gpu"][idx])  # sizing_confidence: TTFT x (1 + e) meets the SLO
+    for q, limit_s in w.slo.ttft_by_quantile():
+        if limit_s is not None:
+            limit = np.full(len(idx), limit_s) if w.sizing is None else limit_s / margin["ttft"]
+            cap = np.minimum(cap, max_rate_meeting(limit, load, q, rate_max))
+    if w.sizing is not None:  # and a replica serving 1 / (1 + e) of the estimated rate still does
+        cap = cap / margin["throughput"]
+    return cap
 
 
 def margin_columns(w: WorkloadDemand, gpus: np.ndarray) -> dict[str, np.ndarray]:
