@@ -151,3 +151,72 @@ def test_any_catalog_spec_is_in_the_key(catalog):
     copy = dataclasses.replace(catalog, models=dict(catalog.models))
     assert cache.key(p, w) == cache.key(dataclasses.replace(p, catalog=copy), w)
     assert cache.key(p, w) != cache.key(dataclasses.replace(p, catalog=dataclasses.replace(catalog, models=changed)), w)
+
+
+def _function_reads(path: Path, functions: set[str]) -> set[str]:
+    """Attributes read inside the named functions of ``path``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef) and node.name in functions:
+            found |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    return found
+
+
+def test_the_stage_reads_no_slo():
+    """The stage is cached without the SLO (cache.SLO_FIELDS), so the functions that make it must not read it."""
+    reads = _function_reads(CANDIDATES / "generate.py", {"_stage", "_workload_stage", "_with_parallel_axes", "_grid",
+                                                         "_evaluate", "_replica_load"})
+    assert reads and not reads & {"slo", "ttft_by_quantile", *(f"{k}_s" for k in ("itl_p50", "itl_p95", "itl_p99"))}
+
+
+def _relaxed(w):  # type: ignore[no-untyped-def]
+    """``w`` and the SLO relaxations the what-if analysis and the infeasibility search try."""
+    s, out = w.slo, [w]
+    if s.itl_p95_s is not None:
+        out.append(dataclasses.replace(w, slo=dataclasses.replace(s, itl_p95_s=s.itl_p95_s + 0.010)))
+    if s.ttft_p95_s is not None:
+        out += [dataclasses.replace(w, slo=dataclasses.replace(s, ttft_p95_s=s.ttft_p95_s * f)) for f in (2.0, 0.5)]
+    if s.itl_p95_s is not None and s.ttft_p95_s is not None:
+        out.append(dataclasses.replace(w, slo=dataclasses.replace(s, itl_p95_s=s.itl_p95_s * 1.5)))
+    return out
+
+
+@pytest.mark.parametrize("scenario", sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml")))
+def test_relaxed_slos_reuse_the_stage_byte_for_byte(catalog, scenario):
+    """Every workload of every shipped scenario at its SLOs and relaxed ones, one cache for them all (the
+    relaxations reuse the stage and the capacities of rows already computed): the same columns, bytes and
+    dtypes, as each generated with the cache off."""
+    p = _problem(catalog, scenario)
+    cache = generate.CACHE
+    cache.clear()
+    for w in p.workloads:
+        variants = _relaxed(w)
+        cached = [generate.workload_candidates(p, v) for v in variants]
+        cache.enabled = False
+        try:
+            fresh = [generate.workload_candidates(p, v) for v in variants]
+        finally:
+            cache.enabled = True
+        for (cols, best, n), (cols0, best0, n0) in zip(cached, fresh, strict=True):
+            assert cols.keys() == cols0.keys() and best == best0 and n == n0
+            assert all(cols[k].dtype == cols0[k].dtype and cols[k].tobytes() == cols0[k].tobytes()
+                       for k in cols if cols[k].dtype.kind != "O")
+            assert all(cols[k].tolist() == cols0[k].tolist() for k in cols if cols[k].dtype.kind == "O")
+    if any(not w.disaggregated and len(_relaxed(w)) > 1 for w in p.workloads):
+        assert cache.stage_hits > 0
+
+
+def test_stages_are_read_only_and_bounded(catalog):
+    p = _problem(catalog, "multi-model-1mw")
+    cache = CandidateCache()
+    stages = [cache.stage(p, w, generate._workload_stage) for w in p.workloads]
+    assert not stages[0].load.slots.flags.writeable and not stages[0].grid["gpu"].flags.writeable
+    assert cache.stage(p, p.workloads[0], generate._workload_stage) is stages[0]
+    sizes = [s.nbytes for s in stages]
+    small = CandidateCache()
+    small.max_stage_bytes = sum(sizes) - 1  # not all fit: the least recently used is dropped
+    for w in p.workloads:
+        small.stage(p, w, generate._workload_stage)
+    assert small._stage_bytes <= small.max_stage_bytes and len(small._stages) < len(p.workloads)
+    small.stage(p, p.workloads[-1], generate._workload_stage)
+    assert small.stage_hits == 1
