@@ -512,6 +512,8 @@ def evaluate_configurations(p: Problem, w: WorkloadDemand, configs: dict[str, np
     model = p.catalog.model(w.model_id)
     grid = {"gpu": np.asarray(configs["gpu"]).astype(str), "precision": np.asarray(configs["precision"]).astype(str)}
     grid |= {k: np.asarray(configs[k], dtype=float) for k in ("tp", "pp", "batch_size", "prefill_chunk_tokens")}
+    if "ep" in configs or "dp" in configs:  # MoE expert and attention data parallelism (absent: 1), as the grid has
+        grid |= {k: np.asarray(configs.get(k, np.ones(len(grid["gpu"]))), dtype=float) for k in ("ep", "dp")}
     tdp_w = [p.gpu(g).tdp_w for g in grid["gpu"]]
     grid["power_limit_w"] = np.asarray(configs["power_limit_w"], dtype=float) if "power_limit_w" in configs \
         else np.asarray(tdp_w, dtype=float)  # no limit recorded: the GPU's TDP
