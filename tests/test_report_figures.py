@@ -61,10 +61,16 @@ def html_cells(html: str) -> list[tuple[dict[str, str | None], str]]:
     return parser.cells
 
 
+LEFT_OUT_AS = {"ep": 1, "dp": 1}
+"""Keys plan.json leaves out at their plain value (a replica without expert or data parallelism)."""
+
+
 def resolve(data: Any, path: str) -> Any:
     for part in path.split("."):
         match = PATH_PART.fullmatch(part)
         assert match, path
+        if match.group(1) in LEFT_OUT_AS and match.group(1) not in data:
+            return LEFT_OUT_AS[match.group(1)]
         data = data[match.group(1)]
         if match.group(2) is not None:
             data = data[int(match.group(2))]

@@ -15,7 +15,7 @@ from planner.core.constants import COEFFICIENTS, FIXED
 from planner.gitops.context import CLAIM_REL_TOL, Context, claim_line
 from planner.gitops.diff import deployment_key, parallelism
 from planner.gitops.slo import close, within
-from planner.optimize.analysis import runner_ups
+from planner.optimize.analysis import chosen_keys, runner_ups
 from planner.optimize.plan_builder import OBJECTIVE_UNITS
 from planner.schemas.plan import Deployment, ObjectiveAlternative, Plan
 from planner.schemas.scenario import OBJECTIVES
@@ -60,8 +60,7 @@ def _layout_text(d: Deployment) -> str:
 
 
 def _alternative_claims(plan: Plan, ctx: Context, cand: Candidates) -> list[str]:
-    chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
-    want = [a.model_dump() for a in runner_ups(ctx.problem, cand, chosen)]
+    want = [a.model_dump() for a in runner_ups(ctx.problem, cand, chosen_keys(plan.deployments))]
     have = [a.model_dump() for a in plan.alternatives]
     if len(want) != len(have):
         return [f"alternatives: {len(have)} listed, `planner solve` lists {len(want)}"]

@@ -60,9 +60,21 @@ def _standalone(p: Problem, cand: Candidates) -> dict[str, np.ndarray]:
             "min_carbon": economics.co2e_t_per_year(p, kwh), "replicas": replicas}
 
 
-def runner_ups(p: Problem, cand: Candidates, chosen: set[tuple[str, str, str, int, int, int]]) -> list[Alternative]:
-    """Per workload, the best few configurations the plan did not use, and why they lost."""
+Chosen = set[tuple[str, str, str, int, int, int, int, int]]
+"""(workload, gpu, precision, tp, pp, batch, ep, dp) of each deployment a plan runs (ep, dp: 1 when plain)."""
+
+
+def chosen_keys(deployments: Any) -> Chosen:
+    return {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size, d.ep or 1, d.dp or 1) for d in deployments}
+
+
+def runner_ups(p: Problem, cand: Candidates, chosen: Chosen) -> list[Alternative]:
+    """Per workload, the best few configurations the plan did not use, and why they lost; a MoE layout
+    (ep/dp) is a configuration of its own."""
     c = cand.columns
+    ones = np.ones(len(cand))
+    # NaN: rows of a table merged with MoE rows that have no layout of their own (a plain replica)
+    ep, dp = (np.nan_to_num(np.asarray(c.get(k, ones), dtype=float), nan=1.0).astype(int) for k in ("ep", "dp"))
     standalone = _standalone(p, cand)
     obj = standalone[p.objective]
     unit = {"min_tco": "$ over the horizon", "min_power": "W at peak", "min_energy": "kWh/year",
@@ -75,11 +87,12 @@ def runner_ups(p: Problem, cand: Candidates, chosen: set[tuple[str, str, str, in
         if not idx:
             continue
         used = [i for i in idx if (w.name, str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]),
-                                   int(c["pp"][i]), int(c["batch_size"][i])) in chosen]
+                                   int(c["pp"][i]), int(c["batch_size"][i]), int(ep[i]), int(dp[i])) in chosen]
         best = min((obj[i] for i in used), default=min(obj[i] for i in idx))
-        seen = {(str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i])) for i in used}
+        seen = {(str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]), int(ep[i]), int(dp[i]))
+                for i in used}
         for i in sorted(idx, key=lambda i: (obj[i], i)):
-            key = (str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]))
+            key = (str(c["gpu"][i]), str(c["precision"][i]), int(c["tp"][i]), int(c["pp"][i]), int(ep[i]), int(dp[i]))
             if key in seen:
                 continue
             seen.add(key)
@@ -92,7 +105,8 @@ def runner_ups(p: Problem, cand: Candidates, chosen: set[tuple[str, str, str, in
                       "fleet")
             out.append(Alternative(workload=w.name, gpu=key[0], precision=key[1], tp=key[2], pp=key[3],
                                    batch_size=int(c["batch_size"][i]), replicas_needed=int(standalone["replicas"][i]),
-                                   objective_delta=delta, reason=reason))
+                                   objective_delta=delta, reason=reason,
+                                   ep=int(ep[i]) if ep[i] > 1 else None, dp=int(dp[i]) if dp[i] > 1 else None))
             if sum(a.workload == w.name for a in out) >= RUNNER_UPS_PER_WORKLOAD:
                 break
     return out

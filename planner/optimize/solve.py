@@ -78,8 +78,7 @@ def solve_problem(p: Problem, *, solver: str = "highs", time_limit_s: float = DE
 
 def _with_analysis(plan: Plan, r: SolveResult, solver: str, time_limit_s: float, analysis: bool) -> Plan:
     p, cand = r.model.problem, r.model.cand
-    chosen = {(d.workload, d.gpu, d.precision, d.tp, d.pp, d.batch_size) for d in plan.deployments}
-    update: dict[str, object] = {"alternatives": an.runner_ups(p, cand, chosen)}
+    update: dict[str, object] = {"alternatives": an.runner_ups(p, cand, an.chosen_keys(plan.deployments))}
     reason = None
     if not analysis:
         reason = "--no-analysis was given"

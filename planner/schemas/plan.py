@@ -412,6 +412,15 @@ class Alternative(PlanModel):
     objective_delta: Number
     """How much worse the objective would be serving this workload this way alone."""
     reason: str
+    ep: Count | None = None
+    """Expert parallelism of a MoE runner-up (absent: 1, left out of plan.json)."""
+    dp: Count | None = None
+    """Attention data-parallel ranks of a MoE runner-up (absent: 1, left out of plan.json)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_plain_layout(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k in ("ep", "dp") and v is None)}
 
 
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
@@ -724,11 +733,13 @@ class RoadmapWhatIf(PlanModel):
 def serving_columns(deployments: list[Deployment]) -> dict[str, list[Any]]:
     """A deployment's serving decisions as flat columns of ``Plan.frames()["deployments"]``: role (aggregated
     where the plan records none), speculative_method and speculative_tokens (None when off), launch_command
-    (Launch.command; None in plans written before deployments carried a launch spec)."""
+    (Launch.command; None in plans written before deployments carried a launch spec), ep and dp (1 where the
+    plan records none: a plain replica)."""
     return {"role": [getattr(d, "role", None) or "aggregated" for d in deployments],
             "speculative_method": [d.speculative.method if d.speculative else None for d in deployments],
             "speculative_tokens": [d.speculative.tokens_or_default if d.speculative else None for d in deployments],
-            "launch_command": [d.launch.command if d.launch else None for d in deployments]}
+            "launch_command": [d.launch.command if d.launch else None for d in deployments],
+            "ep": [d.ep or 1 for d in deployments], "dp": [d.dp or 1 for d in deployments]}
 
 
 class Plan(PlanModel):

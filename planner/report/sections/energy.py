@@ -24,7 +24,8 @@ NOTE = ("GPU energy only (no server share), at each deployment's batch with ever
 
 
 def _label(d: Deployment) -> Cell:
-    return Cell(f"{d.workload} on {d.gpu} ({d.precision}, TP {d.tp}, batch {d.batch_size})")
+    layout = f", DP {d.dp}, EP {d.ep or 1}" if (d.dp or 1) > 1 else (f", EP {d.ep}" if (d.ep or 1) > 1 else "")
+    return Cell(f"{d.workload} on {d.gpu} ({d.precision}, TP {d.tp}{layout}, batch {d.batch_size})")
 
 
 def _cause_row(i: int, d: Deployment) -> list[Cell]:

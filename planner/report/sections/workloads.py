@@ -89,18 +89,20 @@ def performance_table(d: Deployment, i: int) -> Table:
 
 def alternatives_table(plan: Plan, name: str) -> Table:
     unit = f.unit_named(plan.objective.unit)
-    rows = []
-    for i, a in enumerate(plan.alternatives):
-        if a.workload == name:
-            rows.append(_alternative_row(i, a, unit))
-    return table(["GPU", "Precision", "TP", "PP", "Batch", "Replicas needed", "Objective worse by",
-                  "Why it lost"], rows, empty_text="The plan records no runner-up for this workload.")
+    mine = [(i, a) for i, a in enumerate(plan.alternatives) if a.workload == name]
+    layout = any(a.ep is not None or a.dp is not None for _, a in mine)  # MoE layouts: DP and EP columns
+    rows = [_alternative_row(i, a, unit, layout) for i, a in mine]
+    return table(["GPU", "Precision", "TP", "PP", *(["DP", "EP"] if layout else []), "Batch", "Replicas needed",
+                  "Objective worse by", "Why it lost"], rows,
+                 empty_text="The plan records no runner-up for this workload.")
 
 
-def _alternative_row(i: int, a: Alternative, unit: f.Unit) -> list[Cell]:
+def _alternative_row(i: int, a: Alternative, unit: f.Unit, layout: bool) -> list[Cell]:
     src = f"alternatives[{i}]"
+    parallel = [f.fig(1 if v is None else v, f.COUNT, f"{src}.{k}") for k, v in (("dp", a.dp), ("ep", a.ep))] \
+        if layout else []
     return [Cell(a.gpu), Cell(a.precision), f.fig(a.tp, f.COUNT, f"{src}.tp"),
-            f.fig(a.pp, f.COUNT, f"{src}.pp"),
+            f.fig(a.pp, f.COUNT, f"{src}.pp"), *parallel,
             f.fig(a.batch_size, f.COUNT, f"{src}.batch_size"),
             f.fig(a.replicas_needed, f.COUNT, f"{src}.replicas_needed"),
             f.fig(a.objective_delta, unit, f"{src}.objective_delta"), Cell(a.reason)]
