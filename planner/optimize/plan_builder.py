@@ -309,8 +309,8 @@ def _assumptions(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str,
             {"name": f"{g.id} server", "value": f"{g.server_model}: {g.gpus_per_server} GPUs, "
              f"{g.server_max_power_w:g} W max, {g.server_price_usd:g} USD without GPUs, "
              f"{g.overhead_w_per_gpu:.0f} W non-GPU per GPU", "unit": "",
-             "source": spec.server.source + (f"; price: {spec.server.price_source}"
-                                             if spec.server.price_source else ""), "range": ""},
+             "source": g.server.source + (f"; price: {g.server.price_source}"
+                                          if g.server.price_source else ""), "range": ""},
         ]
     out += figures.infrastructure_assumptions(p)
     if p.power_limited:

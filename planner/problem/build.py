@@ -31,7 +31,7 @@ from planner.problem.sizing import with_sizing
 from planner.scenario.load import LoadedScenario
 from planner.scenario.names import ResolvedNames, check_names
 from planner.schemas.calibration import Calibration
-from planner.schemas.catalog import GpuSpec
+from planner.schemas.catalog import GpuSpec, Server
 from planner.schemas.plan import InputHashes
 from planner.schemas.scenario import Finance, Site, Workload
 from planner.units import MONTHS_PER_YEAR, W_PER_KW, kw_to_w, ms_to_s
@@ -77,7 +77,7 @@ def money(fin: Finance) -> Money:
 def infrastructure(g: GpuSpec, fin: Finance) -> dict[str, float]:
     """The server's network and storage shares and its support share: the scenario's finance values,
     else the catalog's figures for the server model, else 0 (a user catalog without them)."""
-    infra = g.server.infrastructure
+    infra = _server(g).infrastructure
     figures = {"network_usd_per_server": fin.network_usd_per_server,
                "storage_usd_per_server": fin.storage_usd_per_server,
                "support_share_per_year": fin.support_share_per_year}
@@ -91,7 +91,13 @@ def infrastructure_notes(gpus: list[GpuOption], fin: Finance) -> list[str]:
     return [] if given else [
         f"{g.id}: the catalog gives no network, storage or support figures for {g.server_model}; "
         "they count as 0 unless finance.network_usd_per_server, storage_usd_per_server and "
-        "support_share_per_year set them" for g in gpus if g.spec.server.infrastructure is None]
+        "support_share_per_year set them" for g in gpus if g.server.infrastructure is None]
+
+
+def _server(g: GpuSpec) -> Server:
+    """``g``'s catalog server block: a solve's GPUs have one (allowed_gpus leaves the others out)."""
+    assert g.server is not None, f"{g.id} has no catalog server block"
+    return g.server
 
 
 def _gpu_price(names: ResolvedNames, g: GpuSpec) -> float | None:
@@ -139,18 +145,22 @@ def no_server(g: GpuSpec, explicit: bool, file: str) -> str:
 
 def gpu_option(g: GpuSpec, names: ResolvedNames, fin: Finance | None = None) -> GpuOption:
     """``g`` in its server (the catalog's, then ``hardware.servers``), at its prices and inventory."""
-    srv, o = g.server, names.servers.get(g.id)
+    srv, o = _server(g), names.servers.get(g.id)
     max_w = o.max_power_w if o and o.max_power_w else srv.max_power_w
     per_server = o.gpus_per_server if o and o.gpus_per_server else srv.gpus_per_server
     server_price = names.server_prices_usd.get(g.id)
     if server_price is None:
         server_price = o.price_usd if o and o.price_usd is not None else (srv.price_usd or 0.0)
+    infra = infrastructure(g, fin or Finance())
     return GpuOption(id=g.id, spec=g, gpus_per_server=per_server, server_model=o.model if o and o.model else srv.model,
                      server_max_power_w=max_w, server_rack_units=o.rack_units if o and o.rack_units else srv.rack_units,
                      gpu_price_usd=float(_gpu_price(names, g) or 0.0), server_price_usd=float(server_price),
                      inventory_gpus=names.inventory_gpus.get(g.id),
                      overhead_w_per_gpu=server_overhead_w_per_gpu(max_w, per_server, g.tdp_w),
-                     price_from_scenario=g.id in names.gpu_prices_usd, **infrastructure(g, fin or Finance()))
+                     price_from_scenario=g.id in names.gpu_prices_usd,
+                     network_usd_per_server=infra["network_usd_per_server"],
+                     storage_usd_per_server=infra["storage_usd_per_server"],
+                     support_share_per_year=infra["support_share_per_year"])
 
 
 def power_limits(g: GpuSpec, fractions: Sequence[float]) -> tuple[tuple[float, ...], list[str]]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
     from planner.schemas.calibration import Calibration
-    from planner.schemas.catalog import GpuSpec, Psu
+    from planner.schemas.catalog import GpuSpec, Psu, Server
     from planner.schemas.plan import InputHashes
     from planner.schemas.speculative import Speculative
 
@@ -185,8 +185,16 @@ class GpuOption:
         return self.spec.idle_w
 
     @property
+    def server(self) -> Server:
+        """The catalog's server block: a GpuOption is built only for a GPU that has one
+        (planner.problem.build.allowed_gpus leaves the others out with a note)."""
+        srv = self.spec.server
+        assert srv is not None, f"{self.id}: a GpuOption for a GPU without a catalog server block"
+        return srv
+
+    @property
     def psu(self) -> Psu | None:
-        return self.spec.server.psu
+        return self.server.psu
 
     @property
     def server_capex_usd(self) -> float:
