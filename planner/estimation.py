@@ -214,9 +214,9 @@ def resolve_speculative(spec: SpeculativeArg, cat: Catalog, model_id: str,
         try:
             spec = Speculative.model_validate(dict(spec))
         except ValidationError as exc:
-            problems = "; ".join(f"speculative.{'.'.join(str(p) for p in e['loc']) or 'method'}: {e['msg']}"
-                                 for e in exc.errors())
-            raise InputError(problems) from None
+            invalid = "; ".join(f"speculative.{'.'.join(str(p) for p in e['loc']) or 'method'}: {e['msg']}"
+                                for e in exc.errors())
+            raise InputError(invalid) from None
     draft = cat.model(spec.draft_model) if spec.draft_model else None
     problems = speculative_problems(spec, cat.model(model_id), draft)
     if pp > 1:

@@ -181,7 +181,8 @@ class ExpectedError:
 def lookup(table: ExpectedErrorTable, architecture: str, model: ModelSpec) -> dict[str, ExpectedError]:
     """Every metric's expected error for a model on a GPU of ``architecture`` (see the module docstring)."""
     cls, band = model_class(model), size_band(model, table.size_bands_b)
-    by_key = {(g.architecture, g.model_class, g.size_band): g for g in table.groups}
+    by_key: dict[tuple[str, str, str], ErrorGroup] = {(g.architecture, g.model_class, g.size_band): g
+                                                      for g in table.groups}
     out = {}
     for k in ERROR_METRICS:
         found = None

@@ -321,6 +321,7 @@ class BatchSizeType(click.ParamType):
         except ValueError:
             self.fail(f"{value!r} is neither a whole number of sequences nor `max` (e.g. --batch-size 32, or "
                       "--batch-size max for the largest batch that fits memory)", param, ctx)
+        raise AssertionError("unreachable: ParamType.fail raises")  # mypy may run without click: fail() is then Any
 
 
 BATCH_SIZE = BatchSizeType()

@@ -114,7 +114,7 @@ def allreduce_efficiency(interconnect_kind: str, pcie: bool | None = None) -> fl
 def memory_energy_j_per_byte(technology: str | None) -> float:
     """Prior energy of one byte of DRAM traffic: the technology's device figure plus the on-chip path
     to the SMs (planner.core.constants; the fit scales it with ``memory_energy_scale``)."""
-    device = (MEMORY_ENERGY[technology].value if technology in MEMORY_ENERGY
+    device = (MEMORY_ENERGY[technology].value if technology is not None and technology in MEMORY_ENERGY
               else fixed("default_memory_energy_j_per_bit"))
     return (device + fixed("onchip_movement_j_per_bit")) * BITS_PER_BYTE
 

@@ -74,7 +74,7 @@ def head_features(x: Mapping[str, Any], dense: bool) -> Arrays:
             "moe_layers": np.where(moe, 1.0, 0.0), "kv_bytes_per_token": x["kv_bytes_per_token"] / layers}
 
 
-def drafter_weight_bytes(x: Mapping[str, Any], xd: Mapping[str, Any], method: str) -> np.ndarray:
+def drafter_weight_bytes(x: Mapping[str, Any], xd: Arrays, method: str) -> np.ndarray:
     """Bytes of drafter weights per GPU (tensor-parallel like the model): a draft model's own weights; a
     head's layer only (its embedding and lm_head are the model's)."""
     if method == "draft":

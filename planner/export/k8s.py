@@ -52,7 +52,7 @@ def _annotations(d: Deployment, launch: Launch) -> dict[str, str]:
 
 
 def _container(name: str, launch: Launch, argv: Sequence[str], image: str, gpus: int) -> dict[str, Any]:
-    env = [{"name": k, "value": v} for k, v in sorted(launch.env.items())]
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(launch.env.items())]
     env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token",
                                                                       "optional": True}}})
     mounts: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]

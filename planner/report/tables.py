@@ -59,9 +59,10 @@ def key_value_table(rows: list[tuple[str, Cell]], *, header: tuple[str, str] = (
     return table(list(header), [[Cell(label), cell] for label, cell in rows], empty_text=empty_text)
 
 
-def _alike_key(row: list[Cell]) -> tuple[tuple[str, bool], ...]:
+def _alike_key(row: list[Cell]) -> tuple[tuple[str | bool, bool], ...]:
     """What a reader sees of a row but its first cell (sources differ by index and are not shown)."""
-    return tuple((c.text, c.flag) for c in row[1:]) + ((row[0].flag, False),)
+    shown: tuple[tuple[str | bool, bool], ...] = tuple((c.text, c.flag) for c in row[1:])
+    return shown + ((row[0].flag, False),)
 
 
 def group_alike(t: Table, noun: str) -> Table:

@@ -22,7 +22,7 @@ def _num(value: float, src: str, fmt: str = ",.0f") -> Cell:
     return Cell(format(value, fmt), src, number=True)
 
 
-def _of(value: float | None, cap: float | None, src: str, scale: float = 1.0) -> Cell:
+def _of(value: float, cap: float | None, src: str, scale: float = 1.0) -> Cell:
     shown = f"{value / scale:,.0f}" + ("" if cap is None else f" / {cap / scale:,.0f}")
     return Cell(shown, src, number=True)
 
