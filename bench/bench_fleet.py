@@ -216,9 +216,12 @@ def generate_case(n: int) -> None:
         t0 = time.process_time()
         cand = generate_candidates(p)
         times.append(time.process_time() - t0)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"generate-{n}: {n} workloads x {len(p.gpus)} GPU types, {cand.evaluated:,} configurations evaluated, "
           f"{len(cand)} candidates: {times[0]:.2f} CPU s cold, {times[1]:.2f} CPU s again "
-          f"({cand.evaluated / times[0] / 1e6:.2f} M configurations/s cold)", flush=True)
+          f"({cand.evaluated / times[0] / 1e6:.2f} M configurations/s cold); process peak memory so far "
+          f"{peak_mib:,.0f} MiB", flush=True)
+    RESULTS.setdefault(f"generate-{n}", []).append(times[0])
 
 
 CASES: dict[str, Callable[[], None]] = {

@@ -11,7 +11,7 @@ are pruned before the solver sees them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -250,8 +250,13 @@ def _reject(why: np.ndarray, bad: np.ndarray, reason: str) -> None:
 
 
 MEAN_COLUMNS = ("itl_s", "itl_p95_s", "itl_p99_s", "num_gpus", "power_total_w", "peak_power_total_w",
-                "output_tokens_per_s")
-"""Outputs of the mean-length estimate the SLO steps read (with PHASE_ENERGY_COLUMNS)."""
+                "output_tokens_per_s", "loaded_step_s", "decode_step_s", "mixed_step_s",
+                "prefill_tokens_per_mixed_step", "ttft_s", "batch_size", "prefill_chunk_tokens")
+"""Outputs of the mean-length estimate the SLO steps read (with PHASE_ENERGY_COLUMNS and, where the core
+gives it, prefill_room_tokens): ITL, GPUs, power, and the queueing inputs at the concurrency cap."""
+ONE_COLUMNS = ("batch_size", "loaded_step_s", "decode_step_s", "mixed_step_s", "prefill_tokens_per_mixed_step",
+               "ttft_s", "power_total_w")
+"""Outputs of the estimate at one sequence in flight the SLO steps read (queueing inputs, power floor)."""
 
 
 @dataclass(frozen=True)
@@ -259,25 +264,26 @@ class Stage:
     """The part of a workload's generation its SLOs do not change (cached without them,
     planner.candidates.cache): the grid rows that pass every test before the SLOs (the core can evaluate
     them, the model, the batch and a p95 sequence fit, the context holds it), those rows' grid columns,
-    the mean-length outputs the SLO steps read, the p95 prompt's solo TTFT, the power at one sequence in
-    flight and the queueing inputs (every step elementwise per row, so a subset of these rows gives the
-    figures it would give alone); the best latencies; the number of grid rows evaluated."""
+    the mean-length outputs the SLO steps read and the p95 prompt's solo TTFT; the best latencies; the
+    number of grid rows evaluated. Two memos filled as SLOs need them (each row's figures depend on that
+    row alone, so a row computed for one SLO is the same for another): the estimate at one sequence in
+    flight (`_at_one`) and the capacity at each TTFT SLO setting (`_capacity`). A memo is replaced whole,
+    never written in place, so a concurrent reader sees a whole one."""
 
     rows: np.ndarray
     grid: dict[str, np.ndarray]
     mean: dict[str, np.ndarray]
     tail_ttft_s: np.ndarray
-    solo_power_w: np.ndarray
-    load: Any
     best: dict[str, float]
     evaluated: int
+    at_one: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, compare=False)
+    """Under the key "memo": ONE_COLUMNS per stage row, NaN where not evaluated yet."""
     capacity: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, compare=False)
-    """Capacity at the TTFT SLOs (NaN: not computed yet) per stage row, by the SLOs (`_capacity`)."""
+    """Capacity at the TTFT SLOs (NaN: not computed yet) per stage row, by the SLOs."""
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.rows, self.tail_ttft_s, self.solo_power_w, *self.grid.values(), *self.mean.values(),
-                  *(getattr(self.load, f.name) for f in fields(self.load))]
+        arrays = [self.rows, self.tail_ttft_s, *self.grid.values(), *self.mean.values()]
         return int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
 
 
@@ -314,18 +320,10 @@ def _stage(p: Problem, w: WorkloadDemand, model: ModelSpec,
             "ttft_solo_s": float(np.min(np.where(ok, tail["ttft_s"], np.inf))) if ok.any() else np.inf,
             "fits_any": float(ok.any()), "context_ok": float(longest <= model.max_context_tokens)}
     rows = np.flatnonzero(ok)
-    # one sequence in flight, same step budget: the light-load end of the queueing model and the
-    # floor a replica's power does not fall below while requests are in flight
-    at_1: dict[str, Any] = {}
-    solo_power_w = np.full(len(rows), np.nan)
-    if len(rows):
-        one = {**_subset(grid, rows), "batch_size": np.ones(len(rows))}
-        _, at_1, _ = _evaluate(p, one, model.id, n_in.mean, n_out.mean, w.engine, w.prefix_cache_hit_rate,
-                               w.speculative)
-        solo_power_w = np.asarray(at_1["power_total_w"], dtype=float)
-    load = _replica_load(w, {k: v[rows] for k, v in m.items()}, at_1, tail["ttft_s"][rows])
-    stage = Stage(rows, _subset(grid, rows), {k: m[k][rows] for k in (*MEAN_COLUMNS, *PHASE_ENERGY_COLUMNS)},
-                  tail["ttft_s"][rows], solo_power_w, load, best, n)
+    keys = (*MEAN_COLUMNS, *PHASE_ENERGY_COLUMNS, *(("prefill_room_tokens",) if "prefill_room_tokens" in m else ()))
+    mean = {k: np.asarray(m[k], dtype=float)[rows] if k in ("batch_size", "prefill_chunk_tokens") else m[k][rows]
+            for k in keys}
+    stage = Stage(rows, _subset(grid, rows), mean, tail["ttft_s"][rows], best, n)
     return stage, why, m, problem
 
 
@@ -369,8 +367,9 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: St
     """Capacity under queueing, latencies and power of the stage rows ``idx`` that passed every other
     test; those whose TTFT SLOs no arrival rate meets are dropped. Returns the columns and their rows."""
     grid, m = stage.grid, stage.mean
-    load = stage.load.take(idx)
-    cap = _capacity(w, stage, idx)
+    at_1 = _at_one(p, w, model, stage, idx)
+    load = _replica_load(w, {k: v[idx] for k, v in m.items()}, at_1, stage.tail_ttft_s[idx])
+    cap = _capacity(w, stage, idx, load)
     keep = cap > 1e-9
     idx, cap, load = idx[keep], cap[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
@@ -382,7 +381,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: St
     p_full = m["power_total_w"][idx]
     # Power rises from a lone request's draw to the saturated draw, linearly in load (a secant of
     # the core's concave curve; the GPU does not fall back to idle while requests are in flight).
-    p_floor = np.minimum(stage.solo_power_w[idx], p_full)
+    p_floor = np.minimum(at_1["power_total_w"][keep], p_full)
     slope = (p_full - p_floor) / mu
     cols = {
         "workload": np.full(len(idx), w.name), "model": np.full(len(idx), model.id),
@@ -414,32 +413,53 @@ CAPACITY_MEMO = 8
 """TTFT SLO settings whose capacities a stage keeps (an infeasibility answer tries a few factors)."""
 
 
-def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray) -> np.ndarray:
-    """Capacity of the stage rows ``idx`` at ``w``'s TTFT SLOs, reusing the rows an earlier call with the
-    same TTFT SLOs computed (each row's capacity depends on that row alone: an ITL what-if adds rows to
-    compute, it changes none). A new array replaces the memo's, so a concurrent reader sees a whole one."""
+def _at_one(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """The core's estimate of the stage rows ``idx`` at one sequence in flight, same step budget (the
+    light-load end of the queueing model and the floor a replica's power does not fall below while
+    requests are in flight), evaluating only the rows no earlier call did."""
+    known = stage.at_one.get("memo")
+    memo = ({k: np.full(len(stage.rows), np.nan) for k in ONE_COLUMNS} if known is None
+            else {k: v.copy() for k, v in known.items()})
+    need = idx[np.isnan(memo["batch_size"][idx])]
+    if len(need):
+        one = {**_subset(stage.grid, need), "batch_size": np.ones(len(need))}
+        _, at_1, _ = _evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine,
+                               w.prefix_cache_hit_rate, w.speculative)
+        for k in ONE_COLUMNS:
+            memo[k][need] = at_1[k]
+        stage.at_one["memo"] = memo
+    return {k: v[idx] for k, v in memo.items()}
+
+
+CAPACITY_MEMO = 8
+"""TTFT SLO settings whose capacities a stage keeps (an infeasibility answer tries a few factors)."""
+
+
+def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray, load: Any) -> np.ndarray:
+    """Capacity of the stage rows ``idx`` (queueing inputs ``load``) at ``w``'s TTFT SLOs, reusing the rows
+    an earlier call with the same TTFT SLOs computed (an ITL what-if adds rows to compute, it changes none)."""
     key = tuple(w.slo.ttft_by_quantile())
     known = stage.capacity.get(key)
     cap = np.full(len(stage.rows), np.nan) if known is None else known.copy()
-    need = idx[np.isnan(cap[idx])]
-    if len(need):
-        cap[need] = _capacity_of(w, stage, need)
+    todo = np.flatnonzero(np.isnan(cap[idx]))
+    if len(todo):
+        cap[idx[todo]] = _capacity_of(w, load.take(todo), stage.grid["gpu"][idx[todo]])
         if key not in stage.capacity and len(stage.capacity) >= CAPACITY_MEMO:
-            stage.capacity.pop(next(iter(stage.capacity)), None)
+            for oldest in list(stage.capacity)[:1]:  # list(): one step, safe beside another thread's insert
+                stage.capacity.pop(oldest, None)
         stage.capacity[key] = cap
     return cap[idx]
 
 
-def _capacity_of(w: WorkloadDemand, stage: Stage, idx: np.ndarray) -> np.ndarray:
-    """The largest rate at which the stage rows ``idx`` meet ``w``'s TTFT SLOs under queueing, at most
-    the planning utilization (0 where no rate does)."""
-    load = stage.load.take(idx)
+def _capacity_of(w: WorkloadDemand, load: Any, gpus: np.ndarray) -> np.ndarray:
+    """The largest rate at which replicas with queueing inputs ``load`` (on GPUs ``gpus``) meet ``w``'s
+    TTFT SLOs, at most the planning utilization (0 where no rate does)."""
     rate_max = load.rate_max()
     cap = rate_max.copy()
-    margin = margin_columns(w, stage.grid["gpu"][idx])  # sizing_confidence: TTFT x (1 + e) meets the SLO
+    margin = margin_columns(w, gpus)  # sizing_confidence: TTFT x (1 + e) meets the SLO
     for q, limit_s in w.slo.ttft_by_quantile():
         if limit_s is not None:
-            limit = np.full(len(idx), limit_s) if w.sizing is None else limit_s / margin["ttft"]
+            limit = np.full(len(gpus), limit_s) if w.sizing is None else limit_s / margin["ttft"]
             cap = np.minimum(cap, max_rate_meeting(limit, load, q, rate_max))
     if w.sizing is not None:  # and a replica serving 1 / (1 + e) of the estimated rate still does
         cap = cap / margin["throughput"]
