@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -185,7 +185,7 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     loaded = load_scenario(scenario, override)
     if out_dir is not None and not no_write:
         _refuse_overwriting(Path(out_dir), loaded, calibration)
-    pruning = "exact" if exact else "heuristic"
+    pruning: Literal["heuristic", "exact"] = "exact" if exact else "heuristic"
     if is_roadmap(loaded):  # a scenario with horizon: one program over its periods (planner.roadmap)
         solved = solve_roadmap_loaded(loaded, load_catalog(list(catalogs)), solver=solver, time_limit_s=time_limit,
                                       calibration=calibration, candidate_pruning=pruning, analysis=analysis)

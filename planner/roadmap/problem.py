@@ -9,6 +9,7 @@ needs several keys or the catalog is made here, once, with the key path and the 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,7 @@ from planner.problem.build import gpu_option, resolve_problem
 from planner.problem.model import GpuOption, Problem, WorkloadDemand
 from planner.scenario.load import LoadedScenario
 from planner.scenario.names import ResolvedNames, check_names
-from planner.schemas.roadmap import Horizon, PricePath
+from planner.schemas.roadmap import Horizon, PricePath, SiteChange, SloChange
 from planner.schemas.scenario import Scenario
 from planner.units import HOURS_PER_YEAR, MONTHS_PER_YEAR, kw_to_w, ms_to_s
 
@@ -124,7 +125,8 @@ def check_horizon(sc: Scenario, file: str, lead_time: int) -> None:
     if h.labels is not None and (len(h.labels) != n or len(set(h.labels)) != n):
         raise _error(file, "horizon.labels", f"{len(h.labels)} labels for {n} periods, or a repeated label",
                      f"give {n} distinct labels, one per period, or leave labels out")
-    for key, changes in (("site", h.site), ("slo", h.slo)):
+    horizon_changes: tuple[tuple[str, Sequence[SiteChange | SloChange]], ...] = (("site", h.site), ("slo", h.slo))
+    for key, changes in horizon_changes:
         for i, ch in enumerate(changes):
             if ch.from_period > n:
                 raise _error(file, f"horizon.{key}[{i}].from_period", f"period {ch.from_period} is beyond the "
@@ -219,8 +221,8 @@ def _cloud(sc: Scenario, catalog: Catalog, names: ResolvedNames, file: str) -> t
                          server_price_usd=0.0, inventory_gpus=None, network_usd_per_server=0.0,
                          storage_usd_per_server=0.0, support_share_per_year=0.0)
         reserved = c.reserved_usd_per_hour is not None
-        offers.append(CloudOption(gid, option.id, c.gpus_per_instance,
-                                  float(c.reserved_usd_per_hour if reserved else c.on_demand_usd_per_hour),
+        usd_per_hour = c.on_demand_usd_per_hour if c.reserved_usd_per_hour is None else c.reserved_usd_per_hour
+        offers.append(CloudOption(gid, option.id, c.gpus_per_instance, float(usd_per_hour),
                                   "reserved" if reserved else "on_demand", c.source))
         options.append(option)
     return offers, options
