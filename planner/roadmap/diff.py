@@ -107,15 +107,18 @@ def _total(p: RoadmapPeriod | None, field: str) -> float:
     return float(getattr(p.totals, field)) if p else 0.0
 
 
-def _view(p: RoadmapPeriod | None) -> Plan | None:
-    return Plan.model_construct(deployments=p.deployments) if p else None
+def _view(plan: Plan | None, p: RoadmapPeriod | None) -> Plan | None:
+    """``plan`` holding period ``p``'s deployments (what diff_deployments reads), None without the period."""
+    return plan.model_copy(update={"deployments": p.deployments}) if plan is not None and p is not None else None
 
 
-def period_diff(label: str, before: RoadmapPeriod | None, after: RoadmapPeriod | None) -> PeriodDiff:
+def period_diff(label: str, before: RoadmapPeriod | None, after: RoadmapPeriod | None,
+                base: Plan | None, new: Plan | None) -> PeriodDiff:
+    """Period ``label`` of roadmap ``base`` (``before``) against that of roadmap ``new`` (``after``)."""
     old_binding = set(before.totals.binding) if before else set()
     new_binding = set(after.totals.binding) if after else set()
     return PeriodDiff(label=label, counts=_counts(before, after),
-                      deployments=diff_deployments(_view(before), _view(after)),
+                      deployments=diff_deployments(_view(base, before), _view(new, after)),
                       totals=tuple(TotalDelta(f, _total(before, f), _total(after, f)) for f, _ in PERIOD_TOTALS),
                       binding_appeared=tuple(sorted(new_binding - old_binding)),
                       binding_gone=tuple(sorted(old_binding - new_binding)))
@@ -128,7 +131,7 @@ def diff_roadmaps(base: Plan | None, new: Plan | None, *, base_label: str = "bas
     plan = new or base
     return RoadmapDiff(
         base_label=base_label, new_label=new_label, scenario=plan.scenario.name if plan else "",
-        periods=tuple(period_diff(label, old.get(label), cur.get(label)) for label in _labels(base, new)),
+        periods=tuple(period_diff(label, old.get(label), cur.get(label), base, new) for label in _labels(base, new)),
         objective=TotalDelta("objective", base.objective.value if base else 0.0, new.objective.value if new else 0.0),
         objective_unit=plan.objective.unit if plan else "",
         status_before=base.status if base else None, status_after=new.status if new else None,
