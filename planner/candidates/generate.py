@@ -376,7 +376,9 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: St
     ttft95 = ttft_quantile_at_load(load, cap, 0.95)
     n_gpu = m["num_gpus"][idx]
     overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
-    per_gpu_overhead = np.array([overhead_by_gpu.get(g, fixed("server_overhead_w_per_gpu")) for g in grid["gpu"][idx]])
+    names, of_row = np.unique(grid["gpu"][idx], return_inverse=True)  # one look-up per GPU type, not per row
+    per_gpu_overhead = np.array([overhead_by_gpu.get(str(g), fixed("server_overhead_w_per_gpu")) for g in names],
+                                dtype=float)[of_row]
     overhead = per_gpu_overhead * n_gpu
     p_full = m["power_total_w"][idx]
     # Power rises from a lone request's draw to the saturated draw, linearly in load (a secant of
