@@ -77,8 +77,13 @@ def _deployment_lines(label: str, p: RoadmapPeriod) -> Lines:
         if d.gpus != d.replicas * d.tp * d.pp * dp:
             out.append(f"{label}: deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}"
                        + (f" x dp{dp}" if dp != 1 else ""))
-    view = Plan.model_construct(deployments=p.deployments)
-    return out + [f"{label}: {c.miss()}" for c in slo_checks(view) if not c.met]
+    return out + [f"{label}: {c.miss()}" for c in slo_checks(_holding(p.deployments)) if not c.met]
+
+
+def _holding(ds: list[Deployment]) -> Plan:
+    """A plan holding only ``ds``, for slo_checks (which reads nothing else): a roadmap period is no Plan, and
+    _deployment_lines is given none (a whole plan has many required fields a period does not have)."""
+    return Plan.model_construct(deployments=ds)  # type: ignore[call-arg]  # a partial view, never validated or written
 
 
 def _period_sums(label: str, p: RoadmapPeriod) -> Lines:
@@ -120,18 +125,25 @@ def _context(problem: Problem, loaded: LoadedScenario) -> Context:
 
 def _server_views(ds: list[Deployment]) -> list[ServerGroup]:
     """One server group per (GPU, power limit) the deployments run on: the re-derivation needs the
-    deployments' servers to exist; the roadmap checks their counts itself (_gpu_lines)."""
+    deployments' servers to exist and reads only their gpu and power_limit_w; the roadmap checks
+    their counts itself (_gpu_lines), so the rest is left at zero."""
     keys = sorted({(d.gpu, d.power_limit_w or 0.0) for d in ds})
-    return [ServerGroup.model_construct(gpu=g, power_limit_w=w or None) for g, w in keys]
+    return [_server_view(g, w or None) for g, w in keys]
 
 
-def _rederive(ds: list[Deployment], ctx: Context, rename: Callable[[str], str]) -> Findings:
-    view = Plan.model_construct(deployments=ds, servers=_server_views(ds))
+def _server_view(gpu: str, power_limit_w: float | None) -> ServerGroup:
+    return ServerGroup(gpu=gpu, power_limit_w=power_limit_w, server_model="", servers=0, gpus=0, gpus_per_server=0,
+                       server_max_power_w=0.0, rack_units=0, psu_count=None, psu_rating_w=None, psu_redundancy=None,
+                       psu_efficiency_tier=None, gpu_price_usd=0.0, server_price_usd=0.0)
+
+
+def _rederive(plan: Plan, ds: list[Deployment], ctx: Context, rename: Callable[[str], str]) -> Findings:
+    view = plan.model_copy(update={"deployments": ds, "servers": _server_views(ds)})
     found = deployment_findings(view, ctx)
     return Findings([rename(x) for x in found.problems], [rename(x) for x in found.claims], found.recomputed)
 
 
-def _period_deployments(r: Roadmap, period: Period, p: RoadmapPeriod, loaded: LoadedScenario,
+def _period_deployments(plan: Plan, r: Roadmap, period: Period, p: RoadmapPeriod, loaded: LoadedScenario,
                         stale: bool) -> tuple[Lines, list[float]]:
     """Each deployment of the period re-derived (on site, then per rented offer); the capacities
     recomputed (the written one where a deployment could not be re-derived)."""
@@ -145,11 +157,11 @@ def _period_deployments(r: Roadmap, period: Period, p: RoadmapPeriod, loaded: Lo
     for offer in r.cloud:
         idx = [i for i, d in enumerate(p.deployments) if d.gpu == offer.option]
         groups.append((idx, replace(problem, gpus=(_cloud_gpu(problem, offer),)), _renamer(label, offer),
-                       lambda d, o=offer: d.model_copy(update={"gpu": o.gpu})))
+                       _relabeler(offer)))
     for idx, prob, rename, relabel in groups:
         if not idx:
             continue
-        found = _rederive([relabel(p.deployments[i]) for i in idx], _context(prob, loaded), rename)
+        found = _rederive(plan, [relabel(p.deployments[i]) for i in idx], _context(prob, loaded), rename)
         out += found.problems + ([] if stale else found.claims)
         for j, rec in found.recomputed.items():
             caps[idx[j]] = rec.capacity_requests_per_s
@@ -164,9 +176,14 @@ def _renamer(label: str, offer: CloudOption) -> Callable[[str], str]:
     return lambda x: f"{label} (rented {offer.option}): {x}"
 
 
-def _workload_lines(period: Period, p: RoadmapPeriod, caps: list[float]) -> Lines:
+def _relabeler(offer: CloudOption) -> Callable[[Deployment], Deployment]:
+    """A rented deployment on the catalog GPU, as the offer's candidates were generated."""
+    return lambda d: d.model_copy(update={"gpu": offer.gpu})
+
+
+def _workload_lines(plan: Plan, period: Period, p: RoadmapPeriod, caps: list[float]) -> Lines:
     running = {w.name for w in period.problem.workloads}
-    view = Plan.model_construct(deployments=p.deployments)
+    view = plan.model_copy(update={"deployments": p.deployments})
     out = [f"{period.label}: workload {name}: the plan deploys it, but it does not run in this period "
            "(horizon.traffic)" for name in sorted({d.workload for d in p.deployments} - running)]
     for w in period.problem.workloads:
@@ -312,8 +329,9 @@ def roadmap_violations(plan: Plan, r: Roadmap, loaded: LoadedScenario, *, stale:
                 f"scenario's horizon {len(labels)} ({', '.join(labels)})"]
     out = fleet_balance(r, periods) + horizon_limit_lines(r, periods)
     for period, p in zip(r.periods, periods, strict=True):
-        lines, caps = _period_deployments(r, period, p, loaded, stale)
-        out += lines + _workload_lines(period, p, caps) + _gpu_lines(r, period, p) + _site_lines(period, p, stale)
+        lines, caps = _period_deployments(plan, r, period, p, loaded, stale)
+        out += (lines + _workload_lines(plan, period, p, caps) + _gpu_lines(r, period, p)
+                + _site_lines(period, p, stale))
     return out + ([] if stale else cost_lines(r, periods))
 
 
