@@ -145,3 +145,26 @@ def test_a_daily_shape_sets_the_average_traffic_of_every_period(tmp_path: Path) 
 def test_a_bad_daily_shape_names_the_key_path(tmp_path: Path, shape: list[float], problem: str) -> None:
     text = _message(tmp_path, horizon={"count": 2, "traffic": {"chat": {"daily_shape": shape}}})
     assert f"horizon.traffic.chat.daily_shape: {problem}" in text
+
+
+def test_an_owned_gpu_without_a_server_block_names_the_block_to_add(tmp_path: Path) -> None:
+    from roadmap_helpers import write
+
+    from planner.catalog.loader import load_catalog
+    from planner.roadmap.problem import resolve_roadmap
+    from planner.scenario.load import load_scenario
+
+    folder = tmp_path / "cat"
+    folder.mkdir()
+    (folder / "mine.yaml").write_text(
+        "schema_version: 1\ngpus:\n  - id: my-card\n    name: My card\n    vendor: nvidia\n    architecture: ampere\n"
+        "    segment: workstation\n    form_factor: pcie\n    memory_gib: 48\n    memory_bandwidth_tb_per_s: 0.768\n"
+        "    peak_tflops: {bf16: 154.8, fp16: 154.8}\n    tdp_w: 300\n    idle_w: 25\n"
+        "    interconnect: {kind: pcie4, bandwidth_gb_per_s: 32, latency_us: 20}\n    source: test\n",
+        encoding="utf-8")
+    owned = [{"gpu": "my-card", "gpus": 8, "remaining_life_periods": 2}]
+    doc = scenario(hardware={"gpus": ["h100-sxm"], "owned": owned})
+    with pytest.raises(InputError) as exc:
+        resolve_roadmap(load_scenario(write(tmp_path, doc)), load_catalog([folder]))
+    text = exc.value.render()
+    assert "hardware.owned[0].gpu: my-card has no `server:` block" in text and "add `server:" in text

@@ -94,11 +94,17 @@ def _error(file: str, key_path: str, message: str, fix: str) -> InputError:
 
 
 def _catalog_gpu(catalog: Catalog, name: str, file: str, key_path: str) -> str:
+    """The catalog id of an owned or rented GPU; it must have a server block (servers, racks and power count)."""
     try:
-        return catalog.gpu(name).id
+        g = catalog.gpu(name)
     except UnknownNameError as exc:
         raise _error(file, key_path, f"GPU {name!r} is not in the catalog",
                      exc.fix or "see `planner catalog gpus`") from None
+    if g.server is None:
+        keys = "model, gpus_per_server, max_power_w, rack_units, source"
+        raise _error(file, key_path, f"{g.id} has no `server:` block in its catalog entry; a roadmap counts its "
+                     "servers, racks and their power", f"add `server: {{{keys}}}` to {g.id}'s entry in your catalog")
+    return g.id
 
 
 def labels(h: Horizon) -> tuple[str, ...]:
