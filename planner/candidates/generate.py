@@ -486,9 +486,13 @@ PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token"
 
 def _pool_keys(p: Problem, grid: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
     """The server pool (GPU type at a power limit, planner.problem.model.ServerPool) of each row."""
-    pairs = list(zip(grid["gpu"][idx].tolist(), grid["power_limit_w"][idx].tolist(), strict=True))
-    keys = {pair: p.gpu(pair[0]).pool_key(pair[1]) for pair in set(pairs)}
-    return np.array([keys[pair] for pair in pairs], dtype=object).astype(str) if pairs else np.array([], dtype=str)
+    if not len(idx):
+        return np.array([], dtype=str)
+    gpus, gpu_of = np.unique(grid["gpu"][idx], return_inverse=True)  # one key per (GPU, limit), not per row
+    limits, limit_of = np.unique(grid["power_limit_w"][idx], return_inverse=True)
+    pairs, pair_of = np.unique(gpu_of * len(limits) + limit_of, return_inverse=True)
+    keys = [p.gpu(str(gpus[k // len(limits)])).pool_key(float(limits[k % len(limits)])) for k in pairs.tolist()]
+    return np.array(keys, dtype=object).astype(str)[pair_of]
 
 
 def _replica_load(w: WorkloadDemand, at_c: dict[str, Any], at_1: dict[str, Any], tail_ttft_c_s: np.ndarray) -> Any:
