@@ -45,6 +45,16 @@ slower than above:
                    regenerates every workload at three limits and the SLO group test every workload at its
                    loosest SLO (about 2.5 s of generation together); 2.8 s on the tree of 2026-11-27;
                    after 09fa7ec (the power-limit check generates only the limits below TDP): 4.63 s (4.29-4.76)
+Issue 13 item 4, the SLO-independent stage cached (planner.candidates.cache: SLO relaxations of the what-if
+analysis and of the infeasibility answer apply only the SLO steps; capacities memoized per TTFT SLO; no Python
+loop per row for server overhead and pool keys), 2026-11-28, the same tree (73960da) with the candidate files
+before (a29568d~1) and after, medians of 3, load 0.1-1.5:
+  analysis-20x8    4.38 s  ->  3.73 s (3.71-3.73)
+  infeasible-20x8  4.42 s  ->  3.86 s (3.84-3.88)
+  generate-50      4.67 s cold, peak 160 MiB  ->  4.26 s cold, peak 324 MiB (the stage cache, 128 MiB at most)
+  generate-200     18.6 s cold, peak 170 MiB  ->  17.1 s cold, peak 353 MiB
+  optimal-50xall   8.04 s, peak 166 MiB  ->  7.72 s, peak 338 MiB
+  gap-200xall      35.5 s, proven 0.092 %, peak 436 MiB (after only; 289 MiB on 5460a1f)
 """
 
 from __future__ import annotations
