@@ -45,12 +45,13 @@ MONEY_FIELDS = ("gpu_price_usd", "server_price_usd", "price_from_scenario", "net
 MAX_ROWS = 200_000
 """Cached operating points kept at most (about 110 MB at 550 bytes a row), least recently used dropped
 first; pruned tables hold some 30 rows a workload on 20 GPU types."""
-STAGE_MAX_BYTES = 128 * 2**20
+STAGE_MAX_BYTES = 160 * 2**20
 """SLO-independent stages kept at most (planner.candidates.generate.Stage: the grid rows that pass the memory
-tests with the estimates the SLO steps read, about 320 bytes a row: 1-3 MiB a workload on 8 GPU types, 3-10
-MiB on every GPU type, 2026-11-28), least recently used dropped first: a what-if or an infeasibility answer
-that relaxes one workload's SLO reuses its stage, while a 50- or 200-workload solve on every GPU type keeps
-only the last 15-40 (peak memory, issue 13: a 200-workload solve under 1 GiB)."""
+tests with the estimates the SLO steps read and their memos, about 400 bytes a row: 1-4 MiB a workload on 8
+GPU types, 3-13 MiB on every GPU type, 2026-11-28), least recently used dropped first: a what-if or an
+infeasibility answer that relaxes one workload's SLO reuses its stage (the 20 x 8 infeasibility answer holds
+120 MiB of them), while a 50- or 200-workload solve on every GPU type keeps only the last 12-50 (peak memory,
+issue 13: a 200-workload solve under 1 GiB)."""
 SLO_FIELDS = ("slo",)
 """WorkloadDemand fields the stage does not read (the SLO steps after it do)."""
 _MAX_MEMO = 8192

@@ -283,8 +283,10 @@ class Stage:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held, counting the memos as they grow: the batch-1 estimate of every row and two TTFT settings."""
         arrays = [self.rows, self.tail_ttft_s, *self.grid.values(), *self.mean.values()]
-        return int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
+        memos = len(self.rows) * 8 * (len(ONE_COLUMNS) + 2)
+        return memos + int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
 
 
 def _stage(p: Problem, w: WorkloadDemand, model: ModelSpec,
