@@ -55,6 +55,7 @@ before (a29568d~1) and after, medians of 3, load 0.1-1.5:
   generate-200     18.6 s cold, peak 170 MiB  ->  17.1 s cold, peak 353 MiB
   optimal-50xall   8.04 s, peak 166 MiB  ->  7.72 s, peak 338 MiB
   gap-200xall      35.5 s, proven 0.092 %, peak 436 MiB (after only; 289 MiB on 5460a1f)
+  with the stage budget at 160 MiB (cd0c95f): generate-200 16.8 s, peak 364 MiB; gap-200xall 33.8 s, peak 444 MiB
 """
 
 from __future__ import annotations
