@@ -20,6 +20,11 @@ dozen rows a workload rather than thousands. tests/test_candidate_cache.py check
 generation reads no other field of the Problem, the workload or a GPU option, and that a hit gives
 byte-identical plans. Tables are copied in and out, so no caller can change a cached one. Nothing
 here reads or writes a file.
+
+A second, byte-bounded cache (`CandidateCache.stage`) keeps each workload's SLO-independent stage
+(planner.candidates.generate.Stage: the grid rows passing the memory tests, the core's estimates the SLO
+steps read) under the same key with the SLO blanked too, so the what-if analysis (an ITL SLO + 10 ms) and
+the infeasibility answer (scaled SLOs) apply only the SLO steps; its arrays are read-only, not copied.
 """
 
 from __future__ import annotations
