@@ -30,6 +30,7 @@ the infeasibility answer (scaled SLOs) apply only the SLO steps; its arrays are 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -149,8 +150,8 @@ class CandidateCache:
         if len(self._tokens) >= _MAX_TOKENS:  # before, never during, a key: its numbers share one numbering
             self._reset()
         shape = dataclasses.replace(w, **{f: _blank(getattr(w, f)) for f in blank})
-        gpus = tuple(self._token(g, lambda g=g: _gpu_key(g)) for g in p.gpus)
-        catalog = tuple((kind, name, self._token(spec, lambda spec=spec: canonical(spec)))
+        gpus = tuple(self._token(g, functools.partial(_gpu_key, g)) for g in p.gpus)
+        catalog = tuple((kind, name, self._token(spec, functools.partial(canonical, spec)))
                         for kind, specs in (("gpu", p.catalog.gpus), ("model", p.catalog.models),
                                             ("engine", p.catalog.engines))
                         for name, spec in specs.items())
