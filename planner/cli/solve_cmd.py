@@ -179,14 +179,15 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     from planner.optimize.solve import solve_problem
     from planner.plan.io import dump_plan, normalize_plan
     from planner.problem.build import resolve_problem
-    from planner.roadmap.solve import is_roadmap, solve_roadmap_loaded
     from planner.scenario.load import load_scenario
 
     loaded = load_scenario(scenario, override)
     if out_dir is not None and not no_write:
         _refuse_overwriting(Path(out_dir), loaded, calibration)
     pruning: Literal["heuristic", "exact"] = "exact" if exact else "heuristic"
-    if is_roadmap(loaded):  # a scenario with horizon: one program over its periods (planner.roadmap)
+    if loaded.scenario.horizon is not None:  # one program over its periods (planner.roadmap, imported only then)
+        from planner.roadmap.solve import solve_roadmap_loaded
+
         solved = solve_roadmap_loaded(loaded, load_catalog(list(catalogs)), solver=solver, time_limit_s=time_limit,
                                       calibration=calibration, candidate_pruning=pruning, analysis=analysis)
     else:

@@ -16,7 +16,6 @@ from planner.catalog.loader import Catalog, load_catalog
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize import analysis as an
 from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, MIP_REL_GAP, SolveResult, run_solver
-from planner.optimize.explain import explain_infeasible
 from planner.optimize.plan_builder import build_plan
 from planner.optimize.program import FleetModel, build_program
 from planner.optimize.warm import separable, start_values
@@ -68,6 +67,8 @@ def solve_problem(p: Problem, *, solver: str = "highs", time_limit_s: float = DE
     r = run_solver(m, solver, time_limit_s, gap_rel=mip_rel_gap, start=start_values(m, sep.replicas),
                    lower_bound=sep.lower_bound)
     if r.status == "infeasible":
+        from planner.optimize.explain import explain_infeasible  # only an infeasible scenario needs it
+
         raise explain_infeasible(p, cand, Runner(solver, time_limit_s), notes, sep.replicas)
     if r.stopped_by is not None:
         notes.append(f"the solve was stopped by its {r.stopped_by} at a proven gap of {r.mip_gap or 0:.3g}")
