@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 for f in scenarios/*.yaml scenarios/roadmaps/*.yaml; do  # roadmaps (horizon) sit in a subfolder: single-period tests glob scenarios/*.yaml
   name=$(basename "$f" .yaml)
+  case $f in scenarios/roadmaps/*) name="roadmaps/$name" ;; esac  # plans/roadmaps/: single-period tests glob plans/*/
   rc=0
   planner solve "$f" --out "plans/$name" > /dev/null || rc=$?
   case $rc in

@@ -438,9 +438,19 @@ def _dominated_variant() -> tuple[Path, dict[str, Any]] | None:
                 other = plan.model_copy(update={"deployments": [d.model_copy(update=change), *plan.deployments[1:]]})
                 found = deployment_findings(other, ctx)
                 key = (d.workload, d.gpu, d.precision, d.tp, d.pp, batch, budget)
-                if not found.problems and 0 in found.recomputed and key not in kept:
-                    return plan_path, {**change, **found.recomputed[0].figures}
+                if found.problems or 0 not in found.recomputed or key in kept:
+                    continue
+                figures = found.recomputed[0].figures
+                w = ctx.problem.workload(d.workload)  # the variant must still serve the demand
+                if w.capacity_after_spares(figures["capacity_requests_per_s"], d.replicas) >= w.required_requests_per_s:
+                    # the launch spec and the energy figures follow the batch: leave them out, as older plans do
+                    return plan_path, {**change, **figures, **{k: None for k in VARIANT_DROPS}}
     return None
+
+
+VARIANT_DROPS = ("launch", "energy_breakdown_j_per_token", "kwh_per_million_output_tokens",
+                 "output_tokens_per_s_per_w", "prefill_flops", "decode_flops_per_token", "prefill_energy_j",
+                 "decode_energy_per_token_j")
 
 
 def test_a_deployment_solve_cannot_have_chosen_fails(capsys, tmp_path):
@@ -451,7 +461,9 @@ def test_a_deployment_solve_cannot_have_chosen_fails(capsys, tmp_path):
         pytest.skip("no committed plan has a feasible, dominated variant of its first deployment")
     plan_path, change = variant
     doc = json.loads(plan_path.read_text(encoding="utf-8"))
-    doc["deployments"][0].update(change)
+    doc["deployments"][0].update({k: v for k, v in change.items() if v is not None})
+    for k in (k for k, v in change.items() if v is None):
+        doc["deployments"][0].pop(k, None)
     tampered = tmp_path / "plan.json"
     tampered.write_text(json.dumps(doc), encoding="utf-8")
     code, lines = _check(capsys, _scenario_of(plan_path), tampered)

@@ -17,13 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "scenarios" / "roadmaps").glob("*.yaml"))
 
 
+def _plans_dir(scenario: Path) -> Path:
+    """plans/<name>/, or plans/roadmaps/<name>/ for a roadmap (scenarios/roadmaps/)."""
+    return ROOT / "plans" / ("roadmaps" if scenario.parent.name == "roadmaps" else "") / scenario.stem
+
+
 def _meant_infeasible(path: Path) -> bool:
     return yaml.safe_load(path.read_text())["name"].startswith("infeasible")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
 def test_committed_plan_is_current(scenario: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = ROOT / "plans" / scenario.stem / "plan.json"
+    plan = _plans_dir(scenario) / "plan.json"
     if _meant_infeasible(scenario):
         assert not plan.exists()
         return
@@ -39,8 +44,8 @@ def test_committed_report_is_what_planner_report_renders(scenario: Path) -> None
     from planner.plan.io import load_plan
     from planner.report import render_report
 
-    plan_path = ROOT / "plans" / scenario.stem / "plan.json"
+    plan_path = _plans_dir(scenario) / "plan.json"
     if _meant_infeasible(scenario):
         return
-    committed = (ROOT / "plans" / scenario.stem / "report.md").read_text(encoding="utf-8")
+    committed = (_plans_dir(scenario) / "report.md").read_text(encoding="utf-8")
     assert render_report(load_plan(plan_path), "md") == committed
