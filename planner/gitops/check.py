@@ -16,7 +16,7 @@ Exit code: 1 when something is violated, else 4 on a policy deny, else 2 when st
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from planner.plan.hashing import INPUT_PARTS
 from planner.problem.build import money, site_limits, workload_demand
 from planner.problem.model import WorkloadDemand
 from planner.scenario.load import LoadedScenario
-from planner.schemas.plan import Constraint, InputHashes, Plan
+from planner.schemas.plan import Constraint, Deployment, InputHashes, Plan
 from planner.schemas.scenario import Scenario
 
 __all__ = ["REL_TOL", "CheckReport", "scenario_violations", "stale_reasons", "unchecked_slos",
@@ -82,9 +82,11 @@ def _constraint_violations(plan: Plan) -> list[str]:
     return [v for c in plan.constraints if (v := _constraint_violation(c))]
 
 
-def _deployment_violations(plan: Plan) -> list[str]:
+def deployment_count_violations(deployments: Iterable[Deployment]) -> list[str]:
+    """A deployment's own sums: capacity at least its demand, and GPUs = replicas x tp x pp x dp (a roadmap
+    period's deployments are held to the same)."""
     out = []
-    for d in plan.deployments:
+    for d in deployments:
         key = deployment_key(d)
         if not within(d.demand_requests_per_s, d.capacity_requests_per_s):
             out.append(f"deployment {key}: capacity {d.capacity_requests_per_s:g} req/s is below "
@@ -93,7 +95,11 @@ def _deployment_violations(plan: Plan) -> list[str]:
         if d.gpus != d.replicas * d.tp * d.pp * dp:
             out.append(f"deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}"
                        + (f" x dp{dp}" if dp != 1 else ""))
-    return out + [c.miss() for c in slo_checks(plan) if not c.met]
+    return out
+
+
+def _deployment_violations(plan: Plan) -> list[str]:
+    return deployment_count_violations(plan.deployments) + [c.miss() for c in slo_checks(plan) if not c.met]
 
 
 def _rack_violations(plan: Plan) -> list[str]:

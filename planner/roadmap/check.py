@@ -26,9 +26,8 @@ from pathlib import Path
 
 from planner.catalog.loader import Catalog
 from planner.errors import InputError
-from planner.gitops.check import CheckReport, stale_reasons, violations
+from planner.gitops.check import CheckReport, deployment_count_violations, stale_reasons, violations
 from planner.gitops.context import CLAIM_REL_TOL, Context, Findings
-from planner.gitops.diff import deployment_key, parallelism
 from planner.gitops.limits import capacity_shortfall, kw, routed, usd
 from planner.gitops.rederive import deployment_findings, non_finite
 from planner.gitops.slo import close, slo_checks, within
@@ -67,16 +66,7 @@ def _is_rented(gpu: str, p: RoadmapPeriod) -> bool:
 
 
 def _deployment_lines(label: str, p: RoadmapPeriod) -> Lines:
-    out = []
-    for d in p.deployments:
-        key = deployment_key(d)
-        if not within(d.demand_requests_per_s, d.capacity_requests_per_s):
-            out.append(f"{label}: deployment {key}: capacity {d.capacity_requests_per_s:g} req/s is below "
-                       f"demand {d.demand_requests_per_s:g} req/s")
-        dp = parallelism(d)[1]  # a replica is tp x pp x dp GPUs (plan schema; absent: 1)
-        if d.gpus != d.replicas * d.tp * d.pp * dp:
-            out.append(f"{label}: deployment {key}: {d.gpus} GPUs but {d.replicas} replicas x tp{d.tp} x pp{d.pp}"
-                       + (f" x dp{dp}" if dp != 1 else ""))
+    out = [f"{label}: {line}" for line in deployment_count_violations(p.deployments)]
     return out + [f"{label}: {c.miss()}" for c in slo_checks(_holding(p.deployments)) if not c.met]
 
 
