@@ -344,6 +344,15 @@ def capped_step(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]
     return timed, gpu_power(x, c, timed)
 
 
+def step_budget(x: Arrays, step_tokens: Any, decode_tokens: Any, prefill_per_step: Any) -> Any:
+    """Tokens a step may carry: the row's ``prefill_chunk_tokens``, else the engine default, which grows
+    with the decode tokens a step carries (engines raise the budget with max_num_seqs) so some prompt
+    room is left beside them."""
+    budget = x.get("prefill_chunk_tokens")
+    default = np.maximum(step_tokens, decode_tokens + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_step))
+    return default if budget is None else np.where(np.isnan(budget), default, budget)
+
+
 def compute_efficiency(x: Arrays, c: Arrays) -> Any:
     """The compute efficiency a step is timed with: the calibrated eta_compute, times fp8_compute_factor on
     rows with native fp8 math where a calibration carries that factor (none does today)."""
@@ -419,11 +428,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # Budget, room and prompt tokens per step are a data-parallel rank's (each rank schedules its own).
     rank_batch = batch / dp
     prefill_per_step = rank_batch * n_pf / n_out
-    budget = x.get("prefill_chunk_tokens")
-    # the engine default grows with the batch (engines raise the budget with max_num_seqs)
-    default_budget = np.maximum(step_tokens,
-                                rank_batch + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_step))
-    budget = default_budget if budget is None else np.where(np.isnan(budget), default_budget, budget)
+    budget = step_budget(x, step_tokens, rank_batch, prefill_per_step)
     # prefill tokens a step can carry beside its decodes (a whole prompt where the engine does not chunk)
     room = prompt_room(x, np.maximum(budget - rank_batch, 1.0), n_pf)
     context = n_in + n_out / 2.0

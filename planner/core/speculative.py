@@ -36,6 +36,7 @@ from planner.core.model import (
     phase_flops,
     power_parts,
     prompt_room,
+    step_budget,
     step_invariants,
     token_step,
     weight_bytes_total,
@@ -154,10 +155,7 @@ def speculative_evaluate(x: Arrays, c: Arrays, *, method: str, tokens: int, acce
     batch = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"]), 1.0)
     verify_tokens = batch * (k + 1.0)
     prefill_per_cycle = batch * n_pf * e / n_out  # prompt tokens admitted per cycle in steady state
-    budget = x.get("prefill_chunk_tokens")
-    default_budget = np.maximum(step_tokens,
-                                verify_tokens + np.maximum(fixed("min_prefill_room_tokens"), prefill_per_cycle))
-    budget = default_budget if budget is None else np.where(np.isnan(budget), default_budget, budget)
+    budget = step_budget(x, step_tokens, verify_tokens, prefill_per_cycle)
     room = prompt_room(x, np.maximum(budget - verify_tokens, 1.0), n_pf)
     context = n_in + n_out / 2.0
     eta = compute_efficiency(x, c)
