@@ -66,3 +66,18 @@ def test_charts_are_the_same_bytes_every_time_and_need_no_plotting_library() -> 
             f"load_plan({str(FIXTURES / 'fleet.plan.json')!r}), 'html')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "3", "True"]
+
+
+def test_a_pareto_chart_of_one_point_is_a_sentence_instead() -> None:
+    """When every objective lands on the same cost and peak power the chart would be one dot: the
+    report says so in a sentence and draws no chart; a plan with a real trade-off keeps its chart."""
+    from planner.plan import load_plan
+    from planner.report import render_report
+
+    root = Path(__file__).resolve().parents[1]
+    agreed = render_report(load_plan(root / "plans" / "chatbot" / "plan.json"), "html")
+    assert 'id="pareto-note"' in agreed and "Every objective" in agreed
+    assert "Yearly TCO against expected peak IT power" not in agreed
+    assert "Every objective" in render_report(load_plan(root / "plans" / "chatbot" / "plan.json"), "md")
+    traded = render_report(load_plan(root / "plans" / "multi-model-1mw" / "plan.json"), "html")
+    assert 'id="pareto-note"' not in traded and "Yearly TCO against expected peak IT power" in traded

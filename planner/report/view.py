@@ -64,6 +64,6 @@ def _cost_chart(plan: Plan, facts: SiteFacts, charts: Any) -> str | None:
 
 def _pareto_chart(plan: Plan, charts: Any) -> str | None:
     points = objective_points(plan)
-    if len(points) < 2:
+    if len(points) < 2 or whatif.one_point(plan):  # one dot says nothing: the section says so in a sentence
         return None
     return str(charts.pareto_svg(points, pareto_front(points), plan.scenario.objective))

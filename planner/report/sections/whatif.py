@@ -50,6 +50,22 @@ def pareto_table(plan: Plan) -> Table:
                             "cost-versus-power trade-off to show.")
 
 
+def one_point(plan: Plan) -> bool:
+    """Every alternative objective lands on the chosen plan's cost and peak power (to the dollar and watt):
+    there is no trade-off to draw."""
+    points = objective_points(plan)
+    return len(points) >= 2 and len({(round(p.cost_usd_per_year), round(p.power_w)) for p in points}) == 1
+
+
+def pareto_note(plan: Plan) -> str | None:
+    """The sentence shown instead of a one-dot chart."""
+    if not one_point(plan):
+        return None
+    names = ", ".join(p.objective for p in objective_points(plan))
+    return (f"Every objective ({names}) leads to the same yearly cost and peak power, so cost and power do not "
+            "trade off in this scenario: the table below lists them, and no chart is drawn.")
+
+
 def skipped_note(plan: Plan) -> str | None:
     """Why the what-if re-solves and objective alternatives were not computed, when they were not."""
     if not plan.analysis.skipped:
@@ -58,5 +74,5 @@ def skipped_note(plan: Plan) -> str | None:
 
 
 def build(plan: Plan) -> dict[str, Any]:
-    return {"marginal": marginal_table(plan), "pareto": pareto_table(plan),
+    return {"marginal": marginal_table(plan), "pareto": pareto_table(plan), "pareto_note": pareto_note(plan),
             "constraints": all_constraints_table(plan), "skipped": skipped_note(plan)}
