@@ -12,7 +12,7 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pulp
@@ -67,6 +67,11 @@ class SolveResult:
     dual_bound: float | None = None
     """The first solve's proven lower bound on the objective, less the objective's constant term
     (PuLP hands the solver no constant); None when the solver does not report one."""
+
+
+class Program(Protocol):
+    """What the solve helpers read of a program: its one PuLP problem (a FleetModel, a roadmap's model)."""
+    prob: pulp.LpProblem
 
 
 class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
@@ -184,7 +189,7 @@ def _takes_max_nodes(cls: str) -> bool:
 _HIGHS_INFEASIBLE = ("kInfeasible", "kUnboundedOrInfeasible")
 
 
-def _solve_once(m: FleetModel, solver: pulp.LpSolver) -> tuple[str, str, float | None]:
+def _solve_once(m: Program, solver: pulp.LpSolver) -> tuple[str, str, float | None]:
     """Solve; (status, solver's own status word, gap). status: optimal | feasible | infeasible |
     no_solution (a limit stopped the solver before any plan: not a proof of infeasibility)."""
     with solver_output_silenced():  # highspy >= 1.16 prints a banner on stdout whatever its options say
@@ -210,7 +215,7 @@ SOLUTION_OBJECTIVE_REL_TOL = 1e-7
 """How far the objective of the returned values may sit from the one the solver reports (relative)."""
 
 
-def _solution_disagrees(m: FleetModel, solver: pulp.LpSolver) -> bool:
+def _solution_disagrees(m: Program, solver: pulp.LpSolver) -> bool:
     """The values the solver returned do not give the objective it reports (HiGHS only; the solver is
     handed no constant term, so it is left out of the comparison)."""
     if not isinstance(solver, pulp.HiGHS):
@@ -221,7 +226,7 @@ def _solution_disagrees(m: FleetModel, solver: pulp.LpSolver) -> bool:
     return abs(returned - reported) > SOLUTION_OBJECTIVE_REL_TOL * max(abs(reported), 1.0)
 
 
-def _snap_integers(m: FleetModel) -> None:
+def _snap_integers(m: Program) -> None:
     """Round integer variables to their integers so no solver noise (2.9999999999998) reaches a plan."""
     for v in m.prob.variables():
         if v.cat in (pulp.LpInteger, pulp.LpBinary) and v.varValue is not None:
@@ -252,8 +257,35 @@ def _dual_bound(m: FleetModel, solver: pulp.LpSolver, status: str) -> float | No
     return bound if math.isfinite(bound) else None
 
 
-def _nodes(m: FleetModel, solver: pulp.LpSolver) -> int:
+def _nodes(m: Program, solver: pulp.LpSolver) -> int:
     return int(m.prob.solverModel.getInfo().mip_node_count) if isinstance(solver, pulp.HiGHS) else 0
+
+
+@dataclass(frozen=True)
+class ProgramSolve:
+    """How one solve of a program ended (the values are left in the program's variables)."""
+    status: str  # optimal | feasible | infeasible | no_solution
+    solver_status: str
+    mip_gap: float | None
+    nodes: int
+    solver_name: str
+    solver_version: str
+
+
+def solve_program(m: Program, solver_name: str, time_limit_s: float, *, gap_rel: float = MIP_REL_GAP,
+                  node_limit: int | None = None, start: dict[str, float] | None = None) -> ProgramSolve:
+    """Solve any program built on one PuLP problem (a roadmap's, which has no single-period tie step):
+    a start the solver hands back in place of its own solution is solved again without it, and integer
+    values are snapped. ``node_limit`` None: no node limit."""
+    solver = _solver(solver_name, time_limit_s, gap_rel=gap_rel, node_limit=node_limit, start=start)
+    status, raw, gap = _solve_once(m, solver)
+    if start and status in ("optimal", "feasible") and _solution_disagrees(m, solver):
+        solver = _solver(solver_name, time_limit_s, gap_rel=gap_rel, node_limit=node_limit)
+        status, raw, gap = _solve_once(m, solver)
+    if status in ("optimal", "feasible"):
+        _snap_integers(m)
+    return ProgramSolve(status, raw, gap, _nodes(m, solver), "highs" if isinstance(solver, pulp.HiGHS) else "cbc",
+                        _solver_version(solver))
 
 
 # the limit that stopped a solve, in the plan's words (kSolutionLimit: a node limit, or first_plan)

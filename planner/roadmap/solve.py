@@ -43,18 +43,17 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     if missing:
         raise _infeasible(roadmap, missing)
     rm = build_roadmap_program(roadmap, cands)
-    chosen = backend._solver(solver, time_limit_s, gap_rel=mip_rel_gap)
     start = time.perf_counter()
-    status, raw, gap = backend._solve_once(rm, chosen)  # type: ignore[arg-type]
+    first = backend.solve_program(rm, solver, time_limit_s, gap_rel=mip_rel_gap)
+    status, raw, gap = first.status, first.solver_status, first.mip_gap
     elapsed = time.perf_counter() - start
     if status == "infeasible":
         raise _infeasible(roadmap, _what_to_relax(roadmap, cands, solver, time_limit_s))
     if status == "no_solution":
         raise SolverLimitError(f"the solver stopped ({raw}) before finding any roadmap, which is not a proof that "
                                "none exists", fix=f"raise --time-limit (now {time_limit_s:g} s)")
-    backend._snap_integers(rm)  # type: ignore[arg-type]
-    solved = SolveResult(rm.fleets[0], status, "highs" if solver == "highs" else "cbc",
-                         backend._solver_version(chosen), raw, gap, elapsed, time_limit_s,
+    solved = SolveResult(rm.fleets[0], status, first.solver_name, first.solver_version, raw, gap, elapsed,
+                         time_limit_s,
                          ties=TIES)
     notes = [f"candidates generated for {cache.generated} (workload shape, GPU options) pairs over "
              f"{len(roadmap.periods)} periods"]
@@ -65,7 +64,7 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     what_ifs = None
     if analysis and status == "optimal":
         unit = "USD (discounted)" if roadmap.base.objective == "min_tco" else rm_unit(roadmap)
-        node_limit = what_if_node_limit(backend._nodes(rm, chosen))  # type: ignore[arg-type]
+        node_limit = what_if_node_limit(first.nodes)
         what_ifs = period_what_ifs(roadmap, cands, rm, what_if_solver(solver, time_limit_s, mip_rel_gap, node_limit),
                                    unit)
         notes.append(f"what-if per period: each re-solve starts from the roadmap and may explore at most "
@@ -84,11 +83,8 @@ def what_if_solver(solver: str, time_limit_s: float, gap_rel: float, node_limit:
     to the roadmap's gap. A solution whose objective differs from the one the solver reports (HiGHS can hand
     the start back) is solved again without the start, as planner.optimize.backend.run_solver does."""
     def solve(model: RoadmapModel, start: dict[str, float]) -> str:
-        chosen = backend._solver(solver, time_limit_s, gap_rel=gap_rel, node_limit=node_limit, start=start)
-        status, raw, _ = backend._solve_once(model, chosen)  # type: ignore[arg-type]
-        if status in ("optimal", "feasible") and backend._solution_disagrees(model, chosen):  # type: ignore[arg-type]
-            chosen = backend._solver(solver, time_limit_s, gap_rel=gap_rel, node_limit=node_limit)
-            status, raw, _ = backend._solve_once(model, chosen)  # type: ignore[arg-type]
+        r = backend.solve_program(model, solver, time_limit_s, gap_rel=gap_rel, node_limit=node_limit, start=start)
+        status, raw = r.status, r.solver_status
         if status == "optimal":
             return status
         if raw == "kSolutionLimit":
@@ -106,7 +102,7 @@ def rm_unit(roadmap: Roadmap) -> str:
 def _what_to_relax(roadmap: Roadmap, cands: list[Candidates], solver: str, time_limit_s: float) -> list[str]:
     """The roadmap re-solved with every limit elastic: per period, what to relax and by how much."""
     rm = build_roadmap_program(roadmap, cands, elastic=ALL_FAMILIES)
-    status, _, _ = backend._solve_once(rm, backend._solver(solver, time_limit_s))  # type: ignore[arg-type]
+    status = backend.solve_program(rm, solver, time_limit_s).status
     head = ("no fleet serves every period within its limits, with the owned servers, the purchases the lead "
             "time (hardware.lead_time_periods) allows and the rentals offered (hardware.cloud)")
     lines = shortfalls(rm) if status in ("optimal", "feasible") else []
