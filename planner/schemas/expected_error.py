@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from planner.schemas.base import StrictModel
 
@@ -43,6 +43,9 @@ class MetricError(StrictModel):
 
 class ErrorGroup(StrictModel):
     """One group of held-out points: a GPU architecture, a model class and a size band ("*": any)."""
+
+    # model_class is a key of the table, not a pydantic method: pydantic < 2.10 warns on the model_ prefix
+    model_config = ConfigDict(protected_namespaces=())
 
     architecture: str
     model_class: ModelClass | Literal["*"]

@@ -122,6 +122,8 @@ class ConfigFile(PlanModel):
 class Launch(PlanModel):
     """How to start one replica of a deployment: the engine command with the plan's TP/PP, batch, token
     budget and precision as flags (planner.export.launch; flag names and sources in docs/export.md)."""
+    # model_id is a plan key, not a pydantic method: pydantic < 2.10 warns on the model_ prefix
+    model_config = ConfigDict(protected_namespaces=())
     engine: str
     """vllm, sglang or trt-llm (workloads[].engine)."""
     model_id: str
