@@ -65,7 +65,7 @@ def solve(scenario: str | Path | Mapping[str, Any], *, override: str | None = No
     that would help) when no fleet fits."""
     loaded = (load_scenario(scenario, override) if isinstance(scenario, str | Path)
               else loaded_from_dict(scenario, override))
-    if loaded.scenario.horizon is not None:  # several periods: one program over the roadmap
+    if loaded.is_roadmap:  # several periods: one program over the roadmap
         from planner.roadmap.solve import solve_roadmap_loaded
         return solve_roadmap_loaded(loaded, load_catalog(catalog_dirs), calibration=calibration, analysis=analysis)
     problem = resolve_problem(loaded, load_catalog(catalog_dirs), calibration=calibration)

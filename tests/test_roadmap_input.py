@@ -106,12 +106,11 @@ def test_single_period_plans_keep_their_bytes() -> None:
 def test_a_scenario_without_horizon_is_one_period(tmp_path: Path) -> None:
     from roadmap_helpers import write
 
-    from planner.roadmap.solve import is_roadmap
     from planner.scenario.load import load_scenario
 
     doc = {k: v for k, v in scenario().items() if k != "horizon"}
-    assert not is_roadmap(load_scenario(write(tmp_path, doc)))
-    assert is_roadmap(load_scenario(write(tmp_path, scenario())))
+    assert not load_scenario(write(tmp_path, doc)).is_roadmap
+    assert load_scenario(write(tmp_path, scenario())).is_roadmap
 
 
 def test_slo_changes_apply_from_their_period(tmp_path: Path) -> None:

@@ -41,12 +41,12 @@ def _solve(path: str, override: str | None, catalog_dirs: tuple[str, ...]) -> Pl
     from planner.catalog import load_catalog
     from planner.optimize.solve import solve_loaded
     from planner.plan.io import normalize_plan
-    from planner.roadmap.solve import is_roadmap, solve_roadmap_loaded
+    from planner.roadmap.solve import solve_roadmap_loaded
     from planner.scenario.load import load_scenario
 
     loaded = load_scenario(path, override)
     catalog = load_catalog(list(catalog_dirs) or None)
-    if is_roadmap(loaded):  # one program over the periods (planner.roadmap); it runs no analysis re-solves
+    if loaded.is_roadmap:  # one program over the periods (planner.roadmap); it runs no analysis re-solves
         return normalize_plan(solve_roadmap_loaded(loaded, catalog))
     # diff compares deployments and totals: the what-if and objective-alternative re-solves would
     # only cost time (a 5-workload scenario took 37 s with them, 3 s without)
@@ -155,7 +155,7 @@ def check(scenario: str, plan_path: str, policy_path: str | None, base_path: str
     catalog = load_catalog(catalog_dirs)
     loaded = load_scenario(scenario, wanted)
     rules = evaluate_policy(policy, plan, base) if policy else []
-    if plan.periods or loaded.scenario.horizon is not None:  # a roadmap: every period (planner.roadmap.check)
+    if plan.periods or loaded.is_roadmap:  # a roadmap: every period (planner.roadmap.check)
         report = _check_roadmap(plan, loaded, catalog, scenario, plan_path, wanted, calibration, rules)
     else:
         current = input_hashes_of(loaded, catalog, calibration=calibration)

@@ -185,7 +185,7 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     if out_dir is not None and not no_write:
         _refuse_overwriting(Path(out_dir), loaded, calibration)
     pruning: Literal["heuristic", "exact"] = "exact" if exact else "heuristic"
-    if loaded.scenario.horizon is not None:  # one program over its periods (planner.roadmap, imported only then)
+    if loaded.is_roadmap:  # one program over its periods (planner.roadmap, imported only then)
         from planner.roadmap.solve import solve_roadmap_loaded
 
         solved = solve_roadmap_loaded(loaded, load_catalog(list(catalogs)), solver=solver, time_limit_s=time_limit,

@@ -48,7 +48,7 @@ Lines = list[str]
 
 def kind_mismatch(plan: Plan, loaded: LoadedScenario, plan_path: str) -> None:
     """A roadmap plan is checked against a roadmap scenario, a single-period plan against a single-period one."""
-    has_horizon, has_periods = loaded.scenario.horizon is not None, bool(plan.periods)
+    has_horizon, has_periods = loaded.is_roadmap, bool(plan.periods)
     if has_horizon == has_periods:
         return
     if has_periods:

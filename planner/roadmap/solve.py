@@ -23,11 +23,6 @@ from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Plan
 
 
-def is_roadmap(loaded: LoadedScenario) -> bool:
-    """The scenario plans several periods (it has ``horizon``)."""
-    return loaded.scenario.horizon is not None
-
-
 def _infeasible(roadmap: Roadmap, lines: list[str]) -> InfeasibleError:
     return InfeasibleError(f"roadmap {roadmap.base.name!r} is infeasible", explanation=lines + list(roadmap.base.notes))
 

@@ -33,6 +33,11 @@ class LoadedScenario:
     the document valid); lets checks tell the override's problems from the base's."""
 
     @property
+    def is_roadmap(self) -> bool:
+        """The scenario plans several periods (``horizon``): planner.roadmap solves and checks it."""
+        return self.scenario.horizon is not None
+
+    @property
     def calibration_path(self) -> Path | None:
         c = self.scenario.calibration
         return (self.path.parent / c) if c else None

@@ -100,7 +100,7 @@ def _base_document(spec: SweepSpec, scenario_path: Path, file: str) -> tuple[Loa
         raise InputError(f"the scenario has no override {spec.override!r}", file=file, key_path="override",
                          fix=f"use one of: {', '.join(names)}" if names else "remove `override:`")
     loaded = load_scenario(scenario_path, spec.override)
-    if loaded.scenario.horizon is not None:
+    if loaded.is_roadmap:
         raise InputError("planner sweep solves single-period scenarios; this one has `horizon` (a roadmap)",
                          file=str(scenario_path), key_path="horizon",
                          fix="sweep a scenario without `horizon`, or solve the roadmap with `planner solve`")
