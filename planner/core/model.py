@@ -344,6 +344,28 @@ def capped_step(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]
     return timed, gpu_power(x, c, timed)
 
 
+def power_outputs(x: Arrays, c: Arrays, step: Arrays, power: Any, burst: Any, n_gpu: Any,
+                  tokens_per_s: Any) -> tuple[Arrays, Arrays]:
+    """The estimate's energy per output token by cause, and its throughput, power and energy figures, of a
+    replica running ``step`` (its mean step) at ``power`` per GPU (``burst``: the mixed step's); two
+    mappings, so each estimate keeps its columns in their order."""
+    j_per_token = n_gpu / tokens_per_s  # W per GPU -> J per output token of the replica
+    parts = power_parts(x, c, step, power)
+    peak = np.maximum(power, burst)
+    causes = {f"energy_{k.removesuffix('_w')}_j_per_token": parts[k] * j_per_token
+              for k in ("static_w", "memory_w", "compute_w", "communication_w")}
+    return causes, {
+        "output_tokens_per_s": tokens_per_s,
+        "requests_per_s": tokens_per_s / x["output_tokens"],
+        "power_per_gpu_w": power,
+        "power_total_w": power * n_gpu,
+        "peak_power_per_gpu_w": peak,
+        "peak_power_total_w": peak * n_gpu,
+        "energy_per_output_token_j": power * j_per_token,
+        "num_gpus": n_gpu,
+    }
+
+
 def step_budget(x: Arrays, step_tokens: Any, decode_tokens: Any, prefill_per_step: Any) -> Any:
     """Tokens a step may carry: the row's ``prefill_chunk_tokens``, else the engine default, which grows
     with the decode tokens a step carries (engines raise the budget with max_num_seqs) so some prompt
@@ -460,19 +482,14 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
 
     n_gpu = x["tp"] * x["pp"] * dp
     fits = mem["fits_memory"]
-    peak = np.maximum(power, burst)
-    j_per_token = n_gpu / tokens_per_s  # W per GPU -> J per output token of the replica
-    parts = power_parts(x, c, mean, power)
+    causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s)
     # a prompt's energy: what the mixed step costs beyond the decode-only step, per prompt token carried
     prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     return {
         **phase_flops(x, n_pf, context),
         "prefill_energy_j": prompt_j / (mixed_tokens * dp) * n_pf,
         "decode_energy_per_token_j": decode_w * decode_only["step_s"] * n_gpu / batch,
-        "energy_static_j_per_token": parts["static_w"] * j_per_token,
-        "energy_memory_j_per_token": parts["memory_w"] * j_per_token,
-        "energy_compute_j_per_token": parts["compute_w"] * j_per_token,
-        "energy_communication_j_per_token": parts["communication_w"] * j_per_token,
+        **causes,
         "fits_memory": fits,
         "weights_per_gpu_bytes": mem["weights_per_gpu_bytes"],
         "memory_per_gpu_bytes": (mem["weights_per_gpu_bytes"] + fixed("runtime_reserve_bytes")
@@ -492,12 +509,5 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
         "decode_step_s": decode_only["step_s"],
         "loaded_step_s": loaded_step_s,
         "prefill_tokens_per_mixed_step": mixed_tokens * dp,  # the replica's (every rank carries a prompt)
-        "output_tokens_per_s": tokens_per_s,
-        "requests_per_s": tokens_per_s / n_out,
-        "power_per_gpu_w": power,
-        "power_total_w": power * n_gpu,
-        "peak_power_per_gpu_w": peak,
-        "peak_power_total_w": peak * n_gpu,
-        "energy_per_output_token_j": power * j_per_token,
-        "num_gpus": n_gpu,
+        **figures,
     }

@@ -34,7 +34,7 @@ from planner.core.model import (
     kv_bytes_per_token_per_gpu,
     memory,
     phase_flops,
-    power_parts,
+    power_outputs,
     prompt_room,
     step_budget,
     step_invariants,
@@ -200,9 +200,7 @@ def _outputs(x: Arrays, c: Arrays, mem: Arrays, batch: np.ndarray, budget: np.nd
     power, decode_w, burst = mean["power_w"], decode_only["power_w"], mixed["power_w"]
     n_gpu = x["tp"] * x["pp"]
     tokens_per_s = batch / t["step_s"]
-    j_per_token = n_gpu / tokens_per_s
-    parts = power_parts(x, c, mean, power)
-    peak = np.maximum(power, burst)
+    causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s)
     prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     flops = phase_flops(x, n_pf, context)
     weights = mem["weights_per_gpu_bytes"] + mem["draft_weights_per_gpu_bytes"]
@@ -213,10 +211,7 @@ def _outputs(x: Arrays, c: Arrays, mem: Arrays, batch: np.ndarray, budget: np.nd
         / (batch * e),
         "prefill_energy_j": prompt_j / t["mixed_tokens"] * n_pf,
         "decode_energy_per_token_j": decode_w * decode_only["step_s"] * n_gpu / (batch * e),
-        "energy_static_j_per_token": parts["static_w"] * j_per_token,
-        "energy_memory_j_per_token": parts["memory_w"] * j_per_token,
-        "energy_compute_j_per_token": parts["compute_w"] * j_per_token,
-        "energy_communication_j_per_token": parts["communication_w"] * j_per_token,
+        **causes,
         "fits_memory": mem["fits_memory"],
         "weights_per_gpu_bytes": weights,
         "memory_per_gpu_bytes": weights + fixed("runtime_reserve_bytes") + batch * mem["kv_bytes_per_sequence"],
@@ -237,14 +232,7 @@ def _outputs(x: Arrays, c: Arrays, mem: Arrays, batch: np.ndarray, budget: np.nd
         "decode_step_s": decode_only["step_s"] / e,
         "loaded_step_s": (t["share"] * mixed["step_s"] + (1.0 - t["share"]) * decode_only["step_s"]) * t["stall"] / e,
         "prefill_tokens_per_mixed_step": t["mixed_tokens"] / e,
-        "output_tokens_per_s": tokens_per_s,
-        "requests_per_s": tokens_per_s / x["output_tokens"],
-        "power_per_gpu_w": power,
-        "power_total_w": power * n_gpu,
-        "peak_power_per_gpu_w": peak,
-        "peak_power_total_w": peak * n_gpu,
-        "energy_per_output_token_j": power * j_per_token,
-        "num_gpus": n_gpu,
+        **figures,
         "expected_tokens_per_step": e,
         "speculative_cycle_s": t["cycle_s"],
         "draft_weights_per_gpu_bytes": mem["draft_weights_per_gpu_bytes"],
