@@ -6,15 +6,14 @@ and the energy and FLOPs by phase and cause as its recomputed operating point gi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from check_helpers import check_plan, fails, tampered
 
 import planner.api
-from planner.cli.main import main
 from planner.plan.io import dump_plan
 
 pytestmark = pytest.mark.integration
@@ -37,21 +36,6 @@ def solved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
     return scenario, json.loads(dump_plan(plan))
 
 
-def _check(capsys: pytest.CaptureFixture[str], scenario: Path, doc: dict[str, Any], folder: Path) -> tuple[int, str]:
-    path = folder / "plan.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    code = main(["check", str(scenario), "--plan", str(path)])
-    return code, capsys.readouterr().out
-
-
-def _tampered(doc: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(doc))
-    edit(copy["deployments"][0])
-    return copy
-
-
-def _fails(out: str, *words: str) -> list[str]:
-    return [line for line in out.splitlines() if line.startswith("fail  ") and all(w in line for w in words)]
 
 
 def test_the_solved_plan_records_every_decision_and_passes(capsys, tmp_path, solved):
@@ -59,19 +43,19 @@ def test_the_solved_plan_records_every_decision_and_passes(capsys, tmp_path, sol
     d = doc["deployments"][0]
     assert d["speculative"]["method"] == "eagle" and d["speculative"]["tokens"] == 4
     assert d["launch"]["argv"] and "energy_breakdown_j_per_token" in d
-    code, out = _check(capsys, scenario, doc, tmp_path)
+    code, out = check_plan(capsys, scenario, doc, tmp_path)
     assert code == 0, out
 
 
 def test_a_speculative_setting_the_scenario_does_not_ask_fails(capsys, tmp_path, solved):
     scenario, doc = solved
-    fewer = _tampered(doc, lambda d: d["speculative"].update(tokens=2))
-    code, out = _check(capsys, scenario, fewer, tmp_path)
+    fewer = tampered(doc, lambda d: d["speculative"].update(tokens=2))
+    code, out = check_plan(capsys, scenario, fewer, tmp_path)
     assert code == 1
-    assert _fails(out, "speculative eagle k=2", "workload chat", "workloads.chat.speculative: eagle k=4"), out
-    off = _tampered(doc, lambda d: d.pop("speculative"))
-    code, out = _check(capsys, scenario, off, tmp_path)
-    assert code == 1 and _fails(out, "speculative off", "workloads.chat.speculative"), out
+    assert fails(out, "speculative eagle k=2", "workload chat", "workloads.chat.speculative: eagle k=4"), out
+    off = tampered(doc, lambda d: d.pop("speculative"))
+    code, out = check_plan(capsys, scenario, off, tmp_path)
+    assert code == 1 and fails(out, "speculative off", "workloads.chat.speculative"), out
 
 
 def test_a_scenario_that_no_longer_asks_for_speculation_fails_the_plan(capsys, tmp_path, solved):
@@ -80,9 +64,9 @@ def test_a_scenario_that_no_longer_asks_for_speculation_fails_the_plan(capsys, t
     del plain["workloads"][0]["speculative"]
     edited = tmp_path / "scenario.yaml"
     edited.write_text(yaml.safe_dump(plain), encoding="utf-8")
-    code, out = _check(capsys, edited, doc, tmp_path)
+    code, out = check_plan(capsys, edited, doc, tmp_path)
     assert code == 1  # stale, and violated: the scenario as it is now asks for no speculation
-    assert _fails(out, "speculative eagle k=4", "workloads.chat.speculative: off"), out
+    assert fails(out, "speculative eagle k=4", "workloads.chat.speculative: off"), out
 
 
 def test_a_stale_launch_argument_fails_naming_it(capsys, tmp_path, solved):
@@ -92,12 +76,12 @@ def test_a_stale_launch_argument_fails_naming_it(capsys, tmp_path, solved):
         argv = d["launch"]["argv"]
         argv[argv.index("--max-num-seqs") + 1] = str(int(argv[argv.index("--max-num-seqs") + 1]) + 7)
 
-    code, out = _check(capsys, scenario, _tampered(doc, edit), tmp_path)
+    code, out = check_plan(capsys, scenario, tampered(doc, edit), tmp_path)
     batch = doc["deployments"][0]["batch_size"]
     assert code == 1
-    assert _fails(out, "launch is stale", f"--max-num-seqs {batch + 7} -> {batch}"), out
-    code, out = _check(capsys, scenario, _tampered(doc, lambda d: d["launch"].update(engine="sglang")), tmp_path)
-    assert code == 1 and _fails(out, "launch is stale", "sglang -> vllm"), out
+    assert fails(out, "launch is stale", f"--max-num-seqs {batch + 7} -> {batch}"), out
+    code, out = check_plan(capsys, scenario, tampered(doc, lambda d: d["launch"].update(engine="sglang")), tmp_path)
+    assert code == 1 and fails(out, "launch is stale", "sglang -> vllm"), out
 
 
 @pytest.mark.parametrize(("key", "edit"), [
@@ -109,5 +93,5 @@ def test_a_stale_launch_argument_fails_naming_it(capsys, tmp_path, solved):
 ])
 def test_a_tampered_energy_figure_fails_naming_it(capsys, tmp_path, solved, key, edit):
     scenario, doc = solved
-    code, out = _check(capsys, scenario, _tampered(doc, edit), tmp_path)
-    assert code == 1 and _fails(out, "figures that do not follow", f"{key} "), out
+    code, out = check_plan(capsys, scenario, tampered(doc, edit), tmp_path)
+    assert code == 1 and fails(out, "figures that do not follow", f"{key} "), out

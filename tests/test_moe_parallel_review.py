@@ -6,7 +6,6 @@ summary and ``Plan.frames()`` show the layout only where a deployment has one.""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from check_helpers import check_plan, fails, tampered
 
 import planner.api
 from planner.catalog import load_catalog
-from planner.cli.main import main
 from planner.cli.solve_cmd import _summary
 from planner.gitops.check import violations
 from planner.gitops.diff import diff_plans, keyed_deployments
@@ -61,21 +60,6 @@ def _plan(doc: dict[str, Any]) -> Plan:
     return Plan.model_validate(doc)
 
 
-def _check(capsys: pytest.CaptureFixture[str], scenario: Path, doc: dict[str, Any], folder: Path) -> tuple[int, str]:
-    path = folder / "plan.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    code = main(["check", str(scenario), "--plan", str(path)])
-    return code, capsys.readouterr().out
-
-
-def _tampered(doc: dict[str, Any], edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(doc))
-    edit(copy["deployments"][0])
-    return copy
-
-
-def _fails(out: str, *words: str) -> list[str]:
-    return [line for line in out.splitlines() if line.startswith("fail  ") and all(w in line for w in words)]
 
 
 def _core_sees_the_layout() -> bool:
@@ -100,7 +84,7 @@ def test_a_solved_data_parallel_plan_passes_check(capsys, tmp_path, solved):
     if not _core_sees_the_layout():
         pytest.xfail("evaluate_configurations drops ep/dp (planner/candidates/generate.py, requested of the lead)")
     scenario, doc = solved
-    code, out = _check(capsys, scenario, doc, tmp_path)
+    code, out = check_plan(capsys, scenario, doc, tmp_path)
     assert code == 0, out
     assert "EP/DP where recorded" in out
 
@@ -108,26 +92,26 @@ def test_a_solved_data_parallel_plan_passes_check(capsys, tmp_path, solved):
 def test_the_plans_own_numbers_count_a_replica_as_tp_x_pp_x_dp(solved):
     _, doc = solved
     assert violations(_plan(doc)) == []
-    wrong = _tampered(doc, lambda d: d.update(gpus=d["replicas"] * d["tp"]))
+    wrong = tampered(doc, lambda d: d.update(gpus=d["replicas"] * d["tp"]))
     assert any(KEY in v and "x dp2" in v for v in violations(_plan(wrong)))
 
 
 @pytest.mark.parametrize("edit", [lambda d: d.update(ep=1), lambda d: d.pop("ep")], ids=["ep-1", "ep-absent"])
 def test_a_tampered_ep_fails_naming_the_deployment_and_the_field(capsys, tmp_path, solved, edit):
     scenario, doc = solved
-    code, out = _check(capsys, scenario, _tampered(doc, edit), tmp_path)
+    code, out = check_plan(capsys, scenario, tampered(doc, edit), tmp_path)
     assert code == 1
-    assert _fails(out, KEY, "ep 1 is not the expert parallelism of tp 1 x dp 2", "(ep 2"), out
+    assert fails(out, KEY, "ep 1 is not the expert parallelism of tp 1 x dp 2", "(ep 2"), out
 
 
 def test_a_tampered_dp_fails_naming_the_deployment_and_the_field(capsys, tmp_path, solved):
     scenario, doc = solved
-    code, out = _check(capsys, scenario, _tampered(doc, lambda d: d.update(dp=4)), tmp_path)
+    code, out = check_plan(capsys, scenario, tampered(doc, lambda d: d.update(dp=4)), tmp_path)
     assert code == 1
-    assert _fails(out, KEY, "x dp4") and _fails(out, KEY, "ep 2 is not", "dp 4"), out
-    odd = _tampered(doc, lambda d: d.update(dp=3, ep=3, gpus=d["replicas"] * 3))
-    code, out = _check(capsys, scenario, odd, tmp_path)
-    assert code == 1 and _fails(out, KEY, "dp 3 is not a data parallelism candidate generation tries"), out
+    assert fails(out, KEY, "x dp4") and fails(out, KEY, "ep 2 is not", "dp 4"), out
+    odd = tampered(doc, lambda d: d.update(dp=3, ep=3, gpus=d["replicas"] * 3))
+    code, out = check_plan(capsys, scenario, odd, tmp_path)
+    assert code == 1 and fails(out, KEY, "dp 3 is not a data parallelism candidate generation tries"), out
 
 
 def test_a_plan_without_its_data_parallel_ranks_fails(capsys, tmp_path, solved):
@@ -137,8 +121,8 @@ def test_a_plan_without_its_data_parallel_ranks_fails(capsys, tmp_path, solved):
     def plain(d: dict[str, Any]) -> None:
         d.pop("ep"), d.pop("dp")
         d["gpus"] = d["replicas"] * d["tp"]
-    code, out = _check(capsys, scenario, _tampered(doc, plain), tmp_path)
-    assert code == 1 and _fails(out, KEY, "batch_size"), out
+    code, out = check_plan(capsys, scenario, tampered(doc, plain), tmp_path)
+    assert code == 1 and fails(out, KEY, "batch_size"), out
 
 
 def test_the_layout_rules_of_candidate_generation():
@@ -173,12 +157,12 @@ def test_roadmap_periods_count_a_replica_as_tp_x_pp_x_dp(solved):
 def test_diff_words_a_layout_change_in_every_format(solved):
     _, doc = solved
     base = _plan(doc)
-    wider = _plan(_tampered(doc, lambda d: d.update(dp=8, ep=8, gpus=d["replicas"] * 8)))
+    wider = _plan(tampered(doc, lambda d: d.update(dp=8, ep=8, gpus=d["replicas"] * 8)))
     diff = diff_plans(base, wider)
     assert [c.action for c in diff.deployments] == ["change"]
     for fmt in ("text", "md", "github-comment"):
         assert f"~ {KEY}: dp 2 -> 8, ep 2 -> 8 (+192 GPUs)" in render(diff, fmt), fmt
-    plain = _plan(_tampered(doc, lambda d: [d.pop("dp"), d.pop("ep"), d.update(gpus=d["replicas"])]))
+    plain = _plan(tampered(doc, lambda d: [d.pop("dp"), d.pop("ep"), d.update(gpus=d["replicas"])]))
     assert "dp 2 -> 1, ep 2 -> 1" in render(diff_plans(base, plain), "text")
     assert json.loads(render(diff, "json"))["deployments"][0]["changes"]["dp"] == {"before": 2, "after": 8}
     assert "32 replicas (64 GPUs), dp 2, ep 2, batch" in render(diff_plans(None, base), "text")
@@ -186,8 +170,8 @@ def test_diff_words_a_layout_change_in_every_format(solved):
 
 def test_diff_reads_no_layout_as_one(solved):
     _, doc = solved
-    ones = _tampered(doc, lambda d: d.update(ep=1, dp=1, gpus=d["replicas"]))
-    absent = _tampered(doc, lambda d: [d.pop("ep"), d.pop("dp"), d.update(gpus=d["replicas"])])
+    ones = tampered(doc, lambda d: d.update(ep=1, dp=1, gpus=d["replicas"]))
+    absent = tampered(doc, lambda d: [d.pop("ep"), d.pop("dp"), d.update(gpus=d["replicas"])])
     assert not diff_plans(_plan(ones), _plan(absent)).changed
 
 
@@ -209,7 +193,7 @@ def test_report_shows_the_layout_only_where_a_deployment_has_one(solved):
     assert layout.columns[5:7] == ["DP", "EP"] and [c.text for c in layout.rows[0][5:7]] == ["2", "2"]
     view = workload_view(plan, "agents-oss")
     assert "2 attention data-parallel ranks of tp 1, experts over 2 GPUs (ep 2)" in view["deployments"][0]["title"]
-    plain = _plan(_tampered(doc, lambda d: [d.pop("ep"), d.pop("dp")]))
+    plain = _plan(tampered(doc, lambda d: [d.pop("ep"), d.pop("dp")]))
     assert "DP" not in config_table(plain, [0]).columns
     assert "data-parallel" not in workload_view(plain, "agents-oss")["deployments"][0]["title"]
 
@@ -220,7 +204,7 @@ def test_solve_summary_has_a_dp_ep_column_only_when_needed(solved):
     header = next(line for line in lines if line.startswith("workload"))
     row = next(line for line in lines if line.startswith("agents-oss"))
     assert header.split()[5] == "dp/ep" and row.split()[5] == "2/2"
-    plain = _plan(_tampered(doc, lambda d: [d.pop("ep"), d.pop("dp")]))
+    plain = _plan(tampered(doc, lambda d: [d.pop("ep"), d.pop("dp")]))
     assert "dp/ep" not in _summary(plain)
 
 
