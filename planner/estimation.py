@@ -91,7 +91,10 @@ class Estimate:
     arrival_requests_per_s: float | None = None
     """Poisson arrival rate the latencies under load are for (None: no arrival rate; the fields below
     are None). With one, ``batch_size`` is the achieved mean number of sequences in flight,
-    ``output_tokens_per_s`` the served rate x output tokens, ``itl_s``/``itl_p95_s`` at that batch, and
+    ``output_tokens_per_s`` the served rate x output tokens, ``itl_s``/``itl_p95_s`` at that batch, the
+    power, heat and energy fields at that load (busy 1 - exp(-batch_size) of the time, idle otherwise;
+    ``peak_power_total_w`` stays the concurrency cap's), ``ttft_s`` still a request's TTFT at the
+    concurrency cap without queueing (the ``ttft_*`` fields below are under load) and
     ``requests_per_s`` still the saturated rate."""
     concurrency_cap: int | None = None
     """The engine's concurrency cap under load (the batch_size asked for, or the memory limit)."""
@@ -120,7 +123,8 @@ class Estimate:
     """GPU energy, same basis as ``energy_per_output_token_j``."""
     output_tokens_per_s_per_w: float = 0.0
     """Output tokens per second per watt of GPU power (replica). The energy figures are for the evaluated
-    batch; with an arrival rate, the concurrency cap's saturated point (as ``power_per_gpu_w``)."""
+    batch; with an arrival rate, at that load (as ``power_per_gpu_w``; at the concurrency cap when saturated).
+    ``prefill_energy_j`` and ``decode_energy_per_token_j`` stay the concurrency cap's."""
     node_power_w: float = 0.0
     """Node level: one server whose GPUs all run this configuration, GPU power plus the server's
     non-GPU share per GPU (CPUs, NICs, fans; planner.core.constants.server_overhead_w_per_gpu)."""
@@ -452,7 +456,8 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     if not r["fits_memory"]:
         raise DoesNotFitError(_does_not_fit_message(m.id, g.id, precision, tp, pp, input_tokens,
                                                      output_tokens, cat, cal))
-    warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision)
+    warnings = _warnings(r, g.tdp_w, power_limit_w, batch_size, weight_only, precision,
+                         at_cap=arrival_requests_per_s is not None)
     engine_warning = engine_data_warning(engine, cal)
     if engine_warning:
         warnings.append(engine_warning)
@@ -495,7 +500,20 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
                    itl_s=float(load["itl_mean_s"]), itl_p95_s=float(load["itl_p95_s"]),
                    ttft_mean_s=float(load["ttft_mean_s"]), ttft_p50_s=float(load["ttft_p50_s"]),
                    ttft_p95_s=float(load["ttft_p95_s"]), ttft_p99_s=float(load["ttft_p99_s"]),
-                   itl_mean_s=float(load["itl_mean_s"]))
+                   itl_mean_s=float(load["itl_mean_s"]), **_load_power_fields(load, g))
+
+
+def _load_power_fields(load: Mapping[str, Any], g: Any) -> dict[str, Any]:
+    """The Estimate's power, heat and energy fields at the served load (none when saturated: the
+    replica then runs at its concurrency cap, the fields as estimated there)."""
+    if "power_total_w" not in load:
+        return {}
+    total = float(load["power_total_w"])
+    out = {k: load[k] for k in ("energy_per_output_token_j", "energy_breakdown_j_per_token",
+                                "kwh_per_million_output_tokens", "output_tokens_per_s_per_w") if k in load}
+    return {**out, "power_total_w": total, "power_per_gpu_w": float(load["power_per_gpu_w"]),
+            "heat_btu_per_hr": total * BTU_PER_HR_PER_W,
+            "node_power_w": float(node_power_w(load["power_per_gpu_w"], g))}
 
 
 
@@ -539,14 +557,45 @@ def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, 
                         output_cv2(n_out, output_tokens_p95 if output_tokens_p95 is not None else n_out))
     with np.errstate(all="ignore"):
         out = {k: v[0] for k, v in latency_at_load(load, np.array([rate])).items()}
-    return {**out, "saturated_rps": float(load.saturated_rps[0])}
+    out = {**out, "saturated_rps": float(load.saturated_rps[0])}
+    if out["saturated"]:
+        return out
+    return {**out, **_power_at_load(cols, x1, at_c, float(out["batch_size"]), rate * n_out, cat, speculative)}
+
+
+def _power_at_load(cols: dict[str, np.ndarray], x1: dict[str, Any], at_c: dict[str, np.ndarray], in_flight: float,
+                   tokens_per_s: float, cat: Catalog, speculative: tuple[Any, Any]) -> dict[str, Any]:
+    """Power and energy per token of a replica serving Poisson arrivals with ``in_flight`` sequences on
+    average: busy (at least one sequence in flight) a share 1 - exp(-in_flight) of the time, the
+    M/G/infinity probability below the concurrency cap, at the core's draw for the mean batch while busy,
+    and at idle otherwise. The energy breakdown adds the idle periods to ``static``."""
+    busy = -math.expm1(-in_flight) if in_flight > 0 else 0.0
+    batch = float(np.clip(in_flight / busy if busy > 0 else 1.0, 1.0, float(at_c["batch_size"][0])))
+    xb = {**x1, "batch_size": np.array([batch])}
+    with np.errstate(all="ignore"):
+        rb = {k: v[0] for k, v in estimate_speculative(xb, *speculative).items()}
+    gpus = float(rb["power_total_w"]) / float(rb["power_per_gpu_w"])
+    idle_w = cat.gpu(str(cols["gpu"][0])).idle_w * gpus
+    busy_w = float(rb["power_total_w"])
+    total_w = busy * busy_w + (1.0 - busy) * idle_w
+    if tokens_per_s <= 0:
+        return {"power_total_w": total_w, "power_per_gpu_w": total_w / gpus}
+    e_busy = float(rb["energy_per_output_token_j"])
+    share = busy * busy_w / tokens_per_s / e_busy if e_busy > 0 else 0.0  # busy energy per token / e_busy
+    cause = {k: float(rb[f"energy_{k}_j_per_token"]) * share for k in BREAKDOWN}
+    cause["static"] += (1.0 - busy) * idle_w / tokens_per_s
+    energy = total_w / tokens_per_s
+    return {"power_total_w": total_w, "power_per_gpu_w": total_w / gpus, "energy_per_output_token_j": energy,
+            "energy_breakdown_j_per_token": cause, "kwh_per_million_output_tokens": kwh_per_million_tokens(energy),
+            "output_tokens_per_s_per_w": tokens_per_s / total_w}
 
 
 def _warnings(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, batch_size: int | None,
-              weight_only: bool, precision: str) -> list[str]:
+              weight_only: bool, precision: str, at_cap: bool = False) -> list[str]:
     out = []
     if r["power_per_gpu_w"] > 0.9 * tdp_w:
-        out.append(f"power per GPU {r['power_per_gpu_w']:.0f} W is over 90 % of TDP ({tdp_w:.0f} W): "
+        what = "peak power per GPU (at the concurrency cap)" if at_cap else "power per GPU"
+        out.append(f"{what} {r['power_per_gpu_w']:.0f} W is over 90 % of TDP ({tdp_w:.0f} W): "
                    "expect clock throttling; provision for TDP. " + _power_options(r, tdp_w, limit_w, precision))
     if batch_size is not None and not r["batch_fits_memory"]:
         out.append(f"batch {batch_size} exceeds the memory limit of {int(r['max_batch_size'])} sequences: "

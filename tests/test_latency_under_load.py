@@ -27,6 +27,34 @@ def test_without_an_arrival_rate_nothing_changes():
     assert e.batch_size == 64
 
 
+def test_power_and_energy_are_at_the_served_load():
+    """Under load the power is the draw at that load (busy 1 - exp(-b) of the time at the mean batch
+    b, idle otherwise), not the concurrency cap's: it rises with the rate from idle towards the cap's
+    draw, energy per token is that power over the served tokens, and its causes still sum to it."""
+    cap = est(None)
+    sat = cap.requests_per_s
+    rates = [0.01 * sat, 0.2 * sat, 0.6 * sat, 0.9 * sat]
+    loads = [est(r) for r in rates]
+    powers = [e.power_total_w for e in loads]
+    assert powers == sorted(powers) and len(set(powers)) == len(powers)
+    assert 70.0 < powers[0] < 0.5 * cap.power_total_w  # H100 idle 70 W: mostly idle at 1 % load
+    assert powers[-1] <= cap.peak_power_total_w * 1.0001
+    for e in loads:
+        assert e.peak_power_total_w == pytest.approx(cap.peak_power_total_w)
+        assert e.energy_per_output_token_j == pytest.approx(e.power_total_w / e.output_tokens_per_s)
+        assert sum(e.energy_breakdown_j_per_token.values()) == pytest.approx(e.energy_per_output_token_j)
+        assert e.heat_btu_per_hr == pytest.approx(e.power_total_w * 3.412141633, rel=1e-6)
+    # at a load whose mean batch is large the GPU is always busy: the draw is the core's at that batch
+    busy = loads[-1]
+    at_batch = estimate("llama-3.1-8b", "h100-sxm", **(CHAT | {"batch_size": round(busy.batch_size)}))
+    assert busy.power_total_w == pytest.approx(at_batch.power_total_w, rel=0.03)
+
+
+def test_saturated_keeps_the_cap_power():
+    e = est(5.0 * est(1.0).requests_per_s)
+    assert e.saturated and e.power_total_w == pytest.approx(est(None).power_total_w)
+
+
 def test_latency_rises_with_load_and_the_batch_is_littles_law():
     sat = est(1.0).requests_per_s
     light, heavy = est(0.2 * sat), est(0.8 * sat)
