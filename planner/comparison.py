@@ -13,7 +13,7 @@ that cannot run at all (an unsupported precision), says so and carries no perfor
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from planner.core.inputs import canonical_engine
 from planner.schemas.base import StrictModel
 from planner.schemas.catalog import Precision
 from planner.schemas.scenario import Site
-from planner.units import HOURS_PER_YEAR, W_PER_KW
+from planner.units import BTU_PER_HR_PER_W, HOURS_PER_YEAR, W_PER_KW, kwh_per_million_tokens
 
 __all__ = ["COLUMNS", "DEFAULT_ELECTRICITY_USD_PER_KWH", "DEFAULT_PUE", "CompareSpec", "annual_energy", "compare",
            "default_electricity_usd_per_kwh",
@@ -263,6 +263,31 @@ def _under_load(frame: Any, rate: float, cat: Any, calibration: Any) -> None:
         frame[k] = np.where(out["saturated"], np.nan, out[k])
     frame["ttft_s"] = np.where(out["saturated"], np.nan, out["ttft_mean_s"])
     frame["saturated"] = out["saturated"]
+    _power_under_load(frame, one, out, cat, calibration)
+
+
+def _power_under_load(frame: Any, one: dict[str, Any], out: Mapping[str, Any], cat: Any, calibration: Any) -> None:
+    """Power, heat and energy columns at the served load, as planner.estimate gives them (busy_batch,
+    power_at_load); saturated rows keep the concurrency cap's."""
+    from planner.estimation import BREAKDOWN, busy_batch, estimate_table, node_power_column, power_at_load
+
+    busy, batch = busy_batch(out["batch_size"], frame["batch_size"].to_numpy(float))
+    at_busy = estimate_table({**one, "batch_size": batch}, catalog=cat, calibration=calibration)
+    cols = {c: at_busy[c].to_numpy(float) for c in ("power_total_w", "power_per_gpu_w", "energy_per_output_token_j",
+                                                    *(f"energy_{k}_j_per_token" for k in BREAKDOWN))}
+    idle_w = np.array([cat.gpu(str(g)).idle_w for g in frame["gpu"]]) * cols["power_total_w"] / cols["power_per_gpu_w"]
+    tokens = np.asarray(out["output_tokens_per_s"], dtype=float)
+    with np.errstate(all="ignore"):
+        load = power_at_load(busy, cols, idle_w, tokens)
+    keep = np.asarray(out["saturated"], dtype=bool) | ~(tokens > 0)
+    for name, values in (("power_total_w", load["power_total_w"]), ("power_per_gpu_w", load["power_per_gpu_w"]),
+                         ("energy_per_output_token_j", load["energy_per_output_token_j"]),
+                         ("output_tokens_per_s_per_w", load["output_tokens_per_s_per_w"]),
+                         *((f"energy_{k}_j_per_token", v) for k, v in load["causes"].items())):
+        frame[name] = np.where(keep, frame[name].to_numpy(float), values)
+    frame["heat_btu_per_hr"] = frame["power_total_w"] * BTU_PER_HR_PER_W
+    frame["kwh_per_million_output_tokens"] = kwh_per_million_tokens(frame["energy_per_output_token_j"])
+    frame["node_power_w"] = node_power_column(frame, cat)
 
 
 def _table(frame: Any, grid: list[tuple[str, str, str]], smallest: list[int | None], batch_size: int | None,

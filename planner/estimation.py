@@ -276,7 +276,7 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
     frame["heat_btu_per_hr"] = frame["power_total_w"] * BTU_PER_HR_PER_W
     frame["kwh_per_million_output_tokens"] = kwh_per_million_tokens(frame["energy_per_output_token_j"])
     frame["output_tokens_per_s_per_w"] = frame["output_tokens_per_s"] / frame["power_total_w"]
-    frame["node_power_w"] = _node_power_column(frame, cat)
+    frame["node_power_w"] = node_power_column(frame, cat)
     frame["prefix_cache_hit_rate"] = hit
     if "expected_tokens_per_step" not in frame:  # as Estimate: 1 token per step without speculative decoding
         frame["expected_tokens_per_step"] = np.where(problem != "", np.nan, 1.0)
@@ -336,7 +336,7 @@ def _expected_error_columns(frame: Any, cat: Catalog) -> None:
             frame[f"expected_error_{k}_{part}"] = values[codes.reshape(-1)] if len(uniq) else values[:0]
 
 
-def _node_power_column(frame: Any, cat: Catalog) -> np.ndarray:
+def node_power_column(frame: Any, cat: Catalog) -> np.ndarray:
     """node_power_w per row (one lookup per distinct GPU); NaN where the row was not evaluated."""
     gpus = frame["gpu"].astype(str).to_numpy()
     power = frame["power_per_gpu_w"].to_numpy(dtype=float)
@@ -563,31 +563,52 @@ def _under_load(cols: dict[str, np.ndarray], x: dict[str, Any], at_c: dict[str, 
     return {**out, **_power_at_load(cols, x1, at_c, float(out["batch_size"]), rate * n_out, cat, speculative)}
 
 
+def busy_batch(in_flight: Any, cap: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Share of time a replica with ``in_flight`` sequences on average (Poisson arrivals, below its
+    concurrency ``cap``) has at least one in flight, 1 - exp(-in_flight) (the M/G/infinity
+    probability), and its mean batch while busy (at least 1, at most the cap)."""
+    b = np.asarray(in_flight, dtype=float)
+    busy = -np.expm1(-np.maximum(b, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        batch = np.where(busy > 0, b / busy, 1.0)
+    return busy, np.clip(batch, 1.0, np.asarray(cap, dtype=float))
+
+
+def power_at_load(busy: Any, at_busy: Mapping[str, Any], idle_total_w: Any, tokens_per_s: Any) -> dict[str, Any]:
+    """Power and energy per output token of a replica busy a share ``busy`` of the time at the core's
+    figures ``at_busy`` (power_total_w, power_per_gpu_w, energy_per_output_token_j and its causes
+    energy_<cause>_j_per_token) and idle otherwise, serving ``tokens_per_s``: the idle periods add to
+    the ``static`` cause, so the causes still sum to the total. Vectorized."""
+    busy = np.asarray(busy, dtype=float)
+    busy_w = np.asarray(at_busy["power_total_w"], dtype=float)
+    gpus = busy_w / np.asarray(at_busy["power_per_gpu_w"], dtype=float)
+    total = busy * busy_w + (1.0 - busy) * np.asarray(idle_total_w, dtype=float)
+    tokens = np.asarray(tokens_per_s, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        energy = np.where(tokens > 0, total / tokens, np.inf)
+        share = busy * busy_w / tokens / np.asarray(at_busy["energy_per_output_token_j"], dtype=float)
+        causes = {k: np.asarray(at_busy[f"energy_{k}_j_per_token"], dtype=float) * share for k in BREAKDOWN}
+        causes["static"] = causes["static"] + (1.0 - busy) * np.asarray(idle_total_w, dtype=float) / tokens
+        return {"power_total_w": total, "power_per_gpu_w": total / gpus, "energy_per_output_token_j": energy,
+                "causes": causes, "output_tokens_per_s_per_w": tokens / total}
+
+
 def _power_at_load(cols: dict[str, np.ndarray], x1: dict[str, Any], at_c: dict[str, np.ndarray], in_flight: float,
                    tokens_per_s: float, cat: Catalog, speculative: tuple[Any, Any]) -> dict[str, Any]:
-    """Power and energy per token of a replica serving Poisson arrivals with ``in_flight`` sequences on
-    average: busy (at least one sequence in flight) a share 1 - exp(-in_flight) of the time, the
-    M/G/infinity probability below the concurrency cap, at the core's draw for the mean batch while busy,
-    and at idle otherwise. The energy breakdown adds the idle periods to ``static``."""
-    busy = -math.expm1(-in_flight) if in_flight > 0 else 0.0
-    batch = float(np.clip(in_flight / busy if busy > 0 else 1.0, 1.0, float(at_c["batch_size"][0])))
-    xb = {**x1, "batch_size": np.array([batch])}
+    """Power and energy per token of one replica serving Poisson arrivals with ``in_flight`` sequences
+    on average (busy_batch, power_at_load), as Estimate fields."""
+    busy, batch = busy_batch(np.array([in_flight]), at_c["batch_size"])
     with np.errstate(all="ignore"):
-        rb = {k: v[0] for k, v in estimate_speculative(xb, *speculative).items()}
-    gpus = float(rb["power_total_w"]) / float(rb["power_per_gpu_w"])
+        rb = estimate_speculative({**x1, "batch_size": batch}, *speculative)
+    gpus = float(rb["power_total_w"][0] / rb["power_per_gpu_w"][0])
     idle_w = cat.gpu(str(cols["gpu"][0])).idle_w * gpus
-    busy_w = float(rb["power_total_w"])
-    total_w = busy * busy_w + (1.0 - busy) * idle_w
+    out = power_at_load(busy, rb, np.array([idle_w]), np.array([tokens_per_s]))
     if tokens_per_s <= 0:
-        return {"power_total_w": total_w, "power_per_gpu_w": total_w / gpus}
-    e_busy = float(rb["energy_per_output_token_j"])
-    share = busy * busy_w / tokens_per_s / e_busy if e_busy > 0 else 0.0  # busy energy per token / e_busy
-    cause = {k: float(rb[f"energy_{k}_j_per_token"]) * share for k in BREAKDOWN}
-    cause["static"] += (1.0 - busy) * idle_w / tokens_per_s
-    energy = total_w / tokens_per_s
-    return {"power_total_w": total_w, "power_per_gpu_w": total_w / gpus, "energy_per_output_token_j": energy,
-            "energy_breakdown_j_per_token": cause, "kwh_per_million_output_tokens": kwh_per_million_tokens(energy),
-            "output_tokens_per_s_per_w": tokens_per_s / total_w}
+        return {k: float(out[k][0]) for k in ("power_total_w", "power_per_gpu_w")}
+    energy = float(out["energy_per_output_token_j"][0])
+    return {**{k: float(out[k][0]) for k in ("power_total_w", "power_per_gpu_w", "output_tokens_per_s_per_w")},
+            "energy_per_output_token_j": energy, "kwh_per_million_output_tokens": kwh_per_million_tokens(energy),
+            "energy_breakdown_j_per_token": {k: float(v[0]) for k, v in out["causes"].items()}}
 
 
 def _warnings(r: Mapping[str, Any], tdp_w: float, limit_w: float | None, batch_size: int | None,

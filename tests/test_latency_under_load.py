@@ -164,3 +164,17 @@ def test_candidates_carry_the_load_model():
     rows = np.arange(len(c["workload"]))
     assert np.allclose(ttft_from_candidates(c, rows, c["capacity_rps"], 0.95), c["ttft_p95_s"], rtol=1e-12)
     assert np.all(ttft_from_candidates(c, rows, 0.5 * c["capacity_rps"], 0.95) <= c["ttft_p95_s"])
+
+
+def test_compare_under_load_reports_the_estimates_power():
+    """planner compare under an arrival rate gives the power and energy planner.estimate gives there."""
+    from planner.comparison import compare
+
+    rate = 0.3 * est(1.0).requests_per_s
+    e = estimate("llama-3.1-8b", "h100-sxm", arrival_requests_per_s=rate, input_tokens=256, output_tokens=256)
+    row = compare(models=["llama-3.1-8b"], gpus=["h100-sxm"], precisions=["bf16"], input_tokens=256,
+                  output_tokens=256, arrival_requests_per_s=rate).iloc[0]
+    assert row["power_total_w"] == pytest.approx(e.power_total_w, rel=1e-9)
+    assert row["energy_per_output_token_j"] == pytest.approx(e.energy_per_output_token_j, rel=1e-9)
+    assert row["energy_static_j_per_token"] == pytest.approx(e.energy_breakdown_j_per_token["static"], rel=1e-9)
+    assert row["power_total_w"] < est(None).power_total_w
