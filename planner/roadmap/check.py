@@ -36,7 +36,7 @@ from planner.problem.limits import INVENTORY, limits_of
 from planner.problem.model import Problem
 from planner.roadmap.candidates import _cloud_gpu
 from planner.roadmap.problem import CloudOption, Period, Roadmap, resolve_roadmap
-from planner.roadmap.program import HORIZON_FAMILIES, initial_racks
+from planner.roadmap.program import HORIZON_FAMILIES, initial_racks, racks_standing_just_in_time
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Deployment, Plan, RoadmapPeriod, ServerGroup
 from planner.units import HOURS_PER_YEAR
@@ -260,11 +260,11 @@ def _site_lines(period: Period, p: RoadmapPeriod, stale: bool) -> Lines:
 def cost_lines(r: Roadmap, periods: list[RoadmapPeriod]) -> Lines:
     """Capex (servers at the period's prices, racks built), rentals and resale recomputed per period."""
     out: Lines = []
-    standing = initial_racks(r)
-    for period, p in zip(r.periods, periods, strict=True):
+    before = initial_racks(r)
+    standing = racks_standing_just_in_time(before, [p.totals.racks for p in periods])
+    for period, p, now in zip(r.periods, periods, standing, strict=True):
         prob, t = period.problem, p.totals
-        built = max(standing, t.racks) - standing
-        standing += built
+        built, before = now - before, now
         want = {
             "capex_usd": sum(n * prob.gpu(g).server_hardware_usd for g, n in p.purchases.items()
                              if g in prob.gpus_by_id) + prob.money.rack_usd * built,

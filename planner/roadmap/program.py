@@ -44,6 +44,7 @@ from planner.optimize.program import (
     add_rack_packing_constraints,
     add_server_constraints,
     add_variables,
+    int_value,
     new_var,
 )
 from planner.problem.limits import BUDGET, INVENTORY, RACKS, SITE_POWER, Limit, LimitFamily, limits_of
@@ -201,6 +202,38 @@ def add_rack_build(rm: RoadmapModel) -> None:
         rm.racks_built[t] = b
         rm.expr[f"racks_built:{t}"] = b - before
         before = b
+
+
+def racks_standing_just_in_time(initial: int, racks_used: list[int]) -> list[int]:
+    """Racks standing per period when each rack is built in the first period whose fleet packs into it and
+    none is taken down: ``initial`` (the owned fleet's) raised to the most racks any period so far uses."""
+    out, standing = [], initial
+    for used in racks_used:
+        standing = max(standing, used)
+        out.append(standing)
+    return out
+
+
+def derive_racks(rm: RoadmapModel) -> None:
+    """After a solve: each pool's racks the fewest that hold its servers, racks standing built just in time.
+
+    The solver leaves both free within the optimum: a rack already standing costs nothing more to fill, and
+    with no discount a rack built a period early costs the same (two HiGHS versions return different ones).
+    Neither is ever strictly better: rack_usd is the same in every period and the discount factors never rise
+    (finance.discount_rate_per_year >= 0), so the discounted rack capex, sum over t of d_t x rack_usd x
+    (b_t - b_(t-1)), is non-decreasing in every b_t; the budget counts b_T - b_0; no other term reads them.
+    So the fewest racks (planner.optimize.ties.derive_the_rest's rule) built just in time are optimal, and the
+    plan, check and what-ifs read the same figures whatever optimum the solver returned."""
+    used = []
+    for view in rm.onsite:
+        site = view.problem.site
+        for s in view.problem.pools:
+            servers = int_value(view.servers[s.key])
+            racks = math.ceil(servers / site.servers_per_rack(s.gpu, s.power_limit_w)) if servers > 0 else 0
+            view.racks[s.key].varValue = float(racks)
+        used.append(sum(int_value(v) for v in view.racks.values()))
+    for t, standing in enumerate(racks_standing_just_in_time(initial_racks(rm.roadmap), used)):
+        rm.racks_built[t].varValue = float(standing)
 
 
 def _book_share(rm: RoadmapModel, ordered: int) -> float:

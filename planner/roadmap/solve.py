@@ -17,7 +17,7 @@ from planner.optimize.solve import _no_candidate_lines
 from planner.roadmap.candidates import CandidateCache, period_candidates
 from planner.roadmap.plan import TIES, build_roadmap_plan
 from planner.roadmap.problem import Roadmap, resolve_roadmap
-from planner.roadmap.program import RoadmapModel, build_roadmap_program, shortfalls
+from planner.roadmap.program import RoadmapModel, build_roadmap_program, derive_racks, shortfalls
 from planner.roadmap.whatif import Solve, period_what_ifs
 from planner.scenario.load import LoadedScenario
 from planner.schemas.plan import Plan
@@ -47,6 +47,7 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     if status == "no_solution":
         raise SolverLimitError(f"the solver stopped ({raw}) before finding any roadmap, which is not a proof that "
                                "none exists", fix=f"raise --time-limit (now {time_limit_s:g} s)")
+    derive_racks(rm)  # the fewest racks, built just in time: the plan does not depend on the solver's tie
     solved = SolveResult(rm.fleets[0], status, first.solver_name, first.solver_version, raw, gap, elapsed,
                          time_limit_s,
                          ties=TIES)

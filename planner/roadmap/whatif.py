@@ -24,7 +24,7 @@ from planner.optimize.program import quantity, value
 from planner.problem.limits import RACKS, SITE_POWER, LimitFamily, is_binding, limits_of
 from planner.problem.model import SiteLimits
 from planner.roadmap.problem import Roadmap
-from planner.roadmap.program import RoadmapModel, build_roadmap_program
+from planner.roadmap.program import RoadmapModel, build_roadmap_program, derive_racks
 from planner.units import W_PER_KW
 
 RELAX_SHARE = 0.10
@@ -113,6 +113,7 @@ def period_what_ifs(roadmap: Roadmap, cands: list[Candidates], solved: RoadmapMo
             out.append(PeriodWhatIf(name, label, step, None, None, unit,
                                     f"{step}: the re-solve proved no optimum ({status})"))
             continue
+        derive_racks(rm)  # as the roadmap's own solve: the racks limit binds by the racks the fleet needs
         delta = value(rm.expr["objective"]) - z
         later = first_binding(rm, family)
         binds = _binds(roadmap, family, t, later)
