@@ -56,15 +56,23 @@ class FleetModel:
     def gpus(self) -> dict[str, GpuOption]:
         return self.problem.gpus_by_id
 
+    _rows: dict[tuple[str, str | None], list[int]] = field(default_factory=dict, repr=False, compare=False)
+    """rows_of's answers (the table does not change; building a program asks each several times)."""
+
     def rows_of(self, workload: str, side: str | None = None) -> list[int]:
         """The workload's candidate rows; with ``side`` ("prefill" or "decode"), its aggregated rows and
         those of that disaggregated role only."""
-        c = self.cand.columns["workload"]
-        idx = [i for i in range(len(self.cand)) if c[i] == workload]
-        if side is None or "role" not in self.cand.columns:
-            return idx
-        role = self.cand.columns["role"]
-        return [i for i in idx if role[i] in ("aggregated", side)]
+        key = (workload, side if "role" in self.cand.columns else None)
+        if key not in self._rows:
+            if not self._rows:
+                for i, w in enumerate(self.cand.columns["workload"].tolist()):
+                    self._rows.setdefault((w, None), []).append(i)
+            idx = self._rows.get((workload, None), [])
+            if key[1] is not None:
+                role = self.cand.columns["role"]
+                idx = [i for i in idx if role[i] in ("aggregated", side)]
+            self._rows[key] = idx
+        return list(self._rows[key])
 
 
 def new_var(prob: pulp.LpProblem, name: str, low: float | None = 0, up: float | None = None,
@@ -104,7 +112,14 @@ def power_limits_w(cand: Candidates) -> np.ndarray:
 def gpus_in_use(m: FleetModel, pool: str) -> Any:
     """GPUs the replicas of one server pool use (``pool``: a ServerPool.key)."""
     c, pools = m.cand.columns, server_pools(m.cand)
-    return pulp.lpSum(int(c["num_gpus"][i]) * m.replicas[i] for i in range(len(m.cand)) if pools[i] == pool)
+    return terms((m.replicas[i], int(c["num_gpus"][i])) for i in np.flatnonzero(pools == pool).tolist())
+
+
+def terms(pairs: Any) -> pulp.LpAffineExpression:
+    """The sum of coefficient x variable over (variable, coefficient) pairs of distinct variables: the
+    expression ``pulp.lpSum(c * v for v, c in pairs)`` builds, term for term (a zero coefficient leaves its
+    variable out, as PuLP's product does), without the temporary expression per term."""
+    return pulp.LpAffineExpression([(v, c) for v, c in pairs if c != 0])
 
 
 def gpus_bought(m: FleetModel, gpu: str) -> Any:
@@ -124,10 +139,10 @@ def capacity_after_spares_expr(m: FleetModel, workload: str, side: str = "prefil
     c = m.cand.columns
     w = m.problem.workload(workload)
     idx = m.rows_of(workload, side)
-    total = pulp.lpSum(float(c["capacity_rps"][i]) * m.replicas[i] for i in idx)
+    total = terms((m.replicas[i], float(c["capacity_rps"][i])) for i in idx)
     if w.redundancy == 0:
         return total
-    return total - pulp.lpSum(w.spare_requests_per_s(float(c["capacity_rps"][i])) * m.used[i] for i in idx)
+    return total - terms((m.used[i], w.spare_requests_per_s(float(c["capacity_rps"][i]))) for i in idx)
 
 
 def quantity(m: FleetModel, name: str) -> Any:
@@ -177,11 +192,11 @@ def add_demand_constraints(m: FleetModel, elastic: Elastic) -> None:
         short = m.slacks[lim.name][0] if lim.name in m.slacks else 0
         suffix = "" if side == "prefill" else "decode_"
         # traffic the capacity slack drops is not routed either
-        m.prob += (pulp.lpSum(m.routed[i] for i in idx) + short * w.peak_requests_per_s / lim.bound
+        m.prob += (terms((m.routed[i], 1) for i in idx) + short * w.peak_requests_per_s / lim.bound
                    == w.peak_requests_per_s, f"route_{suffix}{w.name}")
         if w.redundancy > 0:
             # N+k is well defined for a homogeneous pool: a redundant workload runs one configuration
-            m.prob += (pulp.lpSum(m.used[i] for i in idx) <= 1, f"one_pool_{suffix}{w.name}")
+            m.prob += (terms((m.used[i], 1) for i in idx) <= 1, f"one_pool_{suffix}{w.name}")
         if side == "decode":
             continue  # the rows' own constraints are written once, with the prompt side
         for i in m.rows_of(w.name):
@@ -219,16 +234,16 @@ def add_cost_expressions(m: FleetModel) -> None:
     """Power, energy, money and carbon as linear expressions of the decisions."""
     c, p = m.cand.columns, m.problem
     peak_terms, avg_terms = [], []
-    for i in range(len(m.cand)):
-        base, slope = float(c["power_base_w"][i]), float(c["power_slope_w_per_rps"][i])
-        ratio = p.workload(str(c["workload"][i])).average_to_peak
-        peak_terms.append(base * m.replicas[i] + slope * m.routed[i])
-        avg_terms.append(base * m.replicas[i] + slope * ratio * m.routed[i])
+    for i, (w, base, slope) in enumerate(zip(c["workload"].tolist(), c["power_base_w"].tolist(),
+                                             c["power_slope_w_per_rps"].tolist(), strict=True)):
+        ratio = p.workload(str(w)).average_to_peak
+        peak_terms += ((m.replicas[i], float(base)), (m.routed[i], float(slope)))
+        avg_terms += ((m.replicas[i], float(base)), (m.routed[i], float(slope) * ratio))
     idle_spare = pulp.lpSum(s.gpu.spare_gpu_w * (s.gpu.gpus_per_server * m.servers[s.key] - gpus_in_use(m, s.key))
                             for s in p.pools)
     e = m.expr
-    e["it_power_max_w"] = pulp.lpSum(peak_terms) + idle_spare
-    e["it_power_avg_w"] = pulp.lpSum(avg_terms) + idle_spare
+    e["it_power_max_w"] = terms(peak_terms) + idle_spare
+    e["it_power_avg_w"] = terms(avg_terms) + idle_spare
     # nameplate at each pool's power limit (ServerPool.server_max_power_w: the limit is a hard cap)
     e["it_power_nameplate_w"] = pulp.lpSum(s.server_max_power_w * m.servers[s.key] for s in p.pools)
     e["gpus"] = pulp.lpSum(s.gpu.gpus_per_server * m.servers[s.key] for s in p.pools)
