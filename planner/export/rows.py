@@ -7,6 +7,7 @@ plan builder uses (planner.export.launch.launch_for).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from planner.errors import PlanFileError
@@ -18,6 +19,15 @@ if TYPE_CHECKING:
     from planner.catalog.loader import Catalog
 
 Row = tuple[str, Deployment, Launch]
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,253}")
+"""A config file's name: one path component, also a valid ConfigMap key (Kubernetes: [-._a-zA-Z0-9]+)."""
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+"""An environment variable name as POSIX shells accept it."""
+_RESOURCE = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")
+"""A Kubernetes extended resource name (vendor domain / name), e.g. nvidia.com/gpu."""
+_CONTROL = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+"""Control and bidirectional-override characters: they would break or disguise a script's comment line."""
 
 
 def gpus_per_server(plan: Plan) -> dict[str, int]:
@@ -37,11 +47,52 @@ def _derived(i: int, d: Deployment, plan: Plan, catalog: Catalog | None, file: s
     return launch_for(d, catalog.model(d.model), catalog.gpu(d.gpu), per_server, draft)
 
 
+def _launch_problem(d: Deployment, launch: Launch) -> tuple[str, str] | None:
+    """(key under the deployment, what is wrong) of a launch spec a script or manifest cannot carry."""
+    names = [("launch.visible_devices_env", launch.visible_devices_env)]
+    names += [(f"launch.env.{k}", k) for k in sorted(launch.env)]
+    paths = [f.path for f in launch.config_files]
+    checks = [
+        (d.replicas < 1, "replicas", f"must be at least 1, got {d.replicas}"),
+        (launch.gpus_per_replica < 1, "launch.gpus_per_replica", f"must be at least 1, got {launch.gpus_per_replica}"),
+        (launch.nodes_per_replica < 1 or launch.gpus_per_replica % launch.nodes_per_replica != 0,
+         "launch.nodes_per_replica", f"{launch.nodes_per_replica} servers cannot split "
+         f"{launch.gpus_per_replica} GPUs evenly"),
+        (not launch.argv, "launch.argv", "no command to run (the list is empty)"),
+        (launch.nodes_per_replica > 1 and not launch.worker_argv, "launch.worker_argv",
+         "is empty, but a replica spans servers"),
+        (not _RESOURCE.fullmatch(launch.gpu_resource), "launch.gpu_resource",
+         f"{launch.gpu_resource!r} is not a Kubernetes resource name (nvidia.com/gpu, amd.com/gpu)"),
+        *[(not _ENV_NAME.fullmatch(n), key, f"{n!r} is not an environment variable name") for key, n in names],
+        *[(not _FILE_NAME.fullmatch(p) or p in (".", ".."), f"launch.config_files[{j}].path",
+           f"{p!r} is not a plain file name (letters, digits, '.', '_', '-'; no folders)")
+          for j, p in enumerate(paths)],
+        *[(paths.count(p) > 1, f"launch.config_files[{j}].path", f"{p!r} is given twice") for j, p in enumerate(paths)],
+        *[(bool(_CONTROL.search(text)), key, f"{text[:80]!r} holds a control character")
+          for key, text in (("launch.engine", launch.engine), ("launch.model_id", launch.model_id))],
+    ]
+    return next(((key, why) for bad, key, why in checks if bad), None)
+
+
+def _checked(i: int, d: Deployment, launch: Launch, file: str) -> Launch:
+    problem = _launch_problem(d, launch)
+    if problem is not None:
+        raise PlanFileError(problem[1], file=file, key_path=f"deployments[{i}].{problem[0]}",
+                            fix="a plan written by `planner solve` never holds this: re-solve the scenario")
+    return launch
+
+
 def launch_rows(plan: Plan, catalog: Catalog | None, file: str) -> list[Row]:
-    """(name, deployment, launch spec) per deployment, in the plan's order."""
-    launches = [d.launch or _derived(i, d, plan, catalog, file) for i, d in enumerate(plan.deployments)]
+    """(name, deployment, launch spec) per deployment, in the plan's order; a launch spec no script or manifest
+    can carry (no command, GPUs that do not split over the servers, a file name with a folder) is an error."""
+    launches = [_checked(i, d, d.launch or _derived(i, d, plan, catalog, file), file)
+                for i, d in enumerate(plan.deployments)]
     return list(zip(deployment_names(plan.deployments), plan.deployments, launches, strict=True))
 
 
 def plan_title(plan: Plan, file: str) -> str:
+    """What the output runs; a roadmap's top-level deployments are its first period's, and the title says so."""
+    if plan.periods:
+        return (f"plan {plan.scenario.name}, period {plan.periods[0].label} (the first of {len(plan.periods)}; "
+                f"the later periods are not exported) ({file})")
     return f"plan {plan.scenario.name} ({file})"

@@ -57,7 +57,7 @@ check_replica() {  # check_replica REPLICA COUNT
 
 
 def _comment(text: str) -> str:
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text)
+    return re.sub("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]+", " ", text)
 
 
 def _quote(word: str) -> str:
@@ -118,7 +118,8 @@ def _start_lines(launch: Launch) -> list[str]:
 
 def _function(index: int, name: str, d: Deployment, launch: Launch, gpus_per_server: int) -> list[str]:
     head = [f"# {name}: workload {_comment(d.workload)}, {d.replicas} replicas of {launch.gpus_per_replica} "
-            f"{_comment(d.gpu)} GPUs ({launch.nodes_per_replica} server(s) each), {launch.engine}, {launch.model_id}"]
+            f"{_comment(d.gpu)} GPUs ({launch.nodes_per_replica} server(s) each), {_comment(launch.engine)}, "
+             f"{_comment(launch.model_id)}"]
     head += [f"#   note: {_comment(n)}" for n in launch.notes]
     body = [f"replica_{index}() {{", '  local replica="${1:-}" rank="${2:-0}"',
             *_placement_lines(d, launch, gpus_per_server), *_power_lines(launch),
