@@ -18,6 +18,7 @@ from markupsafe import Markup
 from planner.errors import InputError
 from planner.paths import templates_dir
 from planner.report import markdown
+from planner.report.bytecode_cache import template_cache
 from planner.report.comment import render_comment
 from planner.report.specs import deployment_specs
 from planner.report.view import build_charts, build_view
@@ -37,14 +38,17 @@ def _markdown_env() -> jinja2.Environment:
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["table"] = markdown.pipe_table
     env.filters["code"] = markdown.code_block
+    env.bytecode_cache = template_cache(env)
     return env
 
 
 @lru_cache(maxsize=1)
 def _html_env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=True,
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.bytecode_cache = template_cache(env)
+    return env
 
 
 def render_markdown(plan: Plan) -> str:

@@ -1,0 +1,96 @@
+"""A per-user cache of the compiled report templates, so a cold `planner solve` does not compile
+the same Jinja templates again (some 30 ms of CPU on a 2-core machine).
+
+Where: ``$PLANNER_CACHE_DIR`` or ``$XDG_CACHE_HOME/planner`` or ``~/.cache/planner``, in a folder named
+after the Jinja version (code compiled by one Jinja is never run by another; Jinja's own magic
+number adds the Python version, and each entry holds its template source's checksum, so an edited
+template is compiled again). Entries are named after the environment's settings too, as the same
+template compiles to different code with and without autoescaping or trimmed blocks. A cache that
+cannot be used (no home, a read-only or foreign folder, a damaged file) is silently no cache: the
+report's bytes never depend on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+import jinja2
+from jinja2.bccache import Bucket
+
+CACHE_ENV_VAR = "PLANNER_CACHE_DIR"
+"""Set to a folder to move the cache there; set to an empty string to use no cache."""
+
+
+def cache_root() -> Path | None:
+    """The user's planner cache folder (not created here), or None when caching is turned off."""
+    chosen = os.environ.get(CACHE_ENV_VAR)
+    if chosen is not None:
+        return Path(chosen) if chosen.strip() else None
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg.strip() and Path(xdg).is_absolute():  # the XDG spec: a relative path is to be ignored
+        return Path(xdg) / "planner"
+    try:
+        return Path.home() / ".cache" / "planner"
+    except (RuntimeError, KeyError):  # no home directory to be found
+        return None
+
+
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's file cache (atomic writes: a temporary file renamed into place) that treats any
+    failure to read or write an entry as a miss."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged or truncated entry: compile as if there were none
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):  # read-only, full or vanished folder: the next run compiles again
+            super().dump_bytecode(bucket)
+
+
+def _private_folder(folder: Path) -> bool:
+    """Create ``folder`` (mode 0700) and check it is this user's and writable by no one else: the
+    cache holds code that is run, so a folder another user can write to is not used."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = folder.stat()
+    except OSError:
+        return False
+    own = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISDIR(st.st_mode) and own and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+_COMPILE_SETTINGS = ("block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
+                     "comment_start_string", "comment_end_string", "line_statement_prefix", "line_comment_prefix",
+                     "trim_blocks", "lstrip_blocks", "newline_sequence", "keep_trailing_newline", "optimized",
+                     "autoescape", "finalize", "undefined", "extensions")
+
+
+def _settings_key(env: jinja2.Environment) -> str:
+    """A digest of the settings that change the code a template compiles to (escaping, whitespace
+    control, finalize, delimiters), so an environment whose settings change never runs old code."""
+    import hashlib
+
+    def shown(value: object) -> str:  # names, not reprs holding an object's address
+        if isinstance(value, dict):
+            return ",".join(sorted(value))
+        return getattr(value, "__qualname__", None) or repr(value)
+
+    text = "|".join(f"{name}={shown(getattr(env, name, None))}" for name in _COMPILE_SETTINGS)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def template_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
+    """The bytecode cache for templates compiled by ``env``, or None when there is none."""
+    root = cache_root()
+    if root is None:
+        return None
+    folder = root / f"jinja2-{jinja2.__version__}"
+    if not _private_folder(folder):
+        return None
+    return _QuietCache(str(folder), f"{_settings_key(env)}-%s.cache")
