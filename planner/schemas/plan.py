@@ -41,7 +41,9 @@ Status = Literal["optimal", "feasible", "infeasible"]
 class PlanModel(BaseModel):
     # Unknown keys are refused (a reader of a newer minor version drops them first: plan.io); a plan
     # never holds NaN or infinity (dump_json refuses to write them), so a file that does was tampered with.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # docstrings: schemas/docs.py
+    # defer_build: built when first used, as StrictModel (planner/schemas/base.py) says why
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              defer_build=True)  # docstrings: schemas/docs.py
 
 
 # -- value types ------------------------------------------------------------------------------------
