@@ -112,6 +112,31 @@ class CompareSpec(StrictModel):
             raise ValueError("a batch is from 1 to 100,000 sequences, or `max`")
         return v
 
+    @field_validator("engine")
+    @classmethod
+    def _an_engine(cls, v: str) -> str:
+        from planner.core.constants import ENGINES
+        from planner.errors import InputError
+
+        try:
+            if not v.strip():
+                raise InputError("empty")
+            canonical_engine(v)
+        except InputError:  # checked here so the message names the file and the key
+            raise ValueError(f"not a serving engine (use one of {', '.join(ENGINES)})") from None
+        return v
+
+    @field_validator("sort_by")
+    @classmethod
+    def _a_column(cls, v: str | None) -> str | None:
+        if v is not None and v not in COLUMNS:
+            import difflib
+
+            close = difflib.get_close_matches(v, COLUMNS, n=1)
+            raise ValueError("not a column of the table ("
+                             + (f"did you mean {close[0]}?" if close else f"use one of {', '.join(COLUMNS)}") + ")")
+        return v
+
 
 def load_compare_file(path: str | Path) -> Any:
     """A compare file read with safe_load and validated strictly (errors name file, key path and fix)."""
