@@ -13,6 +13,7 @@ import yaml
 from planner.calibration.coefficients import calibration_yaml, load_calibration
 from planner.calibration.fit import fit_calibration, fit_weights
 from planner.calibration.measurements import load_measurements
+from planner.catalog.engines import load_engines
 from planner.cli.main import main
 from planner.core.constants import COEFFICIENTS
 from planner.errors import InputError
@@ -73,7 +74,10 @@ def test_fit_weight_column_excludes_rows(tmp_path, catalog):
     df.to_csv(path, index=False)
     m = load_measurements(path, catalog)
     assert int((fit_weights(m) > 0).sum()) == 29
-    assert fit_calibration(m, catalog).calibration.per_engine == {}  # no fitted TRT-LLM rows left
+    # no fitted TRT-LLM rows left: TRT-LLM rows take their engine profile's overhead priors, not vLLM's fit
+    trt = load_engines()["trt-llm"]
+    assert fit_calibration(m, catalog).calibration.per_engine == {
+        "trt-llm": {"step_overhead_s": trt.step_overhead_s.value, "seq_overhead_s": trt.seq_overhead_s.value}}
 
 
 def test_calibrate_cli_writes_the_file_atomically(tmp_path, capsys, monkeypatch):

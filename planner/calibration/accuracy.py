@@ -27,12 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from planner.calibration.fit import fit_calibration, fit_weights, predict
+from planner.calibration.fit import fit_calibration, fit_weights, measured_inputs, predict
 from planner.calibration.measurements import Measurements, measured_targets, to_configs, wall_power
-from planner.catalog.engines import load_engines
 from planner.catalog.loader import Catalog
 from planner.core.constants import COEFFICIENTS
-from planner.core.inputs import build_inputs
 from planner.errors import CalibrationError
 from planner.schemas.calibration import Calibration
 
@@ -194,7 +192,7 @@ class _Prepared:
 def _prepare(m: Measurements, catalog: Catalog) -> _Prepared:
     cols = to_configs(m)
     # coefficients replaced per use; each engine's scheduler defaults (catalogs/engines.yaml) per row
-    x, problem = build_inputs(cols, catalog, Calibration(), engines=load_engines())
+    x, problem = measured_inputs(cols, catalog)
     bad = problem != ""
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

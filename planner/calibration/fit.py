@@ -67,6 +67,15 @@ def predict(x: dict[str, Any],
         return estimate_arrays(x)
 
 
+def measured_inputs(cols: dict[str, np.ndarray], catalog: Catalog) -> tuple[dict[str, Any], np.ndarray]:
+    """The core's inputs of measured runs (coefficients replaced per use; each engine's scheduler defaults,
+    catalogs/engines.yaml, per row), with the rows measured under static batching marked as such."""
+    x, problem = build_inputs(cols, catalog, Calibration(), engines=load_engines())
+    if "static_batching" in cols:
+        x["static_batching"] = np.asarray(cols["static_batching"], dtype=float)
+    return x, problem
+
+
 ENGINE_COEFFICIENTS = ("eta_compute", "step_overhead_s", "seq_overhead_s", "quantized_bw_factor")
 MIN_ROWS_PER_ENGINE = 6
 
@@ -74,7 +83,10 @@ Param = tuple[str, str | None]  # (coefficient, engine it is specific to, or Non
 
 
 def _coefficient_arrays(theta: np.ndarray, params: list[Param], engines: np.ndarray,
-                        base: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                        base: dict[str, np.ndarray],
+                        pinned: dict[str, dict[str, float]] | None = None) -> dict[str, np.ndarray]:
+    """Per-row coefficients: ``base``, the global ``theta`` values, then the engine-specific ones; the
+    ``pinned`` per-engine values (engines timed with their profile's priors) are not fitted."""
     coeffs = {k: v.copy() for k, v in base.items()}
     for value, (name, engine) in zip(theta, params, strict=True):
         if engine is None:
@@ -82,20 +94,27 @@ def _coefficient_arrays(theta: np.ndarray, params: list[Param], engines: np.ndar
     for value, (name, engine) in zip(theta, params, strict=True):
         if engine is not None:
             coeffs[name][engines == engine] = value
+    for engine, values in (pinned or {}).items():
+        for name, value in values.items():
+            coeffs[name][engines == engine] = value
     return coeffs
 
 
 def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray, wall: np.ndarray,
          params: list[Param], engines: np.ndarray, base: dict[str, np.ndarray],
-         start: np.ndarray | None = None) -> tuple[np.ndarray, float, list[int]]:
-    """Bounded fit; returns (coefficients, cost, indices of coefficients the data pushes past a bound)."""
+         start: np.ndarray | None = None, main_engine: str = DEFAULT_ENGINE,
+         pinned: dict[str, dict[str, float]] | None = None) -> tuple[np.ndarray, float, list[int]]:
+    """Bounded fit; returns (coefficients, cost, indices of coefficients the data pushes past a bound).
+    A coefficient's prior and range are the core's (planner.core.constants), or, for the per-step and
+    per-sequence overheads, those of the engine it describes (catalogs/engines.yaml; the global ones
+    describe ``main_engine``)."""
     from scipy.optimize import least_squares
 
     masks = {k: np.isfinite(targets[k]) & (targets[k] > 0) for k in FIT_METRICS}
     masks["power_total_w"] &= ~wall
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        pred = predict(x, _coefficient_arrays(theta, params, engines, base))
+        pred = predict(x, _coefficient_arrays(theta, params, engines, base, pinned))
         parts = []
         for k in FIT_METRICS:
             mk = masks[k]
@@ -107,10 +126,9 @@ def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
         parts.append(PRIOR_WEIGHT * (theta - prior_values) / (hi - lo))
         return np.concatenate(parts)
 
-    lo = np.array([COEFFICIENTS[k].low for k, _ in params])
-    hi = np.array([COEFFICIENTS[k].high for k, _ in params])
-    prior_values = np.array([COEFFICIENTS[k].value for k, _ in params])
-    prior = np.array([COEFFICIENTS[k].value for k, _ in params]) if start is None else start
+    lo, hi, prior_values = (np.array(v) for v in zip(*(_prior(k, e or main_engine) for k, e in params),
+                                                       strict=True))
+    prior = prior_values.copy() if start is None else start
     best = None
     # A few deterministic starts guard against local minima of the p-norm rooflines.
     for s in (prior, lo + 0.3 * (hi - lo), lo + 0.7 * (hi - lo)):
@@ -120,6 +138,30 @@ def _fit(x: dict[str, Any], targets: dict[str, np.ndarray], weights: np.ndarray,
             best = res
     assert best is not None
     return np.round(best.x, 6), float(best.cost), _pushed_past_bounds(residuals, best.x, lo, hi)
+
+
+ENGINE_PRIORS = ("step_overhead_s", "seq_overhead_s")
+"""Coefficients whose prior and range each engine profile states (catalogs/engines.yaml)."""
+
+
+def _prior(name: str, engine: str) -> tuple[float, float, float]:
+    """(low, high, prior) of a coefficient describing ``engine``: its profile's figure for the overheads
+    (an engine's own per-step and per-sequence costs), else the core's constant."""
+    profile = load_engines().get(engine)
+    if name in ENGINE_PRIORS and profile is not None:
+        fig = getattr(profile, name)
+        return fig.low, fig.high, fig.value
+    c = COEFFICIENTS[name]
+    return c.low, c.high, c.value
+
+
+def engine_prior_overheads(engines: set[str], main_engine: str) -> dict[str, dict[str, float]]:
+    """Per-engine overheads of the data's engines that have too few fitted rows for their own fit: the
+    engine profile's priors, so an engine is never timed with another engine's fitted overheads (a
+    Python scheduler's per-sequence cost is not a C++ runtime's)."""
+    profiles = load_engines()
+    return {e: {k: getattr(profiles[e], k).value for k in ENGINE_PRIORS}
+            for e in sorted(engines) if e != main_engine and e in profiles}
 
 
 NAN_LOG_RATIO = 5.0  # a row the core cannot evaluate counts as off by e^5 (~150x)
@@ -165,7 +207,7 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
     cols = to_configs(m)
     targets = measured_targets(m)
     # coefficients replaced per use; each engine's scheduler defaults (catalogs/engines.yaml) per row
-    x, problem = build_inputs(cols, catalog, Calibration(), engines=load_engines())
+    x, problem = measured_inputs(cols, catalog)
     bad = problem != ""
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -194,12 +236,15 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
     params: list[Param] = [(k, None) for k in COEFFICIENTS]
     params += [(k, e) for e in counts if e != main_engine and counts[e] >= MIN_ROWS_PER_ENGINE
                for k in ENGINE_COEFFICIENTS]
-    theta, cost, pushed = _fit(x, targets, weights, wall, params, engines, base)
+    fitted_engines = {e for _, e in params if e is not None}
+    pinned = engine_prior_overheads(set(engines) - fitted_engines, main_engine)
+    theta, cost, pushed = _fit(x, targets, weights, wall, params, engines, base, main_engine=main_engine,
+                               pinned=pinned)
     clamped = tuple(f"{params[i][0]}" + (f" ({params[i][1]})" if params[i][1] else "") for i in pushed)
     if clamped:
         provenance["clamped"] = ", ".join(clamped)
     glob = {k: float(v) for v, (k, e) in zip(theta, params, strict=True) if e is None}
-    per_engine: dict[str, dict[str, float]] = {}
+    per_engine = {e: dict(v) for e, v in pinned.items()}
     for v, (k, e) in zip(theta, params, strict=True):
         if e is not None:
             per_engine.setdefault(e, {})[k] = float(v)
@@ -209,7 +254,8 @@ def fit_calibration(m: Measurements, catalog: Catalog, *, per_gpu: bool = False,
     if per_gpu:
         engine_specific = {k for k, e in params if e is not None}
         per, gpu_clamped = _fit_per_gpu(m, x, targets, weights, wall, engines,
-                                        _coefficient_arrays(theta, params, engines, base), engine_specific)
+                                        _coefficient_arrays(theta, params, engines, base, pinned),
+                                        engine_specific | set(ENGINE_PRIORS))
         clamped += gpu_clamped
         if clamped:
             provenance["clamped"] = ", ".join(clamped)

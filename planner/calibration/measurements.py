@@ -501,6 +501,11 @@ def parallel_layout(m: Measurements) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return tp_out, dp, ep
 
 
+STATIC_BATCHING_SOURCES = ("TRTLLM_V09",)
+"""Sources measured with static batching: TensorRT-LLM v0.9 "Peak Throughput" (gptSessionBenchmark, B
+identical sequences prefilled together, then decoded; ../shared/data/README.md)."""
+
+
 def to_configs(m: Measurements) -> dict[str, np.ndarray]:
     """Configuration columns for the estimation core: one replica of the measured run, with its expert
     and attention data parallelism (parallel_layout)."""
@@ -514,6 +519,7 @@ def to_configs(m: Measurements) -> dict[str, np.ndarray]:
         "input_tokens": f["input_tokens"].to_numpy(dtype=float),
         "output_tokens": f["output_tokens"].to_numpy(dtype=float),
         "engine": f["engine"].to_numpy(dtype=str),
+        "static_batching": f["source_id"].isin(STATIC_BATCHING_SOURCES).to_numpy(dtype=float),
     }
 
 

@@ -42,11 +42,13 @@ COEFFICIENTS: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
     Constant("step_overhead_s", 1.5e-3, 0.2e-3, 6e-3, "s",
              "fixed per-step time outside GPU kernels (scheduler, launch, sampling) in vLLM-class engines; "
              "vLLM v1 blog (2025) reports CPU overhead of a few ms per step before CUDA graphs/async scheduling"),
-    Constant("seq_overhead_s", 20e-6, 0.0, 100e-6, "s",
-             "per-sequence per-step time not covered by the rooflines (sampling, per-sequence "
-             "attention setup and block tables, MoE token permutation, the front-end's detokenizing and "
-             "streaming); tens of microseconds per sequence in vLLM profiles; counted over the whole "
-             "replica, as vLLM's data-parallel ranks share one front-end process"),
+    Constant("seq_overhead_s", 50e-6, 0.0, 100e-6, "s",
+             "per-sequence per-step time not covered by the rooflines (scheduler bookkeeping, input "
+             "preparation, sampling, MoE token permutation, the front-end's detokenizing and streaming): "
+             "100 us per sequence in vLLM 0.5 ('when BS is 200, all this together can be 20ms', vllm issue "
+             "#6801), about half left after vLLM 0.6 moved output processing off the step (blog.vllm.ai "
+             "2024-09-05: 1.8-2.7x throughput); counted over the whole replica, as vLLM's data-parallel "
+             "ranks share one front-end process"),
     Constant("quantized_bw_factor", 0.80, 0.35, 1.00, "1",
              "bandwidth efficiency of sub-16-bit (fp8/int8/int4/fp4) weight streaming relative to "
              "16-bit: small-M quantized GEMMs also (de)quantize activations or weights per layer; "

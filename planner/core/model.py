@@ -425,6 +425,23 @@ def phase_flops(x: Arrays, n_prompt: np.ndarray, context: np.ndarray) -> Arrays:
             "decode_flops_per_token": gemm + attn * effective_context(context, x)}
 
 
+def static_batching(x: Arrays, c: Arrays, batch: Any, n_pf: Any, context: Any, eta: Any, inv: Arrays,
+                    decode_only: Arrays, tokens_per_s: Any, step_s: Any) -> tuple[Any, Any]:
+    """(throughput, ITL) with rows of ``static_batching`` > 0 run as a static batch (TensorRT-LLM v0.9
+    gptSessionBenchmark): the batch's B prompts are prefilled together in one pass, then the B sequences
+    decode n_out steps with no prompt beside them and no sequence admitted until all finish; the run's
+    output tokens over the prefill plus the n_out decode steps (at the mean context). Other rows keep the
+    continuous-batching figures."""
+    static = x.get("static_batching")
+    if static is None or not np.any(static > 0):
+        return tokens_per_s, step_s
+    prefill, _ = capped_step(x, c, token_step(x, c, np.zeros_like(batch), batch * n_pf, context, eta, inv))
+    run_s = prefill["step_s"] + x["output_tokens"] * decode_only["step_s"]
+    on = static > 0
+    return (np.where(on, batch * x["output_tokens"] / run_s, tokens_per_s),
+            np.where(on, decode_only["step_s"], step_s))
+
+
 def evaluate(x: Arrays, c: Arrays) -> Arrays:
     """Estimate every configuration in ``x`` with coefficients ``c``.
 
@@ -475,6 +492,8 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     extra = mixed["step_s"] - decode_only["step_s"]
     itl_p95 = np.maximum(step_s, decode_only["step_s"] + extra * np.clip(share / 0.05, 0.0, 1.0))
     itl_p99 = np.maximum(itl_p95, decode_only["step_s"] + extra * np.clip(share / 0.01, 0.0, 1.0))
+
+    tokens_per_s, step_s = static_batching(x, c, batch, n_pf, context, eta, inv, decode_only, tokens_per_s, step_s)
 
     # TTFT without queueing: the prompt goes through in chunks of the room beside the other
     # batch - 1 sequences' decodes (its own sequence does not decode yet), the last chunk at its size.
