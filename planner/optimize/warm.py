@@ -83,8 +83,9 @@ def start_values(m: FleetModel, replicas: Replicas) -> dict[str, float]:
     for var, family, lim in m.slacks.values():  # an elastic limit takes up what the plan exceeds it by
         q = value(quantity(m, lim.quantity))
         var.varValue = max(q - lim.bound if family.sense == "<=" else lim.bound - q, 0.0) / family.slack_unit
-    values = {v.name: float(v.varValue) for v in m.prob.variables() if v.varValue is not None}
-    for v in m.prob.variables():  # the solve, not the start, sets the model's values
+    variables = m.prob.variables()
+    values = {v.name: float(v.varValue) for v in variables if v.varValue is not None}
+    for v in variables:  # the solve, not the start, sets the model's values
         v.varValue = None
     return values
 
