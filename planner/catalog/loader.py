@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from planner.catalog.parsed_cache import parsed_yaml_cache
 from planner.errors import InputError, UnknownNameError
 from planner.io.files import read_yaml_and_bytes, validate_data
 from planner.paths import catalogs_dir
@@ -202,9 +203,10 @@ def load_catalog(extra_dirs: Iterable[str | Path] | None = None) -> Catalog:
     engines: dict[str, EngineProfile] = {}
     files: list[Path] = []
     contents: list[tuple[str, bytes]] = []
+    cache = parsed_yaml_cache()  # the same files parsed by an earlier command are not parsed again
     for folder in [catalogs_dir(), *_user_dirs(extra_dirs)]:
         for path in _catalog_files(folder):
-            data, raw = read_yaml_and_bytes(path)
+            data, raw = read_yaml_and_bytes(path, cache)
             if not isinstance(data, dict):
                 raise InputError("a catalog file must be a mapping with `gpus:` or `models:`", file=str(path),
                                  fix="see catalogs/gpus.yaml and catalogs/models.yaml for the format")

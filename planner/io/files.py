@@ -10,7 +10,7 @@ import stat
 import tempfile
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -150,8 +150,21 @@ def read_yaml(path: str | Path) -> Any:
     return read_yaml_and_bytes(path)[0]
 
 
-def read_yaml_and_bytes(path: str | Path) -> tuple[Any, bytes]:
-    """The parsed document and the bytes it was parsed from (read once: callers hash these bytes)."""
+class ParsedCache(Protocol):
+    """Where documents already parsed are kept by their bytes (planner.catalog.parsed_cache)."""
+
+    def get(self, path: Path, raw: bytes) -> tuple[bool, Any]:
+        """(True, the document ``raw`` parses to) when kept, else (False, None)."""
+
+    def put(self, path: Path, raw: bytes, data: Any) -> None:
+        """Keep ``data``, what ``raw`` (the bytes of ``path``) parsed to; never raises."""
+
+
+def read_yaml_and_bytes(path: str | Path, cache: ParsedCache | None = None) -> tuple[Any, bytes]:
+    """The parsed document and the bytes it was parsed from (read once: callers hash these bytes).
+
+    With a ``cache``, a document parsed before from the same bytes is taken from it; only documents
+    that parsed without a problem are kept, so every message about a bad file is the parser's."""
     p = Path(path)
     try:
         raw = read_bounded(p, MAX_YAML_BYTES)
@@ -159,7 +172,13 @@ def read_yaml_and_bytes(path: str | Path) -> tuple[Any, bytes]:
         raise InputError("file not found", file=str(p), fix="check the path") from None
     except IsADirectoryError:
         raise InputError("is a directory, expected a YAML file", file=str(p)) from None
-    return parse_yaml(raw, str(p)), raw
+    if cache is None:
+        return parse_yaml(raw, str(p)), raw
+    found, data = cache.get(p, raw)
+    if not found:
+        data = parse_yaml(raw, str(p))
+        cache.put(p, raw, data)
+    return data, raw
 
 
 def parse_yaml(text: str | bytes, file: str) -> Any:
