@@ -144,6 +144,10 @@ MAX_PLAN_LIST_ITEMS = 10_000
 """Longest list (a 1 MW plan has about 30 racks; 10,000 racks is a 300 MW site)."""
 MAX_PLAN_STRING_CHARS = 65_536
 """Longest text (the longest a scenario's YAML may hold: planner.io.files.MAX_YAML_SCALAR_CHARS)."""
+MAX_PLAN_NUMBER = 1e24
+"""Largest magnitude of a number in a plan. The largest a plan holds is a prefill's FLOPs, about 1e15 at 128k
+tokens (4e19 at 10M tokens of a 2T-parameter model); a 1 GW fleet's annual energy is 3e16 J. A larger number
+is an edit, and 10**400 or 1e308 would overflow the report's and check's arithmetic (float conversion, sums)."""
 
 
 def _read_text(path: Path) -> str:
@@ -211,6 +215,11 @@ def _check_values(data: Any, file: str) -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise PlanFileError(f"{value!r} is not a finite number", file=file, key_path=path or "(top level)",
                                 fix=f"a plan holds only finite numbers: it was edited or is corrupt; {_RESOLVE_FIX}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_PLAN_NUMBER:
+            shown = f"{value:.3g}" if isinstance(value, float) else f"a {len(str(abs(value)))}-digit integer"
+            raise PlanFileError(f"{shown} is larger than any figure a plan holds (at most {MAX_PLAN_NUMBER:g})",
+                                file=file, key_path=path or "(top level)",
+                                fix=f"it was edited or is corrupt; {_RESOLVE_FIX}")
         if isinstance(value, dict):
             stack += [(f"{path}.{str(k)[:60]}" if path else str(k)[:60], v) for k, v in reversed(value.items())]
         elif isinstance(value, list):
