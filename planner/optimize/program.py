@@ -58,6 +58,8 @@ class FleetModel:
 
     _rows: dict[tuple[str, str | None], list[int]] = field(default_factory=dict, repr=False, compare=False)
     """rows_of's answers (the table does not change; building a program asks each several times)."""
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Figures derived from the candidate table alone, kept for the program's life (the tie rule's ranks)."""
 
     def rows_of(self, workload: str, side: str | None = None) -> list[int]:
         """The workload's candidate rows; with ``side`` ("prefill" or "decode"), its aggregated rows and
@@ -200,10 +202,18 @@ def add_demand_constraints(m: FleetModel, elastic: Elastic) -> None:
         if side == "decode":
             continue  # the rows' own constraints are written once, with the prompt side
         for i in m.rows_of(w.name):
-            m.prob += (m.routed[i] <= float(c["capacity_rps"][i]) * m.replicas[i], f"load_{i:05d}")
+            m.prob += (at_most(m.routed[i], float(c["capacity_rps"][i]), m.replicas[i]), f"load_{i:05d}")
             if w.redundancy > 0:
-                m.prob += (m.replicas[i] <= m.replicas[i].upBound * m.used[i], f"used_{i:05d}")
-                m.prob += (m.replicas[i] >= w.min_replicas * m.used[i], f"spares_{i:05d}")
+                m.prob += (at_most(m.replicas[i], m.replicas[i].upBound, m.used[i]), f"used_{i:05d}")
+                m.prob += (at_most(m.replicas[i], w.min_replicas, m.used[i], pulp.LpConstraintGE), f"spares_{i:05d}")
+
+
+def at_most(x: pulp.LpVariable, a: float, y: pulp.LpVariable, sense: int = pulp.LpConstraintLE) -> pulp.LpConstraint:
+    """``x <= a * y`` (``x >= a * y`` with ``sense`` GE) as PuLP writes it, x - a y against 0, term for term,
+    without the three temporary expressions of the operators (the constant too: PuLP's 0 is an int when ``a`` is)."""
+    e = terms(((x, 1), (y, a * -1)))
+    e.constant = 0 + (0 * a if a != 0 else 0.0) * -1
+    return pulp.LpConstraint(e, sense)
 
 
 def add_server_constraints(m: FleetModel) -> None:

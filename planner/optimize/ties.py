@@ -23,7 +23,16 @@ from dataclasses import replace
 import numpy as np
 import pulp
 
-from planner.optimize.program import FleetModel, gpus_in_use, int_value, power_limits_w, roles, server_pools, value
+from planner.optimize.program import (
+    FleetModel,
+    gpus_in_use,
+    int_value,
+    power_limits_w,
+    roles,
+    server_pools,
+    terms,
+    value,
+)
 from planner.problem.limits import DECODE_CAPACITY_PREFIX
 
 TIE_BAND_REL = 1e-6  # plans within one part per million of the optimal objective count as tied
@@ -46,6 +55,12 @@ def candidate_ranks(m: FleetModel) -> list[int]:
     a configuration at a GPU power limit below TDP ranks after every one at full TDP of its workload
     (among tied plans the full limit is kept: a limit is set only where it lowers the objective), and a
     prefill or decode pool after every aggregated configuration (among tied plans aggregated serving is kept)."""
+    if "ranks" not in m.memo:
+        m.memo["ranks"] = _ranks(m)
+    return list(m.memo["ranks"])
+
+
+def _ranks(m: FleetModel) -> list[int]:
     c = m.cand.columns
     limited = [s != g for s, g in zip(server_pools(m.cand).tolist(), c["gpu"].tolist(), strict=True)]
     limit_w = np.nan_to_num(power_limits_w(m.cand), nan=0.0)
@@ -61,7 +76,7 @@ def candidate_ranks(m: FleetModel) -> list[int]:
 
 def tie_score(m: FleetModel) -> pulp.LpAffineExpression:
     ranks = candidate_ranks(m)
-    return pulp.lpSum(ranks[i] * m.replicas[i] for i in range(len(m.cand)))
+    return terms((m.replicas[i], ranks[i]) for i in range(len(m.cand)))
 
 
 def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> str:
