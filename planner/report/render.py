@@ -19,7 +19,6 @@ from planner.errors import InputError
 from planner.paths import templates_dir
 from planner.report import markdown
 from planner.report.bytecode_cache import template_cache
-from planner.report.comment import render_comment
 from planner.report.specs import deployment_specs
 from planner.report.view import build_charts, build_view
 from planner.schemas.plan import Plan
@@ -64,12 +63,18 @@ def render_json(plan: Plan) -> str:
     return json.dumps(deployment_specs(plan), indent=2, ensure_ascii=False) + "\n"
 
 
+def _render_comment(plan: Plan, plan_file: str | None, changes: str | None) -> str:
+    from planner.report.comment import render_comment  # only `planner report --format comment` needs it
+
+    return render_comment(plan, plan_file, changes)
+
+
 def render_report(plan: Plan, fmt: str, *, plan_file: str | None = None, changes: str | None = None) -> str:
     """The report of ``plan`` as text: ``fmt`` is md, html, json (the deployment specs) or comment
     (the pull-request form, under 60,000 characters, pointing to the full report next to ``plan_file``,
     with ``changes``, the Markdown diff against a base plan, when given)."""
     renderers = {"md": render_markdown, "html": render_html, "json": render_json,
-                 "comment": lambda p: render_comment(p, plan_file, changes)}
+                 "comment": lambda p: _render_comment(p, plan_file, changes)}
     if fmt not in renderers:
         raise InputError(f"unknown report format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     return renderers[fmt](plan)
