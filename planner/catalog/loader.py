@@ -96,10 +96,10 @@ class Catalog:
             for ident, name in names:
                 index.setdefault(_norm(name), ident)
             # specific forms of every name first, so a size-less form never shadows a sized one
-            depth = max((len(keys(name)) for _, name in names), default=0)
+            forms_of = [(ident, keys(name)) for ident, name in names]  # each name's forms worked out once
+            depth = max((len(forms) for _, forms in forms_of), default=0)
             for level in range(depth):
-                for ident, name in names:
-                    forms = keys(name)
+                for ident, forms in forms_of:
                     if level < len(forms):
                         canon.setdefault(forms[level], ident)
 
