@@ -177,7 +177,7 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
     from planner.catalog.loader import load_catalog
     from planner.io.files import write_together
     from planner.optimize.solve import solve_problem
-    from planner.plan.io import dump_plan, normalize_plan
+    from planner.plan.io import dump_plan, parse_plan
     from planner.problem.build import resolve_problem
     from planner.scenario.load import load_scenario
 
@@ -195,8 +195,9 @@ def solve(scenario: str, out_dir: str | None, override: str | None, fmt: str, so
                                   candidate_pruning=pruning)
         solved = solve_problem(problem, solver=solver, time_limit_s=time_limit, analysis=analysis)
     text = dump_plan(solved)
-    # Render what the file holds (rounded, ordered), so `planner report plan.json` gives the same bytes.
-    plan = normalize_plan(solved)
+    # Render what the file holds (rounded, ordered), so `planner report plan.json` gives the same bytes:
+    # normalize_plan(solved), read from the text already dumped rather than dumping the plan again
+    plan = parse_plan(text, "<plan>")
     if not no_write:
         folder = Path(out_dir) if out_dir else default_folder(plan.scenario.name, override)
         _refuse_overwriting(folder, loaded, calibration)
