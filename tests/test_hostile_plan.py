@@ -48,3 +48,25 @@ def test_a_number_no_plan_holds_is_one_error_naming_its_key(
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert rc == 1 and len(errors) == 1 and errors[0].startswith(f"Error: p.json: {shown}: "), err
     assert list((tmp_path / "out").iterdir()) == []
+
+
+ROADMAP = ROOT / "plans/roadmaps/roadmap/plan.json"
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "md", "github-comment"])
+def test_a_roadmap_diff_of_a_changed_launch_spec_or_energy_split_renders(
+        fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A period's deployment whose launch spec or energy split changed: `diff --format json` printed a
+    TypeError traceback (a pydantic section in the JSON); every format now renders, exit 2."""
+    plan = json.loads(ROADMAP.read_text())
+    deployment = plan["periods"][0]["deployments"][0]
+    deployment["launch"]["argv"] = [*deployment["launch"]["argv"], "--seed", "1"]
+    deployment["energy_breakdown_j_per_token"] = {k: v * 2 for k, v in
+                                                  deployment["energy_breakdown_j_per_token"].items()}
+    (tmp_path / "new.json").write_text(json.dumps(plan))
+    assert main(["diff", str(ROADMAP), str(tmp_path / "new.json"), "--format", fmt]) == 2
+    out = capsys.readouterr().out
+    if fmt == "json":
+        changes = json.loads(out)["periods"][0]["deployments"][0]["changes"]
+        assert changes["launch"]["after"]["argv"][-2:] == ["--seed", "1"]
+        assert set(changes["energy_breakdown_j_per_token"]["after"]) == set(deployment["energy_breakdown_j_per_token"])

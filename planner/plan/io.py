@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from planner.errors import PlanFileError
 from planner.io.files import describe_validation_error, read_bounded, write_atomic
@@ -42,7 +42,10 @@ def round_float(x: float, digits: int = FLOAT_SIGNIFICANT_DIGITS) -> float:
 
 
 def round_floats(data: Any) -> Any:
-    """A copy of JSON-like ``data`` with every float rounded (bools and ints left alone)."""
+    """A copy of JSON-like ``data`` with every float rounded (bools and ints left alone); a plan section
+    (a pydantic model, such as a deployment's launch spec in a diff) becomes its JSON data first."""
+    if isinstance(data, BaseModel):
+        return round_floats(data.model_dump(mode="json"))
     if isinstance(data, float):
         return round_float(data)
     if isinstance(data, dict):
