@@ -216,19 +216,20 @@ GAPS = (
     "engine without enough fitted rows takes its profile's priors (catalogs/engines.yaml; vLLM: 1.5 ms per "
     "step and 50 us per sequence, from vLLM's own profiling, issue #6801 and the v0.6 performance post), "
     "never another engine's fitted figures, since a Python scheduler's per-sequence cost is not a C++ "
-    "runtime's; this took the H100 fold's energy per token from 21 % to within target. Where the folds "
-    "still miss issue 11's targets: Qwen3-235B-A22B (FP8, both engines) and Llama-3.1-405B FP8 on the H100 "
-    "are over-predicted by a third to a half at every batch, with or without the H100 in the fit, and one "
+    "runtime's; this took the H100 fold's energy per token from 21 % to within target. Native FP8 (and "
+    "int8, FP4 where the GPU has that path) math reaches a share of eta_compute of its own peak "
+    "(fp8_compute_factor, prior 0.7 from vLLM's FP8 GEMM benchmark with per-token activation quantization, "
+    "PR #19566), one factor for every architecture; the memory and compute rooflines join as a p-norm "
+    "with p = 1.5 (was 4: a free fit takes p to ~1.1); static-batching rows are timed as static batches. "
+    "Together these brought the A100 SXM and H100 folds within target. What is left: Qwen3-235B-A22B "
+    "(FP8, both engines) is over-predicted at every batch, with or without the H100 in the fit, and one "
     "A100 static-batching row (Mixtral-8x7B TP2, 2048/2048 at batch 32) reports a decode step shorter "
     "than reading the FP16 weights at the HBM peak. Power is made of "
     "physical terms (idle, the base draw of a serving GPU, J/byte of DRAM traffic by memory technology, "
     "J/FLOP from the TDP at the precision's dense peak, J/byte over tensor-parallel links), so with the "
     "H100 held out, where no other GPU has power measurements, the spec-sheet priors alone score it. "
     "Tensor parallelism over PCIe runs its all-reduce at 0.45 of the link's figure (NCCL issue #1639: "
-    "28 GB/s bus bandwidth on eight PCIe Gen5 GPUs), which brought the L40S fold within target. One "
-    "compute efficiency serves 16-bit and FP8 on every architecture: with PCIe priced this way the "
-    "held-out FP8 rows (H100 and L40S TensorRT-LLM) sit within a few percent of the measurements at the "
-    "median, so no per-architecture FP8 factor is fitted.")
+    "28 GB/s bus bandwidth on eight PCIe Gen5 GPUs).")
 
 
 def section(md: str, report: AccuracyReport) -> str:

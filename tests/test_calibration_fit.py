@@ -122,7 +122,7 @@ def test_bad_source_date_epoch_is_an_input_error(tmp_path, capsys, monkeypatch):
     ({"coefficients": {"eta_weight_bw": 1.7}},
      "eta_weight_bw = 1.7 is outside its plausible range [0.5, 0.95]"),
     ({"per_engine": {"trt-llm": {"step_overhead_s": 0.5}}},
-     "trt-llm: step_overhead_s = 0.5 s is outside its plausible range [0.0002, 0.006] s"),
+     "trt-llm: step_overhead_s = 0.5 s is outside its plausible range [5e-05, 0.006] s"),
     ({"per_gpu": {"h100-sxm": {"compute_energy_share": 9}}},
      "h100-sxm: compute_energy_share = 9 is outside its plausible range"),
     ({"coefficients": {"eta_magic": 1.0}}, "unknown coefficient 'eta_magic'"),

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from planner.core.inputs import build_inputs
-from planner.core.model import capped_step, compute_efficiency, gpu_power, step_invariants, token_step
+from planner.core.model import (
+    capped_step,
+    compute_efficiency,
+    gpu_power,
+    low_precision_factor,
+    step_invariants,
+    token_step,
+)
 from planner.core.speculative import speculative_evaluate
 from planner.estimation import _calibration, _catalog
 
@@ -35,8 +42,11 @@ def _step(x: dict, prompt: float = 512.0) -> dict:
 def test_compute_efficiency_is_the_calibrated_one(x: dict) -> None:
     c = x["coefficients"]
     assert np.all(compute_efficiency(x, c) == c["eta_compute"])
-    factor = compute_efficiency({**x, "fp8_native": np.array([1.0, 0.0, 1.0, 0.0])}, {**c, "fp8_compute_factor": 0.5})
-    assert np.allclose(factor, c["eta_compute"] * np.array([0.5, 1.0, 0.5, 1.0]))
+    # native fp8 GEMMs (all four rows: H100, L40S and B200 have an fp8 tensor path) take fp8_compute_factor
+    # in the step's invariants; a weight-only row (dequantized to 16-bit math) does not
+    weight_only = {**x, "weight_only": np.array([0.0, 1.0, 0.0, 1.0])}
+    assert np.allclose(low_precision_factor(weight_only, {**c, "fp8_compute_factor": 0.5}), [0.5, 1.0, 0.5, 1.0])
+    assert np.allclose(step_invariants(x, c, x["input_tokens"])["gemm_eta_factor"], c["fp8_compute_factor"])
 
 
 def test_capped_step_stretches_busy_time_under_a_limit(x: dict) -> None:

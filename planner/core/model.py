@@ -35,7 +35,11 @@ Arrays = dict[str, Any]
 
 
 def _pnorm(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
-    if p == 4.0:  # the shipped sharpness: two squarings and two square roots, no np.power
+    if p == 1.5:  # the shipped sharpness (times are >= 0): two square roots and a cube root, no np.power
+        s = a * np.sqrt(a) + b * np.sqrt(b)
+        c = np.cbrt(s)
+        return c * c
+    if p == 4.0:  # two squarings and two square roots
         a2, b2 = a * a, b * b
         return np.sqrt(np.sqrt(a2 * a2 + b2 * b2))
     big = np.maximum(np.maximum(a, b), 1e-30)
@@ -159,6 +163,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "link_bytes_per_token": 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES,
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
         "alpha": alpha,
+        "gemm_eta_factor": low_precision_factor(x, c),
         "moe_comm": moe_layers * c["moe_dispatch_latency_s"] * np.where(tp > 1, 2.0, 1.0),
     }
     if "ep" in x or "dp" in x:
@@ -231,7 +236,7 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
         gemm_flops = inv["flops_per_token"] * tokens
     weight_bytes = inv["dense_bytes"] + inv["routed_bytes"] * coverage
     t_w = weight_bytes * inv["w_time_per_byte"]
-    t_c = gemm_flops / (eta_compute * x["compute_flops"])
+    t_c = gemm_flops / (eta_compute * inv["gemm_eta_factor"] * x["compute_flops"])
     t_gemm = _pnorm(t_w, t_c, p)
     # Attention: decode reads each sequence's KV cache; prefill is quadratic in the prompt.
     kv_bytes = decode_tokens * inv["decode_kv_bytes"] + prefill_tokens * inv["kv_tok"]
@@ -376,11 +381,19 @@ def step_budget(x: Arrays, step_tokens: Any, decode_tokens: Any, prefill_per_ste
 
 
 def compute_efficiency(x: Arrays, c: Arrays) -> Any:
-    """The compute efficiency a step is timed with: the calibrated eta_compute, times fp8_compute_factor on
-    rows with native fp8 math where a calibration carries that factor (none does today)."""
-    if "fp8_native" in x and "fp8_compute_factor" in c:
-        return c["eta_compute"] * np.where(x["fp8_native"] > 0, c["fp8_compute_factor"], 1.0)
+    """The compute efficiency a step is timed with: the calibrated eta_compute (the GEMMs of rows with
+    native sub-16-bit math take low_precision_factor on top, in step_invariants)."""
     return c["eta_compute"]
+
+
+def low_precision_factor(x: Arrays, c: Arrays) -> Any:
+    """fp8_compute_factor on rows whose GEMMs run natively below 16 bits (fp8, int8, fp4 on a GPU with that
+    tensor path: per-token activation quantization and scaling around every GEMM), else 1; weight-only
+    rows dequantize to 16-bit math, and attention runs 16-bit."""
+    if "fp8_compute_factor" not in c:
+        return 1.0
+    native = (x["weight_bytes"] < 2.0) & (x.get("weight_only", 0.0) == 0)
+    return np.where(native, c["fp8_compute_factor"], 1.0)
 
 
 def engine_defaults(x: Arrays) -> tuple[Any, Any]:
