@@ -50,13 +50,26 @@ def _html_env() -> jinja2.Environment:
     return env
 
 
+_LAST_VIEW: list[tuple[Plan, dict[str, Any]]] = []  # the last plan's view: `solve` renders it twice (md, html)
+
+
+def _view(plan: Plan) -> dict[str, Any]:
+    """``build_view(plan)``, built once for both reports of the same plan object (plans are frozen,
+    and templates only read the view)."""
+    if _LAST_VIEW and _LAST_VIEW[0][0] is plan:
+        return _LAST_VIEW[0][1]
+    view = build_view(plan)
+    _LAST_VIEW[:] = [(plan, view)]
+    return view
+
+
 def render_markdown(plan: Plan) -> str:
-    return _markdown_env().get_template("report.md.j2").render(**build_view(plan))
+    return _markdown_env().get_template("report.md.j2").render(**_view(plan))
 
 
 def render_html(plan: Plan) -> str:
     charts = {name: None if svg is None else Markup(svg) for name, svg in build_charts(plan).items()}
-    return _html_env().get_template("report.html.j2").render(**build_view(plan), charts=charts)
+    return _html_env().get_template("report.html.j2").render(**_view(plan), charts=charts)
 
 
 def render_json(plan: Plan) -> str:
