@@ -22,7 +22,14 @@ from planner.calibration.coefficients import load_calibration
 from planner.catalog.loader import Catalog, load_catalog
 from planner.core.constants import DEFAULT_ENGINE, server_overhead_w_per_gpu
 from planner.core.features import precision_path, tp_splits_heads
-from planner.core.inputs import CONFIG_COLUMNS, build_inputs, canonical_engine, estimate_arrays
+from planner.core.inputs import (
+    CONFIG_COLUMNS,
+    build_inputs,
+    canonical_engine,
+    estimate_arrays,
+    estimate_tables,
+    input_tables,
+)
 from planner.core.speculative import estimate_speculative
 from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
 from planner.schemas.calibration import Calibration
@@ -244,12 +251,13 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
 
     cols = _columns(configs)
     cat = _catalog(catalog)
-    x, problem = build_inputs(cols, cat, _calibration(calibration), engines=cat.engines or None)
+    tables = input_tables(cols, cat, _calibration(calibration), engines=cat.engines or None)
+    x = tables.rows  # the per-row inputs; the model, GPU and coefficient features are gathered block by block
     hit = np.zeros(len(cols["model"]))
+    bad_hit = None
     if "prefix_cache_hit_rate" in cols:  # prompt share served from the prefix cache (no prefill compute)
         hit = np.asarray(cols["prefix_cache_hit_rate"], dtype=float)
         bad_hit = ~((hit >= 0.0) & (hit < 1.0))
-        problem = np.where(bad_hit & (problem == ""), "prefix_cache_hit_rate must be at least 0 and below 1", problem)
         x["cached_prompt_share"] = np.where(bad_hit, 0.0, hit)
     spec, draft = None, None
     if speculative is not None:
@@ -262,7 +270,9 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
         raise InputError("speculative decoding is not modelled with expert or attention data parallelism",
                          fix="estimate it with ep 1 and dp 1")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = estimate_speculative(x, spec, draft) if spec is not None else estimate_arrays(x)
+        out, problem = estimate_tables(tables, lambda xb: estimate_speculative(xb, spec, draft))
+    if bad_hit is not None:
+        problem = np.where(bad_hit & (problem == ""), "prefix_cache_hit_rate must be at least 0 and below 1", problem)
     frame = pd.DataFrame({k: cols[k] for k in CONFIG_COLUMNS if k in cols})
     for k in ("ep", "dp"):  # the parallelism columns (1 where the table had none)
         frame[k] = np.asarray(x[k]) if k in x else np.ones(len(frame))

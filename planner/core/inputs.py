@@ -8,11 +8,13 @@ file or keeps state between calls. The public, file-reading entry points are in 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from planner.core.chunks import CHUNK_ROWS, evaluate_blocks, evaluate_chunked
 from planner.core.constants import COEFFICIENTS, DEFAULT_ENGINE, ENGINE_ALIASES, ENGINES, fixed
 from planner.core.features import (
     GPU_FEATURES,
@@ -80,6 +82,67 @@ def scheduler_row(profile: EngineProfile, memory_gib: float, architecture: str) 
 
 
 SCHEDULER_KEYS = ("engine_max_sequences", "engine_step_tokens", "chunked_prefill")
+_ALL = slice(None)
+
+
+@dataclass
+class InputTables:
+    """build_inputs' result before it is spread over the rows: the features of each distinct combination of
+    model, GPU, precision and engine present (``features``: x's model, GPU and precision keys in x's order;
+    ``coefficients``), each row's combination (``codes``) and the per-row columns. ``inputs(rows)`` gathers
+    the core's inputs of any block of rows with one indexing of ``stack``, so a long table is estimated
+    block by block without ever holding a full-length model, GPU or coefficient feature."""
+
+    n: int
+    codes: np.ndarray
+    features: dict[str, np.ndarray]
+    coefficients: dict[str, np.ndarray]
+    rows: dict[str, Any]
+    """Per-row columns (tp, pp, tokens, batch, ...; a caller may add one, e.g. ``cached_prompt_share``)."""
+    problem_index: np.ndarray
+    """Per combination: 0, or 1 + the index of its problem in ``combination_problems``."""
+    combination_problems: tuple[str, ...]
+    """Why a combination cannot be evaluated (e.g. a 16-bit format the GPU lacks)."""
+    stack: np.ndarray | None = field(init=False)
+    """``features`` then ``coefficients`` as one (keys x combinations) array; None unless all are float64."""
+
+    def __post_init__(self) -> None:
+        tables = [*self.features.values(), *self.coefficients.values()]
+        self.stack = np.stack(tables) if all(t.dtype == np.float64 for t in tables) else None
+
+    def inputs(self, rows: slice = _ALL) -> dict[str, Any]:
+        """The core's inputs (build_inputs' ``x``) of ``rows``."""
+        whole = rows == _ALL
+        codes = self.codes[rows]
+        if self.stack is None:
+            x = {k: v[codes] for k, v in self.features.items()}
+            x["coefficients"] = {k: v[codes] for k, v in self.coefficients.items()}
+        else:
+            gathered = iter(self.stack[:, codes])  # one indexing for every key; each key a contiguous row
+            x = {k: next(gathered) for k in self.features}
+            x["coefficients"] = {k: next(gathered) for k in self.coefficients}
+        x.update((k, v if whole or np.ndim(v) == 0 else v[rows]) for k, v in self.rows.items())
+        return x
+
+    def problem_codes(self, x: Mapping[str, Any], rows: slice = _ALL) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Per row of ``x`` (``inputs(rows)``), an index into the messages returned with it (0: '', valid):
+        the combination's problem where it has one, else the first value check the row fails."""
+        code, messages = value_problem_codes(x)
+        by_combination = self.problem_index[self.codes[rows]]
+        return (np.where(by_combination > 0, by_combination + (len(messages) - 1), code),
+                (*messages, *self.combination_problems))
+
+    def problems(self, x: Mapping[str, Any], rows: slice = _ALL) -> np.ndarray:
+        """Per row of ``x`` (``inputs(rows)``): why it cannot be evaluated ('' when it can)."""
+        code, messages = self.problem_codes(x, rows)
+        return problem_strings(code, messages)
+
+
+def problem_strings(code: np.ndarray, messages: tuple[str, ...]) -> np.ndarray:
+    """The problem strings (an object array) of problem codes."""
+    table = np.empty(len(messages), dtype=object)
+    table[:] = messages
+    return table[code]
 
 
 def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: Calibration,
@@ -90,21 +153,31 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
     ``engines`` (canonical engine id -> profile, planner.catalog.engines.load_engines()): each row takes its
     engine's scheduler defaults on its GPU (sequence cap of the offline point, default step token budget,
     chunked prefill or not); None: the core's one default for every engine (planner.core.constants)."""
+    tables = input_tables(cols, catalog, calibration, power_limit_w, engines)
+    x = tables.inputs()
+    return x, tables.problems(x)
+
+
+def input_tables(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: Calibration,
+                 power_limit_w: np.ndarray | float | None = None,
+                 engines: Mapping[str, EngineProfile] | None = None) -> InputTables:
+    """build_inputs' features as tables of the distinct (model, GPU, precision, engine) combinations."""
     n = len(cols["model"])
     cal = _require_calibration(calibration)
-    model_ids, model_codes = _factorize(cols["model"])
-    models = [catalog.model(m) for m in model_ids]
-    g_ids, g_codes = _factorize(cols["gpu"])
-    p_ids, p_codes = _factorize(cols["precision"])
-    e_ids, e_codes = _factorize(cols["engine"])
+    names = _name_codes(cols, n)
+    models = [catalog.model(m) for m in names.model_ids]
+    p_ids, e_ids = names.precision_ids, names.engine_ids
     e_canon = [canonical_engine(e) for e in e_ids]  # a few unique names, not one call per row
-    key = (g_codes.astype(np.int64) * len(p_ids) + p_codes) * len(e_ids) + e_codes
-    gp_keys, gp_codes = np.unique(key, return_inverse=True)
+    groups = len(names.gpu_ids) * len(p_ids) * len(e_ids)
+    combo_keys, combo_codes = np.unique(names.model_codes.astype(np.int64) * groups + names.group_key,
+                                        return_inverse=True)
+    combo_model, combo_group_key = np.divmod(combo_keys, groups)
+    gp_keys, combo_group = np.unique(combo_group_key, return_inverse=True)
     g_rows, p_rows, c_rows, s_rows, problems = [], [], [], [], []
     for k in gp_keys:
         gi, rest = divmod(int(k), len(p_ids) * len(e_ids))
         pi, ei = divmod(rest, len(e_ids))
-        g, prec, engine = catalog.gpu(g_ids[gi]), str(p_ids[pi]), e_canon[ei]
+        g, prec, engine = catalog.gpu(names.gpu_ids[gi]), str(p_ids[pi]), e_canon[ei]
         wb, flops, weight_only, problem = precision_path(g, prec)
         fp8_kv = ENGINES[engine]["kv_fp8_with_fp8_weights"] and prec in ("fp8", "fp4")
         g_rows.append(gpu_features(g))
@@ -117,19 +190,25 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
             s_rows.append({"engine_max_sequences": fixed("max_batch_size"),
                            "engine_step_tokens": fixed("prefill_chunk_tokens"), "chunked_prefill": 1.0})
         problems.append(problem)
-    x: dict[str, Any] = {}
     m_rows = [model_features(m) for m in models]
-    for k in MODEL_FEATURES:
-        x[k] = np.array([r[k] for r in m_rows])[model_codes]
-    for k in GPU_FEATURES:
-        x[k] = np.array([r[k] for r in g_rows])[gp_codes]
-    for k in ("weight_bytes", "compute_flops", "weight_only", "kv_scale"):
-        x[k] = np.array([r[k] for r in p_rows])[gp_codes]
-    coeffs = {k: np.array([r[k] for r in c_rows])[gp_codes] for k in COEFFICIENTS}
+    on_model, on_group = combo_model.reshape(-1), combo_group.reshape(-1)
+    features = {k: np.array([r[k] for r in m_rows])[on_model] for k in MODEL_FEATURES}
+    features.update((k, np.array([r[k] for r in g_rows])[on_group]) for k in GPU_FEATURES)
+    features.update((k, np.array([r[k] for r in p_rows])[on_group])
+                    for k in ("weight_bytes", "compute_flops", "weight_only", "kv_scale"))
     if engines is not None:
-        for k in SCHEDULER_KEYS:
-            x[k] = np.array([r[k] for r in s_rows], dtype=float)[gp_codes]
-    x["coefficients"] = coeffs
+        features.update((k, np.array([r[k] for r in s_rows], dtype=float)[on_group]) for k in SCHEDULER_KEYS)
+    found = sorted({p for p in problems if p})
+    problem_index = np.array([found.index(p) + 1 if p else 0 for p in problems], dtype=np.int32)[on_group]
+    return InputTables(n=n, codes=names.per_row(combo_codes.reshape(-1)), features=features,
+                       coefficients={k: np.array([r[k] for r in c_rows])[on_group] for k in COEFFICIENTS},
+                       rows=_row_columns(cols, n, power_limit_w), problem_index=problem_index,
+                       combination_problems=tuple(found))
+
+
+def _row_columns(cols: Mapping[str, np.ndarray], n: int, power_limit_w: np.ndarray | float | None) -> dict[str, Any]:
+    """The core's per-row inputs taken from the columns as numbers (None and absent columns: their defaults)."""
+    x: dict[str, Any] = {}
     for k in ("tp", "pp", "input_tokens", "output_tokens"):
         x[k] = np.asarray(cols[k], dtype=float)
     for k in ("batch_size", "prefill_chunk_tokens"):
@@ -143,11 +222,53 @@ def build_inputs(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
                     else np.nan_to_num(raw.astype(float), nan=1.0))
     if power_limit_w is not None:
         x["power_limit_w"] = np.broadcast_to(np.asarray(power_limit_w, dtype=float), (n,))
-    by_gpu: np.ndarray = np.array(problems, dtype=object)[gp_codes]
-    return x, np.where(by_gpu == "", _value_problems(x), by_gpu)
+    return x
 
 
-def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
+@dataclass(frozen=True)
+class _Names:
+    """The distinct model, GPU, precision and engine names, and per run of rows the model's code and the
+    (GPU, precision, engine) key; ``runs``: the length of each run (None: one row per run)."""
+
+    model_ids: np.ndarray
+    model_codes: np.ndarray
+    gpu_ids: np.ndarray
+    precision_ids: np.ndarray
+    engine_ids: np.ndarray
+    group_key: np.ndarray
+    runs: np.ndarray | None
+
+    def per_row(self, codes: np.ndarray) -> np.ndarray:
+        return codes if self.runs is None else np.repeat(codes, self.runs)
+
+
+def _name_codes(cols: Mapping[str, np.ndarray], n: int) -> _Names:
+    """The names factorized once per run of rows that repeat all four names (tables are usually grouped by
+    them: the 1.5 M-row grid of bench/bench_estimate.py has ~10 k runs), else once per row."""
+    names = [np.asarray(cols[k]) for k in ("model", "gpu", "precision", "engine")]
+    heads = _run_heads(names, n)
+    if heads is not None:
+        names = [a[heads] for a in names]
+    (m_ids, m_codes), (g_ids, g_codes), (p_ids, p_codes), (e_ids, e_codes) = (_factorize(a) for a in names)
+    key = (g_codes.astype(np.int64) * len(p_ids) + p_codes) * len(e_ids) + e_codes
+    return _Names(m_ids, m_codes, g_ids, p_ids, e_ids, key, None if heads is None else np.diff(np.append(heads, n)))
+
+
+def _run_heads(names: list[np.ndarray], n: int) -> np.ndarray | None:
+    """First row of each run of rows whose names all repeat the row before's; None when the runs are
+    short (fewer than 8 rows on average: the names are then factorized row by row)."""
+    if n < 64:
+        return None
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for a in names:
+        change[1:] |= a[1:] != a[:-1]
+    heads = np.flatnonzero(change)
+    return heads if len(heads) <= n // 8 else None
+
+
+def value_problem_codes(x: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per row, the index of the first value check it fails in the messages returned with it (0: '', none)."""
     checks = [
         (~(x["input_tokens"] > 0), "input_tokens must be > 0"),
         (~(x["output_tokens"] > 0), "output_tokens must be > 0"),
@@ -164,10 +285,10 @@ def _value_problems(x: Mapping[str, np.ndarray]) -> np.ndarray:
                            "evenly), as serving engines require"))
     if "power_limit_w" in x:
         checks.append((~(x["power_limit_w"] > x["idle_w"]), "power_limit_w must be above the GPU's idle power"))
-    out = np.full(len(x["tp"]), "", dtype=object)
-    for bad, msg in reversed(checks):
-        out = np.where(bad, msg, out)
-    return out
+    code = np.zeros(len(x["tp"]), dtype=np.int8)
+    for i in range(len(checks) - 1, -1, -1):  # the first check a row fails names its problem
+        code[np.asarray(checks[i][0], dtype=bool)] = i + 1
+    return code, ("", *(msg for _, msg in checks))
 
 
 def parallel_problems(x: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, str]]:
@@ -191,5 +312,44 @@ def parallel_problems(x: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, str
 
 
 def estimate_arrays(x: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The vectorized path on prepared inputs (see build_inputs)."""
+    """The vectorized path on prepared inputs (see build_inputs), evaluated in cache-sized blocks of rows
+    (planner.core.chunks): the same numbers, bit for bit, as one evaluation of every row."""
+    return evaluate_chunked(_plain, x)
+
+
+def _plain(x: dict[str, Any]) -> dict[str, np.ndarray]:
     return evaluate(x, x["coefficients"])
+
+
+Estimator = Callable[[dict[str, Any]], dict[str, np.ndarray]]
+"""The core on prepared inputs (estimate_arrays' evaluation, or planner.core.speculative's)."""
+
+
+def estimate_columns(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: Calibration,
+                     power_limit_w: np.ndarray | float | None = None,
+                     engines: Mapping[str, EngineProfile] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Names to results: ``estimate_arrays(build_inputs(...)[0])`` and the problem strings, with the same
+    numbers bit for bit, but each block of rows gathered from the per-model and per-group tables and
+    estimated while it is in cache (no full-length feature array is ever built)."""
+    return estimate_tables(input_tables(cols, catalog, calibration, power_limit_w, engines))
+
+
+def estimate_tables(tables: InputTables, fn: Estimator = _plain,
+                    chunk_rows: int = CHUNK_ROWS) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``fn`` on ``tables.inputs()`` and the rows' problems, computed block by block over the rows."""
+    messages: list[tuple[str, ...]] = []
+
+    def block(rows: slice) -> dict[str, np.ndarray]:
+        x = tables.inputs(rows)
+        code, found = tables.problem_codes(x, rows)
+        messages[:] = [found]  # the same for every block: it depends on the columns present, not the rows
+        return {**fn(x), _PROBLEM: code}
+
+    out = evaluate_blocks(block, tables.n, chunk_rows) if tables.n > 2 * chunk_rows else None
+    if out is None:
+        x = tables.inputs()
+        return fn(x), tables.problems(x)
+    return out, problem_strings(out.pop(_PROBLEM), messages[0])
+
+
+_PROBLEM = "_problem_code"
