@@ -67,10 +67,11 @@ COEFFICIENTS: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
              "all-reduce in serving (rank skew and synchronization add to the link latency; "
              "llm-analysis 8 us, aiconfigurator 10 us, custom all-reduce 5-20 us)"),
     Constant("moe_dispatch_latency_s", 10e-6, 0.0, 150e-6, "s",
-             "per MoE layer and step, latency of routing plus the dispatch/combine exchange when experts "
-             "are sharded over GPUs (with ep > 1: per all-to-all, dispatch and combine each, on top of "
-             "the link's message latency); all-to-all is latency-bound at decode sizes "
-             "(DeepEP/pplx-kernels report tens of microseconds per dispatch)"),
+             "per MoE layer and step under expert parallelism (ep > 1), latency of each all-to-all, dispatch "
+             "and combine, on top of the link's message latency (token permutation, the exchange's "
+             "synchronization); all-to-all is latency-bound at decode sizes (DeepEP/pplx-kernels report tens "
+             "of microseconds per dispatch). Experts sliced by tensor parallelism (ep = 1) exchange nothing "
+             "beyond the layer's two all-reduces, so they take no such term"),
     Constant("power_active_share", 0.30, 0.0, 0.6, "1",
              "share of (TDP - idle) a serving GPU draws at its boost clock before any byte moved or FLOP "
              "done (clock tree, instruction issue, register files, non-tensor SM work), over the whole "

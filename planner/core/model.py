@@ -164,7 +164,9 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
         "alpha": alpha,
         "gemm_eta_factor": low_precision_factor(x, c),
-        "moe_comm": moe_layers * c["moe_dispatch_latency_s"] * np.where(tp > 1, 2.0, 1.0),
+        # experts sliced by tensor parallelism exchange nothing beyond the layer's two all-reduces: the
+        # dispatch/combine latency is expert parallelism's (_parallel_invariants)
+        "moe_comm": np.zeros_like(moe_layers),
     }
     if "ep" in x or "dp" in x:
         out.update(_parallel_invariants(x, c, out, flops_params, gpus, shards, layers_stage, moe_layers, alpha))
@@ -245,7 +247,7 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     t_af = attn_flops / (eta_compute * x["half_flops"])
     t_attn = _pnorm(t_kv, t_af, p)
     # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency;
-    # MoE routing and dispatch/combine per MoE layer.
+    # MoE dispatch/combine per MoE layer under expert parallelism.
     t_comm = inv["comm_layers"] * (inv["alpha"] + tokens * inv["ring_per_token"]) + inv["moe_comm"]
     link_bytes = inv["comm_layers"] * tokens * inv["link_bytes_per_token"]
     if "split" in inv:  # all-to-all dispatch and combine (expert parallelism)
