@@ -145,16 +145,41 @@ def what_if(p: Problem, cand: Candidates, solve: SolveFn, base_value: float,
     that proves no optimum gives null, and ``notes`` (when given) says why."""
     out: list[dict[str, float | str | None]] = []
     for limit, constraint, change, relaxed, workload in _relaxations(p, binding):
-        table = cand
+        table, method = cand, "re-solve"
         if workload is not None:
             w = relaxed.workload(workload)
             table = replace_workload(cand, w.name, workload_candidates(relaxed, w)[0])
-        delta, why = _delta(relaxed, table, solve, base_value)
+        if table is not cand and same_program_rows(cand, table):
+            # an SLO enters the program only through the candidates: the same rows are the same program
+            # (its variables in another order), so the same optimum
+            delta, why, method = 0.0, None, IMPLIED
+        else:
+            delta, why = _delta(relaxed, table, solve, base_value)
         if why is not None and notes is not None:
             notes.append(f"what-if {limit} ({change}): no value, the re-solve {why}")
-        out.append({"limit": limit, "constraint": constraint, "change": change, "method": "re-solve",
+        out.append({"limit": limit, "constraint": constraint, "change": change, "method": method,
                     "objective_delta": delta, "objective_unit": OBJECTIVE_DELTA_UNITS[p.objective]})
     return out
+
+
+IMPLIED = "implied: the relaxation changes no configuration the program sees, so the plan stays optimal"
+PROGRAM_COLUMNS = ("workload", "gpu", "server_pool", "power_limit_w", "role", "num_gpus", "capacity_rps",
+                   "power_base_w", "power_slope_w_per_rps")
+"""The candidate columns planner.optimize.program reads (with the problem, which an SLO relaxation leaves
+as it was for the program: SLOs are no program limit)."""
+
+
+def same_program_rows(a: Candidates, b: Candidates) -> bool:
+    """Whether two candidate tables hold the same rows in the columns the program reads, in any order."""
+    if len(a) != len(b) or any((k in a.columns) != (k in b.columns) for k in PROGRAM_COLUMNS):
+        return False
+    keys = [k for k in PROGRAM_COLUMNS if k in a.columns]
+
+    def rows(t: Candidates) -> list[tuple[Any, ...]]:
+        cols = [np.nan_to_num(c, nan=-1.0) if c.dtype.kind == "f" else c for c in (t.columns[k] for k in keys)]
+        return sorted(zip(*(c.tolist() for c in cols), strict=True))
+
+    return rows(a) == rows(b)
 
 
 def _outcome(solve: SolveFn, p: Problem, cand: Candidates) -> tuple[SolveResult | None, str | None]:
