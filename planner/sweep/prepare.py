@@ -111,7 +111,7 @@ def _base_document(spec: SweepSpec, scenario_path: Path, file: str) -> tuple[Loa
 
 
 def _shown(values: tuple[tuple[str, Any], ...]) -> str:
-    text = ", ".join(f"{k}={canonical_json(v)}" for k, v in values)
+    text = ", ".join(f"{k}={f'{v:.6g}' if isinstance(v, float) else canonical_json(v)}" for k, v in values)
     return text if len(text) <= 200 else text[:200] + "..."
 
 
@@ -140,12 +140,14 @@ def _culprit(spec: SweepSpec, loc: tuple[Any, ...], doc: dict[str, Any]) -> str:
 
 def _validation_lines(exc: ValidationError, spec: SweepSpec, variant: Variant, doc: dict[str, Any],
                       file: str) -> list[tuple[str, str]]:
-    """(what is wrong, the whole line) per problem of one variant."""
+    """(which problem: the key and the kind, not the value, so one bad distribution is one line; the whole
+    line) per problem of one variant."""
     out = []
     for err in exc.errors(include_url=False):
         what = describe_errors([err], None, Scenario)[0]
         culprit = _culprit(spec, tuple(err["loc"]), doc)
-        out.append((f"{culprit}: {what}", f"{file}: {culprit}: variant {variant.index} ({_shown(variant.values)}) "
+        out.append((f"{culprit}: {err['type']} at {err['loc']}",
+                    f"{file}: {culprit}: variant {variant.index} ({_shown(variant.values)}) "
                                           f"makes the scenario invalid: {what}"))
     return out
 
@@ -205,19 +207,34 @@ def input_sha256(doc: dict[str, Any], hashes: tuple[str, str], ctx: Context) -> 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _scenario_path(sweep_file: Path, scenario: str, file: str) -> Path:
+    """The sweep's scenario file, relative to the sweep file; a name no file system takes (too long, a NUL
+    byte) is the same error as a missing file."""
+    try:
+        scenario_path = (sweep_file.parent / scenario).resolve()
+        found = scenario_path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        shown = scenario if len(scenario) <= 80 else scenario[:80] + "..."
+        raise InputError(f"scenario {shown!r} not found next to the sweep file", file=file,
+                         key_path="scenario", fix="give the scenario's path relative to the sweep file")
+    return scenario_path
+
+
 def prepare(sweep_file: str | Path, catalog: Catalog, *, catalog_dirs: tuple[str, ...] = (),
             calibration: str | None = None, options: SolveOptions = DEFAULT_OPTIONS) -> Prepared:
     """The sweep's variants, each checked and hashed (raises InputError before any solve)."""
     path = Path(sweep_file)
     file = str(path)
     spec = load_spec(path)
-    scenario_path = (path.parent / spec.scenario).resolve()
-    if not scenario_path.is_file():
-        raise InputError(f"scenario {spec.scenario!r} not found next to the sweep file", file=file,
-                         key_path="scenario", fix="give the scenario's path relative to the sweep file")
+    scenario_path = _scenario_path(path, spec.scenario, file)
     loaded, base = _base_document(spec, scenario_path, file)
     check_key_paths(spec, base, file)
-    variants = expand(spec)
+    try:
+        variants = expand(spec)
+    except InputError as exc:
+        raise InputError(exc.message, file=file, key_path=exc.key_path, fix=exc.fix) from None
     docs = _documents(spec, variants, base, file)
     ctx = Context(scenario_path=str(scenario_path), override=spec.override, catalog_dirs=catalog_dirs,
                   calibration=calibration, options=options)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.errors import InputError
 from planner.plan.io import round_float
 from planner.sweep.spec import Choice, Distribution, LogNormal, Normal, Sample, SweepSpec, Triangular, Uniform
 
@@ -39,7 +40,8 @@ def _draw(dist: Distribution, rng: np.random.Generator, n: int) -> list[Any]:
         picks = rng.choice(len(p.values), size=n, p=weights)
         return [p.values[int(i)] for i in picks]
     if isinstance(p, Uniform):
-        x = rng.uniform(p.low, p.high, n)
+        finite = np.isfinite(p.high - p.low)  # numpy raises OverflowError itself on a range past the floats
+        x = rng.uniform(p.low, p.high, n) if finite else np.array([np.inf])
     elif isinstance(p, Normal):
         x = rng.normal(p.mean, p.sd, n)
     elif isinstance(p, LogNormal):
@@ -48,15 +50,24 @@ def _draw(dist: Distribution, rng: np.random.Generator, n: int) -> list[Any]:
         x = rng.triangular(p.low, p.mode, p.high, n)
     else:  # pragma: no cover - Distribution admits only the kinds above
         raise TypeError(f"unknown distribution {type(p).__name__}")
+    if not np.all(np.isfinite(x)):
+        raise InputError(f"the {dist.kind} distribution draws numbers too large for a float (overflow to "
+                         "infinity)", fix="give parameters of a plausible size (the scenario's bounds: "
+                         "`planner schema scenario`)")
     return [round_float(float(v)) for v in x]
 
 
 def draws(sample: Sample) -> dict[str, list[Any]]:
-    """Key path -> its ``sample.n`` draws, each key path from its own seeded stream."""
+    """Key path -> its ``sample.n`` draws, each key path from its own seeded stream (an InputError names the
+    key path of a distribution that draws a non-finite number)."""
     out = {}
     for position, (path, dist) in enumerate(sample.vary.items()):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(sample.seed, spawn_key=(position,))))
-        out[path] = _draw(dist, rng, sample.n)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by key path
+            try:
+                out[path] = _draw(dist, rng, sample.n)
+            except InputError as exc:
+                raise InputError(exc.message, key_path=f"sample.vary.{path}", fix=exc.fix) from None
     return out
 
 
