@@ -34,14 +34,15 @@ SCENARIO: dict[str, Any] = {
     "name": "moe-dp-check", "objective": "min_tco",
     "hardware": {"gpus": ["h100-sxm", "a100-sxm-80gb"]},
     "workloads": [{"name": "agents-oss", "model": "gpt-oss-120b", "precisions": ["fp4", "fp8", "bf16"],
-                   "traffic": {"peak_requests_per_s": 180, "average_requests_per_s": 72,
+                   "traffic": {"peak_requests_per_s": 60, "average_requests_per_s": 24,
                                "input_tokens": {"mean": 2000, "p95": 6000},
                                "output_tokens": {"mean": 800, "p95": 2500}},
-                   "slo": {"ttft_p95_ms": 2000, "itl_p95_ms": 40}}],
+                   "slo": {"ttft_p95_ms": 2000, "itl_p95_ms": 40}, "max_tp": 1, "redundancy": 1}],
     "site": {"power_cap_kw": 400, "racks": 12, "rack_power_cap_kw": 50, "cooling": "liquid", "pue": 1.25,
              "electricity_usd_per_kwh": 0.1},
     "finance": {"amortization_years": 4, "colocation_usd_per_kw_month": 150}}
-"""One gpt-oss-120b workload on H100/A100 for which the optimizer picks dp > 1 (asserted below)."""
+"""One gpt-oss-120b workload on H100/A100 at tp 1 (max_tp) in one N+1 pool (one deployment), for which the
+optimizer picks dp 2 (asserted below) rather than more replicas of one GPU."""
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def solved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
     plan = planner.api.solve(scenario)
     doc = json.loads(dump_plan(plan))
     d = doc["deployments"][0]
-    assert d.get("dp", 1) > 1 and d["ep"] == d["tp"] * d["dp"], d  # the fixture is a data-parallel plan
+    assert len(doc["deployments"]) == 1 and d.get("dp") == 2 and d["ep"] == 2, d  # the fixture: a dp-2 plan
     return scenario, doc
 
 
@@ -160,12 +161,14 @@ def test_diff_words_a_layout_change_in_every_format(solved):
     wider = _plan(tampered(doc, lambda d: d.update(dp=8, ep=8, gpus=d["replicas"] * 8)))
     diff = diff_plans(base, wider)
     assert [c.action for c in diff.deployments] == ["change"]
+    added = doc["deployments"][0]["replicas"] * 6
     for fmt in ("text", "md", "github-comment"):
-        assert f"~ {KEY}: dp 2 -> 8, ep 2 -> 8 (+192 GPUs)" in render(diff, fmt), fmt
+        assert f"~ {KEY}: dp 2 -> 8, ep 2 -> 8 (+{added} GPUs)" in render(diff, fmt), fmt
     plain = _plan(tampered(doc, lambda d: [d.pop("dp"), d.pop("ep"), d.update(gpus=d["replicas"])]))
     assert "dp 2 -> 1, ep 2 -> 1" in render(diff_plans(base, plain), "text")
     assert json.loads(render(diff, "json"))["deployments"][0]["changes"]["dp"] == {"before": 2, "after": 8}
-    assert "32 replicas (64 GPUs), dp 2, ep 2, batch" in render(diff_plans(None, base), "text")
+    n = doc["deployments"][0]["replicas"]
+    assert f"{n} replicas ({2 * n} GPUs), dp 2, ep 2, batch" in render(diff_plans(None, base), "text")
 
 
 def test_diff_reads_no_layout_as_one(solved):
