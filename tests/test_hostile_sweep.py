@@ -62,3 +62,45 @@ def test_one_bad_distribution_is_one_line_not_one_per_variant(
     lines = [line for line in capsys.readouterr().err.splitlines() if "sample.vary.site.pue" in line]
     assert len(lines) <= 2, lines  # at most once too small and once too large, each value shortly
     assert all(len(line) < 600 for line in lines), lines
+
+
+def _edit_json(text: str, edit: Any) -> str:
+    import json
+
+    record = json.loads(text)
+    edit(record)
+    return json.dumps(record)
+
+
+RECORD_EDITS: dict[str, Any] = {
+    "nan": lambda t: t.replace('"gpus": ', '"gpus": NaN, "x": ', 1),
+    "huge": lambda t: t.replace('"gpus": ', '"gpus": 1e400, "x": ', 1),
+    "deep": lambda t: "[" * 100_000 + "]" * 100_000,
+    "figures-list": lambda t: _edit_json(t, lambda r: r.update(figures=[])),
+    "values-str": lambda t: _edit_json(t, lambda r: r.update(values="x")),
+    "values-other": lambda t: _edit_json(t, lambda r: r["values"].update({"site.pue": 9.0})),
+    "status-int": lambda t: _edit_json(t, lambda r: r.update(status=5)),
+    "reason-dict": lambda t: _edit_json(t, lambda r: r.update(reason={"a": 1})),
+    "gpus-by-type-list": lambda t: _edit_json(t, lambda r: r["figures"].update(gpus_by_type=[1])),
+    "configurations-int": lambda t: _edit_json(t, lambda r: r["figures"].update(configurations=5)),
+    "tco-text": lambda t: _edit_json(t, lambda r: r["figures"].update(tco_per_year_usd="abc")),
+    "tco-missing": lambda t: _edit_json(t, lambda r: r["figures"].pop("tco_per_year_usd")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECORD_EDITS))
+def test_a_corrupt_kept_variant_is_solved_again(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A record under OUT/variants/ that is not as the planner writes it was trusted on resume: a traceback
+    (RecursionError, AttributeError, TypeError, ValueError, KeyError) or its edited figures in the table."""
+    sweep = {**SWEEP, "grid": {"site.electricity_usd_per_kwh": [0.08]}, "sample": {**SWEEP["sample"], "n": 1}}
+    shutil.copy(ROOT / "scenarios/chatbot.yaml", tmp_path / "chatbot.yaml")
+    (tmp_path / "sw.yaml").write_text(yaml.safe_dump(sweep))
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "sw.yaml", "--out", "out", "--workers", "1", "-q"]
+    assert main(args) == 0
+    table = (tmp_path / "out/sweep.csv").read_bytes()
+    record = tmp_path / "out/variants/00000.json"
+    record.write_text(RECORD_EDITS[case](record.read_text()))
+    assert main(args) == 0, capsys.readouterr().err
+    assert (tmp_path / "out/sweep.csv").read_bytes() == table

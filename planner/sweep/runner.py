@@ -123,7 +123,7 @@ def run(prep: Prepared, out_dir: Path, catalog_sha256: str, *, workers: int, sch
     """Every variant's record, in variant order: those on disk with the same inputs (unless ``fresh``), the
     rest solved now."""
     store = Store(out_dir)
-    done = {} if fresh else store.completed(prep.tasks)
+    done = {} if fresh else store.completed(prep.tasks, prep.variants)
     todo = [t for t in prep.tasks if t.index not in done]
     infeasible = sum(1 for r in done.values() if r["status"] == "infeasible")
     total = len(prep.tasks)

@@ -14,10 +14,8 @@ import json
 from typing import Any
 
 from planner.plan.io import round_float
-from planner.sweep.store import Record
+from planner.sweep.store import TOTALS, Record
 
-TOTALS = ("gpus", "servers", "racks", "it_power_nameplate_w", "it_power_max_w", "capex_usd", "tco_per_year_usd",
-          "joules_per_output_token", "usd_per_million_tokens")
 GPU_PREFIX = "gpus_"
 
 
