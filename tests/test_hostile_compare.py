@@ -36,3 +36,14 @@ def test_a_known_engine_spelling_in_a_compare_file_still_runs(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     assert main(["compare", "-f", "grid.yaml", "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("model,gpu,")
+
+
+@pytest.mark.parametrize("flag", ["--tp", "--batch-size"])
+def test_a_400_digit_flag_is_an_error_not_an_overflow(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """click takes any integer; float() of a 400-digit one raised OverflowError (a traceback)."""
+    args = ["compare", "-m", "llama-3.1-8b", "-g", "h100-sxm", "--input-tokens", "100", "--output-tokens", "10",
+            "--batch-size", "8", flag, "9" * 400]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    errors = [e for e in err.splitlines() if e.startswith("Error: ")]
+    assert len(errors) == 1 and "400-digit" in errors[0] and len(errors[0]) < 200, err
