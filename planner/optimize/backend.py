@@ -117,7 +117,8 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
             model.changeColsIntegrality(len(integer), integer,
                                         np.full(len(integer), int(highspy.HighsVarType.kInteger), dtype=np.uint8))
         starts, index, coef, row_lower, row_upper = [], [], [], [], []
-        for i, constraint in enumerate(lp._constraints.values()):
+        rows = lp._constraints if hasattr(lp, "_constraints") else lp.constraints  # PuLP < 3: constraints
+        for i, constraint in enumerate(rows.values()):
             starts.append(len(index))
             for v, a in constraint.items():
                 if a != 0:
