@@ -24,6 +24,7 @@ from planner.core.constants import DEFAULT_ENGINE, server_overhead_w_per_gpu
 from planner.core.features import precision_path, tp_splits_heads
 from planner.core.inputs import (
     CONFIG_COLUMNS,
+    InputTables,
     build_inputs,
     canonical_engine,
     estimate_arrays,
@@ -286,12 +287,12 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
     frame["heat_btu_per_hr"] = frame["power_total_w"] * BTU_PER_HR_PER_W
     frame["kwh_per_million_output_tokens"] = kwh_per_million_tokens(frame["energy_per_output_token_j"])
     frame["output_tokens_per_s_per_w"] = frame["output_tokens_per_s"] / frame["power_total_w"]
-    frame["node_power_w"] = node_power_column(frame, cat)
+    frame["node_power_w"] = node_power_column(frame, cat, tables)
     frame["prefix_cache_hit_rate"] = hit
     if "expected_tokens_per_step" not in frame:  # as Estimate: 1 token per step without speculative decoding
         frame["expected_tokens_per_step"] = np.where(problem != "", np.nan, 1.0)
     frame["problem"] = problem
-    _expected_error_columns(frame, cat)
+    _expected_error_columns(frame, cat, tables)
     return frame
 
 
@@ -326,33 +327,39 @@ def engine_data_warning(engine: str, cal: Calibration) -> str | None:
             f"(the {engine_profile(main).name} fit's values; catalogs/engines.yaml gives its defaults and sources)")
 
 
-def _expected_error_columns(frame: Any, cat: Catalog) -> None:
-    """``expected_error_<metric>_p50_pct`` / ``_p90_pct`` / ``_group`` per row (one lookup per model and GPU)."""
+def _expected_error_columns(frame: Any, cat: Catalog, tables: InputTables) -> None:
+    """``expected_error_<metric>_p50_pct`` / ``_p90_pct`` / ``_group`` per row (one lookup per model and GPU,
+    spread over the rows by their input_tables combination)."""
     from planner.schemas.expected_error import ERROR_METRICS
 
-    keys = np.char.add(np.char.add(frame["gpu"].to_numpy().astype(str), "|"), frame["model"].to_numpy().astype(str))
-    uniq, codes = np.unique(keys, return_inverse=True)
+    by_pair: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     found: list[dict[str, dict[str, Any]]] = []
-    for key in uniq:
-        gid, mid = str(key).split("|", 1)
-        try:
-            found.append(expected_error_of(cat.gpu(gid), cat.model(mid)))
-        except InputError:  # an unknown GPU or model is already a row problem
-            found.append({})
+    for gid, mid in zip(tables.combination_names["gpu"], tables.combination_names["model"], strict=True):
+        if (gid, mid) not in by_pair:
+            try:
+                by_pair[gid, mid] = expected_error_of(cat.gpu(gid), cat.model(mid))
+            except InputError:  # an unknown GPU or model is already a row problem
+                by_pair[gid, mid] = {}
+        found.append(by_pair[gid, mid])
     for k in ERROR_METRICS:
         for part, blank in (("p50_pct", np.nan), ("p90_pct", np.nan), ("group", "")):
             kind = object if part == "group" else float
             values = np.array([f.get(k, {}).get(part, blank) for f in found], dtype=kind)
-            frame[f"expected_error_{k}_{part}"] = values[codes.reshape(-1)] if len(uniq) else values[:0]
+            frame[f"expected_error_{k}_{part}"] = values[tables.codes] if len(found) else values[:0]
 
 
-def node_power_column(frame: Any, cat: Catalog) -> np.ndarray:
-    """node_power_w per row (one lookup per distinct GPU); NaN where the row was not evaluated."""
-    gpus = frame["gpu"].astype(str).to_numpy()
+def node_power_column(frame: Any, cat: Catalog, tables: InputTables | None = None) -> np.ndarray:
+    """node_power_w per row (one lookup per distinct GPU); NaN where the row was not evaluated. ``tables``
+    (the frame's input_tables): the rows' GPUs are read from their combinations instead of compared by name."""
     power = frame["power_per_gpu_w"].to_numpy(dtype=float)
-    out = np.full(len(gpus), np.nan)
-    for gid in np.unique(gpus):
-        sel = gpus == gid
+    out = np.full(len(power), np.nan)
+    if tables is None:
+        names, of_row = np.unique(frame["gpu"].astype(str).to_numpy(), return_inverse=True)
+    else:  # the rows' GPUs from their combinations: no string comparison per row
+        names, of_combination = np.unique(tables.combination_names["gpu"], return_inverse=True)
+        of_row = of_combination.reshape(-1)[tables.codes]
+    for i, gid in enumerate(names):
+        sel = of_row.reshape(-1) == i
         try:
             g = cat.gpu(gid)
         except InputError:  # an unknown GPU is already a row problem

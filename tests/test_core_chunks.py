@@ -122,3 +122,16 @@ def test_prefix_cache_and_speculative_blocks(catalog, calibration):
         expected = estimate_speculative(x, spec)
     out, _ = by_blocks(tables, lambda xb: estimate_speculative(xb, spec))
     assert_same_bytes(out, expected)
+
+
+def test_table_columns_by_combination_equal_by_name(catalog):
+    """estimate_table reads node power and expected error per input_tables combination; the same as by name."""
+    from planner.estimation import estimate_table, expected_error_of, node_power_column
+
+    frame = estimate_table(grid(), catalog=catalog)
+    by_name = node_power_column(frame, catalog)
+    assert np.asarray(frame["node_power_w"]).tobytes() == by_name.tobytes()
+    assert np.isfinite(by_name).any()
+    for (gpu, model), rows in frame.groupby(["gpu", "model"]):
+        expected = expected_error_of(catalog.gpu(gpu), catalog.model(model)).get("throughput", {})
+        assert set(rows["expected_error_throughput_group"]) == {expected.get("group", "")}

@@ -103,6 +103,8 @@ class InputTables:
     """Per combination: 0, or 1 + the index of its problem in ``combination_problems``."""
     combination_problems: tuple[str, ...]
     """Why a combination cannot be evaluated (e.g. a 16-bit format the GPU lacks)."""
+    combination_names: dict[str, np.ndarray]
+    """Per combination, its ``model`` and ``gpu`` names as the table spells them."""
     stack: np.ndarray | None = field(init=False)
     """``features`` then ``coefficients`` as one (keys x combinations) array; None unless all are float64."""
 
@@ -199,11 +201,13 @@ def input_tables(cols: Mapping[str, np.ndarray], catalog: Catalog, calibration: 
     if engines is not None:
         features.update((k, np.array([r[k] for r in s_rows], dtype=float)[on_group]) for k in SCHEDULER_KEYS)
     found = sorted({p for p in problems if p})
+    gpu_names = np.array([names.gpu_ids[int(k) // (len(p_ids) * len(e_ids))] for k in gp_keys], dtype=str)
     problem_index = np.array([found.index(p) + 1 if p else 0 for p in problems], dtype=np.int32)[on_group]
     return InputTables(n=n, codes=names.per_row(combo_codes.reshape(-1)), features=features,
                        coefficients={k: np.array([r[k] for r in c_rows])[on_group] for k in COEFFICIENTS},
                        rows=_row_columns(cols, n, power_limit_w), problem_index=problem_index,
-                       combination_problems=tuple(found))
+                       combination_problems=tuple(found),
+                       combination_names={"model": names.model_ids[on_model], "gpu": gpu_names[on_group]})
 
 
 def _row_columns(cols: Mapping[str, np.ndarray], n: int, power_limit_w: np.ndarray | float | None) -> dict[str, Any]:
