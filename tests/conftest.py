@@ -3,6 +3,8 @@ calibration and accuracy tests: the shipped catalog and measurements."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,12 @@ SHIPPED_MEASUREMENTS = Path(__file__).resolve().parent.parent / "planner" / "dat
 
 
 TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite's per-user cache (compiled templates, parsed catalogs; planner.paths.cache_root) goes
+    to a fresh folder of this run, inherited by the CLI subprocesses, never the user's ~/.cache."""
+    os.environ["PLANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="planner-test-cache-")
 
 # The tier of each flat tests/test_*.py file, measured with `pytest --durations=0` (a file whose tests
 # are mixed is `integration`). A file may instead mark itself with `pytestmark = pytest.mark.<tier>`

@@ -20,22 +20,8 @@ from pathlib import Path
 import jinja2
 from jinja2.bccache import Bucket
 
-CACHE_ENV_VAR = "PLANNER_CACHE_DIR"
-"""Set to a folder to move the cache there; set to an empty string to use no cache."""
-
-
-def cache_root() -> Path | None:
-    """The user's planner cache folder (not created here), or None when caching is turned off."""
-    chosen = os.environ.get(CACHE_ENV_VAR)
-    if chosen is not None:
-        return Path(chosen) if chosen.strip() else None
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if xdg.strip() and Path(xdg).is_absolute():  # the XDG spec: a relative path is to be ignored
-        return Path(xdg) / "planner"
-    try:
-        return Path.home() / ".cache" / "planner"
-    except (RuntimeError, KeyError):  # no home directory to be found
-        return None
+from planner.paths import CACHE_ENV_VAR as CACHE_ENV_VAR  # re-exported: the tests and docs name it here
+from planner.paths import cache_root
 
 
 class _QuietCache(jinja2.FileSystemBytecodeCache):
