@@ -70,3 +70,35 @@ def test_a_roadmap_diff_of_a_changed_launch_spec_or_energy_split_renders(
         changes = json.loads(out)["periods"][0]["deployments"][0]["changes"]
         assert changes["launch"]["after"]["argv"][-2:] == ["--seed", "1"]
         assert set(changes["energy_breakdown_j_per_token"]["after"]) == set(deployment["energy_breakdown_j_per_token"])
+
+
+@pytest.mark.parametrize("command", ["report", "diff", "export"])
+def test_a_roadmap_with_two_periods_of_one_label_is_refused(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Periods are matched by label: a plan with its periods written three times diffed as 'No changes'
+    against the original (exit 0)."""
+    plan = json.loads(ROADMAP.read_text())
+    plan["periods"] = plan["periods"] * 3
+    (tmp_path / "p.json").write_text(json.dumps(plan))
+    (tmp_path / "base.json").write_bytes(ROADMAP.read_bytes())
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    rc = main(COMMANDS[command])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    shown = f"periods[{len(plan['periods']) // 3}].label"
+    assert rc == 1 and len(errors) == 1 and errors[0].startswith(f"Error: p.json: {shown}: "), err
+
+
+def test_a_deployment_written_twice_is_not_lost_from_the_diff(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Two identical deployments got one key, so the diff showed one of them: doubling a deployment's replicas by
+    copying it read as a rename."""
+    plan = json.loads(PLAN.read_text())
+    plan["deployments"].append(dict(plan["deployments"][0], replicas=plan["deployments"][0]["replicas"] * 10))
+    plan["deployments"].append(dict(plan["deployments"][0]))
+    (tmp_path / "p.json").write_text(json.dumps(plan))
+    assert main(["diff", str(PLAN), str(tmp_path / "p.json"), "--format", "json"]) == 2
+    changes = json.loads(capsys.readouterr().out)["deployments"]
+    after = [c["after"]["replicas"] for c in changes if c["after"] is not None]
+    assert after == [d["replicas"] for d in plan["deployments"]], changes

@@ -122,6 +122,8 @@ def keyed_deployments(plan: Plan | None) -> dict[str, Deployment]:
     # the same configuration as plain replicas and as attention data-parallel ranks
     keys = [k + f"/dp{parallelism(d)[1]}" if keys.count(k) > 1 else k
             for k, d in zip(keys, plan.deployments, strict=True)]
+    # a deployment written twice (an edited plan): the later ones are numbered, so none is lost from the diff
+    keys = [k + f"#{keys[:i].count(k) + 1}" if k in keys[:i] else k for i, k in enumerate(keys)]
     return dict(zip(keys, plan.deployments, strict=True))
 
 

@@ -132,11 +132,23 @@ def parse_plan_text(text: str, file: str) -> ReadPlan:
     version = data["schema_version"]
     _check_version(version, file)
     try:
-        return ReadPlan(Plan.model_validate(upgrade(data)))
+        plan = Plan.model_validate(upgrade(data))
     except ValidationError as exc:
         details = describe_validation_error(exc, None).replace("\n", "; ")
         raise PlanFileError(f"not a valid plan (schema {version}): {details}",
                             file=file, fix=_RESOLVE_FIX) from None
+    _check_period_labels(plan, file)
+    return ReadPlan(plan)
+
+
+def _check_period_labels(plan: Plan, file: str) -> None:
+    """A roadmap's periods are told apart by label (diff, check and the report match them by it)."""
+    labels = [p.label for p in plan.periods or []]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise PlanFileError(f"period label {label[:80]!r} is also periods[{labels.index(label)}]'s",
+                                file=file, key_path=f"periods[{i}].label",
+                                fix=f"each period has its own label: the file was edited or is corrupt; {_RESOLVE_FIX}")
 
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
