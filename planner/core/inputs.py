@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,6 +84,8 @@ def scheduler_row(profile: EngineProfile, memory_gib: float, architecture: str) 
 
 SCHEDULER_KEYS = ("engine_max_sequences", "engine_step_tokens", "chunked_prefill")
 _ALL = slice(None)
+_STACKED_ROWS = 1024
+"""From this many rows on, inputs() gathers every key with one indexing of the stacked tables."""
 
 
 @dataclass
@@ -90,8 +93,8 @@ class InputTables:
     """build_inputs' result before it is spread over the rows: the features of each distinct combination of
     model, GPU, precision and engine present (``features``: x's model, GPU and precision keys in x's order;
     ``coefficients``), each row's combination (``codes``) and the per-row columns. ``inputs(rows)`` gathers
-    the core's inputs of any block of rows with one indexing of ``stack``, so a long table is estimated
-    block by block without ever holding a full-length model, GPU or coefficient feature."""
+    the core's inputs of any block of rows (of many rows: with one indexing of ``stack``), so a long table is
+    estimated block by block without ever holding a full-length model, GPU or coefficient feature."""
 
     n: int
     codes: np.ndarray
@@ -105,18 +108,17 @@ class InputTables:
     """Why a combination cannot be evaluated (e.g. a 16-bit format the GPU lacks)."""
     combination_names: dict[str, np.ndarray]
     """Per combination, its ``model`` and ``gpu`` names as the table spells them."""
-    stack: np.ndarray | None = field(init=False)
-    """``features`` then ``coefficients`` as one (keys x combinations) array; None unless all are float64."""
-
-    def __post_init__(self) -> None:
+    @cached_property
+    def stack(self) -> np.ndarray | None:
+        """``features`` then ``coefficients`` as one (keys x combinations) array; None unless all are float64."""
         tables = [*self.features.values(), *self.coefficients.values()]
-        self.stack = np.stack(tables) if all(t.dtype == np.float64 for t in tables) else None
+        return np.stack(tables) if all(t.dtype == np.float64 for t in tables) else None
 
     def inputs(self, rows: slice = _ALL) -> dict[str, Any]:
         """The core's inputs (build_inputs' ``x``) of ``rows``."""
         whole = rows == _ALL
         codes = self.codes[rows]
-        if self.stack is None:
+        if len(codes) < _STACKED_ROWS or self.stack is None:  # a few rows: one indexing per key costs less
             x = {k: v[codes] for k, v in self.features.items()}
             x["coefficients"] = {k: v[codes] for k, v in self.coefficients.items()}
         else:
