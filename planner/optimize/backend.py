@@ -184,13 +184,24 @@ REPROVE_OPTIONS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_j
                    "mip_heuristic_run_shifting": False, "mip_allow_restart": False}
 
 
+# An elastic program (planner.optimize.program.ELASTIC_PENALTY: 1e7 per unit of normalized slack) has
+# objective coefficients up to 1e9, 1e16 times HiGHS's dual feasibility tolerance; HiGHS itself warns and
+# suggests scaling the objective by 2^-10 (user_objective_scale; a power of two, so no coefficient is
+# rounded, and the gaps are relative). HiGHS 1.7 has no such option: it refuses it, and PuLP goes on.
+# The elastic solve of the infeasible bench fleets (12-50 workloads): 1.4-1.8 s -> 1.1-1.6 s, the same
+# answers; heuristics off as well (REPROVE_OPTIONS) helps the 20-workload one and slows the others.
+ELASTIC_OBJECTIVE_SCALE: int | None = -10
+
 
 def _solver(name: str, time_limit_s: float, gap_rel: float = MIP_REL_GAP, gap_abs: float | None = None,
             node_limit: int | None = None, start: dict[str, float] | None = None, reprove: bool = False,
             first_plan: bool = False, objective_target: float | None = None,
-            objective_bound: float | None = None, restart: bool = False) -> pulp.LpSolver:
+            objective_bound: float | None = None, restart: bool = False,
+            objective_scale: int | None = None) -> pulp.LpSolver:
     if name == "highs":
         options: dict[str, object] = {} if node_limit is None else {"mip_max_nodes": int(node_limit)}
+        if objective_scale is not None:
+            options["user_objective_scale"] = int(objective_scale)
         if first_plan:
             options["mip_max_improving_sols"] = 1
         if objective_target is not None:
@@ -362,8 +373,11 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
     ``tie_break`` the first solution is kept as it is (for callers that use only its objective value)."""
     target = None if lower_bound is None else lower_bound + gap_rel * abs(lower_bound)
     node_limit = DEFAULT_NODE_LIMIT if node_limit is None else node_limit
+    # an elastic program's penalties dwarf its costs: its objective is scaled (ELASTIC_OBJECTIVE_SCALE)
+    scale = ELASTIC_OBJECTIVE_SCALE if getattr(m, "slacks", None) else None
     solver = _solver(solver_name, time_limit_s, gap_rel=gap_rel, gap_abs=gap_abs, node_limit=node_limit,
-                     start=start, reprove=reprove, first_plan=first_plan, objective_target=target)
+                     start=start, reprove=reprove, first_plan=first_plan, objective_target=target,
+                     objective_scale=scale)
     start_s = time.perf_counter()
     status, raw, gap = _solve_once(m, solver)
     if start and status in ("optimal", "feasible") and _solution_disagrees(m, solver):
@@ -372,7 +386,7 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
         # 36,052,447 returned). A solution that does not have the objective the solver reports is not
         # trusted: the program is solved again without the start.
         solver = _solver(solver_name, time_limit_s, gap_rel=gap_rel, gap_abs=gap_abs, node_limit=node_limit,
-                         first_plan=first_plan, objective_target=target)
+                         first_plan=first_plan, objective_target=target, objective_scale=scale)
         status, raw, gap = _solve_once(m, solver)
     if lower_bound is not None and status in ("optimal", "feasible"):
         status, gap = _with_bound(m, status, gap, lower_bound, gap_rel)
