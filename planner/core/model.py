@@ -286,37 +286,53 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
             "seq_work_s": per_seq}
 
 
-def _dynamic_w(x: Arrays, c: Arrays, step: Arrays) -> tuple[np.ndarray, ...]:
+def power_terms(x: Arrays, c: Arrays) -> Arrays:
+    """The per-configuration factors of _dynamic_w that no step changes (computed once per evaluate; the
+    same products in the same order, so every watt is bit for bit the one computed per step)."""
+    spread = x["tdp_w"] - x["idle_w"]
+    base = c["power_active_share"] * spread
+    return {"base_w": base, "idle_base_w": x["idle_w"] + base,
+            "memory_j_per_byte": c["memory_energy_scale"] * x["memory_energy_j_per_byte"],
+            "per_flop_w": c["compute_energy_share"] * spread, "sm_work_w": c["sm_work_share"] * spread}
+
+
+def _dynamic_w(x: Arrays, c: Arrays, step: Arrays, pw: Arrays | None = None) -> tuple[Any, ...]:
     """Watts above idle by cause: the base draw of a serving GPU, DRAM traffic, tensor math, link
     traffic (unbounded; gpu_power bounds the sum). The base holds over the whole step, the host's
     scheduling gaps and the all-reduce included: a serving GPU stays at its boost clock between
-    kernels a millisecond apart (clock governors and NVML power averages act over 10-100 ms)."""
+    kernels a millisecond apart (clock governors and NVML power averages act over 10-100 ms).
+    ``pw``: power_terms(x, c), when the caller has them."""
+    pw = power_terms(x, c) if pw is None else pw
     dt = step["step_s"]
-    base = c["power_active_share"] * (x["tdp_w"] - x["idle_w"])
-    memory = c["memory_energy_scale"] * x["memory_energy_j_per_byte"] * step["bytes_per_gpu"] / dt
+    memory = pw["memory_j_per_byte"] * step["bytes_per_gpu"] / dt
     # energy per FLOP from the spec sheet: a share of (TDP - idle) over the dense peak of the path used
-    per_flop = c["compute_energy_share"] * (x["tdp_w"] - x["idle_w"])
     flops = step["flops_per_gpu"] / x["compute_flops"] + step["attn_flops_per_gpu"] / x["half_flops"]
-    compute = (per_flop * flops + c["sm_work_share"] * (x["tdp_w"] - x["idle_w"]) * step["seq_work_s"]) / dt
+    compute = (pw["per_flop_w"] * flops + pw["sm_work_w"] * step["seq_work_s"]) / dt
     link = fixed("link_energy_j_per_bit") * BITS_PER_BYTE * step["link_bytes_per_gpu"] / dt
-    return np.broadcast_to(base, dt.shape), memory, compute, link
+    return pw["base_w"], memory, compute, link
 
 
 def _limit_w(x: Arrays) -> np.ndarray:
     return np.minimum(x["tdp_w"], x["power_limit_w"]) if "power_limit_w" in x else x["tdp_w"]
 
 
-def gpu_power(x: Arrays, c: Arrays, step: Arrays) -> np.ndarray:
-    """Average power of one GPU over a step, bounded by [idle, min(TDP, power limit)]."""
-    base, memory, compute, link = _dynamic_w(x, c, step)
-    return np.clip(x["idle_w"] + base + memory + compute + link, x["idle_w"], _limit_w(x))
+def _unbounded_w(x: Arrays, c: Arrays, step: Arrays, pw: Arrays | None) -> Any:
+    """idle + the dynamic terms of ``step``, before gpu_power's bounds."""
+    pw = power_terms(x, c) if pw is None else pw
+    _, memory, compute, link = _dynamic_w(x, c, step, pw)
+    return pw["idle_base_w"] + memory + compute + link
 
 
-def power_parts(x: Arrays, c: Arrays, step: Arrays, power_w: np.ndarray) -> Arrays:
+def gpu_power(x: Arrays, c: Arrays, step: Arrays, pw: Arrays | None = None) -> np.ndarray:
+    """Average power of one GPU over a step, bounded by [idle, min(TDP, power limit)] (``pw``: power_terms)."""
+    return np.clip(_unbounded_w(x, c, step, pw), x["idle_w"], _limit_w(x))
+
+
+def power_parts(x: Arrays, c: Arrays, step: Arrays, power_w: np.ndarray, pw: Arrays | None = None) -> Arrays:
     """``power_w`` (gpu_power of ``step``) split by cause, in W per GPU; the parts sum to it. Where the
     bound holds, every dynamic term is scaled by the same factor. Static: idle plus the base draw of a
     serving GPU; communication: the bytes sent over the links."""
-    base, memory, compute, link = _dynamic_w(x, c, step)
+    base, memory, compute, link = _dynamic_w(x, c, step, pw)
     total = base + memory + compute + link
     scale = np.where(total > 0, (power_w - x["idle_w"]) / np.maximum(total, 1e-30), 0.0)
     return {"static_w": x["idle_w"] + base * scale, "memory_w": memory * scale,
@@ -337,27 +353,30 @@ def power_limit_slowdown(x: Arrays, uncapped_w: np.ndarray) -> np.ndarray:
     return np.maximum(1.0, (dyn / dyn_cap) ** DVFS_EXPONENT)
 
 
-def capped_step(x: Arrays, c: Arrays, step: Arrays) -> tuple[Arrays, np.ndarray]:
+def capped_step(x: Arrays, c: Arrays, step: Arrays, inv: Arrays | None = None) -> tuple[Arrays, np.ndarray]:
     """A step (token_step's output, or a sum of them) re-timed under the power limit, and its power per GPU:
-    where the uncapped draw exceeds the limit the busy time stretches by power_limit_slowdown."""
+    where the uncapped draw exceeds the limit the busy time stretches by power_limit_slowdown. ``inv``: the
+    step invariants, whose ``power`` entry (power_terms) is used when present."""
+    pw = None if inv is None else inv.get("power")
     if "power_limit_w" not in x:  # bounded by TDP only: nothing to re-time
-        return step, gpu_power(x, c, step)
-    uncapped = gpu_power({**x, "power_limit_w": x["tdp_w"]}, c, step)
+        return step, gpu_power(x, c, step, pw)
+    unbounded = _unbounded_w(x, c, step, pw)
+    uncapped = np.clip(unbounded, x["idle_w"], x["tdp_w"])  # the bound at power_limit_w = TDP
     slow = power_limit_slowdown(x, uncapped)
     if not np.any(slow > 1.0):
-        return step, gpu_power(x, c, step)
+        return step, np.clip(unbounded, x["idle_w"], _limit_w(x))
     kernel = step["busy_s"] * (slow - 1.0)
     timed = {**step, "step_s": step["step_s"] + kernel, "busy_s": step["busy_s"] * slow}
-    return timed, gpu_power(x, c, timed)
+    return timed, gpu_power(x, c, timed, pw)
 
 
 def power_outputs(x: Arrays, c: Arrays, step: Arrays, power: Any, burst: Any, n_gpu: Any,
-                  tokens_per_s: Any) -> tuple[Arrays, Arrays]:
+                  tokens_per_s: Any, pw: Arrays | None = None) -> tuple[Arrays, Arrays]:
     """The estimate's energy per output token by cause, and its throughput, power and energy figures, of a
     replica running ``step`` (its mean step) at ``power`` per GPU (``burst``: the mixed step's); two
     mappings, so each estimate keeps its columns in their order."""
     j_per_token = n_gpu / tokens_per_s  # W per GPU -> J per output token of the replica
-    parts = power_parts(x, c, step, power)
+    parts = power_parts(x, c, step, power, pw)
     peak = np.maximum(power, burst)
     causes = {f"energy_{k.removesuffix('_w')}_j_per_token": parts[k] * j_per_token
               for k in ("static_w", "memory_w", "compute_w", "communication_w")}
@@ -425,8 +444,8 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     rest = n_in - full * room
     # timed on the rank carrying the prompt (ranks step together under expert parallelism)
     solo = "split" in inv
-    chunk, _ = capped_step(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo))
-    last, _ = capped_step(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo))
+    chunk, _ = capped_step(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo), inv)
+    last, _ = capped_step(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo), inv)
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
 
 
@@ -450,7 +469,7 @@ def static_batching(x: Arrays, c: Arrays, batch: Any, n_pf: Any, context: Any, e
     static = x.get("static_batching")
     if static is None or not np.any(static > 0):
         return tokens_per_s, step_s
-    prefill, _ = capped_step(x, c, token_step(x, c, np.zeros_like(batch), batch * n_pf, context, eta, inv))
+    prefill, _ = capped_step(x, c, token_step(x, c, np.zeros_like(batch), batch * n_pf, context, eta, inv), inv)
     run_s = prefill["step_s"] + x["output_tokens"] * decode_only["step_s"]
     on = static > 0
     return (np.where(on, batch * x["output_tokens"] / run_s, tokens_per_s),
@@ -487,10 +506,11 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     room = prompt_room(x, np.maximum(budget - rank_batch, 1.0), n_pf)
     context = n_in + n_out / 2.0
     inv = step_invariants(x, c, context)
+    inv["power"] = power_terms(x, c)
     eta = compute_efficiency(x, c)
 
     carried = np.minimum(prefill_per_step, room) * dp
-    mean, power = capped_step(x, c, token_step(x, c, batch, carried, context, eta, inv))
+    mean, power = capped_step(x, c, token_step(x, c, batch, carried, context, eta, inv), inv)
     stall = np.maximum(prefill_per_step / room, 1.0)
 
     # A step that carries prompt tokens holds a whole prompt (or the room, if smaller), the others
@@ -498,8 +518,8 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # tokens, so it is longer than a step carrying the mean). ITL quantiles are mixed steps once
     # enough steps carry one.
     mixed_tokens = np.minimum(room, np.maximum(n_pf, prefill_per_step))
-    decode_only, decode_w = capped_step(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv))
-    mixed, burst = capped_step(x, c, token_step(x, c, batch, mixed_tokens * dp, context, eta, inv))
+    decode_only, decode_w = capped_step(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv), inv)
+    mixed, burst = capped_step(x, c, token_step(x, c, batch, mixed_tokens * dp, context, eta, inv), inv)
     share = np.clip(prefill_per_step / mixed_tokens, 0.0, 1.0)
     step_s = mean["step_s"] * stall
     tokens_per_s = batch / step_s
@@ -516,7 +536,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
 
     n_gpu = x["tp"] * x["pp"] * dp
     fits = mem["fits_memory"]
-    causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s)
+    causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s, inv["power"])
     # a prompt's energy: what the mixed step costs beyond the decode-only step, per prompt token carried
     prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     return {
