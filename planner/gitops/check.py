@@ -259,10 +259,11 @@ def verified_summary(plan: Plan, scenario: LoadedScenario | Scenario | None = No
         return [own, _scenario_summary(scenario)]
     rederived = (f"re-derived from the scenario, the catalog and the estimation core: each deployment's model, "
                  f"engine, GPU, precision, TP/PP (EP/DP where recorded) and batch (fits memory), its capacity, "
-                 f"TTFT and ITL (every SLO quantile), power, power limit, speculative decoding, launch command and "
-                 f"energy by phase and cause, the servers, racks, totals, constraints, runner-up alternatives and "
-                 f"constants (within {CLAIM_REL_TOL * 100:g} %); not re-derived: what-if values and the other "
-                 f"objectives' plans (they need re-solves)")
+                 f"TTFT and ITL (every SLO quantile), power, power limit, speculative decoding, sizing margin, launch "
+                 f"command and energy by phase and cause, the servers, racks, totals, constraints, runner-up "
+                 f"alternatives and constants (within {CLAIM_REL_TOL * 100:g} %); not re-derived: what-if values, "
+                 f"the other objectives' plans and a sizing_confidence plan's point-estimate plan (they need "
+                 f"re-solves)")
     return [own, rederived, _scenario_summary(scenario.scenario)]
 
 

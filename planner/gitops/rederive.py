@@ -34,7 +34,7 @@ from planner.gitops.context import CLAIM_REL_TOL, Context, Findings, Recomputed,
 from planner.gitops.diff import deployment_key, parallelism
 from planner.gitops.limits import rack_limit_violations, racks_count, routed, workload_presence
 from planner.gitops.rederive_fleet import fleet_claims, fleet_problems
-from planner.gitops.rederive_serving import launch_claims, phase_mismatches, speculative_problem
+from planner.gitops.rederive_serving import launch_claims, phase_mismatches, sizing_claims, speculative_problem
 from planner.gitops.slo import close, within
 from planner.plan.figures import deployment_figures
 from planner.problem.model import GpuOption, WorkloadDemand
@@ -368,7 +368,7 @@ def _recompute_workload(plan: Plan, w: WorkloadDemand, idx: list[int], ctx: Cont
         found.recomputed[i] = r
         found.claims += claim_line(f"deployment {_label(d)}", _mismatches(d.model_dump(), r)
                                    + _recorded_slos(d, w) + phase_mismatches(d, ev.points, j))
-        found.claims += launch_claims(d, ctx)
+        found.claims += launch_claims(d, ctx) + sizing_claims(d, w)
         found.problems += _slo_lines(d, w, r)
 
 

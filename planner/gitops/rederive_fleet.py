@@ -198,6 +198,20 @@ def recomputed_totals(plan: Plan, ctx: Context, found: Findings) -> dict[str, fl
     return {k: v for k, v in fleet.model_dump().items() if k not in COUNTED_ELSEWHERE}
 
 
+def _sizing_totals_claims(plan: Plan, ctx: Context) -> list[str]:
+    """totals.sizing_margin is there when a workload is sized at a confidence, and its GPUs add up; the
+    point-estimate plan it measures against needs a re-solve and is not re-derived."""
+    m, sized = plan.totals.sizing_margin, any(w.sizing is not None for w in ctx.problem.workloads)
+    if m is None:
+        return []  # a solve writes none when the point-estimate re-solve fails; the deployments' margins say it
+    if not sized:
+        return ["totals: sizing_margin is written, but no workload of the scenario has sizing_confidence"]
+    if m.gpus_added != plan.totals.gpus - m.gpus_at_point_estimate:
+        return [f"totals: sizing_margin.gpus_added {m.gpus_added} is not totals.gpus {plan.totals.gpus} minus "
+                f"sizing_margin.gpus_at_point_estimate {m.gpus_at_point_estimate}"]
+    return []
+
+
 def _objective_claims(plan: Plan, ctx: Context) -> list[str]:
     name = plan.objective.get("name")
     if name != ctx.problem.objective:
@@ -313,6 +327,7 @@ def fleet_claims(plan: Plan, ctx: Context, found: Findings) -> list[str]:
     if clean:
         out += _rack_claims(plan, ctx, found)
         out += claim_line("totals", _differences(plan.totals.model_dump(), recomputed_totals(plan, ctx, found)))
+        out += _sizing_totals_claims(plan, ctx)
         out += _constraint_claims(plan, ctx, found)
     return out + analysis_claims(plan, ctx, deployments_clean=clean)
 

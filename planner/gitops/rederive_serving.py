@@ -22,7 +22,7 @@ from planner.plan.energy import phase_figures
 from planner.problem.model import WorkloadDemand
 from planner.schemas.plan import Deployment, EnergyBreakdown, Launch
 
-__all__ = ["launch_claims", "phase_mismatches", "rederived_launch", "speculative_problem"]
+__all__ = ["launch_claims", "phase_mismatches", "rederived_launch", "sizing_claims", "speculative_problem"]
 
 
 def speculative_problem(d: Deployment, w: WorkloadDemand) -> str | None:
@@ -69,3 +69,24 @@ def phase_mismatches(d: Deployment, points: Mapping[str, np.ndarray], i: int) ->
         elif not close(written, value, CLAIM_REL_TOL):
             out.append(f"{key} {written:.6g} (recomputed {value:.6g})")
     return out
+
+
+def sizing_claims(d: Deployment, w: WorkloadDemand) -> list[str]:
+    """A written sizing margin (the confidence, factors and error group the report prints) that is not the one
+    the workload's sizing_confidence gives on the deployment's GPU now (planner.optimize.plan_builder)."""
+    from planner.optimize.plan_builder import sizing_margin
+
+    derived, written = sizing_margin(w, d.gpu), d.sizing_margin
+    where = f"deployment {deployment_key(d)}: sizing_margin"
+    if written is None or derived is None:
+        if written is derived:
+            return []
+        told = "none" if derived is None else f"confidence {derived.confidence:g}"
+        return [f"{where} is {'absent' if written is None else f'confidence {written.confidence:g}'}, but "
+                f"workloads.{w.name}.sizing_confidence gives {told}"]
+    wrong = [f"{k} {getattr(written, k):.6g} (re-derived {getattr(derived, k):.6g})"
+             for k in ("confidence", "ttft_factor", "itl_factor", "throughput_factor")
+             if not close(getattr(written, k), getattr(derived, k), CLAIM_REL_TOL)]
+    if written.group != derived.group:
+        wrong.append(f"group {written.group[:80]!r} (re-derived {derived.group[:80]!r})")
+    return [f"{where} does not follow from the expected-error table: {'; '.join(wrong)}"] if wrong else []
