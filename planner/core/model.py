@@ -46,24 +46,33 @@ def _pnorm(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
     return big * ((a / big) ** p + (b / big) ** p) ** (1.0 / p)
 
 
-def effective_context(ctx: np.ndarray, x: Arrays) -> np.ndarray:
-    """Tokens of KV cache a sequence of ``ctx`` tokens keeps, averaged over layers (sliding windows)."""
+def effective_context(ctx: np.ndarray, x: Arrays, terms: tuple[Any, Any, Any] | None = None) -> np.ndarray:
+    """Tokens of KV cache a sequence of ``ctx`` tokens keeps, averaged over layers (sliding windows);
+    ``terms``: context_terms(x), when the caller has them."""
+    f, full, window = context_terms(x) if terms is None else terms
+    return full * ctx + f * np.minimum(ctx, window)
+
+
+def context_terms(x: Arrays) -> tuple[Any, Any, Any]:
+    """(sliding share of layers, the rest, window: inf without one) of effective_context."""
     f = x["sliding_fraction"]
-    window = np.where(x["sliding_window"] > 0, x["sliding_window"], np.inf)
-    return (1.0 - f) * ctx + f * np.minimum(ctx, window)
+    return f, 1.0 - f, np.where(x["sliding_window"] > 0, x["sliding_window"], np.inf)
 
 
-def kv_bytes_per_token_per_gpu(x: Arrays) -> np.ndarray:
+def kv_bytes_per_token_per_gpu(x: Arrays, sf: Any = None) -> np.ndarray:
     """KV bytes one token costs on one GPU: layers split by PP; heads split by TP, floored at one
-    head per GPU (heads are replicated when TP exceeds the KV heads); MLA latents replicated."""
+    head per GPU (heads are replicated when TP exceeds the KV heads); MLA latents replicated.
+    ``sf``: stage_factor(x), when the caller has it."""
     heads = x["kv_split_heads"]
     share = np.where(heads > 0, np.maximum(1.0 / x["tp"], 1.0 / np.maximum(heads, 1.0)), 1.0)
-    return x["kv_bytes_per_token"] * x["kv_scale"] * share / x["pp"] * stage_factor(x)
+    return x["kv_bytes_per_token"] * x["kv_scale"] * share / x["pp"] * (stage_factor(x) if sf is None else sf)
 
 
-def stage_factor(x: Arrays) -> np.ndarray:
-    """Layers of the largest pipeline stage over the average: ceil(L / pp) / (L / pp)."""
-    return np.ceil(x["layers"] / x["pp"]) * x["pp"] / x["layers"]
+def stage_factor(x: Arrays, layers_stage: Any = None) -> np.ndarray:
+    """Layers of the largest pipeline stage over the average: ceil(L / pp) / (L / pp) (``layers_stage``:
+    ceil(L / pp), when the caller has it)."""
+    ceil = np.ceil(x["layers"] / x["pp"]) if layers_stage is None else layers_stage
+    return ceil * x["pp"] / x["layers"]
 
 
 def weight_bytes_total(x: Arrays) -> np.ndarray:
@@ -78,13 +87,13 @@ def parallel(x: Arrays) -> tuple[Any, Any]:
     return x.get("ep", 1.0), x.get("dp", 1.0)
 
 
-def expert_shards(x: Arrays) -> np.ndarray:
+def expert_shards(x: Arrays, tp_pp: Any = None) -> np.ndarray:
     """GPUs each MoE layer's routed experts are split over, all stages counted: ``ep`` whole-expert
     groups, or the ``tp x pp`` slices of every expert when ``ep`` is smaller (an expert group is then
     sliced by tensor parallelism, SGLang's moe-tp); with ``dp`` > 1 and ``ep`` = 1 each rank holds its
     own sliced copy."""
     ep, _ = parallel(x)
-    return np.maximum(ep, x["tp"] * x["pp"])
+    return np.maximum(ep, x["tp"] * x["pp"] if tp_pp is None else tp_pp)
 
 
 def split_parallel(x: Arrays) -> Any:
@@ -94,32 +103,39 @@ def split_parallel(x: Arrays) -> Any:
     return (np.asarray(ep) > 1.0) | (np.asarray(dp) > 1.0)
 
 
-def weights_per_gpu_bytes(x: Arrays) -> np.ndarray:
+def weights_per_gpu_bytes(x: Arrays, inv: Arrays | None = None) -> np.ndarray:
     """Weights one GPU holds (largest pipeline stage): attention and dense weights / (tp x pp), replicated
-    per data-parallel rank, plus the routed experts / expert_shards."""
-    plain = weight_bytes_total(x) * stage_factor(x) / (x["tp"] * x["pp"])
+    per data-parallel rank, plus the routed experts / expert_shards (``inv``: step_invariants' geometry)."""
+    sf = stage_factor(x) if inv is None else inv["stage_factor"]
+    tp_pp = x["tp"] * x["pp"] if inv is None else inv["tp_pp"]
+    total = weight_bytes_total(x)
+    plain = total * sf / tp_pp
     if "ep" not in x and "dp" not in x:
         return plain
     routed = x["params_routed"] * x["weight_bytes"]
-    split = ((weight_bytes_total(x) - routed) / (x["tp"] * x["pp"]) + routed / expert_shards(x)) * stage_factor(x)
+    shards = expert_shards(x) if inv is None else inv["shards"]
+    split = ((total - routed) / tp_pp + routed / shards) * sf
     return np.where(split_parallel(x), split, plain)
 
 
-def memory(x: Arrays) -> Arrays:
+def memory(x: Arrays, inv: Arrays | None = None) -> Arrays:
     """Weights per GPU (largest pipeline stage), KV capacity and the largest batch that fits (a
-    replica's: each of the ``dp`` ranks holds its own sequences' KV cache)."""
+    replica's: each of the ``dp`` ranks holds its own sequences' KV cache). ``inv``: step_invariants(x, ...),
+    whose geometry (stage factor, KV bytes per token, sliding-window terms) is reused when given."""
     _, dp = parallel(x)
-    weights = weights_per_gpu_bytes(x)
+    weights = weights_per_gpu_bytes(x, inv)
     usable = x["memory_bytes"] * fixed("gpu_memory_utilization")
     free = usable - weights - fixed("runtime_reserve_bytes")
-    kv_tok = kv_bytes_per_token_per_gpu(x)
-    seq_ctx = effective_context(x["input_tokens"] + x["output_tokens"], x)
+    kv_tok = kv_bytes_per_token_per_gpu(x) if inv is None else inv["kv_tok"]
+    terms = None if inv is None else inv["context_terms"]
+    seq_ctx = effective_context(x["input_tokens"] + x["output_tokens"], x, terms)
     per_seq = kv_tok * seq_ctx
-    max_batch = np.floor(np.maximum(free, 0.0) / per_seq) * dp
+    free_pos = np.maximum(free, 0.0)
+    max_batch = np.floor(free_pos / per_seq) * dp
     return {
         "weights_per_gpu_bytes": weights,
         "kv_bytes_per_token_per_gpu": kv_tok,
-        "kv_capacity_tokens": np.maximum(free, 0.0) / kv_tok * dp,
+        "kv_capacity_tokens": free_pos / kv_tok * dp,
         "max_batch_size": max_batch,
         "fits_memory": max_batch >= 1,
         "kv_bytes_per_sequence": per_seq,
@@ -131,42 +147,48 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
     (computed once per evaluate instead of once per token_step)."""
     tp, pp = x["tp"], x["pp"]
     bw = x["bandwidth_bytes_per_s"]
-    gpus = tp * pp / stage_factor(x)  # the slowest stage sets the pace
-    eta_w = c["eta_weight_bw"] * np.where(x["weight_bytes"] < 2.0, c["quantized_bw_factor"], 1.0)
-    kv_tok = kv_bytes_per_token_per_gpu(x)
     layers_stage = np.ceil(x["layers"] / pp)
+    sf = stage_factor(x, layers_stage)
+    tp_pp = tp * pp
+    gpus = tp_pp / sf  # the slowest stage sets the pace
+    eta_w = c["eta_weight_bw"] * np.where(x["weight_bytes"] < 2.0, c["quantized_bw_factor"], 1.0)
+    kv_tok = kv_bytes_per_token_per_gpu(x, sf)
     # Each step streams the quantized body and the 16-bit lm_head, not the input embedding table
     # (only the step's rows of it); dense models publish totals that include both matrices.
     body = x["params_dense"] - x["params_vocab"]
     lm_head = x["params_embedding"]
-    flops_params = np.where(x["params_routed"] > 0, x["params_active"],
-                            x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
+    moe = x["params_routed"] > 0
+    flops_params = np.where(moe, x["params_active"], x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
     alpha = x["interconnect_latency_s"] * c["comm_latency_factor"]
-    moe_layers = np.where(x["params_routed"] > 0, np.ceil(x["moe_layers"] / pp), 0.0)
-    shards = expert_shards(x)
+    moe_layers = np.where(moe, np.ceil(x["moe_layers"] / pp), 0.0)
+    shards = expert_shards(x, tp_pp)
+    terms = context_terms(x)
+    context_kv = effective_context(context, x, terms)
+    attn_layer = layers_stage * (x["attn_flops_per_context_token"] / tp)
+    ring_bytes = 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
     out = {
         # ln(1 - k/E) for MoE rows (floored so k = E gives full coverage without a warning); 0 for dense
-        "log_miss": np.where(x["params_routed"] > 0,
-                             np.log(np.maximum(1.0 - x["experts_active"] / x["experts_total"], 1e-300)), 0.0),
+        "log_miss": np.where(moe, np.log(np.maximum(1.0 - x["experts_active"] / x["experts_total"], 1e-300)), 0.0),
         "dense_bytes": (body * x["weight_bytes"] + lm_head * VOCAB_BYTES) / gpus,
-        "routed_bytes": x["params_routed"] * x["weight_bytes"] / (shards / stage_factor(x)),
+        "routed_bytes": x["params_routed"] * x["weight_bytes"] / (shards / sf),
         "w_time_per_byte": 1.0 / (eta_w * bw),
         "flops_per_token": 2.0 * flops_params / gpus,
         "kv_tok": kv_tok,
         "kv_time_per_byte": 1.0 / (c["eta_kv_bw"] * bw),
-        "decode_kv_bytes": kv_tok * effective_context(context, x),
-        "attn_decode": layers_stage * (x["attn_flops_per_context_token"] / tp) * effective_context(context, x),
-        "attn_prefill": (layers_stage * (x["attn_flops_per_context_token"] / tp)
-                         * effective_context(x["input_tokens"], x) / 2.0),
-        "ring_per_token": (2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
-                           / group_bytes_per_s(x, tp)),
-        "link_bytes_per_token": 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES,
+        "decode_kv_bytes": kv_tok * context_kv,
+        "attn_decode": attn_layer * context_kv,
+        "attn_prefill": attn_layer * effective_context(x["input_tokens"], x, terms) / 2.0,
+        "ring_per_token": ring_bytes / group_bytes_per_s(x, tp),
+        "link_bytes_per_token": ring_bytes,
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
         "alpha": alpha,
         "gemm_eta_factor": low_precision_factor(x, c),
         # experts sliced by tensor parallelism exchange nothing beyond the layer's two all-reduces: the
-        # dispatch/combine latency is expert parallelism's (_parallel_invariants)
-        "moe_comm": np.zeros_like(moe_layers),
+        # dispatch/combine latency is expert parallelism's (_parallel_invariants); None: nothing to add
+        "moe_comm": None,
+        # geometry shared with memory(), phase_flops() and token_step()
+        "stage_factor": sf, "tp_pp": tp_pp, "shards": shards, "context_terms": terms, "moe": moe,
+        "flops_params": flops_params, "context_kv": context_kv,
     }
     if "ep" in x or "dp" in x:
         out.update(_parallel_invariants(x, c, out, flops_params, gpus, shards, layers_stage, moe_layers, alpha))
@@ -211,8 +233,7 @@ def _parallel_invariants(x: Arrays, c: Arrays, inv: Arrays, flops_params: Any, g
         "a2a_per_token": np.where(expert_parallel, a2a_bytes / group_bytes_per_s(x, np.asarray(ep, dtype=float)),
                                   0.0),
         "a2a_link_bytes_per_token": np.where(expert_parallel, 2.0 * a2a_bytes, 0.0),
-        "moe_comm": np.where(expert_parallel, 2.0 * moe_layers * (alpha + c["moe_dispatch_latency_s"]),
-                             inv["moe_comm"]),
+        "moe_comm": np.where(expert_parallel, 2.0 * moe_layers * (alpha + c["moe_dispatch_latency_s"]), 0.0),
         "a2a_layers": np.where(expert_parallel, 2.0 * moe_layers, 0.0),
     }
 
@@ -248,7 +269,9 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     t_attn = _pnorm(t_kv, t_af, p)
     # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency;
     # MoE dispatch/combine per MoE layer under expert parallelism.
-    t_comm = inv["comm_layers"] * (inv["alpha"] + tokens * inv["ring_per_token"]) + inv["moe_comm"]
+    t_comm = inv["comm_layers"] * (inv["alpha"] + tokens * inv["ring_per_token"])
+    if inv["moe_comm"] is not None:  # (adding the zeros of the other rows would change no bit: times are >= +0)
+        t_comm = t_comm + inv["moe_comm"]
     link_bytes = inv["comm_layers"] * tokens * inv["link_bytes_per_token"]
     if "split" in inv:  # all-to-all dispatch and combine (expert parallelism)
         t_comm = t_comm + inv["a2a_layers"] * tokens * inv["a2a_per_token"]
@@ -449,14 +472,20 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
 
 
-def phase_flops(x: Arrays, n_prompt: np.ndarray, context: np.ndarray) -> Arrays:
+def phase_flops(x: Arrays, n_prompt: np.ndarray, context: np.ndarray, inv: Arrays | None = None) -> Arrays:
     """FLOPs of the whole replica: prefill of one request's ``n_prompt`` computed prompt tokens
-    (GEMMs plus causal attention), and one decode token at the mean ``context``."""
-    gemm = 2.0 * np.where(x["params_routed"] > 0, x["params_active"],
-                          x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
+    (GEMMs plus causal attention), and one decode token at the mean ``context`` (``inv``: step_invariants of
+    the same ``context``, whose FLOP parameters and context terms are reused when given)."""
+    if inv is None:
+        gemm = 2.0 * np.where(x["params_routed"] > 0, x["params_active"],
+                              x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
+        terms, context_kv = None, None
+    else:
+        gemm, terms, context_kv = 2.0 * inv["flops_params"], inv["context_terms"], inv["context_kv"]
     attn = x["layers"] * x["attn_flops_per_context_token"]
-    return {"prefill_flops": n_prompt * (gemm + attn * effective_context(x["input_tokens"], x) / 2.0),
-            "decode_flops_per_token": gemm + attn * effective_context(context, x)}
+    return {"prefill_flops": n_prompt * (gemm + attn * effective_context(x["input_tokens"], x, terms) / 2.0),
+            "decode_flops_per_token": gemm + attn * (effective_context(context, x) if context_kv is None
+                                                     else context_kv)}
 
 
 def static_batching(x: Arrays, c: Arrays, batch: Any, n_pf: Any, context: Any, eta: Any, inv: Arrays,
@@ -486,8 +515,11 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     absent = the engine default), ``power_limit_w`` and ``cached_prompt_share`` (the prompt share a
     prefix cache serves; absent = 0).
     """
-    mem = memory(x)
     n_in, n_out = x["input_tokens"], x["output_tokens"]
+    context = n_in + n_out / 2.0
+    inv = step_invariants(x, c, context)
+    inv["power"] = power_terms(x, c)
+    mem = memory(x, inv)
     # prompt tokens the steps compute: a prefix-cache hit skips its share of the prompt (at least the
     # last token is computed); the KV cache still holds the whole prompt
     cached = x.get("cached_prompt_share")
@@ -504,9 +536,6 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     budget = step_budget(x, step_tokens, rank_batch, prefill_per_step)
     # prefill tokens a step can carry beside its decodes (a whole prompt where the engine does not chunk)
     room = prompt_room(x, np.maximum(budget - rank_batch, 1.0), n_pf)
-    context = n_in + n_out / 2.0
-    inv = step_invariants(x, c, context)
-    inv["power"] = power_terms(x, c)
     eta = compute_efficiency(x, c)
 
     carried = np.minimum(prefill_per_step, room) * dp
@@ -534,13 +563,13 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # batch - 1 sequences' decodes (its own sequence does not decode yet), the last chunk at its size.
     ttft = prefill_time_s(x, c, np.maximum(batch - 1.0, 0.0), budget, n_pf, context, eta, inv)
 
-    n_gpu = x["tp"] * x["pp"] * dp
+    n_gpu = inv["tp_pp"] * dp
     fits = mem["fits_memory"]
     causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s, inv["power"])
     # a prompt's energy: what the mixed step costs beyond the decode-only step, per prompt token carried
     prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     return {
-        **phase_flops(x, n_pf, context),
+        **phase_flops(x, n_pf, context, inv),
         "prefill_energy_j": prompt_j / (mixed_tokens * dp) * n_pf,
         "decode_energy_per_token_j": decode_w * decode_only["step_s"] * n_gpu / batch,
         **causes,
