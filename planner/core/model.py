@@ -189,7 +189,11 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         # geometry shared with memory(), phase_flops() and token_step()
         "stage_factor": sf, "tp_pp": tp_pp, "shards": shards, "context_terms": terms, "moe": moe,
         "flops_params": flops_params, "context_kv": context_kv,
+        # token_step's pipeline terms: pp x dp, the stage-to-stage latency, and whether pp (and dp) are 1
+        "pp_dp": pp * parallel(x)[1], "p2p": (pp - 1.0) * x["interconnect_latency_s"],
+        "pp_one": bool(np.all(pp == 1.0)),
     }
+    out["pp_dp_one"] = out["pp_one"] and "dp" not in x
     if "ep" in x or "dp" in x:
         out.update(_parallel_invariants(x, c, out, flops_params, gpus, shards, layers_stage, moe_layers, alpha))
     return out
@@ -259,13 +263,16 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
         gemm_flops = inv["flops_per_token"] * tokens
     weight_bytes = inv["dense_bytes"] + inv["routed_bytes"] * coverage
     t_w = weight_bytes * inv["w_time_per_byte"]
-    t_c = gemm_flops / (eta_compute * inv["gemm_eta_factor"] * x["compute_flops"])
+    rates = inv.get("rates")
+    if rates is None or rates[0] is not eta_compute:
+        rates = step_rates(x, inv, eta_compute)
+    t_c = gemm_flops / rates[1]
     t_gemm = _pnorm(t_w, t_c, p)
     # Attention: decode reads each sequence's KV cache; prefill is quadratic in the prompt.
     kv_bytes = decode_tokens * inv["decode_kv_bytes"] + prefill_tokens * inv["kv_tok"]
     attn_flops = decode_tokens * inv["attn_decode"] + prefill_tokens * inv["attn_prefill"]
     t_kv = kv_bytes * inv["kv_time_per_byte"]
-    t_af = attn_flops / (eta_compute * x["half_flops"])
+    t_af = attn_flops / rates[2]
     t_attn = _pnorm(t_kv, t_af, p)
     # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency;
     # MoE dispatch/combine per MoE layer under expert parallelism.
@@ -276,9 +283,10 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     if "split" in inv:  # all-to-all dispatch and combine (expert parallelism)
         t_comm = t_comm + inv["a2a_layers"] * tokens * inv["a2a_per_token"]
         link_bytes = link_bytes + inv["a2a_layers"] / 2.0 * tokens * inv["a2a_link_bytes_per_token"]
+    kernel = t_gemm + t_attn
     return {
-        "time_s": t_gemm + t_attn + t_comm,
-        "kernel_time_s": t_gemm + t_attn,
+        "time_s": kernel + t_comm,
+        "kernel_time_s": kernel,
         "comm_time_s": t_comm,
         "bytes": weight_bytes + kv_bytes,
         "flops": gemm_flops,
@@ -293,20 +301,34 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
     """One step of the whole replica: every sequence advances one token (pp stages in a pipeline).
     ``prefill_tokens`` are spread over the data-parallel ranks, or with ``solo_prompt`` all on the rank
     the step is timed for (one request's prompt: the ranks step together, the loaded one sets the pace)."""
-    pp = x["pp"]
-    _, dp = parallel(x)
-    micro = batch / (pp * dp)  # one data-parallel rank's micro-batch
-    rank_prefill = prefill_tokens / pp if solo_prompt else prefill_tokens / (pp * dp)
+    inv = step_invariants(x, c, context) if inv is None else inv
+    pp, pp_dp, p2p = x["pp"], inv["pp_dp"], inv["p2p"]
+    # pp (and dp) 1 on every row: x / 1.0 and 1.0 * x are x, bit for bit, so those operations are skipped
+    one, one_dp = inv["pp_one"], inv["pp_dp_one"]
+    micro = batch if one_dp else batch / pp_dp  # one data-parallel rank's micro-batch
+    if solo_prompt:
+        rank_prefill = prefill_tokens if one else prefill_tokens / pp
+    else:
+        rank_prefill = prefill_tokens if one_dp else prefill_tokens / pp_dp
     s = stage_work(x, c, micro, rank_prefill, context, eta_compute, inv, solo_prompt)
-    p2p = (pp - 1.0) * x["interconnect_latency_s"]
     # per-sequence work over the whole replica: vLLM data-parallel ranks share one front-end process that
     # detokenizes and streams every sequence (--api-server-count scales it out); busy for power
     per_seq = c["seq_overhead_s"] * batch
-    step = pp * s["time_s"] + p2p + c["step_overhead_s"] + per_seq
-    return {**s, "step_s": step, "busy_s": pp * s["kernel_time_s"] + per_seq,
-            "bytes_per_gpu": pp * s["bytes"], "flops_per_gpu": pp * s["flops"],
-            "attn_flops_per_gpu": pp * s["attn_flops"], "link_bytes_per_gpu": pp * s["link_bytes"],
+
+    def stages(v: Any) -> Any:
+        return v if one else pp * v
+
+    step = stages(s["time_s"]) + p2p + c["step_overhead_s"] + per_seq
+    return {**s, "step_s": step, "busy_s": stages(s["kernel_time_s"]) + per_seq,
+            "bytes_per_gpu": stages(s["bytes"]), "flops_per_gpu": stages(s["flops"]),
+            "attn_flops_per_gpu": stages(s["attn_flops"]), "link_bytes_per_gpu": stages(s["link_bytes"]),
             "seq_work_s": per_seq}
+
+
+def step_rates(x: Arrays, inv: Arrays, eta_compute: Any) -> tuple[Any, Any, Any]:
+    """(eta_compute, FLOP/s of the GEMMs, FLOP/s of attention) of stage_work at ``eta_compute``; evaluate
+    keeps them in the invariants as ``rates`` (the same products, once per evaluate)."""
+    return eta_compute, eta_compute * inv["gemm_eta_factor"] * x["compute_flops"], eta_compute * x["half_flops"]
 
 
 def power_terms(x: Arrays, c: Arrays) -> Arrays:
@@ -537,6 +559,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # prefill tokens a step can carry beside its decodes (a whole prompt where the engine does not chunk)
     room = prompt_room(x, np.maximum(budget - rank_batch, 1.0), n_pf)
     eta = compute_efficiency(x, c)
+    inv["rates"] = step_rates(x, inv, eta)
 
     carried = np.minimum(prefill_per_step, room) * dp
     mean, power = capped_step(x, c, token_step(x, c, batch, carried, context, eta, inv), inv)
