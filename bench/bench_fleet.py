@@ -56,6 +56,19 @@ before (a29568d~1) and after, medians of 3, load 0.1-1.5:
   optimal-50xall   8.04 s, peak 166 MiB  ->  7.72 s, peak 338 MiB
   gap-200xall      35.5 s, proven 0.092 %, peak 436 MiB (after only; 289 MiB on 5460a1f)
   with the stage budget at 160 MiB (cd0c95f): generate-200 16.8 s, peak 364 MiB; gap-200xall 33.8 s, peak 444 MiB
+Issue 13 item 1, the solve side's own work (planner/optimize only: sums written as one PuLP expression each,
+the program handed to highspy in three batched calls with its variables listed once per solve, tie ranks
+once per program, 53ef90c..f5ecce8; SLO what-ifs that change no row the program reads answered without a
+re-solve; the elastic objective scaled by 2^-10), 2026-11-28, the committed tree aa982b2 with
+planner/optimize before and after, 3 interleaved runs each, load 3-5, medians:
+  analysis-20x8    3.64 s (3.55-3.82; 49 solves)  ->  3.14 s (3.06-3.23; 47 solves). Left: HiGHS itself
+                   about 1.7 s (18 what-if re-solves of 8-11 nodes, 3 objective alternatives and their tie
+                   checks, the primary), candidate generation 0.85 s and the 20 ITL what-ifs' regeneration 0.3 s
+  infeasible-20x8  3.89 s (3.69-3.98)  ->  3.25 s (3.19-3.42); the elastic solve 1.44 -> 1.06 s
+  optimal-50xall   7.79 s (7.55-7.99)  ->  7.29 s (7.19-7.68)
+  gap-200xall      34.6 s, proven 0.092 %, plan bytes identical on a second solve (after only, once)
+  Every committed scenario's plan.json and the bench fleets' plans are byte-identical before and after
+  (the 20x8 fleet's two implied what-ifs aside: the same 0.0, method 'implied: ...' instead of 're-solve').
 """
 
 from __future__ import annotations
