@@ -361,23 +361,24 @@ def _limit_w(x: Arrays) -> np.ndarray:
     return np.minimum(x["tdp_w"], x["power_limit_w"]) if "power_limit_w" in x else x["tdp_w"]
 
 
-def _unbounded_w(x: Arrays, c: Arrays, step: Arrays, pw: Arrays | None) -> Any:
-    """idle + the dynamic terms of ``step``, before gpu_power's bounds."""
+def _bounded_sum(x: Arrays, c: Arrays, dyn: tuple[Any, ...], pw: Arrays | None) -> Any:
+    """idle + the dynamic terms ``dyn`` (_dynamic_w) of a step, before gpu_power's bounds."""
     pw = power_terms(x, c) if pw is None else pw
-    _, memory, compute, link = _dynamic_w(x, c, step, pw)
+    _, memory, compute, link = dyn
     return pw["idle_base_w"] + memory + compute + link
 
 
 def gpu_power(x: Arrays, c: Arrays, step: Arrays, pw: Arrays | None = None) -> np.ndarray:
     """Average power of one GPU over a step, bounded by [idle, min(TDP, power limit)] (``pw``: power_terms)."""
-    return np.clip(_unbounded_w(x, c, step, pw), x["idle_w"], _limit_w(x))
+    return np.clip(_bounded_sum(x, c, _dynamic_w(x, c, step, pw), pw), x["idle_w"], _limit_w(x))
 
 
-def power_parts(x: Arrays, c: Arrays, step: Arrays, power_w: np.ndarray, pw: Arrays | None = None) -> Arrays:
+def power_parts(x: Arrays, c: Arrays, step: Arrays, power_w: np.ndarray, pw: Arrays | None = None,
+                dyn: tuple[Any, ...] | None = None) -> Arrays:
     """``power_w`` (gpu_power of ``step``) split by cause, in W per GPU; the parts sum to it. Where the
     bound holds, every dynamic term is scaled by the same factor. Static: idle plus the base draw of a
-    serving GPU; communication: the bytes sent over the links."""
-    base, memory, compute, link = _dynamic_w(x, c, step, pw)
+    serving GPU; communication: the bytes sent over the links. ``dyn``: _dynamic_w of ``step``, when known."""
+    base, memory, compute, link = _dynamic_w(x, c, step, pw) if dyn is None else dyn
     total = base + memory + compute + link
     scale = np.where(total > 0, (power_w - x["idle_w"]) / np.maximum(total, 1e-30), 0.0)
     return {"static_w": x["idle_w"] + base * scale, "memory_w": memory * scale,
@@ -402,26 +403,41 @@ def capped_step(x: Arrays, c: Arrays, step: Arrays, inv: Arrays | None = None) -
     """A step (token_step's output, or a sum of them) re-timed under the power limit, and its power per GPU:
     where the uncapped draw exceeds the limit the busy time stretches by power_limit_slowdown. ``inv``: the
     step invariants, whose ``power`` entry (power_terms) is used when present."""
-    pw = None if inv is None else inv.get("power")
+    timed, power, _ = _capped(x, c, step, None if inv is None else inv.get("power"))
+    return timed, power
+
+
+def _capped(x: Arrays, c: Arrays, step: Arrays, pw: Arrays | None,
+            power: bool = True) -> tuple[Arrays, Any, tuple[Any, ...] | None]:
+    """capped_step's (step, power per GPU) and the dynamic terms (_dynamic_w) of the step returned;
+    ``power`` False: the step's time only (power and terms None where no limit re-times the step)."""
     if "power_limit_w" not in x:  # bounded by TDP only: nothing to re-time
-        return step, gpu_power(x, c, step, pw)
-    unbounded = _unbounded_w(x, c, step, pw)
+        if not power:
+            return step, None, None
+        dyn = _dynamic_w(x, c, step, pw)
+        return step, np.clip(_bounded_sum(x, c, dyn, pw), x["idle_w"], x["tdp_w"]), dyn
+    dyn = _dynamic_w(x, c, step, pw)
+    unbounded = _bounded_sum(x, c, dyn, pw)
     uncapped = np.clip(unbounded, x["idle_w"], x["tdp_w"])  # the bound at power_limit_w = TDP
     slow = power_limit_slowdown(x, uncapped)
     if not np.any(slow > 1.0):
-        return step, np.clip(unbounded, x["idle_w"], _limit_w(x))
+        return step, np.clip(unbounded, x["idle_w"], _limit_w(x)), dyn
     kernel = step["busy_s"] * (slow - 1.0)
     timed = {**step, "step_s": step["step_s"] + kernel, "busy_s": step["busy_s"] * slow}
-    return timed, gpu_power(x, c, timed, pw)
+    if not power:
+        return timed, None, None
+    dyn = _dynamic_w(x, c, timed, pw)
+    return timed, np.clip(_bounded_sum(x, c, dyn, pw), x["idle_w"], _limit_w(x)), dyn
 
 
 def power_outputs(x: Arrays, c: Arrays, step: Arrays, power: Any, burst: Any, n_gpu: Any,
-                  tokens_per_s: Any, pw: Arrays | None = None) -> tuple[Arrays, Arrays]:
+                  tokens_per_s: Any, pw: Arrays | None = None,
+                  dyn: tuple[Any, ...] | None = None) -> tuple[Arrays, Arrays]:
     """The estimate's energy per output token by cause, and its throughput, power and energy figures, of a
     replica running ``step`` (its mean step) at ``power`` per GPU (``burst``: the mixed step's); two
     mappings, so each estimate keeps its columns in their order."""
     j_per_token = n_gpu / tokens_per_s  # W per GPU -> J per output token of the replica
-    parts = power_parts(x, c, step, power, pw)
+    parts = power_parts(x, c, step, power, pw, dyn)
     peak = np.maximum(power, burst)
     causes = {f"energy_{k.removesuffix('_w')}_j_per_token": parts[k] * j_per_token
               for k in ("static_w", "memory_w", "compute_w", "communication_w")}
@@ -489,8 +505,9 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     rest = n_in - full * room
     # timed on the rank carrying the prompt (ranks step together under expert parallelism)
     solo = "split" in inv
-    chunk, _ = capped_step(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo), inv)
-    last, _ = capped_step(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo), inv)
+    pw = inv.get("power")  # the steps' times only: their power is not needed
+    chunk, _, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo), pw, False)
+    last, _, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo), pw, False)
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
 
 
@@ -520,7 +537,8 @@ def static_batching(x: Arrays, c: Arrays, batch: Any, n_pf: Any, context: Any, e
     static = x.get("static_batching")
     if static is None or not np.any(static > 0):
         return tokens_per_s, step_s
-    prefill, _ = capped_step(x, c, token_step(x, c, np.zeros_like(batch), batch * n_pf, context, eta, inv), inv)
+    prefill, _, _ = _capped(x, c, token_step(x, c, np.zeros_like(batch), batch * n_pf, context, eta, inv),
+                            inv.get("power"), False)
     run_s = prefill["step_s"] + x["output_tokens"] * decode_only["step_s"]
     on = static > 0
     return (np.where(on, batch * x["output_tokens"] / run_s, tokens_per_s),
@@ -562,7 +580,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     inv["rates"] = step_rates(x, inv, eta)
 
     carried = np.minimum(prefill_per_step, room) * dp
-    mean, power = capped_step(x, c, token_step(x, c, batch, carried, context, eta, inv), inv)
+    mean, power, mean_dyn = _capped(x, c, token_step(x, c, batch, carried, context, eta, inv), inv["power"])
     stall = np.maximum(prefill_per_step / room, 1.0)
 
     # A step that carries prompt tokens holds a whole prompt (or the room, if smaller), the others
@@ -588,7 +606,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
 
     n_gpu = inv["tp_pp"] * dp
     fits = mem["fits_memory"]
-    causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s, inv["power"])
+    causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s, inv["power"], mean_dyn)
     # a prompt's energy: what the mixed step costs beyond the decode-only step, per prompt token carried
     prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     return {
