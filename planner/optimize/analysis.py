@@ -152,7 +152,9 @@ def what_if(p: Problem, cand: Candidates, solve: SolveFn, base_value: float,
         if table is not cand and same_program_rows(cand, table):
             # an SLO enters the program only through the candidates: the same rows are the same program
             # (its variables in another order), so the same optimum
-            delta, why, method = 0.0, None, IMPLIED
+            delta: float | None = 0.0
+            why: str | None = None
+            method = IMPLIED
         else:
             delta, why = _delta(relaxed, table, solve, base_value)
         if why is not None and notes is not None:

@@ -116,7 +116,11 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         if len(integer):
             model.changeColsIntegrality(len(integer), integer,
                                         np.full(len(integer), int(highspy.HighsVarType.kInteger), dtype=np.uint8))
-        starts, index, coef, row_lower, row_upper = [], [], [], [], []
+        starts: list[int] = []
+        index: list[int] = []
+        coef: list[float] = []
+        row_lower: list[float] = []
+        row_upper: list[float] = []
         rows = lp._constraints if hasattr(lp, "_constraints") else lp.constraints  # PuLP < 3: constraints
         for i, constraint in enumerate(rows.values()):
             starts.append(len(index))

@@ -243,7 +243,8 @@ def add_cap_constraints(m: FleetModel, elastic: Elastic) -> None:
 def add_cost_expressions(m: FleetModel) -> None:
     """Power, energy, money and carbon as linear expressions of the decisions."""
     c, p = m.cand.columns, m.problem
-    peak_terms, avg_terms = [], []
+    peak_terms: list[tuple[pulp.LpVariable, float]] = []
+    avg_terms: list[tuple[pulp.LpVariable, float]] = []
     for i, (w, base, slope) in enumerate(zip(c["workload"].tolist(), c["power_base_w"].tolist(),
                                              c["power_slope_w_per_rps"].tolist(), strict=True)):
         ratio = p.workload(str(w)).average_to_peak
