@@ -80,6 +80,16 @@ def weight_bytes_total(x: Arrays) -> np.ndarray:
     return (x["params_total"] - x["params_vocab"]) * x["weight_bytes"] + x["params_vocab"] * VOCAB_BYTES
 
 
+def _times(v: Any, k: Any) -> Any:
+    """``v * k``, or ``v`` itself where ``k`` is an absent parallelism (the float 1.0: ``v * 1.0`` is ``v``)."""
+    return v if type(k) is float and k == 1.0 else v * k
+
+
+def _over(v: Any, k: Any) -> Any:
+    """``v / k``, or ``v`` itself where ``k`` is an absent parallelism (the float 1.0: ``v / 1.0`` is ``v``)."""
+    return v if type(k) is float and k == 1.0 else v / k
+
+
 def parallel(x: Arrays) -> tuple[Any, Any]:
     """(ep, dp) of the rows: expert parallelism (GPUs the routed experts are spread over as whole
     experts; 1 = every expert sliced by tensor parallelism) and attention data parallelism (ranks of
@@ -131,11 +141,11 @@ def memory(x: Arrays, inv: Arrays | None = None) -> Arrays:
     seq_ctx = effective_context(x["input_tokens"] + x["output_tokens"], x, terms)
     per_seq = kv_tok * seq_ctx
     free_pos = np.maximum(free, 0.0)
-    max_batch = np.floor(free_pos / per_seq) * dp
+    max_batch = _times(np.floor(free_pos / per_seq), dp)
     return {
         "weights_per_gpu_bytes": weights,
         "kv_bytes_per_token_per_gpu": kv_tok,
-        "kv_capacity_tokens": free_pos / kv_tok * dp,
+        "kv_capacity_tokens": _times(free_pos / kv_tok, dp),
         "max_batch_size": max_batch,
         "fits_memory": max_batch >= 1,
         "kv_bytes_per_sequence": per_seq,
@@ -500,7 +510,7 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     """A prompt of ``n_in`` tokens alone in the budget beside ``decoding`` decode tokens per step:
     whole chunks of the room, then the remainder (vLLM V1 chunked prefill)."""
     _, dp = parallel(x)
-    room = prompt_room(x, np.maximum(budget - decoding / dp, 1.0), n_in)  # the budget of the prompt's rank
+    room = prompt_room(x, np.maximum(budget - _over(decoding, dp), 1.0), n_in)  # the budget of the prompt's rank
     full = np.floor(n_in / room)
     rest = n_in - full * room
     # timed on the rank carrying the prompt (ranks step together under expert parallelism)
@@ -571,7 +581,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     batch: np.ndarray = np.maximum(np.where(offline, np.minimum(mem["max_batch_size"], cap), x["batch_size"]), 1.0)
     # Steady state: B n_in / n_out prompt tokens per step; more than the room stalls decodes.
     # Budget, room and prompt tokens per step are a data-parallel rank's (each rank schedules its own).
-    rank_batch = batch / dp
+    rank_batch = _over(batch, dp)
     prefill_per_step = rank_batch * n_pf / n_out
     budget = step_budget(x, step_tokens, rank_batch, prefill_per_step)
     # prefill tokens a step can carry beside its decodes (a whole prompt where the engine does not chunk)
@@ -579,7 +589,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     eta = compute_efficiency(x, c)
     inv["rates"] = step_rates(x, inv, eta)
 
-    carried = np.minimum(prefill_per_step, room) * dp
+    carried = _times(np.minimum(prefill_per_step, room), dp)
     mean, power, mean_dyn = _capped(x, c, token_step(x, c, batch, carried, context, eta, inv), inv["power"])
     stall = np.maximum(prefill_per_step / room, 1.0)
 
@@ -589,7 +599,8 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # enough steps carry one.
     mixed_tokens = np.minimum(room, np.maximum(n_pf, prefill_per_step))
     decode_only, decode_w = capped_step(x, c, token_step(x, c, batch, np.zeros_like(batch), context, eta, inv), inv)
-    mixed, burst = capped_step(x, c, token_step(x, c, batch, mixed_tokens * dp, context, eta, inv), inv)
+    mixed_replica = _times(mixed_tokens, dp)  # the replica's prompt tokens in a mixed step (every rank carries one)
+    mixed, burst = capped_step(x, c, token_step(x, c, batch, mixed_replica, context, eta, inv), inv)
     share = np.clip(prefill_per_step / mixed_tokens, 0.0, 1.0)
     step_s = mean["step_s"] * stall
     tokens_per_s = batch / step_s
@@ -604,14 +615,14 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # batch - 1 sequences' decodes (its own sequence does not decode yet), the last chunk at its size.
     ttft = prefill_time_s(x, c, np.maximum(batch - 1.0, 0.0), budget, n_pf, context, eta, inv)
 
-    n_gpu = inv["tp_pp"] * dp
+    n_gpu = _times(inv["tp_pp"], dp)
     fits = mem["fits_memory"]
     causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s, inv["power"], mean_dyn)
     # a prompt's energy: what the mixed step costs beyond the decode-only step, per prompt token carried
     prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
     return {
         **phase_flops(x, n_pf, context, inv),
-        "prefill_energy_j": prompt_j / (mixed_tokens * dp) * n_pf,
+        "prefill_energy_j": prompt_j / mixed_replica * n_pf,
         "decode_energy_per_token_j": decode_w * decode_only["step_s"] * n_gpu / batch,
         **causes,
         "fits_memory": fits,
@@ -632,6 +643,6 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
         "mixed_step_s": mixed["step_s"],
         "decode_step_s": decode_only["step_s"],
         "loaded_step_s": loaded_step_s,
-        "prefill_tokens_per_mixed_step": mixed_tokens * dp,  # the replica's (every rank carries a prompt)
+        "prefill_tokens_per_mixed_step": mixed_replica,
         **figures,
     }
