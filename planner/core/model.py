@@ -174,6 +174,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
     shards = expert_shards(x, tp_pp)
     terms = context_terms(x)
     context_kv = effective_context(context, x, terms)
+    input_kv = effective_context(x["input_tokens"], x, terms)
     attn_layer = layers_stage * (x["attn_flops_per_context_token"] / tp)
     ring_bytes = 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
     out = {
@@ -187,7 +188,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "kv_time_per_byte": 1.0 / (c["eta_kv_bw"] * bw),
         "decode_kv_bytes": kv_tok * context_kv,
         "attn_decode": attn_layer * context_kv,
-        "attn_prefill": attn_layer * effective_context(x["input_tokens"], x, terms) / 2.0,
+        "attn_prefill": attn_layer * input_kv / 2.0,
         "ring_per_token": ring_bytes / group_bytes_per_s(x, tp),
         "link_bytes_per_token": ring_bytes,
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
@@ -198,7 +199,9 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "moe_comm": None,
         # geometry shared with memory(), phase_flops() and token_step()
         "stage_factor": sf, "tp_pp": tp_pp, "shards": shards, "context_terms": terms, "moe": moe,
-        "flops_params": flops_params, "context_kv": context_kv,
+        "flops_params": flops_params, "context_kv": context_kv, "input_kv": input_kv,
+        # no MoE row: log_miss is +0 on every row (stage_work's expert coverage is then 0 x tokens)
+        "all_dense": not np.any(moe),
         # token_step's pipeline terms: pp x dp, the stage-to-stage latency, and whether pp (and dp) are 1
         "pp_dp": pp * parallel(x)[1], "p2p": (pp - 1.0) * x["interconnect_latency_s"],
         "pp_one": bool(np.all(pp == 1.0)),
@@ -269,7 +272,9 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
         gemm_flops = np.where(inv["split"], inv["dense_flops_per_token"] * tokens
                               + inv["routed_flops_per_token"] * expert_tokens, inv["flops_per_token"] * tokens)
     else:
-        coverage = 1.0 - np.exp(inv["log_miss"] * np.maximum(tokens, 1.0))  # 1 - (1 - k/E)^T
+        seen = np.maximum(tokens, 1.0)
+        # 1 - (1 - k/E)^T; with log_miss +0 on every row, 1 - exp(+0 x T) is +0 x T bit for bit (NaN included)
+        coverage = 0.0 * seen if inv.get("all_dense") else 1.0 - np.exp(inv["log_miss"] * seen)
         gemm_flops = inv["flops_per_token"] * tokens
     weight_bytes = inv["dense_bytes"] + inv["routed_bytes"] * coverage
     t_w = weight_bytes * inv["w_time_per_byte"]
@@ -279,8 +284,9 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     t_c = gemm_flops / rates[1]
     t_gemm = _pnorm(t_w, t_c, p)
     # Attention: decode reads each sequence's KV cache; prefill is quadratic in the prompt.
-    kv_bytes = decode_tokens * inv["decode_kv_bytes"] + prefill_tokens * inv["kv_tok"]
-    attn_flops = decode_tokens * inv["attn_decode"] + prefill_tokens * inv["attn_prefill"]
+    kv_decode, attn_decode = _decode_terms(inv, decode_tokens)
+    kv_bytes = kv_decode + prefill_tokens * inv["kv_tok"]
+    attn_flops = attn_decode + prefill_tokens * inv["attn_prefill"]
     t_kv = kv_bytes * inv["kv_time_per_byte"]
     t_af = attn_flops / rates[2]
     t_attn = _pnorm(t_kv, t_af, p)
@@ -305,6 +311,32 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     }
 
 
+def _decode_terms(inv: Arrays, decode_tokens: Any) -> tuple[Any, Any]:
+    """(KV bytes, attention FLOPs) of a stage's decode tokens. The steps of one evaluate share their decode
+    tokens (the same array, never written to): where evaluate gave ``inv`` a ``memo`` the last pair is kept
+    there with the array it was computed for."""
+    memo = inv.get("memo")
+    seen = None if memo is None else memo.get("decode")
+    if seen is not None and seen[0] is decode_tokens:
+        return seen[1], seen[2]
+    out = decode_tokens * inv["decode_kv_bytes"], decode_tokens * inv["attn_decode"]
+    if memo is not None:
+        memo["decode"] = (decode_tokens, *out)
+    return out
+
+
+def _sequence_work(inv: Arrays, c: Arrays, batch: Any) -> Any:
+    """token_step's per-sequence work of ``batch`` sequences, kept in evaluate's ``memo`` like _decode_terms."""
+    memo = inv.get("memo")
+    seen = None if memo is None else memo.get("seq")
+    if seen is not None and seen[0] is batch and seen[1] is c["seq_overhead_s"]:
+        return seen[2]
+    per_seq = c["seq_overhead_s"] * batch
+    if memo is not None:
+        memo["seq"] = (batch, c["seq_overhead_s"], per_seq)
+    return per_seq
+
+
 def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarray,
                context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None,
                solo_prompt: bool = False) -> Arrays:
@@ -323,7 +355,7 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
     s = stage_work(x, c, micro, rank_prefill, context, eta_compute, inv, solo_prompt)
     # per-sequence work over the whole replica: vLLM data-parallel ranks share one front-end process that
     # detokenizes and streams every sequence (--api-server-count scales it out); busy for power
-    per_seq = c["seq_overhead_s"] * batch
+    per_seq = _sequence_work(inv, c, batch)
 
     def stages(v: Any) -> Any:
         return v if one else pp * v
@@ -532,7 +564,8 @@ def phase_flops(x: Arrays, n_prompt: np.ndarray, context: np.ndarray, inv: Array
     else:
         gemm, terms, context_kv = 2.0 * inv["flops_params"], inv["context_terms"], inv["context_kv"]
     attn = x["layers"] * x["attn_flops_per_context_token"]
-    return {"prefill_flops": n_prompt * (gemm + attn * effective_context(x["input_tokens"], x, terms) / 2.0),
+    input_kv = effective_context(x["input_tokens"], x, terms) if inv is None else inv["input_kv"]
+    return {"prefill_flops": n_prompt * (gemm + attn * input_kv / 2.0),
             "decode_flops_per_token": gemm + attn * (effective_context(context, x) if context_kv is None
                                                      else context_kv)}
 
@@ -569,6 +602,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     context = n_in + n_out / 2.0
     inv = step_invariants(x, c, context)
     inv["power"] = power_terms(x, c)
+    inv["memo"] = {}  # the steps below share their batch arrays (_decode_terms, _sequence_work)
     mem = memory(x, inv)
     # prompt tokens the steps compute: a prefix-cache hit skips its share of the prompt (at least the
     # last token is computed); the KV cache still holds the whole prompt
