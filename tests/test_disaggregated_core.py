@@ -114,6 +114,6 @@ def test_the_tie_rule_ranks_aggregated_serving_first() -> None:
     cols = {"workload": np.full(n, "w"), "gpu": np.array(["a100", "a100", "h100", "h100"]),
             "precision": np.full(n, "fp8"), "tp": np.array([1, 2, 1, 8]), "pp": np.ones(n, dtype=int),
             "batch_size": np.array([8, 16, 32, 64]), "role": np.array(["prefill", "decode", "aggregated", "decode"])}
-    ranks = candidate_ranks(SimpleNamespace(cand=Candidates(cols)))  # type: ignore[arg-type]
+    ranks = candidate_ranks(SimpleNamespace(cand=Candidates(cols), memo={}))  # type: ignore[arg-type]
     assert ranks[2] == 1  # the aggregated configuration first, though its GPU sorts after the others'
     assert sorted(ranks) == [1, 2, 3, 4]
