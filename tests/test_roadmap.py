@@ -136,12 +136,15 @@ GROWTH = {"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_peri
 
 
 def test_inventory_bounds_the_gpus_bought_over_the_horizon(tmp_path: Path) -> None:
-    free = _solve(tmp_path, hardware={"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100]}, horizon=GROWTH)
+    # B200 at a price that makes the H100 the cheaper buy, whatever the calibration says of their speeds
+    finance = {"amortization_years": 4, "colocation_usd_per_kw_month": 150, "gpu_prices_usd": {"b200": 200000}}
+    free = _solve(tmp_path, hardware={"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100]}, horizon=GROWTH,
+                  finance=finance)
     assert free.periods is not None
     h100_free = sum(p.purchases.get("h100-sxm", 0) for p in free.periods)
     assert h100_free >= 2  # without inventory the cheapest roadmap buys more than one H100 server ...
     plan = _solve(tmp_path, hardware={"gpus": ["h100-sxm", "b200"], "owned": [OWNED_H100],
-                                      "inventory": {"h100-sxm": 8}}, horizon=GROWTH)
+                                      "inventory": {"h100-sxm": 8}}, horizon=GROWTH, finance=finance)
     assert plan.periods is not None
     assert sum(p.purchases.get("h100-sxm", 0) for p in plan.periods) * 8 <= 8  # ... with it, one server at most
     assert sum(p.purchases.get("b200", 0) for p in plan.periods) > 0  # the rest is another GPU type

@@ -113,7 +113,7 @@ def _with_launch(d: Deployment, p: Problem) -> Deployment:
     return d.model_copy(update={"launch": launch_for(d, p.catalog.model(d.model), g.spec, g.gpus_per_server, draft)})
 
 
-def _deployments(r: SolveResult) -> list[Deployment]:
+def deployments_of(r: SolveResult) -> list[Deployment]:
     out = []
     for i in range(len(r.model.cand)):
         n = int_value(r.model.replicas[i])
@@ -123,7 +123,7 @@ def _deployments(r: SolveResult) -> list[Deployment]:
                                       d.batch_size, -(d.power_limit_w or 0.0)))
 
 
-def _servers(r: SolveResult) -> list[ServerGroup]:
+def servers_of(r: SolveResult) -> list[ServerGroup]:
     out = []
     for pool in r.model.problem.pools:
         g, s = pool.gpu, int_value(r.model.servers[pool.key])
@@ -142,7 +142,7 @@ def _servers(r: SolveResult) -> list[ServerGroup]:
     return out
 
 
-def _racks(r: SolveResult, servers: list[ServerGroup], deployments: list[Deployment]) -> list[Rack]:
+def racks_of(r: SolveResult, servers: list[ServerGroup], deployments: list[Deployment]) -> list[Rack]:
     p = r.model.problem
     out = []
     for sg in servers:
@@ -216,9 +216,9 @@ def build_plan(r: SolveResult, notes: list[str]) -> Plan:
     """The plan of a solved program (its integer values re-verified against every constraint);
     ``notes`` (GPUs left out, analysis skipped, ...) become assumption rows."""
     p = r.model.problem
-    deployments = _deployments(r)
-    servers = _servers(r)
-    racks = _racks(r, servers, deployments)
+    deployments = deployments_of(r)
+    servers = servers_of(r)
+    racks = racks_of(r, servers, deployments)
     fleet = figures.totals(p, deployments, servers, len(racks), {g.id: g.spare_gpu_w for g in p.gpus})
     constraints = figures.constraints(p, deployments, servers, racks, fleet)
     verify(constraints, deployments, servers, r)
@@ -235,7 +235,7 @@ def build_plan(r: SolveResult, notes: list[str]) -> Plan:
         deployments=deployments, servers=servers, racks=racks, totals=fleet, constraints=constraints,
         site=PlanSite.model_validate(p.echo.site), finance=PlanFinance.model_validate(p.echo.finance),
         workloads=[WorkloadRow.model_validate(workload_row(w)) for w in p.workloads],
-        assumptions=[Assumption.model_validate(a) for a in _assumptions(p, r, notes)],
+        assumptions=[Assumption.model_validate(a) for a in assumptions_of(p, r, notes)],
         analysis=Analysis(what_if="skipped", objective_alternatives="skipped",
                           skipped_reason="not run (planner.optimize.solve adds the analysis)"))
 
@@ -287,7 +287,7 @@ def _power_limit_assumption(p: Problem) -> dict[str, str]:
                        "the full TDP is kept"), "range": ""}
 
 
-def _assumptions(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str, str]]:
+def assumptions_of(p: Problem, r: SolveResult, notes: list[str]) -> list[dict[str, str]]:
     """Every constant, calibrated coefficient and catalog figure the plan rests on, with its source."""
     out = [{"name": c.name, "value": f"{c.value:g}", "unit": c.unit, "source": c.source,
             "range": f"{c.low:g}-{c.high:g}"} for c in FIXED.values()]

@@ -26,7 +26,7 @@ from planner.schemas.plan import Plan
 from planner.units import s_to_ms
 
 
-def _no_candidate_lines(p: Problem, cand: Candidates) -> list[str]:
+def no_candidate_lines(p: Problem, cand: Candidates) -> list[str]:
     lines = []
     present = set(cand.columns["workload"].tolist())
     for w in p.workloads:
@@ -59,7 +59,7 @@ def solve_problem(p: Problem, *, solver: str = "highs", time_limit_s: float = DE
     ``mip_rel_gap``: the relative gap that counts as proven (the plan reports the gap it reached)."""
     notes = list(p.notes)
     cand = generate_candidates(p)
-    missing = _no_candidate_lines(p, cand)
+    missing = no_candidate_lines(p, cand)
     if missing:
         raise InfeasibleError(f"scenario {p.name!r} is infeasible", explanation=missing + notes)
     m = build_program(p, cand)

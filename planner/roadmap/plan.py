@@ -67,11 +67,11 @@ def period_fleet(rm: RoadmapModel, t: int, solved: SolveResult) -> PeriodFleet:
     every = replace(solved, model=rm.fleets[t])
     site = replace(solved, model=rm.onsite[t])
     onsite = set(rm.roadmap.onsite)
-    deployments = pb._deployments(every)
+    deployments = pb.deployments_of(every)
     local = [d for d in deployments if d.gpu in onsite]
-    servers = pb._servers(site)
-    rented = [s for s in pb._servers(every) if s.gpu not in onsite]
-    racks = pb._racks(site, servers, local)
+    servers = pb.servers_of(site)
+    rented = [s for s in pb.servers_of(every) if s.gpu not in onsite]
+    racks = pb.racks_of(site, servers, local)
     p = site.model.problem
     totals = figures.totals(p, local, servers, len(racks), {g.id: g.spare_gpu_w for g in p.gpus})
     constraints = figures.constraints(_checked_problem(every.model.problem), deployments, servers, racks, totals)
@@ -213,7 +213,7 @@ def build_roadmap_plan(rm: RoadmapModel, solved: SolveResult, notes: list[str],
         constraints=[c for c in first.constraints if c.kind not in NOT_APPLIED],
         site=PlanSite.model_validate(r.base.echo.site), finance=PlanFinance.model_validate(r.base.echo.finance),
         workloads=[WorkloadRow.model_validate(pb.workload_row(w)) for w in r.base.workloads],
-        assumptions=_with_roadmap_ties([Assumption.model_validate(a) for a in pb._assumptions(p, solved, all_notes)]),
+        assumptions=_with_roadmap_ties([Assumption.model_validate(a) for a in pb.assumptions_of(p, solved, all_notes)]),
         analysis=analysis,
         periods=periods, roadmap_what_if=roadmap_what_if)
 

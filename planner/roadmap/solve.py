@@ -13,7 +13,7 @@ from planner.optimize import backend
 from planner.optimize.analysis import ANALYSIS_NODE_FACTOR, ANALYSIS_NODE_FLOOR
 from planner.optimize.backend import DEFAULT_TIME_LIMIT_S, MIP_REL_GAP, SolveResult
 from planner.optimize.program import ALL_FAMILIES
-from planner.optimize.solve import _no_candidate_lines
+from planner.optimize.solve import no_candidate_lines
 from planner.roadmap.candidates import CandidateCache, period_candidates
 from planner.roadmap.plan import TIES, build_roadmap_plan
 from planner.roadmap.problem import Roadmap, resolve_roadmap
@@ -34,7 +34,7 @@ def solve_roadmap(roadmap: Roadmap, *, solver: str = "highs", time_limit_s: floa
     cache = CandidateCache()
     cands = period_candidates(roadmap, cache)
     missing = [f"{period.label}: {line}" for period, cand in zip(roadmap.periods, cands, strict=True)
-               for line in _no_candidate_lines(period.problem, cand)]
+               for line in no_candidate_lines(period.problem, cand)]
     if missing:
         raise _infeasible(roadmap, missing)
     rm = build_roadmap_program(roadmap, cands)
