@@ -19,7 +19,30 @@ from planner.io.files import describe_validation_error, read_yaml, read_yaml_and
 from planner.scenario.names import check_names, name_problems, override_label
 from planner.schemas.scenario import Scenario
 
-__all__ = ["LoadedScenario", "check_names", "load_scenario", "name_problems", "override_label", "override_names"]
+__all__ = ["ROADMAP_ONLY_KEYS", "LoadedScenario", "check_names", "load_scenario", "name_problems", "override_label",
+           "override_names", "roadmap_only_key"]
+
+ROADMAP_ONLY_KEYS = ("hardware.owned", "hardware.cloud", "hardware.lead_time_periods", "finance.discount_rate_per_year")
+"""Keys only a roadmap (a scenario with ``horizon``) reads; a single-period solve would ignore them silently."""
+
+
+def roadmap_only_key(s: Scenario) -> str | None:
+    """The first roadmap-only key a scenario without ``horizon`` sets (None when it sets none, or has a horizon)."""
+    if s.horizon is not None:
+        return None
+    given = {"hardware.owned": bool(s.hardware.owned), "hardware.cloud": bool(s.hardware.cloud),
+             "hardware.lead_time_periods": s.hardware.lead_time_periods != 0,
+             "finance.discount_rate_per_year": bool(s.finance.discount_rate_per_year)}
+    return next((k for k in ROADMAP_ONLY_KEYS if given[k]), None)
+
+
+def _no_roadmap_keys(loaded: LoadedScenario) -> LoadedScenario:
+    key = roadmap_only_key(loaded.scenario)
+    if key is not None:
+        raise InputError("is a roadmap key: a scenario without `horizon` is one period and would ignore it",
+                         file=str(loaded.path), key_path=key,
+                         fix="add `horizon:` to plan several periods (docs/roadmap.md), or remove the key")
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -136,11 +159,12 @@ def loaded_from_document(doc: Any, raw_bytes: bytes, path: Path, override: str |
     if not isinstance(doc, dict):
         raise InputError("a scenario must be a mapping (name:, workloads:, site:, ...)", file=file)
     if override is None:
-        return LoadedScenario(scenario=validate_data(Scenario, doc, file), path=path, override=None,
-                              raw_bytes=raw_bytes)
+        return _no_roadmap_keys(LoadedScenario(scenario=validate_data(Scenario, doc, file), path=path, override=None,
+                                               raw_bytes=raw_bytes))
     merged = merge_override(doc, _override_patch(doc, override, file), where=f"overrides.{override}", file=file)
     scenario, base = _validate_with_override(doc, merged, override, file)
-    return LoadedScenario(scenario=scenario, path=path, override=override, raw_bytes=raw_bytes, base=base)
+    return _no_roadmap_keys(LoadedScenario(scenario=scenario, path=path, override=override, raw_bytes=raw_bytes,
+                                           base=base))
 
 
 def load_scenario(path: str | Path, override: str | None = None) -> LoadedScenario:

@@ -10,11 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from planner.scenario.load import merge_override
+from planner.scenario.load import ROADMAP_ONLY_KEYS, merge_override
 from planner.schemas.scenario import Scenario
 
-REFUSED_ROOTS = ("overrides",)
-"""Top-level keys a sweep may not vary (the sweep's own ``override:`` picks an override)."""
+REFUSED_ROOTS = {"overrides": "a sweep cannot vary `overrides` (name one override with the sweep's `override:` key)",
+                 "horizon": "a sweep cannot vary `horizon`: it solves single-period scenarios (a variant with a "
+                            "horizon would be a roadmap, solved as one period; solve a roadmap with `planner solve`)"}
+"""Top-level keys a sweep may not vary, and why (the sweep's own ``override:`` picks an override)."""
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -54,7 +56,11 @@ def key_path_problem(path: str, doc: dict[str, Any]) -> str | None:
     if any(not s for s in segs):
         return "empty segment in the key path (write keys joined by single dots, e.g. site.pue)"
     if segs[0] in REFUSED_ROOTS:
-        return "a sweep cannot vary `overrides` (name one override with the sweep's `override:` key)"
+        return REFUSED_ROOTS[segs[0]]
+    roadmap_key = next((k for k in ROADMAP_ONLY_KEYS if path == k or path.startswith(k + ".")), None)
+    if roadmap_key is not None:
+        return (f"a sweep cannot vary `{roadmap_key}`: only a roadmap (a scenario with `horizon`) reads it, and a "
+                "sweep solves single-period scenarios")
     annotation: Any = Scenario
     where = ""
     i = 0

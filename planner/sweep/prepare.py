@@ -78,7 +78,8 @@ def load_spec(path: Path) -> SweepSpec:
 
 
 def _section(spec: SweepSpec, path: str) -> str:
-    return f"grid.{path}" if path in spec.grid else f"sample.vary.{path}"
+    shown = path if len(path) <= 120 else path[:120] + "..."  # a key path is the user's text: keep the line short
+    return f"grid.{shown}" if path in spec.grid else f"sample.vary.{shown}"
 
 
 def check_key_paths(spec: SweepSpec, doc: dict[str, Any], file: str) -> None:
