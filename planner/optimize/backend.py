@@ -67,6 +67,8 @@ class SolveResult:
     dual_bound: float | None = None
     """The first solve's proven lower bound on the objective, less the objective's constant term
     (PuLP hands the solver no constant); None when the solver does not report one."""
+    node_limit: int | None = None
+    """The deterministic work limit the first solve ran under (branch-and-bound nodes; None: none)."""
 
 
 class Program(Protocol):
@@ -415,7 +417,7 @@ def run_solver(m: FleetModel, solver_name: str, time_limit_s: float, *, tie_brea
     elapsed = time.perf_counter() - start_s
     name = "highs" if isinstance(solver, pulp.HiGHS) else "cbc"
     return SolveResult(m, status, name, _solver_version(solver), raw, gap if status != "infeasible" else 0.0,
-                       elapsed, time_limit_s, ties, nodes, stopped_by, dual_bound)
+                       elapsed, time_limit_s, ties, nodes, stopped_by, dual_bound, node_limit)
 
 
 def _with_bound(m: FleetModel, status: str, gap: float | None, lower_bound: float, gap_rel: float

@@ -231,7 +231,7 @@ def build_plan(r: SolveResult, notes: list[str]) -> Plan:
         objective=Objective(name=p.objective, value=float(getattr(fleet, OBJECTIVE_EXPR[p.objective])),
                             unit=OBJECTIVE_UNITS[p.objective]),
         solver=Solver(name=r.solver_name, version=r.solver_version, status=r.solver_status, mip_gap=r.mip_gap,
-                      time_s=r.time_s, time_limit_s=r.time_limit_s),
+                      time_s=r.time_s, time_limit_s=r.time_limit_s, node_limit=r.node_limit),
         deployments=deployments, servers=servers, racks=racks, totals=fleet, constraints=constraints,
         site=PlanSite.model_validate(p.echo.site), finance=PlanFinance.model_validate(p.echo.finance),
         workloads=[WorkloadRow.model_validate(workload_row(w)) for w in p.workloads],

@@ -31,9 +31,10 @@ from pydantic_core import PydanticCustomError
 
 from planner.schemas.speculative import Speculative
 
-PLAN_SCHEMA_VERSION = "2.1.0"  # 1.1: what_if, objective_alternatives; 2.0: typed sections, analysis;
+PLAN_SCHEMA_VERSION = "2.2.0"  # 1.1: what_if, objective_alternatives; 2.0: typed sections, analysis;
 # 2.1 (optional keys, so a 2.0 plan reads as it is): deployments launch, power_limit_w, role, speculative,
-# ep, dp, sizing_margin and energy by phase and cause; periods and roadmap_what_if (roadmaps)
+# ep, dp, sizing_margin and energy by phase and cause; periods and roadmap_what_if (roadmaps);
+# 2.2: solver.node_limit (optional)
 
 Status = Literal["optimal", "feasible", "infeasible"]
 
@@ -112,6 +113,14 @@ class Solver(PlanModel):
     time_s: Number
     """Written as 0 in plan.json so the same input gives the same bytes; `planner solve` prints it."""
     time_limit_s: Number | None = None
+    node_limit: int | None = Field(None, ge=1)
+    """The deterministic work limit of the solve (branch-and-bound nodes, one thread, fixed seed): a plan
+    stopped by it is the same plan on every run; absent when the solve had none (roadmaps)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_no_limit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if not (k == "node_limit" and v is None)}
 
 
 class ConfigFile(PlanModel):

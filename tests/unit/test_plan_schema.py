@@ -40,13 +40,15 @@ WHAT_IF_1X: dict[str, Any] = {"limit": "site_power", "constraint": "site_power",
                               "method": "re-solve", "objective_delta_usd_per_year": -91129.4}
 
 
-def test_version_is_2_1_0_and_a_2_0_plan_reads_as_it_is() -> None:
-    """2.1 only adds optional keys (launch, power limits, roles, speculative, ep/dp, margins, energy by
-    phase, roadmap periods): a 2.0 plan needs no migration."""
+def test_version_is_2_2_0_and_a_2_0_or_2_1_plan_reads_as_it_is() -> None:
+    """2.1 and 2.2 only add optional keys (launch, power limits, roles, speculative, ep/dp, margins, energy
+    by phase, roadmap periods; the solver's node limit): a 2.0 or 2.1 plan needs no migration, a newer
+    minor (2.3) is read with its unknown keys dropped."""
     from planner.plan.migrate import needs_migration
 
-    assert PLAN_SCHEMA_VERSION == "2.1.0"
-    assert not needs_migration("2.0.0") and needs_migration("2.2.0") and needs_migration("1.1.0")
+    assert PLAN_SCHEMA_VERSION == "2.2.0"
+    assert not needs_migration("2.0.0") and not needs_migration("2.1.0") and not needs_migration("2.2.0")
+    assert needs_migration("2.3.0") and needs_migration("1.1.0")
 
 
 def test_the_scenario_site_validates_with_every_key_typed() -> None:
