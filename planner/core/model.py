@@ -46,6 +46,25 @@ def _pnorm(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
     return big * ((a / big) ** p + (b / big) ** p) ** (1.0 / p)
 
 
+def _rooflines(w: tuple[Any, Any], c: tuple[Any, Any], kv: tuple[Any, Any], af: tuple[Any, Any],
+               p: float) -> tuple[Any, Any]:
+    """(_pnorm(w0 * w1, c0 / c1, p), _pnorm(kv0 * kv1, af0 / af1, p)): at the shipped p = 1.5 the four times
+    are written into one (4, rows) array, so the square roots, their products and the two sums take one
+    numpy call each for both rooflines instead of two (elementwise: the same numbers, bit for bit)."""
+    parts = (*w, *c, *kv, *af)
+    if p != 1.5 or not all(type(v) is float or getattr(v, "dtype", None) == np.float64 for v in parts):
+        return _pnorm(w[0] * w[1], c[0] / c[1], p), _pnorm(kv[0] * kv[1], af[0] / af[1], p)
+    t = np.empty((4, *np.broadcast_shapes(*(getattr(v, "shape", ()) for v in parts))))
+    np.multiply(w[0], w[1], out=t[0])
+    np.divide(c[0], c[1], out=t[1])
+    np.multiply(kv[0], kv[1], out=t[2])
+    np.divide(af[0], af[1], out=t[3])
+    r = np.sqrt(t)
+    r *= t  # a * sqrt(a) of each time (a product is the same either way round)
+    gemm, attn = np.cbrt(r[0] + r[1]), np.cbrt(r[2] + r[3])
+    return gemm * gemm, attn * attn
+
+
 def effective_context(ctx: np.ndarray, x: Arrays, terms: tuple[Any, Any, Any] | None = None) -> np.ndarray:
     """Tokens of KV cache a sequence of ``ctx`` tokens keeps, averaged over layers (sliding windows);
     ``terms``: context_terms(x), when the caller has them."""
@@ -170,7 +189,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
     moe = x["params_routed"] > 0
     flops_params = np.where(moe, x["params_active"], x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
     alpha = x["interconnect_latency_s"] * c["comm_latency_factor"]
-    moe_layers = np.where(moe, np.ceil(x["moe_layers"] / pp), 0.0)
+    all_dense = not np.any(moe)
     shards = expert_shards(x, tp_pp)
     terms = context_terms(x)
     context_kv = effective_context(context, x, terms)
@@ -179,7 +198,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
     ring_bytes = 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
     out = {
         # ln(1 - k/E) for MoE rows (floored so k = E gives full coverage without a warning); 0 for dense
-        "log_miss": np.where(moe, np.log(np.maximum(1.0 - x["experts_active"] / x["experts_total"], 1e-300)), 0.0),
+        "log_miss": _log_miss(x, moe, all_dense),
         "dense_bytes": (body * x["weight_bytes"] + lm_head * VOCAB_BYTES) / gpus,
         "routed_bytes": x["params_routed"] * x["weight_bytes"] / (shards / sf),
         "w_time_per_byte": 1.0 / (eta_w * bw),
@@ -201,15 +220,24 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "stage_factor": sf, "tp_pp": tp_pp, "shards": shards, "context_terms": terms, "moe": moe,
         "flops_params": flops_params, "context_kv": context_kv, "input_kv": input_kv,
         # no MoE row: log_miss is +0 on every row (stage_work's expert coverage is then 0 x tokens)
-        "all_dense": not np.any(moe),
+        "all_dense": all_dense,
         # token_step's pipeline terms: pp x dp, the stage-to-stage latency, and whether pp (and dp) are 1
         "pp_dp": pp * parallel(x)[1], "p2p": (pp - 1.0) * x["interconnect_latency_s"],
         "pp_one": bool(np.all(pp == 1.0)),
     }
     out["pp_dp_one"] = out["pp_one"] and "dp" not in x
     if "ep" in x or "dp" in x:
+        moe_layers = np.where(moe, np.ceil(x["moe_layers"] / pp), 0.0)
         out.update(_parallel_invariants(x, c, out, flops_params, gpus, shards, layers_stage, moe_layers, alpha))
     return out
+
+
+def _log_miss(x: Arrays, moe: Any, all_dense: bool) -> Any:
+    """ln(1 - k/E) on MoE rows (floored so k = E gives full coverage without a warning), +0 on dense rows."""
+    if all_dense:  # the +0 of every row, without the logarithm of the rows np.where would drop
+        return np.zeros(np.broadcast_shapes(*(getattr(v, "shape", ()) for v in (moe, x["experts_active"],
+                                                                               x["experts_total"]))))
+    return np.where(moe, np.log(np.maximum(1.0 - x["experts_active"] / x["experts_total"], 1e-300)), 0.0)
 
 
 def group_bytes_per_s(x: Arrays, group: Any) -> Any:
@@ -220,8 +248,9 @@ def group_bytes_per_s(x: Arrays, group: Any) -> Any:
     links = x.get("mesh_links")
     if links is None:
         return x["allreduce_bytes_per_s"]
-    used = np.minimum(np.maximum(group - 1.0, 1.0), np.maximum(links, 1.0))
-    return x["allreduce_bytes_per_s"] * np.where(links > 0, used / np.maximum(links, 1.0), 1.0)
+    at_least_one = np.maximum(links, 1.0)
+    used = np.minimum(np.maximum(group - 1.0, 1.0), at_least_one)
+    return x["allreduce_bytes_per_s"] * np.where(links > 0, used / at_least_one, 1.0)
 
 
 def _parallel_invariants(x: Arrays, c: Arrays, inv: Arrays, flops_params: Any, gpus: Any, shards: Any,
@@ -277,19 +306,16 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
         coverage = 0.0 * seen if inv.get("all_dense") else 1.0 - np.exp(inv["log_miss"] * seen)
         gemm_flops = inv["flops_per_token"] * tokens
     weight_bytes = inv["dense_bytes"] + inv["routed_bytes"] * coverage
-    t_w = weight_bytes * inv["w_time_per_byte"]
     rates = inv.get("rates")
     if rates is None or rates[0] is not eta_compute:
         rates = step_rates(x, inv, eta_compute)
-    t_c = gemm_flops / rates[1]
-    t_gemm = _pnorm(t_w, t_c, p)
     # Attention: decode reads each sequence's KV cache; prefill is quadratic in the prompt.
     kv_decode, attn_decode = _decode_terms(inv, decode_tokens)
     kv_bytes = kv_decode + prefill_tokens * inv["kv_tok"]
     attn_flops = attn_decode + prefill_tokens * inv["attn_prefill"]
-    t_kv = kv_bytes * inv["kv_time_per_byte"]
-    t_af = attn_flops / rates[2]
-    t_attn = _pnorm(t_kv, t_af, p)
+    # GEMM (weights vs FLOPs) and attention (KV reads vs FLOPs) rooflines
+    t_gemm, t_attn = _rooflines((weight_bytes, inv["w_time_per_byte"]), (gemm_flops, rates[1]),
+                                (kv_bytes, inv["kv_time_per_byte"]), (attn_flops, rates[2]), p)
     # Tensor-parallel all-reduce: two per layer, ring algorithm plus a per-message latency;
     # MoE dispatch/combine per MoE layer under expert parallelism.
     t_comm = inv["comm_layers"] * (inv["alpha"] + tokens * inv["ring_per_token"])
