@@ -52,9 +52,10 @@ def _rooflines(w: tuple[Any, Any], c: tuple[Any, Any], kv: tuple[Any, Any], af: 
     are written into one (4, rows) array, so the square roots, their products and the two sums take one
     numpy call each for both rooflines instead of two (elementwise: the same numbers, bit for bit)."""
     parts = (*w, *c, *kv, *af)
-    if p != 1.5 or not all(type(v) is float or getattr(v, "dtype", None) == np.float64 for v in parts):
+    shape = np.broadcast_shapes(*(getattr(v, "shape", ()) for v in parts))
+    if p != 1.5 or not shape or not all(type(v) is float or getattr(v, "dtype", None) == np.float64 for v in parts):
         return _pnorm(w[0] * w[1], c[0] / c[1], p), _pnorm(kv[0] * kv[1], af[0] / af[1], p)
-    t = np.empty((4, *np.broadcast_shapes(*(getattr(v, "shape", ()) for v in parts))))
+    t = np.empty((4, *shape))
     np.multiply(w[0], w[1], out=t[0])
     np.divide(c[0], c[1], out=t[1])
     np.multiply(kv[0], kv[1], out=t[2])
