@@ -29,6 +29,7 @@ def _launch(plan: dict[str, Any]) -> dict[str, Any]:
 EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "model-id-newline": (lambda p: _launch(p).update(model_id="x\ntouch PWNED"), "deployments[0].launch.model_id"),
     "engine-newline": (lambda p: _launch(p).update(engine="vllm\ntouch PWNED"), "deployments[0].launch.engine"),
+    "engine-unknown": (lambda p: _launch(p).update(engine="abc"), "deployments[0].launch.engine"),
     "config-file-outside": (lambda p: _launch(p).update(config_files=[{"path": "../../.bashrc", "content": "x"}]),
                             "deployments[0].launch.config_files[0].path"),
     "config-file-twice": (lambda p: _launch(p).update(config_files=[{"path": "a.yaml", "content": "x"}] * 2),

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from planner.errors import PlanFileError
+from planner.export.engines import ENGINE_FLAGS
 from planner.export.launch import launch_for
 from planner.export.names import deployment_names
 from planner.schemas.plan import Deployment, Launch, Plan
@@ -58,6 +59,8 @@ def _launch_problem(d: Deployment, launch: Launch) -> tuple[str, str] | None:
         (launch.nodes_per_replica < 1 or launch.gpus_per_replica % launch.nodes_per_replica != 0,
          "launch.nodes_per_replica", f"{launch.nodes_per_replica} servers cannot split "
          f"{launch.gpus_per_replica} GPUs evenly"),
+        (launch.engine not in ENGINE_FLAGS, "launch.engine",
+         f"{launch.engine[:80]!r} is not an engine planner launches ({', '.join(ENGINE_FLAGS)})"),
         (not launch.argv, "launch.argv", "no command to run (the list is empty)"),
         (launch.nodes_per_replica > 1 and not launch.worker_argv, "launch.worker_argv",
          "is empty, but a replica spans servers"),
