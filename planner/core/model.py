@@ -223,7 +223,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         # no MoE row: log_miss is +0 on every row (stage_work's expert coverage is then 0 x tokens)
         "all_dense": all_dense,
         # token_step's pipeline terms: pp x dp, the stage-to-stage latency, and whether pp (and dp) are 1
-        "pp_dp": pp * parallel(x)[1], "p2p": (pp - 1.0) * x["interconnect_latency_s"],
+        "pp_dp": _times(pp, parallel(x)[1]), "p2p": (pp - 1.0) * x["interconnect_latency_s"],
         "pp_one": bool(np.all(pp == 1.0)),
     }
     out["pp_dp_one"] = out["pp_one"] and "dp" not in x
@@ -680,11 +680,12 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     fits = mem["fits_memory"]
     causes, figures = power_outputs(x, c, mean, power, burst, n_gpu, tokens_per_s, inv["power"], mean_dyn)
     # a prompt's energy: what the mixed step costs beyond the decode-only step, per prompt token carried
-    prompt_j = np.maximum(burst * mixed["step_s"] - decode_w * decode_only["step_s"], 0.0) * n_gpu
+    decode_j = decode_w * decode_only["step_s"]  # J per GPU of a decode-only step
+    prompt_j = np.maximum(burst * mixed["step_s"] - decode_j, 0.0) * n_gpu
     return {
         **phase_flops(x, n_pf, context, inv),
         "prefill_energy_j": prompt_j / mixed_replica * n_pf,
-        "decode_energy_per_token_j": decode_w * decode_only["step_s"] * n_gpu / batch,
+        "decode_energy_per_token_j": decode_j * n_gpu / batch,
         **causes,
         "fits_memory": fits,
         "weights_per_gpu_bytes": mem["weights_per_gpu_bytes"],
