@@ -35,6 +35,7 @@ from planner.core.model import (
     memory,
     phase_flops,
     power_outputs,
+    power_terms,
     prompt_room,
     step_budget,
     step_invariants,
@@ -95,7 +96,7 @@ class _Cycle:
         self.x, self.xd, self.c, self.k, self.batch, self.context, self.eta = x, xd, c, tokens, batch, context, eta
         inv = step_invariants(x, c, context)
         # k + 1 queries of a sequence share one read of its KV cache
-        self.inv = {**inv, "decode_kv_bytes": inv["decode_kv_bytes"] / (tokens + 1.0)}
+        self.inv = {**inv, "decode_kv_bytes": inv["decode_kv_bytes"] / (tokens + 1.0), "power": power_terms(x, c)}
         self.inv_d = step_invariants(xd, c, context)
         # the engine schedules, launches and samples once per cycle: the drafter's passes run inside
         # the cycle's step (CUDA graphs in vLLM and SGLang), so the per-step overhead is counted once
@@ -111,7 +112,7 @@ class _Cycle:
         first = token_step(xd, self.c_d, b, prompt_tokens, self.context, self.eta, self.inv_d)
         rest = token_step(xd, self.c_d, b, np.zeros_like(b), self.context, self.eta, self.inv_d)
         cycle = _add(_add(verify, first), rest, k - 1.0)
-        timed, power = capped_step(x, c, cycle)
+        timed, power = capped_step(x, c, cycle, self.inv)  # the model's power terms, computed once
         return {**timed, "power_w": power}
 
     def prompt_time_s(self, decoding: np.ndarray, budget: np.ndarray, n_in: np.ndarray) -> np.ndarray:
