@@ -88,3 +88,37 @@ def test_a_roadmap_export_says_which_period_it_runs(capsys: pytest.CaptureFixtur
         assert main(["export", str(ROADMAP), "--format", fmt]) == 0
         head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("# How to run"))
         assert f"period {first} (the first of {len(plan['periods'])}" in head, head
+
+
+def test_a_replica_spanning_servers_gives_a_script_bash_can_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The leader-address message held an apostrophe inside ${LEADER_ADDR:?...}: bash 5 reads it as an opening
+    quote, so every script with a replica over several servers failed to parse (`bash -n`: unexpected EOF)."""
+    import shutil
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    plan = json.loads(CHATBOT.read_text())
+    plan["deployments"][0].update(launch=None, tp=16)  # 16 GPUs over two 8-GPU servers, derived from the catalog
+    (tmp_path / "p.json").write_text(json.dumps(plan))
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "p.json", "--out", "run.sh"]) == 0
+    capsys.readouterr()
+    script = (tmp_path / "run.sh").read_text()
+    assert "ray start --address=" in script or "--dist-init-addr" in script  # a replica that spans servers
+    parsed = subprocess.run([bash, "-n", str(tmp_path / "run.sh")], capture_output=True, text=True)
+    assert parsed.returncode == 0, parsed.stderr
+
+
+def test_an_old_plan_with_an_unknown_engine_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A 1.x plan carries no launch spec; deriving one for an engine planner does not know raised KeyError."""
+    plan = json.loads((ROOT / "tests/fixtures/plans-1.x/chatbot.json").read_text())
+    plan["deployments"][0]["engine"] = "abc"
+    (tmp_path / "p.json").write_text(json.dumps(plan))
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "p.json"]) == 1
+    errors = [e for e in capsys.readouterr().err.splitlines() if e.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith("Error: p.json: deployments[0].engine: "), errors

@@ -78,8 +78,10 @@ def checkpoint(model: ModelSpec, precision: str) -> tuple[str, bool]:
     return (plain or aliases)[0], False
 
 
-def _engine(d: Deployment) -> str:
+def engine_name(d: Deployment) -> str:
+    """The canonical engine of ``d`` (an ENGINE_FLAGS key when the plan names a known engine)."""
     return ENGINE_ALIASES.get(d.engine.lower(), d.engine.lower())
+
 
 
 def _fp8_kv(engine: str, precision: str) -> bool:
@@ -306,7 +308,7 @@ def launch_for(d: Deployment, model: ModelSpec, gpu: GpuSpec, gpus_per_server: i
                draft: ModelSpec | None = None) -> Launch:
     """The launch spec of one replica of ``d`` (its model's and GPU's catalog entries, the server's GPU count;
     ``draft``: the catalog entry of its speculative draft model, if it has one)."""
-    engine = _engine(d)
+    engine = engine_name(d)
     f = ENGINE_FLAGS[engine]
     vendor = VENDORS.get(gpu.vendor, VENDORS["nvidia"])
     model_id, quantized = checkpoint(model, d.precision)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from planner.errors import PlanFileError
 from planner.export.engines import ENGINE_FLAGS
-from planner.export.launch import launch_for
+from planner.export.launch import engine_name, launch_for
 from planner.export.names import deployment_names
 from planner.schemas.plan import Deployment, Launch, Plan
 
@@ -27,6 +27,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 """An environment variable name as POSIX shells accept it."""
 _RESOURCE = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")
 """A Kubernetes extended resource name (vendor domain / name), e.g. nvidia.com/gpu."""
+_RESOLVE = "a plan written by `planner solve` never holds this: re-solve the scenario"
 _CONTROL = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 """Control and bidirectional-override characters: they would break or disguise a script's comment line."""
 
@@ -43,6 +44,9 @@ def _derived(i: int, d: Deployment, plan: Plan, catalog: Catalog | None, file: s
                             "or GPU is not in the catalog to derive one", file=file,
                             key_path=f"deployments[{i}].launch",
                             fix="re-solve the scenario with this planner, or pass --catalog DIR holding them")
+    if engine_name(d) not in ENGINE_FLAGS:
+        raise PlanFileError(f"engine {d.engine[:80]!r} is not one planner launches ({', '.join(ENGINE_FLAGS)})",
+                            file=file, key_path=f"deployments[{i}].engine", fix=_RESOLVE)
     spec = getattr(d, "speculative", None)
     draft = catalog.model(spec.draft_model) if spec is not None and spec.draft_model else None
     return launch_for(d, catalog.model(d.model), catalog.gpu(d.gpu), per_server, draft)
@@ -80,8 +84,7 @@ def _launch_problem(d: Deployment, launch: Launch) -> tuple[str, str] | None:
 def _checked(i: int, d: Deployment, launch: Launch, file: str) -> Launch:
     problem = _launch_problem(d, launch)
     if problem is not None:
-        raise PlanFileError(problem[1], file=file, key_path=f"deployments[{i}].{problem[0]}",
-                            fix="a plan written by `planner solve` never holds this: re-solve the scenario")
+        raise PlanFileError(problem[1], file=file, key_path=f"deployments[{i}].{problem[0]}", fix=_RESOLVE)
     return launch
 
 

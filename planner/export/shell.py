@@ -27,7 +27,8 @@ A replica takes the GPUs of its slot on its server and port 8000 + slot (PLANNER
 NODE_RANK and LEADER_ADDR: which server of a replica that spans several, and the first one's address.
 PLANNER_DRY_RUN=1 prints the commands instead of running them; PLANNER_WORKDIR: where option files go."""
 PORT_WORD = '"$port"'
-_EXPANSIONS = {LEADER_ADDRESS: '"${LEADER_ADDR:?set LEADER_ADDR to the address of the replica\'s first server}"',
+# no quote characters inside ${...:?message}: bash 5 pairs a ' there even within double quotes (the script broke)
+_EXPANSIONS = {LEADER_ADDRESS: '"${LEADER_ADDR:?set LEADER_ADDR to the address of the first server of the replica}"',
                WORKER_INDEX: '"$rank"'}
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in _EXPANSIONS))
 
