@@ -104,3 +104,20 @@ def test_a_corrupt_kept_variant_is_solved_again(case: str, tmp_path: Path, monke
     record.write_text(RECORD_EDITS[case](record.read_text()))
     assert main(args) == 0, capsys.readouterr().err
     assert (tmp_path / "out/sweep.csv").read_bytes() == table
+
+
+def test_a_resumed_sweep_removes_only_the_files_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Stale variant files are removed on resume; a file of the user's under OUT/variants/ whose name is digits
+    (2024.json, 7.json) was removed with them."""
+    sweep = {**SWEEP, "grid": {"site.electricity_usd_per_kwh": [0.08]}, "sample": {**SWEEP["sample"], "n": 1}}
+    shutil.copy(ROOT / "scenarios/chatbot.yaml", tmp_path / "chatbot.yaml")
+    (tmp_path / "sw.yaml").write_text(yaml.safe_dump(sweep))
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "sw.yaml", "--out", "out", "--workers", "1", "-q"]
+    assert main(args) == 0
+    variants = tmp_path / "out/variants"
+    for name in ("2024.json", "7.json", "00005.json"):  # the last is a stale variant of the store's own
+        (variants / name).write_text("{}")
+    assert main(args) == 0
+    assert sorted(p.name for p in variants.iterdir()) == ["00000.json", "00000.plan.json", "2024.json", "7.json"]

@@ -129,8 +129,12 @@ def well_formed(record: Any) -> bool:
 
 
 def _index(path: Path) -> int | None:
+    """The variant of a file the store writes (NNNNN.json, NNNNN.plan.json); None for any other name, which the
+    store neither reads nor removes (a file of the user's in the folder stays)."""
     stem = path.name.removesuffix(".json").removesuffix(".plan")
-    return int(stem) if stem.isdigit() else None
+    if not (stem.isascii() and stem.isdigit()) or f"{int(stem):05d}" != stem:
+        return None
+    return int(stem)
 
 
 def make_record(variant: Variant, outcome: Outcome) -> Record:
