@@ -102,3 +102,18 @@ def test_a_deployment_written_twice_is_not_lost_from_the_diff(tmp_path: Path,
     changes = json.loads(capsys.readouterr().out)["deployments"]
     after = [c["after"]["replicas"] for c in changes if c["after"] is not None]
     assert after == [d["replicas"] for d in plan["deployments"]], changes
+
+
+def test_a_plan_of_a_newer_minor_schema_is_read_with_a_note_that_does_not_say_re_solve(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 2.x plan newer than this planner loads without its unknown keys; the note said 'migrated on read ...;
+    re-solve to write <older version>', which would downgrade the plan."""
+    from planner.schemas.plan import PLAN_SCHEMA_VERSION
+
+    major = PLAN_SCHEMA_VERSION.split(".")[0]
+    plan = json.loads(PLAN.read_text())
+    plan.update(schema_version=f"{major}.999.0", a_key_from_the_future={"x": 1})
+    (tmp_path / "p.json").write_text(json.dumps(plan))
+    assert main(["report", str(tmp_path / "p.json"), "--format", "md"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Note: ")]
+    assert len(notes) == 1 and "newer than this planner" in notes[0] and "re-solve" not in notes[0], notes

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from planner.errors import PlanFileError
 from planner.io.files import describe_validation_error, read_bounded, write_atomic
-from planner.plan.migrate import needs_migration, upgrade
+from planner.plan.migrate import major_minor, needs_migration, upgrade
 from planner.schemas.plan import PLAN_SCHEMA_VERSION, Plan
 
 FLOAT_SIGNIFICANT_DIGITS = 6
@@ -112,6 +112,10 @@ class ReadPlan:
         """One line for stderr when the plan was migrated on read; None otherwise."""
         if not self.migrated:
             return None
+        have, ours = major_minor(self.plan.schema_version), major_minor(PLAN_SCHEMA_VERSION)
+        if have is not None and ours is not None and have > ours:  # a newer minor: re-solving here would downgrade
+            return (f"{file}: schema {self.plan.schema_version} is newer than this planner's {PLAN_SCHEMA_VERSION}: "
+                    "read without the keys this planner does not know; upgrade planner to read all of it")
         return (f"{file}: schema {self.plan.schema_version}, migrated on read to {PLAN_SCHEMA_VERSION}; "
                 f"re-solve to write {PLAN_SCHEMA_VERSION}")
 
