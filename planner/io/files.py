@@ -352,6 +352,7 @@ def write_together(files: Mapping[Path, str | bytes]) -> None:
 def _stage(p: Path, data: str | bytes) -> Path:
     """``data`` written and synced to a temp file in ``p``'s folder; the temp file's path."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    _refuse_special_target(p)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -375,6 +376,24 @@ def _stage(p: Path, data: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Path(tmp)
+
+
+def _refuse_special_target(p: Path) -> None:
+    """Refuse a target that exists and is not a regular file: renaming onto it would replace a
+    device (as root, ``--out /dev/full`` replaced the device node), a FIFO, a folder, or a symlink
+    (the link, not its target) with a regular file."""
+    try:
+        st = p.lstat()
+    except FileNotFoundError:
+        return
+    except OSError:  # e.g. a parent that is not a folder: mkdir / mkstemp below say why
+        return
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = ("a symlink" if stat.S_ISLNK(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+            else "a device, pipe or socket")
+    raise InputError(f"is not a regular file ({kind}); planner writes a file by replacing it and will not replace "
+                     "this", file=str(p), fix="choose a path that is a regular file or does not exist yet (--out)")
 
 
 def _backup(p: Path) -> Path | None:

@@ -1,0 +1,83 @@
+"""Hostile input on the writers and the estimate / compare / diff flags: each is one error naming the file or
+flag, key path and fix (exit 1), never a traceback, and never a device, FIFO or symlink replaced by a file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from planner.cli.main import main
+from planner.errors import InputError
+from planner.io.files import write_atomic, write_together
+
+pytestmark = pytest.mark.unit
+
+GRID = "models: [llama-3.1-8b]\ngpus: [h100-sxm]\nbatch_size: 8\ninput_tokens: 100\noutput_tokens: 10\n"
+
+
+def _errors(err: str) -> list[str]:
+    return [e for e in err.splitlines() if e.startswith("Error: ")]
+
+
+def _special(kind: str, tmp_path: Path) -> Path:
+    """A FIFO, a symlink to a file, a dangling symlink or a folder at tmp_path/out."""
+    target = tmp_path / "out"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "symlink":
+        (tmp_path / "real.txt").write_text("kept\n")
+        target.symlink_to(tmp_path / "real.txt")
+    elif kind == "dangling":
+        target.symlink_to(tmp_path / "missing.txt")
+    else:
+        target.mkdir()
+    return target
+
+
+def _unchanged(kind: str, target: Path, tmp_path: Path) -> bool:
+    mode = target.lstat().st_mode
+    if kind == "fifo":
+        return stat.S_ISFIFO(mode)
+    if kind in ("symlink", "dangling"):
+        kept = kind == "dangling" or (tmp_path / "real.txt").read_text() == "kept\n"
+        return stat.S_ISLNK(mode) and kept
+    return stat.S_ISDIR(mode)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "dangling", "folder"])
+def test_the_writer_refuses_a_target_that_is_not_a_regular_file(kind: str, tmp_path: Path) -> None:
+    """As root `--out /dev/full` replaced the device node with a regular file (N4)."""
+    target = _special(kind, tmp_path)
+    with pytest.raises(InputError) as info:
+        write_atomic(target, "text\n")
+    assert str(target) in str(info.value) and "not a regular file" in str(info.value)
+    assert _unchanged(kind, target, tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_a_set_with_one_special_target_writes_none_of_the_set(tmp_path: Path) -> None:
+    target = _special("fifo", tmp_path)
+    with pytest.raises(InputError):
+        write_together({tmp_path / "plan.json": "{}\n", target: "x\n"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_regular_file_is_still_replaced(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("old\n")
+    write_atomic(tmp_path / "out", "new\n")
+    assert (tmp_path / "out").read_text() == "new\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_compare_out_onto_a_fifo_or_symlink_is_refused(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    target = _special(kind, tmp_path)
+    (tmp_path / "grid.yaml").write_text(GRID)
+    monkeypatch.chdir(tmp_path)
+    rc = main(["compare", "-f", "grid.yaml", "--format", "csv", "--out", str(target)])
+    errors = _errors(capsys.readouterr().err)
+    assert rc == 1 and len(errors) == 1 and str(target) in errors[0], errors
+    assert _unchanged(kind, target, tmp_path)
