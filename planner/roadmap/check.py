@@ -8,7 +8,8 @@ Like the single-period check (planner.gitops.check), with the same verdicts and 
   workload routes and its capacity with headroom and N+k spares, each deployment re-derived by
   planner.gitops.rederive (configuration, capacity, latencies, power; rented ones on the catalog GPU
   with the instance's GPU count, as their candidates were generated), the GPUs in use against the
-  servers installed and the instances rented, the fleet balance (owned servers kept, retired within
+  servers installed and the instances rented, totals.gpus_rented from the rentals and the cloud offers,
+  totals.it_power_max_w and it_power_avg_w from the on-site deployments and idle GPUs, the fleet balance (owned servers kept, retired within
   their life, purchases of buyable GPUs delivered after the lead time), site power at nameplate and
   racks against that period's limits, capex, rentals and resale at that period's prices, and
   hardware.inventory and finance.budget_usd over the horizon (planner.roadmap.program.HORIZON_FAMILIES).
@@ -205,6 +206,38 @@ def _gpu_lines(r: Roadmap, period: Period, p: RoadmapPeriod) -> Lines:
     return out
 
 
+def _rented_lines(t: int, r: Roadmap, p: RoadmapPeriod) -> Lines:
+    """totals.gpus_rented against the period's rentals x the offers' GPUs per instance; a rental of an
+    option the scenario does not offer (hardware.cloud) is named."""
+    where = f"{p.label}: periods[{t}]"
+    out = [f"{where}.rentals[{k}]: {k!r} is not a cloud offer of the scenario (hardware.cloud)"
+           for k in sorted(p.rentals) if _offer(r, k) is None]
+    rented = sum(n * c.gpus_per_instance for c in r.cloud for k, n in p.rentals.items() if k == c.option)
+    if p.totals.gpus_rented != rented:
+        out.append(f"{where}.totals.gpus_rented {p.totals.gpus_rented}, but the rentals hold {rented} GPUs "
+                   "(instances x hardware.cloud[].gpus_per_instance)")
+    return out
+
+
+def _power_lines(t: int, r: Roadmap, period: Period, p: RoadmapPeriod) -> Lines:
+    """totals.it_power_max_w (and it_power_avg_w, unless idle replicas are suspended) recomputed as the plan
+    builder does (planner.plan.figures.totals): the on-site deployments' power plus the idle draw of the
+    installed GPUs that serve nothing."""
+    local = [d for d in p.deployments if d.gpu in r.onsite]
+    used = Counter[str]()
+    for d in local:
+        used[d.gpu] += d.gpus
+    prob = period.problem
+    spare = sum(prob.gpu(g).spare_gpu_w * (n * prob.gpu(g).gpus_per_server - used[g])
+                for g, n in p.installed.items() if g in prob.gpus_by_id)
+    want = {"it_power_max_w": sum(d.power_max_w for d in local) + spare}
+    if not r.scale_down_idle:
+        want["it_power_avg_w"] = sum(d.power_avg_w for d in local) + spare
+    return [f"{p.label}: periods[{t}].totals.{k} {getattr(p.totals, k):.6g} (recomputed from the on-site "
+            f"deployments and the idle GPUs installed: {v:.6g})"
+            for k, v in want.items() if not close(getattr(p.totals, k), v, CLAIM_REL_TOL)]
+
+
 def fleet_balance(r: Roadmap, periods: list[RoadmapPeriod]) -> Lines:
     """Installed = owned kept + purchases delivered after the lead time; owned servers retired within
     their life; purchases only of buyable GPUs, in periods whose orders arrive within the horizon."""
@@ -318,10 +351,11 @@ def roadmap_violations(plan: Plan, r: Roadmap, loaded: LoadedScenario, *, stale:
         return [f"periods: the plan has {len(periods)} periods ({', '.join(p.label for p in periods)}), the "
                 f"scenario's horizon {len(labels)} ({', '.join(labels)})"]
     out = fleet_balance(r, periods) + horizon_limit_lines(r, periods)
-    for period, p in zip(r.periods, periods, strict=True):
+    for t, (period, p) in enumerate(zip(r.periods, periods, strict=True)):
         lines, caps = _period_deployments(plan, r, period, p, loaded, stale)
         out += (lines + _workload_lines(plan, period, p, caps) + _gpu_lines(r, period, p)
-                + _site_lines(period, p, stale))
+                + _site_lines(period, p, stale) + _rented_lines(t, r, p))
+        out += [] if stale else _power_lines(t, r, period, p)
     return out + ([] if stale else cost_lines(r, periods))
 
 

@@ -1,0 +1,81 @@
+"""Hostile edits of a roadmap plan (fuzz findings N13, N8): `planner check` re-derives each period's
+rented GPUs and IT power, and `planner diff` refuses a plan whose period labels repeat."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from roadmap_helpers import scenario, write
+
+from planner.cli.main import main
+
+pytestmark = pytest.mark.integration
+
+CLOUD = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 50.0, "source": "test price"}]
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(scenario, plan.json): a lead time bridged by rentals in the first period."""
+    folder = tmp_path_factory.mktemp("roadmap-hostile")
+    doc = scenario(hardware={"gpus": ["h100-sxm"], "lead_time_periods": 1, "cloud": CLOUD},
+                   horizon={"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 1.0}}})
+    doc["workloads"][0]["traffic"]["peak_requests_per_s"] = 400
+    path = write(folder, doc)
+    assert main(["solve", str(path), "--out", str(folder / "out"), "--no-analysis"]) == 0
+    return path, folder / "out" / "plan.json"
+
+
+def _check(solved: tuple[Path, Path], tmp_path: Path, edit: Any, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    doc = json.loads(solved[1].read_text())
+    edit(doc)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(doc))
+    capsys.readouterr()
+    code = main(["check", str(solved[0]), "--plan", str(plan)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def _rented_period(solved: tuple[Path, Path]) -> int:
+    periods = json.loads(solved[1].read_text())["periods"]
+    return next(i for i, p in enumerate(periods) if p["totals"]["gpus_rented"] > 0)
+
+
+def test_the_untouched_plan_passes(solved: tuple[Path, Path], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _check(solved, tmp_path, lambda doc: None, capsys)
+    assert code == 0, text
+
+
+def test_an_edited_gpus_rented_fails_naming_the_period_and_field(solved: tuple[Path, Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    i = _rented_period(solved)
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["periods"][i]["totals"]["gpus_rented"] *= 2
+
+    code, text = _check(solved, tmp_path, edit, capsys)
+    assert code == 1, text
+    assert f"periods[{i}].totals.gpus_rented" in text
+
+
+def test_a_rental_of_an_option_not_offered_fails(solved: tuple[Path, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        doc["periods"][2]["rentals"]["b200.cloud"] = 1
+
+    code, text = _check(solved, tmp_path, edit, capsys)
+    assert code == 1 and "periods[2].rentals[b200.cloud]" in text
+
+
+def test_a_later_periods_edited_peak_power_fails(solved: tuple[Path, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        doc["periods"][2]["totals"]["it_power_max_w"] *= 1.1
+
+    code, text = _check(solved, tmp_path, edit, capsys)
+    assert code == 1 and "periods[2].totals.it_power_max_w" in text
