@@ -377,6 +377,10 @@ MAX_POWER_LIMIT_W = 10_000.0
 
 
 def _check_scalar(name: str, value: float, *, minimum: float, maximum: float = math.inf, whole: bool = False) -> None:
+    if isinstance(value, int) and abs(value) > 2**53:  # math.isfinite / float() of a 400-digit int overflow
+        upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
+        raise InputError(f"{name} must be a {'whole ' if whole else ''}number >= {minimum:g}{upper}, got a "
+                         f"{len(str(abs(value)))}-digit number")
     if (value is None or not math.isfinite(value) or not minimum <= value <= maximum
             or (whole and value != int(value))):
         kind = "a whole number" if whole else "a number"

@@ -81,3 +81,24 @@ def test_compare_out_onto_a_fifo_or_symlink_is_refused(kind: str, tmp_path: Path
     errors = _errors(capsys.readouterr().err)
     assert rc == 1 and len(errors) == 1 and str(target) in errors[0], errors
     assert _unchanged(kind, target, tmp_path)
+
+
+ESTIMATE = ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-tokens", "1000",
+            "--output-tokens", "200"]
+
+
+@pytest.mark.parametrize("flag", ["--tp", "--pp", "--ep", "--dp", "--batch-size"])
+def test_a_400_digit_estimate_flag_is_one_error_naming_the_flag(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """float() of a 400-digit --tp raised OverflowError, a traceback (N1)."""
+    args = [*ESTIMATE, "--batch-size", "16", flag, "9" * 400]
+    assert main(args) == 1
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and errors[0].startswith(f"Error: {flag} ") and "400-digit" in errors[0], errors
+    assert len(errors[0]) < 300, errors[0]
+
+
+def test_the_library_estimate_refuses_a_huge_whole_number_without_overflow() -> None:
+    from planner.estimation import estimate
+
+    with pytest.raises(InputError, match="tp must be a whole number .* got a 401-digit number"):
+        estimate("llama-3.1-8b", "h100-sxm", tp=10**400, input_tokens=10, output_tokens=10, batch_size=1)

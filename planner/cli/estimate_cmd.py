@@ -55,6 +55,26 @@ def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kw
                          f"got {power_limit_w:g}", fix="the GPU power cap in watts, e.g. 500")
 
 
+MAX_PARALLEL = 4096
+"""Largest --tp, --pp, --ep or --dp (planner.estimation bounds ep and dp by the same; no model has more heads)."""
+
+
+def shown_count(value: int) -> str:
+    """A whole number for a message: a 400-digit one as "a 400-digit number", not its digits."""
+    return str(value) if abs(value) < 10**12 else f"a {len(str(abs(value)))}-digit number"
+
+
+def check_parallel_flags(**flags: int) -> None:
+    """--tp, --pp, --ep, --dp from 1 to MAX_PARALLEL, checked before any float() (a 400-digit
+    --tp overflowed it, with a traceback)."""
+    from planner.errors import InputError
+
+    for name, value in flags.items():
+        if not 1 <= value <= MAX_PARALLEL:
+            raise InputError(f"--{name} must be a whole number from 1 to {MAX_PARALLEL:,}, got {shown_count(value)}",
+                             fix=f"give the number of GPUs (or stages) of one replica, e.g. --{name} 8")
+
+
 def check_request(input_tokens: float, output_tokens: float, batch_size: int | None) -> None:
     """Token counts and batch inside what any deployment serves (a 1e300-token request is a typo)."""
     from planner.errors import InputError
@@ -66,7 +86,7 @@ def check_request(input_tokens: float, output_tokens: float, batch_size: int | N
             raise InputError(f"{flag} must be from 1 to {MAX_TOKENS:,} tokens per request, got {tokens:g}",
                              fix="give the mean tokens of one request, e.g. 2048")
     if batch_size is not None and batch_size > MAX_BATCH:
-        raise InputError(f"--batch-size must be from 1 to {MAX_BATCH:,} sequences, got {batch_size}",
+        raise InputError(f"--batch-size must be from 1 to {MAX_BATCH:,} sequences, got {shown_count(batch_size)}",
                          fix="or --batch-size max for the largest batch that fits memory")
 
 
@@ -439,6 +459,7 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
     if electricity_usd_per_kwh is None:
         electricity_usd_per_kwh = default_electricity_usd_per_kwh()
     check_operating_inputs(duty_cycle, pue, electricity_usd_per_kwh, power_limit_w)
+    check_parallel_flags(tp=tp, pp=pp, ep=ep, dp=dp)
     check_request(input_tokens, output_tokens, batch_arg if isinstance(batch_arg, int) else None)
     check_load(arrival_requests_per_s, prefix_cache_hit_rate, output_tokens_p95, output_tokens)
     cat, model_id, warnings = resolve_model(catalog_dirs, model, params)
