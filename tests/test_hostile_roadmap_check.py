@@ -11,6 +11,10 @@ import pytest
 from roadmap_helpers import scenario, write
 
 from planner.cli.main import main
+from planner.errors import PlanFileError
+from planner.plan.io import read_plan
+from planner.roadmap.diff import diff_roadmaps, render_json
+from planner.schemas.plan import Plan
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +83,29 @@ def test_a_later_periods_edited_peak_power_fails(solved: tuple[Path, Path], tmp_
 
     code, text = _check(solved, tmp_path, edit, capsys)
     assert code == 1 and "periods[2].totals.it_power_max_w" in text
+
+
+def _plan(solved: tuple[Path, Path]) -> Plan:
+    return read_plan(solved[1]).plan
+
+
+def test_diff_refuses_a_plan_whose_period_labels_repeat(solved: tuple[Path, Path]) -> None:
+    plan = _plan(solved)
+    periods = list(plan.periods or [])
+    twice = plan.model_copy(update={"periods": [*periods[:2], periods[1].model_copy(), *periods[3:]]})
+    with pytest.raises(PlanFileError) as err:
+        diff_roadmaps(plan, twice, base_label="base.json", new_label="new.json")
+    assert err.value.file == "new.json" and err.value.key_path == "periods[2].label"
+
+
+def test_diff_json_writes_a_changed_launch_spec_as_an_object(solved: tuple[Path, Path]) -> None:
+    plan = _plan(solved)
+    periods = list(plan.periods or [])
+    d = periods[1].deployments[0]
+    assert d.launch is not None
+    edited = d.model_copy(update={"launch": d.launch.model_copy(update={"argv": [*d.launch.argv, "--x"]})})
+    changed = periods[1].model_copy(update={"deployments": [edited, *periods[1].deployments[1:]]})
+    new = plan.model_copy(update={"periods": [periods[0], changed, *periods[2:]]})
+    doc = json.loads(render_json(diff_roadmaps(plan, new)))
+    launch = doc["periods"][1]["deployments"][0]["changes"]["launch"]
+    assert launch["after"]["argv"][-1] == "--x" and isinstance(launch["before"], dict)

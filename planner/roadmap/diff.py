@@ -3,7 +3,8 @@ installed fleet, deployments, GPUs, power, racks and cost), rendered like the si
 (planner.gitops.diff and planner.gitops.render: the same deployment keys and lines, the same units,
 the same pull-request comment marker).
 
-Periods are matched by label; a period only one plan has is all additions or all removals. A missing
+Periods are matched by label (a plan whose labels repeat is a PlanFileError naming the file and
+periods[i].label); a period only one plan has is all additions or all removals. A missing
 side (None, from /dev/null) is an empty roadmap. A roadmap against a single-period plan is refused
 by the command (planner.cli.gitops_cmd), one clear error.
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from planner.errors import PlanFileError
 from planner.gitops.diff import DeploymentChange, TotalDelta, diff_deployments, inputs_changed, same
 from planner.gitops.fmt import quantity, signed
 from planner.gitops.render import COMMENT_MARKER, MAX_COMMENT_LINES, deployment_line, safe
+from planner.gitops.serving import json_value
 from planner.plan.io import dump_json
 from planner.schemas.plan import Plan, RoadmapPeriod
 
@@ -83,8 +86,16 @@ class RoadmapDiff:
         return sum(1 for p in self.periods for d in p.deployments if d.action == action)
 
 
-def _by_label(plan: Plan | None) -> dict[str, RoadmapPeriod]:
-    return {p.label: p for p in (plan.periods or [])} if plan else {}
+def _by_label(plan: Plan | None, file: str) -> dict[str, RoadmapPeriod]:
+    """The plan's periods by label; a label twice is an error (the second period would hide the first)."""
+    out: dict[str, RoadmapPeriod] = {}
+    for i, p in enumerate((plan.periods or []) if plan else []):
+        if p.label in out:
+            raise PlanFileError(f"period label {p.label[:80]!r} repeats an earlier period's: periods are compared "
+                                "by label", file=file, key_path=f"periods[{i}].label",
+                                fix="give each period its own label (re-solve the scenario to write the plan)")
+        out[p.label] = p
+    return out
 
 
 def _labels(base: Plan | None, new: Plan | None) -> list[str]:
@@ -127,7 +138,7 @@ def period_diff(label: str, before: RoadmapPeriod | None, after: RoadmapPeriod |
 def diff_roadmaps(base: Plan | None, new: Plan | None, *, base_label: str = "base",
                   new_label: str = "new") -> RoadmapDiff:
     """What changes from roadmap ``base`` to roadmap ``new``, period by period; either may be None."""
-    old, cur = _by_label(base), _by_label(new)
+    old, cur = _by_label(base, base_label), _by_label(new, new_label)
     plan = new or base
     return RoadmapDiff(
         base_label=base_label, new_label=new_label, scenario=plan.scenario.name if plan else "",
@@ -245,7 +256,8 @@ def _period_json(p: PeriodDiff) -> dict[str, Any]:
     return {"label": p.label, "changed": p.changed,
             "counts": [{"what": c.what, "gpu": c.gpu, "before": c.before, "after": c.after} for c in p.counts],
             "deployments": [{"action": c.action, "key": c.key, "gpus_delta": c.gpus_delta,
-                             "changes": {f.field: {"before": f.before, "after": f.after} for f in c.fields}}
+                             "changes": {f.field: {"before": json_value(f.before), "after": json_value(f.after)}
+                                         for f in c.fields}}
                             for c in p.deployments],
             "totals": {t.field: {"before": t.before, "after": t.after, "delta": t.delta} for t in p.totals
                        if not same(t.before, t.after)},
