@@ -112,6 +112,19 @@ class CompareSpec(StrictModel):
             raise ValueError("a batch is from 1 to 100,000 sequences, or `max`")
         return v
 
+    @field_validator("arrival_requests_per_s")
+    @classmethod
+    def _a_rate(cls, v: float | None) -> float | None:
+        from planner.errors import InputError
+        from planner.estimation import check_arrival_rate
+
+        try:
+            if v is not None:
+                check_arrival_rate(v, "the rate")
+        except InputError as exc:  # checked here so the message names the file and the key
+            raise ValueError(f"{exc.message} ({exc.fix})") from None
+        return v
+
     @field_validator("engine")
     @classmethod
     def _an_engine(cls, v: str) -> str:
@@ -220,7 +233,7 @@ def _check_point(input_tokens: float, output_tokens: float, tp: int | None, batc
                  arrival_requests_per_s: float | None) -> None:
     """The settings every row shares: one error for a bad one, not a table of rows that each say it."""
     from planner.errors import InputError
-    from planner.estimation import MAX_BATCH, MAX_TOKENS, _check_scalar
+    from planner.estimation import MAX_BATCH, MAX_TOKENS, _check_scalar, check_arrival_rate
 
     for name, value, most in (("tp", tp, TP_LADDER[-1]), ("batch_size", batch_size, MAX_BATCH)):
         if isinstance(value, int) and abs(value) > 2**53:  # a 400-digit flag overflows float()
@@ -233,7 +246,7 @@ def _check_point(input_tokens: float, output_tokens: float, tp: int | None, batc
     if batch_size is not None:
         _check_scalar("batch_size", batch_size, minimum=1, maximum=MAX_BATCH, whole=True)
     if arrival_requests_per_s is not None:
-        _check_scalar("arrival_requests_per_s", arrival_requests_per_s, minimum=0.0, maximum=1e6)
+        check_arrival_rate(arrival_requests_per_s)
 
 
 def _rows(grid: list[tuple[str, str, str]], tps: np.ndarray, base: dict[str, Any],

@@ -36,7 +36,7 @@ from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionErro
 from planner.schemas.calibration import Calibration
 from planner.schemas.catalog import PRECISIONS
 from planner.schemas.speculative import Speculative, speculative_problems
-from planner.units import BTU_PER_HR_PER_W, kwh_per_million_tokens
+from planner.units import BTU_PER_HR_PER_W, S_PER_HOUR, kwh_per_million_tokens
 
 __all__ = ["MAX_BATCH", "MAX_POWER_LIMIT_W", "MAX_TOKENS", "Estimate", "estimate", "estimate_table",
            "smallest_fitting_tp"]
@@ -376,6 +376,22 @@ MAX_POWER_LIMIT_W = 10_000.0
 """A GPU power limit above this is a typo (the largest accelerator TDPs are about 1.4 kW)."""
 
 
+MIN_ARRIVAL_REQUESTS_PER_S = 1e-6
+"""Smallest positive Poisson arrival rate estimated: one request in 11.6 days. Below it the idle energy is
+spread over so few tokens that energy per token is meaningless (1e-12: 1e11 kWh per million tokens) and
+then overflows (1e-308: infinity). 0 stays allowed."""
+
+
+def check_arrival_rate(rate: float, name: str = "arrival_requests_per_s") -> None:
+    """0 or a rate from MIN_ARRIVAL_REQUESTS_PER_S to 1e6 requests/s per replica."""
+    _check_scalar(name, rate, minimum=0.0, maximum=1e6)
+    if 0.0 < rate < MIN_ARRIVAL_REQUESTS_PER_S:
+        days = 1.0 / MIN_ARRIVAL_REQUESTS_PER_S / S_PER_HOUR / 24.0
+        raise InputError(f"{name} {rate:g} is below {MIN_ARRIVAL_REQUESTS_PER_S:g} requests/s (one request in "
+                         f"{days:.1f} days), the smallest rate planner estimates",
+                         fix=f"give a rate of at least {MIN_ARRIVAL_REQUESTS_PER_S:g}, or 0")
+
+
 def _check_scalar(name: str, value: float, *, minimum: float, maximum: float = math.inf, whole: bool = False) -> None:
     if isinstance(value, int) and abs(value) > 2**53:  # math.isfinite / float() of a 400-digit int overflow
         upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
@@ -458,7 +474,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
                              fix="use ep 1 and dp 1, or no speculative decoding")
     _check_scalar("prefix_cache_hit_rate", prefix_cache_hit_rate, minimum=0.0, maximum=0.999)
     if arrival_requests_per_s is not None:
-        _check_scalar("arrival_requests_per_s", arrival_requests_per_s, minimum=0.0, maximum=1e6)
+        check_arrival_rate(arrival_requests_per_s)
     if output_tokens_p95 is not None:
         _check_scalar("output_tokens_p95", output_tokens_p95, minimum=output_tokens, maximum=MAX_TOKENS)
     cal = _calibration(calibration)

@@ -102,3 +102,36 @@ def test_the_library_estimate_refuses_a_huge_whole_number_without_overflow() -> 
 
     with pytest.raises(InputError, match="tp must be a whole number .* got a 401-digit number"):
         estimate("llama-3.1-8b", "h100-sxm", tp=10**400, input_tokens=10, output_tokens=10, batch_size=1)
+
+
+@pytest.mark.parametrize("rate", ["1e-308", "1e-12"])
+def test_a_vanishing_arrival_rate_is_an_error_about_the_rate(rate: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """1e-308 requests/s made energy per token infinite: an error blaming the catalog (N2)."""
+    assert main([*ESTIMATE, "--arrival-requests-per-s", rate]) == 1
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and errors[0].startswith(f"Error: --arrival-requests-per-s {rate} is below"), errors
+    assert "catalog" not in errors[0]
+
+
+def test_the_smallest_arrival_rate_still_estimates(capsys: pytest.CaptureFixture[str]) -> None:
+    from planner.estimation import MIN_ARRIVAL_REQUESTS_PER_S
+
+    assert main([*ESTIMATE, "--arrival-requests-per-s", repr(MIN_ARRIVAL_REQUESTS_PER_S), "--format", "json"]) == 0
+
+
+def test_a_vanishing_arrival_rate_in_a_compare_file_names_the_file_and_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "grid.yaml").write_text(GRID.replace("batch_size: 8\n", "arrival_requests_per_s: 1.0e-308\n"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "-f", "grid.yaml"]) == 1
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and errors[0].startswith("Error: grid.yaml: arrival_requests_per_s: "), errors
+    assert "is below" in errors[0]
+
+
+def test_a_vanishing_arrival_rate_flag_in_compare_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["compare", "-m", "llama-3.1-8b", "-g", "h100-sxm", "--input-tokens", "100", "--output-tokens", "10",
+            "--arrival-requests-per-s", "1e-308"]
+    assert main(args) == 1
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and "is below" in errors[0], errors

@@ -56,7 +56,7 @@ def check_operating_inputs(duty_cycle: float, pue: float, electricity_usd_per_kw
 
 
 MAX_PARALLEL = 4096
-"""Largest --tp, --pp, --ep or --dp (planner.estimation bounds ep and dp by the same; no model has more heads)."""
+"""Largest --tp, --ep or --dp (planner.estimation bounds ep and dp by the same; no model has more heads)."""
 
 
 def shown_count(value: int) -> str:
@@ -65,14 +65,14 @@ def shown_count(value: int) -> str:
 
 
 def check_parallel_flags(**flags: int) -> None:
-    """--tp, --pp, --ep, --dp from 1 to MAX_PARALLEL, checked before any float() (a 400-digit
+    """--tp, --ep, --dp from 1 to MAX_PARALLEL, checked before any float() (a 400-digit
     --tp overflowed it, with a traceback)."""
     from planner.errors import InputError
 
     for name, value in flags.items():
         if not 1 <= value <= MAX_PARALLEL:
             raise InputError(f"--{name} must be a whole number from 1 to {MAX_PARALLEL:,}, got {shown_count(value)}",
-                             fix=f"give the number of GPUs (or stages) of one replica, e.g. --{name} 8")
+                             fix=f"give the number of GPUs of one replica, e.g. --{name} 8")
 
 
 def check_request(input_tokens: float, output_tokens: float, batch_size: int | None) -> None:
@@ -94,10 +94,13 @@ def check_load(arrival_requests_per_s: float | None, prefix_cache_hit_rate: floa
                output_tokens_p95: float | None, output_tokens: float) -> None:
     """The latency-under-load flags, named as the command spells them."""
     from planner.errors import InputError
+    from planner.estimation import check_arrival_rate
 
     if arrival_requests_per_s is not None and not (0.0 <= arrival_requests_per_s <= 1e6):
         raise InputError(f"--arrival-requests-per-s must be from 0 to 1,000,000, got {arrival_requests_per_s:g}",
                          fix="the mean Poisson arrival rate of one replica, e.g. 5")
+    if arrival_requests_per_s is not None:
+        check_arrival_rate(arrival_requests_per_s, "--arrival-requests-per-s")
     if not (0.0 <= prefix_cache_hit_rate < 1.0):
         raise InputError(f"--prefix-cache-hit-rate must be at least 0 and below 1, got {prefix_cache_hit_rate:g}",
                          fix="the share of prompt tokens served from the prefix cache, e.g. 0.3")
@@ -118,7 +121,7 @@ def check_parallelism(cat: Catalog, model_id: str, pp: int) -> None:
 
     layers = cat.model(model_id).layers
     if pp > layers:
-        raise InputError(f"--pp {pp} is more pipeline stages than {model_id}'s {layers} layers",
+        raise InputError(f"--pp {shown_count(pp)} is more pipeline stages than {model_id}'s {layers} layers",
                          fix=f"use --pp from 1 to {layers}")
 
 
@@ -459,7 +462,7 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
     if electricity_usd_per_kwh is None:
         electricity_usd_per_kwh = default_electricity_usd_per_kwh()
     check_operating_inputs(duty_cycle, pue, electricity_usd_per_kwh, power_limit_w)
-    check_parallel_flags(tp=tp, pp=pp, ep=ep, dp=dp)
+    check_parallel_flags(tp=tp, ep=ep, dp=dp)  # --pp: check_parallelism, by the model's layers
     check_request(input_tokens, output_tokens, batch_arg if isinstance(batch_arg, int) else None)
     check_load(arrival_requests_per_s, prefix_cache_hit_rate, output_tokens_p95, output_tokens)
     cat, model_id, warnings = resolve_model(catalog_dirs, model, params)
