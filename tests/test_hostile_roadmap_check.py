@@ -109,3 +109,17 @@ def test_diff_json_writes_a_changed_launch_spec_as_an_object(solved: tuple[Path,
     doc = json.loads(render_json(diff_roadmaps(plan, new)))
     launch = doc["periods"][1]["deployments"][0]["changes"]["launch"]
     assert launch["after"]["argv"][-1] == "--x" and isinstance(launch["before"], dict)
+
+
+def test_validate_refuses_the_growth_solve_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """N12: a growth compounding past the peak bound over 120 months was 'ok' to validate, refused by solve."""
+    doc = scenario(horizon={"period": "month", "count": 120, "traffic": {"chat": {"growth_per_period": 0.405}}})
+    path = str(write(tmp_path, doc))
+    results = []
+    for command in ("validate", "solve"):
+        capsys.readouterr()
+        code = main([command, path] + (["--out", str(tmp_path / "out")] if command == "solve" else []))
+        out = capsys.readouterr()
+        results.append((code, "horizon.traffic.chat.growth_per_period" in out.out + out.err))
+    assert results == [(1, True), (1, True)]
+    assert not (tmp_path / "out").exists()

@@ -234,6 +234,10 @@ def _problems(file: str, override: str | None, catalog: Catalog,
         return None, exc.render().splitlines()
     try:
         allowed_gpus(names, catalog, file)
+        if ls.is_roadmap:  # the roadmap's resolve-time checks (ms): what solve refuses before solving
+            from planner.roadmap.problem import resolve_roadmap
+
+            resolve_roadmap(ls, catalog)
     except InputError as exc:
         if override is not None and exc.render() not in base_lines:
             exc = InputError(exc.message, file=exc.file, key_path=override_label(override) + (exc.key_path or ""),
