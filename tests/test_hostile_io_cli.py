@@ -135,3 +135,24 @@ def test_a_vanishing_arrival_rate_flag_in_compare_is_refused(capsys: pytest.Capt
     assert main(args) == 1
     errors = _errors(capsys.readouterr().err)
     assert len(errors) == 1 and "is below" in errors[0], errors
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("key", "value"), [("replicas", 0), ("replicas", 10**7), ("gpus", 0), ("tp", 0),
+                                            ("batch_size", 0), ("dp", 0)])
+def test_a_plan_with_a_deployment_count_out_of_range_is_refused(
+        key: str, value: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A deployment of 0 replicas was read and reported as a deployment (N7)."""
+    import json
+
+    plan = json.loads((ROOT / "plans/chatbot/plan.json").read_text())
+    plan["deployments"][0][key] = value
+    (tmp_path / "p.json").write_text(json.dumps(plan))
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "p.json", "--out", "r.md"]) == 1
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and errors[0].startswith("Error: p.json: ") and f"deployments[0].{key}" in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]

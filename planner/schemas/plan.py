@@ -87,6 +87,14 @@ Count = Annotated[int, BeforeValidator(_whole)]
 """A whole number (1.x plans wrote some counts as 2.0: read as 2)."""
 Flag = Annotated[bool, Field(strict=True)]
 """true or false (not "yes", not 1)."""
+Replicas = Annotated[Count, Field(ge=1, le=1_000_000)]
+"""Replicas of a deployment: a deployment of 0 replicas is not a deployment; 1e6 is far beyond any fleet."""
+DeploymentGpus = Annotated[Count, Field(ge=1, le=10_000_000)]
+"""GPUs of a deployment (replicas x GPUs per replica); 1e7 is far beyond any fleet."""
+Parallel = Annotated[Count, Field(ge=1, le=4096)]
+"""tp, pp, ep or dp of a replica: no model has more attention heads or layers (planner.estimation bounds ep, dp)."""
+Batch = Annotated[Count, Field(ge=1, le=100_000)]
+"""Sequences in flight per replica (planner.estimation.MAX_BATCH)."""
 
 class ScenarioRef(PlanModel):
     name: str
@@ -219,11 +227,11 @@ class Deployment(PlanModel):
     model: str
     gpu: str
     precision: str
-    tp: Count
-    pp: Count
-    replicas: Count
-    gpus: Count
-    batch_size: Count
+    tp: Parallel
+    pp: Parallel
+    replicas: Replicas
+    gpus: DeploymentGpus
+    batch_size: Batch
     capacity_requests_per_s: Number
     """Requests/s the replicas serve at the planned utilization while meeting the SLOs."""
     demand_requests_per_s: Number
@@ -282,10 +290,10 @@ class Deployment(PlanModel):
     """How to start one replica (engine command and flags); null in plans written before it existed."""
     sizing_margin: SizingMargin | None = None
     """The factors its workload's sizing_confidence applied; absent when sized at the point estimate."""
-    ep: Count | None = None
+    ep: Parallel | None = None
     """Expert parallelism of a MoE replica: GPUs the routed experts are spread over as whole experts, with an
     all-to-all per MoE layer (vLLM --enable-expert-parallel, SGLang --ep-size, TRT-LLM --ep_size); absent: 1."""
-    dp: Count | None = None
+    dp: Parallel | None = None
     """Attention data parallelism: ranks of tp x pp GPUs, each with its own sequences and KV cache (vLLM
     --data-parallel-size); a replica is tp x pp x dp GPUs; absent: 1."""
 
