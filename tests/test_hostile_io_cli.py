@@ -156,3 +156,36 @@ def test_a_plan_with_a_deployment_count_out_of_range_is_refused(
     errors = _errors(capsys.readouterr().err)
     assert len(errors) == 1 and errors[0].startswith("Error: p.json: ") and f"deployments[0].{key}" in errors[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [("models: [llama-3.1-8b]", "models: [llama-3.1-8b, lama-3.1-8b]",
+                                                  "models[1]"),
+                                                 ("gpus: [h100-sxm]", "gpus: [abc]", "gpus[0]")])
+def test_an_unknown_name_in_a_compare_file_names_the_file_and_index(
+        old: str, new: str, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`unknown model 'abc'` named neither the file nor models[i] (N3)."""
+    (tmp_path / "grid.yaml").write_text(GRID.replace(old, new))
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "-f", "grid.yaml"]) == 1
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and errors[0].startswith(f"Error: grid.yaml: {key}: unknown "), errors
+    if key.startswith("models"):
+        assert "did you mean llama-3.1-8b" in errors[0]
+
+
+def test_a_flag_replacing_the_files_bad_names_still_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "grid.yaml").write_text(GRID.replace("gpus: [h100-sxm]", "gpus: [abc]"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "-f", "grid.yaml", "-g", "h100-sxm", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("model,gpu,")
+
+
+def test_a_compare_file_without_an_operating_point_says_where_to_add_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "grid.yaml").write_text(GRID.replace("batch_size: 8\n", ""))
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "-f", "grid.yaml"]) == 1
+    errors = _errors(capsys.readouterr().err)
+    assert len(errors) == 1 and "`batch_size:`" in errors[0] and "in grid.yaml" in errors[0], errors

@@ -171,18 +171,22 @@ def compare(file: str | None, models: tuple[str, ...], gpus: tuple[str, ...], pr
                       ("output_tokens", "--output-tokens")):
         _need(s, key, flag, file)
     if s.get("batch_size") is None and s.get("arrival_requests_per_s") is None:
-        raise InputError("no operating point: the batch size was not given", file=file, fix=NO_BATCH_FIX)
+        in_file = f"; or `batch_size:` / `arrival_requests_per_s:` in {file}" if file else ""
+        raise InputError("no operating point: the batch size was not given", file=file, fix=NO_BATCH_FIX + in_file)
     columns = _columns(column_spec, fmt)
     if out and file:
         from planner.io.files import refuse_overwriting_inputs
 
         refuse_overwriting_inputs([out], [file])
     batch = None if s.get("batch_size") in (None, "max") else int(s["batch_size"])
+    catalog = load_catalog(catalog_dirs)
+    if file:
+        _check_file_names(catalog, file, s, from_file=[k for k in ("models", "gpus") if not flags[k]])
     table = run_compare(s["models"], s["gpus"], s["precisions"], input_tokens=s["input_tokens"],
                         output_tokens=s["output_tokens"], tp=s.get("tp"), batch_size=batch,
                         arrival_requests_per_s=s.get("arrival_requests_per_s"), duty_cycle=s["duty_cycle"],
                         electricity_usd_per_kwh=s["electricity_usd_per_kwh"], pue=s["pue"], engine=s["engine"],
-                        sort_by=s.get("sort_by"), catalog=load_catalog(catalog_dirs), calibration=calibration)
+                        sort_by=s.get("sort_by"), catalog=catalog, calibration=calibration)
     text = _render(table, columns, fmt, s)
     if out:
         from planner.io.files import write_atomic
@@ -191,6 +195,20 @@ def compare(file: str | None, models: tuple[str, ...], gpus: tuple[str, ...], pr
         click.echo(f"wrote {out} ({len(table)} rows)", err=True)
     else:
         click.echo(text)
+
+
+def _check_file_names(catalog: Any, file: str, s: dict[str, Any], from_file: list[str]) -> None:
+    """Each model and GPU name the file gave is in the catalog: else one error naming the file and
+    ``models[i]`` / ``gpus[i]`` (the names are resolved after the file is read, so its schema cannot)."""
+    from planner.errors import UnknownNameError
+
+    for key in from_file:
+        lookup = catalog.model if key == "models" else catalog.gpu
+        for i, name in enumerate(s[key]):
+            try:
+                lookup(name)
+            except UnknownNameError as exc:
+                raise UnknownNameError(exc.message, file=file, key_path=f"{key}[{i}]", fix=exc.fix) from None
 
 
 def _with_defaults(s: dict[str, Any]) -> dict[str, Any]:
