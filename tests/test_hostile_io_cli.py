@@ -189,3 +189,19 @@ def test_a_compare_file_without_an_operating_point_says_where_to_add_it(
     assert main(["compare", "-f", "grid.yaml"]) == 1
     errors = _errors(capsys.readouterr().err)
     assert len(errors) == 1 and "`batch_size:`" in errors[0] and "in grid.yaml" in errors[0], errors
+
+
+def test_diff_refuses_a_roadmap_against_a_single_period_scenario_before_solving(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`planner diff roadmap.yaml chatbot.yaml` solved the roadmap (4.5 s) before refusing (N9)."""
+    import planner.cli.gitops_cmd as gitops_cmd
+
+    def no_solve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("solved a side before refusing the mix")
+
+    monkeypatch.setattr(gitops_cmd, "_solve", no_solve)
+    for sides in (["scenarios/roadmaps/roadmap.yaml", "scenarios/chatbot.yaml"],
+                  ["plans/chatbot/plan.json", "scenarios/roadmaps/roadmap.yaml"]):
+        assert main(["diff", *(str(ROOT / s) for s in sides)]) == 1
+        errors = _errors(capsys.readouterr().err)
+        assert len(errors) == 1 and "cannot compare a roadmap" in errors[0], errors

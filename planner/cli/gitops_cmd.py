@@ -27,24 +27,28 @@ NO_PLAN = "/dev/null"
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
-def refuse_mixed(old: Plan | None, cur: Plan | None, base: str, new: str) -> None:
-    """A roadmap (plan with ``periods``) is compared with a roadmap, a single-period plan with a single-period one."""
-    if old is None or cur is None or bool(old.periods) == bool(cur.periods):
+def _is_roadmap(side: Plan | LoadedScenario) -> bool:
+    return bool(side.periods) if isinstance(side, Plan) else side.is_roadmap
+
+
+def refuse_mixed(old: Plan | LoadedScenario | None, cur: Plan | LoadedScenario | None, base: str, new: str) -> None:
+    """A roadmap (plan with ``periods``, scenario with ``horizon``) is compared with a roadmap, a single-period
+    plan with a single-period one; checked on the read scenarios, before solving either."""
+    if old is None or cur is None or _is_roadmap(old) == _is_roadmap(cur):
         return
-    roadmap, single = (base, new) if old.periods else (new, base)
+    roadmap, single = (base, new) if _is_roadmap(old) else (new, base)
+    key = "periods" if isinstance(cur if _is_roadmap(old) else old, Plan) else "horizon"
     raise InputError(f"cannot compare a roadmap ({roadmap}, one plan per period) with a single-period plan "
-                     f"({single})", file=single, key_path="periods",
+                     f"({single})", file=single, key_path=key,
                      fix="diff two roadmaps (scenarios with horizon, or their plan.json), or two single-period plans")
 
 
-def _solve(path: str, override: str | None, catalog_dirs: tuple[str, ...]) -> Plan:
+def _solve(loaded: LoadedScenario, catalog_dirs: tuple[str, ...]) -> Plan:
     from planner.catalog import load_catalog
     from planner.optimize.solve import solve_loaded
     from planner.plan.io import normalize_plan
     from planner.roadmap.solve import solve_roadmap_loaded
-    from planner.scenario.load import load_scenario
 
-    loaded = load_scenario(path, override)
     catalog = load_catalog(list(catalog_dirs) or None)
     if loaded.is_roadmap:  # one program over the periods (planner.roadmap); it runs no analysis re-solves
         return normalize_plan(solve_roadmap_loaded(loaded, catalog))
@@ -64,16 +68,28 @@ def load_plan_noting_migration(path: str) -> Plan:
     return read.plan
 
 
-def load_side(path: str, *, override: str | None = None, catalog_dirs: tuple[str, ...] = ()) -> Plan | None:
-    """A plan from a plan file, a scenario file (solved now) or /dev/null (None)."""
+def read_side(path: str, *, override: str | None = None) -> Plan | LoadedScenario | None:
+    """A plan file's plan, a scenario file read but not solved yet, or None for /dev/null."""
+    from planner.scenario.load import load_scenario
+
     if path == NO_PLAN:
         return None
     if Path(path).suffix.lower() in SCENARIO_SUFFIXES:
-        return _solve(path, override, catalog_dirs)
+        return load_scenario(path, override)
     if override:
         raise InputError("--override applies to scenario files, not to plan files", file=path,
                          fix="pass the scenario YAML, or drop the override")
     return load_plan_noting_migration(path)
+
+
+def solved(side: Plan | LoadedScenario | None, catalog_dirs: tuple[str, ...] = ()) -> Plan | None:
+    """The plan of a side read_side returned: a scenario is solved now."""
+    return side if side is None or isinstance(side, Plan) else _solve(side, catalog_dirs)
+
+
+def load_side(path: str, *, override: str | None = None, catalog_dirs: tuple[str, ...] = ()) -> Plan | None:
+    """A plan from a plan file, a scenario file (solved now) or /dev/null (None)."""
+    return solved(read_side(path, override=override), catalog_dirs)
 
 
 _CATALOG = click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR",
@@ -99,11 +115,11 @@ def diff(base: str, new: str, fmt: str, override: str | None, base_override: str
     from planner.gitops.diff import diff_plans, scenario_mismatch
     from planner.gitops.render import render
 
-    old = load_side(base, override=base_override, catalog_dirs=catalog_dirs)
-    cur = load_side(new, override=override, catalog_dirs=catalog_dirs)
-    if old is None and cur is None:
+    base_side, new_side = read_side(base, override=base_override), read_side(new, override=override)
+    if base_side is None and new_side is None:
         raise InputError("both sides are /dev/null: nothing to compare", fix="pass a plan or scenario file")
-    refuse_mixed(old, cur, base, new)
+    refuse_mixed(base_side, new_side, base, new)  # before solving: a roadmap takes seconds
+    old, cur = solved(base_side, catalog_dirs), solved(new_side, catalog_dirs)
     if (warning := scenario_mismatch(old, cur)) is not None:
         click.echo(f"Warning: {warning}", err=True)
     if (old or cur) is not None and (old or cur).periods:  # type: ignore[union-attr]
