@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from roadmap_helpers import scenario, write
+from roadmap_helpers import roadmap, scenario, write
 
 from planner.cli.main import main
 from planner.errors import PlanFileError
@@ -123,3 +123,13 @@ def test_validate_refuses_the_growth_solve_refuses(tmp_path: Path, capsys: pytes
         results.append((code, "horizon.traffic.chat.growth_per_period" in out.out + out.err))
     assert results == [(1, True), (1, True)]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_roadmap_without_hardware_gpus_says_why_it_is_slow(tmp_path: Path) -> None:
+    """N5: every catalog GPU may be bought in every period; the plan's notes say so and how to solve faster."""
+    r = roadmap(tmp_path, scenario(hardware={}))
+    note = next(n for n in r.base.notes if n.startswith("hardware.gpus not given"))
+    assert f"{len(r.buyable)} priced datacenter GPU types" in note and f"{len(r.buyable) * 3} purchase" in note
+    assert all(note in p.problem.notes for p in r.periods)
+    listed = roadmap(tmp_path, scenario())
+    assert not any(n.startswith("hardware.gpus not given") for n in listed.base.notes)
