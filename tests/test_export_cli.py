@@ -49,8 +49,9 @@ def test_shell_script_runs_each_deployment_with_the_plans_flags(path: Path, tmp_
         ran = _bash(script, name, str(d.replicas - 1))
         assert ran.returncode == 0, ran.stderr
         words = shlex.split(ran.stdout.splitlines()[-1])
-        slot = (d.replicas - 1) % max(1, 8 // launch.gpus_per_replica)
-        gpus = ",".join(str(slot * launch.gpus_per_replica + g) for g in range(launch.gpus_per_replica))
+        per_server = launch.gpus_per_replica // launch.nodes_per_replica  # a replica over servers: rank 0's share
+        slot = (d.replicas - 1) % max(1, 8 // per_server)
+        gpus = ",".join(str(slot * per_server + g) for g in range(per_server))
         expected = [w if i == 0 or launch.argv[i - 1] != "--port" else str(8000 + slot)
                     for i, w in enumerate(launch.argv)]
         assert words == ["env", f"{launch.visible_devices_env}={gpus}", *expected]
@@ -64,7 +65,7 @@ def test_k8s_out_writes_manifests(path: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "wrote" in result.output
     docs = list(yaml.safe_load_all(out.read_text()))
     plan = read_plan(path).plan
-    assert sum(o["spec"]["replicas"] for o in docs if o["kind"] == "Deployment") == sum(
+    assert sum(o["spec"]["replicas"] for o in docs if o["kind"] in ("Deployment", "LeaderWorkerSet")) == sum(
         d.replicas for d in plan.deployments)
 
 

@@ -76,15 +76,28 @@ def test_k8s_objects_request_the_plans_gpus(path: Path) -> None:
     assert len(workloads) == len(plan.deployments)
     for obj, (name, d, launch) in zip(workloads, rows, strict=True):
         assert {"apiVersion", "kind", "metadata", "spec"} <= set(obj) and obj["metadata"]["name"] == name
-        assert obj["apiVersion"] == "apps/v1" and obj["spec"]["replicas"] == d.replicas
-        pod = obj["spec"]["template"]
-        assert pod["metadata"]["labels"] == obj["spec"]["selector"]["matchLabels"] | pod["metadata"]["labels"]
-        (container,) = pod["spec"]["containers"]
-        gpus = container["resources"]["requests"][launch.gpu_resource]
-        assert gpus == container["resources"]["limits"][launch.gpu_resource] == d.tp * d.pp
-        assert gpus * obj["spec"]["replicas"] == d.gpus
-        assert [*container["command"], *container["args"]] == launch.argv
-        assert launch.model_id in container["args"]
+        assert obj["spec"]["replicas"] == d.replicas
+        if obj["kind"] == "LeaderWorkerSet":  # a replica over several servers: one pod per server
+            group = obj["spec"]["leaderWorkerTemplate"]
+            assert obj["apiVersion"] == "leaderworkerset.x-k8s.io/v1" and group["size"] == launch.nodes_per_replica
+            pods = [group["leaderTemplate"], group["workerTemplate"]]
+        else:
+            assert obj["apiVersion"] == "apps/v1" and launch.nodes_per_replica == 1
+            pods = [obj["spec"]["template"]]
+            labels = pods[0]["metadata"]["labels"]
+            assert labels == obj["spec"]["selector"]["matchLabels"] | labels
+        for pod in pods:
+            (container,) = pod["spec"]["containers"]
+            gpus = container["resources"]["requests"][launch.gpu_resource]
+            per_pod = d.tp * d.pp // launch.nodes_per_replica
+            assert gpus == container["resources"]["limits"][launch.gpu_resource] == per_pod
+            assert gpus * launch.nodes_per_replica * obj["spec"]["replicas"] == d.gpus
+        (leader,) = pods[0]["spec"]["containers"]
+        if launch.nodes_per_replica == 1:
+            assert [*leader["command"], *leader["args"]] == launch.argv
+        else:  # the leader starts the cluster, then execs the engine command itself
+            assert leader["args"][-1].endswith("exec " + " ".join(launch.argv))
+        assert launch.model_id in " ".join(leader["args"])
 
 
 def test_names_are_unique_dns_labels_even_from_hostile_workload_names() -> None:
