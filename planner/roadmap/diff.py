@@ -14,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planner.errors import PlanFileError
 from planner.gitops.diff import DeploymentChange, TotalDelta, diff_deployments, inputs_changed, same
 from planner.gitops.fmt import quantity, signed
 from planner.gitops.render import COMMENT_MARKER, MAX_COMMENT_LINES, deployment_line, safe
 from planner.gitops.serving import json_value
-from planner.plan.io import dump_json
+from planner.plan.io import PlanFileError, dump_json  # the plan reader's error (the import table: no planner.errors)
 from planner.schemas.plan import Plan, RoadmapPeriod
 
 JSON_FORMAT_VERSION = "1.0"
