@@ -98,7 +98,7 @@ TAMPERINGS: dict[str, tuple[Callable[[Deployment, Workload, Path], dict[str, Any
     "gpu-another-allowed": (_other_gpu, "gpu"),
     "tp-not-dividing-heads": (_invalid_tp, "tp"),
     "pp-beyond-layers": (_too_deep_pp, "pp"),
-    "batch-beyond-memory": (lambda d, w, p: {"batch_size": 1_000_000}, "batch_size"),
+    "batch-beyond-memory": (lambda d, w, p: {"batch_size": 50_000}, "batch_size"),  # plan files allow <= 100,000
     "engine-another": (_other_engine, "engine"),
     "engine-unknown": (lambda d, w, p: {"engine": "made-up-engine"}, "engine"),
     "engine-empty": (lambda d, w, p: {"engine": ""}, "engine"),
@@ -115,10 +115,13 @@ TAMPERINGS: dict[str, tuple[Callable[[Deployment, Workload, Path], dict[str, Any
 def test_a_tampered_deployment_fails_naming_it_and_the_field(capsys, tmp_path, plan_path, tampering):
     edit, field = TAMPERINGS[tampering]
     doc = json.loads(plan_path.read_text(encoding="utf-8"))
-    original = load_plan(plan_path).deployments[0]
+    deployments = load_plan(plan_path).deployments
+    # replicas can only be lowered where there are two or more (a plan file holds no 0-replica deployment)
+    i = next((j for j, d in enumerate(deployments) if d.replicas > 1), 0) if tampering == "replicas-lowered" else 0
+    original = deployments[i]
     changes = edit(original, _workload(plan_path, original.workload), plan_path)
     assert all(getattr(original, k) != v for k, v in changes.items())  # the edit changes the plan
-    doc["deployments"][0].update(changes)
+    doc["deployments"][i].update(changes)
     tampered = tmp_path / "plan.json"
     tampered.write_text(json.dumps(doc), encoding="utf-8")
     key = deployment_key(original.model_copy(update=changes))
