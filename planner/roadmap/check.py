@@ -9,10 +9,11 @@ Like the single-period check (planner.gitops.check), with the same verdicts and 
   planner.gitops.rederive (configuration, capacity, latencies, power; rented ones on the catalog GPU
   with the instance's GPU count, as their candidates were generated), the GPUs in use against the
   servers installed and the instances rented, totals.gpus_rented from the rentals and the cloud offers,
-  totals.it_power_max_w and it_power_avg_w from the on-site deployments and idle GPUs, the fleet balance (owned servers kept, retired within
-  their life, purchases of buyable GPUs delivered after the lead time), site power at nameplate and
-  racks against that period's limits, capex, rentals and resale at that period's prices, and
-  hardware.inventory and finance.budget_usd over the horizon (planner.roadmap.program.HORIZON_FAMILIES).
+  totals.it_power_max_w and it_power_avg_w from the on-site deployments and idle GPUs, the fleet balance
+  (owned servers kept, retired within their life, purchases of buyable GPUs delivered after the lead
+  time), site power at nameplate and racks against that period's limits, capex, rentals and resale at
+  that period's prices, and hardware.inventory and finance.budget_usd over the horizon
+  (planner.roadmap.program.HORIZON_FAMILIES).
   A stale plan's written figures are not compared with recomputed ones (they answer the old inputs);
   its configuration and the limits are checked all the same.
 Not re-derived: each period's running costs (energy, colocation, support) and the objective.
