@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -46,3 +47,16 @@ def cache_root() -> Path | None:
         return Path.home() / ".cache" / "planner"
     except (RuntimeError, KeyError):  # no home directory to be found
         return None
+
+
+def private_cache_folder(folder: Path) -> bool:
+    """Create ``folder`` (mode 0700) and say whether it is this user's and writable by no one else: the
+    caches under cache_root hold compiled templates (code that is run) and marshal data trusted to be
+    what planner wrote, so a folder another user can write to is not used."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = folder.stat()
+    except OSError:
+        return False
+    own = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISDIR(st.st_mode) and own and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)

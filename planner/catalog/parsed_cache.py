@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import marshal
 import os
-import stat
 import sys
 import tempfile
 from functools import lru_cache
@@ -28,7 +27,7 @@ import yaml
 
 from planner.io import files
 from planner.paths import CACHE_ENV_VAR as CACHE_ENV_VAR  # re-exported: the tests and docs name it here
-from planner.paths import cache_root
+from planner.paths import cache_root, private_cache_folder
 
 _FORMAT = b"planner-parsed-yaml-1"
 
@@ -43,18 +42,6 @@ def _parser_fingerprint() -> bytes | None:
         return None
     versions = f"{sys.version_info[:3]}|{yaml.__version__}|{getattr(yaml, '__with_libyaml__', False)}"
     return _FORMAT + hashlib.sha256(source).digest() + versions.encode()
-
-
-def _private_folder(folder: Path) -> bool:
-    """Create ``folder`` (mode 0700) and check it is this user's and writable by no one else
-    (``marshal`` data is trusted to be what this cache wrote)."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = folder.stat()
-    except OSError:
-        return False
-    own = not hasattr(os, "getuid") or st.st_uid == os.getuid()
-    return stat.S_ISDIR(st.st_mode) and own and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 class ParsedYamlCache:
@@ -104,4 +91,4 @@ def parsed_yaml_cache() -> ParsedYamlCache | None:
     if root is None or fingerprint is None:
         return None
     folder = root / "parsed-yaml"
-    return ParsedYamlCache(folder, fingerprint) if _private_folder(folder) else None
+    return ParsedYamlCache(folder, fingerprint) if private_cache_folder(folder) else None

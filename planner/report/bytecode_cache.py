@@ -13,15 +13,12 @@ report's bytes never depend on it.
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
-from pathlib import Path
 
 import jinja2
 from jinja2.bccache import Bucket
 
 from planner.paths import CACHE_ENV_VAR as CACHE_ENV_VAR  # re-exported: the tests and docs name it here
-from planner.paths import cache_root
+from planner.paths import cache_root, private_cache_folder
 
 
 class _QuietCache(jinja2.FileSystemBytecodeCache):
@@ -37,18 +34,6 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
     def dump_bytecode(self, bucket: Bucket) -> None:
         with contextlib.suppress(OSError):  # read-only, full or vanished folder: the next run compiles again
             super().dump_bytecode(bucket)
-
-
-def _private_folder(folder: Path) -> bool:
-    """Create ``folder`` (mode 0700) and check it is this user's and writable by no one else: the
-    cache holds code that is run, so a folder another user can write to is not used."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = folder.stat()
-    except OSError:
-        return False
-    own = not hasattr(os, "getuid") or st.st_uid == os.getuid()
-    return stat.S_ISDIR(st.st_mode) and own and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 _COMPILE_SETTINGS = ("block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
@@ -77,6 +62,6 @@ def template_cache(env: jinja2.Environment) -> jinja2.BytecodeCache | None:
     if root is None:
         return None
     folder = root / f"jinja2-{jinja2.__version__}"
-    if not _private_folder(folder):
+    if not private_cache_folder(folder):
         return None
     return _QuietCache(str(folder), f"{_settings_key(env)}-%s.cache")
