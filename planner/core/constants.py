@@ -132,7 +132,8 @@ FIXED: Mapping[str, Constant] = MappingProxyType({c.name: c for c in [
              "p = hard max); engineering choice: serving GEMMs and attention near the ridge point reach "
              "neither bound (at the ridge p = 1.5 gives 63 % of each peak). Refitted freely on the project's "
              "measurements p falls to ~1.1 with eta_compute at its ceiling; 1.5 (was 4) keeps every fitted "
-             "coefficient inside its range"),
+             "coefficient inside its range, and was picked after comparing p = 1 to 4 on the leave-one-GPU-out "
+             "folds (not a clean hold-out for this one choice)"),
     Constant("weight_only_compute_factor", 0.70, 0.30, 1.00, "1",
              "compute throughput of weight-only quantized GEMMs relative to the 16-bit path "
              "(dequantization in the inner loop); Marlin/AWQ kernels lose 20-50 % at large batch "
