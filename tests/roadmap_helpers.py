@@ -35,6 +35,20 @@ def scenario(**changes: Any) -> dict[str, Any]:
     return {**base, **changes}
 
 
+CLOUD = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 50.0, "source": "test price"}]
+OWNED = [{"gpu": "h100-sxm", "servers": 1, "remaining_life_periods": 3, "resale_usd_per_server": 1000}]
+
+
+def growing_fleet() -> dict[str, Any]:
+    """Traffic doubling each quarter beyond one owned H100 server from the start, a one-quarter lead time
+    bridged by rentals: every part of a period is exercised, and the fleet needs a second rack in the
+    last quarter."""
+    doc = scenario(hardware={"gpus": ["h100-sxm"], "lead_time_periods": 1, "cloud": CLOUD, "owned": OWNED},
+                   horizon={"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 1.0}}})
+    doc["workloads"][0]["traffic"]["peak_requests_per_s"] = 400
+    return doc
+
+
 def write(tmp_path: Path, doc: dict[str, Any]) -> Path:
     path = tmp_path / "roadmap-test.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from roadmap_helpers import roadmap, scenario
+from roadmap_helpers import growing_fleet, roadmap
 
 from planner.optimize import backend
 from planner.optimize.program import int_value
@@ -25,16 +25,7 @@ from planner.schemas.plan import Plan
 
 pytestmark = pytest.mark.integration
 
-CLOUD = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 50.0, "source": "test price"}]
-OWNED = [{"gpu": "h100-sxm", "servers": 1, "remaining_life_periods": 3, "resale_usd_per_server": 1000}]
-
-
-def _doc() -> dict[str, Any]:
-    """Traffic doubling each quarter from one owned server: the fleet needs a second rack in the last quarter."""
-    doc = scenario(hardware={"gpus": ["h100-sxm"], "lead_time_periods": 1, "cloud": CLOUD, "owned": OWNED},
-                   horizon={"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 1.0}}})
-    doc["workloads"][0]["traffic"]["peak_requests_per_s"] = 400
-    return doc
+_doc = growing_fleet
 
 
 def _rack_built_early(m: RoadmapModel, *, fill: bool) -> bool:

@@ -10,22 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from roadmap_helpers import scenario, write
+from roadmap_helpers import growing_fleet, write
 
 from planner.cli.main import main
 
 pytestmark = pytest.mark.integration
 
-CLOUD = [{"gpu": "h100-sxm", "gpus_per_instance": 8, "on_demand_usd_per_hour": 50.0, "source": "test price"}]
-OWNED = [{"gpu": "h100-sxm", "servers": 1, "remaining_life_periods": 3, "resale_usd_per_server": 1000}]
-
-
-def _doc() -> dict[str, Any]:
-    """Growth, an owned fleet, a lead time bridged by rentals: every part of a period is exercised."""
-    doc = scenario(hardware={"gpus": ["h100-sxm"], "lead_time_periods": 1, "cloud": CLOUD, "owned": OWNED},
-                   horizon={"period": "quarter", "count": 3, "traffic": {"chat": {"growth_per_period": 1.0}}})
-    doc["workloads"][0]["traffic"]["peak_requests_per_s"] = 400  # beyond the owned server from the start
-    return doc
+_doc = growing_fleet
 
 
 @pytest.fixture(scope="module")
