@@ -16,22 +16,7 @@ from planner.io import files
 
 pytestmark = pytest.mark.unit
 
-GPU = """schema_version: 1
-gpus:
-  - id: my-a6000
-    name: NVIDIA RTX A6000
-    vendor: nvidia
-    architecture: ampere
-    segment: workstation
-    form_factor: pcie
-    memory_gib: 48
-    memory_bandwidth_tb_per_s: 0.768
-    peak_tflops: {bf16: 154.8, fp16: 154.8, int8: 309.7}
-    tdp_w: 300
-    idle_w: 25
-    interconnect: {kind: pcie4, bandwidth_gb_per_s: 32, latency_us: 20}
-    source: "NVIDIA RTX A6000 datasheet (dense tensor peaks)"
-"""
+GPU = (Path(__file__).parent / "fixtures" / "catalogs" / "user-a6000.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture
