@@ -33,10 +33,12 @@ def _images(pairs: tuple[str, ...]) -> dict[str, str]:
               help="With --format k8s: container image of an engine (vllm, sglang, trt-llm); repeatable.")
 @click.option("--catalog", "catalog_dirs", multiple=True, metavar="DIR", type=click.Path(file_okay=False),
               help="Extra catalog folder, for a plan written before deployments carried launch specs.")
+@click.option("--period", default=None, metavar="LABEL",
+              help="A roadmap plan: export this period's deployments (default: the first period).")
 def export(plan_file: str, fmt: str, out_file: str | None, images: tuple[str, ...],
-           catalog_dirs: tuple[str, ...]) -> None:
+           catalog_dirs: tuple[str, ...], period: str | None) -> None:
     """Print how to run each deployment of a plan: a shell script or Kubernetes manifests."""
-    from planner.export.rows import gpus_per_server, launch_rows, plan_title
+    from planner.export.rows import gpus_per_server, launch_rows, of_period, plan_title
     from planner.io.files import refuse_overwriting_inputs, write_atomic
     from planner.plan import read_plan
 
@@ -45,14 +47,14 @@ def export(plan_file: str, fmt: str, out_file: str | None, images: tuple[str, ..
     read = read_plan(plan_file)
     if (note := read.migration_note(plan_file)) is not None:
         click.echo(f"Note: {note}", err=True)
-    plan = read.plan
+    plan = of_period(read.plan, period, plan_file)
     catalog = None
     if any(d.launch is None for d in plan.deployments):
         from planner.catalog import load_catalog
 
         catalog = load_catalog(catalog_dirs)
     rows = launch_rows(plan, catalog, plan_file)
-    title = plan_title(plan, plan_file)
+    title = plan_title(plan, plan_file, period)
     if fmt == "shell":
         from planner.export.shell import render_shell
 

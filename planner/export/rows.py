@@ -96,9 +96,30 @@ def launch_rows(plan: Plan, catalog: Catalog | None, file: str) -> list[Row]:
     return list(zip(deployment_names(plan.deployments), plan.deployments, launches, strict=True))
 
 
-def plan_title(plan: Plan, file: str) -> str:
-    """What the output runs; a roadmap's top-level deployments are its first period's, and the title says so."""
+def plan_title(plan: Plan, file: str, period: str | None = None) -> str:
+    """What the output runs; a roadmap's top-level deployments are its first period's (``period``: the one
+    chosen with --period), and the title says which."""
     if plan.periods:
-        return (f"plan {plan.scenario.name}, period {plan.periods[0].label} (the first of {len(plan.periods)}; "
-                f"the later periods are not exported) ({file})")
+        labels = [p.label for p in plan.periods]
+        if period is None:
+            return (f"plan {plan.scenario.name}, period {labels[0]} (the first of {len(labels)}; the later "
+                    f"periods are not exported: --period LABEL exports another) ({file})")
+        return (f"plan {plan.scenario.name}, period {period} ({labels.index(period) + 1} of {len(labels)}; "
+                f"--period LABEL exports another) ({file})")
     return f"plan {plan.scenario.name} ({file})"
+
+
+def of_period(plan: Plan, period: str | None, file: str) -> Plan:
+    """The plan with the deployments of roadmap period ``period`` (None: as it is, a roadmap's first
+    period). InputError for a period the plan lacks, or for --period on a single-period plan."""
+    from planner.errors import InputError
+
+    if period is None:
+        return plan
+    if not plan.periods:
+        raise InputError(f"{file}: --period {period[:80]!r} given, but this plan has no periods (it is not a "
+                         "roadmap)", fix="leave --period out")
+    labels = [p.label for p in plan.periods]
+    if period not in labels:
+        raise InputError(f"{file}: no period {period[:80]!r} in this roadmap", fix=f"use one of {', '.join(labels)}")
+    return plan.model_copy(update={"deployments": plan.periods[labels.index(period)].deployments})
