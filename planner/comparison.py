@@ -232,13 +232,8 @@ def _check_operating(duty_cycle: float, pue: float, price: float, sort_by: str |
 def _check_point(input_tokens: float, output_tokens: float, tp: int | None, batch_size: int | None,
                  arrival_requests_per_s: float | None) -> None:
     """The settings every row shares: one error for a bad one, not a table of rows that each say it."""
-    from planner.errors import InputError
     from planner.estimation import MAX_BATCH, MAX_TOKENS, _check_scalar, check_arrival_rate
 
-    for name, value, most in (("tp", tp, TP_LADDER[-1]), ("batch_size", batch_size, MAX_BATCH)):
-        if isinstance(value, int) and abs(value) > 2**53:  # a 400-digit flag overflows float()
-            raise InputError(f"{name} must be a whole number >= 1 and <= {most:,}, got a "
-                             f"{len(str(abs(value)))}-digit number")
     _check_scalar("input_tokens", input_tokens, minimum=1, maximum=MAX_TOKENS)
     _check_scalar("output_tokens", output_tokens, minimum=1, maximum=MAX_TOKENS)
     if tp is not None:
