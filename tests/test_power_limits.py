@@ -220,3 +220,18 @@ def test_check_refuses_a_limit_the_scenario_does_not_offer() -> None:
     tampered = plan.model_copy(update={"deployments": [d.model_copy(update={"power_limit_w": 650.0})]})
     lines = problem_violations(tampered, ctx)
     assert any("power_limit_w 650 is not a limit the scenario offers" in line for line in lines), lines
+
+
+def test_idle_gpus_of_one_type_in_two_power_limit_pools_count_once() -> None:
+    """A GPU type run at two power limits has two server groups; its idle GPUs are the groups' GPUs together
+    less its deployments' (each group less every deployment of the type counted the used GPUs twice and
+    made the spare draw negative)."""
+    from types import SimpleNamespace
+
+    from planner.plan.figures import spare_power_w
+
+    servers = [SimpleNamespace(gpu="h100-sxm", gpus=8), SimpleNamespace(gpu="h100-sxm", gpus=8)]
+    deployments = [SimpleNamespace(gpu="h100-sxm", gpus=8), SimpleNamespace(gpu="h100-sxm", gpus=6)]
+    assert spare_power_w(deployments, servers, {"h100-sxm": 100.0}) == 200.0  # type: ignore[arg-type]
+    one_pool = [SimpleNamespace(gpu="h100-sxm", gpus=16)]
+    assert spare_power_w(deployments, one_pool, {"h100-sxm": 100.0}) == 200.0  # type: ignore[arg-type]

@@ -60,10 +60,19 @@ def pool_of(p: Problem, d: Deployment) -> str:
 def spare_power_w(deployments: Iterable[Deployment], servers: Iterable[ServerGroup],
                   spare_gpu_w: Mapping[str, float]) -> float:
     """Draw of bought GPUs that serve nothing (idle plus their share of the server)."""
+    installed: dict[str, int] = {}
+    for s in servers:  # a GPU type's pools at several power limits are one count of installed GPUs
+        installed[s.gpu] = installed.get(s.gpu, 0) + s.gpus
+    return idle_gpus_power_w(deployments, installed, spare_gpu_w)
+
+
+def idle_gpus_power_w(deployments: Iterable[Deployment], installed_gpus: Mapping[str, int],
+                      spare_gpu_w: Mapping[str, float]) -> float:
+    """Draw of the installed GPUs (GPU id -> count) that no deployment uses, at each type's spare draw."""
     used: dict[str, int] = {}
     for d in deployments:
         used[d.gpu] = used.get(d.gpu, 0) + d.gpus
-    return sum(spare_gpu_w.get(s.gpu, 0.0) * (s.gpus - used.get(s.gpu, 0)) for s in servers)
+    return sum(spare_gpu_w.get(g, 0.0) * (n - used.get(g, 0)) for g, n in installed_gpus.items())
 
 
 def _option(p: Problem, gpu: str) -> GpuOption | None:
