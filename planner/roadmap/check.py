@@ -33,6 +33,7 @@ from planner.gitops.context import CLAIM_REL_TOL, Context, Findings
 from planner.gitops.limits import capacity_shortfall, kw, routed, usd
 from planner.gitops.rederive import deployment_findings, non_finite
 from planner.gitops.slo import close, slo_checks, within
+from planner.plan.figures import idle_gpus_power_w
 from planner.problem.build import input_hashes_of
 from planner.problem.limits import INVENTORY, limits_of
 from planner.problem.model import Problem
@@ -225,12 +226,9 @@ def _power_lines(t: int, r: Roadmap, period: Period, p: RoadmapPeriod) -> Lines:
     builder does (planner.plan.figures.totals): the on-site deployments' power plus the idle draw of the
     installed GPUs that serve nothing."""
     local = [d for d in p.deployments if d.gpu in r.onsite]
-    used = Counter[str]()
-    for d in local:
-        used[d.gpu] += d.gpus
     prob = period.problem
-    spare = sum(prob.gpu(g).spare_gpu_w * (n * prob.gpu(g).gpus_per_server - used[g])
-                for g, n in p.installed.items() if g in prob.gpus_by_id)
+    installed = {g: n * prob.gpu(g).gpus_per_server for g, n in p.installed.items() if g in prob.gpus_by_id}
+    spare = idle_gpus_power_w(local, installed, {g: prob.gpu(g).spare_gpu_w for g in installed})
     want = {"it_power_max_w": sum(d.power_max_w for d in local) + spare}
     if not r.scale_down_idle:
         want["it_power_avg_w"] = sum(d.power_avg_w for d in local) + spare
