@@ -88,16 +88,21 @@ RECORD_EDITS: dict[str, Any] = {
 }
 
 
+def _one_variant_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A one-variant sweep of chatbot written in ``tmp_path`` (the working folder); its command's arguments."""
+    sweep = {**SWEEP, "grid": {"site.electricity_usd_per_kwh": [0.08]}, "sample": {**SWEEP["sample"], "n": 1}}
+    shutil.copy(ROOT / "scenarios/chatbot.yaml", tmp_path / "chatbot.yaml")
+    (tmp_path / "sw.yaml").write_text(yaml.safe_dump(sweep))
+    monkeypatch.chdir(tmp_path)
+    return ["sweep", "sw.yaml", "--out", "out", "--workers", "1", "-q"]
+
+
 @pytest.mark.parametrize("case", sorted(RECORD_EDITS))
 def test_a_corrupt_kept_variant_is_solved_again(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """A record under OUT/variants/ that is not as the planner writes it was trusted on resume: a traceback
     (RecursionError, AttributeError, TypeError, ValueError, KeyError) or its edited figures in the table."""
-    sweep = {**SWEEP, "grid": {"site.electricity_usd_per_kwh": [0.08]}, "sample": {**SWEEP["sample"], "n": 1}}
-    shutil.copy(ROOT / "scenarios/chatbot.yaml", tmp_path / "chatbot.yaml")
-    (tmp_path / "sw.yaml").write_text(yaml.safe_dump(sweep))
-    monkeypatch.chdir(tmp_path)
-    args = ["sweep", "sw.yaml", "--out", "out", "--workers", "1", "-q"]
+    args = _one_variant_sweep(tmp_path, monkeypatch)
     assert main(args) == 0
     table = (tmp_path / "out/sweep.csv").read_bytes()
     record = tmp_path / "out/variants/00000.json"
@@ -110,11 +115,7 @@ def test_a_resumed_sweep_removes_only_the_files_it_writes(tmp_path: Path, monkey
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Stale variant files are removed on resume; a file of the user's under OUT/variants/ whose name is digits
     (2024.json, 7.json) was removed with them."""
-    sweep = {**SWEEP, "grid": {"site.electricity_usd_per_kwh": [0.08]}, "sample": {**SWEEP["sample"], "n": 1}}
-    shutil.copy(ROOT / "scenarios/chatbot.yaml", tmp_path / "chatbot.yaml")
-    (tmp_path / "sw.yaml").write_text(yaml.safe_dump(sweep))
-    monkeypatch.chdir(tmp_path)
-    args = ["sweep", "sw.yaml", "--out", "out", "--workers", "1", "-q"]
+    args = _one_variant_sweep(tmp_path, monkeypatch)
     assert main(args) == 0
     variants = tmp_path / "out/variants"
     for name in ("2024.json", "7.json", "00005.json"):  # the last is a stale variant of the store's own
