@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -18,6 +19,14 @@ from planner import __version__
 
 GC_YOUNG_THRESHOLD = 50_000
 """New container objects between two young-generation collections while a command runs (Python: 700)."""
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Thread counts of the BLAS that numpy loads, set to 1 for a command unless the user set them.
+
+planner's numeric core is elementwise numpy and calls no BLAS routine, yet OpenBLAS starts a thread
+per core when numpy is imported and those threads spin: on a 2-core machine that cost 0.06 CPU s of
+`python -c "import numpy"` and about 0.1 CPU s of a cold `planner solve` (issue 13, measured
+2026-11-28), for no work. Sweep workers inherit the setting. A value the user exported is kept."""
 
 # command name -> "module:attribute" (a click.Command)
 COMMANDS: dict[str, str] = {
@@ -108,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if "numpy" not in sys.modules:  # read once, when numpy loads its BLAS; an in-process caller's numpy is as is
+        for name in BLAS_THREAD_VARIABLES:
+            os.environ.setdefault(name, "1")
     # A command's start-up builds ~60,000 long-lived container objects (modules, schema classes,
     # numpy); at Python's default threshold (a young collection per 700 new containers) the cyclic
     # collector runs ~130 times over them, 40-60 ms CPU of a cold `planner solve` (issue 13). Per
