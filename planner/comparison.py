@@ -198,7 +198,7 @@ def _listed(names: Sequence[str] | str) -> list[str]:
 
 def _grid(models: list[str], gpus: list[str], precisions: list[str], cat: Any) -> list[tuple[str, str, str]]:
     """(model id, GPU id, precision) of every combination, names resolved (did you mean on a typo)."""
-    from planner.errors import InputError
+    from planner.errors import InputError, shown
     from planner.schemas.catalog import PRECISIONS
 
     for name, given in (("model", models), ("GPU", gpus), ("precision", precisions)):
@@ -206,21 +206,21 @@ def _grid(models: list[str], gpus: list[str], precisions: list[str], cat: Any) -
             raise InputError(f"no {name} to compare", fix=f"name at least one {name}")
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad:
-        raise InputError(f"unknown precision {bad[0]!r}", fix=f"use one of {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {shown(bad[0])}", fix=f"use one of {', '.join(PRECISIONS)}")
     model_ids = list(dict.fromkeys(cat.model(m).id for m in models))
     gpu_ids = list(dict.fromkeys(cat.gpu(g).id for g in gpus))
     return [(m, g, p) for m in model_ids for g in gpu_ids for p in dict.fromkeys(precisions)]
 
 
 def _check_operating(duty_cycle: float, pue: float, price: float, sort_by: str | None) -> None:
-    from planner.errors import InputError
+    from planner.errors import InputError, ParameterError
 
     if not 0.0 < duty_cycle <= 1.0:
-        raise InputError(f"duty_cycle must be in (0, 1], got {duty_cycle:g}", fix="e.g. 0.5 for half the year")
+        raise ParameterError("duty_cycle", f"must be in (0, 1], got {duty_cycle:g}", fix="e.g. 0.5 for half the year")
     if not 1.0 <= pue <= 5.0:
-        raise InputError(f"pue must be between 1 and 5, got {pue:g}", fix="typical data centres: 1.1-1.6")
+        raise ParameterError("pue", f"must be between 1 and 5, got {pue:g}", fix="typical data centres: 1.1-1.6")
     if not 0.0 <= price <= 100.0:
-        raise InputError(f"electricity_usd_per_kwh must be from 0 to 100, got {price:g}", fix="e.g. 0.10")
+        raise ParameterError("electricity_usd_per_kwh", f"must be from 0 to 100, got {price:g}", fix="e.g. 0.10")
     if sort_by is not None and sort_by not in COLUMNS:
         import difflib
 

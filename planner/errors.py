@@ -22,6 +22,16 @@ EXIT_INFEASIBLE = 3
 EXIT_POLICY_DENY = 4
 
 
+SHOWN_CHARS = 60
+"""A value echoed in a message is cut to this many characters (a 400-character typo is not repeated)."""
+
+
+def shown(text: str) -> str:
+    """``text`` for a message: its repr, at most about SHOWN_CHARS characters ("...'" marks a cut)."""
+    quoted = repr(text[:SHOWN_CHARS + 1])
+    return quoted if len(text) <= SHOWN_CHARS else quoted[:SHOWN_CHARS] + "...'"
+
+
 class PlannerError(Exception):
     """Base of every expected error; ``exit_code`` is what the CLI returns."""
 
@@ -51,6 +61,20 @@ class PlannerError(Exception):
 
 class InputError(PlannerError):
     """The user's input is wrong: malformed file, unknown name, impossible value."""
+
+
+class ParameterError(InputError):
+    """An argument out of its range, named as the Python API names it (``parameter``: ``batch_size``); a
+    command re-raises it `named` after its flag (``--batch-size``)."""
+
+    def __init__(self, parameter: str, requirement: str, *, fix: str | None = None) -> None:
+        self.parameter = parameter
+        self.requirement = requirement
+        super().__init__(f"{parameter} {requirement}", fix=fix)
+
+    def named(self, name: str) -> ParameterError:
+        """The same error about ``name`` (a flag) instead of the parameter."""
+        return ParameterError(name, self.requirement, fix=self.fix)
 
 
 class UnknownNameError(InputError):

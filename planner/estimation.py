@@ -32,7 +32,7 @@ from planner.core.inputs import (
     input_tables,
 )
 from planner.core.speculative import estimate_speculative
-from planner.errors import DoesNotFitError, InputError, UnsupportedPrecisionError
+from planner.errors import DoesNotFitError, InputError, ParameterError, UnsupportedPrecisionError, shown
 from planner.schemas.calibration import Calibration
 from planner.schemas.catalog import PRECISIONS
 from planner.schemas.speculative import Speculative, speculative_problems
@@ -387,22 +387,22 @@ def check_arrival_rate(rate: float, name: str = "arrival_requests_per_s") -> Non
     _check_scalar(name, rate, minimum=0.0, maximum=1e6)
     if 0.0 < rate < MIN_ARRIVAL_REQUESTS_PER_S:
         days = 1.0 / MIN_ARRIVAL_REQUESTS_PER_S / S_PER_HOUR / 24.0
-        raise InputError(f"{name} {rate:g} is below {MIN_ARRIVAL_REQUESTS_PER_S:g} requests/s (one request in "
-                         f"{days:.1f} days), the smallest rate planner estimates",
-                         fix=f"give a rate of at least {MIN_ARRIVAL_REQUESTS_PER_S:g}, or 0")
+        raise ParameterError(name, f"{rate:g} is below {MIN_ARRIVAL_REQUESTS_PER_S:g} requests/s (one request in "
+                             f"{days:.1f} days), the smallest rate planner estimates",
+                             fix=f"give a rate of at least {MIN_ARRIVAL_REQUESTS_PER_S:g}, or 0")
 
 
 def _check_scalar(name: str, value: float, *, minimum: float, maximum: float = math.inf, whole: bool = False) -> None:
     if isinstance(value, int) and abs(value) > 2**53:  # math.isfinite / float() of a 400-digit int overflow
         upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
-        raise InputError(f"{name} must be a {'whole ' if whole else ''}number >= {minimum:g}{upper}, got a "
-                         f"{len(str(abs(value)))}-digit number")
+        raise ParameterError(name, f"must be a {'whole ' if whole else ''}number >= {minimum:g}{upper}, got a "
+                             f"{len(str(abs(value)))}-digit number")
     if (value is None or not math.isfinite(value) or not minimum <= value <= maximum
             or (whole and value != int(value))):
         kind = "a whole number" if whole else "a number"
         upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
-        shown = repr(value) if len(repr(value)) <= 40 else f"{value:.3g}"
-        raise InputError(f"{name} must be {kind} >= {minimum:g}{upper}, got {shown}")
+        value_shown = repr(value) if len(repr(value)) <= 40 else f"{value:.3g}"
+        raise ParameterError(name, f"must be {kind} >= {minimum:g}{upper}, got {value_shown}")
 
 
 def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: int = 1,
@@ -436,7 +436,7 @@ def estimate(model: str, gpu: str, *, precision: str = "bf16", tp: int = 1, pp: 
     cat = _catalog(catalog)
     m, g = cat.model(model), cat.gpu(gpu)
     if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}", fix=f"use one of {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {shown(precision)}", fix=f"use one of {', '.join(PRECISIONS)}")
     _check_scalar("input_tokens", input_tokens, minimum=1, maximum=MAX_TOKENS)
     _check_scalar("output_tokens", output_tokens, minimum=1, maximum=MAX_TOKENS)
     _check_scalar("tp", tp, minimum=1, whole=True)

@@ -220,15 +220,15 @@ def _with(**changes: str) -> list[str]:
 BAD = {
     "unknown model": (_with(model="llama-3.1-7b"), "did you mean"),
     "unknown gpu": (_with(gpu="h101"), "unknown GPU"),
-    "zero input tokens": (_with(input_tokens="0"), "input_tokens"),
-    "negative output tokens": (_with(output_tokens="-5"), "output_tokens"),
-    "nan tokens": (_with(input_tokens="nan"), "input_tokens"),
+    "zero input tokens": (_with(input_tokens="0"), "--input-tokens must be"),
+    "negative output tokens": (_with(output_tokens="-5"), "--output-tokens must be"),
+    "nan tokens": (_with(input_tokens="nan"), "--input-tokens must be"),
     "unsupported precision": (_with(gpu="v100-sxm", precision="bf16"), "no bf16 tensor path"),
     "unknown precision": (_with(precision="fp7"), "unknown precision"),
     "does not fit": (_with(tp="1", batch_size="1"), "smallest tensor parallelism that fits is --tp 2"),
-    "zero tp": (_with(tp="0"), "tp must be"),
-    "zero batch": (_with(batch_size="0"), "batch_size"),
-    "zero pp": (_with(pp="0"), "pp must be"),
+    "zero tp": (_with(tp="0"), "--tp must be"),
+    "zero batch": (_with(batch_size="0"), "--batch-size"),
+    "zero pp": (_with(pp="0"), "--pp must be"),
     "unknown engine": (_with(engine="foo"), "unknown engine"),
     "missing calibration": (_with(calibration="/nonexistent/cal.yaml"), "calibration file not found"),
     "missing catalog dir": (_with(catalog="/nonexistent/dir"), "catalog folder not found"),
@@ -281,3 +281,19 @@ def test_bad_load_flags_name_the_flag(flags, message, capsys):
     args = ["estimate", "-m", "llama-3.1-8b", "-g", "h100-sxm", "--input-tokens", "256", "--output-tokens", "256"]
     assert main([*args, *flags]) != 0
     assert message in capsys.readouterr().err
+
+
+def test_the_library_names_its_parameter_and_the_command_its_flag(capsys) -> None:
+    import planner
+    from planner.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"^batch_size must be a whole number >= 1") as caught:
+        planner.estimate("llama-3.1-8b", "h100-sxm", batch_size=0, input_tokens=10, output_tokens=10)
+    assert caught.value.parameter == "batch_size"
+    code, _out, err = run(capsys, *_with(batch_size="0"))
+    assert code == 1 and err.startswith("Error: --batch-size must be a whole number >= 1"), err
+
+
+def test_a_long_unknown_name_is_not_echoed_in_full(capsys) -> None:
+    code, _out, err = run(capsys, *_with(precision="y" * 400))
+    assert code == 1 and "unknown precision 'yyy" in err and "y" * 100 not in err, err

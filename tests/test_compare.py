@@ -202,7 +202,8 @@ def test_a_bad_file_is_one_error_naming_file_and_key(capsys, tmp_path, text, wor
     (["-m", "llama-3.1-8b", "-g", "A6000", "--batch-size", "1", "--input-tokens", "1", "--output-tokens", "1"],
      ["unknown GPU 'A6000'"]),
     ([*FLAGS, "--columns", "model,watts"], ["unknown column 'watts'"]),
-    ([*FLAGS, "--duty-cycle", "0"], ["duty_cycle must be in (0, 1]"]),
+    ([*FLAGS, "--duty-cycle", "0"], ["--duty-cycle must be in (0, 1]"]),
+    ([*FLAGS, "--tp", "0"], ["--tp must be a whole number"]),
 ])
 def test_bad_flags_are_one_error(capsys, args, words) -> None:
     code, out, err = run(capsys, *args)

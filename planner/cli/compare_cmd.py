@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from planner.cli.catalog_cmd import catalog_option
-from planner.cli.estimate_cmd import BATCH_SIZE, NO_BATCH_FIX
+from planner.cli.estimate_cmd import BATCH_SIZE, NO_BATCH_FIX, flags_named
 from planner.comparison import DEFAULT_PUE
 
 TEXT_COLUMNS = ("model", "gpu", "precision", "tp", "batch_size", "fits_memory", "ttft_s", "itl_s",
@@ -182,11 +182,12 @@ def compare(file: str | None, models: tuple[str, ...], gpus: tuple[str, ...], pr
     catalog = load_catalog(catalog_dirs)
     if file:
         _check_file_names(catalog, file, s, from_file=[k for k in ("models", "gpus") if not flags[k]])
-    table = run_compare(s["models"], s["gpus"], s["precisions"], input_tokens=s["input_tokens"],
-                        output_tokens=s["output_tokens"], tp=s.get("tp"), batch_size=batch,
-                        arrival_requests_per_s=s.get("arrival_requests_per_s"), duty_cycle=s["duty_cycle"],
-                        electricity_usd_per_kwh=s["electricity_usd_per_kwh"], pue=s["pue"], engine=s["engine"],
-                        sort_by=s.get("sort_by"), catalog=catalog, calibration=calibration)
+    with flags_named(file, given=[k for k, v in flags.items() if v is not None and v != []]):
+        table = run_compare(s["models"], s["gpus"], s["precisions"], input_tokens=s["input_tokens"],
+                            output_tokens=s["output_tokens"], tp=s.get("tp"), batch_size=batch,
+                            arrival_requests_per_s=s.get("arrival_requests_per_s"), duty_cycle=s["duty_cycle"],
+                            electricity_usd_per_kwh=s["electricity_usd_per_kwh"], pue=s["pue"],
+                            engine=s["engine"], sort_by=s.get("sort_by"), catalog=catalog, calibration=calibration)
     text = _render(table, columns, fmt, s)
     if out:
         from planner.io.files import write_atomic

@@ -1,13 +1,15 @@
 """`planner estimate`: one deployment's memory, latency, throughput, power, energy and cost.
 
 Imports of the catalog and the estimate happen inside the command (never pandas, PuLP or
-matplotlib; SciPy only for --arrival-requests-per-s), so the command answers in well under a second.
+matplotlib), so the command answers in well under a second.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -21,6 +23,26 @@ if TYPE_CHECKING:
     from planner.estimation import Estimate
 
 GIB = 1024**3
+
+
+@contextmanager
+def flags_named(file: str | None = None, given: Collection[str] | None = None) -> Iterator[None]:
+    """The library's range errors name its parameters (``batch_size``); a command's user typed flags, so
+    an error about a parameter that is one of this command's flags names the flag (``--batch-size``).
+    ``given``: the parameters the flags set (default: all); the others came from ``file`` and keep
+    their key there."""
+    from planner.errors import InputError, ParameterError
+
+    try:
+        yield
+    except ParameterError as exc:
+        flag = "--" + exc.parameter.replace("_", "-")
+        options = {o for p in click.get_current_context().command.params for o in p.opts}
+        if flag in options and (given is None or exc.parameter in given):
+            raise exc.named(flag) from None
+        if file is not None:
+            raise InputError(exc.requirement, file=file, key_path=exc.parameter, fix=exc.fix) from None
+        raise
 
 
 def annual_with_idle(est: Estimate, cat: Catalog, *, duty_cycle: float, pue: float,
@@ -474,12 +496,14 @@ def estimate(model: str | None, params: str | None, gpu: str, precision: str, tp
         load_calibration(calibration)
     batch_size = batch_of(batch_arg, arrival_requests_per_s)  # after the inputs' own checks: those name them
     engine = canonical_engine(engine)
-    est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp, ep=ep, dp=dp,
-                       batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
-                       engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w,
-                       arrival_requests_per_s=arrival_requests_per_s, prefix_cache_hit_rate=prefix_cache_hit_rate,
-                       output_tokens_p95=output_tokens_p95,
-                       speculative=speculative_of(speculative_method, speculative_tokens, acceptance_rate, draft_model))
+    with flags_named():
+        est = run_estimate(model_id, gpu, precision=precision.strip().lower(), tp=tp, pp=pp, ep=ep, dp=dp,
+                           batch_size=batch_size, input_tokens=input_tokens, output_tokens=output_tokens,
+                           engine=engine, catalog=cat, calibration=calibration, power_limit_w=power_limit_w,
+                           arrival_requests_per_s=arrival_requests_per_s,
+                           prefix_cache_hit_rate=prefix_cache_hit_rate, output_tokens_p95=output_tokens_p95,
+                           speculative=speculative_of(speculative_method, speculative_tokens, acceptance_rate,
+                                                      draft_model))
     check_batch_fits(est, batch_size)
     warnings += [*est.warnings, *extra_warnings(est, cat, power_limit_w)]
     annual = annual_with_idle(est, cat, duty_cycle=duty_cycle, pue=pue, electricity_usd_per_kwh=electricity_usd_per_kwh)

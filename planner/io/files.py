@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from planner.errors import InputError
+from planner.errors import SHOWN_CHARS, InputError, shown
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -262,14 +262,13 @@ _UNION_TAGS = frozenset({"float", "int", "str", "bool", "none", "list", "dict"})
 """Names pydantic adds to a location for each member of a union (``x.float``, ``x.str``)."""
 MAX_PROBLEMS_SHOWN = 20
 """Problems listed per ValidationError; the rest are counted (a 10^6-item list has 10^6 problems)."""
-_SHOWN_CHARS = 60
+_SHOWN_CHARS = SHOWN_CHARS
 
 
 def _shown(value: Any) -> str:
     """``value`` for a message, never longer than about 60 characters, whatever its size."""
     if isinstance(value, str):
-        text = repr(value[:_SHOWN_CHARS + 1])
-        return text if len(value) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "...'"
+        return shown(value)
     if isinstance(value, bool | int | float) or value is None:
         text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "a very large integer"
         return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
