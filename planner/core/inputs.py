@@ -26,6 +26,7 @@ from planner.core.features import (
     tp_splits_heads,
 )
 from planner.core.model import evaluate
+from planner.core.runs import ROW_INPUTS, ROW_RUNS, find_runs, per_run
 from planner.errors import InputError
 from planner.schemas.calibration import Calibration
 from planner.schemas.engine import EngineProfile, tier_value
@@ -126,6 +127,13 @@ class InputTables:
             x = {k: next(gathered) for k in self.features}
             x["coefficients"] = {k: next(gathered) for k in self.coefficients}
         x.update((k, v if whole or np.ndim(v) == 0 else v[rows]) for k, v in self.rows.items())
+        if not whole and len(codes) >= _STACKED_ROWS:  # a block: its runs of rows sharing a configuration
+            coefficients = x["coefficients"]
+            held = {k: v for k, v in x.items() if k not in ROW_INPUTS}
+            keys = [codes, *(v for k, v in held.items() if k in self.rows and np.ndim(v) == 1)]
+            runs = find_runs(keys, held, coefficients)
+            if runs is not None:
+                x[ROW_RUNS] = runs
         return x
 
     def problem_codes(self, x: Mapping[str, Any], rows: slice = _ALL) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -274,27 +282,40 @@ def _run_heads(names: list[np.ndarray], n: int) -> np.ndarray | None:
 
 
 def value_problem_codes(x: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Per row, the index of the first value check it fails in the messages returned with it (0: '', none)."""
+    """Per row, the index of the first value check it fails in the messages returned with it (0: '', none).
+    The checks of the configuration alone run once per run of rows when ``x`` carries runs (planner.core.runs)."""
+    tp_whole, pp_whole, *config = per_run(configuration_checks, x, x.get("coefficients", {}))
     checks = [
         (~(x["input_tokens"] > 0), "input_tokens must be > 0"),
         (~(x["output_tokens"] > 0), "output_tokens must be > 0"),
-        (~(x["tp"] >= 1) | (x["tp"] != np.floor(x["tp"])), "tp must be a whole number >= 1"),
-        (~(x["pp"] >= 1) | (x["pp"] != np.floor(x["pp"])), "pp must be a whole number >= 1"),
+        tp_whole,
+        pp_whole,
         (~np.isnan(x["batch_size"]) & ~(x["batch_size"] >= 1), "batch_size must be >= 1"),
         (~np.isnan(x["prefill_chunk_tokens"]) & ~(x["prefill_chunk_tokens"] > np.nan_to_num(x["batch_size"], nan=0.0)),
          "prefill_chunk_tokens (the step token budget) must exceed batch_size"),
+        *config,
     ]
-    if "ep" in x or "dp" in x:
-        checks.extend(parallel_problems(x))
-    tp_ok = tp_splits_heads(x["tp"], x["attention_heads"], x["kv_split_heads"])
-    checks.append((~tp_ok, "tp must divide the model's attention heads (and split or replicate its KV heads "
-                           "evenly), as serving engines require"))
     if "power_limit_w" in x:
         checks.append((~(x["power_limit_w"] > x["idle_w"]), "power_limit_w must be above the GPU's idle power"))
     code = np.zeros(len(x["tp"]), dtype=np.int8)
     for i in range(len(checks) - 1, -1, -1):  # the first check a row fails names its problem
         code[np.asarray(checks[i][0], dtype=bool)] = i + 1
     return code, ("", *(msg for _, msg in checks))
+
+
+def configuration_checks(x: Mapping[str, Any], c: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    """The checks of value_problem_codes that read the configuration alone (tp, pp, ep, dp, the model), in
+    order: whole tp, whole pp, then the parallelism checks and the heads tp must divide."""
+    checks = [
+        (~(x["tp"] >= 1) | (x["tp"] != np.floor(x["tp"])), "tp must be a whole number >= 1"),
+        (~(x["pp"] >= 1) | (x["pp"] != np.floor(x["pp"])), "pp must be a whole number >= 1"),
+    ]
+    if "ep" in x or "dp" in x:
+        checks.extend(parallel_problems(x))
+    tp_ok = tp_splits_heads(x["tp"], x["attention_heads"], x["kv_split_heads"])
+    checks.append((~tp_ok, "tp must divide the model's attention heads (and split or replicate its KV heads "
+                           "evenly), as serving engines require"))
+    return checks
 
 
 def parallel_problems(x: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, str]]:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from planner.core.constants import ACTIVATION_BYTES, DVFS_EXPONENT, VOCAB_BYTES, fixed
+from planner.core.runs import per_run
 from planner.units import BITS_PER_BYTE
 
 Arrays = dict[str, Any]
@@ -151,30 +152,67 @@ def weights_per_gpu_bytes(x: Arrays, inv: Arrays | None = None) -> np.ndarray:
 def memory(x: Arrays, inv: Arrays | None = None) -> Arrays:
     """Weights per GPU (largest pipeline stage), KV capacity and the largest batch that fits (a
     replica's: each of the ``dp`` ranks holds its own sequences' KV cache). ``inv``: step_invariants(x, ...),
-    whose geometry (stage factor, KV bytes per token, sliding-window terms) is reused when given."""
+    whose geometry (stage factor, KV bytes per token, sliding-window terms) is reused when given, and
+    evaluate's ``memory_fixed`` (memory_fixed) when it holds one."""
     _, dp = parallel(x)
-    weights = weights_per_gpu_bytes(x, inv)
-    usable = x["memory_bytes"] * fixed("gpu_memory_utilization")
-    free = usable - weights - fixed("runtime_reserve_bytes")
-    kv_tok = kv_bytes_per_token_per_gpu(x) if inv is None else inv["kv_tok"]
+    fixed_part = None if inv is None else inv.get("memory_fixed")
+    weights, free_pos, kv_tok, capacity = memory_fixed(x, inv) if fixed_part is None else fixed_part
     terms = None if inv is None else inv["context_terms"]
     seq_ctx = effective_context(x["input_tokens"] + x["output_tokens"], x, terms)
     per_seq = kv_tok * seq_ctx
-    free_pos = np.maximum(free, 0.0)
     max_batch = _times(np.floor(free_pos / per_seq), dp)
     return {
         "weights_per_gpu_bytes": weights,
         "kv_bytes_per_token_per_gpu": kv_tok,
-        "kv_capacity_tokens": _times(free_pos / kv_tok, dp),
+        "kv_capacity_tokens": capacity,
         "max_batch_size": max_batch,
         "fits_memory": max_batch >= 1,
         "kv_bytes_per_sequence": per_seq,
     }
 
 
+def memory_fixed(x: Arrays, inv: Arrays | None = None) -> tuple[Any, Any, Any, Any]:
+    """The terms of memory() no token count changes: (weights per GPU, free bytes for the KV cache (>= 0),
+    KV bytes per token per GPU, KV capacity in tokens)."""
+    _, dp = parallel(x)
+    weights = weights_per_gpu_bytes(x, inv)
+    usable = x["memory_bytes"] * fixed("gpu_memory_utilization")
+    free = usable - weights - fixed("runtime_reserve_bytes")
+    kv_tok = kv_bytes_per_token_per_gpu(x) if inv is None else inv["kv_tok"]
+    free_pos = np.maximum(free, 0.0)
+    return weights, free_pos, kv_tok, _times(free_pos / kv_tok, dp)
+
+
 def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
     """Per-configuration terms of stage_work that do not depend on the step's token counts
     (computed once per evaluate instead of once per token_step)."""
+    out = configuration_invariants(x, c)
+    out.update(context_invariants(x, out, context))
+    return out
+
+
+def configuration_terms(x: Arrays, c: Arrays) -> Arrays:
+    """What evaluate computes of the configuration alone: configuration_invariants, with power_terms as
+    ``power`` and memory_fixed as ``memory_fixed``."""
+    inv = configuration_invariants(x, c)
+    inv["power"] = power_terms(x, c)
+    inv["memory_fixed"] = memory_fixed(x, inv)
+    return inv
+
+
+def context_invariants(x: Arrays, inv: Arrays, context: np.ndarray) -> Arrays:
+    """The terms of step_invariants that depend on the row's token counts (``inv``: configuration_invariants)."""
+    terms = inv["context_terms"]
+    context_kv = effective_context(context, x, terms)
+    input_kv = effective_context(x["input_tokens"], x, terms)
+    attn_layer = inv["attn_layer"]
+    return {"decode_kv_bytes": inv["kv_tok"] * context_kv, "attn_decode": attn_layer * context_kv,
+            "attn_prefill": attn_layer * input_kv / 2.0, "context_kv": context_kv, "input_kv": input_kv}
+
+
+def configuration_invariants(x: Arrays, c: Arrays) -> Arrays:
+    """The terms of step_invariants that depend on the configuration only (model, GPU, precision, engine,
+    coefficients, tp, pp, ep, dp), not on the row's token counts."""
     tp, pp = x["tp"], x["pp"]
     bw = x["bandwidth_bytes_per_s"]
     layers_stage = np.ceil(x["layers"] / pp)
@@ -193,8 +231,6 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
     all_dense = not np.any(moe)
     shards = expert_shards(x, tp_pp)
     terms = context_terms(x)
-    context_kv = effective_context(context, x, terms)
-    input_kv = effective_context(x["input_tokens"], x, terms)
     attn_layer = layers_stage * (x["attn_flops_per_context_token"] / tp)
     ring_bytes = 2.0 * (tp - 1.0) / tp * x["hidden"] * ACTIVATION_BYTES
     out = {
@@ -206,9 +242,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "flops_per_token": 2.0 * flops_params / gpus,
         "kv_tok": kv_tok,
         "kv_time_per_byte": 1.0 / (c["eta_kv_bw"] * bw),
-        "decode_kv_bytes": kv_tok * context_kv,
-        "attn_decode": attn_layer * context_kv,
-        "attn_prefill": attn_layer * input_kv / 2.0,
+        "attn_layer": attn_layer,
         "ring_per_token": ring_bytes / group_bytes_per_s(x, tp),
         "link_bytes_per_token": ring_bytes,
         "comm_layers": np.where(tp > 1, 2.0 * layers_stage, 0.0),
@@ -219,7 +253,7 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
         "moe_comm": None,
         # geometry shared with memory(), phase_flops() and token_step()
         "stage_factor": sf, "tp_pp": tp_pp, "shards": shards, "context_terms": terms, "moe": moe,
-        "flops_params": flops_params, "context_kv": context_kv, "input_kv": input_kv,
+        "flops_params": flops_params,
         # no MoE row: log_miss is +0 on every row (stage_work's expert coverage is then 0 x tokens)
         "all_dense": all_dense,
         # token_step's pipeline terms: pp x dp, the stage-to-stage latency, and whether pp (and dp) are 1
@@ -627,8 +661,8 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     """
     n_in, n_out = x["input_tokens"], x["output_tokens"]
     context = n_in + n_out / 2.0
-    inv = step_invariants(x, c, context)
-    inv["power"] = power_terms(x, c)
+    inv = per_run(configuration_terms, x, c)  # once per run of rows sharing a configuration, when x has runs
+    inv.update(context_invariants(x, inv, context))
     inv["memo"] = {}  # the steps below share their batch arrays (_decode_terms, _sequence_work)
     mem = memory(x, inv)
     # prompt tokens the steps compute: a prefix-cache hit skips its share of the prompt (at least the

@@ -1,0 +1,130 @@
+"""Runs of rows that share a configuration (issue 13 item 4): terms of the core that depend on the
+configuration alone (model, GPU, precision, engine, coefficients, tp, pp, ep, dp) computed once per run of
+consecutive rows instead of once per row, then spread back to the rows.
+
+Tables are usually grouped by configuration (the 1.5 M-row grid of bench/bench_estimate.py holds runs of 42
+rows: 6 batch sizes x 7 sequence lengths), so a block of 8,192 rows holds ~200 runs. Every function of the
+core is elementwise, so a term computed on the first row of each run and copied to the run's rows is the
+same number, bit for bit, as the term computed on every row.
+
+A block's inputs carry their runs under ``ROW_RUNS`` (planner.core.inputs.InputTables.inputs) together with
+the arrays the runs hold constant; ``holds`` refuses the runs when any other input is present or an input was
+replaced since (a caller that edits the inputs gets the row-by-row evaluation). Pure: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ROW_RUNS = "row_runs"
+"""The key of a block's inputs that holds its RowRuns."""
+
+ROW_INPUTS = frozenset({"input_tokens", "output_tokens", "batch_size", "prefill_chunk_tokens", "power_limit_w",
+                        "cached_prompt_share", "static_batching", "coefficients", ROW_RUNS})
+"""Inputs that may change within a run: the configuration terms never read them."""
+
+MAX_RUN_SHARE = 4
+"""Runs are used when a block holds at most 1/4 as many runs as rows (spreading the terms back costs about
+one gathered copy per term; computing them on every row costs ~3 numpy calls per term)."""
+
+
+@dataclass(frozen=True)
+class RowRuns:
+    """Runs of consecutive rows whose configuration inputs are all equal."""
+
+    heads: np.ndarray
+    """The first row of each run."""
+    lengths: np.ndarray
+    """The rows of each run."""
+    held: Mapping[str, Any]
+    """The inputs (by identity) constant over each run."""
+    coefficients: Mapping[str, Any]
+    """The coefficient arrays (by identity) constant over each run."""
+
+
+def find_runs(keys: list[np.ndarray], held: Mapping[str, Any], coefficients: Mapping[str, Any]) -> RowRuns | None:
+    """The runs of rows over which every array of ``keys`` (one value per row, e.g. the configuration code,
+    tp and pp) repeats the row before's; None when they are too short to pay (MAX_RUN_SHARE)."""
+    m = len(keys[0])
+    change = np.empty(m, dtype=bool)
+    change[0] = True
+    np.not_equal(keys[0][1:], keys[0][:-1], out=change[1:])
+    for k in keys[1:]:
+        change[1:] |= k[1:] != k[:-1]
+    heads = np.flatnonzero(change)
+    if len(heads) * MAX_RUN_SHARE > m:
+        return None
+    lengths = np.diff(heads, append=m)
+    return RowRuns(heads, lengths, dict(held), dict(coefficients))
+
+
+def holds(x: Mapping[str, Any], c: Mapping[str, Any]) -> RowRuns | None:
+    """``x``'s runs when they still describe ``x`` and ``c``: every input of ``x`` is either one of the arrays
+    the runs hold constant (the same object) or a row input (ROW_INPUTS), and ``c`` is the runs'
+    coefficients; else None."""
+    runs = x.get(ROW_RUNS)
+    if not isinstance(runs, RowRuns) or len(c) != len(runs.coefficients):
+        return None
+    held = runs.held
+    if any(k not in ROW_INPUTS and held.get(k) is not v for k, v in x.items()):
+        return None
+    if sum(k not in ROW_INPUTS for k in x) != len(held):  # an input held constant was dropped from x
+        return None
+    if any(runs.coefficients.get(k) is not v for k, v in c.items()):
+        return None
+    return runs
+
+
+def per_run(terms: Callable[[dict[str, Any], dict[str, Any]], Any], x: Mapping[str, Any],
+            c: Mapping[str, Any]) -> Any:
+    """``terms(x, c)`` (a function of the configuration inputs only) computed on the first row of each run of
+    ``x`` and spread to every row: the same numbers, bit for bit, as ``terms(x, c)`` on every row (it is
+    called on every row when ``x`` carries no runs that hold)."""
+    runs = holds(x, c)
+    if runs is None:
+        return terms(dict(x), dict(c))
+    heads = runs.heads
+    on_heads = terms({k: _at(v, heads) for k, v in runs.held.items()},
+                     {k: _at(v, heads) for k, v in runs.coefficients.items()})
+    return spread(on_heads, len(heads), runs.lengths)
+
+
+def _at(v: Any, heads: np.ndarray) -> Any:
+    return v[heads] if np.ndim(v) == 1 else v
+
+
+def spread(tree: Any, h: int, lengths: np.ndarray) -> Any:
+    """``tree`` (dicts, tuples and lists of values) with every 1-d array of ``h`` values repeated ``lengths``
+    times each; the float64 ones in one numpy call (np.repeat of a 2-d array costs ~1.4 us per array on
+    8,192 rows, a gather by row index ~4.6 us). Other values are kept."""
+    floats: dict[int, np.ndarray] = {}
+    _collect(tree, h, floats)
+    rows = dict(zip(floats, np.repeat(np.stack(list(floats.values())), lengths, axis=1), strict=True)) if floats else {}
+    return _rebuild(tree, h, lengths, rows)
+
+
+def _per_head(v: Any, h: int) -> bool:
+    return isinstance(v, np.ndarray) and v.ndim == 1 and len(v) == h
+
+
+def _collect(tree: Any, h: int, floats: dict[int, np.ndarray]) -> None:
+    values = tree.values() if isinstance(tree, Mapping) else tree if isinstance(tree, tuple | list) else None
+    if values is not None:
+        for v in values:
+            _collect(v, h, floats)
+    elif _per_head(tree, h) and tree.dtype == np.float64:
+        floats.setdefault(id(tree), tree)
+
+
+def _rebuild(tree: Any, h: int, lengths: np.ndarray, rows: Mapping[int, np.ndarray]) -> Any:
+    if isinstance(tree, Mapping):
+        return {k: _rebuild(v, h, lengths, rows) for k, v in tree.items()}
+    if isinstance(tree, tuple | list):
+        return type(tree)(_rebuild(v, h, lengths, rows) for v in tree)
+    if _per_head(tree, h):
+        return rows[id(tree)] if id(tree) in rows else np.repeat(tree, lengths)
+    return tree
