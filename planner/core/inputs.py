@@ -26,7 +26,7 @@ from planner.core.features import (
     tp_splits_heads,
 )
 from planner.core.model import evaluate
-from planner.core.runs import ROW_INPUTS, ROW_RUNS, find_runs, per_run
+from planner.core.runs import ROW_INPUTS, ROW_RUNS, RowRuns, find_runs, per_run
 from planner.errors import InputError
 from planner.schemas.calibration import Calibration
 from planner.schemas.engine import EngineProfile, tier_value
@@ -119,21 +119,21 @@ class InputTables:
         """The core's inputs (build_inputs' ``x``) of ``rows``."""
         whole = rows == _ALL
         codes = self.codes[rows]
+        per_row = {k: v if whole or np.ndim(v) == 0 else v[rows] for k, v in self.rows.items()}
+        runs = None
+        if not whole and len(codes) >= _STACKED_ROWS:  # a block: its runs of rows sharing a configuration
+            runs = find_runs([codes, *(v for k, v in per_row.items() if k not in ROW_INPUTS and np.ndim(v) == 1)])
         if len(codes) < _STACKED_ROWS or self.stack is None:  # a few rows: one indexing per key costs less
             x = {k: v[codes] for k, v in self.features.items()}
             x["coefficients"] = {k: v[codes] for k, v in self.coefficients.items()}
-        else:
-            gathered = iter(self.stack[:, codes])  # one indexing for every key; each key a contiguous row
+        else:  # one indexing for every key (each key a contiguous row): each run's values repeated, or per row
+            table = self.stack[:, codes] if runs is None else np.repeat(self.stack[:, codes[runs[0]]], runs[1], axis=1)
+            gathered = iter(table)
             x = {k: next(gathered) for k in self.features}
             x["coefficients"] = {k: next(gathered) for k in self.coefficients}
-        x.update((k, v if whole or np.ndim(v) == 0 else v[rows]) for k, v in self.rows.items())
-        if not whole and len(codes) >= _STACKED_ROWS:  # a block: its runs of rows sharing a configuration
-            coefficients = x["coefficients"]
-            held = {k: v for k, v in x.items() if k not in ROW_INPUTS}
-            keys = [codes, *(v for k, v in held.items() if k in self.rows and np.ndim(v) == 1)]
-            runs = find_runs(keys, held, coefficients)
-            if runs is not None:
-                x[ROW_RUNS] = runs
+        x.update(per_row)
+        if runs is not None:
+            x[ROW_RUNS] = RowRuns(*runs, {k: v for k, v in x.items() if k not in ROW_INPUTS}, dict(x["coefficients"]))
         return x
 
     def problem_codes(self, x: Mapping[str, Any], rows: slice = _ALL) -> tuple[np.ndarray, tuple[str, ...]]:

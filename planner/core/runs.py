@@ -46,9 +46,10 @@ class RowRuns:
     """The coefficient arrays (by identity) constant over each run."""
 
 
-def find_runs(keys: list[np.ndarray], held: Mapping[str, Any], coefficients: Mapping[str, Any]) -> RowRuns | None:
-    """The runs of rows over which every array of ``keys`` (one value per row, e.g. the configuration code,
-    tp and pp) repeats the row before's; None when they are too short to pay (MAX_RUN_SHARE)."""
+def find_runs(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(first row, length) of each run of rows over which every array of ``keys`` (one value per row, e.g.
+    the configuration code, tp and pp) repeats the row before's; None when the runs are too short to pay
+    (MAX_RUN_SHARE)."""
     m = len(keys[0])
     change = np.empty(m, dtype=bool)
     change[0] = True
@@ -58,8 +59,7 @@ def find_runs(keys: list[np.ndarray], held: Mapping[str, Any], coefficients: Map
     heads = np.flatnonzero(change)
     if len(heads) * MAX_RUN_SHARE > m:
         return None
-    lengths = np.diff(heads, append=m)
-    return RowRuns(heads, lengths, dict(held), dict(coefficients))
+    return heads, np.diff(heads, append=m)
 
 
 def holds(x: Mapping[str, Any], c: Mapping[str, Any]) -> RowRuns | None:
