@@ -123,17 +123,25 @@ class InputTables:
         runs = None
         if not whole and len(codes) >= _STACKED_ROWS:  # a block: its runs of rows sharing a configuration
             runs = find_runs([codes, *(v for k, v in per_row.items() if k not in ROW_INPUTS and np.ndim(v) == 1)])
+        at_heads: dict[str, Any] = {}
         if len(codes) < _STACKED_ROWS or self.stack is None:  # a few rows: one indexing per key costs less
             x = {k: v[codes] for k, v in self.features.items()}
             x["coefficients"] = {k: v[codes] for k, v in self.coefficients.items()}
         else:  # one indexing for every key (each key a contiguous row): each run's values repeated, or per row
-            table = self.stack[:, codes] if runs is None else np.repeat(self.stack[:, codes[runs[0]]], runs[1], axis=1)
-            gathered = iter(table)
+            on_heads = None if runs is None else self.stack[:, codes[runs[0]]]
+            gathered = iter(self.stack[:, codes] if on_heads is None else np.repeat(on_heads, runs[1], axis=1))
             x = {k: next(gathered) for k in self.features}
             x["coefficients"] = {k: next(gathered) for k in self.coefficients}
+            if on_heads is not None:  # the runs' values, for the terms computed once per run (planner.core.runs)
+                heads = iter(on_heads)
+                at_heads["x"] = {k: next(heads) for k in self.features}
+                at_heads["c"] = {k: next(heads) for k in self.coefficients}
+                at_heads["x"].update((k, v[runs[0]] if np.ndim(v) == 1 else v) for k, v in per_row.items()
+                                     if k not in ROW_INPUTS)
         x.update(per_row)
         if runs is not None:
-            x[ROW_RUNS] = RowRuns(*runs, {k: v for k, v in x.items() if k not in ROW_INPUTS}, dict(x["coefficients"]))
+            held = {k: v for k, v in x.items() if k not in ROW_INPUTS}
+            x[ROW_RUNS] = RowRuns(*runs, held, dict(x["coefficients"]), at_heads if len(at_heads) == 2 else {})
         return x
 
     def problem_codes(self, x: Mapping[str, Any], rows: slice = _ALL) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -15,7 +15,7 @@ replaced since (a caller that edits the inputs gets the row-by-row evaluation). 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,9 @@ class RowRuns:
     """The inputs (by identity) constant over each run."""
     coefficients: Mapping[str, Any]
     """The coefficient arrays (by identity) constant over each run."""
+    at_heads: dict[str, Any] = field(default_factory=dict)
+    """The values of ``held`` and ``coefficients`` on the first row of each run (under ``x`` and ``c``),
+    given by the maker of the runs or kept by per_run once computed."""
 
 
 def find_runs(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -87,10 +90,12 @@ def per_run(terms: Callable[[dict[str, Any], dict[str, Any]], Any], x: Mapping[s
     runs = holds(x, c)
     if runs is None:
         return terms(dict(x), dict(c))
-    heads = runs.heads
-    on_heads = terms({k: _at(v, heads) for k, v in runs.held.items()},
-                     {k: _at(v, heads) for k, v in runs.coefficients.items()})
-    return spread(on_heads, len(heads), runs.lengths)
+    heads, at = runs.heads, runs.at_heads
+    if "x" not in at:
+        at["x"] = {k: _at(v, heads) for k, v in runs.held.items()}
+    if "c" not in at:
+        at["c"] = {k: _at(v, heads) for k, v in runs.coefficients.items()}
+    return spread(terms(dict(at["x"]), dict(at["c"])), len(heads), runs.lengths)
 
 
 def _at(v: Any, heads: np.ndarray) -> Any:
