@@ -193,10 +193,13 @@ def step_invariants(x: Arrays, c: Arrays, context: np.ndarray) -> Arrays:
 
 def configuration_terms(x: Arrays, c: Arrays) -> Arrays:
     """What evaluate computes of the configuration alone: configuration_invariants, with power_terms as
-    ``power`` and memory_fixed as ``memory_fixed``."""
+    ``power``, memory_fixed as ``memory_fixed``, step_rates at compute_efficiency as ``rates`` and
+    phase_flops' FLOPs per token (GEMMs; attention per context token) as ``phase_terms``."""
     inv = configuration_invariants(x, c)
     inv["power"] = power_terms(x, c)
     inv["memory_fixed"] = memory_fixed(x, inv)
+    inv["rates"] = step_rates(x, inv, compute_efficiency(x, c))
+    inv["phase_terms"] = phase_terms(x, inv)
     return inv
 
 
@@ -618,17 +621,21 @@ def phase_flops(x: Arrays, n_prompt: np.ndarray, context: np.ndarray, inv: Array
     """FLOPs of the whole replica: prefill of one request's ``n_prompt`` computed prompt tokens
     (GEMMs plus causal attention), and one decode token at the mean ``context`` (``inv``: step_invariants of
     the same ``context``, whose FLOP parameters and context terms are reused when given)."""
-    if inv is None:
-        gemm = 2.0 * np.where(x["params_routed"] > 0, x["params_active"],
-                              x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
-        terms, context_kv = None, None
-    else:
-        gemm, terms, context_kv = 2.0 * inv["flops_params"], inv["context_terms"], inv["context_kv"]
-    attn = x["layers"] * x["attn_flops_per_context_token"]
+    gemm, attn = inv["phase_terms"] if inv is not None and "phase_terms" in inv else phase_terms(x, inv)
+    terms, context_kv = (None, None) if inv is None else (inv["context_terms"], inv["context_kv"])
     input_kv = effective_context(x["input_tokens"], x, terms) if inv is None else inv["input_kv"]
     return {"prefill_flops": n_prompt * (gemm + attn * input_kv / 2.0),
             "decode_flops_per_token": gemm + attn * (effective_context(context, x) if context_kv is None
                                                      else context_kv)}
+
+
+def phase_terms(x: Arrays, inv: Arrays | None = None) -> tuple[Any, Any]:
+    """phase_flops' (GEMM FLOPs per token, attention FLOPs per context token) of the whole replica (``inv``:
+    step_invariants, whose FLOP parameters are reused when given)."""
+    flops_params = (np.where(x["params_routed"] > 0, x["params_active"],
+                             x["params_active"] - (x["params_vocab"] - x["params_embedding"]))
+                    if inv is None else inv["flops_params"])
+    return 2.0 * flops_params, x["layers"] * x["attn_flops_per_context_token"]
 
 
 def static_batching(x: Arrays, c: Arrays, batch: Any, n_pf: Any, context: Any, eta: Any, inv: Arrays,
@@ -682,7 +689,7 @@ def evaluate(x: Arrays, c: Arrays) -> Arrays:
     # prefill tokens a step can carry beside its decodes (a whole prompt where the engine does not chunk)
     room = prompt_room(x, np.maximum(budget - rank_batch, 1.0), n_pf)
     eta = compute_efficiency(x, c)
-    inv["rates"] = step_rates(x, inv, eta)
+    inv["rates"] = (eta, *inv["rates"][1:])  # configuration_terms' rates, with this eta (stage_work checks it)
 
     carried = _times(np.minimum(prefill_per_step, room), dp)
     mean, power, mean_dyn = _capped(x, c, token_step(x, c, batch, carried, context, eta, inv), inv["power"])
