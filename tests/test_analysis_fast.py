@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from planner.candidates.generate import generate_candidates
@@ -47,3 +48,40 @@ def test_the_min_gpus_alternative_is_the_cold_optimum(fleet) -> None:  # type: i
     cold = build_program(p.with_objective("min_gpus"), cand)
     assert run_solver(cold, "highs", 60.0, tie_break=False, gap_abs=an.WHOLE_NUMBER_GAP_ABS).status == "optimal"
     assert gpus["gpus"] == round(value(cold.expr["gpus"]))
+
+
+def _rows(keys: list[tuple[str, str, int]]):  # type: ignore[no-untyped-def]
+    """A candidate table of (workload, GPU, batch) rows with the columns a configuration key reads."""
+    from planner.candidates.generate import Candidates
+
+    n = len(keys)
+    return Candidates({"workload": np.array([k[0] for k in keys]), "gpu": np.array([k[1] for k in keys]),
+                       "precision": np.array(["fp8"] * n), "tp": np.ones(n, int), "pp": np.ones(n, int),
+                       "batch_size": np.array([k[2] for k in keys]), "prefill_chunk_tokens": np.full(n, 512),
+                       "capacity_rps": np.arange(1.0, n + 1)})
+
+
+def test_a_relaxed_table_keeps_the_configurations_the_plan_runs() -> None:
+    base = _rows([("a", "h100", 32), ("a", "l40s", 16), ("b", "h100", 32)])
+    relaxed = _rows([("a", "h100", 64), ("b", "h100", 32)])  # a's l40s row pruned by the new h100 row
+    plan = {("a", "l40s", "fp8", 1, 1, 16, 512, 0.0): 2, ("b", "h100", "fp8", 1, 1, 32, 512, 0.0): 1}
+    out = an.with_plan_rows(relaxed, base, "a", plan)
+    assert [(str(w), str(g), int(b)) for w, g, b in zip(out.columns["workload"], out.columns["gpu"],
+                                                          out.columns["batch_size"], strict=True)] == [
+        ("a", "h100", 64), ("b", "h100", 32), ("a", "l40s", 16)]
+    assert out.columns["capacity_rps"][-1] == base.columns["capacity_rps"][1]  # as the plan's table has it
+    assert an.with_plan_rows(relaxed, base, "b", plan) is relaxed  # b's configuration is there: unchanged
+
+
+def test_relaxing_an_slo_never_seems_to_cost_more() -> None:
+    """code-assistant: 10 ms more ITL let pruning drop the plan's configuration, and the re-solve without it
+    reported +13.7 $/year; with the plan's configurations kept, the plan stays feasible."""
+    from planner.catalog.loader import load_catalog
+    from planner.optimize.solve import solve_problem
+    from planner.problem.build import resolve_problem
+    from planner.scenario.load import load_scenario
+
+    p = resolve_problem(load_scenario(ROOT / "scenarios" / "code-assistant.yaml", override=None), load_catalog(),
+                        calibration=None)
+    slo = [w for w in solve_problem(p).what_if if w.limit.startswith(("itl_", "ttft_"))]
+    assert slo and all(w.objective_delta is not None and w.objective_delta <= 0.0 for w in slo)

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from planner.candidates.generate import Candidates, replace_workload, workload_candidates
+from planner.candidates.generate import Candidates, merge_columns, replace_workload, workload_candidates
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.backend import SolveResult, run_solver
 from planner.optimize.program import OBJECTIVE_EXPR, build_program, power_limits_w, value
-from planner.optimize.warm import Replicas, carried_over, plan_replicas, start_values
+from planner.optimize.warm import Replicas, carried_over, config_keys, plan_replicas, start_values
 from planner.problem import economics
 from planner.problem.limits import CAPS, RACK_POWER, SLOS, family_of, limits_of
 from planner.problem.model import Problem
@@ -141,15 +141,19 @@ def _relaxations(p: Problem, binding: list[str]) -> list[Relaxation]:
 
 
 def what_if(p: Problem, cand: Candidates, solve: SolveFn, base_value: float,
-            binding: list[str], notes: list[str] | None = None) -> list[dict[str, float | str | None]]:
+            binding: list[str], notes: list[str] | None = None,
+            plan: Replicas | None = None) -> list[dict[str, float | str | None]]:
     """Re-solve with each binding limit relaxed by one step (and each ITL SLO by 10 ms); a re-solve
-    that proves no optimum gives null, and ``notes`` (when given) says why."""
+    that proves no optimum gives null, and ``notes`` (when given) says why. ``plan``: the plan's replicas
+    per configuration, kept in every relaxed table (planner.optimize.analysis.with_plan_rows)."""
     out: list[dict[str, float | str | None]] = []
     for limit, constraint, change, relaxed, workload in _relaxations(p, binding):
         table, method = cand, "re-solve"
         if workload is not None:
             w = relaxed.workload(workload)
             table = replace_workload(cand, w.name, workload_candidates(relaxed, w)[0])
+            if plan is not None:
+                table = with_plan_rows(table, cand, w.name, plan)
         if table is not cand and same_program_rows(cand, table):
             # an SLO enters the program only through the candidates: the same rows are the same program
             # (its variables in another order), so the same optimum
@@ -163,6 +167,21 @@ def what_if(p: Problem, cand: Candidates, solve: SolveFn, base_value: float,
         out.append({"limit": limit, "constraint": constraint, "change": change, "method": method,
                     "objective_delta": delta, "objective_unit": OBJECTIVE_DELTA_UNITS[p.objective]})
     return out
+
+
+def with_plan_rows(table: Candidates, cand: Candidates, workload: str, plan: Replicas) -> Candidates:
+    """``table`` (``workload``'s candidates regenerated under a relaxed SLO) with the configurations the plan
+    runs for it that ``table`` lacks, as ``cand`` has them: a configuration that met the SLO meets the relaxed
+    one at the same capacity, but pruning against the configurations the relaxation admits can drop it (a
+    heuristic: planner.candidates.prune), and without it the relaxed optimum could lie above the plan's, a
+    relaxation that seems to cost more (the bench's 20 x 8 fleet: +0.80 $/year for 10 ms more ITL on w008,
+    its one l40s configuration pruned). With it the plan stays a plan of the relaxed program."""
+    present = set(config_keys(table))
+    rows = [i for i, key in enumerate(config_keys(cand)) if key[0] == workload and key in plan and key not in present]
+    if not rows:
+        return table
+    extra = {k: v[rows] for k, v in cand.columns.items()}
+    return Candidates(merge_columns([table.columns, extra]), table.best_latency, table.evaluated, table.pruning)
 
 
 IMPLIED = "implied: the relaxation changes no configuration the program sees, so the plan stays optimal"

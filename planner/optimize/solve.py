@@ -93,7 +93,7 @@ def _with_analysis(plan: Plan, r: SolveResult, solver: str, time_limit_s: float,
             base /= p.money.amortization_years
         binding = [c.name for c in plan.constraints if c.binding]
         update["what_if"] = an.what_if(p, cand, an.solve_with(solver, time_limit_s, rule, tie_break=False), base,
-                                       binding, notes)
+                                       binding, notes, rule.start)
         update["objective_alternatives"] = an.objective_alternatives(
             p, cand, an.solve_with(solver, time_limit_s, rule), r, notes)
         update["analysis"] = {"what_if": "done", "objective_alternatives": "done", "skipped_reason": None}
