@@ -25,7 +25,7 @@ from planner.core.features import (
     precision_path,
     tp_splits_heads,
 )
-from planner.core.model import evaluate
+from planner.core.model import ROW_COEFFICIENTS, ROW_FEATURES, evaluate
 from planner.core.runs import ROW_INPUTS, ROW_RUNS, RowRuns, find_runs, per_run
 from planner.errors import InputError
 from planner.schemas.calibration import Calibration
@@ -115,34 +115,53 @@ class InputTables:
         tables = [*self.features.values(), *self.coefficients.values()]
         return np.stack(tables) if all(t.dtype == np.float64 for t in tables) else None
 
-    def inputs(self, rows: slice = _ALL) -> dict[str, Any]:
-        """The core's inputs (build_inputs' ``x``) of ``rows``."""
+    def inputs(self, rows: slice = _ALL, lean: bool = False) -> dict[str, Any]:
+        """The core's inputs (build_inputs' ``x``) of ``rows``. A block of rows carries its runs of rows sharing
+        a configuration (planner.core.runs) with their values; ``lean`` (inputs for planner.core.model.evaluate
+        alone): where it has runs, only the features and coefficients evaluate reads row by row
+        (ROW_FEATURES, ROW_COEFFICIENTS) are spread over the rows, the runs hold the others."""
         whole = rows == _ALL
         codes = self.codes[rows]
         per_row = {k: v if whole or np.ndim(v) == 0 else v[rows] for k, v in self.rows.items()}
         runs = None
-        if not whole and len(codes) >= _STACKED_ROWS:  # a block: its runs of rows sharing a configuration
+        if not whole and len(codes) >= _STACKED_ROWS and self.stack is not None:  # a block: its runs
             runs = find_runs([codes, *(v for k, v in per_row.items() if k not in ROW_INPUTS and np.ndim(v) == 1)])
-        at_heads: dict[str, Any] = {}
+        if runs is None:
+            return self._per_row_inputs(codes, per_row)
+        on_heads = self.stack[:, codes[runs[0]]]  # the runs' values; each key a contiguous row
+        keys, picked = self._keys(lean)
+        spread_rows = iter(np.repeat(on_heads if picked is None else on_heads[picked], runs[1], axis=1))
+        x = {k: next(spread_rows) for k in keys[0]}
+        x["coefficients"] = {k: next(spread_rows) for k in keys[1]}
+        x.update(per_row)
+        heads = iter(on_heads)
+        at_heads = {"x": {k: next(heads) for k in self.features}, "c": {k: next(heads) for k in self.coefficients}}
+        at_heads["x"].update((k, v[runs[0]] if np.ndim(v) == 1 else v) for k, v in per_row.items()
+                             if k not in ROW_INPUTS)
+        held = {k: v for k, v in x.items() if k not in ROW_INPUTS}
+        x[ROW_RUNS] = RowRuns(*runs, held, dict(x["coefficients"]), at_heads, lean=picked is not None)
+        return x
+
+    def _per_row_inputs(self, codes: np.ndarray, per_row: dict[str, Any]) -> dict[str, Any]:
         if len(codes) < _STACKED_ROWS or self.stack is None:  # a few rows: one indexing per key costs less
             x = {k: v[codes] for k, v in self.features.items()}
             x["coefficients"] = {k: v[codes] for k, v in self.coefficients.items()}
-        else:  # one indexing for every key (each key a contiguous row): each run's values repeated, or per row
-            on_heads = None if runs is None else self.stack[:, codes[runs[0]]]
-            gathered = iter(self.stack[:, codes] if on_heads is None else np.repeat(on_heads, runs[1], axis=1))
+        else:
+            gathered = iter(self.stack[:, codes])  # one indexing for every key; each key a contiguous row
             x = {k: next(gathered) for k in self.features}
             x["coefficients"] = {k: next(gathered) for k in self.coefficients}
-            if on_heads is not None:  # the runs' values, for the terms computed once per run (planner.core.runs)
-                heads = iter(on_heads)
-                at_heads["x"] = {k: next(heads) for k in self.features}
-                at_heads["c"] = {k: next(heads) for k in self.coefficients}
-                at_heads["x"].update((k, v[runs[0]] if np.ndim(v) == 1 else v) for k, v in per_row.items()
-                                     if k not in ROW_INPUTS)
         x.update(per_row)
-        if runs is not None:
-            held = {k: v for k, v in x.items() if k not in ROW_INPUTS}
-            x[ROW_RUNS] = RowRuns(*runs, held, dict(x["coefficients"]), at_heads if len(at_heads) == 2 else {})
         return x
+
+    def _keys(self, lean: bool) -> tuple[tuple[list[str], list[str]], list[int] | None]:
+        """(feature keys, coefficient keys) of a block's inputs, and their rows in ``stack`` (None: all)."""
+        if not lean:
+            return (list(self.features), list(self.coefficients)), None
+        features = [k for k in self.features if k in ROW_FEATURES]
+        coefficients = [k for k in self.coefficients if k in ROW_COEFFICIENTS]
+        order = {k: i for i, k in enumerate(self.features)}
+        order.update((k, len(self.features) + i) for i, k in enumerate(self.coefficients))
+        return (features, coefficients), [order[k] for k in features] + [order[k] for k in coefficients]
 
     def problem_codes(self, x: Mapping[str, Any], rows: slice = _ALL) -> tuple[np.ndarray, tuple[str, ...]]:
         """Per row of ``x`` (``inputs(rows)``), an index into the messages returned with it (0: '', valid):
@@ -390,7 +409,7 @@ def estimate_tables(tables: InputTables, fn: Estimator = _plain,
     messages: list[tuple[str, ...]] = []
 
     def block(rows: slice) -> dict[str, np.ndarray]:
-        x = tables.inputs(rows)
+        x = tables.inputs(rows, lean=fn is _plain)
         code, found = tables.problem_codes(x, rows)
         messages[:] = [found]  # the same for every block: it depends on the columns present, not the rows
         return {**fn(x), _PROBLEM: code}

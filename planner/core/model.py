@@ -656,6 +656,17 @@ def static_batching(x: Arrays, c: Arrays, batch: Any, n_pf: Any, context: Any, e
             np.where(on, decode_only["step_s"], step_s))
 
 
+ROW_FEATURES = frozenset({"compute_flops", "half_flops", "idle_w", "tdp_w", "engine_max_sequences",
+                          "engine_step_tokens", "chunked_prefill"})
+"""The model and GPU features evaluate reads row by row (beside the per-row columns: tp, pp, tokens, batch,
+...) when its inputs carry runs (planner.core.runs): every other one it reads once per run, in
+configuration_terms. Lean block inputs (planner.core.inputs) spread only these over the rows;
+tests/test_core_runs.py checks that evaluate reads no other."""
+
+ROW_COEFFICIENTS = frozenset({"eta_compute", "seq_overhead_s", "step_overhead_s"})
+"""The coefficients evaluate reads row by row when its inputs carry runs (as ROW_FEATURES)."""
+
+
 def evaluate(x: Arrays, c: Arrays) -> Arrays:
     """Estimate every configuration in ``x`` with coefficients ``c``.
 

@@ -46,7 +46,10 @@ class RowRuns:
     """The coefficient arrays (by identity) constant over each run."""
     at_heads: dict[str, Any] = field(default_factory=dict)
     """The values of ``held`` and ``coefficients`` on the first row of each run (under ``x`` and ``c``),
-    given by the maker of the runs or kept by per_run once computed."""
+    given by the maker of the runs or kept by per_run once computed; with ``lean``, those of every input."""
+    lean: bool = False
+    """The inputs hold only what is read row by row (planner.core.model.ROW_FEATURES): every other input's
+    values are in ``at_heads`` alone, so these inputs can only be evaluated through their runs."""
 
 
 def find_runs(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -89,6 +92,10 @@ def per_run(terms: Callable[[dict[str, Any], dict[str, Any]], Any], x: Mapping[s
     called on every row when ``x`` carries no runs that hold)."""
     runs = holds(x, c)
     if runs is None:
+        if getattr(x.get(ROW_RUNS), "lean", False):
+            raise ValueError("lean inputs (planner.core.inputs.InputTables.inputs(rows, lean=True)) were changed "
+                             "after they were made: they hold only what is read row by row and cannot be "
+                             "evaluated row by row; make them with lean=False")
         return terms(dict(x), dict(c))
     heads, at = runs.heads, runs.at_heads
     if "x" not in at:
