@@ -53,7 +53,8 @@ def _rooflines(w: tuple[Any, Any], c: tuple[Any, Any], kv: tuple[Any, Any], af: 
     are written into one (4, rows) array, so the square roots, their products and the two sums take one
     numpy call each for both rooflines instead of two (elementwise: the same numbers, bit for bit)."""
     parts = (*w, *c, *kv, *af)
-    shape = np.broadcast_shapes(*(getattr(v, "shape", ()) for v in parts))
+    shapes = {v.shape for v in parts if type(v) is np.ndarray}
+    shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(getattr(v, "shape", ()) for v in parts))
     if p != 1.5 or not shape or not all(type(v) is float or getattr(v, "dtype", None) == np.float64 for v in parts):
         return _pnorm(w[0] * w[1], c[0] / c[1], p), _pnorm(kv[0] * kv[1], af[0] / af[1], p)
     t = np.empty((4, *shape))
@@ -324,10 +325,11 @@ def _parallel_invariants(x: Arrays, c: Arrays, inv: Arrays, flops_params: Any, g
 
 def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: np.ndarray,
                context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None,
-               solo_prompt: bool = False) -> Arrays:
+               solo_prompt: bool = False, time_only: bool = False) -> Arrays:
     """Time, bytes and FLOPs of one pipeline stage processing one micro-batch step on one GPU (of one
     data-parallel rank). ``solo_prompt``: the prompt tokens are this rank's alone (one request's prefill),
-    so the experts see them once, not from every rank."""
+    so the experts see them once, not from every rank. ``time_only``: without the bytes moved (``bytes``,
+    ``link_bytes``), which only power needs."""
     inv = step_invariants(x, c, context) if inv is None else inv
     p = fixed("gemm_roofline_sharpness")
     tokens = decode_tokens + prefill_tokens
@@ -359,20 +361,19 @@ def stage_work(x: Arrays, c: Arrays, decode_tokens: np.ndarray, prefill_tokens: 
     t_comm = inv["comm_layers"] * (inv["alpha"] + tokens * inv["ring_per_token"])
     if inv["moe_comm"] is not None:  # (adding the zeros of the other rows would change no bit: times are >= +0)
         t_comm = t_comm + inv["moe_comm"]
-    link_bytes = inv["comm_layers"] * tokens * inv["link_bytes_per_token"]
+    link_bytes = None if time_only else inv["comm_layers"] * tokens * inv["link_bytes_per_token"]
     if "split" in inv:  # all-to-all dispatch and combine (expert parallelism)
         t_comm = t_comm + inv["a2a_layers"] * tokens * inv["a2a_per_token"]
-        link_bytes = link_bytes + inv["a2a_layers"] / 2.0 * tokens * inv["a2a_link_bytes_per_token"]
+        if link_bytes is not None:
+            link_bytes = link_bytes + inv["a2a_layers"] / 2.0 * tokens * inv["a2a_link_bytes_per_token"]
     kernel = t_gemm + t_attn
-    return {
-        "time_s": kernel + t_comm,
-        "kernel_time_s": kernel,
-        "comm_time_s": t_comm,
-        "bytes": weight_bytes + kv_bytes,
-        "flops": gemm_flops,
-        "attn_flops": attn_flops,
-        "link_bytes": link_bytes,
-    }
+    out = {"time_s": kernel + t_comm, "kernel_time_s": kernel, "comm_time_s": t_comm}
+    if not time_only:
+        out["bytes"] = weight_bytes + kv_bytes
+    out.update(flops=gemm_flops, attn_flops=attn_flops)
+    if not time_only:
+        out["link_bytes"] = link_bytes
+    return out
 
 
 def _decode_terms(inv: Arrays, decode_tokens: Any) -> tuple[Any, Any]:
@@ -403,10 +404,11 @@ def _sequence_work(inv: Arrays, c: Arrays, batch: Any) -> Any:
 
 def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarray,
                context: np.ndarray, eta_compute: np.ndarray | float, inv: Arrays | None = None,
-               solo_prompt: bool = False) -> Arrays:
+               solo_prompt: bool = False, time_only: bool = False) -> Arrays:
     """One step of the whole replica: every sequence advances one token (pp stages in a pipeline).
     ``prefill_tokens`` are spread over the data-parallel ranks, or with ``solo_prompt`` all on the rank
-    the step is timed for (one request's prompt: the ranks step together, the loaded one sets the pace)."""
+    the step is timed for (one request's prompt: the ranks step together, the loaded one sets the pace).
+    ``time_only``: the step's time (``step_s``) without what only its power needs (busy time, bytes)."""
     inv = step_invariants(x, c, context) if inv is None else inv
     pp, pp_dp, p2p = x["pp"], inv["pp_dp"], inv["p2p"]
     # pp (and dp) 1 on every row: x / 1.0 and 1.0 * x are x, bit for bit, so those operations are skipped
@@ -416,7 +418,7 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
         rank_prefill = prefill_tokens if one else prefill_tokens / pp
     else:
         rank_prefill = prefill_tokens if one_dp else prefill_tokens / pp_dp
-    s = stage_work(x, c, micro, rank_prefill, context, eta_compute, inv, solo_prompt)
+    s = stage_work(x, c, micro, rank_prefill, context, eta_compute, inv, solo_prompt, time_only)
     # per-sequence work over the whole replica: vLLM data-parallel ranks share one front-end process that
     # detokenizes and streams every sequence (--api-server-count scales it out); busy for power
     per_seq = _sequence_work(inv, c, batch)
@@ -425,6 +427,8 @@ def token_step(x: Arrays, c: Arrays, batch: np.ndarray, prefill_tokens: np.ndarr
         return v if one else pp * v
 
     step = stages(s["time_s"]) + p2p + c["step_overhead_s"] + per_seq
+    if time_only:
+        return {**s, "step_s": step, "seq_work_s": per_seq}
     return {**s, "step_s": step, "busy_s": stages(s["kernel_time_s"]) + per_seq,
             "bytes_per_gpu": stages(s["bytes"]), "flops_per_gpu": stages(s["flops"]),
             "attn_flops_per_gpu": stages(s["attn_flops"]), "link_bytes_per_gpu": stages(s["link_bytes"]),
@@ -612,8 +616,10 @@ def prefill_time_s(x: Arrays, c: Arrays, decoding: np.ndarray, budget: np.ndarra
     # timed on the rank carrying the prompt (ranks step together under expert parallelism)
     solo = "split" in inv
     pw = inv.get("power")  # the steps' times only: their power is not needed
-    chunk, _, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo), pw, False)
-    last, _, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo), pw, False)
+    time_only = "power_limit_w" not in x  # no limit to re-time the steps by: their bytes are not needed
+    chunk, _, _ = _capped(x, c, token_step(x, c, decoding, np.minimum(room, n_in), context, eta, inv, solo,
+                                           time_only), pw, False)
+    last, _, _ = _capped(x, c, token_step(x, c, decoding, rest, context, eta, inv, solo, time_only), pw, False)
     return np.where(n_in >= room, full * chunk["step_s"], 0.0) + np.where(rest > 0, last["step_s"], 0.0)
 
 
