@@ -50,27 +50,38 @@ def test_the_min_gpus_alternative_is_the_cold_optimum(fleet) -> None:  # type: i
     assert gpus["gpus"] == round(value(cold.expr["gpus"]))
 
 
-def _rows(keys: list[tuple[str, str, int]]):  # type: ignore[no-untyped-def]
-    """A candidate table of (workload, GPU, batch) rows with the columns a configuration key reads."""
+def _rows(keys: list[tuple[str, str, int, float, float]]):  # type: ignore[no-untyped-def]
+    """A candidate table of (workload, GPU, batch, capacity, base power) rows, one GPU a replica."""
     from planner.candidates.generate import Candidates
 
     n = len(keys)
     return Candidates({"workload": np.array([k[0] for k in keys]), "gpu": np.array([k[1] for k in keys]),
                        "precision": np.array(["fp8"] * n), "tp": np.ones(n, int), "pp": np.ones(n, int),
                        "batch_size": np.array([k[2] for k in keys]), "prefill_chunk_tokens": np.full(n, 512),
-                       "capacity_rps": np.arange(1.0, n + 1)})
+                       "num_gpus": np.ones(n, int), "capacity_rps": np.array([k[3] for k in keys]),
+                       "power_base_w": np.array([k[4] for k in keys]), "power_slope_w_per_rps": np.full(n, 2.0)})
 
 
 def test_a_relaxed_table_keeps_the_configurations_the_plan_runs() -> None:
-    base = _rows([("a", "h100", 32), ("a", "l40s", 16), ("b", "h100", 32)])
-    relaxed = _rows([("a", "h100", 64), ("b", "h100", 32)])  # a's l40s row pruned by the new h100 row
+    base = _rows([("a", "h100", 32, 5.0, 300.0), ("a", "l40s", 16, 2.0, 200.0), ("b", "h100", 32, 5.0, 300.0)])
+    # a's l40s row pruned by the relaxation's h100 row, which does not replace it (another GPU)
+    relaxed = _rows([("a", "h100", 64, 9.0, 310.0), ("b", "h100", 32, 5.0, 300.0)])
     plan = {("a", "l40s", "fp8", 1, 1, 16, 512, 0.0): 2, ("b", "h100", "fp8", 1, 1, 32, 512, 0.0): 1}
     out = an.with_plan_rows(relaxed, base, "a", plan)
     assert [(str(w), str(g), int(b)) for w, g, b in zip(out.columns["workload"], out.columns["gpu"],
                                                           out.columns["batch_size"], strict=True)] == [
         ("a", "h100", 64), ("b", "h100", 32), ("a", "l40s", 16)]
-    assert out.columns["capacity_rps"][-1] == base.columns["capacity_rps"][1]  # as the plan's table has it
+    assert out.columns["capacity_rps"][-1] == 2.0  # as the plan's table has it
     assert an.with_plan_rows(relaxed, base, "b", plan) is relaxed  # b's configuration is there: unchanged
+
+
+def test_a_plan_row_a_relaxed_row_replaces_is_not_added_back() -> None:
+    base = _rows([("a", "l40s", 16, 2.0, 200.0)])
+    plan = {("a", "l40s", "fp8", 1, 1, 16, 512, 0.0): 2}
+    better = _rows([("a", "l40s", 32, 2.5, 200.0)])  # more capacity, the same power, the same GPUs
+    assert an.with_plan_rows(better, base, "a", plan) is better
+    hungrier = _rows([("a", "l40s", 32, 2.5, 260.0)])  # more capacity but more base power: no replacement
+    assert len(an.with_plan_rows(hungrier, base, "a", plan)) == 2
 
 
 def test_relaxing_an_slo_never_seems_to_cost_more() -> None:

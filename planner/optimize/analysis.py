@@ -23,7 +23,7 @@ import numpy as np
 from planner.candidates.generate import Candidates, merge_columns, replace_workload, workload_candidates
 from planner.errors import InfeasibleError, SolverLimitError
 from planner.optimize.backend import SolveResult, run_solver
-from planner.optimize.program import OBJECTIVE_EXPR, build_program, power_limits_w, value
+from planner.optimize.program import OBJECTIVE_EXPR, build_program, power_limits_w, roles, server_pools, value
 from planner.optimize.warm import Replicas, carried_over, config_keys, plan_replicas, start_values
 from planner.problem import economics
 from planner.problem.limits import CAPS, RACK_POWER, SLOS, family_of, limits_of
@@ -153,7 +153,7 @@ def what_if(p: Problem, cand: Candidates, solve: SolveFn, base_value: float,
             w = relaxed.workload(workload)
             table = replace_workload(cand, w.name, workload_candidates(relaxed, w)[0])
             if plan is not None:
-                table = with_plan_rows(table, cand, w.name, plan)
+                table = with_plan_rows(table, cand, w.name, plan, relaxed)
         if table is not cand and same_program_rows(cand, table):
             # an SLO enters the program only through the candidates: the same rows are the same program
             # (its variables in another order), so the same optimum
@@ -169,19 +169,40 @@ def what_if(p: Problem, cand: Candidates, solve: SolveFn, base_value: float,
     return out
 
 
-def with_plan_rows(table: Candidates, cand: Candidates, workload: str, plan: Replicas) -> Candidates:
+def with_plan_rows(table: Candidates, cand: Candidates, workload: str, plan: Replicas,
+                   p: Problem | None = None) -> Candidates:
     """``table`` (``workload``'s candidates regenerated under a relaxed SLO) with the configurations the plan
-    runs for it that ``table`` lacks, as ``cand`` has them: a configuration that met the SLO meets the relaxed
-    one at the same capacity, but pruning against the configurations the relaxation admits can drop it (a
-    heuristic: planner.candidates.prune), and without it the relaxed optimum could lie above the plan's, a
-    relaxation that seems to cost more (the bench's 20 x 8 fleet: +0.80 $/year for 10 ms more ITL on w008,
-    its one l40s configuration pruned). With it the plan stays a plan of the relaxed program."""
+    runs for it that ``table`` lacks and nothing in it replaces, as ``cand`` has them. A configuration that met
+    the SLO meets the relaxed one at the same capacity, but pruning against the configurations the relaxation
+    admits can drop it (a heuristic: planner.candidates.prune); without it or a replacement the relaxed optimum
+    could lie above the plan's, a relaxation that seems to cost more (the bench's 20 x 8 fleet: +0.80 $/year
+    for 10 ms more ITL on w008, its one l40s configuration pruned). A replacement (``replaces``) is a row the
+    same replicas of which serve more at no more power on the same GPUs; the plan then stays feasible with it,
+    and the table is left as it is (a dominated column beside a start that uses it trips HiGHS 1.16 into
+    claiming an objective its solution does not have: one more solve without the start each time)."""
     present = set(config_keys(table))
-    rows = [i for i, key in enumerate(config_keys(cand)) if key[0] == workload and key in plan and key not in present]
+    ours = [i for i, w in enumerate(table.columns["workload"].tolist()) if w == workload]
+    rows = [i for i, key in enumerate(config_keys(cand)) if key[0] == workload and key in plan and key not in present
+            and not any(replaces(table, j, cand, i, plan[key], p) for j in ours)]
     if not rows:
         return table
     extra = {k: v[rows] for k, v in cand.columns.items()}
     return Candidates(merge_columns([table.columns, extra]), table.best_latency, table.evaluated, table.pruning)
+
+
+def replaces(new: Candidates, j: int, old: Candidates, i: int, replicas: int, p: Problem | None) -> bool:
+    """Whether ``replicas`` replicas of row ``j`` of ``new`` do all ``replicas`` of row ``i`` of ``old`` do in the
+    program (planner.optimize.program): the same server pool, role and GPUs per replica, at least the capacity
+    (so at least the capacity after spares), at most the base power and power per routed request/s, and within
+    the program's bound on replicas of one configuration."""
+    a, b = new.columns, old.columns
+    if (server_pools(new)[j] != server_pools(old)[i] or roles(new)[j] != roles(old)[i]
+            or int(a["num_gpus"][j]) != int(b["num_gpus"][i])):
+        return False
+    cap = float(a["capacity_rps"][j])
+    better = (cap >= float(b["capacity_rps"][i]) and float(a["power_base_w"][j]) <= float(b["power_base_w"][i])
+              and float(a["power_slope_w_per_rps"][j]) <= float(b["power_slope_w_per_rps"][i]))
+    return better and (p is None or replicas <= p.workload(str(a["workload"][j])).replicas_bound(cap))
 
 
 IMPLIED = "implied: the relaxation changes no configuration the program sees, so the plan stays optimal"
