@@ -69,6 +69,20 @@ planner/optimize before and after, 3 interleaved runs each, load 3-5, medians:
   gap-200xall      34.6 s, proven 0.092 %, plan bytes identical on a second solve (after only, once)
   Every committed scenario's plan.json and the bench fleets' plans are byte-identical before and after
   (the 20x8 fleet's two implied what-ifs aside: the same 0.0, method 'implied: ...' instead of 're-solve').
+Issue 13 item 1 after the calibration refit, 2026-11-28: the committed trees 5710c00 (before) and 0d7f141
+(after) as `git archive` snapshots, so other agents' unfinished edits stay out; medians of 3, load 1.0:
+  analysis-20x8    3.87 s (3.81-3.93; 48 solves)  ->  3.37 s (3.34-3.43; 48 solves): the min_gpus objective
+                   alternative is proven once its gap is below one step of the GPU count (8 GPUs a server:
+                   576 nodes, 0.52 s -> 1 node, 0.02 s). Left: HiGHS about 2.0 s (19 what-if re-solves of
+                   about 50 ms each, spent at the root: the same from the optimal plan as start or with no
+                   start; min_power 0.44 s; the alternatives' tie passes 0.43 s), candidate generation 0.7 s
+                   and 0.28 s more in the ITL what-ifs, programs built 0.2 s
+  infeasible-20x8  2.84 s (2.82-2.96; 24 solves) and optimal-50xall 8.29 s (8.18-8.46; 52 solves): code paths
+                   this does not touch
+  Plan bytes: the what-if of an SLO relaxation keeps the plan's own configurations (894bd1c, 0d7f141), so
+  none is positive any more (shipped: +13.67 code-assistant, +106.03 colo-retrofit-20kw, +0.44 disaggregated
+  $/year -> 0.0; one-70b-vs-four-8b chat-qwen -16,406.75 -> -16,407.49); the 20x8 fleet's w008, w014, w017
+  +0.80/+0.22/+0.42 -> 0.0 and its min_gpus row another 40-GPU plan of the same tie score.
 """
 
 from __future__ import annotations
