@@ -69,9 +69,12 @@ planner/optimize before and after, 3 interleaved runs each, load 3-5, medians:
   gap-200xall      34.6 s, proven 0.092 %, plan bytes identical on a second solve (after only, once)
   Every committed scenario's plan.json and the bench fleets' plans are byte-identical before and after
   (the 20x8 fleet's two implied what-ifs aside: the same 0.0, method 'implied: ...' instead of 're-solve').
-Issue 13 item 1 after the calibration refit, 2026-11-28: the committed trees 5710c00 (before) and 0d7f141
-(after) as `git archive` snapshots, so other agents' unfinished edits stay out; medians of 3, load 1.0:
-  analysis-20x8    3.87 s (3.81-3.93; 48 solves)  ->  3.37 s (3.34-3.43; 48 solves): the min_gpus objective
+Issue 13 item 1 after the calibration refit, 2026-11-28: the committed tree 5710c00 (before) and 0d7f141
+(after; other agents' core commits landed between) as `git archive` snapshots, so unfinished edits stay out;
+medians of 3, load 1.0, noisy (the same before tree measured 3.87 s in one set and 4.27 s in another):
+  analysis-20x8    interleaved, 5710c00 with only this work's planner/optimize files after: 4.27 s (4.00-4.38)
+                   -> 3.48 s (3.43-3.54), 48 solves each; alone, before and after: 3.87 s (3.81-3.93)
+                   ->  3.37 s (3.34-3.43; 48 solves): the min_gpus objective
                    alternative is proven once its gap is below one step of the GPU count (8 GPUs a server:
                    576 nodes, 0.52 s -> 1 node, 0.02 s). Left: HiGHS about 2.0 s (19 what-if re-solves of
                    about 50 ms each, spent at the root: the same from the optimal plan as start or with no
