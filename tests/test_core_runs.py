@@ -59,7 +59,7 @@ def assert_same_bytes(a: dict, b: dict) -> None:
         assert np.asarray(a[k]).tobytes() == np.asarray(b[k]).tobytes(), k
 
 
-@pytest.mark.parametrize("case", ["plain", "engines", "power_limit", "ep_dp"])
+@pytest.mark.parametrize("case", ["plain", "engines", "power_limit", "ep_dp", "step_budget"])
 def test_runs_and_lean_inputs_give_the_row_by_row_bytes(case, catalog, calibration):
     cols = grouped_grid()
     n = len(cols["model"])
@@ -70,6 +70,8 @@ def test_runs_and_lean_inputs_give_the_row_by_row_bytes(case, catalog, calibrati
     if case == "ep_dp":
         cols = {**cols, "ep": np.repeat(rng.choice([1.0, 2.0, 8.0], n // len(SHAPES)), len(SHAPES)),
                 "dp": np.repeat(rng.choice([1.0, 2.0], n // len(SHAPES)), len(SHAPES))}
+    if case == "step_budget":  # some rows set a budget, some of them at or below their batch size
+        cols = {**cols, "prefill_chunk_tokens": rng.choice([np.nan, 16.0, 512.0, 4096.0], n)}
     tables = input_tables(cols, catalog, calibration, **kw)
     x, lean = block(tables), block(tables, lean=True)
     assert holds(x, x["coefficients"]) is not None and x[ROW_RUNS].lean is False
@@ -82,6 +84,8 @@ def test_runs_and_lean_inputs_give_the_row_by_row_bytes(case, catalog, calibrati
         code, messages = tables.problem_codes(x, slice(0, n))
         assert (code == tables.problem_codes(plain(x), slice(0, n))[0]).all()
         assert (code == tables.problem_codes(lean, slice(0, n))[0]).all() and len(messages) > 1
+        if case == "step_budget":
+            assert messages.index("prefill_chunk_tokens (the step token budget) must exceed batch_size") in code
 
 
 def test_runs_are_refused_once_an_input_is_replaced(catalog, calibration):

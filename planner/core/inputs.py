@@ -333,7 +333,7 @@ def value_problem_codes(x: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[
         tp_whole,
         pp_whole,
         (~np.isnan(x["batch_size"]) & ~(x["batch_size"] >= 1), "batch_size must be >= 1"),
-        (~np.isnan(x["prefill_chunk_tokens"]) & ~(x["prefill_chunk_tokens"] > np.nan_to_num(x["batch_size"], nan=0.0)),
+        (_budget_problem(x["prefill_chunk_tokens"], x["batch_size"]),
          "prefill_chunk_tokens (the step token budget) must exceed batch_size"),
         *config,
     ]
@@ -341,8 +341,17 @@ def value_problem_codes(x: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[
         checks.append((~(x["power_limit_w"] > x["idle_w"]), "power_limit_w must be above the GPU's idle power"))
     code = np.zeros(len(x["tp"]), dtype=np.int8)
     for i in range(len(checks) - 1, -1, -1):  # the first check a row fails names its problem
-        code[np.asarray(checks[i][0], dtype=bool)] = i + 1
+        failed = np.asarray(checks[i][0], dtype=bool)
+        if failed.any():  # (most checks fail on no row: a scan instead of a masked write)
+            code[failed] = i + 1
     return code, ("", *(msg for _, msg in checks))
+
+
+def _budget_problem(budget: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """Rows whose step token budget (NaN: the engine default) does not exceed their batch size; where no row
+    sets a budget (the default), no row fails, without comparing."""
+    given = ~np.isnan(budget)
+    return given & ~(budget > np.nan_to_num(batch, nan=0.0)) if given.any() else given
 
 
 def configuration_checks(x: Mapping[str, Any], c: Mapping[str, Any]) -> list[tuple[Any, str]]:
