@@ -7,7 +7,11 @@ solvers, or two versions of one, return different ones. planner therefore fixes 
 1. Deployments: among plans whose objective is within ``TIE_BAND_REL`` of the optimum, the one with
    the smallest tie score, the sum over deployments of replicas x the configuration's rank
    (configurations ranked by workload, GPU id, precision, TP, PP, batch size; rank 1 first). The
-   score is a whole number, so the solver proves its minimum exactly (absolute gap below 1).
+   score is a whole number, so the solver proves its minimum exactly (absolute gap below 1). The score
+   is a sum, so two plans can reach the same minimum (tests/test_tie_break.py's fleet under min_gpus:
+   5 H100 + 16 H200 and 15 H100 + 8 H200 for one workload, both 117); between those the solver's
+   answer is kept, and HiGHS 1.7 returns either depending on the order of the candidates. A second,
+   lexicographic stage would settle it at the cost of one more solve per tie-break (not built).
 2. Given the replicas, everything else is derived, not left to the solver: the fewest servers
    that hold the GPUs in use, the fewest racks that hold the servers, and peak traffic routed
    to the pools of lowest power per request first (then lowest rank). Each step is optimal for
@@ -47,7 +51,8 @@ TIE_RULE = ("plans whose objective is within 1 ppm of the optimum count as equal
             "rank 1 first), proven by a "
             "second solve. Servers are then the fewest that hold the GPUs in use, racks the fewest that hold the "
             "servers, and each workload's peak traffic goes first to its pools of lowest power per request. So "
-            "the plan does not depend on the solver or its version")
+            "the plan does not depend on the solver or its version, except between plans of equal tie score (the "
+            "score is a sum, so two plans can reach the same one): of those the solver's answer is kept")
 
 
 def candidate_ranks(m: FleetModel) -> list[int]:
