@@ -144,7 +144,7 @@ def test_spread_repeats_each_run_value():
     assert out["c"] is None
 
 
-@pytest.mark.parametrize("width", [1, 2, 3, 4, 7, 8, 14, 16])
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20])
 def test_string_runs_compare_like_numpy(width):
     rng = np.random.default_rng(width)
     values = np.array(["".join(rng.choice(list("ab\u00e9\U0001f600"), rng.integers(0, width + 1)))

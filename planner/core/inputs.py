@@ -313,14 +313,19 @@ _WORD_VIEWS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 def _differs_from_previous(a: np.ndarray) -> np.ndarray:
     """``a[1:] != a[:-1]``. A contiguous fixed-width string column (numpy pads every value with zeros, so
-    equal strings have equal bytes) holding 1, 2, 4 or 8 64-bit words per value is compared word by word
-    in one contiguous comparison, each value's word results read as one integer: 3-4x faster than numpy's
-    string comparison (5 ms instead of 15 ms on 1.5 M 16-character names)."""
+    equal strings have equal bytes) of at most 8 64-bit words per value is compared word by word in one
+    comparison, each value's word results read as one integer (with 3, 5, 6 or 7 words, written into 8 bool
+    columns first): 2-4x faster than numpy's string comparison (5 ms instead of 15 ms on 1.5 M 16-character
+    names, 9 ms instead of 18 ms on 14-character ones)."""
     words = a.itemsize // 8
-    if a.dtype.kind != "U" or not a.flags.c_contiguous or a.itemsize % 8 or words not in _WORD_VIEWS:
+    if a.dtype.kind != "U" or not a.flags.c_contiguous or a.itemsize % 8 or not 1 <= words <= 8 or len(a) < 2:
         return a[1:] != a[:-1]
     w = a.view(np.uint64)
-    return (w[words:] != w[:-words]).view(_WORD_VIEWS[words]) != 0
+    if words in _WORD_VIEWS:
+        return (w[words:] != w[:-words]).view(_WORD_VIEWS[words]) != 0
+    padded = np.zeros((len(a) - 1, 8), dtype=bool)
+    np.not_equal(w[words:].reshape(-1, words), w[:-words].reshape(-1, words), out=padded[:, :words])
+    return padded.view(np.uint64).reshape(-1) != 0
 
 
 def value_problem_codes(x: Mapping[str, np.ndarray]) -> tuple[np.ndarray, tuple[str, ...]]:
