@@ -276,15 +276,18 @@ class Stage:
     tail_ttft_s: np.ndarray
     best: dict[str, float]
     evaluated: int
+    config: np.ndarray
+    """Per stage row, its configuration but the batch (`_batch_free_configs`): rows of one configuration
+    have one estimate at one sequence in flight."""
     at_one: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, compare=False)
-    """Under the key "memo": ONE_COLUMNS per stage row, NaN where not evaluated yet."""
+    """Under the key "memo": ONE_COLUMNS per configuration (``config``), NaN where not evaluated yet."""
     capacity: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, compare=False)
     """Capacity at the TTFT SLOs (NaN: not computed yet) per stage row, by the SLOs."""
 
     @property
     def nbytes(self) -> int:
         """Bytes held, counting the memos as they grow: the batch-1 estimate of every row and two TTFT settings."""
-        arrays = [self.rows, self.tail_ttft_s, *self.grid.values(), *self.mean.values()]
+        arrays = [self.rows, self.tail_ttft_s, self.config, *self.grid.values(), *self.mean.values()]
         memos = len(self.rows) * 8 * (len(ONE_COLUMNS) + 2)
         return memos + int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
 
@@ -325,7 +328,8 @@ def _stage(p: Problem, w: WorkloadDemand, model: ModelSpec,
     keys = (*MEAN_COLUMNS, *PHASE_ENERGY_COLUMNS, *(("prefill_room_tokens",) if "prefill_room_tokens" in m else ()))
     mean = {k: np.asarray(m[k], dtype=float)[rows] if k in ("batch_size", "prefill_chunk_tokens") else m[k][rows]
             for k in keys}
-    stage = Stage(rows, _subset(grid, rows), mean, tail["ttft_s"][rows], best, n)
+    stage_grid = _subset(grid, rows)
+    stage = Stage(rows, stage_grid, mean, tail["ttft_s"][rows], best, n, _batch_free_configs(stage_grid))
     return stage, why, m, problem
 
 
@@ -413,26 +417,53 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: St
     return cols, idx
 
 
-CAPACITY_MEMO = 8
-"""TTFT SLO settings whose capacities a stage keeps (an infeasibility answer tries a few factors)."""
-
-
 def _at_one(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: np.ndarray) -> dict[str, np.ndarray]:
     """The core's estimate of the stage rows ``idx`` at one sequence in flight, same step budget (the
     light-load end of the queueing model and the floor a replica's power does not fall below while
-    requests are in flight), evaluating only the rows no earlier call did."""
+    requests are in flight), evaluating once each configuration (rows that differ only in batch share it)
+    no earlier call did."""
     known = stage.at_one.get("memo")
-    memo = ({k: np.full(len(stage.rows), np.nan) for k in ONE_COLUMNS} if known is None
+    n_config = int(stage.config.max(initial=-1)) + 1
+    memo = ({k: np.full(n_config, np.nan) for k in ONE_COLUMNS} if known is None
             else {k: v.copy() for k, v in known.items()})
-    need = idx[np.isnan(memo["batch_size"][idx])]
-    if len(need):
-        one = {**_subset(stage.grid, need), "batch_size": np.ones(len(need))}
+    wanted = stage.config[idx]
+    missing = idx[np.isnan(memo["batch_size"][wanted])]
+    if len(missing):
+        configs, first = np.unique(stage.config[missing], return_index=True)
+        one = {**_subset(stage.grid, missing[first]), "batch_size": np.ones(len(first))}
         _, at_1, _ = _evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine,
                                w.prefix_cache_hit_rate, w.speculative)
         for k in ONE_COLUMNS:
-            memo[k][need] = at_1[k]
+            memo[k][configs] = at_1[k]
         stage.at_one["memo"] = memo
-    return {k: v[idx] for k, v in memo.items()}
+    return {k: v[wanted] for k, v in memo.items()}
+
+
+def _batch_free_configs(grid: dict[str, np.ndarray]) -> np.ndarray:
+    """Per grid row, a number (0, 1, ...) shared by exactly the rows equal in every column but the batch."""
+    code = np.zeros(len(grid["gpu"]), dtype=np.int64)
+    for k, v in grid.items():
+        if k != "batch_size":
+            of_row, count = _few_value_codes(v)
+            if count > 1:
+                code = code * count + of_row
+                if code.max(initial=0) > 2**40:  # keep the codes small (never near int64's range)
+                    code = np.unique(code, return_inverse=True)[1].reshape(-1)
+    return np.unique(code, return_inverse=True)[1].reshape(-1)
+
+
+def _few_value_codes(v: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per element of ``v`` (a grid column: a few distinct values), the number of its value (in order of
+    first appearance), and how many values there are: one comparison per value, no sort of strings."""
+    code = np.zeros(len(v), dtype=np.int64)
+    left = np.ones(len(v), dtype=bool)
+    count = 0
+    while left.any():
+        same = v == v[int(left.argmax())]
+        code[same] = count
+        left &= ~same
+        count += 1
+    return code, count
 
 
 CAPACITY_MEMO = 8
