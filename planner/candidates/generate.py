@@ -279,16 +279,21 @@ class Stage:
     config: np.ndarray
     """Per stage row, its configuration but the batch (`_batch_free_configs`): rows of one configuration
     have one estimate at one sequence in flight."""
+    pool_names: np.ndarray
+    """The server pools (planner.problem.model.ServerPool keys, str objects) of the stage rows, each once."""
+    pool_of: np.ndarray
+    """Per stage row, its server pool (a position in ``pool_names``)."""
     at_one: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, compare=False)
     """Under the key "memo": ONE_COLUMNS per configuration (``config``), NaN where not evaluated yet."""
     capacity: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, compare=False)
-    """Capacity at the TTFT SLOs (NaN: not computed yet) per stage row, by the SLOs."""
+    """By the TTFT SLOs, per stage row: the capacity at them (row 0; NaN: not computed yet) and the TTFT
+    p95 at that capacity (row 1; NaN where the capacity is 0)."""
 
     @property
     def nbytes(self) -> int:
         """Bytes held, counting the memos as they grow: the batch-1 estimate of every row and two TTFT settings."""
-        arrays = [self.rows, self.tail_ttft_s, self.config, *self.grid.values(), *self.mean.values()]
-        memos = len(self.rows) * 8 * (len(ONE_COLUMNS) + 2)
+        arrays = [self.rows, self.tail_ttft_s, self.config, self.pool_of, *self.grid.values(), *self.mean.values()]
+        memos = len(self.rows) * 8 * (len(ONE_COLUMNS) + 2 * 2)
         return memos + int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
 
 
@@ -329,7 +334,8 @@ def _stage(p: Problem, w: WorkloadDemand, model: ModelSpec,
     mean = {k: np.asarray(m[k], dtype=float)[rows] if k in ("batch_size", "prefill_chunk_tokens") else m[k][rows]
             for k in keys}
     stage_grid = _subset(grid, rows)
-    stage = Stage(rows, stage_grid, mean, tail["ttft_s"][rows], best, n, _batch_free_configs(stage_grid))
+    stage = Stage(rows, stage_grid, mean, tail["ttft_s"][rows], best, n, _batch_free_configs(stage_grid),
+                  *_pool_codes(p, stage_grid))
     return stage, why, m, problem
 
 
@@ -375,11 +381,10 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: St
     grid, m = stage.grid, stage.mean
     at_1 = _at_one(p, w, model, stage, idx)
     load = _replica_load(w, {k: v[idx] for k, v in m.items()}, at_1, stage.tail_ttft_s[idx])
-    cap = _capacity(w, stage, idx, load)
+    cap, ttft95 = _capacity(w, stage, idx, load)
     keep = cap > 1e-9
-    idx, cap, load = idx[keep], cap[keep], load.take(keep)
+    idx, cap, ttft95, load = idx[keep], cap[keep], ttft95[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
-    ttft95 = ttft_quantile_at_load(load, cap, 0.95)
     n_gpu = m["num_gpus"][idx]
     overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
     names, of_row = np.unique(grid["gpu"][idx], return_inverse=True)  # one look-up per GPU type, not per row
@@ -397,7 +402,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: St
         "tp": grid["tp"][idx].astype(int), "pp": grid["pp"][idx].astype(int),
         **({k: grid[k][idx].astype(int) for k in ("ep", "dp")} if "ep" in grid else {}),
         "batch_size": batch.astype(int), "prefill_chunk_tokens": grid["prefill_chunk_tokens"][idx].astype(int),
-        "power_limit_w": grid["power_limit_w"][idx].astype(float), "server_pool": _pool_keys(p, grid, idx),
+        "power_limit_w": grid["power_limit_w"][idx].astype(float), "server_pool": _pool_keys(stage, idx),
         "num_gpus": n_gpu.astype(int),
         "capacity_rps": cap, "saturated_rps": mu,
         "ttft_p95_s": ttft95, "itl_p95_s": m["itl_p95_s"][idx], "itl_s": m["itl_s"][idx],
@@ -470,20 +475,26 @@ CAPACITY_MEMO = 8
 """TTFT SLO settings whose capacities a stage keeps (an infeasibility answer tries a few factors)."""
 
 
-def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray, load: Any) -> np.ndarray:
-    """Capacity of the stage rows ``idx`` (queueing inputs ``load``) at ``w``'s TTFT SLOs, reusing the rows
-    an earlier call with the same TTFT SLOs computed (an ITL what-if adds rows to compute, it changes none)."""
+def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray, load: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Capacity of the stage rows ``idx`` (queueing inputs ``load``) at ``w``'s TTFT SLOs and the TTFT p95 at
+    it (NaN where the capacity is 0), reusing the rows an earlier call with the same TTFT SLOs computed (an
+    ITL what-if adds rows to compute, it changes none)."""
     key = tuple(w.slo.ttft_by_quantile())
     known = stage.capacity.get(key)
-    cap = np.full(len(stage.rows), np.nan) if known is None else known.copy()
-    todo = np.flatnonzero(np.isnan(cap[idx]))
+    memo = np.full((2, len(stage.rows)), np.nan) if known is None else known.copy()
+    todo = np.flatnonzero(np.isnan(memo[0, idx]))
     if len(todo):
-        cap[idx[todo]] = _capacity_of(w, load.take(todo), stage.grid["gpu"][idx[todo]])
+        part = load.take(todo)
+        cap = _capacity_of(w, part, stage.grid["gpu"][idx[todo]])
+        served = np.flatnonzero(cap > 1e-9)
+        ttft95 = np.full(len(todo), np.nan)
+        ttft95[served] = ttft_quantile_at_load(part.take(served), cap[served], 0.95)
+        memo[0, idx[todo]], memo[1, idx[todo]] = cap, ttft95
         if key not in stage.capacity and len(stage.capacity) >= CAPACITY_MEMO:
             for oldest in list(stage.capacity)[:1]:  # list(): one step, safe beside another thread's insert
                 stage.capacity.pop(oldest, None)
-        stage.capacity[key] = cap
-    return cap[idx]
+        stage.capacity[key] = memo
+    return memo[0, idx], memo[1, idx]
 
 
 def _capacity_of(w: WorkloadDemand, load: Any, gpus: np.ndarray) -> np.ndarray:
@@ -517,15 +528,24 @@ PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token"
 """Core outputs each candidate carries for the plan (planner.plan.energy), GPU basis at the candidate's batch."""
 
 
-def _pool_keys(p: Problem, grid: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
-    """The server pool (GPU type at a power limit, planner.problem.model.ServerPool) of each row."""
+def _pool_codes(p: Problem, grid: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The server pools (GPU type at a power limit, planner.problem.model.ServerPool) of the grid's rows:
+    each key once (str objects), and each row's position among them."""
+    if not len(grid["gpu"]):
+        return np.array([], dtype=object), np.zeros(0, dtype=np.int64)
+    gpus, gpu_of = np.unique(grid["gpu"], return_inverse=True)  # one key per (GPU, limit), not per row
+    limits, limit_of = np.unique(grid["power_limit_w"], return_inverse=True)
+    pairs, pair_of = np.unique(gpu_of.reshape(-1) * len(limits) + limit_of.reshape(-1), return_inverse=True)
+    keys = [p.gpu(str(gpus[k // len(limits)])).pool_key(float(limits[k % len(limits)])) for k in pairs.tolist()]
+    return np.array(keys, dtype=object), pair_of.reshape(-1)
+
+
+def _pool_keys(stage: Stage, idx: np.ndarray) -> np.ndarray:
+    """The server pool of the stage rows ``idx``, a str array as wide as the longest of their keys."""
     if not len(idx):
         return np.array([], dtype=str)
-    gpus, gpu_of = np.unique(grid["gpu"][idx], return_inverse=True)  # one key per (GPU, limit), not per row
-    limits, limit_of = np.unique(grid["power_limit_w"][idx], return_inverse=True)
-    pairs, pair_of = np.unique(gpu_of * len(limits) + limit_of, return_inverse=True)
-    keys = [p.gpu(str(gpus[k // len(limits)])).pool_key(float(limits[k % len(limits)])) for k in pairs.tolist()]
-    return np.array(keys, dtype=object).astype(str)[pair_of]
+    used, of_row = np.unique(stage.pool_of[idx], return_inverse=True)
+    return stage.pool_names[used].astype(str)[of_row.reshape(-1)]
 
 
 def _replica_load(w: WorkloadDemand, at_c: dict[str, Any], at_1: dict[str, Any], tail_ttft_c_s: np.ndarray) -> Any:
