@@ -334,8 +334,9 @@ def _stage(p: Problem, w: WorkloadDemand, model: ModelSpec,
     mean = {k: np.asarray(m[k], dtype=float)[rows] if k in ("batch_size", "prefill_chunk_tokens") else m[k][rows]
             for k in keys}
     stage_grid = _subset(grid, rows)
-    stage = Stage(rows, stage_grid, mean, tail["ttft_s"][rows], best, n, _batch_free_configs(stage_grid),
-                  *_pool_codes(p, stage_grid))
+    codes = {k: _few_value_codes(v) for k, v in stage_grid.items() if k != "batch_size"}
+    stage = Stage(rows, stage_grid, mean, tail["ttft_s"][rows], best, n, _batch_free_configs(codes),
+                  *_pool_codes(p, stage_grid, codes))
     return stage, why, m, problem
 
 
@@ -444,16 +445,15 @@ def _at_one(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: 
     return {k: v[wanted] for k, v in memo.items()}
 
 
-def _batch_free_configs(grid: dict[str, np.ndarray]) -> np.ndarray:
-    """Per grid row, a number (0, 1, ...) shared by exactly the rows equal in every column but the batch."""
-    code = np.zeros(len(grid["gpu"]), dtype=np.int64)
-    for k, v in grid.items():
-        if k != "batch_size":
-            of_row, count = _few_value_codes(v)
-            if count > 1:
-                code = code * count + of_row
-                if code.max(initial=0) > 2**40:  # keep the codes small (never near int64's range)
-                    code = np.unique(code, return_inverse=True)[1].reshape(-1)
+def _batch_free_configs(codes: dict[str, tuple[np.ndarray, int]]) -> np.ndarray:
+    """Per grid row, a number (0, 1, ...) shared by exactly the rows equal in every column but the batch,
+    from the `_few_value_codes` of every column but the batch."""
+    code = np.zeros(len(codes["gpu"][0]), dtype=np.int64)
+    for of_row, count in codes.values():
+        if count > 1:
+            code = code * count + of_row
+            if code.max(initial=0) > 2**40:  # keep the codes small (never near int64's range)
+                code = np.unique(code, return_inverse=True)[1].reshape(-1)
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 
@@ -528,15 +528,16 @@ PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token"
 """Core outputs each candidate carries for the plan (planner.plan.energy), GPU basis at the candidate's batch."""
 
 
-def _pool_codes(p: Problem, grid: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The server pools (GPU type at a power limit, planner.problem.model.ServerPool) of the grid's rows:
-    each key once (str objects), and each row's position among them."""
+def _pool_codes(p: Problem, grid: dict[str, np.ndarray],
+                codes: dict[str, tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The server pools (GPU type at a power limit, planner.problem.model.ServerPool) of the grid's rows
+    (``codes``: the `_few_value_codes` of its gpu and power_limit_w): each key once (str objects), and
+    each row's position among them."""
     if not len(grid["gpu"]):
         return np.array([], dtype=object), np.zeros(0, dtype=np.int64)
-    gpus, gpu_of = np.unique(grid["gpu"], return_inverse=True)  # one key per (GPU, limit), not per row
-    limits, limit_of = np.unique(grid["power_limit_w"], return_inverse=True)
-    pairs, pair_of = np.unique(gpu_of.reshape(-1) * len(limits) + limit_of.reshape(-1), return_inverse=True)
-    keys = [p.gpu(str(gpus[k // len(limits)])).pool_key(float(limits[k % len(limits)])) for k in pairs.tolist()]
+    (gpu_of, _), (limit_of, limits) = codes["gpu"], codes["power_limit_w"]
+    pairs, first, pair_of = np.unique(gpu_of * limits + limit_of, return_index=True, return_inverse=True)
+    keys = [p.gpu(str(grid["gpu"][i])).pool_key(float(grid["power_limit_w"][i])) for i in first.tolist()]
     return np.array(keys, dtype=object), pair_of.reshape(-1)
 
 
