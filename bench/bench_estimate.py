@@ -15,14 +15,16 @@ Run: ``python3 bench/bench_estimate.py [--configs N] [--runs 5] [--repeats 3] [-
 ``--digest`` prints one SHA-256 of every result and problem string of names to results, to compare the bytes
 of two commits.
 
-Measured (2026-11-28, 2-core AMD EPYC shared with other agents, load average ~1.0-1.2; ``--runs 1``; 1,520,064
-configurations; CPU seconds; before and after run interleaved, median of 3 bench runs, each the best of 3):
-- before (5710c00): names to results 0.659 s (2.31 M configurations/s; 0.73 s in a first measurement);
-  build_inputs 0.237 s; estimate_arrays 0.587 s.
+Measured (2026-11-28, 2-core AMD EPYC shared with other agents, load average 1.0-1.6; ``--runs 1``; 1,520,064
+configurations; CPU seconds; before and after run interleaved, 3 sets of 3 bench runs each, each run the best of
+3; medians of the 9 runs, range in brackets):
+- before (5710c00): names to results 0.693 s (2.19 M configurations/s) [0.656-0.765]; build_inputs 0.23 s;
+  estimate_arrays 0.57-0.59 s.
 - after (configuration terms once per run of rows, lean block inputs, word-wise name runs): names to results
-  0.483 s (3.15 M configurations/s; single runs 0.47-0.53 s); build_inputs 0.201 s; estimate_arrays 0.572 s.
-  Results and problems byte-identical (--digest 1c60703d...58c7 both). Peak RSS unchanged: 766 MiB for the
-  process, +425 MiB during the call (386 MiB of it the results). With CHUNK_ROWS 16,384: 0.467 s (3.26 M/s).
+  0.483 s (3.15 M configurations/s) [0.446-0.583; set medians 0.483, 0.520, 0.456]; build_inputs 0.20 s;
+  estimate_arrays 0.56-0.57 s (unchanged: build_inputs' arrays carry no runs). Results and problems
+  byte-identical (--digest 1c60703d...58c7 both). Peak RSS unchanged: 766 MiB for the process, +425 MiB during
+  the call (386 MiB of it the results). With CHUNK_ROWS 16,384: 0.467 s median of 3 (3.26 M/s).
 """
 
 from __future__ import annotations
