@@ -100,13 +100,31 @@ def _horner(c: np.ndarray, params: tuple[np.ndarray, ...], factor: Callable[...,
     counts = np.searchsorted(-c[order], -np.arange(int(c.max(initial=0.0))), side="left")  # how many c > k
     acc = np.zeros(len(c))
     with np.errstate(over="ignore", invalid="ignore"):
-        for k, m in enumerate(counts.tolist()):
+        for first, stop, m in _steps_by_prefix(counts.tolist()):
             part = acc[:m]
-            part += 1.0
-            part *= factor(k, *(v[:m] for v in sorted_params))
+            k = np.arange(first, stop, dtype=float)[:, None]
+            for row in factor(k, *(v[None, :m] for v in sorted_params)):
+                part += 1.0
+                part *= row
     out = np.empty(len(c))
     out[order] = acc
     return out
+
+
+_HORNER_BLOCK = 2**18
+"""Factors made at once in `_horner` at most (2 MiB)."""
+
+
+def _steps_by_prefix(counts: list[int]) -> list[tuple[int, int, int]]:
+    """The steps k = 0, 1, ... with ``counts[k]`` elements still summing, as runs (first k, end k, count)
+    of one count, each at most _HORNER_BLOCK factors."""
+    runs: list[tuple[int, int, int]] = []
+    first = 0
+    for k in range(1, len(counts) + 1):
+        if k == len(counts) or counts[k] != counts[first] or (k - first + 1) * counts[first] > _HORNER_BLOCK:
+            runs.append((first, k, counts[first]))
+            first = k
+    return runs
 
 
 def _beta_fraction(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
