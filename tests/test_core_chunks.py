@@ -101,7 +101,7 @@ def test_blocks_equal_one_evaluation(case, catalog, calibration):
 
 def test_fused_path_equals_build_inputs_on_large_tables(catalog, calibration):
     cols = grid()
-    reps = 13  # above two default blocks (CHUNK_ROWS), so estimate_columns takes its block path
+    reps = 2 * CHUNK_ROWS // len(cols["model"]) + 1  # above two default blocks: estimate_columns takes its block path
     cols = {k: np.tile(v, reps) for k, v in cols.items()}
     assert len(cols["model"]) > 2 * CHUNK_ROWS
     x, problem = build_inputs(cols, catalog, calibration)

@@ -4,10 +4,9 @@ Every function of the core is elementwise over rows, so a block of rows gives th
 as the whole table. On a million rows each of the core's few hundred intermediates is a 12 MB array: the
 evaluation then runs at memory bandwidth and spends its system time faulting in fresh pages (0.6 M rows/s
 measured on a 2-core machine); on blocks of ``CHUNK_ROWS`` rows the intermediates stay in L2/L3 and the
-same evaluation runs at 2.5-2.9 M rows/s (bench/bench_estimate.py; 4,096-16,384 rows measured, 8,192 best).
-With the configuration terms computed once per run of rows (planner.core.runs) and lean block inputs, blocks of
-16,384 rows are ~3-5 % faster than 8,192 from names to results (2026-11-28); tests/test_core_chunks.py sizes its
-large table (13 x 1,350 rows) above two blocks of 8,192, so the constant stays until that test follows.
+same evaluation runs at 2.5-2.9 M rows/s (bench/bench_estimate.py; 4,096-16,384 rows measured, 8,192 best
+then). With the configuration terms computed once per run of rows (planner.core.runs) and lean block inputs,
+blocks of 16,384 rows are ~3-5 % faster than 8,192 from names to results (2026-11-28), so that is the size.
 
 Pure: arrays in, arrays out; nothing here reads a file.
 """
@@ -19,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-CHUNK_ROWS = 8192
-"""Rows per block: a float64 column of a block is 64 KiB, so a step's working set stays in L2/L3."""
+CHUNK_ROWS = 16_384
+"""Rows per block: a float64 column of a block is 128 KiB, so a step's working set stays in L2/L3."""
 
 Rows = slice | np.ndarray
 """The rows of a block: a slice, or an integer index array."""

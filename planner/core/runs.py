@@ -3,7 +3,7 @@ configuration alone (model, GPU, precision, engine, coefficients, tp, pp, ep, dp
 consecutive rows instead of once per row, then spread back to the rows.
 
 Tables are usually grouped by configuration (the 1.5 M-row grid of bench/bench_estimate.py holds runs of 42
-rows: 6 batch sizes x 7 sequence lengths), so a block of 8,192 rows holds ~200 runs. Every function of the
+rows: 6 batch sizes x 7 sequence lengths), so a block of 16,384 rows holds ~400 runs. Every function of the
 core is elementwise, so a term computed on the first row of each run and copied to the run's rows is the
 same number, bit for bit, as the term computed on every row.
 
