@@ -297,3 +297,8 @@ def test_the_library_names_its_parameter_and_the_command_its_flag(capsys) -> Non
 def test_a_long_unknown_name_is_not_echoed_in_full(capsys) -> None:
     code, _out, err = run(capsys, *_with(precision="y" * 400))
     assert code == 1 and "unknown precision 'yyy" in err and "y" * 100 not in err, err
+
+
+def test_a_long_unknown_engine_is_not_echoed_in_full(capsys) -> None:
+    code, _out, err = run(capsys, *_with(engine="x" * 400))
+    assert code == 1 and "unknown engine 'xxx" in err and "x" * 100 not in err, err

@@ -27,7 +27,7 @@ from planner.core.features import (
 )
 from planner.core.model import ROW_COEFFICIENTS, ROW_FEATURES, evaluate
 from planner.core.runs import ROW_INPUTS, ROW_RUNS, RowRuns, find_runs, per_run
-from planner.errors import InputError
+from planner.errors import InputError, shown
 from planner.schemas.calibration import Calibration
 from planner.schemas.engine import EngineProfile, tier_value
 
@@ -43,7 +43,7 @@ def canonical_engine(name: str | None) -> str:
     if key not in ENGINE_ALIASES:  # "TensorRT-LLM (PyTorch backend)", "vLLM 0.11" -> first word
         key = key.replace("(", " ").split()[0] if key.split() else key
     if key not in ENGINE_ALIASES:
-        raise InputError(f"unknown engine {name!r}", fix=f"use one of {', '.join(ENGINES)}")
+        raise InputError(f"unknown engine {shown(str(name))}", fix=f"use one of {', '.join(ENGINES)}")
     return ENGINE_ALIASES[key]
 
 
