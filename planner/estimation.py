@@ -271,7 +271,9 @@ def estimate_table(configs: Any, *, catalog: Catalog | None = None,
         raise InputError("speculative decoding is not modelled with expert or attention data parallelism",
                          fix="estimate it with ep 1 and dp 1")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out, problem = estimate_tables(tables, lambda xb: estimate_speculative(xb, spec, draft))
+        # without speculative decoding the default estimator, which reads lean block inputs (planner.core.inputs)
+        out, problem = (estimate_tables(tables) if spec is None
+                        else estimate_tables(tables, lambda xb: estimate_speculative(xb, spec, draft)))
     if bad_hit is not None:
         problem = np.where(bad_hit & (problem == ""), "prefix_cache_hit_rate must be at least 0 and below 1", problem)
     frame = pd.DataFrame({k: cols[k] for k in CONFIG_COLUMNS if k in cols})
