@@ -179,7 +179,7 @@ def _workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.nd
     if w.disaggregated:
         return _serving_modes(p, w, model, _with_parallel_axes(_grid(w, model, p.gpus), w, model, p.gpus))
     stage = CACHE.stage(p, w, _workload_stage)
-    cols, _ = _apply_slo(p, w, model, stage)
+    cols, _ = _apply_slo(p, w, model, stage, skip_dominated=p.candidate_pruning == "heuristic")
     return cols, dict(stage.best), stage.evaluated
 
 
@@ -363,40 +363,36 @@ def _itl_failures(w: WorkloadDemand, stage: Stage) -> dict[str, np.ndarray]:
     return out
 
 
-def _apply_slo(p: Problem, w: WorkloadDemand, model: ModelSpec,
-               stage: Stage) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _apply_slo(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage,
+               skip_dominated: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The operating points of ``stage`` under ``w``'s SLOs: the rows meeting every ITL SLO, their
     capacity under queueing at the TTFT SLOs (rows no arrival rate serves within them dropped),
-    latencies and power. Returns the candidate columns and their positions among the stage's rows."""
+    latencies and power. Returns the candidate columns and their positions among the stage's rows.
+    ``skip_dominated``: leave out rows the heuristic pruning surely drops (`_surely_dominated`)."""
     failed = np.zeros(len(stage.rows), dtype=bool)
     for bad in _itl_failures(w, stage).values():
         failed |= bad
     idx = np.flatnonzero(~failed)
-    return _feasible_columns(p, w, model, stage, idx)
+    return _feasible_columns(p, w, model, stage, idx, skip_dominated)
 
 
-def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage,
-                      idx: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: np.ndarray,
+                      skip_dominated: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Capacity under queueing, latencies and power of the stage rows ``idx`` that passed every other
-    test; those whose TTFT SLOs no arrival rate meets are dropped. Returns the columns and their rows."""
+    test; those whose TTFT SLOs no arrival rate meets are dropped, and with ``skip_dominated`` those the
+    heuristic pruning surely drops. Returns the columns and their rows."""
     grid, m = stage.grid, stage.mean
     at_1 = _at_one(p, w, model, stage, idx)
     load = _replica_load(w, {k: v[idx] for k, v in m.items()}, at_1, stage.tail_ttft_s[idx])
+    if skip_dominated:
+        live = np.flatnonzero(~_surely_dominated(p, w, stage, idx, load, at_1["power_total_w"]))
+        idx, load, at_1 = idx[live], load.take(live), {k: v[live] for k, v in at_1.items()}
     cap, ttft95 = _capacity(w, stage, idx, load)
     keep = cap > 1e-9
     idx, cap, ttft95, load = idx[keep], cap[keep], ttft95[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
     n_gpu = m["num_gpus"][idx]
-    overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
-    names, of_row = np.unique(grid["gpu"][idx], return_inverse=True)  # one look-up per GPU type, not per row
-    per_gpu_overhead = np.array([overhead_by_gpu.get(str(g), fixed("server_overhead_w_per_gpu")) for g in names],
-                                dtype=float)[of_row]
-    overhead = per_gpu_overhead * n_gpu
-    p_full = m["power_total_w"][idx]
-    # Power rises from a lone request's draw to the saturated draw, linearly in load (a secant of
-    # the core's concave curve; the GPU does not fall back to idle while requests are in flight).
-    p_floor = np.minimum(at_1["power_total_w"][keep], p_full)
-    slope = (p_full - p_floor) / mu
+    p_floor, overhead, slope = _power_terms(p, stage, idx, at_1["power_total_w"][keep], mu)
     cols = {
         "workload": np.full(len(idx), w.name), "model": np.full(len(idx), model.id),
         "gpu": grid["gpu"][idx], "precision": grid["precision"][idx],
@@ -445,11 +441,12 @@ def _at_one(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: 
     return {k: v[wanted] for k, v in memo.items()}
 
 
-def _batch_free_configs(codes: dict[str, tuple[np.ndarray, int]]) -> np.ndarray:
+def _batch_free_configs(codes: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Per grid row, a number (0, 1, ...) shared by exactly the rows equal in every column but the batch,
     from the `_few_value_codes` of every column but the batch."""
     code = np.zeros(len(codes["gpu"][0]), dtype=np.int64)
-    for of_row, count in codes.values():
+    for of_row, first in codes.values():
+        count = len(first)
         if count > 1:
             code = code * count + of_row
             if code.max(initial=0) > 2**40:  # keep the codes small (never near int64's range)
@@ -457,18 +454,88 @@ def _batch_free_configs(codes: dict[str, tuple[np.ndarray, int]]) -> np.ndarray:
     return np.unique(code, return_inverse=True)[1].reshape(-1)
 
 
-def _few_value_codes(v: np.ndarray) -> tuple[np.ndarray, int]:
+def _few_value_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per element of ``v`` (a grid column: a few distinct values), the number of its value (in order of
-    first appearance), and how many values there are: one comparison per value, no sort of strings."""
+    first appearance), and where each value first appears: one comparison per value, no sort of strings."""
     code = np.zeros(len(v), dtype=np.int64)
     left = np.ones(len(v), dtype=bool)
-    count = 0
+    first = []
     while left.any():
-        same = v == v[int(left.argmax())]
-        code[same] = count
+        first.append(int(left.argmax()))
+        same = v == v[first[-1]]
+        code[same] = len(first) - 1
         left &= ~same
-        count += 1
-    return code, count
+    return code, np.array(first, dtype=np.int64)
+
+
+def _power_terms(p: Problem, stage: Stage, idx: np.ndarray, power_1_w: np.ndarray,
+                 saturated_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Power of the stage rows ``idx`` (``power_1_w``: the GPUs' draw with one sequence in flight): the
+    floor, the servers' overhead and the rise per request/s. Power rises from a lone request's draw to the
+    saturated draw, linearly in load (a secant of the core's concave curve; the GPU does not fall back to
+    idle while requests are in flight)."""
+    m = stage.mean
+    overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
+    gpus = stage.grid["gpu"][idx]
+    of_row, first = _few_value_codes(gpus)  # one look-up per GPU type, not per row
+    per_gpu_overhead = np.array([overhead_by_gpu.get(str(g), fixed("server_overhead_w_per_gpu")) for g in gpus[first]],
+                                dtype=float)[of_row]
+    overhead = per_gpu_overhead * m["num_gpus"][idx]
+    p_full = m["power_total_w"][idx]
+    p_floor = np.minimum(power_1_w, p_full)
+    return p_floor, overhead, (p_full - p_floor) / saturated_rps
+
+
+DOMINANCE_MARGIN = 1e-9
+"""`_surely_dominated` asks a dominating point's watts per request/s to be this share below the bound: the
+computed figure of a row at a lower capacity is within a few ulps of the exact one, so it cannot fall below."""
+
+
+def _surely_dominated(p: Problem, w: WorkloadDemand, stage: Stage, idx: np.ndarray, load: Any,
+                      power_1_w: np.ndarray) -> np.ndarray:
+    """Per stage row of ``idx``: True where the heuristic pruning (planner.candidates.prune.prune, per
+    server pool: capacity per GPU, watts per request/s at capacity, GPUs) surely drops it whatever its
+    capacity, which is then not computed. A row's capacity is at most its bound (`_capacity_bound`), so
+    its capacity per GPU is at most the bound's and (watts = base + slope x capacity) its watts per
+    request/s at least the bound's. The rows on the front of the bounds get their capacity computed
+    (memoized with the others); a row off that front is dropped when one of them, of the same server pool
+    and no more GPUs, beats both its bounds strictly with its computed capacity. Dropping dominated rows
+    leaves what the pruning keeps unchanged (dominance is transitive and the dominating row stays); the
+    rows dropped depend on ``idx`` alone, not on what the memo holds."""
+    n = len(idx)
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    p_floor, overhead, slope = _power_terms(p, stage, idx, power_1_w, load.saturated_rps)
+    n_gpu, pool = stage.mean["num_gpus"][idx], stage.pool_of[idx]
+    bound = _capacity_bound(w, load, stage.grid["gpu"][idx])
+    with np.errstate(all="ignore"):
+        best = {"workload": np.zeros(n, dtype=int), "gpu": pool, "capacity_rps": bound, "num_gpus": n_gpu,
+                "power_at_capacity_w": p_floor + overhead + slope * bound}
+        front = np.flatnonzero(prune(best))
+        cap = _capacity(w, stage, idx[front], load.take(front))[0]
+        served = cap > 1e-9
+        a, cap = front[served], cap[served]
+        actual = {k: v[a] for k, v in best.items()} | {"capacity_rps": cap,
+                                                       "power_at_capacity_w": p_floor[a] + overhead[a] + slope[a] * cap}
+        a, cap, power_a = (v[prune(actual)] for v in (a, cap, actual["power_at_capacity_w"]))
+        rest = np.setdiff1d(np.arange(n), front, assume_unique=True)
+        per_gpu_a, w_a = cap / n_gpu[a], power_a / cap
+        per_gpu_b, w_b = bound / n_gpu, best["power_at_capacity_w"] / bound
+        for g in np.unique(pool[rest]).tolist():
+            mine, b = pool[a] == g, rest[pool[rest] == g]
+            beaten = ((per_gpu_a[mine][:, None] > per_gpu_b[b][None, :])
+                      & (w_a[mine][:, None] <= w_b[b][None, :] * (1.0 - DOMINANCE_MARGIN))
+                      & (n_gpu[a[mine]][:, None] <= n_gpu[b][None, :]))
+            out[b[beaten.any(axis=0)]] = True
+    return out
+
+
+def _capacity_bound(w: WorkloadDemand, load: Any, gpus: np.ndarray) -> np.ndarray:
+    """At least the capacity `_capacity_of` finds, the same way: the planning utilization's rate, over the
+    sizing margin."""
+    rate_max = load.rate_max()
+    return rate_max / margin_columns(w, gpus)["throughput"] if w.sizing is not None else rate_max
 
 
 CAPACITY_MEMO = 8
@@ -529,14 +596,14 @@ PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token"
 
 
 def _pool_codes(p: Problem, grid: dict[str, np.ndarray],
-                codes: dict[str, tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+                codes: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """The server pools (GPU type at a power limit, planner.problem.model.ServerPool) of the grid's rows
     (``codes``: the `_few_value_codes` of its gpu and power_limit_w): each key once (str objects), and
     each row's position among them."""
     if not len(grid["gpu"]):
         return np.array([], dtype=object), np.zeros(0, dtype=np.int64)
     (gpu_of, _), (limit_of, limits) = codes["gpu"], codes["power_limit_w"]
-    pairs, first, pair_of = np.unique(gpu_of * limits + limit_of, return_index=True, return_inverse=True)
+    pairs, first, pair_of = np.unique(gpu_of * len(limits) + limit_of, return_index=True, return_inverse=True)
     keys = [p.gpu(str(grid["gpu"][i])).pool_key(float(grid["power_limit_w"][i])) for i in first.tolist()]
     return np.array(keys, dtype=object), pair_of.reshape(-1)
 

@@ -21,10 +21,16 @@ import numpy as np
 
 
 def _group_codes(cols: dict[str, np.ndarray]) -> np.ndarray:
-    """An integer per (workload, GPU) pair, without building joined strings."""
-    _, w = np.unique(np.asarray(cols["workload"]).astype(str), return_inverse=True)
-    g_names, g = np.unique(np.asarray(cols["gpu"]).astype(str), return_inverse=True)
+    """An integer per (workload, GPU) pair, without building joined strings (integer columns: numbers
+    standing for the names, as planner.candidates.generate passes them)."""
+    _, w = np.unique(_names(cols["workload"]), return_inverse=True)
+    g_names, g = np.unique(_names(cols["gpu"]), return_inverse=True)
     return w.reshape(-1).astype(np.int64) * max(len(g_names), 1) + g.reshape(-1)
+
+
+def _names(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v)
+    return v if v.dtype.kind in "iu" else v.astype(str)
 
 
 def _dense_rank(v: np.ndarray) -> np.ndarray:
