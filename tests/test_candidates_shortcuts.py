@@ -1,0 +1,100 @@
+"""planner/candidates (issue 13): the shortcuts candidate generation takes give the tables it would give
+without them, byte for byte: rows the heuristic pruning surely drops get no capacity, the estimate at one
+sequence in flight is made once per configuration, and Horner's sums make a run of factors at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner.candidates import generate, special
+from planner.candidates.cache import CACHE
+from planner.problem.build import resolve_problem
+from planner.scenario.load import load_scenario
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _problem(catalog, name: str):  # type: ignore[no-untyped-def]
+    return resolve_problem(load_scenario(ROOT / "scenarios" / f"{name}.yaml"), catalog)
+
+
+def _same_table(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return list(a) == list(b) and all(a[k].dtype == b[k].dtype and a[k].tobytes() == b[k].tobytes()
+                                      if a[k].dtype.kind != "O" else list(a[k]) == list(b[k]) for k in a)
+
+
+def _without_shortcut(p, w):  # type: ignore[no-untyped-def]
+    """``w``'s pruned table with every row given a capacity (no dominance shortcut), on a fresh stage."""
+    model = p.catalog.model(w.model_id)
+    stage = generate._workload_stage(p, w)
+    cols, _ = generate._apply_slo(p, w, model, stage, skip_dominated=False)
+    keep = generate._prune(p.candidate_pruning, cols)
+    return {k: v[keep] for k, v in cols.items()}, len(cols["workload"])
+
+
+@pytest.mark.parametrize("scenario", ["chatbot", "multi-model-1mw", "power-limited", "one-70b-vs-four-8b"])
+def test_skipping_surely_dominated_rows_prunes_to_the_same_bytes(catalog, scenario):
+    """The pruned table is the same with and without the shortcut, at the workload's SLOs and at relaxed ITL
+    SLOs (the what-if), and the shortcut leaves out rows (else it would only cost time)."""
+    p = _problem(catalog, scenario)
+    skipped = 0
+    for w in p.workloads:
+        s = w.slo
+        variants = [w] + ([dataclasses.replace(w, slo=dataclasses.replace(s, itl_p95_s=s.itl_p95_s + 0.010))]
+                          if s.itl_p95_s is not None else [])
+        CACHE.clear()
+        for v in variants:
+            if v.disaggregated:
+                continue
+            fast = generate.workload_candidates(p, v)[0]
+            model = p.catalog.model(v.model_id)
+            unpruned, _ = generate._apply_slo(p, v, model, generate._workload_stage(p, v), skip_dominated=True)
+            slow, all_rows = _without_shortcut(p, v)
+            assert _same_table(fast, slow)
+            skipped += all_rows - len(unpruned["workload"])
+    assert skipped > 0
+
+
+def test_the_exact_pruning_takes_no_shortcut(catalog):
+    p = dataclasses.replace(_problem(catalog, "chatbot"), candidate_pruning="exact")
+    w = p.workloads[0]
+    CACHE.clear()
+    fast = generate.workload_candidates(p, w)[0]
+    slow, _ = _without_shortcut(p, w)
+    assert _same_table(fast, slow)
+
+
+def test_configurations_but_the_batch_are_numbered_as_a_partition(catalog):
+    """Rows get the same number exactly when every grid column but the batch is equal."""
+    p = _problem(catalog, "multi-model-1mw")
+    w = p.workloads[0]
+    model = p.catalog.model(w.model_id)
+    grid = generate._with_parallel_axes(generate._grid(w, model, p.gpus), w, model, p.gpus)
+    codes = {k: generate._few_value_codes(v) for k, v in grid.items() if k != "batch_size"}
+    config = generate._batch_free_configs(codes)
+    rows = [tuple(grid[k][i].item() for k in codes) for i in range(len(grid["gpu"]))]
+    seen: dict[tuple[object, ...], int] = {}
+    for row, c in zip(rows, config.tolist(), strict=True):
+        assert seen.setdefault(row, c) == c
+    assert len(set(seen.values())) == len(seen) == config.max() + 1
+
+
+def test_horner_runs_equal_one_step_at_a_time():
+    """`special._horner` makes a run of factors in one call; the sums are those of one step at a time."""
+    rng = np.random.default_rng(13)
+    c = rng.choice(np.array([1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0]), size=500)
+    inv_p, r = 1.0 / rng.uniform(0.01, 0.99, size=500), rng.uniform(1.0, 300.0, size=500)
+    got = special._horner(c, (inv_p, r), lambda k, ip, r_: (k + 1.0) * ip / (k + r_))
+    want = np.zeros(500)
+    for i in range(500):
+        acc = 0.0
+        for k in range(int(c[i])):
+            acc = (acc + 1.0) * ((k + 1.0) * inv_p[i] / (k + r[i]))
+        want[i] = acc
+    assert got.tobytes() == want.tobytes()
