@@ -518,7 +518,8 @@ def _surely_dominated(p: Problem, w: WorkloadDemand, stage: Stage, idx: np.ndarr
         a, cap = front[served], cap[served]
         actual = {k: v[a] for k, v in best.items()} | {"capacity_rps": cap,
                                                        "power_at_capacity_w": p_floor[a] + overhead[a] + slope[a] * cap}
-        a, cap, power_a = (v[prune(actual)] for v in (a, cap, actual["power_at_capacity_w"]))
+        on_front = prune(actual)  # a dominated dominator's own dominator serves
+        a, cap, power_a = a[on_front], cap[on_front], actual["power_at_capacity_w"][on_front]
         rest = np.setdiff1d(np.arange(n), front, assume_unique=True)
         per_gpu_a, w_a = cap / n_gpu[a], power_a / cap
         per_gpu_b, w_b = bound / n_gpu, best["power_at_capacity_w"] / bound
