@@ -51,7 +51,8 @@ def erlang_c(slots: np.ndarray, offered_load: np.ndarray) -> np.ndarray:
         b = 1.0 / poisson_below_ratio(slots[busy], offered_load[busy])
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             c[busy] = b / (1.0 - rho[busy] * (1.0 - b))
-    c = np.where(rho >= 1.0, 1.0, np.clip(np.nan_to_num(c, nan=1.0), 0.0, 1.0))
+    # NaN reads 1 (an infinity is clipped like the finite extreme numpy.nan_to_num would put there)
+    c = np.where(rho >= 1.0, 1.0, np.clip(np.where(np.isnan(c), 1.0, c), 0.0, 1.0))
     return np.where(offered_load <= 0.0, 0.0, c)  # idle: never waits
 
 
@@ -90,7 +91,7 @@ def _wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, 
         live = ~flat & (ratio < 1.0) & (rate > 0.0)
         below[live] = negbin_below_ratio(r[live], slots[live], p[live])
         chain = 1.0 / (1.0 + below * (1.0 - np.minimum(ratio, 1.0 - 1e-15)))
-    chain = np.nan_to_num(chain, nan=1.0)
+    chain = np.where(np.isnan(chain), 1.0, chain)  # an infinity is clipped below, as a finite extreme would be
     out = chain
     if flat.any():
         out = np.where(flat, 0.0, chain)
