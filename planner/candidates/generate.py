@@ -124,7 +124,8 @@ def _with_parallel_axes(grid: dict[str, np.ndarray], w: WorkloadDemand, model: M
     if model.moe is None or w.disaggregated or w.speculative is not None or not len(grid["gpu"]):
         return grid
     per_server = {g.id: g.gpus_per_server for g in gpus}
-    servers = np.array([per_server[str(g)] for g in grid["gpu"]], dtype=float)
+    of_row, first = _few_value_codes(grid["gpu"])  # one look-up per GPU type, not per row
+    servers = np.array([per_server[str(g)] for g in grid["gpu"][first]], dtype=float)[of_row]
     base = {**grid, "ep": np.ones(len(grid["gpu"])), "dp": np.ones(len(grid["gpu"]))}
     parts = [base]
     for dp in DP_GRID:
@@ -283,6 +284,8 @@ class Stage:
     """The server pools (planner.problem.model.ServerPool keys, str objects) of the stage rows, each once."""
     pool_of: np.ndarray
     """Per stage row, its server pool (a position in ``pool_names``)."""
+    pool_overhead_w_per_gpu: np.ndarray
+    """Per server pool, the servers' overhead per GPU (planner.problem.model.GpuOption.overhead_w_per_gpu)."""
     at_one: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, compare=False)
     """Under the key "memo": ONE_COLUMNS per configuration (``config``), NaN where not evaluated yet."""
     capacity: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, compare=False)
@@ -292,7 +295,8 @@ class Stage:
     @property
     def nbytes(self) -> int:
         """Bytes held, counting the memos as they grow: the batch-1 estimate of every row and two TTFT settings."""
-        arrays = [self.rows, self.tail_ttft_s, self.config, self.pool_of, *self.grid.values(), *self.mean.values()]
+        arrays = [self.rows, self.tail_ttft_s, self.config, self.pool_of, self.pool_overhead_w_per_gpu,
+                  *self.grid.values(), *self.mean.values()]
         memos = len(self.rows) * 8 * (len(ONE_COLUMNS) + 2 * 2)
         return memos + int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
 
@@ -392,7 +396,7 @@ def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: St
     idx, cap, ttft95, load = idx[keep], cap[keep], ttft95[keep], load.take(keep)
     mu, batch, hold, prefill_service = load.saturated_rps, load.slots, load.hold_s, load.prefill_service_c_s
     n_gpu = m["num_gpus"][idx]
-    p_floor, overhead, slope = _power_terms(p, stage, idx, at_1["power_total_w"][keep], mu)
+    p_floor, overhead, slope = _power_terms(stage, idx, at_1["power_total_w"][keep], mu)
     cols = {
         "workload": np.full(len(idx), w.name), "model": np.full(len(idx), model.id),
         "gpu": grid["gpu"][idx], "precision": grid["precision"][idx],
@@ -468,19 +472,14 @@ def _few_value_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return code, np.array(first, dtype=np.int64)
 
 
-def _power_terms(p: Problem, stage: Stage, idx: np.ndarray, power_1_w: np.ndarray,
+def _power_terms(stage: Stage, idx: np.ndarray, power_1_w: np.ndarray,
                  saturated_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Power of the stage rows ``idx`` (``power_1_w``: the GPUs' draw with one sequence in flight): the
     floor, the servers' overhead and the rise per request/s. Power rises from a lone request's draw to the
     saturated draw, linearly in load (a secant of the core's concave curve; the GPU does not fall back to
     idle while requests are in flight)."""
     m = stage.mean
-    overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
-    gpus = stage.grid["gpu"][idx]
-    of_row, first = _few_value_codes(gpus)  # one look-up per GPU type, not per row
-    per_gpu_overhead = np.array([overhead_by_gpu.get(str(g), fixed("server_overhead_w_per_gpu")) for g in gpus[first]],
-                                dtype=float)[of_row]
-    overhead = per_gpu_overhead * m["num_gpus"][idx]
+    overhead = stage.pool_overhead_w_per_gpu[stage.pool_of[idx]] * m["num_gpus"][idx]
     p_full = m["power_total_w"][idx]
     p_floor = np.minimum(power_1_w, p_full)
     return p_floor, overhead, (p_full - p_floor) / saturated_rps
@@ -506,7 +505,7 @@ def _surely_dominated(p: Problem, w: WorkloadDemand, stage: Stage, idx: np.ndarr
     out = np.zeros(n, dtype=bool)
     if n < 2:
         return out
-    p_floor, overhead, slope = _power_terms(p, stage, idx, power_1_w, load.saturated_rps)
+    p_floor, overhead, slope = _power_terms(stage, idx, power_1_w, load.saturated_rps)
     n_gpu, pool = stage.mean["num_gpus"][idx], stage.pool_of[idx]
     bound = _capacity_bound(w, load, stage.grid["gpu"][idx])
     with np.errstate(all="ignore"):
@@ -597,16 +596,18 @@ PHASE_ENERGY_COLUMNS = ("energy_static_j_per_token", "energy_memory_j_per_token"
 
 
 def _pool_codes(p: Problem, grid: dict[str, np.ndarray],
-                codes: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+                codes: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The server pools (GPU type at a power limit, planner.problem.model.ServerPool) of the grid's rows
-    (``codes``: the `_few_value_codes` of its gpu and power_limit_w): each key once (str objects), and
-    each row's position among them."""
+    (``codes``: the `_few_value_codes` of its gpu and power_limit_w): each key once (str objects), each
+    row's position among them, and each pool's server overhead per GPU."""
     if not len(grid["gpu"]):
-        return np.array([], dtype=object), np.zeros(0, dtype=np.int64)
+        return np.array([], dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0)
     (gpu_of, _), (limit_of, limits) = codes["gpu"], codes["power_limit_w"]
     pairs, first, pair_of = np.unique(gpu_of * len(limits) + limit_of, return_index=True, return_inverse=True)
     keys = [p.gpu(str(grid["gpu"][i])).pool_key(float(grid["power_limit_w"][i])) for i in first.tolist()]
-    return np.array(keys, dtype=object), pair_of.reshape(-1)
+    overhead_by_gpu = {g.id: g.overhead_w_per_gpu for g in p.gpus}
+    overhead = [overhead_by_gpu.get(str(grid["gpu"][i]), fixed("server_overhead_w_per_gpu")) for i in first.tolist()]
+    return np.array(keys, dtype=object), pair_of.reshape(-1), np.array(overhead, dtype=float)
 
 
 def _pool_keys(stage: Stage, idx: np.ndarray) -> np.ndarray:
