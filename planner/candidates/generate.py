@@ -522,8 +522,10 @@ def _surely_dominated(p: Problem, w: WorkloadDemand, stage: Stage, idx: np.ndarr
         rest = np.setdiff1d(np.arange(n), front, assume_unique=True)
         per_gpu_a, w_a = cap / n_gpu[a], power_a / cap
         per_gpu_b, w_b = bound / n_gpu, best["power_at_capacity_w"] / bound
-        for g in np.unique(pool[rest]).tolist():
+        for g in range(len(stage.pool_names)):  # (a plain np.unique takes numpy 2's hash path: ms to set up)
             mine, b = pool[a] == g, rest[pool[rest] == g]
+            if not len(b) or not mine.any():
+                continue
             beaten = ((per_gpu_a[mine][:, None] > per_gpu_b[b][None, :])
                       & (w_a[mine][:, None] <= w_b[b][None, :] * (1.0 - DOMINANCE_MARGIN))
                       & (n_gpu[a[mine]][:, None] <= n_gpu[b][None, :]))
