@@ -69,14 +69,22 @@ def wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, s
     stochastically below M/M/c at the full-batch hold, whose Erlang C is at most its utilization), so
     a caller that only needs P(wait) above ``floor`` (a quantile's tail) loses nothing.
     """
-    rate, slots, hold0_s, slope_s = np.broadcast_arrays(*(np.asarray(v, dtype=float)
-                                                          for v in (rate, slots, hold0_s, slope_s)))
+    rate, slots, hold0_s, slope_s = _same_shape(rate, slots, hold0_s, slope_s)
     ratio = rate * (hold0_s + slope_s * slots) / slots
     out = np.zeros(ratio.shape)
     need = ratio > floor
     if need.any():
         out[need] = _wait_probability(rate[need], slots[need], hold0_s[need], slope_s[need])
     return out
+
+
+def _same_shape(*values: Any) -> list[np.ndarray]:
+    """``values`` as float arrays of one shape (broadcast), skipping the broadcast when they already are."""
+    arrays = [np.asarray(v, dtype=float) for v in values]
+    shape = arrays[0].shape
+    if all(a.shape == shape for a in arrays):
+        return arrays
+    return list(np.broadcast_arrays(*arrays))
 
 
 def _wait_probability(rate: np.ndarray, slots: np.ndarray, hold0_s: np.ndarray, slope_s: np.ndarray) -> np.ndarray:
@@ -173,8 +181,18 @@ class ReplicaLoad:
         return replace(self, solo_tail_1_s=solo_tail_1_s, solo_tail_c_s=solo_tail_c_s)
 
     @cached_property
+    def slots_above_one(self) -> np.ndarray:
+        """Slots - 1, at least 1: the span of the interpolation between one sequence and the cap."""
+        return np.maximum(self.slots - 1.0, 1.0)
+
+    @cached_property
+    def drain_factor(self) -> np.ndarray:
+        """How much faster than exponential lengths the slot queue drains (heavy-traffic M/G/c)."""
+        return 2.0 / (1.0 + self.output_cv2)
+
+    @cached_property
     def hold_slope_s(self) -> np.ndarray:
-        per_seq = (self.step_c_s - self.step_1_s) / np.maximum(self.slots - 1.0, 1.0)
+        per_seq = (self.step_c_s - self.step_1_s) / self.slots_above_one
         return self.output_tokens * np.maximum(per_seq, 0.0)
 
     @cached_property
@@ -245,7 +263,7 @@ def mean_in_flight(r: ReplicaLoad, rate: np.ndarray) -> np.ndarray:
 def _weight(r: ReplicaLoad, rate: np.ndarray) -> np.ndarray:
     """Interpolation weight between one sequence in flight (0) and the cap (1) at the load's batch."""
     b = mean_in_flight(r, rate)
-    return np.clip((b - 1.0) / np.maximum(r.slots - 1.0, 1.0), 0.0, 1.0)
+    return np.clip((b - 1.0) / r.slots_above_one, 0.0, 1.0)
 
 
 def _at(a1: np.ndarray, ac: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -264,7 +282,7 @@ def ttft_quantile_at_load(r: ReplicaLoad, rate: np.ndarray, q: float) -> np.ndar
     solo = _at(r.solo_tail_1_s, r.solo_tail_c_s, w) if tail else _at(r.solo_1_s, r.solo_c_s, w)
     step = _at(r.step_1_s, r.step_c_s, w)
     p_wait = wait_probability(rate, r.slots, r.hold0_s, r.hold_slope_s, floor=1.0 - q)
-    slot = slot_wait_quantile(rate, r.slots, r.hold_s, q, p_wait, 2.0 / (1.0 + r.output_cv2))
+    slot = slot_wait_quantile(rate, r.slots, r.hold_s, q, p_wait, r.drain_factor)
     service = _at(r.prefill_service_1_s, r.prefill_service_c_s, w)
     budget = prefill_wait_quantile(rate, service, q) * r.prompt_room_share
     out = solo + q * step + slot + budget
