@@ -46,7 +46,9 @@ def _pareto_2d(segment: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     restart at each segment)."""
     n = len(a)
     order = np.lexsort((b, -a, segment))
-    key = _dense_rank(b)[order] - _dense_rank(segment)[order] * (n + 1)  # later segments lie below earlier keys
+    sorted_segment = segment[order]  # sorted: its dense rank is the number of changes before each point
+    segment_rank = np.concatenate(([0], np.cumsum(sorted_segment[1:] != sorted_segment[:-1])))
+    key = _dense_rank(b)[order] - segment_rank * (n + 1)  # later segments lie below earlier keys
     before = np.minimum.accumulate(np.concatenate(([np.iinfo(np.int64).max], key[:-1])))
     keep = np.zeros(n, dtype=bool)
     keep[order] = key < before
