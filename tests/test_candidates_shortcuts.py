@@ -1,6 +1,7 @@
 """planner/candidates (issue 13): the shortcuts candidate generation takes give the tables it would give
 without them, byte for byte: rows the heuristic pruning surely drops get no capacity, the estimate at one
-sequence in flight is made once per configuration, and Horner's sums make a run of factors at once."""
+sequence in flight is made once per configuration, an ITL what-if starts from the rows the pruning kept,
+and Horner's sums make a run of factors at once."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def _same_table(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
                                       if a[k].dtype.kind != "O" else list(a[k]) == list(b[k]) for k in a)
 
 
+def _passing(w, stage):  # type: ignore[no-untyped-def]
+    """The stage rows (positions) meeting ``w``'s ITL SLOs."""
+    failed = np.zeros(len(stage.rows), dtype=bool)
+    for bad in generate._itl_failures(w, stage).values():
+        failed |= bad
+    return np.flatnonzero(~failed)
+
+
 def _without_shortcut(p, w):  # type: ignore[no-untyped-def]
     """``w``'s pruned table with every row given a capacity (no dominance shortcut), on a fresh stage."""
     model = p.catalog.model(w.model_id)
@@ -54,11 +63,28 @@ def test_skipping_surely_dominated_rows_prunes_to_the_same_bytes(catalog, scenar
                 continue
             fast = generate.workload_candidates(p, v)[0]
             model = p.catalog.model(v.model_id)
-            unpruned, _ = generate._apply_slo(p, v, model, generate._workload_stage(p, v), skip_dominated=True)
+            stage = generate._workload_stage(p, v)
+            given, _ = generate._feasible_columns(p, v, model, stage, _passing(v, stage), skip_dominated=True)
             slow, all_rows = _without_shortcut(p, v)
             assert _same_table(fast, slow)
-            skipped += all_rows - len(unpruned["workload"])
+            skipped += all_rows - len(given["workload"])
     assert skipped > 0
+
+
+def test_an_itl_what_if_starts_from_the_rows_the_pruning_kept(catalog):
+    """After a workload's table, the same workload at a relaxed ITL SLO evaluates the rows its pruning kept
+    and the rows the relaxed SLO adds, not every passing row, and prunes to the table of every passing row."""
+    p = _problem(catalog, "chatbot")
+    w = p.workloads[0]
+    relaxed = dataclasses.replace(w, slo=dataclasses.replace(w.slo, itl_p95_s=w.slo.itl_p95_s + 0.010))
+    CACHE.clear()
+    generate.workload_candidates(p, w)
+    stage = CACHE.stage(p, relaxed, generate._workload_stage)
+    passing = np.zeros(len(stage.rows), dtype=bool)
+    passing[_passing(relaxed, stage)] = True
+    reduced = generate._reduced_rows(stage, tuple(relaxed.slo.ttft_by_quantile()), passing)
+    assert set(reduced.tolist()) < set(np.flatnonzero(passing).tolist())
+    assert _same_table(generate.workload_candidates(p, relaxed)[0], _without_shortcut(p, relaxed)[0])
 
 
 def test_the_exact_pruning_takes_no_shortcut(catalog):

@@ -170,7 +170,7 @@ def workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.nda
 
 
 def _pruned_workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
-    cols, best, n = _workload_candidates(p, w)
+    cols, best, n = _workload_candidates(p, w)  # under the heuristic rule, already pruned (pruning it again keeps all)
     keep = _prune(p.candidate_pruning, cols)
     return {k: v[keep] for k, v in cols.items()}, best, n
 
@@ -291,13 +291,17 @@ class Stage:
     capacity: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, compare=False)
     """By the TTFT SLOs, per stage row: the capacity at them (row 0; NaN: not computed yet) and the TTFT
     p95 at that capacity (row 1; NaN where the capacity is 0)."""
+    fronts: dict[tuple[Any, ...], tuple[tuple[np.ndarray, np.ndarray], ...]] = field(default_factory=dict,
+                                                                                     compare=False)
+    """By the TTFT SLOs, the last few (stage rows meeting the ITL SLOs, the rows of them the heuristic
+    pruning kept), for `_reduced_rows`."""
 
     @property
     def nbytes(self) -> int:
         """Bytes held, counting the memos as they grow: the batch-1 estimate of every row and two TTFT settings."""
         arrays = [self.rows, self.tail_ttft_s, self.config, self.pool_of, self.pool_overhead_w_per_gpu,
                   *self.grid.values(), *self.mean.values()]
-        memos = len(self.rows) * 8 * (len(ONE_COLUMNS) + 2 * 2)
+        memos = len(self.rows) * (8 * (len(ONE_COLUMNS) + 2 * 2) + 2 * FRONTS_KEPT)
         return memos + int(sum(a.nbytes + (a.size * 64 if a.dtype.kind == "O" else 0) for a in arrays))  # + str objects
 
 
@@ -376,8 +380,38 @@ def _apply_slo(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage,
     failed = np.zeros(len(stage.rows), dtype=bool)
     for bad in _itl_failures(w, stage).values():
         failed |= bad
-    idx = np.flatnonzero(~failed)
-    return _feasible_columns(p, w, model, stage, idx, skip_dominated)
+    if not skip_dominated:
+        return _feasible_columns(p, w, model, stage, np.flatnonzero(~failed))
+    key = tuple(w.slo.ttft_by_quantile())
+    cols, kept = _feasible_columns(p, w, model, stage, _reduced_rows(stage, key, ~failed), True)
+    keep = _prune("heuristic", cols)
+    cols, kept = {k: v[keep] for k, v in cols.items()}, kept[keep]
+    _remember_front(stage, key, ~failed, kept)
+    return cols, kept
+
+
+FRONTS_KEPT = 4
+"""(ITL-passing rows, pruned rows) a stage keeps per TTFT SLO setting (`_reduced_rows`)."""
+
+
+def _reduced_rows(stage: Stage, key: tuple[Any, ...], passing: np.ndarray) -> np.ndarray:
+    """The stage rows ``passing`` (the ITL SLOs) that the heuristic pruning might keep, as far as an earlier
+    call at the same TTFT SLOs tells: when its passing rows are among these (an ITL SLO relaxed: the
+    what-if), those of them its pruning dropped are dominated by rows it kept, which pass here too, so they
+    are dropped again (the pruned table is that of every passing row). Else every passing row."""
+    for before, kept in reversed(stage.fronts.get(key, ())):
+        if not (before & ~passing).any():
+            return np.sort(np.concatenate([kept, np.flatnonzero(passing & ~before)]))
+    return np.flatnonzero(passing)
+
+
+def _remember_front(stage: Stage, key: tuple[Any, ...], passing: np.ndarray, kept: np.ndarray) -> None:
+    """Keep (``passing``, ``kept``) for `_reduced_rows`, replacing the memo whole (a reader sees a whole one)."""
+    entries = (*stage.fronts.get(key, ())[-(FRONTS_KEPT - 1):], (passing, kept))
+    if key not in stage.fronts and len(stage.fronts) >= CAPACITY_MEMO:
+        for oldest in list(stage.fronts)[:1]:
+            stage.fronts.pop(oldest, None)
+    stage.fronts[key] = entries
 
 
 def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: np.ndarray,
