@@ -170,7 +170,9 @@ def workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.nda
 
 
 def _pruned_workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
-    cols, best, n = _workload_candidates(p, w)  # under the heuristic rule, already pruned (pruning it again keeps all)
+    cols, best, n = _workload_candidates(p, w)
+    if p.candidate_pruning == "heuristic" and not w.disaggregated:  # _apply_slo pruned it (again: keeps all)
+        return cols, best, n
     keep = _prune(p.candidate_pruning, cols)
     return {k: v[keep] for k, v in cols.items()}, best, n
 
