@@ -292,7 +292,7 @@ class Stage:
     """Under the key "memo": ONE_COLUMNS per configuration (``config``), NaN where not evaluated yet."""
     capacity: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, compare=False)
     """By the TTFT SLOs, per stage row: the capacity at them (row 0; NaN: not computed yet) and the TTFT
-    p95 at that capacity (row 1; NaN where the capacity is 0)."""
+    p95 at that capacity (row 1; NaN where the capacity is 0 or the TTFT is not computed yet)."""
     fronts: dict[tuple[Any, ...], tuple[tuple[np.ndarray, np.ndarray], ...]] = field(default_factory=dict,
                                                                                      compare=False)
     """By the TTFT SLOs, the last few (stage rows meeting the ITL SLOs, the rows of them the heuristic
@@ -548,7 +548,7 @@ def _surely_dominated(p: Problem, w: WorkloadDemand, stage: Stage, idx: np.ndarr
         best = {"workload": np.zeros(n, dtype=int), "gpu": pool, "capacity_rps": bound, "num_gpus": n_gpu,
                 "power_at_capacity_w": p_floor + overhead + slope * bound}
         front = np.flatnonzero(prune(best))
-        cap = _capacity(w, stage, idx[front], load.take(front))[0]
+        cap = _capacity(w, stage, idx[front], load.take(front), with_ttft=False)[0]
         served = cap > 1e-9
         a, cap = front[served], cap[served]
         actual = {k: v[a] for k, v in best.items()} | {"capacity_rps": cap,
@@ -580,21 +580,21 @@ CAPACITY_MEMO = 8
 """TTFT SLO settings whose capacities a stage keeps (an infeasibility answer tries a few factors)."""
 
 
-def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray, load: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Capacity of the stage rows ``idx`` (queueing inputs ``load``) at ``w``'s TTFT SLOs and the TTFT p95 at
-    it (NaN where the capacity is 0), reusing the rows an earlier call with the same TTFT SLOs computed (an
-    ITL what-if adds rows to compute, it changes none)."""
+def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray, load: Any,
+              with_ttft: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Capacity of the stage rows ``idx`` (queueing inputs ``load``) at ``w``'s TTFT SLOs and (``with_ttft``)
+    the TTFT p95 at it (NaN where the capacity is 0 or, without ``with_ttft``, not computed yet), reusing the
+    rows an earlier call with the same TTFT SLOs computed (an ITL what-if adds rows to compute, it changes none)."""
     key = tuple(w.slo.ttft_by_quantile())
     known = stage.capacity.get(key)
     memo = np.full((2, len(stage.rows)), np.nan) if known is None else known.copy()
     todo = np.flatnonzero(np.isnan(memo[0, idx]))
     if len(todo):
-        part = load.take(todo)
-        cap = _capacity_of(w, part, stage.grid["gpu"][idx[todo]])
-        served = np.flatnonzero(cap > 1e-9)
-        ttft95 = np.full(len(todo), np.nan)
-        ttft95[served] = ttft_quantile_at_load(part.take(served), cap[served], 0.95)
-        memo[0, idx[todo]], memo[1, idx[todo]] = cap, ttft95
+        memo[0, idx[todo]] = _capacity_of(w, load.take(todo), stage.grid["gpu"][idx[todo]])
+    need = np.flatnonzero((memo[0, idx] > 1e-9) & np.isnan(memo[1, idx])) if with_ttft else idx[:0]
+    if len(need):  # one call for the rows of this and of earlier calls without the TTFT
+        memo[1, idx[need]] = ttft_quantile_at_load(load.take(need), memo[0, idx[need]], 0.95)
+    if len(todo) or len(need):
         if key not in stage.capacity and len(stage.capacity) >= CAPACITY_MEMO:
             for oldest in list(stage.capacity)[:1]:  # list(): one step, safe beside another thread's insert
                 stage.capacity.pop(oldest, None)
