@@ -463,11 +463,17 @@ def _at_one(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: 
     """The core's estimate of the stage rows ``idx`` at one sequence in flight, same step budget (the
     light-load end of the queueing model and the floor a replica's power does not fall below while
     requests are in flight), evaluating once each configuration (rows that differ only in batch share it)
-    no earlier call did."""
+    no earlier call did. A configuration whose batch-1 row is a stage row has it already: the stage's
+    mean-length estimate of that row asked the core the same question."""
     known = stage.at_one.get("memo")
     n_config = int(stage.config.max(initial=-1)) + 1
-    memo = ({k: np.full(n_config, np.nan) for k in ONE_COLUMNS} if known is None
-            else {k: v.copy() for k, v in known.items()})
+    if known is None:
+        memo = {k: np.full(n_config, np.nan) for k in ONE_COLUMNS}
+        single = np.flatnonzero(stage.grid["batch_size"] == 1.0)
+        for k in ONE_COLUMNS:
+            memo[k][stage.config[single]] = stage.mean[k][single]
+    else:
+        memo = {k: v.copy() for k, v in known.items()}
     wanted = stage.config[idx]
     missing = idx[np.isnan(memo["batch_size"][wanted])]
     if len(missing):
