@@ -124,3 +124,22 @@ def test_horner_runs_equal_one_step_at_a_time():
             acc = (acc + 1.0) * ((k + 1.0) * inv_p[i] / (k + r[i]))
         want[i] = acc
     assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("scenario", ["chatbot", "multi-model-1mw"])
+def test_the_estimate_at_one_sequence_is_the_cores_row_by_row(catalog, scenario):
+    """`generate._at_one` (one evaluation per configuration, batch-1 stage rows reused) gives, for every
+    stage row, the bytes the core gives that row at batch 1."""
+    p = _problem(catalog, scenario)
+    for w in p.workloads:
+        if w.disaggregated:
+            continue
+        model = p.catalog.model(w.model_id)
+        stage = generate._workload_stage(p, w)
+        rows = np.arange(len(stage.rows))
+        got = generate._at_one(p, w, model, stage, rows)
+        one = {**generate._subset(stage.grid, rows), "batch_size": np.ones(len(rows))}
+        _, want, _ = generate._evaluate(p, one, model.id, w.input_tokens.mean, w.output_tokens.mean, w.engine,
+                                        w.prefix_cache_hit_rate, w.speculative)
+        for k in generate.ONE_COLUMNS:
+            assert got[k].tobytes() == np.asarray(want[k], dtype=float).tobytes(), (w.name, k)
