@@ -131,29 +131,39 @@ def _beta_fraction(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The continued fraction of I_x(a, b) / (x^a (1 - x)^b / (a B(a, b))), for x < (a + 1) / (a + b + 2).
 
     The loop works on compacted copies of the unconverged elements and writes each one out as it
-    converges."""
+    converges. The terms' coefficients are made _FRACTION_BLOCK steps at a time (m as a column: the same
+    operations per element as one step at a time)."""
     out = np.empty(len(x))
     idx = np.arange(len(x))
     d = 1.0 / _away_from_zero(1.0 - (a + b) * x / (a + 1.0))
     c = np.ones_like(x)
     h = d.copy()
     apb = a + b
-    for m in range(1, _MAX_TERMS):
+    for first in range(1, _MAX_TERMS, _FRACTION_BLOCK):
+        m = np.arange(first, min(first + _FRACTION_BLOCK, _MAX_TERMS), dtype=float)[:, None]
         a2m = a + 2 * m
-        for coef in (m * (b - m) * x / ((a2m - 1.0) * a2m), -(a + m) * (apb + m) * x / (a2m * (a2m + 1.0))):
-            d = 1.0 / _away_from_zero(1.0 + coef * d)
-            c = _away_from_zero(1.0 + coef / c)
-            step = d * c
-            h *= step
-        done = np.abs(step - 1.0) <= _EPS
-        if done.any():
-            out[idx[done]] = h[done]
-            live = ~done
-            if not live.any():
-                return out
-            idx, a, b, x, apb, d, c, h = (v[live] for v in (idx, a, b, x, apb, d, c, h))
+        odd = m * (b - m) * x / ((a2m - 1.0) * a2m)
+        even = -(a + m) * (apb + m) * x / (a2m * (a2m + 1.0))
+        for row in range(len(m)):
+            for coef in (odd[row], even[row]):
+                d = 1.0 / _away_from_zero(1.0 + coef * d)
+                c = _away_from_zero(1.0 + coef / c)
+                step = d * c
+                h *= step
+            done = np.abs(step - 1.0) <= _EPS
+            if done.any():
+                out[idx[done]] = h[done]
+                live = ~done
+                if not live.any():
+                    return out
+                idx, a, b, x, apb, d, c, h = (v[live] for v in (idx, a, b, x, apb, d, c, h))
+                odd, even = odd[:, live], even[:, live]
     out[idx] = h
     return out
+
+
+_FRACTION_BLOCK = 8
+"""Steps of `_beta_fraction` whose coefficients are made in one call (most elements converge in 10-20)."""
 
 
 def _away_from_zero(v: np.ndarray) -> np.ndarray:
