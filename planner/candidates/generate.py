@@ -10,6 +10,7 @@ are pruned before the solver sees them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,8 +62,13 @@ class Candidates:
 def valid_tp(tp: int, model: ModelSpec, gpus_per_server: int) -> bool:
     """Tensor parallelism an engine accepts (heads split evenly) that also divides the server."""
     kv = 0 if model.attention.kind == "mla" else model.kv_heads
-    heads = np.array([float(model.attention_heads)])
-    return gpus_per_server % tp == 0 and bool(tp_splits_heads(np.array([float(tp)]), heads, np.array([float(kv)]))[0])
+    return gpus_per_server % tp == 0 and _splits_heads(tp, model.attention_heads, kv)
+
+
+@functools.lru_cache(maxsize=4096)
+def _splits_heads(tp: int, heads: int, kv_heads: int) -> bool:
+    """planner.core.features.tp_splits_heads of one (TP, heads, KV heads): a few distinct ones a process."""
+    return bool(tp_splits_heads(np.array([float(tp)]), np.array([float(heads)]), np.array([float(kv_heads)]))[0])
 
 
 def distinct_precisions(precisions: Sequence[str], g: GpuSpec) -> list[str]:
