@@ -274,10 +274,11 @@ class Stage:
     planner.candidates.cache): the grid rows that pass every test before the SLOs (the core can evaluate
     them, the model, the batch and a p95 sequence fit, the context holds it), those rows' grid columns,
     the mean-length outputs the SLO steps read and the p95 prompt's solo TTFT; the best latencies; the
-    number of grid rows evaluated. Two memos filled as SLOs need them (each row's figures depend on that
+    number of grid rows evaluated. Three memos filled as SLOs need them (each row's figures depend on that
     row alone, so a row computed for one SLO is the same for another): the estimate at one sequence in
-    flight (`_at_one`) and the capacity at each TTFT SLO setting (`_capacity`). A memo is replaced whole,
-    never written in place, so a concurrent reader sees a whole one."""
+    flight per configuration (`_at_one`), the capacity and TTFT p95 at each TTFT SLO setting (`_capacity`),
+    and per TTFT SLO setting the rows the pruning kept at the last few ITL settings (`_reduced_rows`). A
+    memo is replaced whole, never written in place, so a concurrent reader sees a whole one."""
 
     rows: np.ndarray
     grid: dict[str, np.ndarray]
