@@ -18,7 +18,7 @@ import numpy as np
 import pulp
 
 from planner.errors import InputError, SolverLimitError
-from planner.optimize.program import FleetModel, value
+from planner.optimize.program import FleetModel, program_variables, value
 from planner.optimize.quiet import solver_output_silenced
 from planner.optimize.ties import (
     TIE_BAND_REL,
@@ -293,7 +293,7 @@ def _solution_disagrees(m: Program, solver: pulp.LpSolver) -> bool:
 
 def _snap_integers(m: Program) -> None:
     """Round integer variables to their integers so no solver noise (2.9999999999998) reaches a plan."""
-    for v in m.prob.variables():
+    for v in program_variables(m):
         if v.cat in (pulp.LpInteger, pulp.LpBinary) and v.varValue is not None:
             v.varValue = float(round(v.varValue))
 
@@ -431,7 +431,7 @@ def _with_bound(m: FleetModel, status: str, gap: float | None, lower_bound: floa
 
 def current_values(m: FleetModel) -> dict[str, float]:
     """The model's variable values (name -> value): a MIP start for the next solve of the same program."""
-    return {v.name: float(v.varValue) for v in m.prob.variables() if v.varValue is not None}
+    return {v.name: float(v.varValue) for v in program_variables(m) if v.varValue is not None}
 
 
 def tie_node_limit(first_nodes: int) -> int:

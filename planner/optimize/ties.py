@@ -32,6 +32,7 @@ from planner.optimize.program import (
     gpus_in_use,
     int_value,
     power_limits_w,
+    program_variables,
     roles,
     server_pools,
     terms,
@@ -90,7 +91,7 @@ def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> str:
     ``solve`` runs the solver (with an absolute gap below 1) and returns its status, which this
     returns too: "optimal" when the minimum is proven; otherwise the first solution is put back.
     """
-    first = {v.name: v.varValue for v in m.prob.variables()}
+    first = {v.name: v.varValue for v in program_variables(m)}
     m.prob += (m.expr["objective"] <= band_top(m), TIE_CONSTRAINT)
     m.prob.setObjective(tie_score(m))
     try:
@@ -98,7 +99,7 @@ def break_ties(m: FleetModel, solve: Callable[[FleetModel], str]) -> str:
     finally:  # the band constraint stays: every plan this model returns meets it
         m.prob.setObjective(m.expr["objective"])
     if status != "optimal":
-        for v in m.prob.variables():
+        for v in program_variables(m):
             v.varValue = first.get(v.name)
     return status
 
@@ -119,7 +120,7 @@ def lower_score_in_band(m: FleetModel, solve: Callable[[FleetModel], str]) -> st
     and the band as the objective bound) is the primary's own problem with one more row, which the
     solver proves about three times faster than the tie score's minimum over the band.
     ``solve`` must stop at the band (the solver's objective bound) and returns the status."""
-    first = {v.name: v.varValue for v in m.prob.variables()}
+    first = {v.name: v.varValue for v in program_variables(m)}
     top = band_top(m)
     check = replace(m, prob=m.prob.copy())
     check.prob += (tie_score(m) <= round(value(tie_score(m))) - 1, TIE_CHECK_CONSTRAINT)
@@ -129,7 +130,7 @@ def lower_score_in_band(m: FleetModel, solve: Callable[[FleetModel], str]) -> st
         return "found"
     # proven: no plan under the bound at all, or the cheapest lower-scoring plan lies above the band
     verdict = "none" if status in ("infeasible", "optimal") else "unknown"
-    for v in m.prob.variables():
+    for v in program_variables(m):
         v.varValue = first.get(v.name)
     return verdict
 

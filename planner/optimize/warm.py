@@ -19,7 +19,15 @@ import numpy as np
 import pulp
 
 from planner.candidates.generate import Candidates
-from planner.optimize.program import FleetModel, build_program, int_value, power_limits_w, quantity, value
+from planner.optimize.program import (
+    FleetModel,
+    build_program,
+    int_value,
+    power_limits_w,
+    program_variables,
+    quantity,
+    value,
+)
 from planner.optimize.ties import derive_the_rest
 from planner.problem.limits import CAPS, limits_of
 from planner.problem.model import Problem, WorkloadDemand
@@ -84,7 +92,7 @@ def start_values(m: FleetModel, replicas: Replicas) -> dict[str, float]:
     for var, family, lim in m.slacks.values():  # an elastic limit takes up what the plan exceeds it by
         q = value(quantity(m, lim.quantity))
         var.varValue = max(q - lim.bound if family.sense == "<=" else lim.bound - q, 0.0) / family.slack_unit
-    variables = m.prob.variables()
+    variables = program_variables(m)
     values = {v.name: float(v.varValue) for v in variables if v.varValue is not None}
     for v in variables:  # the solve, not the start, sets the model's values
         v.varValue = None
