@@ -86,6 +86,17 @@ medians of 3, load 1.0, noisy (the same before tree measured 3.87 s in one set a
   none is positive any more (shipped: +13.67 code-assistant, +106.03 colo-retrofit-20kw, +0.44 disaggregated
   $/year -> 0.0; one-70b-vs-four-8b chat-qwen -16,406.75 -> -16,407.49); the 20x8 fleet's w008, w014, w017
   +0.80/+0.22/+0.42 -> 0.0 and its min_gpus row another 40-GPU plan of the same tie score.
+Issue 13 item 4, candidate generation's shortcuts (7d779db..1ba98af: rows the heuristic pruning surely drops
+get no capacity, an ITL what-if starts from the rows the pruning kept, one batch-1 estimate per configuration;
+the same candidate bytes) with the core's per-run terms, then config_keys column by column and a program's
+variables listed once per set of rows (c4495f6, 16594fb), 2026-11-28, medians of 3, load 0.5-1.5:
+  analysis-20x8    3.42-3.47 s (generation 0.70-0.81 s; ITL what-ifs 0.26 s)  ->  2.98-3.03 s (generation
+                   0.43-0.47 s; ITL what-ifs 0.10 s)  ->  2.97 s (2.96-2.98; 48 solves, HiGHS 2.0 s of it);
+                   plan bytes the same on a second solve (--bytes)
+  infeasible-20x8  2.83 s  ->  2.09-2.20 s (24 solves)
+  optimal-50xall   7.83 s  ->  6.76-7.15 s (52 solves)
+  gap-200xall      36.3 s, proven 0.0999 %, peak memory 469 MiB
+  generate-50      3.85-4.01 s cold, peak 323 MiB  ->  2.69-2.83 s cold, peak 295 MiB
 """
 
 from __future__ import annotations

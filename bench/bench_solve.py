@@ -19,6 +19,12 @@ Measured 2026-11-28 (median of 7) on fbc77f3 before and after issue 13 item 4's 
 (scipy.special's import, 0.2 s, is gone; what is left is mostly imports: numpy 0.05-0.09 s, pydantic
 and the schema classes 0.17 s, jinja2 and the report 0.05 s, PuLP 0.02 s). 20 chatbot solves in one
 process: 1.90 CPU s without the candidate cache, 1.09 s with it, the same plan bytes.
+Measured 2026-11-28 on 16594fb, quiet machine (load 0.8), median of 15: --help 0.053 s; cold chatbot solve
+0.463 s (min 0.452). Before this session's work (5710c00): 0.59-0.63 s. Of the gain, ~0.1 s is numpy's BLAS
+run on one thread (planner.cli.main.BLAS_THREAD_VARIABLES: OpenBLAS's idle pool spun on both cores), the
+rest candidate generation and the analysis. The child processes run with bytecode writing on, as an
+installed copy does (this sandbox sets PYTHONDONTWRITEBYTECODE, which recompiles every edited module in
+every run). On a busier machine (load 1-1.5) the same tree measures 0.48-0.53 s.
 """
 
 from __future__ import annotations
