@@ -123,12 +123,12 @@ class InputTables:
         whole = rows == _ALL
         codes = self.codes[rows]
         per_row = {k: v if whole or np.ndim(v) == 0 else v[rows] for k, v in self.rows.items()}
-        runs = None
-        if not whole and len(codes) >= _STACKED_ROWS and self.stack is not None:  # a block: its runs
+        runs, stack = None, self.stack
+        if not whole and len(codes) >= _STACKED_ROWS and stack is not None:  # a block: its runs
             runs = find_runs([codes, *(v for k, v in per_row.items() if k not in ROW_INPUTS and np.ndim(v) == 1)])
-        if runs is None:
+        if runs is None or stack is None:
             return self._per_row_inputs(codes, per_row)
-        on_heads = self.stack[:, codes[runs[0]]]  # the runs' values; each key a contiguous row
+        on_heads = stack[:, codes[runs[0]]]  # the runs' values; each key a contiguous row
         keys, picked = self._keys(lean)
         spread_rows = iter(np.repeat(on_heads if picked is None else on_heads[picked], runs[1], axis=1))
         x = {k: next(spread_rows) for k in keys[0]}

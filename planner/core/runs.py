@@ -152,7 +152,7 @@ def _shape(tree: Any, h: int, arrays: list[np.ndarray]) -> Any:
             return _ARRAY, id(tree)
         return None, tree
     kind = dict if isinstance(tree, Mapping) else type(tree)
-    children = []
+    children: list[Any] = []
     for v in values:
         if type(v) is np.ndarray:
             if v.ndim == 1 and v.shape[0] == h:
