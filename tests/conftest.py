@@ -153,6 +153,14 @@ def catalog():
 
 
 @pytest.fixture(scope="module")
+def calibration():
+    """The shipped calibration (loaded once per test module)."""
+    from planner.calibration.coefficients import load_calibration
+
+    return load_calibration()[0]
+
+
+@pytest.fixture(scope="module")
 def measurements(catalog):
     """The shipped measurement file, validated and resolved against ``catalog``."""
     return load_measurements(SHIPPED_MEASUREMENTS, catalog)

@@ -10,8 +10,6 @@ import itertools
 import numpy as np
 import pytest
 
-from planner.calibration.coefficients import load_calibration
-from planner.catalog.loader import load_catalog
 from planner.core.chunks import CHUNK_ROWS, evaluate_chunked, row_blocks, row_count
 from planner.core.inputs import build_inputs, estimate_columns, estimate_tables, input_tables
 from planner.core.model import evaluate
@@ -26,16 +24,6 @@ PRECISIONS = ("bf16", "fp8", "int4")
 SHAPES = [(tp, b, n_in, n_out) for tp in (1, 2, 8) for b in (np.nan, 1, 32)
           for n_in, n_out in ((128, 128), (4096, 512))]
 BLOCK = 128  # small blocks, so a few thousand rows make many of them, and a partial last one
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def calibration():
-    return load_calibration()[0]
 
 
 def grid(n_models: int = len(MODELS)) -> dict[str, np.ndarray]:

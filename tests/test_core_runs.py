@@ -10,8 +10,6 @@ import itertools
 import numpy as np
 import pytest
 
-from planner.calibration.coefficients import load_calibration
-from planner.catalog.loader import load_catalog
 from planner.core.inputs import _differs_from_previous, input_tables
 from planner.core.model import ROW_COEFFICIENTS, ROW_FEATURES, evaluate
 from planner.core.runs import ROW_RUNS, holds, per_run, spread
@@ -21,16 +19,6 @@ pytestmark = pytest.mark.unit
 MODELS = ("llama-3.1-8b", "mixtral-8x7b", "deepseek-v3", "gemma-2-9b")
 GPUS = ("h100-sxm", "mi300x", "l4")
 SHAPES = [(b, n_in, n_out) for b in (np.nan, 1, 32) for n_in, n_out in ((128, 128), (4096, 512), (32768, 64))]
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def calibration():
-    return load_calibration()[0]
 
 
 def grouped_grid(reps: int = 6) -> dict[str, np.ndarray]:
