@@ -15,7 +15,7 @@ from planner.catalog import load_catalog
 from planner.optimize.backend import SolveResult, run_solver, tie_node_limit
 from planner.optimize.program import build_program, gpus_in_use, int_value, value
 from planner.optimize.solve import solve_scenario
-from planner.optimize.ties import candidate_ranks
+from planner.optimize.ties import candidate_ranks, tie_score
 from planner.problem.build import resolve_problem
 from planner.problem.model import Problem
 from planner.scenario.load import LoadedScenario
@@ -57,15 +57,28 @@ def _decisions(r: SolveResult) -> tuple:
     return tuple(deployments), tuple(hardware)
 
 
+def _rule_value(r: SolveResult) -> tuple[float, int]:
+    """What the tie rule fixes whatever the solver: the objective (to the band) and the smallest tie score."""
+    return round(value(r.model.expr["objective"]), 3), round(value(tie_score(r.model)))
+
+
+# On this fleet two plans reach the smallest tie score under min_gpus (5 H100 + 16 H200 and 15 H100 + 8 H200
+# for `code`, both 117): the rule keeps the solver's answer between them (planner.optimize.ties says so), and
+# HiGHS 1.7 returns either depending on the order. Under the other objectives the minimum is one plan.
+EQUAL_SCORES = {"min_gpus"}
+
+
 @pytest.mark.parametrize("objective", ["min_gpus", "min_tco", "min_power"])
 def test_the_plan_does_not_depend_on_the_order_the_solver_sees(objective: str) -> None:
     """The same program with its candidates in another order is another route through the solver:
-    it must end at the same plan."""
+    it must end at the same objective and tie score, and at the same plan where one plan has that score."""
     p, cand = _candidates({**TIED, "objective": objective})
     rng = np.random.default_rng(7)
     orders = [np.arange(len(cand)), np.arange(len(cand))[::-1], rng.permutation(len(cand))]
-    plans = {_decisions(run_solver(build_program(p, _reordered(cand, o)), "highs", 30.0)) for o in orders}
-    assert len(plans) == 1, plans
+    results = [run_solver(build_program(p, _reordered(cand, o)), "highs", 30.0) for o in orders]
+    assert len({_rule_value(r) for r in results}) == 1
+    plans = {_decisions(r) for r in results}
+    assert len(plans) == 1 or objective in EQUAL_SCORES, plans
 
 
 def test_another_equally_good_answer_from_the_solver_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,11 +103,13 @@ def test_another_equally_good_answer_from_the_solver_changes_nothing(monkeypatch
     assert sum(h[2] for h in honest[1]) < sum(h[1] for h in honest[1]), "racks must be able to differ"
 
 
-def test_highs_and_cbc_give_the_same_plan() -> None:
-    p, cand = _candidates(TIED)
+@pytest.mark.parametrize("objective", ["min_gpus", "min_tco"])
+def test_highs_and_cbc_give_the_same_plan(objective: str) -> None:
+    p, cand = _candidates({**TIED, "objective": objective})
     by_solver = [run_solver(build_program(p, cand), s, 30.0) for s in ("highs", "cbc")]
     assert [r.solver_name for r in by_solver] == ["highs", "cbc"]
-    assert _decisions(by_solver[0]) == _decisions(by_solver[1])
+    assert _rule_value(by_solver[0]) == _rule_value(by_solver[1])
+    assert _decisions(by_solver[0]) == _decisions(by_solver[1]) or objective in EQUAL_SCORES
 
 
 def test_servers_and_racks_are_the_fewest_that_hold_the_deployments() -> None:
