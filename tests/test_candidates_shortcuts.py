@@ -171,3 +171,21 @@ def test_the_beta_fraction_in_blocks_equals_one_step_at_a_time():
     got = special._beta_fraction(a, b, x)
     want = np.array([_fraction_one_step_at_a_time(*v) for v in zip(a.tolist(), b.tolist(), x.tolist(), strict=True)])
     assert got.tobytes() == want.tobytes()
+
+
+def test_nan_is_one_value_when_columns_are_numbered() -> None:
+    """A NaN equals nothing, itself included: numbering a column's values one comparison at a time never
+    cleared it and looped for ever (evaluate_configurations with a NaN power limit hung)."""
+    code, first = generate._few_value_codes(np.array([700.0, np.nan, 700.0, np.nan, 500.0]))
+    assert code.tolist() == [0, 1, 0, 1, 2] and first.tolist() == [0, 1, 4]
+
+
+def test_a_nan_in_a_configuration_column_is_answered(catalog) -> None:
+    p = _problem(catalog, "chatbot")
+    w, gpu = p.workloads[0], p.gpus[0].id
+    two = np.ones(2)
+    cfg = {"gpu": np.array([gpu, gpu]), "precision": np.array(["fp8", "fp8"]), "tp": 2 * two, "pp": two,
+           "batch_size": np.array([16.0, 32.0]), "prefill_chunk_tokens": 2048 * two,
+           "power_limit_w": np.full(2, np.nan)}
+    e = generate.evaluate_configurations(p, w, cfg)
+    assert len(e.why) == 2

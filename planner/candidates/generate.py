@@ -515,7 +515,8 @@ def _few_value_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = []
     while left.any():
         first.append(int(left.argmax()))
-        same = v == v[first[-1]]
+        x = v[first[-1]]
+        same = v == x if x == x else v != v  # NaN equals no value, itself included: NaNs are one value here
         code[same] = len(first) - 1
         left &= ~same
     return code, np.array(first, dtype=np.int64)
