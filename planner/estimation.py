@@ -395,14 +395,12 @@ def check_arrival_rate(rate: float, name: str = "arrival_requests_per_s") -> Non
 
 
 def _check_scalar(name: str, value: float, *, minimum: float, maximum: float = math.inf, whole: bool = False) -> None:
+    kind = "a whole number" if whole else "a number"
+    upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
     if isinstance(value, int) and abs(value) > 2**53:  # math.isfinite / float() of a 400-digit int overflow
-        upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
-        raise ParameterError(name, f"must be a {'whole ' if whole else ''}number >= {minimum:g}{upper}, got a "
-                             f"{len(str(abs(value)))}-digit number")
+        raise ParameterError(name, f"must be {kind} >= {minimum:g}{upper}, got a {len(str(abs(value)))}-digit number")
     if (value is None or not math.isfinite(value) or not minimum <= value <= maximum
             or (whole and value != int(value))):
-        kind = "a whole number" if whole else "a number"
-        upper = f" and <= {maximum:,g}" if math.isfinite(maximum) else ""
         value_shown = repr(value) if len(repr(value)) <= 40 else f"{value:.3g}"
         raise ParameterError(name, f"must be {kind} >= {minimum:g}{upper}, got {value_shown}")
 

@@ -262,7 +262,6 @@ _UNION_TAGS = frozenset({"float", "int", "str", "bool", "none", "list", "dict"})
 """Names pydantic adds to a location for each member of a union (``x.float``, ``x.str``)."""
 MAX_PROBLEMS_SHOWN = 20
 """Problems listed per ValidationError; the rest are counted (a 10^6-item list has 10^6 problems)."""
-_SHOWN_CHARS = SHOWN_CHARS
 
 
 def _shown(value: Any) -> str:
@@ -271,7 +270,7 @@ def _shown(value: Any) -> str:
         return shown(value)
     if isinstance(value, bool | int | float) or value is None:
         text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "a very large integer"
-        return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
+        return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
     kinds = {dict: "a mapping", list: "a list"}
     return next((k for t, k in kinds.items() if isinstance(value, t)), f"a {type(value).__name__}")
 
