@@ -177,7 +177,7 @@ def workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.nda
 
 def _pruned_workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.ndarray], dict[str, float], int]:
     cols, best, n = _workload_candidates(p, w)
-    if p.candidate_pruning == "heuristic" and not w.disaggregated:  # _apply_slo pruned it (again: keeps all)
+    if _pruned_with_the_slo(p, w):  # pruning it again would keep every row
         return cols, best, n
     keep = _prune(p.candidate_pruning, cols)
     return {k: v[keep] for k, v in cols.items()}, best, n
@@ -188,8 +188,14 @@ def _workload_candidates(p: Problem, w: WorkloadDemand) -> tuple[dict[str, np.nd
     if w.disaggregated:
         return _serving_modes(p, w, model, _with_parallel_axes(_grid(w, model, p.gpus), w, model, p.gpus))
     stage = CACHE.stage(p, w, _workload_stage)
-    cols, _ = _apply_slo(p, w, model, stage, skip_dominated=p.candidate_pruning == "heuristic")
+    cols, _ = _apply_slo(p, w, model, stage, skip_dominated=_pruned_with_the_slo(p, w))
     return cols, dict(stage.best), stage.evaluated
+
+
+def _pruned_with_the_slo(p: Problem, w: WorkloadDemand) -> bool:
+    """Whether `_workload_candidates` returns ``w``'s table pruned already: under the heuristic rule,
+    aggregated serving, `_apply_slo` skips the rows the pruning surely drops and prunes the rest."""
+    return p.candidate_pruning == "heuristic" and not w.disaggregated
 
 
 def _workload_stage(p: Problem, w: WorkloadDemand) -> Stage:
@@ -416,11 +422,15 @@ def _reduced_rows(stage: Stage, key: tuple[Any, ...], passing: np.ndarray) -> np
 
 def _remember_front(stage: Stage, key: tuple[Any, ...], passing: np.ndarray, kept: np.ndarray) -> None:
     """Keep (``passing``, ``kept``) for `_reduced_rows`, replacing the memo whole (a reader sees a whole one)."""
-    entries = (*stage.fronts.get(key, ())[-(FRONTS_KEPT - 1):], (passing, kept))
-    if key not in stage.fronts and len(stage.fronts) >= CAPACITY_MEMO:
-        for oldest in list(stage.fronts)[:1]:
-            stage.fronts.pop(oldest, None)
-    stage.fronts[key] = entries
+    _memo_put(stage.fronts, key, (*stage.fronts.get(key, ())[-(FRONTS_KEPT - 1):], (passing, kept)))
+
+
+def _memo_put(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """``memo[key] = value``, the oldest entry dropped first when a new key would pass CAPACITY_MEMO."""
+    if key not in memo and len(memo) >= CAPACITY_MEMO:
+        for oldest in list(memo)[:1]:  # list(): one step, safe beside another thread's insert
+            memo.pop(oldest, None)
+    memo[key] = value
 
 
 def _feasible_columns(p: Problem, w: WorkloadDemand, model: ModelSpec, stage: Stage, idx: np.ndarray,
@@ -609,10 +619,7 @@ def _capacity(w: WorkloadDemand, stage: Stage, idx: np.ndarray, load: Any,
     if len(need):  # one call for the rows of this and of earlier calls without the TTFT
         memo[1, idx[need]] = ttft_quantile_at_load(load.take(need), memo[0, idx[need]], 0.95)
     if len(todo) or len(need):
-        if key not in stage.capacity and len(stage.capacity) >= CAPACITY_MEMO:
-            for oldest in list(stage.capacity)[:1]:  # list(): one step, safe beside another thread's insert
-                stage.capacity.pop(oldest, None)
-        stage.capacity[key] = memo
+        _memo_put(stage.capacity, key, memo)
     return memo[0, idx], memo[1, idx]
 
 

@@ -334,6 +334,8 @@ def whole_number_gap_abs(p: Problem) -> float | None:
     if p.objective not in WHOLE_NUMBER_OBJECTIVES:
         return None
     return objective_step(p) - WHOLE_NUMBER_GAP_ABS
+
+
 ANALYSIS_NODE_FACTOR = 4
 ANALYSIS_NODE_FLOOR = 1000
 
