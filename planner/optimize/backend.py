@@ -18,7 +18,7 @@ import numpy as np
 import pulp
 
 from planner.errors import InputError, SolverLimitError
-from planner.optimize.program import FleetModel, program_variables, value
+from planner.optimize.program import FleetModel, program_rows, program_variables, value
 from planner.optimize.quiet import solver_output_silenced
 from planner.optimize.ties import (
     TIE_BAND_REL,
@@ -123,8 +123,7 @@ class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
         coef: list[float] = []
         row_lower: list[float] = []
         row_upper: list[float] = []
-        rows = lp._constraints if hasattr(lp, "_constraints") else lp.constraints  # PuLP < 3: constraints
-        for i, constraint in enumerate(rows.values()):
+        for i, constraint in enumerate(program_rows(lp).values()):
             starts.append(len(index))
             for v, a in constraint.items():
                 if a != 0:

@@ -289,6 +289,12 @@ def set_objective(m: FleetModel) -> None:
     m.prob += e["objective"]
 
 
+def program_rows(prob: pulp.LpProblem) -> dict[str, pulp.LpConstraint]:
+    """The program's constraints by name, in the order they were added (PuLP < 3 calls them ``constraints``)."""
+    rows: dict[str, pulp.LpConstraint] = prob._constraints if hasattr(prob, "_constraints") else prob.constraints
+    return rows
+
+
 def program_variables(m: Any) -> list[pulp.LpVariable]:
     """``m.prob.variables()``, listed once per set of rows. PuLP walks every row and sorts the variables on
     each call (about 120 calls in the 20 x 8 bench fleet's analysis); no row planner adds after the build
@@ -297,8 +303,7 @@ def program_variables(m: Any) -> list[pulp.LpVariable]:
     memo = getattr(m, "memo", None)
     if memo is None:
         return list(m.prob.variables())
-    rows = m.prob._constraints if hasattr(m.prob, "_constraints") else m.prob.constraints  # PuLP < 3
-    key = (id(m.prob), len(rows), id(m.prob.objective))
+    key = (id(m.prob), len(program_rows(m.prob)), id(m.prob.objective))
     hit = memo.get("variables")
     if hit is None or hit[0] != key:
         hit = (key, list(m.prob.variables()))
