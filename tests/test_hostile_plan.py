@@ -39,15 +39,22 @@ def test_a_number_no_plan_holds_is_one_error_naming_its_key(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     plan = json.loads(PLAN.read_text())
     _set(plan, path, value)
+    _refused_at(shown, command, plan, PLAN, tmp_path, monkeypatch, capsys)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def _refused_at(shown: str, command: str, plan: dict[str, Any], base: Path, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``command`` (COMMANDS) on ``plan`` written to p.json (``base``: the diff's other side) exits 1 with
+    one error line naming p.json and the key path ``shown``."""
     (tmp_path / "p.json").write_text(json.dumps(plan))
-    (tmp_path / "base.json").write_bytes(PLAN.read_bytes())
+    (tmp_path / "base.json").write_bytes(base.read_bytes())
     (tmp_path / "out").mkdir()
     monkeypatch.chdir(tmp_path)
     rc = main(COMMANDS[command])
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert rc == 1 and len(errors) == 1 and errors[0].startswith(f"Error: p.json: {shown}: "), err
-    assert list((tmp_path / "out").iterdir()) == []
 
 
 ROADMAP = ROOT / "plans/roadmaps/roadmap/plan.json"
@@ -79,15 +86,7 @@ def test_a_roadmap_with_two_periods_of_one_label_is_refused(
     against the original (exit 0)."""
     plan = json.loads(ROADMAP.read_text())
     plan["periods"] = plan["periods"] * 3
-    (tmp_path / "p.json").write_text(json.dumps(plan))
-    (tmp_path / "base.json").write_bytes(ROADMAP.read_bytes())
-    (tmp_path / "out").mkdir()
-    monkeypatch.chdir(tmp_path)
-    rc = main(COMMANDS[command])
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
-    shown = f"periods[{len(plan['periods']) // 3}].label"
-    assert rc == 1 and len(errors) == 1 and errors[0].startswith(f"Error: p.json: {shown}: "), err
+    _refused_at(f"periods[{len(plan['periods']) // 3}].label", command, plan, ROADMAP, tmp_path, monkeypatch, capsys)
 
 
 def test_a_deployment_written_twice_is_not_lost_from_the_diff(tmp_path: Path,
